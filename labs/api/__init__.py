@@ -1,0 +1,1 @@
+"""The REST API over labs and their topology."""

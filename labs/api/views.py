@@ -1,0 +1,156 @@
+"""API views: labs and their topology, validation, import and export, node kinds."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labs import services
+from topology.kinds import REGISTRY
+from topology.models import Lab, Link, Network, Node
+
+from .documents import RawDocumentParser, document_text
+from .errors import problems_response
+from .serializers import (
+    KindSerializer,
+    LabSerializer,
+    LinkSerializer,
+    NetworkSerializer,
+    NodeSerializer,
+    ProblemsSerializer,
+)
+
+DOCUMENT_BODY = {
+    "application/yaml": OpenApiTypes.STR,
+    "application/json": OpenApiTypes.OBJECT,
+    "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+}
+DOCUMENT_PARSERS = [MultiPartParser, JSONParser, RawDocumentParser]
+
+
+class LabViewSet(viewsets.ModelViewSet):
+    """Your labs. Import, export and validate work on whole lab documents."""
+
+    serializer_class = LabSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Lab.objects.none()
+        return Lab.objects.filter(owner=self.request.user).select_related("owner")
+
+    def perform_create(self, serializer):
+        from topology.store import unique_slug
+
+        serializer.save(owner=self.request.user, slug=unique_slug(serializer.validated_data["name"]))
+
+    @extend_schema(responses=ProblemsSerializer)
+    @action(detail=True, methods=["get"])
+    def validate(self, request, pk=None):
+        """Every problem of the stored lab; `valid` is false when any is an error."""
+        return problems_response(services.lab_problems(self.get_object()), status.HTTP_200_OK)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("as", str, enum=["yaml", "json"], description="document format")],
+        responses={(200, "application/yaml"): OpenApiTypes.STR},
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        """The lab as a document, to save, share or import elsewhere."""
+        lab = self.get_object()
+        fmt = "json" if request.query_params.get("as") == "json" else "yaml"
+        response = HttpResponse(
+            services.export_lab(lab, fmt),
+            content_type="application/json" if fmt == "json" else "application/yaml",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{lab.slug}.{fmt}"'
+        return response
+
+    @extend_schema(request=DOCUMENT_BODY, responses={201: LabSerializer, 400: ProblemsSerializer})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=DOCUMENT_PARSERS)
+    def import_document(self, request):
+        """Create a lab from a Wirelab document or a containerlab file."""
+        lab, problems = services.import_lab(document_text(request), request.user)
+        data = LabSerializer(lab, context={"request": request}).data
+        data["problems"] = [p.as_dict() for p in problems]
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DOCUMENT_BODY, responses={200: LabSerializer, 400: ProblemsSerializer})
+    @action(detail=True, methods=["put"], parser_classes=DOCUMENT_PARSERS)
+    def document(self, request, pk=None):
+        """Replace the lab's whole topology with a document; addresses given before are kept."""
+        lab, problems = services.replace_lab(self.get_object(), document_text(request))
+        data = LabSerializer(lab, context={"request": request}).data
+        data["problems"] = [p.as_dict() for p in problems]
+        return Response(data)
+
+
+class LabPartViewSet(viewsets.ModelViewSet):
+    """Shared by nodes, networks and links: only parts of your own labs, filterable by lab."""
+
+    model = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.model.objects.none()
+        qs = self.model.objects.filter(lab__owner=self.request.user)
+        lab = self.request.query_params.get("lab")
+        if lab is not None:
+            qs = qs.filter(lab_id=lab) if lab.isdigit() else qs.none()
+        return qs
+
+
+@extend_schema(parameters=[OpenApiParameter("lab", int, description="only this lab's nodes")])
+class NodeViewSet(LabPartViewSet):
+    """Nodes, each with its interfaces and ports."""
+
+    model = Node
+    serializer_class = NodeSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().prefetch_related("interfaces__network", "ports")
+
+
+@extend_schema(parameters=[OpenApiParameter("lab", int, description="only this lab's networks")])
+class NetworkViewSet(LabPartViewSet):
+    """Segments, bridges and overlays."""
+
+    model = Network
+    serializer_class = NetworkSerializer
+
+
+@extend_schema(parameters=[OpenApiParameter("lab", int, description="only this lab's links")])
+class LinkViewSet(LabPartViewSet):
+    """Point-to-point links."""
+
+    model = Link
+    serializer_class = LinkSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("a__node", "b__node")
+
+
+class KindViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The node kinds this Wirelab knows."""
+
+    serializer_class = KindSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return list(REGISTRY.values())
+
+
+class ValidateDocumentView(APIView):
+    """Check a document without storing it: every problem, with its path."""
+
+    parser_classes = DOCUMENT_PARSERS
+
+    @extend_schema(request=DOCUMENT_BODY, responses=ProblemsSerializer)
+    def post(self, request):
+        problems = services.check_text(document_text(request))
+        return problems_response(problems, status.HTTP_200_OK)

@@ -1,0 +1,96 @@
+"""`manage.py lab ...`: import, export, validate and list labs from the command line.
+
+Uses the same services as the API; problems print one per line and exit 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from labs import services
+from topology.models import Lab
+from topology.problems import TopologyError, errors_in
+
+
+class Command(BaseCommand):
+    help = "Work with labs: import, export, validate, list."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        imp = sub.add_parser("import", help="create a lab from a document or containerlab file")
+        imp.add_argument("file", help="path to the document, or - for standard input")
+        imp.add_argument("--owner", default=None, help="username (default: the first superuser)")
+        imp.add_argument("--replace", action="store_true", help="replace the lab with the same name")
+        exp = sub.add_parser("export", help="print a lab's document")
+        exp.add_argument("slug")
+        exp.add_argument("--json", action="store_true", help="JSON instead of YAML")
+        val = sub.add_parser("validate", help="check a document; exit 1 on errors")
+        val.add_argument("file")
+        sub.add_parser("list", help="list labs")
+
+    def handle(self, *args, action, **options):
+        getattr(self, f"do_{action}")(**options)
+
+    def _read(self, path: str) -> bytes:
+        if path == "-":
+            return sys.stdin.buffer.read()
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+
+    def _fail(self, problems) -> None:
+        for problem in problems:
+            self.stderr.write(str(problem))
+        raise SystemExit(1)
+
+    def _owner(self, username: str | None):
+        users = get_user_model().objects
+        user = (
+            users.filter(username=username).first()
+            if username
+            else users.filter(is_superuser=True).order_by("id").first()
+        )
+        if user is None:
+            raise CommandError(f"no user {username!r}" if username else "no superuser: pass --owner")
+        return user
+
+    def do_import(self, file, owner, replace, **_):
+        text, user = self._read(file), self._owner(owner)
+        try:
+            if replace:
+                lab, problems, _ = services.import_or_replace(text, user)
+            else:
+                lab, problems = services.import_lab(text, user)
+        except TopologyError as exc:
+            self._fail(exc.problems)
+        for problem in problems:
+            self.stderr.write(str(problem))
+        self.stdout.write(f"imported {lab.name} as {lab.slug} ({lab.nodes.count()} nodes)")
+
+    def do_export(self, slug, json, **_):
+        lab = Lab.objects.filter(slug=slug).first()
+        if lab is None:
+            raise CommandError(f"no lab {slug!r}; `manage.py lab list` shows them")
+        self.stdout.write(services.export_lab(lab, "json" if json else "yaml"), ending="")
+
+    def do_validate(self, file, **_):
+        problems = services.check_text(self._read(file))
+        for problem in problems:
+            self.stdout.write(str(problem))
+        if errors_in(problems):
+            raise SystemExit(1)
+        self.stdout.write(f"valid ({len(problems)} warning{'s' if len(problems) != 1 else ''})")
+
+    def do_list(self, **_):
+        labs = Lab.objects.select_related("owner").order_by("slug")
+        if not labs:
+            self.stdout.write("no labs")
+        for lab in labs:
+            self.stdout.write(
+                f"{lab.slug:30} {lab.status:11} {lab.nodes.count():4} nodes  owner {lab.owner.username}"
+            )

@@ -1,0 +1,3 @@
+"""WebSocket routes of the labs app."""
+
+websocket_urlpatterns: list = []

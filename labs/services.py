@@ -1,0 +1,59 @@
+"""What people do with lab documents, shared by the API and the CLI."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from topology.document import dump_document
+from topology.importing import read_lab
+from topology.models import Lab
+from topology.problems import Problem, TopologyError, errors_in
+from topology.store import lab_to_document, save_document
+from topology.validation import validate
+
+
+def max_document_bytes() -> int:
+    return settings.WIRELAB_MAX_DOCUMENT_BYTES
+
+
+def check_text(text: str | bytes) -> list[Problem]:
+    """Every problem of a document, without storing anything."""
+    try:
+        _, problems = read_lab(text, max_document_bytes())
+    except TopologyError as exc:
+        return exc.problems
+    return problems
+
+
+def _read_valid(text: str | bytes):
+    doc, problems = read_lab(text, max_document_bytes())
+    if errors_in(problems):
+        raise TopologyError(problems)
+    return doc, problems
+
+
+def import_lab(text: str | bytes, owner) -> tuple[Lab, list[Problem]]:
+    """Store a document as a new lab of `owner`; raises TopologyError on errors."""
+    doc, problems = _read_valid(text)
+    return save_document(doc, owner), problems
+
+
+def replace_lab(lab: Lab, text: str | bytes) -> tuple[Lab, list[Problem]]:
+    """Replace a lab's topology with a document's, keeping addresses given before."""
+    doc, problems = _read_valid(text)
+    return save_document(doc, lab.owner, lab), problems
+
+
+def import_or_replace(text: str | bytes, owner) -> tuple[Lab, list[Problem], bool]:
+    """Replace `owner`'s lab of the document's name, or create it; says if it was created."""
+    doc, problems = _read_valid(text)
+    existing = Lab.objects.filter(owner=owner, name=doc.name).first()
+    return save_document(doc, owner, existing), problems, existing is None
+
+
+def export_lab(lab: Lab, fmt: str = "yaml") -> str:
+    return dump_document(lab_to_document(lab), "json" if fmt == "json" else "yaml")
+
+
+def lab_problems(lab: Lab) -> list[Problem]:
+    return validate(lab_to_document(lab))

@@ -1,0 +1,106 @@
+# Shared set-up steps for `make run` and `make test`: each installs or starts one thing
+# only when it is missing, so running them again is quick and changes nothing.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${WIRELAB_STATE_DIR:-$ROOT/.wirelab}"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+STARTED_PIDS=()
+mkdir -p "$STATE"
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "run as root: Wirelab builds namespaces, bridges and containers"
+}
+
+# ensure_packages PKG...: apt-get install whichever are not installed yet.
+ensure_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  step "Installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$STATE/apt.log" 2>&1 \
+    || { tail -n 20 "$STATE/apt.log"; die "apt-get install failed (log: $STATE/apt.log)"; }
+}
+
+BASE_PACKAGES=(python3 python3-venv python3-dev gcc docker.io redis-server redis-tools iproute2
+  nftables iptables busybox-static tcpdump ca-certificates)
+
+ensure_venv() {
+  local want have
+  want="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+  have="$(cat "$VENV/.requirements-sha256" 2>/dev/null || true)"
+  [ -x "$PY" ] && [ "$want" = "$have" ] && return 0
+  step "Preparing the Python environment (.venv)"
+  [ -x "$PY" ] || python3 -m venv "$VENV"
+  "$PY" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  "$PY" -m pip install -q -r "$ROOT/requirements.txt" 2>&1 | grep -v '^WARNING: Location' || true
+  "$PY" -c "import django, celery, channels, docker, pyroute2" || die "the Python environment is incomplete"
+  echo "$want" >"$VENV/.requirements-sha256"
+}
+
+ensure_docker() {
+  docker info >/dev/null 2>&1 && return 0
+  step "Starting the Docker engine"
+  dockerd >"$STATE/dockerd.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  tail -n 20 "$STATE/dockerd.log"
+  die "the Docker engine did not start (log: $STATE/dockerd.log)"
+}
+
+ensure_redis() {
+  local url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+  redis-cli -u "$url" ping >/dev/null 2>&1 && return 0
+  step "Starting Redis on 127.0.0.1:6379"
+  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no \
+    --logfile "$STATE/redis.log" --daemonize no &
+  STARTED_PIDS+=($!)
+  for _ in $(seq 1 40); do
+    redis-cli -u "$url" ping >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  die "Redis did not start (log: $STATE/redis.log)"
+}
+
+# ensure_postgres: a local server with a `wirelab` role that may create test databases.
+ensure_postgres() {
+  ensure_packages postgresql
+  local version
+  version="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+  if ! pg_lsclusters -h | grep -q "^$version main"; then
+    pg_createcluster "$version" main >/dev/null
+  fi
+  if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}' | grep -q online; then
+    step "Starting PostgreSQL $version"
+    pg_ctlcluster "$version" main start
+  fi
+  su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='wirelab'\"" | grep -q 1 \
+    || su postgres -c "psql -qc \"CREATE ROLE wirelab LOGIN CREATEDB PASSWORD 'wirelab'\""
+  su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='wirelab'\"" | grep -q 1 \
+    || su postgres -c "createdb -O wirelab wirelab"
+}
+
+ensure_images() {
+  "$ROOT/images/build.sh"
+}
+
+stop_started() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+}

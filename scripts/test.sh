@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make test`: the same set-up as `make run` plus PostgreSQL, then ruff and the suite.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+need_root
+
+ensure_packages "${BASE_PACKAGES[@]}"
+ensure_venv
+ensure_docker
+ensure_redis
+ensure_postgres
+ensure_images
+
+step "ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+
+step "pytest"
+export DATABASE_URL="${TEST_DATABASE_URL:-postgres://wirelab:wirelab@127.0.0.1:5432/wirelab}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+exec "$VENV/bin/pytest" "$@"

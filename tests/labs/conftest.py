@@ -1,0 +1,29 @@
+"""Fixtures for the web side: users, API clients and stored demo labs."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("alice", password="pw-alice-1")
+
+
+@pytest.fixture
+def other_user(db):
+    return get_user_model().objects.create_user("bob", password="pw-bob-1")
+
+
+@pytest.fixture
+def api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def lab(user, demo_text):
+    from labs.services import import_lab
+
+    return import_lab(demo_text("docker-modes"), user)[0]

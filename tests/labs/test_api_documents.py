@@ -1,0 +1,156 @@
+"""Import, export, validate and replace over the API; bad input is a 400 with every problem."""
+
+import json
+
+import pytest
+import yaml
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from topology.document import read_document
+from topology.models import Lab, Node
+
+pytestmark = pytest.mark.django_db
+
+
+def test_import_yaml_body_then_export_gives_an_equal_lab(api, demo_text):
+    response = api.post("/api/labs/import/", demo_text("docker-modes"), content_type="application/yaml")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["name"] == "docker-modes"
+    assert [p["severity"] for p in body["problems"]] == ["warning"]
+    exported = api.get(f"/api/labs/{body['id']}/export/").content.decode()
+    assert read_document(exported) == read_document(demo_text("docker-modes"))
+
+    again = api.post("/api/labs/import/", exported, content_type="application/yaml").json()
+    assert again["slug"] == "docker-modes-2"
+    second = api.get(f"/api/labs/{again['id']}/export/?as=json").json()
+    assert second == yaml.safe_load(exported)
+
+
+def test_import_json_wrapper_and_file_upload(api, demo_text):
+    wrapped = api.post("/api/labs/import/", {"document": demo_text("routed")}, format="json")
+    assert wrapped.status_code == 201
+    upload = SimpleUploadedFile("routed.yaml", demo_text("routed").encode())
+    uploaded = api.post("/api/labs/import/", {"file": upload}, format="multipart")
+    assert uploaded.status_code == 201
+    assert Lab.objects.filter(name="routed").count() == 2
+
+
+def test_import_of_a_broken_document_lists_every_problem_and_stores_nothing(api, fixture_text):
+    response = api.post(
+        "/api/labs/import/", fixture_text("broken-many.yaml"), content_type="application/yaml"
+    )
+    assert response.status_code == 400
+    problems = response.json()["problems"]
+    assert len(problems) >= 8
+    assert {
+        "path": "nodes.web2.ports[0]",
+        "severity": "error",
+        "message": "host port 10000 on host h1 is already published by nodes.web1",
+    } in problems
+    assert not Lab.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        ("name: [unclosed", "application/yaml"),
+        ("{not json", "application/json"),
+        ("", "application/yaml"),
+        ("\xff\xfe", "application/octet-stream"),
+        ("- just\n- a list\n", "text/plain"),
+        (json.dumps({"document": 5}), "application/json"),
+    ],
+)
+def test_malformed_bodies_are_400s_not_500s(api, body, content_type):
+    response = api.post("/api/labs/import/", body, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json()["problems"]
+
+
+def test_huge_documents_are_refused(api, settings):
+    settings.WIRELAB_MAX_DOCUMENT_BYTES = 1000
+    response = api.post("/api/labs/import/", "name: x\n" + "#" * 2000, content_type="application/yaml")
+    assert response.status_code == 400
+    assert "the limit is 1000 bytes" in response.json()["problems"][0]["message"]
+
+
+def test_validate_endpoint_checks_without_storing(api, fixture_text):
+    response = api.post("/api/validate/", fixture_text("broken-many.yaml"), content_type="application/yaml")
+    assert response.status_code == 200
+    assert response.json()["valid"] is False
+    assert not Lab.objects.exists()
+
+
+def test_stored_lab_validation_sees_api_edits(api, lab):
+    assert api.get(f"/api/labs/{lab.id}/validate/").json()["valid"] is True
+    created = api.post(
+        "/api/nodes/",
+        {
+            "lab": lab.id,
+            "name": "web9",
+            "kind": "container",
+            "host": Node.objects.get(lab=lab, name="h1").id,
+            "image": "i",
+            "ports": [{"host_port": 10000, "container_port": 80}],
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    result = api.get(f"/api/labs/{lab.id}/validate/").json()
+    assert result["valid"] is False
+    assert {
+        "path": "nodes.web9.ports[0]",
+        "severity": "error",
+        "message": "host port 10000 on host h1 is already published by nodes.nginx-2",
+    } in result["problems"]
+
+
+def test_duplicate_node_name_is_refused_with_the_field(api, lab):
+    response = api.post("/api/nodes/", {"lab": lab.id, "name": "h1", "kind": "host"}, format="json")
+    assert response.status_code == 400
+    assert "already has a node named 'h1'" in response.json()["name"][0]
+
+
+def test_replacing_the_document_keeps_automatic_addresses(api, user):
+    text = (
+        "name: keep\nnetworks:\n  lan: {kind: segment, subnet: 198.18.0.0/24}\nnodes:\n"
+        "  b: {kind: host, interfaces: {eth0: {network: lan}}}\n"
+    )
+    lab = api.post("/api/labs/import/", text, content_type="application/yaml").json()
+    before = Lab.objects.get(id=lab["id"]).assignments["interfaces"]
+    grown = text.replace("  b:", "  a: {kind: host, interfaces: {eth0: {network: lan}}}\n  b:")
+    response = api.put(f"/api/labs/{lab['id']}/document/", grown, content_type="application/yaml")
+    assert response.status_code == 200, response.content
+    after = Lab.objects.get(id=lab["id"]).assignments["interfaces"]
+    assert after["b:eth0"] == before["b:eth0"] == "198.18.0.1/24"
+    assert after["a:eth0"] == "198.18.0.2/24"
+
+
+def test_containerlab_file_imports(api, fixture_text):
+    response = api.post("/api/labs/import/", fixture_text("clab-linux.yaml"), content_type="application/yaml")
+    assert response.status_code == 201
+    assert any(p["path"] == "topology.nodes.n2.binds" for p in response.json()["problems"])
+    lab = Lab.objects.get(id=response.json()["id"])
+    assert sorted(lab.nodes.values_list("name", "kind")) == [("br", "switch"), ("n1", "host"), ("n2", "host")]
+
+
+def test_kinds_list_the_registry(api):
+    names = {k["name"] for k in api.get("/api/kinds/").json()}
+    assert names == {"host", "router", "switch", "container"}
+
+
+def test_openapi_schema_and_ui(api, client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/labs/import/" in schema.content
+    ui = client.get("/api/schema/ui/")
+    assert ui.status_code == 200
+    assert b"swagger" in ui.content.lower()
+
+
+def test_openapi_schema_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "/api/labs/{id}/export/" in (tmp_path / "schema.yaml").read_text()

@@ -1,0 +1,83 @@
+"""`manage.py lab ...` and `manage.py bootstrap`: the same services as the API."""
+
+import io
+import sys
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+from tests.conftest import DEMOS, FIXTURES
+from topology.models import Lab
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args, stdin: str | None = None):
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    old_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()))
+    try:
+        call_command(*args, stdout=out, stderr=err)
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.stdin = old_stdin
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_import_list_export_round_trip(user):
+    code, out, err = run("lab", "import", str(DEMOS / "docker-modes.yaml"), "--owner", "alice")
+    assert code == 0
+    assert "imported docker-modes as docker-modes (10 nodes)" in out
+    assert "warning: nodes.nginx-1b.ports[0]" in err
+    code, out, _ = run("lab", "list")
+    assert "docker-modes" in out and "draft" in out and "alice" in out
+    code, exported, _ = run("lab", "export", "docker-modes")
+    assert yaml.safe_load(exported) == yaml.safe_load(run("lab", "export", "docker-modes", "--json")[1])
+    code, out, _ = run("lab", "import", "-", "--owner", "alice", "--replace", stdin=exported)
+    assert code == 0
+    assert Lab.objects.count() == 1
+
+
+def test_validate_prints_one_problem_a_line_and_exits_1():
+    code, out, _ = run("lab", "validate", str(FIXTURES / "broken-many.yaml"))
+    assert code == 1
+    lines = out.strip().splitlines()
+    assert (
+        "error: nodes.web2.ports[0]: host port 10000 on host h1 is already published by nodes.web1" in lines
+    )
+    assert len(lines) >= 8
+
+
+def test_validate_clean_file_exits_0():
+    code, out, _ = run("lab", "validate", str(DEMOS / "routed.yaml"))
+    assert (code, out.strip()) == (0, "valid (0 warnings)")
+
+
+def test_import_of_a_broken_file_exits_1_and_stores_nothing(user):
+    code, _, err = run("lab", "import", str(FIXTURES / "broken-many.yaml"), "--owner", "alice")
+    assert code == 1
+    assert "no node named 'ghost'" in err
+    assert not Lab.objects.exists()
+
+
+def test_missing_file_is_a_clear_error():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=r"cannot read /nonexistent\.yaml"):
+        call_command("lab", "validate", "/nonexistent.yaml")
+
+
+def test_bootstrap_creates_admin_once_and_loads_demos(settings, tmp_path):
+    settings.STATE_DIR = tmp_path
+    code, out, _ = run("bootstrap")
+    assert code == 0
+    assert "Created the admin account: user admin, password" in out
+    assert (tmp_path / "admin-password").exists()
+    assert set(Lab.objects.values_list("slug", flat=True)) == {"docker-modes", "routed"}
+    code, out, _ = run("bootstrap")
+    assert "Created the admin account" not in out
+    assert Lab.objects.count() == 2

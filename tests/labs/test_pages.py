@@ -1,0 +1,85 @@
+"""Pages: home, sign in, admin, and /health/ against the real services."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_lists_my_labs(client, lab):
+    assert b"Sign in" in client.get("/").content
+    client.force_login(lab.owner)
+    page = client.get("/").content.decode()
+    assert "docker-modes" in page
+    assert f"/api/labs/{lab.id}/export/" in page
+
+
+def test_sign_in_page(client, user):
+    assert client.get("/accounts/login/").status_code == 200
+    response = client.post("/accounts/login/", {"username": "alice", "password": "pw-alice-1"})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("model", ["lab", "node", "interface", "network", "link", "portmapping"])
+def test_every_model_is_in_the_admin(admin_client, lab, model):
+    page = admin_client.get(f"/admin/topology/{model}/?q=h")
+    assert page.status_code == 200
+
+
+def test_health_reports_real_services(client):
+    data = client.get("/health/?format=json").json()
+    checks = {c["name"]: c for c in data["checks"]}
+    assert checks["database"]["up"] and "postgresql" in checks["database"]["detail"]
+    assert checks["redis"]["up"] and "Redis" in checks["redis"]["detail"]
+    assert checks["docker"]["up"] and "Docker engine" in checks["docker"]["detail"]
+    assert set(checks) == {"database", "redis", "docker", "labhosts"}
+
+
+def test_health_names_the_reason_when_something_is_down(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/health/")
+    assert response.status_code == 503
+    assert b"redis://127.0.0.1:1/0" in response.content
+
+
+def test_health_sees_a_running_lab_host(client):
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+        ],
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            labhosts = next(
+                c for c in client.get("/health/?format=json").json()["checks"] if c["name"] == "labhosts"
+            )
+            if queue in labhosts["detail"]:
+                break
+            time.sleep(0.5)
+        assert labhosts["up"] and queue in labhosts["detail"]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)

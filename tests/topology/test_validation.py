@@ -1,0 +1,119 @@
+"""Validation: every problem at once, with a path and a plain sentence."""
+
+from topology.document import read_document
+from topology.validation import validate, validate_text
+
+
+def messages(text):
+    _, problems = validate_text(text)
+    return [str(p) for p in problems]
+
+
+def test_valid_document_has_no_problems(fixture_text):
+    assert messages(fixture_text("valid-small.yaml")) == []
+
+
+def test_broken_document_reports_everything_at_once(fixture_text):
+    found = messages(fixture_text("broken-many.yaml"))
+    expected = [
+        "error: nodes.h1.interfaces.eth0.network: no network named 'nowhere'",
+        "error: nodes.web2.ports[0]: host port 10000 on host h1 is already published by nodes.web1",
+        "error: nodes.lost.host: no node named 'ghost'",
+        "error: nodes.lost.image: a container needs an image",
+        "error: nodes.r1.kind: unknown kind 'spaceship'; known kinds: container, host, router, switch",
+        "error: links[0].endpoints[1]: no node named 'nobody'",
+        "error: networks.lan.subnet: '198.18.0.0/33' is not a subnet like 198.18.0.0/24",
+        "error: networks.ov.subnet: an overlay network needs a subnet",
+    ]
+    for line in expected:
+        assert line in found
+    assert any("averyveryverylongname" in p and "15 characters" in p for p in found)
+
+
+def test_host_mode_clash_is_a_warning_not_an_error(demo_text):
+    _, problems = validate_text(demo_text("docker-modes"))
+    assert [p.severity for p in problems] == ["warning"]
+    assert problems[0].path == "nodes.nginx-1b.ports[0]"
+    assert "address in use" in problems[0].message
+
+
+def test_both_demo_labs_validate_clean(demo_text):
+    _, problems = validate_text(demo_text("routed"))
+    assert problems == []
+
+
+def base(extra_nodes="", networks=""):
+    return (
+        "name: t\nnetworks:\n  lan: {kind: segment, subnet: 198.18.0.0/24}\n"
+        + networks
+        + "nodes:\n  h1: {kind: host, publish_range: 10000-10999, interfaces: {eth0: {network: lan}}}\n"
+        + extra_nodes
+    )
+
+
+def test_published_port_outside_the_hosts_range():
+    found = messages(base("  c: {kind: container, host: h1, image: i, ports: ['80:80']}\n"))
+    assert found == ["error: nodes.c.ports[0]: host port 80 is outside host h1's publish range 10000-10999"]
+
+
+def test_mode_checks():
+    found = messages(
+        base(
+            "  a: {kind: container, host: h1, image: i, mode: overlay:lan}\n"
+            "  b: {kind: container, host: h1, image: i, mode: weird}\n"
+            "  c: {kind: container, host: h1, image: i, mode: none, ports: ['10000:80']}\n"
+            "  d: {kind: container, host: h1, image: i, mode: host, ports: ['80:81']}\n"
+        )
+    )
+    assert "error: nodes.a.mode: 'lan' is a segment network, not an overlay" in found
+    assert any(p.startswith("error: nodes.b.mode: 'weird' is not a mode") for p in found)
+    assert "error: nodes.c.ports: a container in none mode publishes no ports" in found
+    assert any(p.startswith("error: nodes.d.ports[0]: in host mode") for p in found)
+
+
+def test_fields_a_kind_does_not_take():
+    found = messages(base("  s1: {kind: switch, image: foo, routes: [{to: default, via: 198.18.0.1}]}\n"))
+    assert "error: nodes.s1.image: a switch has no 'image'" in found
+    assert "error: nodes.s1.routes: a switch has no 'routes'" in found
+
+
+def test_address_problems():
+    found = messages(
+        base(
+            "  h2: {kind: host, interfaces: {eth0: {network: lan, address: 198.18.0.9/24}}}\n"
+            "  h3: {kind: host, interfaces: {eth0: {network: lan, address: 198.18.0.9/24}}}\n"
+            "  h4: {kind: host, interfaces: {eth0: {network: lan, address: 10.0.0.1/8}}}\n"
+            "  h5: {kind: host, interfaces: {eth0: {network: lan, address: banana}}}\n"
+        )
+    )
+    assert "error: nodes.h3.interfaces.eth0.address: 198.18.0.9 is already the address of h2:eth0" in found
+    assert any(
+        p.startswith("warning: nodes.h4.interfaces.eth0.address: 10.0.0.1/8 is outside") for p in found
+    )
+    assert any("'banana' is not an address" in p for p in found)
+
+
+def test_links_cannot_reuse_or_double_attach():
+    found = messages(
+        base(
+            "  h2: {kind: host}\n",
+        )
+        + "links:\n  - endpoints: [h1:eth0, h2:eth0]\n  - endpoints: [h2:eth0, h1:eth5]\n"
+    )
+    assert any("h1:eth0 is attached to network 'lan' and cannot also be linked" in p for p in found)
+    assert any("h2:eth0 is already used by links[0]" in p for p in found)
+
+
+def test_pool_exhaustion_is_reported():
+    text = "name: t\nnetworks:\n  lan: {kind: segment, subnet: 198.18.0.0/30}\nnodes:\n" + "".join(
+        f"  h{i}: {{kind: host, interfaces: {{eth0: {{network: lan}}}}}}\n" for i in range(4)
+    )
+    found = messages(text)
+    assert found == [
+        "error: nodes.h2.interfaces.eth0: no free address is left in 198.18.0.0/30",
+        "error: nodes.h3.interfaces.eth0: no free address is left in 198.18.0.0/30",
+    ]
+
+
+def test_validate_accepts_a_parsed_document(fixture_text):
+    assert validate(read_document(fixture_text("valid-small.yaml"))) == []

@@ -1,0 +1,1 @@
+"""The topology as data: models, the document format, validation, addresses and specs."""

@@ -1,0 +1,214 @@
+"""Address and port management: automatic addresses and ports, stable across edits.
+
+An automatic address comes from its L2 domain's (or its network's) subnet; one handed
+out before is kept while it is still valid, so adding a node never renumbers others.
+Static addresses are reserved first and never handed out. Automatic ports (Marathon's
+PORT0, PORT1, ... and auto-published host ports) work the same way within a host's range.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from .document import DEFAULT_PORT_RANGE, LabDoc, NodeDoc
+from .kinds import split_mode
+from .problems import Problem, error, join_path
+from .resolve import IPNetwork, Resolved, parse_subnet
+
+
+@dataclass
+class Assignments:
+    """What the lab was given: addresses by interface and container, ports by slot."""
+
+    interfaces: dict[str, str] = field(default_factory=dict)  # "node:iface" -> "a.b.c.d/p"
+    containers: dict[str, str] = field(default_factory=dict)  # container -> "a.b.c.d/p"
+    ports: dict[str, int] = field(default_factory=dict)  # "container:index" -> host port
+
+    def as_dict(self) -> dict:
+        return {"interfaces": self.interfaces, "containers": self.containers, "ports": self.ports}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Assignments:
+        data = data or {}
+        return cls(
+            dict(data.get("interfaces", {})),
+            dict(data.get("containers", {})),
+            {k: int(v) for k, v in data.get("ports", {}).items()},
+        )
+
+
+def parse_range(text: str | None, default: str) -> tuple[int, int] | None:
+    low, sep, high = (text or default).partition("-")
+    try:
+        start, end = int(low), int(high if sep else low)
+    except ValueError:
+        return None
+    if not 1 <= start <= end <= 65535:
+        return None
+    return start, end
+
+
+def static_ip(text: str | None, subnet: IPNetwork | None = None):
+    """The interface address in `text` (with its prefix, or the subnet's), or None."""
+    if not text or text == "auto":
+        return None
+    try:
+        if "/" in text:
+            return ipaddress.ip_interface(text)
+        prefix = subnet.prefixlen if subnet is not None else 32
+        return ipaddress.ip_interface(f"{text}/{prefix}")
+    except ValueError:
+        return None
+
+
+class _Pool:
+    """Free addresses of one subnet, handed out lowest first."""
+
+    def __init__(self, subnet: IPNetwork, reserve_gateway: bool):
+        self.subnet = subnet
+        self.taken: set = set()
+        if reserve_gateway and subnet.num_addresses > 2:
+            self.taken.add(next(subnet.hosts()))
+        self._cursor = subnet.hosts()
+
+    def reserve(self, ip) -> bool:
+        if ip in self.taken:
+            return False
+        self.taken.add(ip)
+        return True
+
+    def take(self):
+        for ip in self._cursor:
+            if ip not in self.taken:
+                self.taken.add(ip)
+                return ip
+        return None
+
+
+def assign(res: Resolved, previous: Assignments | None = None) -> tuple[Assignments, list[Problem]]:
+    """Hand out every automatic address and port; report pools that run dry."""
+    previous = previous or Assignments()
+    out = Assignments()
+    problems: list[Problem] = []
+    _assign_interfaces(res, previous, out, problems)
+    _assign_containers(res, previous, out, problems)
+    _assign_ports(res.doc, previous, out, problems)
+    return out, problems
+
+
+def _assign_interfaces(res: Resolved, prev: Assignments, out: Assignments, problems: list) -> None:
+    pools: dict[str, _Pool] = {}
+    wanted: list = []
+    for key, iface in res.interfaces.items():
+        domain = res.domains.get(iface.domain) if iface.domain else None
+        subnet = domain.subnet if domain else None
+        if subnet is None:
+            continue
+        pool = pools.setdefault(iface.domain, _Pool(subnet, reserve_gateway=False))
+        ip = static_ip(iface.address, subnet)
+        if ip is not None:
+            pool.reserve(ip.ip)
+        elif res.doc.nodes[iface.node].kind != "switch":
+            wanted.append((key, iface, pool))
+    _hand_out(wanted, prev.interfaces, out.interfaces, problems)
+
+
+def _assign_containers(res: Resolved, prev: Assignments, out: Assignments, problems: list) -> None:
+    pools: dict[str, _Pool] = {}
+    wanted: list = []
+    for name, network in res.container_networks.items():
+        subnet = res.subnet_of_network(network)
+        if subnet is None:
+            continue
+        pool = pools.setdefault(network, _Pool(subnet, reserve_gateway=True))
+        node = res.doc.nodes[name]
+        ip = static_ip(node.address, subnet)
+        if ip is not None:
+            pool.reserve(ip.ip)
+        else:
+            wanted.append((name, None, pool))
+    _hand_out(wanted, prev.containers, out.containers, problems)
+
+
+def _hand_out(wanted: list, previous: dict, out: dict, problems: list) -> None:
+    """Keep earlier addresses that still fit, then give the rest the lowest free ones."""
+    fresh = []
+    for key, iface, pool in wanted:
+        before = static_ip(previous.get(key))
+        if (
+            before is not None
+            and before.network == pool.subnet
+            and before.ip in pool.subnet
+            and pool.reserve(before.ip)
+        ):
+            out[key] = str(before)
+        else:
+            fresh.append((key, iface, pool))
+    for key, iface, pool in fresh:
+        ip = pool.take()
+        if ip is None:
+            path = iface.path if iface is not None else join_path("nodes", key, "address")
+            problems.append(error(path, f"no free address is left in {pool.subnet}"))
+            continue
+        out[key] = f"{ip}/{pool.subnet.prefixlen}"
+
+
+def host_mode_port(port) -> int | str:
+    """In host mode a port is the host's: `80`, `80:80` and `auto:80` all mean port 80."""
+    return port.container if port.container is not None else port.host
+
+
+def fixed_host_ports(doc: LabDoc, host: str) -> set[int]:
+    used: set[int] = set()
+    for node in containers_on(doc, host).values():
+        base, _ = split_mode(node.mode)
+        for port in node.ports:
+            value = host_mode_port(port) if base == "host" else port.host
+            if isinstance(value, int):
+                used.add(value)
+    return used
+
+
+def containers_on(doc: LabDoc, host: str) -> dict[str, NodeDoc]:
+    return {n: c for n, c in doc.nodes.items() if c.kind == "container" and c.host == host}
+
+
+def _assign_ports(doc: LabDoc, prev: Assignments, out: Assignments, problems: list) -> None:
+    for host_name, host in doc.nodes.items():
+        if host.kind != "host":
+            continue
+        span = parse_range(host.port_range, DEFAULT_PORT_RANGE)
+        if span is None:
+            continue  # reported by the check stage
+        taken = fixed_host_ports(doc, host_name)
+        wanted = []
+        for name, node in containers_on(doc, host_name).items():
+            base, _ = split_mode(node.mode)
+            if base not in ("host", "bridge"):
+                continue
+            for index, port in enumerate(node.ports):
+                value = host_mode_port(port) if base == "host" else port.host
+                if value == "auto":
+                    wanted.append((f"{name}:{index}", join_path("nodes", name, "ports", index)))
+        fresh = []
+        for key, path in wanted:
+            before = prev.ports.get(key)
+            if before is not None and span[0] <= before <= span[1] and before not in taken:
+                taken.add(before)
+                out.ports[key] = before
+            else:
+                fresh.append((key, path))
+        candidates = (p for p in range(span[0], span[1] + 1) if p not in taken)
+        for key, path in fresh:
+            port = next(candidates, None)
+            if port is None:
+                problems.append(
+                    error(path, f"no free port is left in host {host_name}'s range {span[0]}-{span[1]}")
+                )
+                continue
+            taken.add(port)
+            out.ports[key] = port
+
+
+__all__ = ["Assignments", "assign", "parse_range", "parse_subnet", "static_ip"]

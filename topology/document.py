@@ -1,0 +1,311 @@
+"""The lab document: the versioned YAML/JSON form of a whole lab.
+
+This module is the single source of truth for the format: the pydantic models below
+parse and check its shape, and `document_json_schema()` derives the JSON Schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .problems import Problem, TopologyError, error, join_path
+
+FORMAT_VERSION = 1
+DEFAULT_NODE_IMAGE = "wirelab/node:busybox"
+DEFAULT_PORT_RANGE = "31000-31999"
+DEFAULT_PUBLISH_RANGE = "1-65535"
+
+PORT_PATTERN = re.compile(r"^(?:(?P<host>auto|\d+):)?(?P<container>\d+)(?:/(?P<proto>tcp|udp))?$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Position(Strict):
+    """Where a node sits on the canvas."""
+
+    x: float
+    y: float
+
+
+class Route(Strict):
+    """A static route: `to` is a CIDR or `default`, `via` a next-hop address."""
+
+    to: str
+    via: str
+
+
+class InterfaceDoc(Strict):
+    """An interface of a host, router or switch: attached to a network or a link."""
+
+    network: str | None = None
+    address: str | None = Field(
+        default=None, description="a static address/prefix, `auto`, or empty for automatic"
+    )
+
+
+class PortDoc(Strict):
+    """A port of a container.
+
+    In bridge mode it publishes `host` on the emulated host to `container`; in host mode
+    it is a port the container takes on its host (`auto`: dynamic, given as PORTn).
+    """
+
+    host: int | Literal["auto"] = "auto"
+    container: int | None = None
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+    def short(self) -> str | int:
+        if self.container is None:
+            return self.host
+        proto = "" if self.protocol == "tcp" else f"/{self.protocol}"
+        return f"{self.host}:{self.container}{proto}"
+
+
+def parse_port(value: Any) -> Any:
+    """Accept `10000:80`, `auto:80`, `80/udp`, `80`, `auto` or a mapping."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return {"host": value}
+    if isinstance(value, str):
+        if value == "auto":
+            return {"host": "auto"}
+        match = PORT_PATTERN.match(value.strip())
+        if not match:
+            raise ValueError(f"'{value}' is not a port: use HOST:CONTAINER[/udp], auto:CONTAINER or auto")
+        host = match["host"] or "auto"
+        return {
+            "host": host if host == "auto" else int(host),
+            "container": int(match["container"]),
+            "protocol": match["proto"] or "tcp",
+        }
+    return value
+
+
+PortField = Annotated[PortDoc, Field()]
+
+
+class NodeDoc(Strict):
+    """A node: a host, router, switch or container (see `topology.kinds`)."""
+
+    kind: str
+    image: str | None = None
+    host: str | None = Field(default=None, description="containers: the emulated host")
+    mode: str | None = Field(default=None, description="containers: host, bridge, overlay:<network> or none")
+    address: str | None = Field(
+        default=None, description="containers in bridge or overlay mode: a static address"
+    )
+    command: str | list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    exec: list[str] = Field(default_factory=list, description="commands run once wired")
+    interfaces: dict[str, InterfaceDoc] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+    ports: list[PortField] = Field(default_factory=list)
+    port_range: str | None = Field(
+        default=None, description="hosts: range for automatic ports, e.g. 31000-31999"
+    )
+    publish_range: str | None = Field(
+        default=None, description="hosts: host ports containers may publish, e.g. 1-65535"
+    )
+    position: Position | None = None
+
+    @field_validator("ports", mode="before")
+    @classmethod
+    def _ports(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [parse_port(v) for v in value]
+        return value
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: (str(v).lower() if isinstance(v, bool) else str(v))
+                if isinstance(v, (str, int, float, bool))
+                else v
+                for k, v in value.items()
+            }
+        return value
+
+    @field_validator("interfaces", mode="before")
+    @classmethod
+    def _interfaces(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+
+class NetworkDoc(Strict):
+    """A network: an L2 `segment`, a host's docker0-like `bridge`, or an `overlay`."""
+
+    kind: Literal["segment", "bridge", "overlay"]
+    subnet: str | None = None
+    host: str | None = Field(default=None, description="bridge networks: the host it is on")
+    position: Position | None = None
+
+
+class LinkDoc(Strict):
+    """A point-to-point link between two interfaces, written `node:interface`."""
+
+    endpoints: list[str] = Field(min_length=2, max_length=2)
+    subnet: str | None = None
+
+
+class LabDoc(Strict):
+    """A whole lab."""
+
+    wirelab: int = Field(default=FORMAT_VERSION, description="format version")
+    name: str
+    description: str = ""
+    nodes: dict[str, NodeDoc] = Field(default_factory=dict)
+    networks: dict[str, NetworkDoc] = Field(default_factory=dict)
+    links: list[LinkDoc] = Field(default_factory=list)
+
+    @field_validator("nodes", "networks", mode="before")
+    @classmethod
+    def _no_null_maps(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("links", mode="before")
+    @classmethod
+    def _no_null_links(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+def document_json_schema() -> dict:
+    """The JSON Schema of the lab document, derived from the models above."""
+    return LabDoc.model_json_schema()
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML loader that refuses a key given twice (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value", key_node.start_mark
+                ) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"'{key}' is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _json_object_without_duplicates(pairs: list) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"'{key}' is given twice")
+        out[key] = value
+    return out
+
+
+def load_text(text: str | bytes, max_bytes: int) -> Any:
+    """Parse YAML or JSON text into plain data, or raise TopologyError."""
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > max_bytes:
+        raise TopologyError([error("", f"the document is {size} bytes; the limit is {max_bytes} bytes")])
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TopologyError([error("", "the document is not UTF-8 text")]) from None
+    try:
+        # JSON is YAML, but JSON's own parser gives clearer messages for JSON text.
+        if text.lstrip().startswith("{"):
+            return json.loads(text, object_pairs_hook=_json_object_without_duplicates)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise TopologyError([error("", f"not valid JSON: {exc}")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise TopologyError([error("", f"not valid YAML{where}: {reason}")]) from None
+    except RecursionError:
+        raise TopologyError([error("", "the document is nested too deeply")]) from None
+
+
+def _problem_from_pydantic(err: dict) -> Problem:
+    loc = [part for part in err["loc"] if not _is_union_tag(part)]
+    path = join_path(*loc)
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = f"unknown field '{loc[-1]}'" if loc else "unknown field"
+        path = join_path(*loc)
+    elif err["type"] == "missing":
+        message = "this field is required"
+    elif message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return error(path, message)
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "list[str]"})
+
+
+def parse_document(data: Any) -> LabDoc:
+    """Turn plain data into a LabDoc, or raise TopologyError with every shape problem."""
+    if not isinstance(data, dict):
+        raise TopologyError([error("", "the document must be a mapping with `name` and `nodes`")])
+    version = data.get("wirelab", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise TopologyError(
+            [error("wirelab", f"format version {version!r} is not supported (this is {FORMAT_VERSION})")]
+        )
+    try:
+        return LabDoc.model_validate(data)
+    except ValidationError as exc:
+        problems = list(dict.fromkeys(_problem_from_pydantic(e) for e in exc.errors()))
+        raise TopologyError(problems) from None
+    except RecursionError:
+        raise TopologyError([error("", "the document is nested too deeply")]) from None
+
+
+def read_document(text: str | bytes, max_bytes: int = 1_000_000) -> LabDoc:
+    """Parse stage: text to a LabDoc whose shape is right (references not yet checked)."""
+    return parse_document(load_text(text, max_bytes))
+
+
+def document_to_data(doc: LabDoc) -> dict:
+    """Plain data for a LabDoc, in the short form people write by hand."""
+    data: dict[str, Any] = {"wirelab": FORMAT_VERSION, "name": doc.name}
+    if doc.description:
+        data["description"] = doc.description
+    if doc.networks:
+        data["networks"] = {name: net.model_dump(exclude_defaults=True) for name, net in doc.networks.items()}
+    data["nodes"] = {}
+    for name, node in doc.nodes.items():
+        item = node.model_dump(exclude_defaults=True, exclude={"ports", "interfaces", "position"})
+        if node.interfaces:
+            item["interfaces"] = {n: i.model_dump(exclude_defaults=True) for n, i in node.interfaces.items()}
+        if node.ports:
+            item["ports"] = [p.short() for p in node.ports]
+        if node.position:
+            item["position"] = node.position.model_dump()
+        data["nodes"][name] = item
+    if doc.links:
+        data["links"] = [link.model_dump(exclude_defaults=True) for link in doc.links]
+    return data
+
+
+def dump_document(doc: LabDoc, fmt: Literal["yaml", "json"] = "yaml") -> str:
+    data = document_to_data(doc)
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)

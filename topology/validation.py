@@ -1,0 +1,334 @@
+"""Validation in stages (parse, resolve, check), reporting every problem at once.
+
+One `validate()` serves the API, the CLI, the editor and the engine: errors stop a
+deploy, warnings do not.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import defaultdict
+
+from .addressing import (
+    Assignments,
+    assign,
+    containers_on,
+    host_mode_port,
+    parse_range,
+    static_ip,
+)
+from .document import DEFAULT_PORT_RANGE, DEFAULT_PUBLISH_RANGE, LabDoc, read_document
+from .kinds import CONTAINER_MODES, get_kind, kind_names, split_mode
+from .problems import Problem, TopologyError, error, join_path, warning
+from .resolve import Resolved, parse_subnet, resolve
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+MAX_NODES = 500
+
+
+def validate_text(text: str | bytes, max_bytes: int = 1_000_000) -> tuple[LabDoc | None, list[Problem]]:
+    """Parse and validate a document; the doc is None when it could not be parsed."""
+    try:
+        doc = read_document(text, max_bytes)
+    except TopologyError as exc:
+        return None, exc.problems
+    return doc, validate(doc)
+
+
+def validate(doc: LabDoc, previous: Assignments | None = None) -> list[Problem]:
+    return check(doc, previous)[1]
+
+
+def check(doc: LabDoc, previous: Assignments | None = None) -> tuple[Assignments, list[Problem]]:
+    """Resolve and check a parsed document; also returns the addresses it would get."""
+    problems: list[Problem] = []
+    problems += _check_names(doc)
+    problems += _check_kinds(doc)
+    res = resolve(doc)
+    problems += res.problems
+    problems += _check_networks(doc, res)
+    problems += _check_interfaces(doc, res)
+    problems += _check_containers(doc)
+    problems += _check_ports(doc)
+    assignments, pool_problems = assign(res, previous)
+    problems += pool_problems
+    return assignments, _dedupe(problems)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _check_names(doc: LabDoc) -> list[Problem]:
+    out = []
+    if not doc.name.strip():
+        out.append(error("name", "the lab needs a name"))
+    elif len(doc.name) > 100:
+        out.append(error("name", "a lab name has at most 100 characters"))
+    if len(doc.nodes) > MAX_NODES:
+        out.append(error("nodes", f"a lab has at most {MAX_NODES} nodes; this one has {len(doc.nodes)}"))
+    for section, names in (("nodes", doc.nodes), ("networks", doc.networks)):
+        for name in names:
+            if not NAME.match(name):
+                out.append(
+                    error(
+                        join_path(section, name),
+                        f"'{name}' is not a valid name: use letters, digits, '-', '_' or '.', "
+                        "at most 63 characters, starting with a letter or digit",
+                    )
+                )
+    for name in set(doc.nodes) & set(doc.networks):
+        out.append(error(join_path("networks", name), f"a node is also named '{name}'"))
+    for node_name, node in doc.nodes.items():
+        for if_name in node.interfaces:
+            if not IFNAME.match(if_name) or if_name == "lo":
+                out.append(
+                    error(
+                        join_path("nodes", node_name, "interfaces", if_name),
+                        f"'{if_name}' is not a valid interface name: at most 15 characters, "
+                        "letters, digits, '-', '_' or '.', and not 'lo'",
+                    )
+                )
+    for index, link in enumerate(doc.links):
+        for end, endpoint in enumerate(link.endpoints):
+            if_name = endpoint.partition(":")[2]
+            if if_name and (not IFNAME.match(if_name) or if_name == "lo"):
+                out.append(
+                    error(
+                        join_path("links", index, "endpoints", end),
+                        f"'{if_name}' is not a valid interface name: at most 15 characters",
+                    )
+                )
+    return out
+
+
+def _check_kinds(doc: LabDoc) -> list[Problem]:
+    out = []
+    for name, node in doc.nodes.items():
+        path = join_path("nodes", name)
+        kind = get_kind(node.kind)
+        if kind is None:
+            out.append(
+                error(path + ".kind", f"unknown kind '{node.kind}'; known kinds: {', '.join(kind_names())}")
+            )
+            continue
+        for field_name in node.model_fields_set:
+            value = getattr(node, field_name)
+            if value in (None, [], {}) or kind.allows(field_name):
+                continue
+            out.append(error(join_path(path, field_name), f"a {node.kind} has no '{field_name}'"))
+        if kind.needs_image and not node.image:
+            out.append(error(path + ".image", f"a {node.kind} needs an image"))
+    return out
+
+
+def _check_networks(doc: LabDoc, res: Resolved) -> list[Problem]:
+    out = []
+    for name, net in doc.networks.items():
+        path = join_path("networks", name)
+        if net.subnet is not None and parse_subnet(net.subnet) is None:
+            out.append(error(path + ".subnet", f"'{net.subnet}' is not a subnet like 198.18.0.0/24"))
+        if net.kind == "overlay" and not net.subnet:
+            out.append(error(path + ".subnet", "an overlay network needs a subnet"))
+        if net.kind == "bridge":
+            host = doc.nodes.get(net.host or "")
+            if not net.host:
+                out.append(error(path + ".host", "a bridge network lives on a host: name it"))
+            elif host is None:
+                out.append(error(path + ".host", f"no node named '{net.host}'"))
+            elif host.kind != "host":
+                out.append(error(path + ".host", f"'{net.host}' is a {host.kind}, not a host"))
+        elif net.host:
+            out.append(error(path + ".host", f"only bridge networks sit on a host; this is a {net.kind}"))
+    for index, link in enumerate(doc.links):
+        if link.subnet is not None and parse_subnet(link.subnet) is None:
+            out.append(
+                error(
+                    join_path("links", index, "subnet"), f"'{link.subnet}' is not a subnet like 198.18.0.0/30"
+                )
+            )
+    return out
+
+
+def _check_interfaces(doc: LabDoc, res: Resolved) -> list[Problem]:
+    out = []
+    seen: dict[tuple[str | None, str], str] = {}
+    for iface in res.interfaces.values():
+        node = doc.nodes[iface.node]
+        kind = get_kind(node.kind)
+        domain = res.domains.get(iface.domain) if iface.domain else None
+        subnet = domain.subnet if domain else None
+        path = iface.path + (".address" if iface.address is not None else "")
+        if kind is not None and not kind.has_interfaces:
+            out.append(error(iface.path, f"a {node.kind} has no interfaces of its own"))
+            continue
+        if iface.address in (None, ""):
+            continue
+        if node.kind == "switch":
+            out.append(error(path, "switch ports carry no addresses"))
+            continue
+        if iface.address == "auto":
+            if subnet is None:
+                out.append(
+                    error(path, f"'auto' needs a subnet on {domain.name if domain else 'its segment'}")
+                )
+            continue
+        ip = static_ip(iface.address, subnet)
+        if ip is None:
+            out.append(error(path, f"'{iface.address}' is not an address like 198.18.0.10/24"))
+            continue
+        if subnet is not None and ip.ip not in subnet:
+            out.append(warning(path, f"{ip} is outside {subnet}, the subnet of {domain.name}"))
+        other = seen.get((iface.domain, str(ip.ip)))
+        if other:
+            out.append(error(path, f"{ip.ip} is already the address of {other}"))
+        seen[(iface.domain, str(ip.ip))] = iface.key
+    for node_name, node in doc.nodes.items():
+        for index, route in enumerate(node.routes):
+            path = join_path("nodes", node_name, "routes", index)
+            if route.to != "default" and parse_subnet(route.to) is None:
+                out.append(error(path + ".to", f"'{route.to}' is not a subnet or 'default'"))
+            try:
+                ipaddress.ip_address(route.via)
+            except ValueError:
+                out.append(error(path + ".via", f"'{route.via}' is not an address"))
+    return out
+
+
+def _check_containers(doc: LabDoc) -> list[Problem]:
+    out = []
+    for name, node in doc.nodes.items():
+        if node.kind != "container":
+            continue
+        path = join_path("nodes", name)
+        host = doc.nodes.get(node.host or "")
+        if not node.host:
+            out.append(error(path + ".host", "a container runs on a host: name it"))
+        elif host is None:
+            out.append(error(path + ".host", f"no node named '{node.host}'"))
+        elif not (get_kind(host.kind) and get_kind(host.kind).holds_containers):
+            out.append(error(path + ".host", f"'{node.host}' is a {host.kind}; containers run on hosts"))
+        base, network = split_mode(node.mode)
+        if base == "overlay":
+            net = doc.networks.get(network or "")
+            if net is None:
+                out.append(error(path + ".mode", f"no overlay network named '{network}'"))
+            elif net.kind != "overlay":
+                out.append(error(path + ".mode", f"'{network}' is a {net.kind} network, not an overlay"))
+        elif base not in CONTAINER_MODES or network is not None:
+            out.append(
+                error(
+                    path + ".mode",
+                    f"'{node.mode}' is not a mode: use host, bridge, overlay:<network> or none",
+                )
+            )
+        if node.address and base not in ("bridge", "overlay"):
+            out.append(error(path + ".address", f"a container in {base} mode has no address of its own"))
+        elif node.address and static_ip(node.address) is None:
+            out.append(error(path + ".address", f"'{node.address}' is not an address"))
+    return out
+
+
+def _check_ports(doc: LabDoc) -> list[Problem]:
+    out = []
+    for host_name, host in doc.nodes.items():
+        if host.kind != "host":
+            continue
+        for field_name, default in (
+            ("port_range", DEFAULT_PORT_RANGE),
+            ("publish_range", DEFAULT_PUBLISH_RANGE),
+        ):
+            text = getattr(host, field_name)
+            if parse_range(text, default) is None:
+                out.append(
+                    error(
+                        join_path("nodes", host_name, field_name), f"'{text}' is not a range like 31000-31999"
+                    )
+                )
+        out += _check_host_ports(doc, host_name, host)
+    for name, node in doc.nodes.items():
+        base, _ = split_mode(node.mode)
+        if node.kind == "container" and node.ports and base in ("none", "overlay"):
+            out.append(
+                error(
+                    join_path("nodes", name, "ports"),
+                    f"a container in {base} mode publishes no ports"
+                    + ("; the overlay reaches it at its own address" if base == "overlay" else ""),
+                )
+            )
+    return out
+
+
+def _check_host_ports(doc: LabDoc, host_name: str, host) -> list[Problem]:
+    out = []
+    allowed = parse_range(host.publish_range, DEFAULT_PUBLISH_RANGE) or (1, 65535)
+    published: dict[tuple[int, str], str] = {}
+    bound: dict[tuple[int, str], str] = defaultdict(str)
+    for name, node in containers_on(doc, host_name).items():
+        base, _ = split_mode(node.mode)
+        for index, port in enumerate(node.ports):
+            path = join_path("nodes", name, "ports", index)
+            if base == "bridge":
+                if port.container is None:
+                    out.append(
+                        error(path, "in bridge mode a port is published as HOST:CONTAINER or auto:CONTAINER")
+                    )
+                    continue
+                _check_port_number(out, path, port.container, "container port")
+                if port.host == "auto":
+                    continue
+                if not allowed[0] <= port.host <= allowed[1]:
+                    out.append(
+                        error(
+                            path,
+                            f"host port {port.host} is outside host {host_name}'s publish range "
+                            f"{allowed[0]}-{allowed[1]}",
+                        )
+                    )
+                key = (port.host, port.protocol)
+                if key in published:
+                    out.append(
+                        error(
+                            path,
+                            f"host port {port.host} on host {host_name} "
+                            f"is already published by {published[key]}",
+                        )
+                    )
+                elif bound.get(key):
+                    out.append(
+                        warning(
+                            path,
+                            f"host port {port.host} on host {host_name} "
+                            f"is also bound by {bound[key]} in host mode",
+                        )
+                    )
+                published.setdefault(key, f"nodes.{name}")
+            elif base == "host":
+                if port.container is not None and port.host not in ("auto", port.container):
+                    out.append(
+                        error(path, "in host mode a container's port is its host's port: write one number")
+                    )
+                    continue
+                value = host_mode_port(port)
+                if value == "auto":
+                    continue
+                _check_port_number(out, path, value, "port")
+                key = (value, port.protocol)
+                if bound.get(key) or key in published:
+                    owner = bound.get(key) or published[key]
+                    out.append(
+                        warning(
+                            path,
+                            f"port {value} on host {host_name} is also taken by {owner}: in host mode "
+                            "the second server fails with 'address in use'",
+                        )
+                    )
+                bound[key] = bound[key] or f"nodes.{name}"
+    return out
+
+
+def _check_port_number(out: list, path: str, value: int, what: str) -> None:
+    if not 1 <= value <= 65535:
+        out.append(error(path, f"{what} {value} is not between 1 and 65535"))
