@@ -48,6 +48,8 @@ def import_or_replace(text: str | bytes, owner) -> tuple[Lab, list[Problem], boo
     """Replace `owner`'s lab of the document's name, or create it; says if it was created."""
     doc, problems = _read_valid(text)
     existing = Lab.objects.filter(owner=owner, name=doc.name).first()
+    if existing is not None and lab_to_document(existing) == doc:
+        return existing, problems, False
     return save_document(doc, owner, existing), problems, existing is None
 
 
