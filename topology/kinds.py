@@ -89,7 +89,8 @@ register(
         fields=frozenset({"image", "host", "mode", "address", "command", "env", "exec", "ports"}),
         placed_on_host=True,
         needs_image=True,
-        capabilities=("NET_BIND_SERVICE",),
+        # What ordinary servers and clients need: bind low ports, ping, drop to a user.
+        capabilities=("NET_BIND_SERVICE", "NET_RAW", "CHOWN", "SETUID", "SETGID", "KILL"),
     )
 )
 

@@ -54,6 +54,7 @@ def check(doc: LabDoc, previous: Assignments | None = None) -> tuple[Assignments
     problems += _check_ports(doc)
     assignments, pool_problems = assign(res, previous)
     problems += pool_problems
+    problems += _check_host_networks(doc, res, assignments)
     return assignments, _dedupe(problems)
 
 
@@ -194,6 +195,46 @@ def _check_interfaces(doc: LabDoc, res: Resolved) -> list[Problem]:
                 ipaddress.ip_address(route.via)
             except ValueError:
                 out.append(error(path + ".via", f"'{route.via}' is not an address"))
+    return out
+
+
+def _host_addresses(res: Resolved, assignments: Assignments, host: str) -> list:
+    out = []
+    for key, iface in res.interfaces.items():
+        if iface.node != host:
+            continue
+        ip = static_ip(iface.address) or static_ip(assignments.interfaces.get(key))
+        if ip is not None:
+            out.append(ip)
+    return out
+
+
+def _check_host_networks(doc: LabDoc, res: Resolved, assignments: Assignments) -> list[Problem]:
+    """An overlay needs an address on each of its hosts; a bridge must not shadow a LAN."""
+    out = []
+    for name, node in doc.nodes.items():
+        base, network = split_mode(node.mode)
+        if node.kind != "container" or node.host not in doc.nodes:
+            continue
+        addresses = _host_addresses(res, assignments, node.host)
+        if base == "overlay" and not addresses:
+            out.append(
+                error(
+                    join_path("nodes", name, "mode"),
+                    f"host {node.host} has no address to carry overlay '{network}' to the other hosts",
+                )
+            )
+        if base == "bridge":
+            bridge = res.subnet_of_network(res.container_networks.get(name, ""))
+            for ip in addresses:
+                if bridge is not None and ip.network.overlaps(bridge):
+                    out.append(
+                        error(
+                            join_path("nodes", node.host),
+                            f"the bridge subnet {bridge} of host {node.host} overlaps its address {ip}; "
+                            "declare a bridge network with another subnet",
+                        )
+                    )
     return out
 
 

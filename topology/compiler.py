@@ -1,0 +1,252 @@
+"""Compile a validated lab document into one spec per lab host.
+
+Pure planning: names, wires, addresses, NAT and tunnels are decided here, so the engine
+only has to make the host match. Names are derived from what they stand for, so the
+same topology always compiles to the same names and an edit changes only what changed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import zlib
+
+from .addressing import Assignments, host_mode_port, static_ip
+from .document import LabDoc, NodeDoc
+from .kinds import get_kind, split_mode
+from .problems import TopologyError, errors_in
+from .resolve import DEFAULT_BRIDGE_SUBNET, Resolved, resolve
+from .spec import (
+    FABRIC,
+    AppSpec,
+    BridgeSpec,
+    InterfaceSpec,
+    LabHostSpec,
+    PublishSpec,
+    RouteSpec,
+    SandboxSpec,
+    VxlanSpec,
+    WireEnd,
+    WireSpec,
+    digest,
+)
+from .validation import check
+
+DOCKER0 = "docker0"
+VXLAN_OVERHEAD = 50
+UNDERLAY_MTU = 1500
+
+
+def short_name(prefix: str, key: str, length: int = 12) -> str:
+    """A stable interface name of at most 15 characters for what `key` stands for."""
+    return (prefix + digest(key))[: len(prefix) + length]
+
+
+def vni_of(network: str) -> int:
+    return zlib.crc32(network.encode()) % (2**24 - 2) + 1
+
+
+def compile_lab(
+    doc: LabDoc,
+    lab: str,
+    labhost: str,
+    previous: Assignments | None = None,
+) -> tuple[dict[str, LabHostSpec], Assignments]:
+    """One spec per lab host (all nodes on `labhost` for now), and the addresses used."""
+    assignments, problems = check(doc, previous)
+    if errors_in(problems):
+        raise TopologyError(errors_in(problems))
+    res = resolve(doc)
+    spec = LabHostSpec(lab=lab, labhost=labhost, name=doc.name)
+    _Compiler(doc, res, assignments, spec).run()
+    return {labhost: spec}, assignments
+
+
+class _Compiler:
+    def __init__(self, doc: LabDoc, res: Resolved, assignments: Assignments, spec: LabHostSpec):
+        self.doc, self.res, self.asg, self.spec = doc, res, assignments, spec
+        self.sandboxes: dict[str, SandboxSpec] = {}
+
+    def run(self) -> None:
+        for name, node in self.doc.nodes.items():
+            kind = get_kind(node.kind)
+            if kind.has_interfaces and node.kind != "switch":
+                self.sandboxes[name] = self._sandbox(name, node)
+        self._wire_interfaces()
+        for name, node in self.doc.nodes.items():
+            if node.kind == "container":
+                self.spec.apps.append(self._app(name, node))
+        self._overlays()
+        self.spec.sandboxes = list(self.sandboxes.values())
+
+    def _sandbox(self, name: str, node: NodeDoc) -> SandboxSpec:
+        kind = get_kind(node.kind)
+        sysctls = {}
+        if kind.forwards or self._has_bridge_apps(name):
+            sysctls["net.ipv4.ip_forward"] = "1"
+        return SandboxSpec(
+            name=name,
+            kind=node.kind,
+            image=node.image or kind.default_image,
+            env=dict(node.env),
+            exec=list(node.exec),
+            capabilities=list(kind.capabilities),
+            sysctls=sysctls,
+            routes=[RouteSpec(r.to, r.via) for r in node.routes],
+        )
+
+    def _has_bridge_apps(self, host: str) -> bool:
+        return any(
+            n.kind == "container" and n.host == host and split_mode(n.mode)[0] == "bridge"
+            for n in self.doc.nodes.values()
+        )
+
+    def _interface_address(self, key: str, text: str | None, subnet) -> list[str]:
+        ip = static_ip(text, subnet)
+        if ip is not None:
+            return [str(ip)]
+        return [self.asg.interfaces[key]] if key in self.asg.interfaces else []
+
+    def _domain_bridge(self, domain_key: str) -> str | None:
+        """The fabric bridge of a domain holding a segment or a switch, else None."""
+        members = [k for k, i in self.res.interfaces.items() if i.domain == domain_key]
+        segments = {
+            self.res.interfaces[k].network for k in members if self.res.interfaces[k].network is not None
+        }
+        switches = {k.split(":")[0] for k in members if self.doc.nodes[k.split(":")[0]].kind == "switch"}
+        anchors = sorted(f"net:{s}" for s in segments) or sorted(f"switch:{s}" for s in switches)
+        return short_name("s", anchors[0], 10) if anchors else None
+
+    def _wire_interfaces(self) -> None:
+        done_links: set[int] = set()
+        bridges: set[str] = set()
+        for key, iface in self.res.interfaces.items():
+            if iface.node not in self.sandboxes:
+                continue  # switch ports are bridge ports, made by their peers' wires
+            domain = self.res.domains.get(iface.domain)
+            bridge = self._domain_bridge(iface.domain)
+            self.sandboxes[iface.node].interfaces.append(
+                InterfaceSpec(iface.name, self._interface_address(key, iface.address, domain.subnet))
+            )
+            if bridge is not None:
+                bridges.add(bridge)
+                self.spec.wires.append(
+                    WireSpec(
+                        WireEnd(iface.node, iface.name),
+                        WireEnd(FABRIC, short_name("v", key), bridge=bridge),
+                    )
+                )
+            elif iface.link is not None and iface.link not in done_links:
+                done_links.add(iface.link)
+                other = self._other_end(iface.link, key)
+                if other is not None:
+                    self.spec.wires.append(
+                        WireSpec(WireEnd(iface.node, iface.name), WireEnd(other.node, other.name))
+                    )
+        self.spec.segments = sorted(bridges)
+
+    def _other_end(self, link: int, key: str):
+        for endpoint in self.doc.links[link].endpoints:
+            if endpoint != key:
+                return self.res.interfaces.get(endpoint)
+        return None
+
+    def _host_bridge(self, host: str) -> tuple[str, ipaddress.IPv4Interface]:
+        network = self.res.bridges.get(host)
+        subnet = ipaddress.ip_network(
+            self.doc.networks[network].subnet if network else DEFAULT_BRIDGE_SUBNET, strict=False
+        )
+        return DOCKER0, ipaddress.ip_interface(f"{next(subnet.hosts())}/{subnet.prefixlen}")
+
+    def _app(self, name: str, node: NodeDoc) -> AppSpec:
+        mode, network = split_mode(node.mode)
+        command = [*node.command] if isinstance(node.command, list) else node.command
+        if isinstance(command, str):
+            command = ["sh", "-c", command]
+        app = AppSpec(
+            name=name,
+            host=node.host,
+            image=node.image,
+            mode=mode,
+            command=command,
+            env=dict(node.env),
+            exec=list(node.exec),
+            capabilities=list(get_kind("container").capabilities),
+        )
+        host = self.sandboxes[node.host]
+        if mode == "host":
+            for index, port in enumerate(node.ports):
+                value = host_mode_port(port)
+                if value == "auto":
+                    value = self.asg.ports[f"{name}:{index}"]
+                app.env[f"PORT{index}"] = str(value)
+            if node.ports:
+                app.env.setdefault("PORT", app.env["PORT0"])
+        elif mode == "bridge":
+            self._bridge_app(app, node, host)
+        elif mode == "overlay":
+            self._overlay_app(app, network, host)
+        return app
+
+    def _bridge_app(self, app: AppSpec, node: NodeDoc, host: SandboxSpec) -> None:
+        bridge, gateway = self._host_bridge(host.name)
+        if not any(b.name == bridge for b in host.bridges):
+            host.bridges.append(BridgeSpec(bridge, [str(gateway)]))
+            host.masquerade.append(str(gateway.network))
+        address = self._app_address(app.name, node.address, gateway.network)
+        app.interfaces.append(InterfaceSpec("eth0", [address]))
+        app.routes.append(RouteSpec("default", str(gateway.ip)))
+        self.spec.wires.append(
+            WireSpec(WireEnd(app.name, "eth0"), WireEnd(host.name, short_name("vb", app.name, 11), bridge))
+        )
+        for index, port in enumerate(node.ports):
+            host_port = port.host if port.host != "auto" else self.asg.ports[f"{app.name}:{index}"]
+            host.publish.append(
+                PublishSpec(port.protocol, host_port, address.split("/")[0], port.container, app.name)
+            )
+
+    def _app_address(self, name: str, static: str | None, subnet) -> str:
+        ip = static_ip(static, subnet)
+        return str(ip) if ip is not None else self.asg.containers[name]
+
+    def _overlay_app(self, app: AppSpec, network: str, host: SandboxSpec) -> None:
+        subnet = ipaddress.ip_network(self.doc.networks[network].subnet, strict=False)
+        bridge = short_name("ov", network, 8)
+        mtu = UNDERLAY_MTU - VXLAN_OVERHEAD
+        if not any(b.name == bridge for b in host.bridges):
+            host.bridges.append(BridgeSpec(bridge, [], mtu=mtu))
+        address = self._app_address(app.name, self.doc.nodes[app.name].address, subnet)
+        app.interfaces.append(InterfaceSpec("eth0", [address], mtu=mtu))
+        self.spec.wires.append(
+            WireSpec(
+                WireEnd(app.name, "eth0"),
+                WireEnd(host.name, short_name("vo", app.name, 11), bridge),
+                mtu=mtu,
+            )
+        )
+
+    def _overlays(self) -> None:
+        by_network: dict[str, list[str]] = {}
+        for app in self.spec.apps:
+            if app.mode == "overlay":
+                network = split_mode(self.doc.nodes[app.name].mode)[1]
+                hosts = by_network.setdefault(network, [])
+                if app.host not in hosts:
+                    hosts.append(app.host)
+        for network, hosts in by_network.items():
+            vteps = {h: self._vtep_address(h) for h in hosts}
+            for host in hosts:
+                self.sandboxes[host].vxlans.append(
+                    VxlanSpec(
+                        name=short_name("vx", network, 8),
+                        vni=vni_of(network),
+                        local=vteps[host],
+                        peers=[vteps[h] for h in hosts if h != host],
+                        bridge=short_name("ov", network, 8),
+                    )
+                )
+
+    def _vtep_address(self, host: str) -> str:
+        for iface in self.sandboxes[host].interfaces:
+            if iface.addresses:
+                return iface.addresses[0].split("/")[0]
+        raise TopologyError([])  # validation makes sure every overlay host has an address

@@ -1,0 +1,189 @@
+"""The per-host spec: a plain, versioned, JSON-serialisable description of what must
+exist on one lab host for one lab. It is the seam between the web side and the engine.
+
+Everything here is data: no Django, no SDK handles. The engine (`worker/`) reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, get_args, get_origin, get_type_hints
+
+SPEC_VERSION = 1
+FABRIC = "@fabric"  # the lab's fabric namespace, as the owner of a wire end
+
+
+@dataclass
+class RouteSpec:
+    """A route in a node: `to` is a CIDR or `default`."""
+
+    to: str
+    via: str
+
+
+@dataclass
+class InterfaceSpec:
+    """An interface inside a node's namespace, with its addresses."""
+
+    name: str
+    addresses: list[str] = field(default_factory=list)
+    mtu: int | None = None
+
+
+@dataclass
+class WireEnd:
+    """One end of a veth pair: in a node (by node name) or in the fabric namespace."""
+
+    node: str
+    ifname: str
+    bridge: str | None = None  # fabric or node bridge the end is enslaved to
+
+
+@dataclass
+class WireSpec:
+    """A veth pair: a cable between two nodes, or a node's port on a bridge."""
+
+    a: WireEnd
+    b: WireEnd
+    mtu: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.a.node}:{self.a.ifname}={self.b.node}:{self.b.ifname}"
+
+
+@dataclass
+class PublishSpec:
+    """A published port: `protocol` traffic to the host's `host_port` goes to `address:port`."""
+
+    protocol: str
+    host_port: int
+    address: str
+    port: int
+    container: str
+
+
+@dataclass
+class BridgeSpec:
+    """A Linux bridge inside a node: the docker0-like bridge or an overlay's local bridge."""
+
+    name: str
+    addresses: list[str] = field(default_factory=list)
+    mtu: int | None = None
+
+
+@dataclass
+class VxlanSpec:
+    """A VXLAN end in a host, enslaved to the overlay's local bridge, flooding to peers."""
+
+    name: str
+    vni: int
+    local: str
+    peers: list[str]
+    bridge: str
+    port: int = 4789
+
+
+@dataclass
+class SandboxSpec:
+    """An emulated machine (host or router): a long-lived container whose netns it is."""
+
+    name: str
+    kind: str
+    image: str
+    env: dict[str, str] = field(default_factory=dict)
+    exec: list[str] = field(default_factory=list)
+    capabilities: list[str] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    interfaces: list[InterfaceSpec] = field(default_factory=list)
+    routes: list[RouteSpec] = field(default_factory=list)
+    bridges: list[BridgeSpec] = field(default_factory=list)
+    vxlans: list[VxlanSpec] = field(default_factory=list)
+    publish: list[PublishSpec] = field(default_factory=list)
+    masquerade: list[str] = field(default_factory=list)  # source subnets leaving via the host
+
+    def container_hash(self) -> str:
+        """What, if changed, needs a new container (the rest is rewired in place)."""
+        return digest([self.kind, self.image, self.env, self.capabilities, self.sysctls])
+
+
+@dataclass
+class AppSpec:
+    """An application container on an emulated host, in one of the primer's modes."""
+
+    name: str
+    host: str
+    image: str
+    mode: str  # host | bridge | overlay | none
+    command: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    exec: list[str] = field(default_factory=list)
+    capabilities: list[str] = field(default_factory=list)
+    interfaces: list[InterfaceSpec] = field(default_factory=list)
+    routes: list[RouteSpec] = field(default_factory=list)
+
+    def container_hash(self) -> str:
+        return digest([self.host, self.image, self.mode, self.command, self.env, self.capabilities])
+
+
+@dataclass
+class LabHostSpec:
+    """Everything one lab host must hold for one lab."""
+
+    lab: str  # the lab's ownership tag
+    labhost: str
+    name: str = ""
+    version: int = SPEC_VERSION
+    segments: list[str] = field(default_factory=list)  # bridges in the fabric namespace
+    sandboxes: list[SandboxSpec] = field(default_factory=list)
+    apps: list[AppSpec] = field(default_factory=list)
+    wires: list[WireSpec] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LabHostSpec:
+        if data.get("version") != SPEC_VERSION:
+            raise ValueError(f"spec version {data.get('version')!r} is not {SPEC_VERSION}")
+        return _build(cls, data)
+
+    @classmethod
+    def empty(cls, lab: str, labhost: str) -> LabHostSpec:
+        """Destroying a lab is converging to this."""
+        return cls(lab=lab, labhost=labhost)
+
+    def node_names(self) -> list[str]:
+        return [s.name for s in self.sandboxes] + [a.name for a in self.apps]
+
+
+def digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _build(cls, data: Any):
+    """Rebuild nested dataclasses from plain data."""
+    hints = get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _convert(hint, value):
+    if value is None:
+        return None
+    origin = get_origin(hint)
+    if origin is list:
+        (item,) = get_args(hint)
+        return [_convert(item, v) for v in value]
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if args and origin is not dict:
+        hint = args[0]
+    if is_dataclass(hint):
+        return _build(hint, value)
+    return value

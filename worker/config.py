@@ -1,0 +1,19 @@
+"""The engine's plain configuration object, built once by the caller and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Limits and timeouts for one lab host's engine."""
+
+    docker_timeout: float = 60.0
+    workers: int = 4  # parallel Docker calls and namespace configurations
+    memory_limit: str = "256m"
+    pids_limit: int = 256
+    app_settle_seconds: float = 1.0  # how long a new app has to fail before it counts as up
+    exec_timeout: float = 60.0
+    lock_dir: Path = Path("/run/wirelab")

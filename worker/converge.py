@@ -1,0 +1,314 @@
+"""Converge a lab host to a spec: discover what the lab owns, make what is missing,
+remove what is not wanted, fix drift, and report. Converging twice changes nothing.
+
+This module sequences the steps; containers, wiring, NAT and startup commands each
+live in their own module.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from topology.spec import FABRIC, LabHostSpec
+
+from . import containers, execs, fabric, labels, nat, wiring
+from .config import EngineConfig
+from .errors import EngineError, ImageMissing
+from .netlink import Namespaces, create_veth, delete_link, links
+from .plan import NamespacePlan, namespace_plans, own_namespace_apps
+from .report import NodeState, Report
+from .runtime import ContainerInfo, DockerRuntime
+
+Progress = Callable[[str], None]
+
+
+@contextmanager
+def lab_lock(config: EngineConfig, lab: str):
+    """One converge of a lab at a time on this host; the kernel drops it if we die."""
+    config.lock_dir.mkdir(parents=True, exist_ok=True)
+    path = config.lock_dir / f"{lab}.lock"
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def converge(
+    spec: LabHostSpec,
+    config: EngineConfig | None = None,
+    runtime: DockerRuntime | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    config = config or EngineConfig()
+    own_runtime = runtime is None
+    runtime = runtime or DockerRuntime(config)
+    try:
+        with lab_lock(config, spec.lab):
+            return _Converge(spec, config, runtime, progress or (lambda _: None)).run()
+    finally:
+        if own_runtime:
+            runtime.close()
+
+
+def destroy(lab: str, labhost: str, **kwargs) -> Report:
+    return converge(LabHostSpec.empty(lab, labhost), **kwargs)
+
+
+class _Converge:
+    def __init__(self, spec: LabHostSpec, config: EngineConfig, runtime: DockerRuntime, progress: Progress):
+        self.spec, self.config, self.runtime = spec, config, runtime
+        self.report = Report(lab=spec.lab)
+        self._progress = progress
+        self.pool = ThreadPoolExecutor(config.workers)
+        self.holders: dict[str, ContainerInfo] = {}  # node -> the container holding its netns
+        self.apps: dict[str, ContainerInfo] = {}
+        self.created: set[str] = set()
+        self.failed: dict[str, str] = {}
+        self.plans = namespace_plans(spec)
+
+    def say(self, message: str) -> None:
+        self.report.log.append(message)
+        self._progress(message)
+
+    def changed(self, what: str) -> None:
+        self.report.changes.append(what)
+
+    def run(self) -> Report:
+        try:
+            self.preflight()
+            existing = self.runtime.list(self.spec.lab)
+            self.sync_holders(existing)
+            self.sync_fabric()
+            with_nat = self.wire()
+            self.sync_nat(with_nat)
+            self.startup([s.name for s in self.spec.sandboxes], self.holders)
+            self.sync_apps(existing)
+            self.startup([a.name for a in self.spec.apps], self.apps)
+            self.observe()
+            if not self.spec.sandboxes and not self.spec.apps and fabric.remove(self.spec.lab):
+                self.changed("fabric namespace removed")
+        finally:
+            self.pool.shutdown(wait=True)
+        self.say(f"done: {len(self.report.changes)} change(s)")
+        return self.report
+
+    def preflight(self) -> None:
+        images = {s.image for s in self.spec.sandboxes} | {a.image for a in self.spec.apps}
+        if own_namespace_apps(self.spec):
+            images.add(containers.HOLDER_IMAGE)
+        missing = self.runtime.missing_images(images)
+        if missing:
+            raise ImageMissing(
+                f"image{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                f"{'are' if len(missing) > 1 else 'is'} not on lab host {self.spec.labhost}; "
+                "nothing was changed"
+            )
+
+    # Containers -------------------------------------------------------------------------
+
+    def _parallel(self, fn, items) -> list:
+        return list(self.pool.map(fn, items))
+
+    def _remove(self, infos: list[ContainerInfo]) -> None:
+        if not infos:
+            return
+        self.say(f"removing {len(infos)} container(s)")
+        self._parallel(lambda info: self.runtime.remove(info.id), infos)
+        for info in infos:
+            self.changed(f"{info.node}: {info.role} container removed")
+
+    def _create(self, wanted: list[containers.Wanted], sandbox_ids: dict[str, str] | None = None):
+        if not wanted:
+            return {}
+        total, done = len(wanted), []
+        self.say(f"starting {total} container(s)")
+
+        def make(item: containers.Wanted):
+            holder = (sandbox_ids or {}).get(item.node, "")
+            try:
+                info = self.runtime.run(
+                    item.name, item.image, item.labels(self.spec.lab, holder), **item.options
+                )
+            except EngineError as exc:
+                self.failed[item.node] = str(exc)
+                return item, None
+            done.append(item.node)
+            if len(done) % 10 == 0 or len(done) == total:
+                self.say(f"started {len(done)}/{total}")
+            return item, info
+
+        out = {}
+        for item, info in self._parallel(make, wanted):
+            if info is not None:
+                out[item.node] = info
+                self.created.add(item.node)
+                self.changed(f"{item.node}: {item.role} container created")
+        return out
+
+    def sync_holders(self, existing: list[ContainerInfo]) -> None:
+        """Sandboxes and namespace holders: everything that owns a namespace to wire."""
+        wanted = {s.name: containers.sandbox(self.spec.lab, s) for s in self.spec.sandboxes}
+        for app in self.spec.apps:
+            if app.mode in ("bridge", "overlay"):
+                wanted[app.name] = containers.holder(self.spec.lab, app)
+        stale = []
+        for info in existing:
+            if info.role not in ("sandbox", "netns"):
+                continue
+            want = wanted.get(info.node)
+            if (
+                want
+                and want.role == info.role
+                and want.spec_hash == info.spec_hash
+                and info.status == "running"
+            ):
+                self.holders[info.node] = info
+            else:
+                stale.append(info)
+        self._remove(stale)
+        self.holders.update(self._create([w for n, w in wanted.items() if n not in self.holders]))
+
+    def sync_apps(self, existing: list[ContainerInfo]) -> None:
+        wanted = {}
+        for app in self.spec.apps:
+            holder = self.holders.get(app.host if app.mode == "host" else app.name)
+            if app.mode != "none" and holder is None:
+                self.failed.setdefault(
+                    app.name, f"its {'host' if app.mode == 'host' else 'namespace'} is not up"
+                )
+                continue
+            holder_name = holder.name if holder and app.mode != "host" else None
+            wanted[app.name] = (containers.app(self.spec.lab, app, holder_name), holder.id if holder else "")
+        stale = []
+        for info in existing:
+            if info.role != "app":
+                continue
+            want = wanted.get(info.node)
+            if want and want[0].spec_hash == info.spec_hash and want[1] == info.sandbox_id:
+                self.apps[info.node] = info
+            else:
+                stale.append(info)
+        self._remove(stale)
+        missing = [w for n, (w, _) in wanted.items() if n not in self.apps]
+        self.apps.update(self._create(missing, {n: h for n, (_, h) in wanted.items()}))
+
+    # Namespaces -----------------------------------------------------------------------
+
+    def sync_fabric(self) -> None:
+        if FABRIC in self.plans and fabric.create(self.spec.lab):
+            self.changed("fabric namespace created")
+
+    def _path(self, owner: str) -> str | None:
+        if owner == FABRIC:
+            return fabric.path_of(self.spec.lab)
+        holder = self.holders.get(owner)
+        return f"/proc/{holder.pid}/ns/net" if holder and holder.pid else None
+
+    def wire(self) -> set[str]:
+        """Veth pairs first (from the root namespace), then each namespace's own settings."""
+        ns = Namespaces()
+        alias = labels.alias(self.spec.lab)
+        try:
+            paths = {owner: self._path(owner) for owner in self.plans}
+            current = {owner: links(ns[path]) for owner, path in paths.items() if path}
+            had_nat = {o for o, found in current.items() if "docker0" in found and o != FABRIC}
+            self._make_wires(ns, paths, current)
+            for owner, path in paths.items():
+                if path is None:
+                    continue
+                try:
+                    changes = wiring.configure(ns[path], self.plans[owner], alias)
+                except EngineError as exc:
+                    self.failed[owner] = str(exc)
+                    continue
+                where = "fabric" if owner == FABRIC else owner
+                self.report.changes += [f"{where}: {c}" for c in changes]
+            return had_nat
+        finally:
+            ns.close()
+
+    def _make_wires(self, ns: Namespaces, paths: dict, current: dict) -> None:
+        made = 0
+        for wire in self.spec.wires:
+            a_path, b_path = paths.get(wire.a.node), paths.get(wire.b.node)
+            if a_path is None or b_path is None:
+                continue
+            a_link = current[wire.a.node].get(wire.a.ifname)
+            b_link = current[wire.b.node].get(wire.b.ifname)
+            if a_link is not None and b_link is not None:
+                continue
+            for owner, link in ((wire.a.node, a_link), (wire.b.node, b_link)):
+                if link is not None:
+                    delete_link(ns[paths[owner]], link.index)
+            try:
+                create_veth(ns, (a_path, wire.a.ifname), (b_path, wire.b.ifname), wire.mtu)
+            except EngineError as exc:
+                self.failed[wire.a.node if wire.a.node != FABRIC else wire.b.node] = str(exc)
+                continue
+            made += 1
+            self.changed(f"wire {wire.a.node}:{wire.a.ifname} -- {wire.b.node}:{wire.b.ifname}")
+        if made:
+            self.say(f"wired {made} link(s)")
+
+    def sync_nat(self, had_nat: set[str]) -> None:
+        for sandbox in self.spec.sandboxes:
+            holder = self.holders.get(sandbox.name)
+            wants = bool(sandbox.publish or sandbox.masquerade)
+            if holder is None or not (wants or sandbox.name in had_nat):
+                continue
+            try:
+                changes = nat.sync_nat(self.spec.lab, sandbox, holder.pid)
+            except EngineError as exc:
+                self.failed[sandbox.name] = str(exc)
+                continue
+            self.report.changes += [f"{sandbox.name}: {c}" for c in changes]
+
+    # Startup commands and node states -------------------------------------------------
+
+    def startup(self, names: list[str], running: dict[str, ContainerInfo]) -> None:
+        commands = {s.name: s.exec for s in self.spec.sandboxes} | {a.name: a.exec for a in self.spec.apps}
+
+        def run_one(name: str):
+            info = running.get(name)
+            if info is None or not commands.get(name) or name in self.failed:
+                return
+            outcome = None if name in self.created else execs.previous_outcome(self.runtime, info.id)
+            if outcome is None:
+                outcome = execs.run_startup(self.runtime, info.id, name, commands[name], self.say)
+                self.changed(f"{name}: startup commands run")
+            if outcome:
+                self.failed[name] = outcome
+
+        self._parallel(run_one, names)
+
+    def observe(self) -> None:
+        new_apps = [n for n in self.apps if n in self.created]
+        if new_apps:
+            time.sleep(self.config.app_settle_seconds)
+        for name in [s.name for s in self.spec.sandboxes] + [a.name for a in self.spec.apps]:
+            self.report.nodes[name] = self._state(name)
+        for name, state in self.report.failed_nodes.items():
+            self.say(f"{name}: {state.state}: {state.reason}")
+
+    def _state(self, name: str) -> NodeState:
+        if name in self.failed:
+            return NodeState("failed", self.failed[name])
+        info = self.apps.get(name) or self.holders.get(name)
+        if info is None:
+            return NodeState("failed", "not created")
+        info = self.runtime.inspect(info.id)
+        if info.status == "running":
+            return NodeState("running")
+        tail = self.runtime.logs_tail(info.id, 3).splitlines()
+        reason = tail[-1] if tail else info.error or f"exited with code {info.exit_code}"
+        return NodeState("failed", f"{info.status} (exit {info.exit_code}): {reason}")
+
+
+def holder_path(info: ContainerInfo) -> str:
+    return f"/proc/{info.pid}/ns/net"
+
+
+__all__ = ["EngineError", "NamespacePlan", "Report", "converge", "destroy"]

@@ -1,0 +1,9 @@
+"""The engine's own error types; SDK and kernel errors are translated into these."""
+
+
+class EngineError(Exception):
+    """A converge could not go on; the message is for people."""
+
+
+class ImageMissing(EngineError):
+    """A spec names images this lab host does not have."""

@@ -1,0 +1,24 @@
+"""Ownership marks: the labels, names and aliases by which Wirelab knows what it made.
+
+Teardown and garbage collection go by these only and never touch anything unmarked.
+"""
+
+LAB = "wirelab.lab"
+NODE = "wirelab.node"
+ROLE = "wirelab.role"  # sandbox | app
+SPEC = "wirelab.spec"  # hash of what the container was made from
+SANDBOX_ID = "wirelab.sandbox"  # for host-mode apps: the sandbox whose netns they share
+ROUTE_PROTO = 87  # routes the engine adds carry this rtnetlink protocol number
+
+
+def container_name(lab: str, node: str) -> str:
+    return f"wl-{lab}-{node}"
+
+
+def fabric_namespace(lab: str) -> str:
+    return f"wl-{lab}"
+
+
+def alias(lab: str) -> str:
+    """The interface alias that marks an interface (veth end, bridge, tunnel) as the lab's."""
+    return f"wirelab:{lab}"

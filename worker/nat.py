@@ -1,0 +1,124 @@
+"""Port publishing and masquerade inside an emulated host, as one nftables JSON batch.
+
+The table lives in the host's own namespace, so it never reaches the lab host's firewall;
+a marker rule carries the lab's tag and the hash of the rules, so an unchanged host is
+left alone and a changed one is rewritten atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from topology.spec import SandboxSpec, digest
+
+from .errors import EngineError
+
+TABLE = "wirelab"
+FAMILY = "ip"
+
+
+def _nft(pid: int, payload: dict | None, *args: str) -> str:
+    command = ["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "-j", *args]
+    result = subprocess.run(
+        command,
+        input=json.dumps(payload) if payload is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise EngineError(f"nftables: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def wanted_hash(lab: str, sandbox: SandboxSpec) -> str:
+    return f"wl:{lab}:" + digest([[p.__dict__ for p in sandbox.publish], sandbox.masquerade])
+
+
+def current_marker(pid: int) -> str | None:
+    try:
+        data = json.loads(_nft(pid, None, "list", "table", FAMILY, TABLE))
+    except EngineError:
+        return None  # no table yet
+    for item in data.get("nftables", []):
+        rule = item.get("rule")
+        if rule and rule.get("chain") == "spec":
+            return rule.get("comment")
+    return None
+
+
+def _chain(name: str, hook: str | None = None, prio: int = 0) -> dict:
+    chain = {"family": FAMILY, "table": TABLE, "name": name}
+    if hook:
+        chain.update(type="nat", hook=hook, prio=prio, policy="accept")
+    return {"add": {"chain": chain}}
+
+
+def _rule(chain: str, expr: list, comment: str | None = None) -> dict:
+    rule = {"family": FAMILY, "table": TABLE, "chain": chain, "expr": expr}
+    if comment:
+        rule["comment"] = comment
+    return {"add": {"rule": rule}}
+
+
+def _dport(protocol: str, port: int) -> dict:
+    return {
+        "match": {"op": "==", "left": {"payload": {"protocol": protocol, "field": "dport"}}, "right": port}
+    }
+
+
+LOCAL_DESTINATION = {
+    "match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}
+}
+
+
+def batch(lab: str, sandbox: SandboxSpec) -> dict:
+    table = {"family": FAMILY, "name": TABLE}
+    commands = [{"add": {"table": table}}, {"delete": {"table": table}}, {"add": {"table": table}}]
+    commands += [
+        _chain("prerouting", "prerouting", -100),
+        _chain("output", "output", -100),
+        _chain("postrouting", "postrouting", 100),
+        _chain("spec"),
+        _rule("spec", [{"accept": None}], wanted_hash(lab, sandbox)),
+    ]
+    for pub in sandbox.publish:
+        dnat = {"dnat": {"addr": pub.address, "port": pub.port}}
+        tag = f"wl:{lab} publish {pub.container}"
+        commands.append(_rule("prerouting", [_dport(pub.protocol, pub.host_port), dnat], tag))
+        commands.append(_rule("output", [LOCAL_DESTINATION, _dport(pub.protocol, pub.host_port), dnat], tag))
+    for subnet in sandbox.masquerade:
+        net, prefix = subnet.split("/")
+        prefix_match = {"prefix": {"addr": net, "len": int(prefix)}}
+        field = {"payload": {"protocol": "ip", "field": "saddr"}}
+        dest = {"payload": {"protocol": "ip", "field": "daddr"}}
+        commands.append(
+            _rule(
+                "postrouting",
+                [
+                    {"match": {"op": "==", "left": field, "right": prefix_match}},
+                    {"match": {"op": "!=", "left": dest, "right": prefix_match}},
+                    {"masquerade": None},
+                ],
+                f"wl:{lab} masquerade",
+            )
+        )
+    return {"nftables": commands}
+
+
+def sync_nat(lab: str, sandbox: SandboxSpec, pid: int) -> list[str]:
+    """Make the host's NAT table match its spec; returns what changed."""
+    needed = bool(sandbox.publish or sandbox.masquerade)
+    marker = current_marker(pid)
+    if not needed:
+        if marker is None:
+            return []
+        table = {"family": FAMILY, "name": TABLE}
+        _nft(pid, {"nftables": [{"delete": {"table": table}}]}, "-f", "-")
+        return ["NAT rules removed"]
+    if marker == wanted_hash(lab, sandbox):
+        return []
+    _nft(pid, batch(lab, sandbox), "-f", "-")
+    return [f"NAT: {len(sandbox.publish)} published port(s), masquerade {', '.join(sandbox.masquerade)}"]

@@ -1,0 +1,30 @@
+"""What a converge did and found: the changes it made and the state of every node."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class NodeState:
+    """A node as the engine left it: running, failed (with the reason), or exited."""
+
+    state: str
+    reason: str = ""
+
+
+@dataclass
+class Report:
+    """The outcome of one converge."""
+
+    lab: str
+    changes: list[str] = field(default_factory=list)
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def failed_nodes(self) -> dict[str, NodeState]:
+        return {name: s for name, s in self.nodes.items() if s.state != "running"}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
