@@ -189,7 +189,7 @@ def sync_routes(ipr: IPRoute, wanted: list[tuple[str, str]]) -> list[str]:
     for route in ipr.get_routes(family=2, table=254):
         if route["proto"] != ROUTE_PROTO:
             continue
-        dst = f"{route.get('RTA_DST') or '0.0.0.0'}/{route['dst_len']}"
+        dst = f"{route.get('RTA_DST') or '0.0.0.0'}/{route['dst_len']}"  # noqa: S104
         have[dst] = route.get("RTA_GATEWAY")
     want = {_route_key(to): via for to, via in wanted}
     changes = []

@@ -1,7 +1,14 @@
 """A lab: one topology owned by one person, and where it stands in its life cycle."""
 
+import secrets
+
 from django.conf import settings
 from django.db import models
+
+
+def new_lab_tag() -> str:
+    """A random tag that marks everything the lab owns on a lab host (labels, names)."""
+    return secrets.token_hex(4)
 
 
 class LabStatus(models.TextChoices):
@@ -20,6 +27,13 @@ class Lab(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labs")
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True)
+    uid = models.CharField(
+        max_length=8,
+        unique=True,
+        default=new_lab_tag,
+        editable=False,
+        help_text="ownership tag of everything the lab owns on its lab host",
+    )
     description = models.TextField(blank=True, default="")
     status = models.CharField(max_length=20, choices=LabStatus.choices, default=LabStatus.DRAFT)
     status_reason = models.CharField(max_length=500, blank=True, default="")

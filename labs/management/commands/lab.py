@@ -12,12 +12,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from labs import services
+from labs.management.lab_lifecycle import LifecycleActions, add_parsers
 from topology.models import Lab
 from topology.problems import TopologyError, errors_in
 
 
-class Command(BaseCommand):
-    help = "Work with labs: import, export, validate, list."
+class Command(LifecycleActions, BaseCommand):
+    help = "Work with labs: import, export, validate, list, deploy, destroy, status, exec."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         val = sub.add_parser("validate", help="check a document; exit 1 on errors")
         val.add_argument("file")
         sub.add_parser("list", help="list labs")
+        add_parsers(sub)
 
     def handle(self, *args, action, **options):
         getattr(self, f"do_{action}")(**options)

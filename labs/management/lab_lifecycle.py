@@ -1,0 +1,119 @@
+"""The life-cycle half of `manage.py lab`: deploy, destroy, status and exec."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import CommandError
+
+from labs import lifecycle
+from labs.models import Operation
+from topology.models import Lab
+from topology.problems import TopologyError
+
+
+def add_parsers(sub) -> None:
+    for action, text in (("deploy", "build the lab on its lab host"), ("destroy", "take the lab down")):
+        parser = sub.add_parser(action, help=text)
+        parser.add_argument("slug")
+        parser.add_argument("--wait", action="store_true", help="wait and print progress")
+        parser.add_argument("--here", action="store_true", help="converge in this process on this lab host")
+    status = sub.add_parser("status", help="the lab's status and its nodes")
+    status.add_argument("slug")
+    status.add_argument("--json", action="store_true")
+    run = sub.add_parser("exec", help="run a command in a node: lab exec SLUG NODE -- CMD...")
+    run.add_argument("slug")
+    run.add_argument("node")
+    run.add_argument("cmd", nargs="+")
+
+
+class LifecycleActions:
+    """Mixed into the `lab` command."""
+
+    def _lab(self, slug: str) -> Lab:
+        lab = Lab.objects.filter(slug=slug).first()
+        if lab is None:
+            raise CommandError(f"no lab {slug!r}; `manage.py lab list` shows them")
+        return lab
+
+    def do_deploy(self, slug, wait, here, **_):
+        self._run(slug, lifecycle.request_deploy, wait, here)
+
+    def do_destroy(self, slug, wait, here, **_):
+        self._run(slug, lifecycle.request_destroy, wait, here)
+
+    def _run(self, slug, request, wait, here):
+        lab = self._lab(slug)
+        try:
+            op = request(lab, enqueue=not here)
+        except TopologyError as exc:
+            self._fail(exc.problems)
+        except lifecycle.OperationRefused as exc:
+            raise CommandError(str(exc)) from None
+        if here:
+            op = lifecycle.carry_out(op.id, progress=self.stdout.write)
+        elif wait:
+            op = self._follow(op)
+        else:
+            self.stdout.write(f"{op.kind} #{op.id} queued on lab host {op.labhost}")
+            return
+        self._summary(op)
+
+    def _follow(self, op: Operation) -> Operation:
+        self.stdout.write(f"{op.kind} #{op.id} queued on lab host {op.labhost}")
+        shown = 0
+        while True:
+            op.refresh_from_db()
+            lines = op.log.splitlines()
+            for line in lines[shown:]:
+                self.stdout.write(line)
+            shown = len(lines)
+            if op.done:
+                return op
+            time.sleep(0.3)
+
+    def _summary(self, op: Operation) -> None:
+        lab = Lab.objects.get(id=op.lab_id)
+        self.stdout.write(
+            f"lab {lab.slug}: {lab.status}" + (f" ({lab.status_reason})" if lab.status_reason else "")
+        )
+        if op.status == Operation.Status.FAILED:
+            raise SystemExit(1)
+
+    def do_status(self, slug, json: bool, **_):
+        lab = self._lab(slug)
+        last = lab.operations.filter(kind=Operation.Kind.DEPLOY, status=Operation.Status.SUCCEEDED).first()
+        nodes = last.result.get("nodes", {}) if last and lab.status not in ("stopped", "draft") else {}
+        data = {"lab": lab.slug, "status": lab.status, "reason": lab.status_reason, "nodes": nodes}
+        if json:
+            import json as json_module
+
+            self.stdout.write(json_module.dumps(data, indent=2))
+            return
+        self.stdout.write(
+            f"{lab.slug}: {lab.status}" + (f" ({lab.status_reason})" if lab.status_reason else "")
+        )
+        for name, state in nodes.items():
+            reason = f"  {state['reason']}" if state.get("reason") else ""
+            self.stdout.write(f"  {name:20} {state['state']}{reason}")
+
+    def do_exec(self, slug, node, cmd, **_):
+        from worker.config import EngineConfig
+        from worker.runtime import DockerRuntime
+
+        lab = self._lab(slug)
+        if not lab.nodes.filter(name=node).exists():
+            raise CommandError(f"lab {slug} has no node {node!r}")
+        runtime = DockerRuntime(EngineConfig())
+        try:
+            found = [c for c in runtime.list(lab.uid) if c.node == node and c.role in ("sandbox", "app")]
+            if not found or found[0].status != "running":
+                raise CommandError(f"node {node} is not running; deploy the lab first")
+            code, output = runtime.exec(found[0].id, list(cmd))
+        finally:
+            runtime.close()
+        self.stdout.write(output, ending="")
+        raise SystemExit(code)
+
+
+__all__ = ["LifecycleActions", "add_parsers"]
