@@ -22,6 +22,7 @@ class Wanted:
     image: str
     spec_hash: str
     options: dict = field(default_factory=dict)
+    ports: set[tuple[str, int]] = field(default_factory=set)  # host-mode ports it should bind
 
     def labels(self, lab: str, sandbox_id: str = "") -> dict[str, str]:
         out = {
@@ -87,6 +88,11 @@ def app(lab: str, spec: AppSpec, network_holder: str | None) -> Wanted:
         options["command"] = spec.command
     if network_mode == "none":
         options["hostname"] = spec.name
+    ports = {
+        ("tcp", int(v))
+        for k, v in spec.env.items()
+        if spec.mode == "host" and k.startswith("PORT") and k[4:].isdigit()
+    }
     return Wanted(
         role="app",
         node=spec.name,
@@ -94,4 +100,5 @@ def app(lab: str, spec: AppSpec, network_holder: str | None) -> Wanted:
         image=spec.image,
         spec_hash=spec.container_hash(),
         options=options,
+        ports=ports,
     )

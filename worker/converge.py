@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from topology.spec import FABRIC, LabHostSpec
 
-from . import containers, execs, fabric, labels, nat, wiring
+from . import containers, execs, fabric, labels, nat, sockets, wiring
 from .config import EngineConfig
 from .errors import EngineError, ImageMissing
 from .netlink import Namespaces, create_veth, delete_link, links
@@ -120,33 +120,39 @@ class _Converge:
         for info in infos:
             self.changed(f"{info.node}: {info.role} container removed")
 
-    def _create(self, wanted: list[containers.Wanted], sandbox_ids: dict[str, str] | None = None):
+    def _create(self, wanted: list[containers.Wanted], holders: dict[str, str] | None = None, batches=None):
+        """Start containers in parallel; items of one batch start in order, one by one."""
         if not wanted:
             return {}
-        total, done = len(wanted), []
+        total, out = len(wanted), {}
         self.say(f"starting {total} container(s)")
+        batches = batches or [[item] for item in wanted]
 
         def make(item: containers.Wanted):
-            holder = (sandbox_ids or {}).get(item.node, "")
+            holder = (holders or {}).get(item.node, "")
             try:
                 info = self.runtime.run(
                     item.name, item.image, item.labels(self.spec.lab, holder), **item.options
                 )
             except EngineError as exc:
                 self.failed[item.node] = str(exc)
-                return item, None
-            done.append(item.node)
-            if len(done) % 10 == 0 or len(done) == total:
-                self.say(f"started {len(done)}/{total}")
-            return item, info
+                return
+            out[item.node] = info
+            self.created.add(item.node)
+            self.changed(f"{item.node}: {item.role} container created")
+            if len(out) % 10 == 0 or len(out) == total:
+                self.say(f"started {len(out)}/{total}")
+            if item.ports:
+                self._wait_bound(info, item.ports)
 
-        out = {}
-        for item, info in self._parallel(make, wanted):
-            if info is not None:
-                out[item.node] = info
-                self.created.add(item.node)
-                self.changed(f"{item.node}: {item.role} container created")
+        self._parallel(lambda batch: [make(item) for item in batch], batches)
         return out
+
+    def _wait_bound(self, info: ContainerInfo, ports: set) -> None:
+        def alive() -> bool:
+            return self.runtime.inspect(info.id).status == "running"
+
+        sockets.wait_listening(info.pid, ports, self.config.app_settle_seconds, alive)
 
     def sync_holders(self, existing: list[ContainerInfo]) -> None:
         """Sandboxes and namespace holders: everything that owns a namespace to wire."""
@@ -193,7 +199,17 @@ class _Converge:
                 stale.append(info)
         self._remove(stale)
         missing = [w for n, (w, _) in wanted.items() if n not in self.apps]
-        self.apps.update(self._create(missing, {n: h for n, (_, h) in wanted.items()}))
+        self.apps.update(
+            self._create(missing, {n: h for n, (_, h) in wanted.items()}, self._app_batches(missing))
+        )
+
+    def _app_batches(self, missing: list[containers.Wanted]) -> list[list[containers.Wanted]]:
+        """Host-mode apps of one host start in the lab's order, so the first one gets the port."""
+        hosts = {a.name: a.host for a in self.spec.apps if a.mode == "host"}
+        batches: dict[str, list] = {}
+        for item in missing:
+            batches.setdefault(hosts.get(item.node) or f"own:{item.node}", []).append(item)
+        return list(batches.values())
 
     # Namespaces -----------------------------------------------------------------------
 

@@ -1,0 +1,78 @@
+"""Real-kernel fixtures: deploy specs with the engine under a fresh tag, and take down
+everything the test made, by its tag, even when the test fails."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import docker
+import pytest
+
+from topology.addressing import Assignments
+from topology.compiler import compile_lab
+from topology.document import read_document
+from topology.spec import LabHostSpec
+from worker import fabric
+from worker.config import EngineConfig
+from worker.converge import converge, destroy
+from worker.labels import container_name
+from worker.report import Report
+
+CONFIG = EngineConfig(app_settle_seconds=0.5)
+
+
+@dataclass
+class Deployed:
+    tag: str
+    spec: LabHostSpec
+    report: Report
+    assignments: Assignments
+
+
+def new_tag() -> str:
+    return "t" + secrets.token_hex(3)
+
+
+def leftovers(tag: str) -> list[str]:
+    client = docker.from_env()
+    try:
+        found = [c.name for c in client.containers.list(all=True, filters={"label": f"wirelab.lab={tag}"})]
+    finally:
+        client.close()
+    if fabric.exists(tag):
+        found.append(f"namespace wl-{tag}")
+    return found
+
+
+@pytest.fixture
+def engine():
+    """`engine(text, tag=None, previous=None)` compiles and converges; cleans up after."""
+    tags: list[str] = []
+
+    def deploy(text: str, tag: str | None = None, previous: Assignments | None = None) -> Deployed:
+        tag = tag or new_tag()
+        if tag not in tags:
+            tags.append(tag)
+        specs, assignments = compile_lab(read_document(text), tag, "local", previous)
+        report = converge(specs["local"], CONFIG)
+        return Deployed(tag, specs["local"], report, assignments)
+
+    deploy.tags = tags
+    yield deploy
+    for tag in tags:
+        destroy(tag, "local", config=CONFIG)
+    assert [left for tag in tags for left in leftovers(tag)] == []
+
+
+@pytest.fixture
+def run_in():
+    """`run_in(tag, node, command)` -> (exit code, output), inside the node's container."""
+    client = docker.from_env()
+
+    def run(tag: str, node: str, command: str) -> tuple[int, str]:
+        result = client.containers.get(container_name(tag, node)).exec_run(["sh", "-c", command])
+        return result.exit_code, result.output.decode(errors="replace")
+
+    yield run
+    client.close()
