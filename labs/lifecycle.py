@@ -99,14 +99,23 @@ def _last_good_spec(op: Operation) -> LabHostSpec:
     return LabHostSpec.empty(op.lab.uid, op.labhost)
 
 
-def carry_out(op_id: int, config: EngineConfig | None = None, progress=None) -> Operation:
-    """Converge this lab host to the operation's spec and record the outcome."""
+def carry_out(
+    op_id: int, config: EngineConfig | None = None, progress=None, resume: bool = False
+) -> Operation:
+    """Converge this lab host to the operation's spec and record the outcome.
+
+    An operation is claimed once (queued -> running); `resume` also takes one left
+    running by a worker that died, which is safe because converging is idempotent.
+    """
+    claimed = Operation.objects.filter(id=op_id, status=Operation.Status.QUEUED).update(
+        status=Operation.Status.RUNNING, started=timezone.now()
+    )
     op = Operation.objects.select_related("lab").get(id=op_id)
-    if op.done:
+    if not claimed and not (resume and op.status == Operation.Status.RUNNING):
         return op
     lab = op.lab
-    op.status, op.started = Operation.Status.RUNNING, timezone.now()
-    op.save(update_fields=["status", "started"])
+    if resume and not claimed:
+        _append(op, "resuming after the lab host's worker stopped")
     Lab.objects.filter(id=lab.id).update(status_reason="in progress")
 
     def say(line: str) -> None:
@@ -151,10 +160,9 @@ def _set_status(lab: Lab, status: str, reason: str) -> None:
     Lab.objects.filter(id=lab.id).update(status=status, status_reason=reason[:500], updated=timezone.now())
 
 
-def interrupted(labhost: str) -> list[int]:
-    """Operations this lab host had begun when its worker died: to be carried out again."""
-    return list(
-        Operation.objects.filter(labhost=labhost, status=Operation.Status.RUNNING).values_list(
-            "id", flat=True
-        )
-    )
+def unfinished(labhost: str) -> list[tuple[int, bool]]:
+    """Operations of this lab host not yet done: (id, was it interrupted while running)."""
+    ops = Operation.objects.filter(
+        labhost=labhost, status__in=[Operation.Status.QUEUED, Operation.Status.RUNNING]
+    ).order_by("id")
+    return [(op.id, op.status == Operation.Status.RUNNING) for op in ops]

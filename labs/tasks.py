@@ -13,14 +13,18 @@ from . import lifecycle
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def run_operation(op_id: int) -> str:
-    return lifecycle.carry_out(op_id).status
+@shared_task
+def run_operation(op_id: int, resume: bool = False) -> str:
+    return lifecycle.carry_out(op_id, resume=resume).status
 
 
 @worker_ready.connect
-def resume_interrupted(sender=None, **kwargs) -> None:
-    """A worker killed mid-operation finishes it when it comes back (converge is idempotent)."""
-    for op_id in lifecycle.interrupted(settings.WIRELAB_LABHOST):
-        log.warning("resuming interrupted operation %s", op_id)
-        run_operation.apply_async(args=[op_id], queue=settings.WIRELAB_LABHOST)
+def resume_unfinished(sender=None, **kwargs) -> None:
+    """A worker killed mid-operation finishes it when it comes back (converge is idempotent);
+    queued operations whose message was lost (a Redis restart) are sent again."""
+    for op_id, interrupted in lifecycle.unfinished(settings.WIRELAB_LABHOST):
+        if interrupted:
+            log.warning("resuming interrupted operation %s", op_id)
+        run_operation.apply_async(
+            args=[op_id], kwargs={"resume": interrupted}, queue=settings.WIRELAB_LABHOST
+        )

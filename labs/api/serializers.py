@@ -257,3 +257,26 @@ class KindSerializer(serializers.Serializer):
     holds_containers = serializers.BooleanField()
     placed_on_host = serializers.BooleanField()
     default_image = serializers.CharField(allow_null=True)
+
+
+class OperationSerializer(serializers.ModelSerializer):
+    lab = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        from labs.models import Operation
+
+        model = Operation
+        fields = [
+            "id",
+            "lab",
+            "kind",
+            "status",
+            "labhost",
+            "log",
+            "error",
+            "result",
+            "created",
+            "started",
+            "finished",
+        ]
+        read_only_fields = fields

@@ -7,11 +7,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labs import services
+from labs import lifecycle, services
 from topology.kinds import REGISTRY
 from topology.models import Lab, Link, Network, Node
 
@@ -23,6 +24,7 @@ from .serializers import (
     LinkSerializer,
     NetworkSerializer,
     NodeSerializer,
+    OperationSerializer,
     ProblemsSerializer,
 )
 
@@ -34,6 +36,11 @@ DOCUMENT_BODY = {
 DOCUMENT_PARSERS = [MultiPartParser, JSONParser, RawDocumentParser]
 
 
+class LabInUse(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "lab_in_use"
+
+
 class LabViewSet(viewsets.ModelViewSet):
     """Your labs. Import, export and validate work on whole lab documents."""
 
@@ -43,6 +50,11 @@ class LabViewSet(viewsets.ModelViewSet):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Lab.objects.none()
         return Lab.objects.filter(owner=self.request.user).select_related("owner")
+
+    def perform_destroy(self, lab):
+        if lab.status not in ("draft", "stopped", "failed"):
+            raise LabInUse(f"lab {lab.slug} is {lab.status}: destroy it first")
+        lab.delete()
 
     def perform_create(self, serializer):
         from topology.store import unique_slug
@@ -79,6 +91,32 @@ class LabViewSet(viewsets.ModelViewSet):
         data = LabSerializer(lab, context={"request": request}).data
         data["problems"] = [p.as_dict() for p in problems]
         return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: OperationSerializer, 400: ProblemsSerializer})
+    @action(detail=True, methods=["post"])
+    def deploy(self, request, pk=None):
+        """Build the lab on its lab host, or apply the difference to a running lab."""
+        return self._operation(lifecycle.request_deploy, request)
+
+    @extend_schema(request=None, responses={202: OperationSerializer})
+    @action(detail=True, methods=["post"], url_path="destroy")
+    def destroy_lab(self, request, pk=None):
+        """Take the lab down on its lab host; its topology stays."""
+        return self._operation(lifecycle.request_destroy, request)
+
+    def _operation(self, request_fn, request):
+        try:
+            op = request_fn(self.get_object(), request.user)
+        except lifecycle.OperationRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(OperationSerializer(op).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=OperationSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def operations(self, request, pk=None):
+        """The lab's deploys and destroys, newest first, with their logs."""
+        ops = self.get_object().operations.all()[:50]
+        return Response(OperationSerializer(ops, many=True).data)
 
     @extend_schema(request=DOCUMENT_BODY, responses={200: LabSerializer, 400: ProblemsSerializer})
     @action(detail=True, methods=["put"], parser_classes=DOCUMENT_PARSERS)

@@ -140,11 +140,13 @@ def test_published_port_outside_the_allowed_range_is_refused(engine):
 def test_startup_commands_run_once_and_a_failure_marks_only_its_node(engine, run_in):
     text = ROUTED.replace(
         "    routes: [{to: default, via: 198.18.1.1}]\n",
-        "    routes: [{to: default, via: 198.18.1.1}]\n    exec: ['echo hello > /tmp/out', 'echo ran >> /tmp/count']\n",
+        "    routes: [{to: default, via: 198.18.1.1}]\n"
+        "    exec: ['echo hello > /tmp/out', 'echo ran >> /tmp/count']\n",
         1,
     ).replace(
         "    routes: [{to: default, via: 198.18.2.1}]\n",
-        "    routes: [{to: default, via: 198.18.2.1}]\n    exec: ['echo about to fail', 'exit 3', 'echo never']\n",
+        "    routes: [{to: default, via: 198.18.2.1}]\n"
+        "    exec: ['echo about to fail', 'exit 3', 'echo never']\n",
     )
     lab = engine(text)
     assert lab.report.nodes["h1"].state == "running"
