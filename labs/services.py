@@ -35,7 +35,7 @@ def _read_valid(text: str | bytes):
 def import_lab(text: str | bytes, owner) -> tuple[Lab, list[Problem]]:
     """Store a document as a new lab of `owner`; raises TopologyError on errors."""
     doc, problems = _read_valid(text)
-    return save_document(doc, owner), problems
+    return save_document(doc, owner, labhost=settings.WIRELAB_LABHOST), problems
 
 
 def replace_lab(lab: Lab, text: str | bytes) -> tuple[Lab, list[Problem]]:
@@ -50,7 +50,7 @@ def import_or_replace(text: str | bytes, owner) -> tuple[Lab, list[Problem], boo
     existing = Lab.objects.filter(owner=owner, name=doc.name).first()
     if existing is not None and lab_to_document(existing) == doc:
         return existing, problems, False
-    return save_document(doc, owner, existing), problems, existing is None
+    return save_document(doc, owner, existing, settings.WIRELAB_LABHOST), problems, existing is None
 
 
 def export_lab(lab: Lab, fmt: str = "yaml") -> str:

@@ -84,7 +84,7 @@ def _node_to_document(node: Node, linked: set[int]) -> NodeDoc:
 
 
 @transaction.atomic
-def save_document(doc: LabDoc, owner, lab: Lab | None = None) -> Lab:
+def save_document(doc: LabDoc, owner, lab: Lab | None = None, labhost: str = "local") -> Lab:
     """Store a document as a lab (a new one, or replacing `lab`'s topology).
 
     Refuses a document with errors; automatic addresses handed out before are kept
@@ -95,7 +95,7 @@ def save_document(doc: LabDoc, owner, lab: Lab | None = None) -> Lab:
     if errors_in(problems):
         raise TopologyError(errors_in(problems))
     if lab is None:
-        lab = Lab(owner=owner, slug=unique_slug(doc.name))
+        lab = Lab(owner=owner, slug=unique_slug(doc.name), labhost=labhost)
     lab.name = doc.name
     lab.description = doc.description
     lab.assignments = assignments.as_dict()

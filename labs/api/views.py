@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -59,7 +60,11 @@ class LabViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         from topology.store import unique_slug
 
-        serializer.save(owner=self.request.user, slug=unique_slug(serializer.validated_data["name"]))
+        serializer.save(
+            owner=self.request.user,
+            slug=unique_slug(serializer.validated_data["name"]),
+            labhost=settings.WIRELAB_LABHOST,
+        )
 
     @extend_schema(responses=ProblemsSerializer)
     @action(detail=True, methods=["get"])

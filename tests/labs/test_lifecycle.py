@@ -126,7 +126,7 @@ def _start_worker(queue: str, log_dir) -> subprocess.Popen:
             "INFO",
         ],
         env=env,
-        stdout=open(log_dir / "worker.log", "a"),  # noqa: SIM115
+        stdout=open(log_dir / "worker.log", "a"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
