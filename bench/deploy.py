@@ -1,0 +1,197 @@
+"""Deploy and destroy generated labs with the engine, against a floor measured in the same run.
+
+chain-N: N hosts in a line of point-to-point links; star-N: N hosts on one segment.
+The floor does the same work with no Wirelab logic: the same containers started with the
+docker SDK on the same number of threads, the same veth pairs made with one netlink call
+each, the same addresses and links set up with one socket per namespace, and for star
+the same bridge in a namespace of its own.
+
+Usage: .venv/bin/python -m bench.deploy [--sizes 10,50,100] [--repeat 3] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import docker
+from pyroute2 import IPRoute, netns
+
+from topology.compiler import compile_lab
+from topology.document import read_document
+from worker.config import EngineConfig
+from worker.converge import converge, destroy
+
+CONFIG = EngineConfig()
+IMAGE = "wirelab/node:busybox"
+
+
+def chain(n: int) -> str:
+    nodes = "".join(f"  h{i}: {{kind: host}}\n" for i in range(n))
+    links = "".join(
+        f"  - {{endpoints: [h{i}:eth1, h{i + 1}:eth0], subnet: 198.18.{i // 64}.{(i % 64) * 4}/30}}\n"
+        for i in range(n - 1)
+    )
+    return f"name: chain-{n}\nnodes:\n{nodes}links:\n{links}"
+
+
+def star(n: int) -> str:
+    nodes = "".join(f"  h{i}: {{kind: host, interfaces: {{eth0: {{network: lan}}}}}}\n" for i in range(n))
+    return f"name: star-{n}\nnetworks:\n  lan: {{kind: segment, subnet: 198.18.0.0/22}}\nnodes:\n{nodes}"
+
+
+# The engine ----------------------------------------------------------------------------
+
+
+def engine_round(text: str) -> tuple[float, float]:
+    tag = "b" + secrets.token_hex(3)
+    specs, _ = compile_lab(read_document(text), tag, "local")
+    start = time.perf_counter()
+    try:
+        report = converge(specs["local"], CONFIG)
+        deployed = time.perf_counter() - start
+        assert not report.failed_nodes, report.failed_nodes
+    finally:
+        start = time.perf_counter()
+        destroy(tag, "local", config=CONFIG)
+        destroyed = time.perf_counter() - start
+    return deployed, destroyed
+
+
+# The floor -----------------------------------------------------------------------------
+
+
+def _start(client, name: str, tag: str) -> int:
+    container = client.containers.create(
+        IMAGE,
+        name=name,
+        labels={"wirelab.lab": tag},
+        detach=True,
+        init=True,
+        network_mode="none",
+        tty=True,
+        stdin_open=True,
+        cap_drop=["ALL"],
+        cap_add=["NET_ADMIN", "NET_RAW"],
+    )
+    container.start()
+    return client.api.inspect_container(container.id)["State"]["Pid"]
+
+
+def _configure(path: str, ends: list[tuple[str, str | None]]) -> None:
+    with IPRoute(netns=path) as ipr:
+        for ifname, address in ends:
+            index = ipr.link_lookup(ifname=ifname)[0]
+            if address:
+                ip, prefix = address.split("/")
+                ipr.addr("add", index=index, address=ip, prefixlen=int(prefix))
+            ipr.link("set", index=index, state="up")
+
+
+def floor_round(kind: str, n: int) -> tuple[float, float]:
+    import os
+
+    tag = "f" + secrets.token_hex(3)
+    client = docker.from_env(timeout=60)
+    pool = ThreadPoolExecutor(CONFIG.workers)
+    fabric = f"wl-{tag}"
+    start = time.perf_counter()
+    try:
+        pids = list(pool.map(lambda i: _start(client, f"wl-{tag}-h{i}", tag), range(n)))
+        paths = [f"/proc/{pid}/ns/net" for pid in pids]
+        fds = [os.open(p, os.O_RDONLY) for p in paths]
+        ends: dict[str, list] = {p: [] for p in paths}
+        with IPRoute() as root:
+            if kind == "chain":
+                for i in range(n - 1):
+                    root.link(
+                        "add",
+                        ifname="eth1",
+                        kind="veth",
+                        net_ns_fd=fds[i],
+                        peer={"ifname": "eth0", "net_ns_fd": fds[i + 1]},
+                    )
+                    base = f"198.18.{i // 64}.{(i % 64) * 4}"
+                    prefix = base.rsplit(".", 1)[0]
+                    last = int(base.rsplit(".", 1)[1])
+                    ends[paths[i]].append(("eth1", f"{prefix}.{last + 1}/30"))
+                    ends[paths[i + 1]].append(("eth0", f"{prefix}.{last + 2}/30"))
+            else:
+                netns.create(fabric)
+                fabric_fd = os.open(f"/var/run/netns/{fabric}", os.O_RDONLY)
+                with IPRoute(netns=fabric) as fab:
+                    fab.link("add", ifname="lan", kind="bridge")
+                    bridge = fab.link_lookup(ifname="lan")[0]
+                    fab.link("set", index=bridge, state="up")
+                    for i in range(n):
+                        root.link(
+                            "add",
+                            ifname="eth0",
+                            kind="veth",
+                            net_ns_fd=fds[i],
+                            peer={"ifname": f"p{i}", "net_ns_fd": fabric_fd},
+                        )
+                        port = fab.link_lookup(ifname=f"p{i}")[0]
+                        fab.link("set", index=port, master=bridge, state="up")
+                        ends[paths[i]].append(("eth0", f"198.18.{i // 250}.{i % 250 + 1}/22"))
+                os.close(fabric_fd)
+        for path in paths:
+            _configure(path, ends[path])
+        for fd in fds:
+            os.close(fd)
+        deployed = time.perf_counter() - start
+    finally:
+        start = time.perf_counter()
+        ids = [c["Id"] for c in client.api.containers(all=True, filters={"label": f"wirelab.lab={tag}"})]
+        list(pool.map(lambda cid: client.api.remove_container(cid, force=True), ids))
+        if os.path.exists(f"/var/run/netns/{fabric}"):
+            netns.remove(fabric)
+        destroyed = time.perf_counter() - start
+        pool.shutdown()
+        client.close()
+    return deployed, destroyed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10,50,100")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    rows = []
+    print(
+        f"{'lab':10} {'deploy s':>9} {'floor s':>8} {'ratio':>6}   {'destroy s':>9} {'floor s':>8} {'ratio':>6}"
+    )
+    for kind, make in (("chain", chain), ("star", star)):
+        for n in (int(s) for s in args.sizes.split(",")):
+            ours, floor = [], []
+            for _ in range(args.repeat):  # interleaved, so drift hits both alike
+                ours.append(engine_round(make(n)))
+                floor.append(floor_round(kind, n))
+            row = {
+                "lab": f"{kind}-{n}",
+                "deploy": statistics.median(d for d, _ in ours),
+                "deploy_floor": statistics.median(d for d, _ in floor),
+                "destroy": statistics.median(d for _, d in ours),
+                "destroy_floor": statistics.median(d for _, d in floor),
+            }
+            rows.append(row)
+            print(
+                f"{row['lab']:10} {row['deploy']:9.2f} {row['deploy_floor']:8.2f} "
+                f"{row['deploy'] / row['deploy_floor']:6.2f}   {row['destroy']:9.2f} "
+                f"{row['destroy_floor']:8.2f} {row['destroy'] / row['destroy_floor']:6.2f}",
+                flush=True,
+            )
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
