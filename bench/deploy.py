@@ -166,7 +166,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     print(
-        f"{'lab':10} {'deploy s':>9} {'floor s':>8} {'ratio':>6}   {'destroy s':>9} {'floor s':>8} {'ratio':>6}"
+        f"{'lab':10} {'deploy s':>9} {'floor s':>8} {'ratio':>6}   "
+        f"{'destroy s':>9} {'floor s':>8} {'ratio':>6}"
     )
     for kind, make in (("chain", chain), ("star", star)):
         for n in (int(s) for s in args.sizes.split(",")):
