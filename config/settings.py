@@ -108,6 +108,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # The queue of the lab host this process runs on; each lab host consumes its own.
 WIRELAB_LABHOST = os.environ.get("WIRELAB_LABHOST", "local")
 
+# A console with no keystrokes for this long is closed.
+WIRELAB_CONSOLE_IDLE_SECONDS = int(os.environ.get("WIRELAB_CONSOLE_IDLE_SECONDS", "900"))
 # Largest topology document accepted by the importer, API and CLI, in bytes.
 WIRELAB_MAX_DOCUMENT_BYTES = int(os.environ.get("WIRELAB_MAX_DOCUMENT_BYTES", "1000000"))
 

@@ -21,7 +21,8 @@ from worker.config import EngineConfig
 from worker.converge import converge
 from worker.errors import EngineError
 
-from .models import Operation
+from .live import state as live
+from .models import LabEvent, Operation
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +155,21 @@ def carry_out(
 def _finish(op: Operation, status: str, error: str = "") -> None:
     op.status, op.error, op.finished = status, error, timezone.now()
     op.save(update_fields=["status", "error", "finished", "result"])
+    changes = len(op.result.get("changes", [])) if op.result else 0
+    outcome = f"failed: {error}" if error else f"done ({changes} changes)"
+    LabEvent.objects.create(
+        lab_id=op.lab_id, kind=LabEvent.Kind.DEPLOY, message=f"{op.kind} #{op.id} {outcome}"[:1000]
+    )
 
 
 def _set_status(lab: Lab, status: str, reason: str) -> None:
     Lab.objects.filter(id=lab.id).update(status=status, status_reason=reason[:500], updated=timezone.now())
+    try:
+        if status == LabStatus.STOPPED:
+            live.clear(lab.uid)
+        live.publish_now(lab.uid, [{"type": "lab.status", "status": status, "reason": reason[:500]}])
+    except Exception as exc:  # live state is a courtesy; the row above is the truth
+        log.warning("could not publish the status of lab %s: %s", lab.slug, exc)
 
 
 def unfinished(labhost: str) -> list[tuple[int, bool]]:

@@ -41,3 +41,53 @@ class Operation(models.Model):
     @property
     def done(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class LabEvent(models.Model):
+    """One line of a lab's history: deploy steps, failures, link changes, impairments."""
+
+    class Kind(models.TextChoices):
+        DEPLOY = "deploy", "Deploy"
+        NODE = "node", "Node"
+        LINK = "link", "Link"
+        IMPAIRMENT = "impairment", "Impairment"
+        CAPTURE = "capture", "Capture"
+        ERROR = "error", "Error"
+
+    lab = models.ForeignKey("topology.Lab", on_delete=models.CASCADE, related_name="events")
+    time = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    message = models.CharField(max_length=1000)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.time:%H:%M:%S} {self.kind}: {self.message}"
+
+
+class Capture(models.Model):
+    """A packet capture on one node interface's cable, bounded by time and size."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    lab = models.ForeignKey("topology.Lab", on_delete=models.CASCADE, related_name="captures")
+    node = models.CharField(max_length=63)
+    iface = models.CharField(max_length=15)
+    seconds = models.PositiveIntegerField(default=10)
+    max_bytes = models.PositiveIntegerField(default=2_000_000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True, default="")
+    pcap = models.BinaryField(blank=True, default=b"")
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"capture {self.node}:{self.iface} ({self.status})"

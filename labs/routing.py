@@ -1,3 +1,10 @@
 """WebSocket routes of the labs app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from . import consumers
+
+websocket_urlpatterns = [
+    path("ws/labs/<int:lab_id>/", consumers.LabConsumer.as_asgi()),
+    path("ws/labs/<int:lab_id>/nodes/<str:node>/console/", consumers.ConsoleConsumer.as_asgi()),
+]

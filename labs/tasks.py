@@ -8,7 +8,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from . import lifecycle
+from . import controls, lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +28,23 @@ def resume_unfinished(sender=None, **kwargs) -> None:
         run_operation.apply_async(
             args=[op_id], kwargs={"resume": interrupted}, queue=settings.WIRELAB_LABHOST
         )
+
+
+@shared_task
+def cable_task(lab_id: int, ends: list, plugged: bool) -> None:
+    controls.apply_cable(lab_id, ends, plugged)
+
+
+@shared_task
+def impair_task(lab_id: int, ends: list, values: dict) -> None:
+    controls.apply_impairment(lab_id, ends, values)
+
+
+@shared_task
+def node_task(lab_id: int, node: str, action: str) -> None:
+    controls.apply_node_action(lab_id, node, action)
+
+
+@shared_task
+def capture_task(capture_id: int) -> None:
+    controls.apply_capture(capture_id)

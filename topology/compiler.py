@@ -41,6 +41,11 @@ def short_name(prefix: str, key: str, length: int = 12) -> str:
     return (prefix + digest(key))[: len(prefix) + length]
 
 
+def fabric_port(interface_key: str) -> str:
+    """The fabric-side end of a node interface's veth: where its cable is pulled or impaired."""
+    return short_name("v", interface_key)
+
+
 def vni_of(network: str) -> int:
     return zlib.crc32(network.encode()) % (2**24 - 2) + 1
 
@@ -107,17 +112,24 @@ class _Compiler:
         return [self.asg.interfaces[key]] if key in self.asg.interfaces else []
 
     def _domain_bridge(self, domain_key: str) -> str | None:
-        """The fabric bridge of a domain holding a segment or a switch, else None."""
-        members = [k for k, i in self.res.interfaces.items() if i.domain == domain_key]
-        segments = {
-            self.res.interfaces[k].network for k in members if self.res.interfaces[k].network is not None
-        }
-        switches = {k.split(":")[0] for k in members if self.doc.nodes[k.split(":")[0]].kind == "switch"}
-        anchors = sorted(f"net:{s}" for s in segments) or sorted(f"switch:{s}" for s in switches)
+        """The fabric bridge of an L2 domain (a segment, a switch or a cable), else None.
+
+        Every cable runs through the fabric, so pulling it or impairing it happens there
+        and both nodes see a lost carrier, as with a real cable. The name comes from the
+        domain's most stable member, so unrelated edits never rename it.
+        """
+        members = [i for i in self.res.interfaces.values() if i.domain == domain_key]
+        segments = sorted(f"net:{i.network}" for i in members if i.network is not None)
+        switches = sorted(f"switch:{i.node}" for i in members if self.doc.nodes[i.node].kind == "switch")
+        cables = sorted(
+            "link:" + "|".join(sorted(self.doc.links[i.link].endpoints))
+            for i in members
+            if i.link is not None
+        )
+        anchors = segments or switches or cables
         return short_name("s", anchors[0], 10) if anchors else None
 
     def _wire_interfaces(self) -> None:
-        done_links: set[int] = set()
         bridges: set[str] = set()
         for key, iface in self.res.interfaces.items():
             if iface.node not in self.sandboxes:
@@ -132,23 +144,10 @@ class _Compiler:
                 self.spec.wires.append(
                     WireSpec(
                         WireEnd(iface.node, iface.name),
-                        WireEnd(FABRIC, short_name("v", key), bridge=bridge),
+                        WireEnd(FABRIC, fabric_port(key), bridge=bridge),
                     )
                 )
-            elif iface.link is not None and iface.link not in done_links:
-                done_links.add(iface.link)
-                other = self._other_end(iface.link, key)
-                if other is not None:
-                    self.spec.wires.append(
-                        WireSpec(WireEnd(iface.node, iface.name), WireEnd(other.node, other.name))
-                    )
         self.spec.segments = sorted(bridges)
-
-    def _other_end(self, link: int, key: str):
-        for endpoint in self.doc.links[link].endpoints:
-            if endpoint != key:
-                return self.res.interfaces.get(endpoint)
-        return None
 
     def _host_bridge(self, host: str) -> tuple[str, ipaddress.IPv4Interface]:
         network = self.res.bridges.get(host)

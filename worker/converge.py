@@ -8,6 +8,7 @@ live in their own module.
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -193,7 +194,12 @@ class _Converge:
             if info.role != "app":
                 continue
             want = wanted.get(info.node)
-            if want and want[0].spec_hash == info.spec_hash and want[1] == info.sandbox_id:
+            if (
+                want
+                and want[0].spec_hash == info.spec_hash
+                and want[1] == info.sandbox_id
+                and self._same_netns(info)
+            ):
                 self.apps[info.node] = info
             else:
                 stale.append(info)
@@ -202,6 +208,17 @@ class _Converge:
         self.apps.update(
             self._create(missing, {n: h for n, (_, h) in wanted.items()}, self._app_batches(missing))
         )
+
+    def _same_netns(self, app: ContainerInfo) -> bool:
+        """A running app still in its holder's namespace (not one a restart left behind)."""
+        spec = next((a for a in self.spec.apps if a.name == app.node), None)
+        holder = self.holders.get(spec.host if spec and spec.mode == "host" else app.node)
+        if app.status != "running" or holder is None or spec.mode == "none":
+            return True
+        try:
+            return os.stat(f"/proc/{app.pid}/ns/net").st_ino == os.stat(f"/proc/{holder.pid}/ns/net").st_ino
+        except OSError:
+            return False
 
     def _app_batches(self, missing: list[containers.Wanted]) -> list[list[containers.Wanted]]:
         """Host-mode apps of one host start in the lab's order, so the first one gets the port."""
@@ -291,9 +308,14 @@ class _Converge:
             info = running.get(name)
             if info is None or not commands.get(name) or name in self.failed:
                 return
-            outcome = None if name in self.created else execs.previous_outcome(self.runtime, info.id)
+            info = self.runtime.inspect(info.id)
+            outcome = (
+                None if name in self.created else execs.previous_outcome(self.runtime, info.id, info.pid)
+            )
             if outcome is None:
-                outcome = execs.run_startup(self.runtime, info.id, name, commands[name], self.say)
+                outcome = execs.run_startup(
+                    self.runtime, info.id, info.pid, name, commands[name], log=self.say
+                )
                 self.changed(f"{name}: startup commands run")
             if outcome:
                 self.failed[name] = outcome

@@ -11,7 +11,9 @@ from .containers import EXEC_MARKER
 from .runtime import DockerRuntime
 
 
-def run_startup(runtime: DockerRuntime, container_id: str, node: str, commands: list[str], log) -> str:
+def run_startup(
+    runtime: DockerRuntime, container_id: str, pid: int, node: str, commands: list[str], *, log
+) -> str:
     """Run commands in order, stopping at the first failure; returns '' or the failure."""
     outcome = ""
     for command in commands:
@@ -23,13 +25,16 @@ def run_startup(runtime: DockerRuntime, container_id: str, node: str, commands: 
             last = output.strip().splitlines()[-1] if output.strip() else ""
             outcome = f"startup command `{command}` exited {code}" + (f": {last}" if last else "")
             break
-    runtime.exec(container_id, ["sh", "-c", f"printf %s {shlex.quote(outcome or 'ok')} > {EXEC_MARKER}"])
+    record = f"{pid} {outcome or 'ok'}"
+    runtime.exec(container_id, ["sh", "-c", f"printf %s {shlex.quote(record)} > {EXEC_MARKER}"])
     return outcome
 
 
-def previous_outcome(runtime: DockerRuntime, container_id: str) -> str | None:
-    """'' when the commands ran fine before, the failure if not, None if they never ran."""
+def previous_outcome(runtime: DockerRuntime, container_id: str, pid: int) -> str | None:
+    """'' when the commands ran fine in this run of the node, the failure if not, None if
+    they have not run since it (re)started: a restarted node gets its commands again."""
     code, output = runtime.exec(container_id, ["cat", EXEC_MARKER])
-    if code != 0:
+    ran_in, _, outcome = output.partition(" ")
+    if code != 0 or ran_in != str(pid):
         return None
-    return "" if output == "ok" else output
+    return "" if outcome == "ok" else outcome

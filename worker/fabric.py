@@ -8,6 +8,8 @@ from pyroute2 import netns
 
 from .labels import fabric_namespace
 
+__all__ = ["create", "exists", "fabric_namespace", "labs_with_fabric", "path_of", "remove"]
+
 NETNS_DIR = "/var/run/netns"
 
 

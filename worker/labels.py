@@ -20,5 +20,16 @@ def fabric_namespace(lab: str) -> str:
 
 
 def alias(lab: str) -> str:
-    """The interface alias that marks an interface (veth end, bridge, tunnel) as the lab's."""
+    """The interface alias that marks an interface (veth end, bridge, tunnel) as the lab's.
+
+    A bridge port adds a note after a space: the node interface at the cable's other end.
+    """
     return f"wirelab:{lab}"
+
+
+def parse_alias(text: str) -> tuple[str, str] | None:
+    """(lab, note) from an interface alias Wirelab set, else None."""
+    if not text.startswith("wirelab:"):
+        return None
+    tag, _, note = text[len("wirelab:") :].partition(" ")
+    return tag, note

@@ -43,7 +43,8 @@ class Namespaces:
 
     def __getitem__(self, path: str) -> IPRoute:
         if path not in self._sockets:
-            self._sockets[path] = IPRoute(netns=path)
+            # flags=0: never create a namespace that vanished; O_CREAT is pyroute2's default
+            self._sockets[path] = IPRoute(netns=path, flags=0)
         return self._sockets[path]
 
     def fd(self, path: str) -> int:

@@ -18,6 +18,7 @@ class Port:
     addresses: list[str] = field(default_factory=list)
     mtu: int | None = None
     bridge: str | None = None
+    note: str = ""  # after the lab's tag in the alias: "node:iface" on a node's cable end
 
 
 @dataclass
@@ -61,9 +62,12 @@ def namespace_plans(spec: LabHostSpec) -> dict[str, NamespacePlan]:
             for iface in app.interfaces:
                 addresses[(app.name, iface.name)] = (iface.addresses, iface.mtu)
     for wire in spec.wires:
-        for end in (wire.a, wire.b):
+        for end, other in ((wire.a, wire.b), (wire.b, wire.a)):
             wanted, mtu = addresses.get((end.node, end.ifname), ([], None))
-            plan(end.node).ports[end.ifname] = Port(end.ifname, list(wanted), mtu or wire.mtu, end.bridge)
+            note = f"{other.node}:{other.ifname}" if end.bridge else ""
+            plan(end.node).ports[end.ifname] = Port(
+                end.ifname, list(wanted), mtu or wire.mtu, end.bridge, note
+            )
     return plans
 
 

@@ -113,6 +113,24 @@ class DockerRuntime:
             raise EngineError(f"could not start {name}: {exc.explanation or exc}") from None
         return self._info(container.id)
 
+    def stop(self, container_id: str) -> None:
+        self._lifecycle("stop", container_id)
+
+    def start(self, container_id: str) -> None:
+        self._lifecycle("start", container_id)
+
+    def restart(self, container_id: str) -> None:
+        self._lifecycle("restart", container_id)
+
+    def _lifecycle(self, action: str, container_id: str) -> None:
+        try:
+            if action == "start":
+                self.client.api.start(container_id)
+            else:
+                getattr(self.client.api, action)(container_id, timeout=2)
+        except (APIError, NotFound) as exc:
+            raise EngineError(f"could not {action} container {container_id[:12]}: {exc}") from None
+
     def remove(self, container_id: str) -> None:
         try:
             self.client.api.remove_container(container_id, force=True, v=True)

@@ -25,7 +25,8 @@ def configure(ipr: IPRoute, plan: NamespacePlan, alias: str) -> list[str]:
         if link is None:
             continue  # its wire could not be made; reported there
         master = current[port.bridge].index if port.bridge else 0
-        changes += _named(port.name, netlink.shape(ipr, link, alias, port.mtu, master))
+        port_alias = f"{alias} {port.note}" if port.note else alias
+        changes += _named(port.name, netlink.shape(ipr, link, port_alias, port.mtu, master))
         changes += _named(port.name, netlink.sync_addresses(ipr, link, port.addresses))
     for vxlan in plan.vxlans:
         link = current[vxlan.name]
@@ -65,7 +66,7 @@ def _remove_unwanted(ipr: IPRoute, plan: NamespacePlan, alias: str) -> list[str]
     wanted = plan.owned_names()
     changes = []
     for link in netlink.links(ipr).values():
-        if link.alias == alias and link.name not in wanted:
+        if link.alias.split(" ")[0] == alias and link.name not in wanted:
             netlink.delete_link(ipr, link.index)
             changes.append(f"{link.name} removed")
     return changes

@@ -280,3 +280,58 @@ class OperationSerializer(serializers.ModelSerializer):
             "finished",
         ]
         read_only_fields = fields
+
+
+class CableSerializer(serializers.Serializer):
+    node = serializers.CharField(required=False)
+    iface = serializers.CharField(required=False)
+    plugged = serializers.BooleanField()
+
+
+class ImpairmentSerializer(serializers.Serializer):
+    node = serializers.CharField(required=False, help_text="with iface: one interface (lab endpoint)")
+    iface = serializers.CharField(required=False)
+    delay_ms = serializers.FloatField(min_value=0, max_value=60_000, default=0)
+    jitter_ms = serializers.FloatField(min_value=0, max_value=60_000, default=0)
+    loss_pct = serializers.FloatField(min_value=0, max_value=100, default=0)
+    rate_kbit = serializers.IntegerField(min_value=0, max_value=100_000_000, default=0)
+
+
+class NodeActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["stop", "start", "restart"])
+
+
+class LabEventSerializer(serializers.Serializer):
+    time = serializers.DateTimeField()
+    kind = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CaptureSerializer(serializers.ModelSerializer):
+    size = serializers.SerializerMethodField()
+
+    class Meta:
+        from labs.models import Capture
+
+        model = Capture
+        fields = [
+            "id",
+            "lab",
+            "node",
+            "iface",
+            "seconds",
+            "max_bytes",
+            "status",
+            "error",
+            "size",
+            "created",
+            "finished",
+        ]
+        read_only_fields = ["lab", "status", "error", "size", "created", "finished"]
+        extra_kwargs = {
+            "seconds": {"min_value": 1, "max_value": 300},
+            "max_bytes": {"min_value": 1000, "max_value": 50_000_000},
+        }
+
+    def get_size(self, capture) -> int:
+        return len(capture.pcap or b"")

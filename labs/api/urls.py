@@ -11,6 +11,7 @@ router.register("nodes", views.NodeViewSet, basename="node")
 router.register("networks", views.NetworkViewSet, basename="network")
 router.register("links", views.LinkViewSet, basename="link")
 router.register("kinds", views.KindViewSet, basename="kind")
+router.register("captures", views.CaptureViewSet, basename="capture")
 
 urlpatterns = [
     path("validate/", views.ValidateDocumentView.as_view(), name="validate-document"),

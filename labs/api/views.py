@@ -13,17 +13,25 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labs import lifecycle, services
+from labs import controls, lifecycle, services
+from labs.models import Capture
+from labs.snapshots import full_snapshot
 from topology.kinds import REGISTRY
 from topology.models import Lab, Link, Network, Node
+from worker.live.controls import Impairment
 
 from .documents import RawDocumentParser, document_text
 from .errors import problems_response
 from .serializers import (
+    CableSerializer,
+    CaptureSerializer,
+    ImpairmentSerializer,
     KindSerializer,
+    LabEventSerializer,
     LabSerializer,
     LinkSerializer,
     NetworkSerializer,
+    NodeActionSerializer,
     NodeSerializer,
     OperationSerializer,
     ProblemsSerializer,
@@ -123,6 +131,50 @@ class LabViewSet(viewsets.ModelViewSet):
         ops = self.get_object().operations.all()[:50]
         return Response(OperationSerializer(ops, many=True).data)
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def state(self, request, pk=None):
+        """The live snapshot: nodes, links, ports, counters, impairments, with its `seq`."""
+        return Response(full_snapshot(self.get_object()))
+
+    @extend_schema(responses=LabEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        """The lab's history, newest first: deploys, failures, link and node changes."""
+        rows = self.get_object().events.all()[:200]
+        return Response(LabEventSerializer(rows, many=True).data)
+
+    @extend_schema(request=CableSerializer, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def cable(self, request, pk=None):
+        """Pull (`plugged: false`) or plug the cable of one interface, `node` and `iface`."""
+        data = _valid(CableSerializer, request)
+        ends = [(data.get("node", ""), data.get("iface", ""))]
+        return _controlled(controls.request_cable, self.get_object(), ends, data["plugged"])
+
+    @extend_schema(request=ImpairmentSerializer, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def impair(self, request, pk=None):
+        """Impair what one interface receives (all zero clears it)."""
+        data = _valid(ImpairmentSerializer, request)
+        ends = [(data.pop("node", ""), data.pop("iface", ""))]
+        return _controlled(controls.request_impairment, self.get_object(), ends, Impairment(**data))
+
+    @extend_schema(request=CaptureSerializer, responses={202: CaptureSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def captures(self, request, pk=None):
+        """Captures of this lab; POST starts one on `node`:`iface` for `seconds`."""
+        lab = self.get_object()
+        if request.method == "GET":
+            return Response(CaptureSerializer(lab.captures.all()[:50], many=True).data)
+        data = _valid(CaptureSerializer, request)
+        try:
+            cap = controls.request_capture(lab, data["node"], data["iface"], data.get("seconds", 10),
+                                           data.get("max_bytes", 2_000_000))  # fmt: skip
+        except controls.ControlRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(CaptureSerializer(cap).data, status=status.HTTP_202_ACCEPTED)
+
     @extend_schema(request=DOCUMENT_BODY, responses={200: LabSerializer, 400: ProblemsSerializer})
     @action(detail=True, methods=["put"], parser_classes=DOCUMENT_PARSERS)
     def document(self, request, pk=None):
@@ -131,6 +183,20 @@ class LabViewSet(viewsets.ModelViewSet):
         data = LabSerializer(lab, context={"request": request}).data
         data["problems"] = [p.as_dict() for p in problems]
         return Response(data)
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _controlled(request_fn, lab, *args) -> Response:
+    try:
+        request_fn(lab, *args)
+    except controls.ControlRefused as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
 
 class LabPartViewSet(viewsets.ModelViewSet):
@@ -158,6 +224,14 @@ class NodeViewSet(LabPartViewSet):
     def get_queryset(self):
         return super().get_queryset().prefetch_related("interfaces__network", "ports")
 
+    @extend_schema(request=NodeActionSerializer, responses={202: None})
+    @action(detail=True, methods=["post"], url_path="action")
+    def node_action(self, request, pk=None):
+        """Stop, start or restart the node; after a start its links come back."""
+        node = self.get_object()
+        data = _valid(NodeActionSerializer, request)
+        return _controlled(controls.request_node_action, node.lab, node.name, data["action"])
+
 
 @extend_schema(parameters=[OpenApiParameter("lab", int, description="only this lab's networks")])
 class NetworkViewSet(LabPartViewSet):
@@ -176,6 +250,26 @@ class LinkViewSet(LabPartViewSet):
 
     def get_queryset(self):
         return super().get_queryset().select_related("a__node", "b__node")
+
+    def _ends(self, link):
+        return [(link.a.node.name, link.a.name), (link.b.node.name, link.b.name)]
+
+    @extend_schema(request=CableSerializer, responses={202: None})
+    @action(detail=True, methods=["post"], url_path="cable")
+    def link_cable(self, request, pk=None):
+        """Pull or plug the cable: both ends lose (or get back) their carrier."""
+        link = self.get_object()
+        data = _valid(CableSerializer, request)
+        return _controlled(controls.request_cable, link.lab, self._ends(link), data["plugged"])
+
+    @extend_schema(request=ImpairmentSerializer, responses={202: None})
+    @action(detail=True, methods=["post"], url_path="impair")
+    def link_impair(self, request, pk=None):
+        """Impair the link in both directions (all zero clears it)."""
+        link = self.get_object()
+        data = _valid(ImpairmentSerializer, request)
+        data.pop("node", None), data.pop("iface", None)
+        return _controlled(controls.request_impairment, link.lab, self._ends(link), Impairment(**data))
 
 
 class KindViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -197,3 +291,24 @@ class ValidateDocumentView(APIView):
     def post(self, request):
         problems = services.check_text(document_text(request))
         return problems_response(problems, status.HTTP_200_OK)
+
+
+class CaptureViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Captures of your labs; `pcap/` downloads one for Wireshark."""
+
+    serializer_class = CaptureSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Capture.objects.none()
+        return Capture.objects.filter(lab__owner=self.request.user)
+
+    @extend_schema(responses={(200, "application/vnd.tcpdump.pcap"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def pcap(self, request, pk=None):
+        cap = self.get_object()
+        if cap.status != Capture.Status.DONE:
+            return Response({"detail": f"the capture is {cap.status}"}, status=status.HTTP_409_CONFLICT)
+        response = HttpResponse(bytes(cap.pcap), content_type="application/vnd.tcpdump.pcap")
+        response["Content-Disposition"] = f'attachment; filename="{cap.lab.slug}-{cap.node}-{cap.iface}.pcap"'
+        return response

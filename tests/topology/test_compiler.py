@@ -56,14 +56,17 @@ def test_overlay_spans_hosts_with_vxlan_and_a_smaller_mtu(modes):
     assert app1.interfaces[0].mtu == 1450
 
 
-def test_p2p_links_are_direct_wires():
+def test_p2p_links_run_through_a_fabric_bridge_of_their_own():
     spec, _ = compiled(
         "name: p\nnodes:\n  a: {kind: router}\n  b: {kind: router}\n"
         "links:\n  - endpoints: [a:eth1, b:eth1]\n    subnet: 198.18.9.0/30\n"
     )
-    (wire,) = spec.wires
-    assert (wire.a.node, wire.a.ifname, wire.b.node, wire.b.ifname) == ("a", "eth1", "b", "eth1")
-    assert spec.segments == []
+    assert [(w.a.node, w.a.ifname, w.b.node) for w in spec.wires] == [
+        ("a", "eth1", FABRIC),
+        ("b", "eth1", FABRIC),
+    ]
+    assert len(spec.segments) == 1
+    assert {w.b.bridge for w in spec.wires} == set(spec.segments)
     assert [i.addresses for s in spec.sandboxes for i in s.interfaces] == [
         ["198.18.9.1/30"],
         ["198.18.9.2/30"],

@@ -1,0 +1,67 @@
+"""The monitor as a service of this lab host: the engine's Monitor, publishing through a
+LabPublisher on an event loop of its own, and keeping link and node changes in each
+lab's events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from topology.models import Lab
+from worker.live.monitor import Monitor
+
+from ..models import LabEvent
+from .publisher import LabPublisher
+
+log = logging.getLogger(__name__)
+
+
+class MonitorService:
+    """Start with `start()`, stop with `stop()`; `publisher.sent` counts messages."""
+
+    def __init__(self, tick: float = 1.0, window: float = 0.2):
+        self.loop = asyncio.new_event_loop()
+        self.publisher = LabPublisher(settings.REDIS_URL, get_channel_layer(), window)
+        self.publisher.loop = self.loop
+        self.monitor = Monitor(self.publish, tick=tick)
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.lab_ids: dict[str, int | None] = {}
+
+    def publish(self, lab_uid: str, events: list[dict]) -> None:
+        self.publisher.submit_threadsafe(lab_uid, events)
+        self._remember(lab_uid, events)
+
+    def _remember(self, lab_uid: str, events: list[dict]) -> None:
+        if lab_uid not in self.lab_ids:
+            self.lab_ids[lab_uid] = Lab.objects.filter(uid=lab_uid).values_list("id", flat=True).first()
+        lab_id = self.lab_ids[lab_uid]
+        if lab_id is None:
+            return
+        rows = []
+        for event in events:
+            if event["type"] == "link.state":
+                rows.append((LabEvent.Kind.LINK, f"{event['node']}:{event['iface']} is {event['oper']}"))
+            elif event["type"] == "node.state":
+                reason = f": {event['reason']}" if event.get("reason") else ""
+                rows.append((LabEvent.Kind.NODE, f"{event['node']} is {event['state']}{reason}"))
+        LabEvent.objects.bulk_create(LabEvent(lab_id=lab_id, kind=k, message=m[:1000]) for k, m in rows)
+
+    def start(self) -> None:
+        loop_thread = threading.Thread(target=self.loop.run_forever, name="publisher", daemon=True)
+        monitor_thread = threading.Thread(target=self.monitor.run, args=(self.stopping,), name="monitor")
+        self.threads = [loop_thread, monitor_thread]
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.threads[1].join(timeout=10)
+        asyncio.run_coroutine_threadsafe(self.publisher.close(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.threads[0].join(timeout=10)
+        self.loop.close()

@@ -1,0 +1,98 @@
+"""The live state of each lab, kept in Redis: one hash of entities plus its sequence number.
+
+Every message a lab's group receives carries the sequence number it moved the state to,
+so a client that sees a gap re-reads the snapshot, which is consistent with a number.
+"""
+
+from __future__ import annotations
+
+import json
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+SEQ = "seq"
+
+
+def group_name(lab_uid: str) -> str:
+    return f"lab.{lab_uid}"
+
+
+def state_key(lab_uid: str) -> str:
+    return f"wirelab:live:{lab_uid}"
+
+
+def entity_key(event: dict) -> str:
+    kind = event["type"]
+    if kind in ("link.state", "cable.state", "counters", "impairment"):
+        return f"{kind}:{event['node']}:{event['iface']}"
+    if kind in ("node.state", "port.state"):
+        return f"{kind}:{event['node']}"
+    return kind
+
+
+def record(pipe, lab_uid: str, events: list[dict]) -> None:
+    """Queue the state update on a Redis MULTI pipeline; its first result is the new seq."""
+    key = state_key(lab_uid)
+    pipe.hincrby(key, SEQ, 1)
+    pipe.hset(key, mapping={entity_key(e): json.dumps(e) for e in events})
+
+
+def message(seq: int, events: list[dict]) -> dict:
+    return {"type": "lab.events", "payload": {"type": "events", "seq": seq, "events": events}}
+
+
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def publish_now(lab_uid: str, events: list[dict]) -> int:
+    """Record and send events at once (for the rare ones: lab status, impairments)."""
+    client = _client()
+    try:
+        pipe = client.pipeline(transaction=True)
+        record(pipe, lab_uid, events)
+        seq = pipe.execute()[0]
+    finally:
+        client.close()
+    async_to_sync(get_channel_layer().group_send)(group_name(lab_uid), message(seq, events))
+    return seq
+
+
+def clear(lab_uid: str) -> None:
+    client = _client()
+    try:
+        client.delete(state_key(lab_uid))
+    finally:
+        client.close()
+
+
+SECTIONS = {"node.state": "nodes", "port.state": "ports", "counters": "counters", "impairment": "impairments"}
+
+
+def snapshot(lab_uid: str) -> dict:
+    """The whole live state of a lab with the sequence number it reflects."""
+    client = _client()
+    try:
+        raw = client.hgetall(state_key(lab_uid))
+    finally:
+        client.close()
+    out: dict = {"seq": int(raw.pop(SEQ.encode(), 0)), "lab": None, "links": {}}
+    out.update({section: {} for section in SECTIONS.values()})
+    for value in raw.values():
+        event = json.loads(value)
+        kind = event["type"]
+        if kind == "lab.status":
+            out["lab"] = event
+        elif kind in ("link.state", "cable.state"):
+            name = f"{event['node']}:{event['iface']}"
+            link = out["links"].setdefault(name, {"node": event["node"], "iface": event["iface"]})
+            link.update({k: v for k, v in event.items() if k != "type"})
+        elif kind in SECTIONS:
+            name = (
+                event["node"] if kind in ("node.state", "port.state") else f"{event['node']}:{event['iface']}"
+            )
+            out[SECTIONS[kind]][name] = event
+    return out

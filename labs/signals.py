@@ -1,0 +1,29 @@
+"""Signals: a lab's live sockets re-check access when the lab is deleted or changes hands."""
+
+import contextlib
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from topology.models import Lab
+
+from .live.state import group_name
+
+
+def _recheck(lab: Lab) -> None:
+    with contextlib.suppress(Exception):  # no channel layer: no sockets to close
+        async_to_sync(get_channel_layer().group_send)(group_name(lab.uid), {"type": "lab.access"})
+
+
+@receiver(post_delete, sender=Lab)
+def lab_deleted(sender, instance: Lab, **kwargs) -> None:
+    transaction.on_commit(lambda: _recheck(instance))
+
+
+@receiver(post_save, sender=Lab)
+def lab_saved(sender, instance: Lab, created: bool, update_fields=None, **kwargs) -> None:
+    if not created and (update_fields is None or "owner" in update_fields):
+        transaction.on_commit(lambda: _recheck(instance))

@@ -1,0 +1,38 @@
+"""Packet captures on a node interface's cable end in the fabric, bounded by time and size."""
+
+from __future__ import annotations
+
+import subprocess
+
+from topology.compiler import fabric_port
+
+from . import fabric
+from .errors import EngineError
+
+
+def capture(lab: str, node: str, iface: str, seconds: int, max_bytes: int) -> bytes:
+    """Capture what crosses `node:iface` for up to `seconds`; returns pcap bytes."""
+    if not fabric.exists(lab):
+        raise EngineError(f"lab {lab} is not running on this lab host")
+    command = [
+        "ip", "netns", "exec", fabric.fabric_namespace(lab),
+        "timeout", "--signal=INT", str(seconds),
+        "tcpdump", "-i", fabric_port(f"{node}:{iface}"), "-U", "-s", "262144", "-w", "-",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError as exc:
+        raise EngineError(f"cannot capture: {exc}") from None
+    data = bytearray()
+    while len(data) < max_bytes:
+        chunk = proc.stdout.read1(65536)
+        if not chunk:
+            break
+        data += chunk
+    if len(data) >= max_bytes:
+        proc.terminate()
+    proc.wait(timeout=seconds + 10)
+    err = proc.stderr.read().decode(errors="replace")
+    if not data:
+        raise EngineError(f"tcpdump: {err.strip().splitlines()[-1] if err.strip() else 'no output'}")
+    return bytes(data[:max_bytes])

@@ -1,0 +1,107 @@
+"""Controls on a running lab: pull or plug a cable, impair it, stop/start/restart a node.
+
+A cable is the node interface's veth end in the fabric namespace: setting that end down
+takes the carrier away from the node, as pulling a real cable would. Impairments are tc
+qdiscs on the same end, so they shape what the node receives.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from topology.compiler import fabric_port
+
+from .. import fabric
+from ..errors import EngineError
+from ..netlink import Namespaces, links
+
+
+def _fabric_link(ns: Namespaces, lab: str, node: str, iface: str):
+    if not fabric.exists(lab):
+        raise EngineError(f"lab {lab} is not running on this lab host")
+    ipr = ns[fabric.path_of(lab)]
+    found = links(ipr).get(fabric_port(f"{node}:{iface}"))
+    if found is None:
+        raise EngineError(f"{node}:{iface} has no cable in lab {lab}")
+    return ipr, found
+
+
+def set_cable(lab: str, node: str, iface: str, plugged: bool) -> None:
+    """Plug or pull the cable of a node interface."""
+    ns = Namespaces()
+    try:
+        ipr, link = _fabric_link(ns, lab, node, iface)
+        ipr.link("set", index=link.index, state="up" if plugged else "down")
+    finally:
+        ns.close()
+
+
+@dataclass(frozen=True)
+class Impairment:
+    """What a cable does to the frames it delivers to its node."""
+
+    delay_ms: float = 0
+    jitter_ms: float = 0
+    loss_pct: float = 0
+    rate_kbit: int = 0
+
+    @property
+    def none(self) -> bool:
+        return not (self.delay_ms or self.jitter_ms or self.loss_pct or self.rate_kbit)
+
+    @property
+    def needs_netem(self) -> bool:
+        return bool(self.delay_ms or self.jitter_ms or self.loss_pct)
+
+    def tc_commands(self, dev: str) -> list[str]:
+        """tc batch lines: netem for delay, jitter and loss, tbf (under it) for the rate."""
+        commands = [f"qdisc del dev {dev} root"]
+        tbf = f"tbf rate {self.rate_kbit}kbit burst 32kbit latency 400ms"
+        if self.needs_netem:
+            netem = f"qdisc add dev {dev} root handle 1: netem limit 10000"
+            if self.delay_ms or self.jitter_ms:
+                netem += f" delay {self.delay_ms}ms" + (f" {self.jitter_ms}ms" if self.jitter_ms else "")
+            if self.loss_pct:
+                netem += f" loss {self.loss_pct}%"
+            commands.append(netem)
+            if self.rate_kbit:
+                commands.append(f"qdisc add dev {dev} parent 1: handle 2: {tbf}")
+        elif self.rate_kbit:
+            commands.append(f"qdisc add dev {dev} root handle 1: {tbf}")
+        return commands
+
+
+def impair(lab: str, node: str, iface: str, impairment: Impairment) -> None:
+    """Set (or with an empty impairment, clear) the impairment of a node interface's cable.
+
+    The tc command does this because pyroute2's netem has no rate and its tbf wants more
+    hand-made parameters than the command's one line.
+    """
+    ns = Namespaces()
+    try:
+        _, link = _fabric_link(ns, lab, node, iface)
+    finally:
+        ns.close()
+    commands = impairment.tc_commands(link.name)
+    # deleting a root qdisc that is not there fails: let the batch go on past it
+    result = subprocess.run(
+        ["ip", "netns", "exec", f"wl-{lab}", "tc", "-force", "-batch", "-"],
+        input="\n".join(commands) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    errors = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and "Cannot delete qdisc" not in line and not line.startswith("Command failed -:1")
+    ]
+    if any("qdisc kind is unknown" in line for line in errors) and impairment.needs_netem:
+        raise EngineError(
+            "this lab host's kernel has no netem (CONFIG_NET_SCH_NETEM): delay, jitter and loss "
+            "cannot be emulated here; a rate limit works"
+        )
+    if errors:
+        raise EngineError(f"tc: {'; '.join(errors)}")

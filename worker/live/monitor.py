@@ -1,0 +1,206 @@
+"""The lab host's monitor: watches every lab namespace over netlink, Docker's events and
+each node's listening sockets, samples counters about once a second, and hands typed
+events to `publish(lab, events)`. It keeps only the last state it reported, so it sends
+changes, never repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import docker
+
+from .. import fabric, labels
+from ..sockets import listening_ports
+from .processes import socket_owners
+from .watch import Watch
+
+log = logging.getLogger(__name__)
+Publish = Callable[[str, list[dict]], None]
+
+
+class Monitor:
+    """Watches the labs on this lab host; `run(stop)` until `stop` is set."""
+
+    def __init__(self, publish: Publish, tick: float = 1.0, client: docker.DockerClient | None = None):
+        self.publish = publish
+        self.tick = tick
+        self.client = client or docker.from_env(timeout=30)
+        self.watches: dict[str, Watch] = {}
+        self.reported: dict[str, dict[str, dict]] = {}  # lab -> entity key -> last event
+        self.docker_events: queue.Queue = queue.Queue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+
+    # State bookkeeping ---------------------------------------------------------------
+
+    def _emit(self, lab: str, events: list[dict]) -> None:
+        fresh = []
+        seen = self.reported.setdefault(lab, {})
+        for event in events:
+            key = event_key(event)
+            if seen.get(key) != event:
+                seen[key] = event
+                fresh.append(event)
+        if fresh:
+            self.publish(lab, fresh)
+
+    # Discovery -----------------------------------------------------------------------
+
+    def discover(self) -> None:
+        """Follow what runs: new namespaces get a watch, vanished ones lose theirs."""
+        raw = self.client.api.containers(filters={"label": labels.LAB, "status": "running"})
+        wanted: dict[str, tuple[str, str, int]] = {}
+        for item in raw:
+            role = item["Labels"].get(labels.ROLE)
+            if role not in ("sandbox", "netns"):
+                continue
+            try:
+                pid = self.client.api.inspect_container(item["Id"])["State"]["Pid"]
+            except docker.errors.NotFound:
+                continue  # removed since the listing
+            if pid:
+                lab, node = item["Labels"][labels.LAB], item["Labels"][labels.NODE]
+                wanted[f"/proc/{pid}/ns/net"] = (lab, node, pid)
+        for lab in fabric.labs_with_fabric():
+            wanted[fabric.path_of(lab)] = (lab, "", 0)
+        for path in list(self.watches):
+            if path not in wanted or not os.path.exists(path):
+                self.watches.pop(path).close()
+        for path, (lab, owner, pid) in wanted.items():
+            if path not in self.watches:
+                watch = Watch(lab, owner, path, pid)
+                try:
+                    watch.open()
+                except OSError as exc:
+                    log.info("cannot watch %s: %s", path, exc)
+                    continue
+                self.watches[path] = watch
+                self.refresh(watch, counters=False)
+
+    def node_states(self) -> None:
+        for item in self.client.api.containers(all=True, filters={"label": labels.LAB}):
+            self._node_event(item["Id"])
+
+    def _node_event(self, container_id: str) -> None:
+        try:
+            data = self.client.api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            return
+        tags = data["Config"]["Labels"] or {}
+        if tags.get(labels.ROLE) not in ("sandbox", "app"):
+            return
+        state = data["State"]
+        event = {"type": "node.state", "node": tags[labels.NODE], "state": state["Status"], "reason": ""}
+        if state["Status"] != "running":
+            try:
+                tail = (
+                    self.client.api.logs(container_id, tail=3).decode(errors="replace").strip().splitlines()
+                )
+            except docker.errors.APIError:
+                tail = []
+            event["reason"] = "out of memory" if state.get("OOMKilled") else (tail[-1] if tail else "")
+            event["exit_code"] = state.get("ExitCode", 0)
+        self._emit(tags[labels.LAB], [event])
+
+    # Reading namespaces --------------------------------------------------------------
+
+    def refresh(self, watch: Watch, counters: bool) -> None:
+        try:
+            found, raw = watch.read()
+        except Exception as exc:  # the namespace may vanish between discovery and reading
+            log.debug("reading %s failed: %s", watch.path, exc)
+            return
+        events = []
+        for key, state in found.items():
+            node, _, iface = key.partition(":")
+            kind = "link.state" if watch.owner else "cable.state"
+            events.append({"type": kind, "node": node, "iface": iface, **state})
+        if counters:
+            for key, values in watch.rates(raw).items():
+                node, _, iface = key.partition(":")
+                events.append({"type": "counters", "node": node, "iface": iface, **values})
+            if watch.owner and watch.pid:
+                events.append(self._ports(watch))
+        self._emit(watch.lab, events)
+
+    def _ports(self, watch: Watch) -> dict:
+        ports = sorted(listening_ports(watch.pid))
+        owners = socket_owners(watch.pid, ports) if ports else {}
+        listening = [{"protocol": p, "port": n, "process": owners.get((p, n), "")} for p, n in ports]
+        return {"type": "port.state", "node": watch.owner, "listening": listening}
+
+    # The loop ------------------------------------------------------------------------
+
+    def _follow_docker(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                stream = self.client.events(decode=True, filters={"label": labels.LAB, "type": "container"})
+                for event in stream:
+                    self.docker_events.put(event)
+                    self._wake_w.send(b"x")
+                    if stop.is_set():
+                        break
+            except Exception as exc:
+                log.warning("Docker events stream ended: %s", exc)
+                stop.wait(1)
+
+    def run(self, stop: threading.Event) -> None:
+        threading.Thread(target=self._follow_docker, args=(stop,), daemon=True).start()
+        self.discover()
+        self.node_states()
+        next_tick = time.monotonic() + self.tick
+        while not stop.is_set():
+            timeout = max(0.0, next_tick - time.monotonic())
+            by_fd = {w.events.fileno(): w for w in self.watches.values()}
+            readable, _, _ = select.select([*by_fd, self._wake_r], [], [], min(timeout, 0.5))
+            for fd in readable:
+                if fd is self._wake_r:
+                    self._handle_docker()
+                elif fd in by_fd:
+                    by_fd[fd].drain()
+                    self.refresh(by_fd[fd], counters=False)
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self.tick
+                for watch in list(self.watches.values()):
+                    self.refresh(watch, counters=True)
+        self.close()
+
+    def _handle_docker(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        changed = False
+        while not self.docker_events.empty():
+            event = self.docker_events.get_nowait()
+            if event.get("Action") in ("start", "die", "stop", "oom", "restart", "destroy", "create"):
+                self._node_event(event["id"])
+                changed = True
+        if changed:
+            self.discover()
+
+    def close(self) -> None:
+        for watch in self.watches.values():
+            watch.close()
+        self.watches.clear()
+        self._wake_r.close()
+        self._wake_w.close()
+        self.client.close()
+
+
+def event_key(event: dict) -> str:
+    kind = event["type"]
+    if kind in ("link.state", "counters", "cable.state"):
+        return f"{kind}:{event['node']}:{event['iface']}"
+    if kind in ("node.state", "port.state"):
+        return f"{kind}:{event['node']}"
+    return kind
