@@ -25,6 +25,9 @@ step "Starting the Celery worker for lab host '$LABHOST'"
 "$VENV/bin/celery" -A config worker -Q "$LABHOST" -n "$LABHOST@%h" --concurrency 2 \
   --loglevel INFO >"$STATE/worker.log" 2>&1 &
 STARTED_PIDS+=($!)
+step "Starting the live-state monitor"
+"$PY" manage.py labhost monitor >"$STATE/monitor.log" 2>&1 &
+STARTED_PIDS+=($!)
 step "Starting the web server"
 "$VENV/bin/daphne" -b "$HOST" -p "$PORT" config.asgi:application >"$STATE/web.log" 2>&1 &
 STARTED_PIDS+=($!)
@@ -34,7 +37,7 @@ for _ in $(seq 1 60); do
 done
 echo
 echo "Wirelab is running at http://$HOST:$PORT/  (health: /health/, API: /api/schema/ui/)"
-echo "Logs: $STATE/web.log, $STATE/worker.log. Press Ctrl-C to stop."
+echo "Logs: $STATE/web.log, $STATE/worker.log, $STATE/monitor.log. Press Ctrl-C to stop."
 wait -n "${STARTED_PIDS[@]}" || true
 step "A service stopped; stopping the rest (see the logs in $STATE)"
 stop_started

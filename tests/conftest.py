@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+import docker
 import pytest
+
+from worker.labels import container_name
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEMOS = Path(__file__).parent.parent / "labs" / "demo"
@@ -22,3 +25,16 @@ def demo_text():
         return (DEMOS / f"{name}.yaml").read_text()
 
     return read
+
+
+@pytest.fixture
+def run_in():
+    """`run_in(tag, node, command)` -> (exit code, output), inside the node's container."""
+    client = docker.from_env()
+
+    def run(tag: str, node: str, command: str) -> tuple[int, str]:
+        result = client.containers.get(container_name(tag, node)).exec_run(["sh", "-c", command])
+        return result.exit_code, result.output.decode(errors="replace")
+
+    yield run
+    client.close()

@@ -10,6 +10,7 @@ import threading
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connection
 
 from topology.models import Lab
 from worker.live.monitor import Monitor
@@ -53,10 +54,16 @@ class MonitorService:
 
     def start(self) -> None:
         loop_thread = threading.Thread(target=self.loop.run_forever, name="publisher", daemon=True)
-        monitor_thread = threading.Thread(target=self.monitor.run, args=(self.stopping,), name="monitor")
+        monitor_thread = threading.Thread(target=self._watch, name="monitor")
         self.threads = [loop_thread, monitor_thread]
         for thread in self.threads:
             thread.start()
+
+    def _watch(self) -> None:
+        try:
+            self.monitor.run(self.stopping)
+        finally:
+            connection.close()  # this thread's own database connection
 
     def stop(self) -> None:
         self.stopping.set()

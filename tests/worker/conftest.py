@@ -16,7 +16,6 @@ from topology.spec import LabHostSpec
 from worker import fabric
 from worker.config import EngineConfig
 from worker.converge import converge, destroy
-from worker.labels import container_name
 from worker.report import Report
 
 CONFIG = EngineConfig(app_settle_seconds=0.5)
@@ -63,16 +62,3 @@ def engine():
     for tag in tags:
         destroy(tag, "local", config=CONFIG)
     assert [left for tag in tags for left in leftovers(tag)] == []
-
-
-@pytest.fixture
-def run_in():
-    """`run_in(tag, node, command)` -> (exit code, output), inside the node's container."""
-    client = docker.from_env()
-
-    def run(tag: str, node: str, command: str) -> tuple[int, str]:
-        result = client.containers.get(container_name(tag, node)).exec_run(["sh", "-c", command])
-        return result.exit_code, result.output.decode(errors="replace")
-
-    yield run
-    client.close()

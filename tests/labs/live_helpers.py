@@ -1,0 +1,70 @@
+"""Helpers for live-state tests: a lab deployed for real, a monitor running in-process,
+and WebSocket clients that collect what they are sent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.db import connection
+
+from labs import lifecycle
+from labs.routing import websocket_urlpatterns
+from labs.services import import_lab
+
+
+async def run_sync(fn, *args):
+    """Run blocking code in a thread, closing that thread's database connection after."""
+
+    def call():
+        try:
+            return fn(*args)
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(call)
+
+
+def deploy(text: str, user):
+    lab, _ = import_lab(text, user)
+    op = lifecycle.carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id)
+    assert op.status == "succeeded", op.log
+    lab.refresh_from_db()
+    return lab
+
+
+async def connect(path: str, user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
+    communicator.scope["user"] = user
+    return communicator
+
+
+async def collect(communicator, predicate, timeout: float) -> tuple[list[dict], float]:
+    """Messages until `predicate(messages)` holds; returns them and the seconds it took."""
+    start = time.monotonic()
+    messages: list[dict] = []
+    while not predicate(messages):
+        left = timeout - (time.monotonic() - start)
+        if left <= 0:
+            raise AssertionError(f"not seen within {timeout}s; got {messages[-5:]}")
+        try:
+            messages.append(await communicator.receive_json_from(timeout=left))
+        except TimeoutError:
+            continue
+    return messages, time.monotonic() - start
+
+
+def events_of(messages: list[dict], kind: str) -> list[dict]:
+    return [e for m in messages if m.get("type") == "events" for e in m["events"] if e["type"] == kind]
+
+
+TWO_ROUTERS = """
+name: pair
+nodes:
+  a: {kind: router}
+  b: {kind: router}
+links:
+  - {endpoints: [a:eth1, b:eth1], subnet: 198.18.30.0/30}
+"""

@@ -1,0 +1,291 @@
+"""Live state end to end: the lab host's monitor, the Redis channel layer, the consumers,
+the controls and the kernel, all real."""
+
+import asyncio
+import os
+import struct
+
+import pytest
+import redis
+from django.conf import settings
+
+from labs import controls
+from labs.live.service import MonitorService
+from labs.models import Capture, LabEvent
+from tests.conftest import DEMOS
+from tests.worker.conftest import leftovers
+from worker.converge import destroy
+
+from .live_helpers import TWO_ROUTERS, collect, connect, deploy, events_of, run_sync
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture
+def monitor():
+    service = MonitorService(tick=0.5)
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def labs_up():
+    made = []
+
+    def up(text, user):
+        lab = deploy(text, user)
+        made.append(lab)
+        return lab
+
+    yield up
+    for lab in made:
+        destroy(lab.uid, lab.labhost)
+        assert leftovers(lab.uid) == []
+
+
+def link_down(messages, node, iface):
+    return any(e["node"] == node and e["iface"] == iface and e["oper"] == "down"
+               for e in events_of(messages, "link.state"))  # fmt: skip
+
+
+async def test_pulled_cable_reaches_the_browser_for_both_ends(monitor, labs_up, user, api):
+    lab = await run_sync(labs_up, TWO_ROUTERS, user)
+    ws = await connect(f"/ws/labs/{lab.id}/", user)
+    connected, _ = await ws.connect()
+    assert connected
+    snapshot = await ws.receive_json_from(timeout=5)
+    assert snapshot["type"] == "snapshot"
+    await collect(ws, lambda m: any(e.get("oper") == "up" for e in events_of(m, "link.state"))
+                  or snapshot["links"].get("a:eth1", {}).get("oper") == "up", 5)  # fmt: skip
+
+    ends = [["a", "eth1"], ["b", "eth1"]]
+    await run_sync(controls.apply_cable, lab.id, ends, False)
+
+    def both_down(m):
+        cables = {(e["node"], e["cable"]) for e in events_of(m, "cable.state")}
+        return (
+            link_down(m, "a", "eth1")
+            and link_down(m, "b", "eth1")
+            and {("a", "pulled"), ("b", "pulled")} <= cables
+        )
+
+    messages, took = await collect(ws, both_down, timeout=1.0)
+    assert took < 1.0
+    seqs = [m["seq"] for m in messages if m["type"] == "events"]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert all(m["seq"] > snapshot["seq"] for m in messages if m["type"] == "events")
+    await ws.disconnect()
+
+    await asyncio.sleep(0.8)  # let the coalescing window close
+    again = await connect(f"/ws/labs/{lab.id}/", user)
+    await again.connect()
+    fresh = await again.receive_json_from(timeout=5)
+    rest = (await run_sync(api.get, f"/api/labs/{lab.id}/state/")).json()
+    assert fresh["seq"] == rest["seq"]
+    assert {k: v for k, v in fresh.items() if k != "type"} == rest
+    assert rest["links"]["a:eth1"]["cable"] == "pulled" and rest["links"]["a:eth1"]["oper"] == "down"
+    await again.disconnect()
+    events = await run_sync(lambda: list(LabEvent.objects.filter(lab=lab).values_list("message", flat=True)))
+    assert "a:eth1 cable pulled" in events
+
+
+async def test_ports_published_mappings_and_the_clash(monitor, labs_up, user, run_in):
+    lab = await run_sync(labs_up, (DEMOS / "docker-modes.yaml").read_text(), user)
+    ws = await connect(f"/ws/labs/{lab.id}/", user)
+    await ws.connect()
+    snapshot = await ws.receive_json_from(timeout=5)
+    assert {"host": "h1", "protocol": "tcp", "host_port": 10000, "address": "198.19.0.2", "port": 80,
+            "container": "nginx-2"} in snapshot["published"]  # fmt: skip
+    assert snapshot["status"]["status"] == "degraded"
+
+    await run_sync(run_in, lab.uid, "client", "nc -l -p 8080 >/dev/null 2>&1 &")
+
+    def listening_8080(messages):
+        return any(
+            e["node"] == "client" and any(p["port"] == 8080 and p["process"] == "nc" for p in e["listening"])
+            for e in events_of(messages, "port.state")
+        )
+
+    await collect(ws, listening_8080, timeout=5)
+    await ws.disconnect()
+    state = await run_sync(_rest_state, user, lab.id)
+    assert state["nodes"]["nginx-1b"]["state"] == "exited"
+    assert "Address already in use" in state["nodes"]["nginx-1b"]["reason"]
+    h1_ports = {p["port"]: p["process"] for p in state["ports"]["h1"]["listening"]}
+    assert h1_ports.get(80) == "httpd"
+
+
+def _rest_state(user, lab_id):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client.get(f"/api/labs/{lab_id}/state/").json()
+
+
+async def test_counters_rise_while_pinging(monitor, labs_up, user, run_in):
+    lab = await run_sync(labs_up, TWO_ROUTERS, user)
+    ws = await connect(f"/ws/labs/{lab.id}/", user)
+    await ws.connect()
+    await ws.receive_json_from(timeout=5)
+    pinging = asyncio.ensure_future(run_sync(run_in, lab.uid, "a", "ping -c 30 -i 0.1 198.18.30.2"))
+
+    def rates(messages):
+        return [e for e in events_of(messages, "counters") if e["node"] == "b" and e["rx_pps"] >= 5]
+
+    messages, _ = await collect(ws, rates, timeout=5)
+    sample = rates(messages)[-1]
+    assert sample["rx_packets"] > 0 and sample["rx_bps"] > 0
+    await pinging
+    await ws.disconnect()
+
+
+async def test_impairments(labs_up, user, run_in):
+    lab = await run_sync(labs_up, TWO_ROUTERS, user)
+
+    def rtt() -> float:
+        _, out = run_in(lab.uid, "a", "ping -c 5 -i 0.2 198.18.30.2 | tail -1")
+        return float(out.split("=")[1].split("/")[1])
+
+    def burst() -> tuple[float, float]:
+        """(loss %, average RTT ms) of 100 full-size pings sent at about 2 Mbit/s."""
+        _, out = run_in(lab.uid, "a", "ping -q -c 100 -i 0.005 -s 1400 -W 2 198.18.30.2")
+        loss = float(out.split("% packet loss")[0].rsplit(" ", 1)[1])
+        avg = float(out.split("=")[-1].split("/")[1]) if "round-trip" in out else 1e9
+        return loss, avg
+
+    base_rtt, (base_loss, base_avg) = await run_sync(rtt), await run_sync(burst)
+    assert base_loss == 0
+    netem = await run_sync(_kernel_has_netem)
+    await run_sync(controls.apply_impairment, lab.id, [["b", "eth1"]], {"delay_ms": 100})
+    events = await run_sync(lambda: [e.message for e in LabEvent.objects.filter(lab=lab)])
+    if netem:
+        assert 80 < await run_sync(rtt) - base_rtt < 150
+    else:
+        assert any("kernel has no netem" in e for e in events), events
+    # a rate limit works on every kernel (tbf)
+    await run_sync(controls.apply_impairment, lab.id, [["b", "eth1"]], {"rate_kbit": 1000})
+    loss, avg = await run_sync(burst)
+    assert loss > 20 or avg > 20 * base_avg, (loss, avg, base_avg)
+    state = await run_sync(_rest_state, user, lab.id)
+    assert state["impairments"]["b:eth1"]["rate_kbit"] == 1000
+    await run_sync(controls.apply_impairment, lab.id, [["b", "eth1"]], {})
+    assert (await run_sync(burst))[0] == 0
+
+
+def _kernel_has_netem() -> bool:
+    import gzip
+
+    try:
+        with gzip.open("/proc/config.gz", "rt") as handle:
+            return any(
+                line.startswith(("CONFIG_NET_SCH_NETEM=y", "CONFIG_NET_SCH_NETEM=m")) for line in handle
+            )
+    except OSError:
+        return os.path.exists("/sys/module/sch_netem")
+
+
+async def test_console_echo_resize_and_refusal(labs_up, user, other_user):
+    lab = await run_sync(labs_up, TWO_ROUTERS, user)
+    path = f"/ws/labs/{lab.id}/nodes/a/console/"
+    intruder = await connect(path, other_user)
+    connected, code = await intruder.connect()
+    assert not connected and code == 4403
+
+    ws = await connect(path, user)
+    connected, _ = await ws.connect()
+    assert connected
+    await ws.send_to(bytes_data=b"echo hel''lo\n")
+    await _read_until(ws, b"hello")
+    await ws.send_json_to({"type": "resize", "cols": 100, "rows": 40})
+    await asyncio.sleep(0.2)
+    await ws.send_to(bytes_data=b"stty size\n")
+    await _read_until(ws, b"40 100")
+    await ws.disconnect()
+
+
+async def _read_until(ws, needle: bytes, timeout: float = 5) -> bytes:
+    seen = b""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while needle not in seen.replace(b"\r", b""):
+        output = await ws.receive_output(timeout=max(0.1, deadline - loop.time()))
+        seen += output.get("bytes") or b""
+    return seen
+
+
+async def test_capture_holds_the_pings(labs_up, user, run_in):
+    lab = await run_sync(labs_up, TWO_ROUTERS, user)
+    cap = await run_sync(
+        lambda: Capture.objects.create(lab=lab, node="b", iface="eth1", seconds=3, max_bytes=1_000_000)
+    )
+    capturing = asyncio.ensure_future(run_sync(controls.apply_capture, cap.id))
+    await asyncio.sleep(0.7)
+    await run_sync(run_in, lab.uid, "a", "ping -c 5 -i 0.2 198.18.30.2")
+    cap = await capturing
+    assert cap.status == "done", cap.error
+    requests, replies = count_icmp(bytes(cap.pcap))
+    assert requests >= 5 and replies >= 5
+
+
+def count_icmp(pcap: bytes) -> tuple[int, int]:
+    """Echo requests and replies in a pcap of Ethernet frames."""
+    magic = struct.unpack("<I", pcap[:4])[0]
+    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    offset, requests, replies = 24, 0, 0
+    while offset + 16 <= len(pcap):
+        _, _, length, _ = struct.unpack(endian + "IIII", pcap[offset : offset + 16])
+        frame = pcap[offset + 16 : offset + 16 + length]
+        offset += 16 + length
+        if len(frame) > 34 and frame[12:14] == b"\x08\x00" and frame[23] == 1:
+            icmp_type = frame[14 + (frame[14] & 0x0F) * 4]
+            requests += icmp_type == 8
+            replies += icmp_type == 0
+    return requests, replies
+
+
+async def test_restarted_node_gets_its_links_back(labs_up, user, run_in):
+    lab = await run_sync(labs_up, (DEMOS / "routed.yaml").read_text(), user)
+    await run_sync(controls.apply_node_action, lab.id, "r1", "restart")
+    code, out = await run_sync(run_in, lab.uid, "h1", "ping -c 2 -W 2 198.18.2.10")
+    assert code == 0, out
+    _, addresses = await run_sync(run_in, lab.uid, "r1", "ip -4 -o addr")
+    assert "198.18.1.1/24" in addresses and "198.18.2.1/24" in addresses
+
+
+async def test_socket_closes_when_the_lab_is_deleted_and_strangers_are_refused(user, other_user):
+    from labs.services import import_lab
+
+    lab, _ = await run_sync(import_lab, TWO_ROUTERS, user)
+    stranger = await connect(f"/ws/labs/{lab.id}/", other_user)
+    assert (await stranger.connect())[0] is False
+    ws = await connect(f"/ws/labs/{lab.id}/", user)
+    assert (await ws.connect())[0]
+    await ws.receive_json_from(timeout=5)
+    await run_sync(lab.delete)
+    closed = await ws.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4403}
+
+
+async def test_no_leaks_over_200_flaps(monitor, labs_up, user):
+    lab = await run_sync(labs_up, TWO_ROUTERS, user)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+
+    def flap(times: int) -> None:
+        for _ in range(times):
+            controls.apply_cable(lab.id, [["a", "eth1"]], False)
+            controls.apply_cable(lab.id, [["a", "eth1"]], True)
+
+    await run_sync(flap, 10)
+    await asyncio.sleep(1.5)
+    fds_before = len(os.listdir("/proc/self/fd"))
+    redis_before = client.info("clients")["connected_clients"]
+    await run_sync(flap, 100)
+    await asyncio.sleep(1.5)
+    fds_after = len(os.listdir("/proc/self/fd"))
+    redis_after = client.info("clients")["connected_clients"]
+    client.close()
+    assert fds_after - fds_before <= 2
+    assert redis_after - redis_before <= 2
+    assert monitor.publisher.sent > 0
