@@ -24,6 +24,7 @@ from .watch import Watch
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, list[dict]], None]
+SAMPLES_PER_TURN = 4
 
 
 class Monitor:
@@ -41,7 +42,7 @@ class Monitor:
 
     # State bookkeeping ---------------------------------------------------------------
 
-    def _emit(self, lab: str, events: list[dict]) -> None:
+    def _emit(self, lab: str, events: list[dict], send: bool = True) -> list[dict]:
         fresh = []
         seen = self.reported.setdefault(lab, {})
         for event in events:
@@ -49,8 +50,9 @@ class Monitor:
             if seen.get(key) != event:
                 seen[key] = event
                 fresh.append(event)
-        if fresh:
+        if fresh and send:
             self.publish(lab, fresh)
+        return fresh
 
     # Discovery -----------------------------------------------------------------------
 
@@ -112,12 +114,12 @@ class Monitor:
 
     # Reading namespaces --------------------------------------------------------------
 
-    def refresh(self, watch: Watch, counters: bool) -> None:
+    def refresh(self, watch: Watch, counters: bool, send: bool = True) -> list[dict]:
         try:
             found, raw = watch.read()
         except Exception as exc:  # the namespace may vanish between discovery and reading
             log.debug("reading %s failed: %s", watch.path, exc)
-            return
+            return []
         events = []
         for key, state in found.items():
             node, _, iface = key.partition(":")
@@ -129,12 +131,25 @@ class Monitor:
                 events.append({"type": "counters", "node": node, "iface": iface, **values})
             if watch.owner and watch.pid:
                 events.append(self._ports(watch))
-        self._emit(watch.lab, events)
+        fresh = self._emit(watch.lab, events, send=False)
+        if not watch.owner:
+            # The kernel tells a node of its lost carrier only when linkwatch runs, up to a
+            # second later; its flags already say so, so read the nodes at the cable's end now
+            # and send both sides in one message.
+            nodes = {e["node"] for e in fresh if e["type"] == "cable.state"}
+            for other in list(self.watches.values()):
+                if other.lab == watch.lab and other.owner in nodes:
+                    fresh += self.refresh(other, counters=False, send=False)
+        if fresh and send:
+            self.publish(watch.lab, fresh)
+        return fresh
 
     def _ports(self, watch: Watch) -> dict:
         ports = sorted(listening_ports(watch.pid))
-        owners = socket_owners(watch.pid, ports) if ports else {}
-        listening = [{"protocol": p, "port": n, "process": owners.get((p, n), "")} for p, n in ports]
+        if ports != watch.last_ports:  # finding owners walks /proc: only when something changed
+            watch.last_ports = ports
+            watch.owners = socket_owners(watch.pid, ports) if ports else {}
+        listening = [{"protocol": p, "port": n, "process": watch.owners.get((p, n), "")} for p, n in ports]
         return {"type": "port.state", "node": watch.owner, "listening": listening}
 
     # The loop ------------------------------------------------------------------------
@@ -157,8 +172,9 @@ class Monitor:
         self.discover()
         self.node_states()
         next_tick = time.monotonic() + self.tick
+        sampling: list[Watch] = []
         while not stop.is_set():
-            timeout = max(0.0, next_tick - time.monotonic())
+            timeout = 0.0 if sampling else max(0.0, next_tick - time.monotonic())
             by_fd = {w.events.fileno(): w for w in self.watches.values()}
             readable, _, _ = select.select([*by_fd, self._wake_r], [], [], min(timeout, 0.5))
             for fd in readable:
@@ -167,10 +183,14 @@ class Monitor:
                 elif fd in by_fd:
                     by_fd[fd].drain()
                     self.refresh(by_fd[fd], counters=False)
-            if time.monotonic() >= next_tick:
+            if time.monotonic() >= next_tick and not sampling:
                 next_tick = time.monotonic() + self.tick
-                for watch in list(self.watches.values()):
+                sampling = list(self.watches.values())
+            # a few samples per turn, so events never wait behind a whole round of them
+            for watch in sampling[:SAMPLES_PER_TURN]:
+                if watch.path in self.watches:
                     self.refresh(watch, counters=True)
+            sampling = sampling[SAMPLES_PER_TURN:]
         self.close()
 
     def _handle_docker(self) -> None:

@@ -33,6 +33,8 @@ class Watch:
     events: socket.socket | None = None
     ipr: IPRoute | None = None
     last_counters: dict[str, tuple[float, dict]] = field(default_factory=dict)
+    last_ports: list = field(default_factory=list)
+    owners: dict = field(default_factory=dict)
 
     def open(self) -> None:
         # flags=0: a namespace that vanished meanwhile must not be made again
@@ -71,8 +73,9 @@ class Watch:
             flags = msg["flags"]
             if self.owner and not note:
                 key = f"{self.owner}:{msg.get('IFLA_IFNAME')}"
+                # oper from the flags, which change at once; IFLA_OPERSTATE lags behind them
                 found[key] = {
-                    "oper": (msg.get("IFLA_OPERSTATE") or "unknown").lower(),
+                    "oper": "up" if flags & IFF_UP and flags & IFF_LOWER_UP else "down",
                     "admin": bool(flags & IFF_UP),
                     "carrier": bool(flags & IFF_LOWER_UP),
                     "addresses": sorted(addresses.get(msg["index"], [])),
