@@ -1,5 +1,5 @@
 # Wirelab: `make run` to use it, `make test` to check it. Both install what is missing.
-.PHONY: run test lint format images
+.PHONY: run test lint format images frontend
 
 run:
 	@bash scripts/run.sh
@@ -15,3 +15,8 @@ format:
 
 images:
 	@bash images/build.sh
+
+# Rebuild the browser app (frontend/src -> frontend/static/wirelab/app) after changing it.
+frontend:
+	.venv/bin/python manage.py spectacular --format openapi-json --file .wirelab/openapi.json
+	cd frontend && npm ci --no-audit --no-fund && npm run types && npm run build

@@ -148,6 +148,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "OAS_VERSION": "3.1.0",  # the lab document's schema uses JSON Schema's null type
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labs.api.schema.add_document_schema",
+    ],
 }
 # A request body may be as large as the largest document plus a little framing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = WIRELAB_MAX_DOCUMENT_BYTES + 64_000

@@ -10,6 +10,11 @@ from labs import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health_page, name="health"),
+    path("labs/new/", views.create_lab, name="lab-create"),
+    path("labs/import/", views.import_lab, name="lab-import"),
+    path("labs/<int:lab_id>/", views.lab_page, name="lab"),
+    path("labs/<int:lab_id>/duplicate/", views.duplicate_lab, name="lab-duplicate"),
+    path("labs/<int:lab_id>/delete/", views.delete_lab, name="lab-delete"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

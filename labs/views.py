@@ -1,14 +1,86 @@
-"""Server-rendered pages: home (your labs) and health."""
+"""Server-rendered pages: my labs (create, import, duplicate, delete), the lab page, health."""
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
 
-from . import health
+from topology.document import LabDoc
+from topology.models import Lab
+from topology.problems import TopologyError
+from topology.store import lab_to_document, save_document
+
+from . import health, services
 
 
 def home(request):
     labs = request.user.labs.all() if request.user.is_authenticated else []
     return render(request, "labs/home.html", {"labs": labs})
+
+
+@login_required
+@ensure_csrf_cookie
+def lab_page(request, lab_id: int):
+    lab = get_object_or_404(Lab, id=lab_id, owner=request.user)
+    return render(request, "labs/lab.html", {"lab": lab})
+
+
+def _problems_message(request, what: str, exc: TopologyError) -> None:
+    lines = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in exc.problems[:10])
+    messages.error(request, f"{what}: {lines}")
+
+
+@login_required
+@require_POST
+def create_lab(request):
+    name = request.POST.get("name", "").strip() or "New lab"
+    try:
+        lab = save_document(LabDoc(name=name), request.user, labhost=settings.WIRELAB_LABHOST)
+    except TopologyError as exc:
+        _problems_message(request, "not created", exc)
+        return redirect("home")
+    return redirect("lab", lab_id=lab.id)
+
+
+@login_required
+@require_POST
+def import_lab(request):
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "choose a YAML or JSON file to import")
+        return redirect("home")
+    try:
+        lab, _ = services.import_lab(upload.read(services.max_document_bytes() + 1), request.user)
+    except TopologyError as exc:
+        _problems_message(request, f"{upload.name} was not imported", exc)
+        return redirect("home")
+    return redirect("lab", lab_id=lab.id)
+
+
+@login_required
+@require_POST
+def duplicate_lab(request, lab_id: int):
+    lab = get_object_or_404(Lab, id=lab_id, owner=request.user)
+    doc = lab_to_document(lab)
+    doc.name = f"{lab.name} copy"
+    copy = save_document(doc, request.user, labhost=lab.labhost)
+    messages.info(request, f"{copy.name} created")
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def delete_lab(request, lab_id: int):
+    lab = get_object_or_404(Lab, id=lab_id, owner=request.user)
+    if lab.status not in ("draft", "stopped", "failed"):
+        messages.error(request, f"{lab.name} is {lab.status}: destroy it first")
+    else:
+        lab.delete()
+        messages.info(request, f"{lab.name} deleted")
+    return redirect("home")
 
 
 def health_page(request):

@@ -91,6 +91,26 @@ ensure_postgres() {
     || su postgres -c "createdb -O wirelab wirelab"
 }
 
+# ensure_node: Node.js and npm, to rebuild the browser app from its sources.
+ensure_node() {
+  command -v node >/dev/null 2>&1 || ensure_packages nodejs
+  command -v npm >/dev/null 2>&1 || ensure_packages npm
+}
+
+# ensure_frontend_matches: rebuild the browser app; fail if the committed bundle differs.
+ensure_frontend_matches() {
+  step "Rebuilding the browser app from frontend/src"
+  "$PY" manage.py spectacular --format openapi-json --file "$STATE/openapi.json"
+  (cd "$ROOT/frontend" && npm ci --no-audit --no-fund --loglevel=error \
+    && npx openapi-typescript "$STATE/openapi.json" --default-non-nullable false -o src/api-types.ts >/dev/null \
+    && npx tsc --noEmit && npx vite build --logLevel warn)
+  local built=(frontend/src/api-types.ts frontend/static/wirelab/app)
+  if [ -n "$(git -C "$ROOT" status --porcelain -- "${built[@]}")" ]; then
+    git -C "$ROOT" status --short -- "${built[@]}"
+    die "the committed browser app differs from a build of its sources: run 'make frontend' and commit"
+  fi
+}
+
 ensure_images() {
   "$ROOT/images/build.sh"
 }

@@ -5,7 +5,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 need_root
 
-ensure_packages "${BASE_PACKAGES[@]}"
+ensure_packages "${BASE_PACKAGES[@]}" chromium fonts-dejavu-core git
+ensure_node
 ensure_venv
 ensure_docker
 ensure_redis
@@ -16,7 +17,10 @@ step "ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 
+ensure_frontend_matches
+
 step "pytest"
 export DATABASE_URL="${TEST_DATABASE_URL:-postgres://wirelab:wirelab@127.0.0.1:5432/wirelab}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+"$PY" manage.py collectstatic --noinput -v0
 exec "$VENV/bin/pytest" "$@"

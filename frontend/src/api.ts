@@ -1,0 +1,62 @@
+// Calls to Wirelab's REST API from the page (session cookie + CSRF token).
+import type { components } from "./api-types";
+
+export type Lab = components["schemas"]["Lab"];
+export type Operation = components["schemas"]["Operation"];
+export type Problem = components["schemas"]["Problem"];
+export type LabDocument = components["schemas"]["LabDoc"];
+export type NodeDocument = components["schemas"]["NodeDoc"];
+export type NetworkDocument = components["schemas"]["NetworkDoc"];
+
+function csrfToken(): string {
+  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export class ApiError extends Error {
+  constructor(public status: number, public body: any) {
+    super(typeof body?.detail === "string" ? body.detail : `request failed (${status})`);
+  }
+}
+
+export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      "X-CSRFToken": csrfToken(),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data as T;
+}
+
+export const labApi = (id: number) => ({
+  get: () => api<Lab>("GET", `/api/labs/${id}/`),
+  document: () => api<LabDocument>("GET", `/api/labs/${id}/export/?as=json`),
+  save: (doc: LabDocument) => api<Lab & { problems: Problem[] }>("PUT", `/api/labs/${id}/document/`, doc),
+  validate: (doc: LabDocument) =>
+    api<{ valid: boolean; problems: Problem[] }>("POST", `/api/validate/`, { document: JSON.stringify(doc) }),
+  deploy: () => api<Operation>("POST", `/api/labs/${id}/deploy/`),
+  destroy: () => api<Operation>("POST", `/api/labs/${id}/destroy/`),
+  operations: () => api<Operation[]>("GET", `/api/labs/${id}/operations/`),
+  state: () => api<any>("GET", `/api/labs/${id}/state/`),
+  cable: (node: string, iface: string, plugged: boolean) =>
+    api("POST", `/api/labs/${id}/cable/`, { node, iface, plugged }),
+  impair: (node: string, iface: string, values: Record<string, number>) =>
+    api("POST", `/api/labs/${id}/impair/`, { node, iface, ...values }),
+  capture: (node: string, iface: string, seconds: number) =>
+    api<{ id: number }>("POST", `/api/labs/${id}/captures/`, { node, iface, seconds }),
+  capturesList: () => api<any[]>("GET", `/api/labs/${id}/captures/`),
+  nodeAction: async (node: string, action: string) => {
+    const nodes = await api<any[]>("GET", `/api/nodes/?lab=${id}`);
+    const found = nodes.find((n) => n.name === node);
+    if (!found) throw new Error(`no node ${node}`);
+    return api("POST", `/api/nodes/${found.id}/action/`, { action });
+  },
+});

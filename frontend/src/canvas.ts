@@ -1,0 +1,169 @@
+// The topology canvas: the lab document drawn with Cytoscape.js, with live state on top.
+import cytoscape from "cytoscape";
+import type { Core, ElementDefinition } from "cytoscape";
+import edgehandles from "cytoscape-edgehandles";
+import elk from "cytoscape-elk";
+import type { LabDocument, Problem } from "./api";
+
+cytoscape.use(edgehandles);
+cytoscape.use(elk);
+
+export const COLORS = { ok: "#1f9d55", bad: "#d64545", idle: "#8a99a8", warn: "#d98b00" };
+
+function bridgeContainers(doc: LabDocument, host: string): string[] {
+  return Object.entries(doc.nodes ?? {})
+    .filter(([, n]) => n.kind === "container" && n.host === host && (n.mode ?? "bridge") === "bridge")
+    .map(([name]) => name);
+}
+
+/** A port as the document writes it (`10000:80`, `auto:80/udp`, `80`, `auto`) or as a mapping. */
+export function portEntry(port: unknown): { host: string; container?: string } {
+  if (typeof port === "object" && port !== null) {
+    const p = port as { host?: unknown; container?: unknown };
+    return { host: String(p.host ?? "auto"), container: p.container == null ? undefined : String(p.container) };
+  }
+  const [first, second] = String(port).split("/")[0].split(":");
+  return second === undefined ? { host: first } : { host: first, container: second };
+}
+
+export function publishedLabel(doc: LabDocument, host: string): string {
+  const lines: string[] = [];
+  for (const [name, node] of Object.entries(doc.nodes ?? {})) {
+    if (node.kind !== "container" || node.host !== host) continue;
+    for (const raw of (node.ports ?? []) as unknown[]) {
+      const port = portEntry(raw);
+      const mode = node.mode ?? "bridge";
+      if (mode === "bridge" && port.container) lines.push(`${host}:${port.host} → ${name}:${port.container}`);
+      if (mode === "host") lines.push(`${host}:${port.container ?? port.host} ← ${name} (host mode)`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** Cytoscape elements for a lab document; ids say what each element stands for. */
+export function elements(doc: LabDocument): ElementDefinition[] {
+  const out: ElementDefinition[] = [];
+  for (const [name, node] of Object.entries(doc.nodes ?? {})) {
+    const position = node.position ? { x: node.position.x, y: node.position.y } : undefined;
+    const data: Record<string, unknown> = { id: `n:${name}`, name, label: name, kind: node.kind };
+    if (node.kind === "container" && node.host && doc.nodes?.[node.host]) data.parent = `n:${node.host}`;
+    if (node.kind === "host") {
+      const published = publishedLabel(doc, name);
+      data.label = published ? `${name}\n${published}` : name;
+    }
+    if (node.kind === "container") data.label = `${name}\n${node.mode ?? "bridge"}`;
+    out.push({ group: "nodes", data, position, classes: node.kind });
+    if (node.kind === "host" && bridgeContainers(doc, name).length) {
+      const bridge = `br:${name}`;
+      const placed = bridgeContainers(doc, name).map((c) => doc.nodes![c].position).filter((p) => p) as { x: number; y: number }[];
+      const below = placed.length
+        ? { x: placed.reduce((s, p) => s + p.x, 0) / placed.length, y: Math.max(...placed.map((p) => p.y)) + 45 }
+        : undefined;
+      out.push({ group: "nodes", data: { id: bridge, label: "docker0", parent: `n:${name}`, kind: "bridge" }, position: below, classes: "docker0" });
+      for (const child of bridgeContainers(doc, name)) {
+        out.push({ group: "edges", data: { id: `b:${child}`, source: `n:${child}`, target: bridge }, classes: "veth" });
+      }
+    }
+    for (const [ifName, iface] of Object.entries(node.interfaces ?? {})) {
+      if (iface.network && doc.networks?.[iface.network]) {
+        out.push({
+          group: "edges",
+          data: { id: `if:${name}:${ifName}`, source: `n:${name}`, target: `net:${iface.network}`, label: ifName,
+                  ends: [`${name}:${ifName}`] },
+          classes: "attachment",
+        });
+      }
+    }
+    const mode = node.mode ?? "";
+    if (node.kind === "container" && mode.startsWith("overlay:") && doc.networks?.[mode.slice(8)]) {
+      out.push({ group: "edges", data: { id: `ov:${name}`, source: `n:${name}`, target: `net:${mode.slice(8)}` }, classes: "overlay-member" });
+    }
+  }
+  for (const [name, net] of Object.entries(doc.networks ?? {})) {
+    if (net.kind === "bridge") continue;
+    const position = net.position ? { x: net.position.x, y: net.position.y } : undefined;
+    out.push({
+      group: "nodes",
+      data: { id: `net:${name}`, name, label: `${name}\n${net.subnet ?? ""}`, kind: net.kind },
+      position,
+      classes: net.kind,
+    });
+  }
+  (doc.links ?? []).forEach((link, index) => {
+    const [a, b] = link.endpoints;
+    out.push({
+      group: "edges",
+      data: { id: `l:${index}`, source: `n:${a.split(":")[0]}`, target: `n:${b.split(":")[0]}`,
+              label: `${a.split(":")[1]} — ${b.split(":")[1]}`, ends: [a, b] },
+      classes: "link",
+    });
+  });
+  return out;
+}
+
+const STYLE: any[] = [
+  { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "font-size": 11, "text-valign": "bottom",
+      "text-margin-y": 4, "background-color": "#4a6fa5", color: "#1d2733", "border-width": 2, "border-color": "#2f4a70" } },
+  { selector: "node.host", style: { shape: "round-rectangle", width: 70, height: 44, "background-color": "#dfe9f7",
+      "border-color": "#4a6fa5" } },
+  { selector: "node.host:parent", style: { "text-valign": "top", "text-halign": "center", "text-margin-y": -4, padding: 18,
+      "background-opacity": 0.6 } },
+  { selector: "node.router", style: { shape: "ellipse", width: 46, height: 46, "background-color": "#f4c95d", "border-color": "#b08a1d" } },
+  { selector: "node.switch", style: { shape: "rectangle", width: 60, height: 24, "background-color": "#a7c7a0", "border-color": "#4d7a45" } },
+  { selector: "node.container", style: { shape: "round-rectangle", width: 58, height: 30, "background-color": "#ffffff",
+      "border-color": "#6a7f96", "font-size": 10, "text-valign": "center", "text-margin-y": 0 } },
+  { selector: "node.docker0", style: { shape: "rectangle", width: 50, height: 14, "background-color": "#c9d3de", "border-width": 1,
+      "font-size": 9, "text-valign": "center", "text-margin-y": 0 } },
+  { selector: "node.segment", style: { shape: "round-rectangle", width: 120, height: 16, "background-color": "#7f8fa3", "border-width": 0 } },
+  { selector: "node.overlay", style: { shape: "ellipse", width: 110, height: 34, "background-color": "#e8dcf7",
+      "border-style": "dashed", "border-color": "#7a54b0" } },
+  { selector: "edge", style: { width: 2, "line-color": COLORS.idle, "curve-style": "bezier", "font-size": 9,
+      "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
+  { selector: "edge[label]", style: { label: "data(label)" } },
+  { selector: "edge.veth", style: { width: 1, "line-style": "dotted" } },
+  { selector: "edge.overlay-member", style: { "line-style": "dashed", "line-color": "#7a54b0" } },
+  { selector: ".up", style: { "line-color": COLORS.ok } },
+  { selector: ".down", style: { "line-color": COLORS.bad } },
+  { selector: "node.running", style: { "border-color": COLORS.ok, "border-width": 3 } },
+  { selector: "node.failed, node.exited", style: { "border-color": COLORS.bad, "border-width": 4 } },
+  { selector: ".problem", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "double", "line-color": COLORS.bad,
+      "line-style": "dashed" } },
+  { selector: ":selected", style: { "overlay-color": "#1a6ad6", "overlay-opacity": 0.15, "overlay-padding": 6 } },
+  { selector: ".eh-handle", style: { "background-color": "#1a6ad6", width: 10, height: 10, shape: "ellipse", "border-width": 0 } },
+  { selector: ".eh-ghost-edge, .eh-preview", style: { "line-color": "#1a6ad6", "line-style": "dashed" } },
+];
+
+export function createCanvas(container: HTMLElement): Core {
+  return cytoscape({ container, style: STYLE, boxSelectionEnabled: true, minZoom: 0.2, maxZoom: 3 });
+}
+
+export function runLayout(cy: Core, animate = true): void {
+  cy.layout({ name: "elk", animate, fit: true, padding: 30,
+              elk: { algorithm: "layered", "elk.direction": "DOWN", "spacing.nodeNode": 40 } } as any).run();
+}
+
+/** Mark elements that validation problems concern; returns problems no element took. */
+export function markProblems(cy: Core, problems: Problem[]): Problem[] {
+  cy.elements().removeClass("problem").removeData("problems");
+  const unplaced: Problem[] = [];
+  for (const problem of problems) {
+    const element = elementFor(cy, problem.path);
+    if (!element || element.empty()) {
+      unplaced.push(problem);
+      continue;
+    }
+    if (problem.severity === "error") element.addClass("problem");
+    element.data("problems", [...(element.data("problems") ?? []), problem]);
+  }
+  return unplaced;
+}
+
+function elementFor(cy: Core, path: string) {
+  let match = path.match(/^nodes\.([^.[]+)/);
+  if (match) return cy.getElementById(`n:${match[1]}`);
+  match = path.match(/^networks\.([^.[]+)/);
+  if (match) return cy.getElementById(`net:${match[1]}`);
+  match = path.match(/^links\[(\d+)\]/);
+  if (match) return cy.getElementById(`l:${match[1]}`);
+  return null;
+}

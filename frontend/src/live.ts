@@ -1,0 +1,112 @@
+// Live state over the lab's WebSocket: a snapshot on join, then numbered events. A gap in
+// the numbers, or a dropped connection, is healed by a fresh snapshot (with backoff).
+import type { Core } from "cytoscape";
+
+export interface LiveState {
+  seq: number;
+  status: { status: string; reason: string };
+  nodes: Record<string, any>;
+  links: Record<string, any>;
+  ports: Record<string, any>;
+  counters: Record<string, any>;
+  impairments: Record<string, any>;
+  published: any[];
+}
+
+export const emptyState = (): LiveState => ({
+  seq: 0, status: { status: "draft", reason: "" }, nodes: {}, links: {}, ports: {}, counters: {}, impairments: {}, published: [],
+});
+
+export class LiveConnection {
+  state: LiveState = emptyState();
+  connected = false;
+  private socket: WebSocket | null = null;
+  private delay = 500;
+  private closed = false;
+
+  constructor(private labId: number, private onChange: (state: LiveState) => void, private onLink: (up: boolean) => void) {}
+
+  open(): void {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/labs/${this.labId}/`);
+    this.socket = socket;
+    socket.onopen = () => {
+      this.connected = true;
+      this.delay = 500;
+      this.onLink(true);
+    };
+    socket.onmessage = (message) => this.receive(JSON.parse(message.data));
+    socket.onclose = () => {
+      this.connected = false;
+      this.onLink(false);
+      if (!this.closed) setTimeout(() => this.open(), this.delay);
+      this.delay = Math.min(this.delay * 2, 10_000);
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket?.close();
+  }
+
+  private receive(message: any): void {
+    if (message.type === "snapshot") {
+      const { type, lab, ...rest } = message;
+      this.state = { ...emptyState(), ...rest };
+      if (lab) this.state.status = { status: lab.status, reason: lab.reason };
+    } else if (message.type === "events") {
+      if (message.seq <= this.state.seq) return;
+      if (message.seq !== this.state.seq + 1) {
+        this.socket?.send(JSON.stringify({ type: "snapshot" }));
+        return;
+      }
+      this.state.seq = message.seq;
+      for (const event of message.events) apply(this.state, event);
+      // a deploy or destroy changes what is published: the snapshot has it
+      if (message.events.some((e: any) => e.type === "lab.status")) this.socket?.send(JSON.stringify({ type: "snapshot" }));
+    }
+    this.onChange(this.state);
+  }
+}
+
+function apply(state: LiveState, event: any): void {
+  const key = `${event.node}:${event.iface}`;
+  switch (event.type) {
+    case "node.state": state.nodes[event.node] = event; break;
+    case "port.state": state.ports[event.node] = event; break;
+    case "counters": state.counters[key] = event; break;
+    case "impairment": state.impairments[key] = event; break;
+    case "lab.status": state.status = { status: event.status, reason: event.reason }; break;
+    case "link.state":
+    case "cable.state": state.links[key] = { ...(state.links[key] ?? {}), ...event }; break;
+  }
+}
+
+function endUp(state: LiveState, end: string): boolean | undefined {
+  const link = state.links[end];
+  if (!link) return undefined;
+  if (link.cable === "pulled") return false;
+  return link.oper === undefined ? undefined : link.oper === "up";
+}
+
+/** Paint live state onto the canvas: node colours, link ends, traffic. */
+export function paint(cy: Core, state: LiveState): void {
+  const running = state.status.status !== "draft" && state.status.status !== "stopped";
+  cy.batch(() => {
+    cy.nodes().forEach((node) => {
+      node.removeClass("running failed exited");
+      const live = running ? state.nodes[node.data("name")] : undefined;
+      if (live) node.addClass(live.state === "running" ? "running" : live.state === "exited" ? "exited" : "failed");
+    });
+    cy.edges().forEach((edge) => {
+      edge.removeClass("up down");
+      const ends: string[] | undefined = edge.data("ends");
+      if (!ends || !running) return;
+      const states = ends.map((end) => endUp(state, end)).filter((s) => s !== undefined);
+      if (states.some((s) => s === false)) edge.addClass("down");
+      else if (states.length) edge.addClass("up");
+      const bps = Math.max(0, ...ends.map((end) => (state.counters[end]?.rx_bps ?? 0) + (state.counters[end]?.tx_bps ?? 0)));
+      edge.style("width", 2 + Math.min(8, Math.log10(1 + bps / 1000) * 2));
+    });
+  });
+}

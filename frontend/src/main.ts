@@ -1,0 +1,596 @@
+// The lab page: canvas, palette, side panel, live state, deploy, consoles.
+import type { Core, NodeSingular } from "cytoscape";
+import cytoscape from "cytoscape";
+import svg from "cytoscape-svg";
+import { ApiError, labApi, type Problem } from "./api";
+import { createCanvas, elements, markProblems, runLayout } from "./canvas";
+import { PALETTE, addItem, connect, parsePorts } from "./edits";
+import { LiveConnection, emptyState, paint, type LiveState } from "./live";
+import { LabModel } from "./model";
+import { renderPanel, type Selection } from "./panel";
+import { NodeConsole } from "./terminal";
+
+cytoscape.use(svg);
+
+const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector(selector) as T;
+
+class Editor {
+  cy: Core;
+  model!: LabModel;
+  api: ReturnType<typeof labApi>;
+  problems: Problem[] = [];
+  conflicts = new Map<string, string>(); // element id -> the name someone wanted for it
+  selection: Selection = null;
+  live: LiveState = emptyState();
+  console: NodeConsole | null = null;
+  connectFrom: string | null = null;
+  private saveTimer = 0;
+  pending = false; // an edit not yet checked and saved
+  private operation: number | null = null;
+
+  constructor(private labId: number) {
+    this.api = labApi(labId);
+    this.cy = createCanvas($("#canvas"));
+  }
+
+  async start(): Promise<void> {
+    this.model = new LabModel(await this.api.document());
+    this.draw(true);
+    this.cy.resize();
+    this.cy.fit(undefined, 30);
+    this.palette();
+    this.toolbar();
+    this.canvasEvents();
+    this.panelEvents();
+    this.keyboard();
+    new LiveConnection(this.labId, (state) => this.onLive(state), (up) => this.onSocket(up)).open();
+    await this.check(false);
+  }
+
+  // Drawing ---------------------------------------------------------------------------
+
+  draw(layoutIfNeeded = false): void {
+    const selected = this.cy.$(":selected").map((e) => e.id());
+    const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
+    this.cy.elements().remove();
+    this.cy.add(elements(this.model.doc));
+    this.cy.nodes().forEach((n) => {
+      if (!n.isParent() && positions.has(n.id()) && !this.model.doc.nodes?.[n.data("name")]?.position) n.position(positions.get(n.id())!);
+    });
+    for (const id of selected) this.cy.getElementById(id).select();
+    const unplaced = this.cy.nodes().filter((n) => !n.isParent() && n.position().x === 0 && n.position().y === 0);
+    if (layoutIfNeeded && unplaced.length > 1) runLayout(this.cy, false);
+    markProblems(this.cy, this.problems);
+    for (const [id, wanted] of this.conflicts) {
+      this.cy.getElementById(id).addClass("problem");
+      this.cy.getElementById(`n:${wanted}`).union(this.cy.getElementById(`net:${wanted}`)).addClass("problem");
+    }
+    paint(this.cy, this.live);
+    this.renderPanel();
+  }
+
+  renderPanel(force = true): void {
+    const panel = $("#panel");
+    if (!force && panel.contains(document.activeElement) && document.activeElement !== document.body) return;
+    panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts);
+  }
+
+  message(text: string, kind: "error" | "info" = "info"): void {
+    const bar = $("#message");
+    bar.textContent = text;
+    bar.className = kind;
+  }
+
+  // Saving ----------------------------------------------------------------------------
+
+  changed(): void {
+    this.draw();
+    this.scheduleSave();
+  }
+
+  scheduleSave(): void {
+    this.pending = true;
+    $("#save-state").textContent = "editing…";
+    window.clearTimeout(this.saveTimer);
+    this.saveTimer = window.setTimeout(() => this.check(true), 250);
+  }
+
+  /** Validate the document as it is; save it when it has no errors. */
+  async check(save: boolean): Promise<void> {
+    try {
+      const result = await this.api.validate(this.model.doc);
+      this.problems = result.problems;
+    } catch (error) {
+      this.problems = (error as ApiError).body?.problems ?? [];
+    }
+    const errors = this.problems.filter((p) => p.severity === "error").length + this.conflicts.size;
+    $("#save-state").textContent = errors ? `${errors} problem${errors > 1 ? "s" : ""}: not saved` : save ? "saving…" : "saved";
+    $("#save-state").className = errors ? "bad" : "ok";
+    if (save && !errors) {
+      try {
+        await this.api.save(this.model.doc);
+        $("#save-state").textContent = "saved";
+      } catch (error) {
+        $("#save-state").textContent = "not saved";
+        $("#save-state").className = "bad";
+        this.message(`not saved: ${(error as Error).message}`, "error");
+      }
+    }
+    if (save) this.pending = false;
+    this.draw();
+  }
+
+  hasErrors(): boolean {
+    return this.conflicts.size > 0 || this.problems.some((p) => p.severity === "error");
+  }
+
+  // Palette and canvas ----------------------------------------------------------------
+
+  palette(): void {
+    const box = $("#palette");
+    box.innerHTML = PALETTE.map((item, i) => `<div class="item ${item.kind}" draggable="true" data-index="${i}">${item.label}</div>`).join("");
+    box.addEventListener("dragstart", (event) => {
+      const target = event.target as HTMLElement;
+      event.dataTransfer!.setData("text/wirelab-palette", target.dataset.index ?? "");
+    });
+    box.addEventListener("dblclick", (event) => {
+      const index = (event.target as HTMLElement).dataset.index;
+      if (index === undefined) return;
+      this.drop(Number(index), null);
+    });
+    const canvas = $("#canvas");
+    canvas.addEventListener("dragover", (event) => event.preventDefault());
+    canvas.addEventListener("drop", (event) => {
+      event.preventDefault();
+      const index = event.dataTransfer!.getData("text/wirelab-palette");
+      if (index === "") return;
+      const rect = canvas.getBoundingClientRect();
+      this.drop(Number(index), { x: event.clientX - rect.left, y: event.clientY - rect.top });
+    });
+  }
+
+  /** A free spot near the middle of the view, for items added without a drop point. */
+  freeSpot(): { x: number; y: number } {
+    const extent = this.cy.extent();
+    const center = { x: (extent.x1 + extent.x2) / 2, y: (extent.y1 + extent.y2) / 2 };
+    const taken = (x: number, y: number) =>
+      this.cy.nodes().some((n) => {
+        const b = n.boundingBox({});
+        return x > b.x1 - 50 && x < b.x2 + 50 && y > b.y1 - 40 && y < b.y2 + 40;
+      });
+    for (let ring = 0; ring < 12; ring++) {
+      for (let step = 0; step < Math.max(1, ring * 8); step++) {
+        const angle = (2 * Math.PI * step) / Math.max(1, ring * 8);
+        const x = center.x + ring * 150 * Math.cos(angle);
+        const y = center.y + ring * 110 * Math.sin(angle);
+        if (!taken(x, y)) return { x: Math.round(x), y: Math.round(y) };
+      }
+    }
+    return center;
+  }
+
+  /** Add a palette item where it was dropped (rendered coordinates, or null for a free spot);
+   *  a container lands in the host under it. */
+  drop(index: number, rendered: { x: number; y: number } | null): void {
+    const item = PALETTE[index];
+    const zoom = this.cy.zoom();
+    const pan = this.cy.pan();
+    let position = rendered
+      ? { x: Math.round((rendered.x - pan.x) / zoom), y: Math.round((rendered.y - pan.y) / zoom) }
+      : this.freeSpot();
+    let host: string | undefined;
+    if (item.kind === "container") {
+      const under = this.cy.nodes(".host").filter((n) => {
+        const box = n.boundingBox({});
+        return position.x >= box.x1 && position.x <= box.x2 && position.y >= box.y1 && position.y <= box.y2;
+      });
+      const hosts = Object.entries(this.model.doc.nodes ?? {}).filter(([, n]) => n.kind === "host").map(([n]) => n);
+      host = under.length ? under[0].data("name") : hosts.length === 1 ? hosts[0] : undefined;
+      if (!host) {
+        this.message("drop a container onto a host", "error");
+        return;
+      }
+      if (!rendered || !under.length) {
+        const nodes = this.model.doc.nodes ?? {};
+        const siblings = Object.values(nodes).filter((n) => n.kind === "container" && n.host === host);
+        const anchor = siblings[0]?.position ?? nodes[host!].position ?? this.cy.getElementById(`n:${host}`).position();
+        const i = siblings.length;
+        position = { x: Math.round(anchor.x + (i % 2) * 90), y: Math.round(anchor.y + Math.floor(i / 2) * 55) };
+      }
+    }
+    const name = addItem(this.model, item, position, host);
+    this.select(item.kind === "segment" || item.kind === "overlay" ? { type: "network", name } : { type: "node", name });
+    this.changed();
+  }
+
+  select(selection: Selection): void {
+    this.selection = selection;
+    this.cy.elements().unselect();
+    if (selection?.type === "node") this.cy.getElementById(`n:${selection.name}`).select();
+    if (selection?.type === "network") this.cy.getElementById(`net:${selection.name}`).select();
+    this.renderPanel();
+  }
+
+  canvasEvents(): void {
+    const cy = this.cy;
+    (cy as any).edgehandles({
+      canConnect: (source: NodeSingular, target: NodeSingular) => !source.same(target) && !source.id().startsWith("br:") && !target.id().startsWith("br:"),
+      edgeParams: () => ({ data: {} }),
+      hoverDelay: 150,
+      snap: true,
+    });
+    cy.on("ehcomplete", (_event: any, source: NodeSingular, target: NodeSingular, added: any) => {
+      added.remove();
+      this.link(source.id(), target.id());
+    });
+    cy.on("tap", (event) => {
+      if (event.target === cy) {
+        this.connectFrom = null;
+        this.select(null);
+      }
+    });
+    cy.on("tap", "node", (event) => {
+      const id = event.target.id() as string;
+      if (this.connectFrom) {
+        const from = this.connectFrom;
+        this.connectFrom = null;
+        $("#connect").classList.remove("active");
+        this.link(from, id);
+        return;
+      }
+      if (id.startsWith("n:")) this.select({ type: "node", name: id.slice(2) });
+      else if (id.startsWith("net:")) this.select({ type: "network", name: id.slice(4) });
+    });
+    cy.on("tap", "edge", (event) => {
+      const id = event.target.id() as string;
+      if (id.startsWith("l:")) this.select({ type: "link", index: Number(id.slice(2)) });
+      else if (id.startsWith("if:")) {
+        const [, node, iface] = id.split(":");
+        this.select({ type: "attachment", node, iface });
+      }
+    });
+    cy.on("dragfree", "node", (event) => {
+      const moved = event.target.union(event.target.descendants());
+      this.model.edit((doc) => {
+        moved.forEach((n: NodeSingular) => {
+          const id = n.id();
+          const { x, y } = n.position();
+          const position = { x: Math.round(x), y: Math.round(y) };
+          if (id.startsWith("n:") && !n.isParent()) doc.nodes![id.slice(2)].position = position;
+          if (id.startsWith("net:")) doc.networks![id.slice(4)].position = position;
+        });
+      });
+      this.scheduleSave();
+    });
+    cy.on("cxttap", "node", (event) => this.contextMenu(event.target.id(), event.originalEvent as MouseEvent));
+    cy.on("mouseover", "edge", (event) => this.tooltip(event.target.data("ends"), event.originalEvent as MouseEvent));
+    cy.on("mouseout", "edge", () => ($("#tooltip").style.display = "none"));
+  }
+
+  link(source: string, target: string): void {
+    const problem = connect(this.model, source, target);
+    if (problem) this.message(problem, "error");
+    else this.changed();
+  }
+
+  tooltip(ends: string[] | undefined, event: MouseEvent): void {
+    if (!ends) return;
+    const lines = ends.map((end) => {
+      const c = this.live.counters[end];
+      const l = this.live.links[end];
+      return `${end}: ${l?.oper ?? "?"}${c ? ` · rx ${c.rx_packets} / tx ${c.tx_packets} pkts · ${Math.round((c.rx_bps + c.tx_bps) / 1000)} kbit/s` : ""}`;
+    });
+    const tip = $("#tooltip");
+    tip.textContent = lines.join("\n");
+    tip.style.display = "block";
+    tip.style.left = `${event.clientX + 12}px`;
+    tip.style.top = `${event.clientY + 12}px`;
+  }
+
+  contextMenu(id: string, event: MouseEvent): void {
+    if (!id.startsWith("n:")) return;
+    const name = id.slice(2);
+    const menu = $("#menu");
+    const node = this.model.doc.nodes?.[name];
+    const ifaces = Object.keys(node?.interfaces ?? {}).concat(
+      (this.model.doc.links ?? []).flatMap((l) => l.endpoints.filter((e) => e.startsWith(`${name}:`)).map((e) => e.split(":")[1])),
+    );
+    menu.innerHTML = `<button data-menu="console">Console</button><button data-menu="restart">Restart</button>`
+      + ifaces.map((i) => `<button data-menu="capture" data-iface="${i}">Capture on ${i}</button>`).join("");
+    menu.style.display = "block";
+    menu.style.left = `${event.clientX}px`;
+    menu.style.top = `${event.clientY}px`;
+    menu.onclick = async (click) => {
+      const button = (click.target as HTMLElement).closest("button");
+      menu.style.display = "none";
+      if (!button) return;
+      const action = button.dataset.menu;
+      if (action === "console") this.openConsole(name);
+      if (action === "restart") await this.control(() => this.api.nodeAction(name, "restart"), `restarting ${name}`);
+      if (action === "capture") await this.capture(name, button.dataset.iface!);
+    };
+    document.addEventListener("click", () => (menu.style.display = "none"), { once: true });
+  }
+
+  // Side panel ------------------------------------------------------------------------
+
+  panelEvents(): void {
+    const panel = $("#panel");
+    panel.addEventListener("change", (event) => {
+      const input = event.target as HTMLInputElement;
+      const fieldName = input.dataset.field;
+      if (!fieldName || fieldName.startsWith("imp-")) return;
+      this.editField(fieldName, input.value);
+    });
+    panel.addEventListener("click", async (event) => {
+      const button = (event.target as HTMLElement).closest("button");
+      if (!button?.dataset.action) return;
+      await this.panelAction(button.dataset.action);
+    });
+  }
+
+  editField(fieldName: string, value: string): void {
+    const selection = this.selection;
+    if (!selection) return;
+    if (selection.type === "link") {
+      this.model.edit((doc) => { doc.links![selection.index].subnet = value || null; });
+      return this.changed();
+    }
+    if (selection.type === "network") {
+      if (fieldName === "name") return this.rename("network", selection.name, value.trim());
+      this.model.edit((doc) => { (doc.networks![selection.name] as any)[fieldName] = value || null; });
+      return this.changed();
+    }
+    if (selection.type !== "node") return;
+    if (fieldName === "name") return this.rename("node", selection.name, value.trim());
+    this.model.edit((doc) => {
+      const node: any = doc.nodes![selection.name];
+      if (fieldName.startsWith("address:")) node.interfaces[fieldName.slice(8)].address = value.trim() || null;
+      else if (fieldName === "ports") node.ports = parsePorts(value);
+      else if (fieldName === "env") node.env = Object.fromEntries(value.split("\n").filter((l) => l.includes("=")).map((l) => [l.split("=")[0].trim(), l.slice(l.indexOf("=") + 1)]));
+      else if (fieldName === "exec") node.exec = value.split("\n").map((l) => l.trim()).filter(Boolean);
+      else if (fieldName === "routes") node.routes = value.split("\n").map((l) => l.trim().split(/\s+via\s+/)).filter((p) => p.length === 2).map(([to, via]) => ({ to, via }));
+      else node[fieldName] = value || null;
+    });
+    this.changed();
+  }
+
+  rename(kind: "node" | "network", from: string, to: string): void {
+    const id = kind === "node" ? `n:${from}` : `net:${from}`;
+    const taken = to !== from && (to in (this.model.doc.nodes ?? {}) || to in (this.model.doc.networks ?? {}));
+    if (!to || taken) {
+      this.conflicts.set(id, to);
+      const other = to in (this.model.doc.nodes ?? {}) ? `n:${to}` : `net:${to}`;
+      this.cy.getElementById(other).addClass("problem");
+      this.message(to ? `'${to}' is already the name of another element` : "a name is needed", "error");
+      this.changed();
+      return;
+    }
+    this.conflicts.delete(id);
+    this.model.edit(() => this.model.rename(kind, from, to));
+    this.selection = kind === "node" ? { type: "node", name: to } : { type: "network", name: to };
+    this.changed();
+  }
+
+  async panelAction(action: string): Promise<void> {
+    const selection = this.selection;
+    const ends = selection?.type === "link" ? this.model.doc.links![selection.index].endpoints
+      : selection?.type === "attachment" ? [`${selection.node}:${selection.iface}`] : [];
+    if (action === "pull" || action === "plug") {
+      for (const end of ends) {
+        const [node, iface] = end.split(":");
+        await this.control(() => this.api.cable(node, iface, action === "plug"), `${action === "plug" ? "plugging" : "pulling"} ${end}`);
+      }
+    } else if (action === "impair") {
+      const value = (name: string) => Number(($(`#panel [data-field="imp-${name}"]`) as HTMLInputElement).value || 0);
+      const values = { delay_ms: value("delay_ms"), jitter_ms: value("jitter_ms"), loss_pct: value("loss_pct"), rate_kbit: value("rate_kbit") };
+      for (const end of ends) {
+        const [node, iface] = end.split(":");
+        await this.control(() => this.api.impair(node, iface, values), `impairing ${end}`);
+      }
+    } else if (action === "capture" && ends.length) {
+      const [node, iface] = ends[0].split(":");
+      await this.capture(node, iface);
+    } else if (action === "console" && selection?.type === "node") this.openConsole(selection.name);
+    else if (action === "restart" && selection?.type === "node") {
+      await this.control(() => this.api.nodeAction(selection.name, "restart"), `restarting ${selection.name}`);
+    }
+  }
+
+  async control(call: () => Promise<unknown>, doing: string): Promise<void> {
+    try {
+      await call();
+      this.message(doing);
+    } catch (error) {
+      this.message((error as Error).message, "error");
+    }
+  }
+
+  async capture(node: string, iface: string): Promise<void> {
+    try {
+      const capture = await this.api.capture(node, iface, 10);
+      this.message(`capturing on ${node}:${iface} for 10 s`);
+      window.setTimeout(() => {
+        this.message(`capture ready: /api/captures/${capture.id}/pcap/`);
+        $("#captures").innerHTML += `<a href="/api/captures/${capture.id}/pcap/">${node}:${iface} pcap</a> `;
+      }, 11_000);
+    } catch (error) {
+      this.message((error as Error).message, "error");
+    }
+  }
+
+  openConsole(node: string): void {
+    this.console?.close();
+    $("#bottom").classList.add("open");
+    $("#console-title").textContent = `Console: ${node}`;
+    const host = $("#terminal");
+    host.innerHTML = "";
+    this.console = new NodeConsole(host, this.labId, node);
+  }
+
+  // Toolbar and keyboard ----------------------------------------------------------------
+
+  toolbar(): void {
+    const on = (id: string, fn: () => void) => $(id).addEventListener("click", fn);
+    on("#deploy", () => this.lifecycle("deploy"));
+    on("#destroy", () => this.lifecycle("destroy"));
+    on("#undo", () => this.undo());
+    on("#redo", () => this.redo());
+    on("#layout", () => runLayout(this.cy));
+    on("#fit", () => this.cy.fit(undefined, 30));
+    on("#connect", () => {
+      const selected = this.cy.$("node:selected");
+      if (!selected.length) return this.message("select the first node, then press Connect and tap the second", "error");
+      this.connectFrom = selected[0].id();
+      $("#connect").classList.add("active");
+      this.message(`connect ${selected[0].data("name")} to…`);
+    });
+    on("#png", () => download(`${this.model.doc.name}.png`, this.cy.png({ full: true, scale: 2, output: "blob" }) as unknown as Blob));
+    on("#svg", () => download(`${this.model.doc.name}.svg`, new Blob([(this.cy as any).svg({ full: true })], { type: "image/svg+xml" })));
+    on("#close-console", () => {
+      this.console?.close();
+      this.console = null;
+      $("#bottom").classList.remove("open");
+    });
+    $("#import").addEventListener("change", async (event) => {
+      const file = (event.target as HTMLInputElement).files?.[0];
+      if (!file) return;
+      const response = await fetch(`/api/labs/${this.labId}/document/`, {
+        method: "PUT", credentials: "same-origin",
+        headers: { "Content-Type": "application/yaml", "X-CSRFToken": decodeURIComponent(document.cookie.match(/csrftoken=([^;]+)/)?.[1] ?? "") },
+        body: await file.text(),
+      });
+      const body = await response.json();
+      if (!response.ok) {
+        this.message(`not imported: ${(body.problems ?? []).map((p: Problem) => `${p.path}: ${p.message}`).join("; ")}`, "error");
+        return;
+      }
+      this.model = new LabModel(await this.api.document());
+      this.draw(true);
+      await this.check(false);
+    });
+  }
+
+  keyboard(): void {
+    let clipboard: string | null = null;
+    document.addEventListener("keydown", (event) => {
+      const typing = (event.target as HTMLElement).closest("input, textarea, select, .xterm");
+      if (typing) return;
+      const ctrl = event.ctrlKey || event.metaKey;
+      if (ctrl && event.key === "z" && !event.shiftKey) { event.preventDefault(); this.undo(); }
+      else if (ctrl && (event.key === "y" || (event.key === "z" && event.shiftKey))) { event.preventDefault(); this.redo(); }
+      else if (ctrl && event.key === "c" && this.selection?.type === "node") clipboard = this.selection.name;
+      else if (ctrl && event.key === "v" && clipboard && this.model.doc.nodes?.[clipboard]) this.paste(clipboard);
+      else if (event.key === "Delete" || event.key === "Backspace") this.deleteSelection();
+      else if (event.key === "f") this.cy.fit(undefined, 30);
+      else if (event.key === "l") runLayout(this.cy);
+    });
+  }
+
+  paste(source: string): void {
+    const copy = JSON.parse(JSON.stringify(this.model.doc.nodes![source]));
+    const base = source.replace(/\d+$/, "");
+    const name = this.model.freeName(base || "node");
+    copy.interfaces = Object.fromEntries(Object.entries(copy.interfaces ?? {}).filter(([, i]: any) => i.network));
+    for (const iface of Object.values(copy.interfaces) as any[]) iface.address = null;
+    if (copy.position) copy.position = { x: copy.position.x + 40, y: copy.position.y + 40 };
+    this.model.edit((doc) => { doc.nodes![name] = copy; });
+    this.select({ type: "node", name });
+    this.changed();
+  }
+
+  deleteSelection(): void {
+    const selection = this.selection;
+    if (!selection) return;
+    this.model.edit((doc) => {
+      if (selection.type === "node") this.model.removeNode(selection.name);
+      if (selection.type === "network") this.model.removeNetwork(selection.name);
+      if (selection.type === "link") doc.links!.splice(selection.index, 1);
+      if (selection.type === "attachment") delete (doc.nodes![selection.node].interfaces as any)[selection.iface];
+    });
+    this.selection = null;
+    this.changed();
+  }
+
+  undo(): void {
+    if (this.model.undo()) this.changed();
+  }
+
+  redo(): void {
+    if (this.model.redo()) this.changed();
+  }
+
+  // Life cycle and live state --------------------------------------------------------------
+
+  async lifecycle(kind: "deploy" | "destroy"): Promise<void> {
+    if (kind === "deploy" && this.hasErrors()) {
+      this.message("fix the problems marked in red before deploying", "error");
+      return;
+    }
+    try {
+      const op = kind === "deploy" ? await this.api.deploy() : await this.api.destroy();
+      this.operation = op.id;
+      $("#log").textContent = "";
+      $("#bottom").classList.add("open", "log");
+      this.message(`${kind} #${op.id} queued`);
+      this.follow();
+    } catch (error) {
+      const body = (error as ApiError).body;
+      const detail = body?.problems ? body.problems.map((p: Problem) => `${p.path}: ${p.message}`).join("; ") : (error as Error).message;
+      this.message(`${kind} refused: ${detail}`, "error");
+    }
+  }
+
+  async follow(): Promise<void> {
+    const ops = await this.api.operations();
+    const op = ops.find((o) => o.id === this.operation);
+    if (!op) return;
+    $("#log").textContent = op.log;
+    $("#log").scrollTop = 1e9;
+    if (op.status === "succeeded" || op.status === "failed") {
+      this.message(`${op.kind} ${op.status}${op.error ? `: ${op.error}` : ""}`, op.status === "failed" ? "error" : "info");
+      const lab = await this.api.get();
+      this.onStatus(lab.status, lab.status_reason);
+      return;
+    }
+    window.setTimeout(() => this.follow(), 600);
+  }
+
+  onStatus(status: string, reason: string): void {
+    const badge = $("#status");
+    badge.textContent = status;
+    badge.className = `status ${status}`;
+    badge.title = reason;
+    $("#status-reason").textContent = reason;
+  }
+
+  onLive(state: LiveState): void {
+    this.live = state;
+    this.onStatus(state.status.status, state.status.reason);
+    paint(this.cy, state);
+    this.renderPanel(false);
+  }
+
+  onSocket(up: boolean): void {
+    $("#live").textContent = up ? "live" : "reconnecting…";
+    $("#live").className = up ? "ok" : "bad";
+  }
+}
+
+function download(name: string, blob: Blob): void {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+const root = document.getElementById("editor");
+if (root) {
+  const editor = new Editor(Number(root.dataset.labId));
+  (window as any).wirelab = editor;
+  editor.start().catch((error) => {
+    const bar = document.getElementById("message");
+    if (bar) bar.textContent = `could not load the lab: ${error.message}`;
+  });
+}

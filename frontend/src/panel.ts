@@ -1,0 +1,140 @@
+// The side panel: edits the selected element, shows its live state and its controls.
+import type { LabDocument, NetworkDocument, NodeDocument, Problem } from "./api";
+import type { LiveState } from "./live";
+
+export type Selection =
+  | { type: "node"; name: string }
+  | { type: "network"; name: string }
+  | { type: "link"; index: number }
+  | { type: "attachment"; node: string; iface: string }
+  | null;
+
+const esc = (value: unknown) =>
+  String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+
+function field(label: string, name: string, value: unknown, attrs = ""): string {
+  return `<label>${label}<input data-field="${name}" value="${esc(value)}" ${attrs}></label>`;
+}
+
+function area(label: string, name: string, value: string, hint = ""): string {
+  return `<label>${label}<textarea data-field="${name}" rows="3" placeholder="${esc(hint)}">${esc(value)}</textarea></label>`;
+}
+
+function problemsHtml(problems: Problem[]): string {
+  if (!problems.length) return "";
+  return `<ul class="problems">${problems
+    .map((p) => `<li class="${p.severity}"><b>${esc(p.path || "lab")}</b>: ${esc(p.message)}</li>`)
+    .join("")}</ul>`;
+}
+
+export function portsText(node: NodeDocument): string {
+  return ((node.ports ?? []) as any[])
+    .map((p) => (typeof p !== "object" ? String(p) : p.container == null ? String(p.host)
+      : `${p.host}:${p.container}${p.protocol === "udp" ? "/udp" : ""}`))
+    .join(", ");
+}
+
+function cableControls(end: string, live: LiveState): string {
+  const link = live.links[end];
+  const state = link ? `${link.oper ?? "?"}${link.cable === "pulled" ? " (cable pulled)" : ""}` : "not deployed";
+  const addresses = link?.addresses?.length ? ` · ${link.addresses.join(", ")}` : "";
+  const counters = live.counters[end];
+  const traffic = counters
+    ? `<div class="muted">rx ${counters.rx_packets} pkts (${Math.round(counters.rx_bps / 1000)} kbit/s), tx ${counters.tx_packets} pkts (${Math.round(counters.tx_bps / 1000)} kbit/s)</div>`
+    : "";
+  return `<div class="end" data-end="${esc(end)}"><b>${esc(end)}</b>: <span class="state-${esc(link?.oper)}">${esc(state)}</span>${esc(addresses)}${traffic}</div>`;
+}
+
+function impairmentForm(ends: string[], live: LiveState): string {
+  const current = live.impairments[ends[0]] ?? {};
+  return `<fieldset><legend>Impairment (what the ${ends.length > 1 ? "ends receive" : "interface receives"})</legend>
+    ${field("Delay ms", "imp-delay_ms", current.delay_ms ?? 0, 'type="number" min="0"')}
+    ${field("Jitter ms", "imp-jitter_ms", current.jitter_ms ?? 0, 'type="number" min="0"')}
+    ${field("Loss %", "imp-loss_pct", current.loss_pct ?? 0, 'type="number" min="0" max="100"')}
+    ${field("Rate kbit/s (0: none)", "imp-rate_kbit", current.rate_kbit ?? 0, 'type="number" min="0"')}
+    ${current.error ? `<div class="error">${esc(current.error)}</div>` : ""}
+    <button data-action="impair">Apply impairment</button></fieldset>`;
+}
+
+export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>): string {
+  if (!selection) return labSummary(doc, live, problems);
+  if (selection.type === "node") {
+    const node = doc.nodes?.[selection.name];
+    if (!node) return labSummary(doc, live, problems);
+    return nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts);
+  }
+  if (selection.type === "network") {
+    const net = doc.networks?.[selection.name];
+    if (!net) return labSummary(doc, live, problems);
+    return networkPanel(selection.name, net, problems.filter((p) => p.path.startsWith(`networks.${selection.name}`)), conflicts);
+  }
+  if (selection.type === "attachment") {
+    const end = `${selection.node}:${selection.iface}`;
+    return `<h2>Cable ${esc(end)}</h2>${cableControls(end, live)}
+      <div class="buttons"><button data-action="pull">Pull cable</button><button data-action="plug">Plug cable</button>
+      <button data-action="capture">Capture 10 s</button></div>${impairmentForm([end], live)}`;
+  }
+  const link = doc.links?.[selection.index];
+  if (!link) return labSummary(doc, live, problems);
+  return `<h2>Link</h2>${link.endpoints.map((e) => cableControls(e, live)).join("")}
+    ${field("Subnet", "link-subnet", link.subnet ?? "")}
+    <div class="buttons"><button data-action="pull">Pull cable</button><button data-action="plug">Plug cable</button>
+    <button data-action="capture">Capture 10 s</button></div>
+    ${impairmentForm(link.endpoints, live)}
+    ${problemsHtml(problems.filter((p) => p.path.startsWith(`links[${selection.index}]`)))}`;
+}
+
+function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, problems: Problem[], conflicts: Map<string, string>): string {
+  const liveNode = live.nodes[name];
+  const conflict = conflicts.get(`n:${name}`);
+  const hosts = Object.entries(doc.nodes ?? {}).filter(([, n]) => n.kind === "host").map(([n]) => n);
+  const overlays = Object.entries(doc.networks ?? {}).filter(([, n]) => n.kind === "overlay").map(([n]) => n);
+  const parts = [`<h2>${esc(node.kind)} ${esc(name)}</h2>`];
+  if (liveNode) parts.push(`<div class="live ${esc(liveNode.state)}">${esc(liveNode.state)}${liveNode.reason ? `: ${esc(liveNode.reason)}` : ""}</div>`);
+  parts.push(field("Name", "name", conflict ?? name, conflict ? 'class="invalid"' : ""));
+  if (conflict) parts.push(`<div class="error">another element is already named '${esc(conflict)}'</div>`);
+  if (node.kind !== "switch") parts.push(field("Image", "image", node.image ?? "", 'placeholder="wirelab/node:busybox"'));
+  if (node.kind === "container") {
+    parts.push(`<label>Host<select data-field="host">${hosts.map((h) => `<option ${h === node.host ? "selected" : ""}>${esc(h)}</option>`).join("")}</select></label>`);
+    const modes = ["host", "bridge", "none", ...overlays.map((o) => `overlay:${o}`)];
+    parts.push(`<label>Mode<select data-field="mode">${modes.map((m) => `<option ${m === (node.mode ?? "bridge") ? "selected" : ""}>${esc(m)}</option>`).join("")}</select></label>`);
+    parts.push(field("Command", "command", Array.isArray(node.command) ? node.command.join(" ") : node.command ?? ""));
+    parts.push(field("Ports", "ports", portsText(node), 'placeholder="10000:80, auto:443 (bridge) or 80, auto (host)"'));
+    parts.push(area("Environment", "env", Object.entries(node.env ?? {}).map(([k, v]) => `${k}=${v}`).join("\n"), "KEY=value"));
+  }
+  if (node.kind === "host" || node.kind === "router") {
+    parts.push(`<h3>Interfaces</h3>`);
+    for (const [ifName, iface] of Object.entries(node.interfaces ?? {})) {
+      parts.push(`<div class="iface">${esc(ifName)} on ${esc(iface.network ?? "a link")}
+        ${field("Address", `address:${ifName}`, iface.address ?? "", 'placeholder="automatic"')}</div>`);
+    }
+    for (const link of doc.links ?? []) {
+      for (const end of link.endpoints) if (end.startsWith(`${name}:`)) parts.push(cableControls(end, live));
+    }
+    for (const [ifName] of Object.entries(node.interfaces ?? {})) parts.push(cableControls(`${name}:${ifName}`, live));
+    parts.push(area("Routes", "routes", (node.routes ?? []).map((r) => `${r.to} via ${r.via}`).join("\n"), "default via 198.18.0.1"));
+  }
+  if (node.kind !== "switch") parts.push(area("Startup commands", "exec", (node.exec ?? []).join("\n"), "one command a line"));
+  const ports = live.ports[name]?.listening ?? [];
+  if (ports.length) parts.push(`<h3>Listening</h3><ul>${ports.map((p: any) => `<li>${esc(p.protocol)} ${esc(p.port)} ${esc(p.process)}</li>`).join("")}</ul>`);
+  const published = live.published.filter((p) => p.host === name);
+  if (published.length) parts.push(`<h3>Published</h3><ul>${published.map((p) => `<li>${esc(name)}:${esc(p.host_port)} → ${esc(p.container)}:${esc(p.port)}</li>`).join("")}</ul>`);
+  if (node.kind !== "switch") parts.push(`<div class="buttons"><button data-action="console">Console</button><button data-action="restart">Restart</button></div>`);
+  parts.push(problemsHtml(problems));
+  return parts.join("");
+}
+
+function networkPanel(name: string, net: NetworkDocument, problems: Problem[], conflicts: Map<string, string>): string {
+  const conflict = conflicts.get(`net:${name}`);
+  return `<h2>${esc(net.kind)} ${esc(name)}</h2>${field("Name", "name", conflict ?? name, conflict ? 'class="invalid"' : "")}
+    ${conflict ? `<div class="error">another element is already named '${esc(conflict)}'</div>` : ""}
+    ${field("Subnet", "subnet", net.subnet ?? "")}${problemsHtml(problems)}`;
+}
+
+function labSummary(doc: LabDocument, live: LiveState, problems: Problem[]): string {
+  const published = live.published.map((p) => `<li>${esc(p.host)}:${esc(p.host_port)} → ${esc(p.container)}:${esc(p.port)}</li>`).join("");
+  return `<h2>${esc(doc.name)}</h2><p class="muted">${esc(doc.description ?? "")}</p>
+    <p>Drag from the palette to add, drag from a node's handle to another to connect; select to edit.</p>
+    ${published ? `<h3>Published ports</h3><ul>${published}</ul>` : ""}
+    <h3>Problems</h3>${problems.length ? problemsHtml(problems) : '<p class="muted">none</p>'}`;
+}

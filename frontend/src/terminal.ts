@@ -1,0 +1,42 @@
+// A console on a node: xterm.js over the node's console WebSocket.
+import { Terminal } from "@xterm/xterm";
+import { FitAddon } from "@xterm/addon-fit";
+import "@xterm/xterm/css/xterm.css";
+
+export class NodeConsole {
+  private term: Terminal;
+  private socket: WebSocket;
+  private fit = new FitAddon();
+
+  constructor(host: HTMLElement, labId: number, node: string) {
+    this.term = new Terminal({ fontSize: 13, cursorBlink: true, convertEol: false, theme: { background: "#101820" } });
+    this.term.loadAddon(this.fit);
+    this.term.open(host);
+    this.fit.fit();
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    this.socket = new WebSocket(`${scheme}://${location.host}/ws/labs/${labId}/nodes/${encodeURIComponent(node)}/console/`);
+    this.socket.binaryType = "arraybuffer";
+    this.socket.onopen = () => this.resize();
+    this.socket.onmessage = (message) => {
+      if (typeof message.data === "string") {
+        const data = JSON.parse(message.data);
+        if (data.type === "error") this.term.write(`\r\n${data.message}\r\n`);
+      } else this.term.write(new Uint8Array(message.data));
+    };
+    this.socket.onclose = () => this.term.write("\r\n[console closed]\r\n");
+    this.term.onData((data) => this.socket.readyState === WebSocket.OPEN && this.socket.send(new TextEncoder().encode(data)));
+    this.term.focus();
+  }
+
+  resize(): void {
+    this.fit.fit();
+    if (this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify({ type: "resize", cols: this.term.cols, rows: this.term.rows }));
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+    this.term.dispose();
+  }
+}

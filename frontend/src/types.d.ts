@@ -1,0 +1,3 @@
+declare module "cytoscape-edgehandles";
+declare module "cytoscape-elk";
+declare module "cytoscape-svg";

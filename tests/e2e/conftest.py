@@ -1,0 +1,112 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real Wirelab: Daphne
+serving the test database, a Celery worker on a queue of its own, and the live monitor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from playwright.sync_api import sync_playwright
+
+from labs.live.service import MonitorService
+from topology.models import Lab
+from worker.converge import destroy
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".wirelab" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    return (
+        f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    )
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path, settings):
+    """A running Wirelab on a free port; yields its base URL. Labs made are destroyed after."""
+    queue = f"e2e-{uuid.uuid4().hex[:6]}"
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=_database_url(), WIRELAB_LABHOST=queue)
+    settings.WIRELAB_LABHOST = queue
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            env=env, stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", f"{queue}@%h",
+             "--pool", "solo", "--loglevel", "WARNING"],
+            env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+        ),
+    ]  # fmt: skip
+    monitor = MonitorService()
+    monitor.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for lab in Lab.objects.all():
+            destroy(lab.uid, lab.labhost)
+        monitor.stop()
+        for proc in processes:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def browser_page(server, django_user_model):
+    """A signed-in page at 1280x800; fails the test on any console error."""
+    django_user_model.objects.create_user("eve", password="pw-eve-12345")
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server}/accounts/login/")
+        page.fill("#id_username", "eve")
+        page.fill("#id_password", "pw-eve-12345")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.base = server
+        yield page
+        browser.close()
+    assert errors == [], errors
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

@@ -1,0 +1,159 @@
+"""The editor in a real browser: draw, deploy, watch, console; pull a cable; import; refuse."""
+
+import time
+
+from tests.conftest import DEMOS
+
+from .conftest import screenshot
+
+
+def cy(page, script: str):
+    return page.evaluate(f"(() => {{ const cy = window.wirelab.cy; {script} }})()")
+
+
+def tap(page, element_id: str, button: str = "left") -> None:
+    """Click a canvas element where it is drawn."""
+    box = page.locator("#canvas").bounding_box()
+    point = cy(page, f"const e = cy.getElementById('{element_id}'); "
+                     "if (e.isNode() && e.isParent()) { const b = e.renderedBoundingBox({includeLabels: false}); "
+                     "return {x: (b.x1 + b.x2) / 2, y: b.y1 + 6}; } "
+                     "return e.isNode() ? e.renderedPosition() : e.renderedMidpoint();")  # fmt: skip
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"], button=button)
+
+
+def add(page, label: str) -> None:
+    page.dblclick(f"#palette .item:text-is('{label}')")
+
+
+def saved(page) -> None:
+    page.wait_for_function(
+        "!window.wirelab.pending && document.querySelector('#save-state').textContent === 'saved'",
+        timeout=10_000,
+    )
+
+
+def wait_all_running(page, timeout=90_000) -> None:
+    try:
+        _wait_all_running(page, timeout)
+    except Exception:
+        screenshot(page, "not-running")
+        raise AssertionError(
+            f"not all running: {page.inner_text('#log')} {page.evaluate('JSON.stringify(window.wirelab.live.nodes)')}"
+        ) from None
+
+
+def _wait_all_running(page, timeout) -> None:
+    page.wait_for_function(
+        """() => { const w = window.wirelab; const names = Object.keys(w.model.doc.nodes)
+             .filter((n) => w.model.doc.nodes[n].kind !== 'switch');
+           return names.length && names.every((n) => w.live.nodes[n] && w.live.nodes[n].state === 'running'); }""",
+        timeout=timeout,
+    )
+
+
+def terminal_text(page) -> str:
+    return page.evaluate("document.querySelector('#terminal .xterm-rows')?.innerText ?? ''")
+
+
+def test_draw_deploy_console_and_pull_a_cable(browser_page):
+    page = browser_page
+    page.fill("input[name=name]", "clicked")
+    page.click("#create-lab")
+    page.wait_for_selector("#palette .item")
+    add(page, "Docker host")
+    add(page, "Container")
+    add(page, "Container")
+    add(page, "End host")
+    add(page, "Switch")
+    saved(page)
+    assert cy(page, "return cy.getElementById('n:app1').parent().id();") == "n:host1"
+    assert cy(page, "return cy.getElementById('n:app2').parent().id();") == "n:host1"
+
+    tap(page, "n:app1")
+    page.fill("#panel [data-field=ports]", "10000:80")
+    page.press("#panel [data-field=ports]", "Tab")
+    tap(page, "n:app2")
+    page.select_option("#panel [data-field=mode]", "host")
+    for node in ("n:host1", "n:pc1"):
+        tap(page, node)
+        page.click("#connect")
+        tap(page, "n:sw1")
+    saved(page)
+    assert "host1:10000 → app1:80" in cy(page, "return cy.getElementById('n:host1').data('label');")
+    screenshot(page, "editor")
+    stored = page.evaluate("fetch(`/api/labs/${window.wirelab.labId}/export/?as=json`).then((r) => r.json())")
+    assert set(stored["nodes"]) == {"host1", "app1", "app2", "pc1", "sw1"}
+
+    page.click("#deploy")
+    wait_all_running(page)
+    page.wait_for_function("document.querySelector('#status').textContent === 'running'", timeout=30_000)
+    screenshot(page, "running-lab")
+
+    page.wait_for_function(
+        "(window.wirelab.live.links['host1:eth0'] || {}).addresses?.length", timeout=10_000
+    )
+    address = page.evaluate("window.wirelab.live.links['host1:eth0'].addresses[0].split('/')[0]")
+    tap(page, "n:pc1", button="right")
+    page.click("#menu button:text-is('Console')")
+    page.wait_for_selector("#terminal .xterm-rows")
+    time.sleep(0.5)
+    page.keyboard.type(f"wget -qO- http://{address}:10000/\n")
+    page.wait_for_function("document.querySelector('#terminal .xterm-rows').innerText.includes('\\napp1')",
+                           timeout=10_000)  # fmt: skip
+    assert "app1" in terminal_text(page)
+    page.click("#close-console")
+
+    link = cy(page, "return cy.edges('.link').filter((e) => e.data('ends').includes('host1:eth0'))[0].id();")
+    tap(page, link)
+    started = time.monotonic()
+    page.click("#panel button[data-action=pull]")
+    page.wait_for_function(f"window.wirelab.cy.getElementById('{link}').hasClass('down')", timeout=2_000)
+    assert time.monotonic() - started < 2
+    assert cy(page, f"return cy.getElementById('{link}').style('line-color');") == "rgb(214,69,69)"
+    page.click("#panel button[data-action=plug]")
+    page.wait_for_function(f"window.wirelab.cy.getElementById('{link}').hasClass('up')", timeout=2_000)
+
+
+def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path):
+    page = browser_page
+    page.set_input_files("input[type=file][name=file]", str(DEMOS / "docker-modes.yaml"))
+    page.click("#import-lab")
+    page.wait_for_selector("#palette .item")
+    page.wait_for_function("window.wirelab && window.wirelab.cy.nodes().length > 5")
+    parents = cy(
+        page,
+        "return Object.fromEntries(cy.nodes('.container').map((n) => [n.data('name'), n.parent().id()]));",
+    )
+    assert parents == {"nginx-1": "n:h1", "nginx-1b": "n:h1", "nginx-2": "n:h1", "app-1": "n:h1",
+                       "nginx-3": "n:h2", "app-dyn": "n:h2", "app-2": "n:h2"}  # fmt: skip
+    h1 = cy(page, "return cy.getElementById('n:h1').data('label');")
+    assert "h1:10000 → nginx-2:80" in h1
+    assert "h1:80 ← nginx-1b (host mode)" in h1
+    page.click("#deploy")
+    page.wait_for_function(
+        "window.wirelab.cy.getElementById('n:nginx-1b').hasClass('exited')", timeout=90_000
+    )
+    page.wait_for_function("document.querySelector('#status').textContent === 'degraded'", timeout=30_000)
+    page.evaluate("window.wirelab.select({type: 'node', name: 'nginx-1b'})")
+    assert "Address already in use" in page.inner_text("#panel .live")
+    screenshot(page, "docker-modes-running")
+
+
+def test_a_broken_edit_is_shown_on_the_element_and_deploy_refuses(browser_page):
+    page = browser_page
+    page.fill("input[name=name]", "broken")
+    page.click("#create-lab")
+    page.wait_for_selector("#palette .item")
+    add(page, "Router")
+    add(page, "Router")
+    saved(page)
+    tap(page, "n:r2")
+    page.fill("#panel [data-field=name]", "r1")
+    page.press("#panel [data-field=name]", "Tab")
+    assert "another element is already named 'r1'" in page.inner_text("#panel")
+    assert cy(page, "return cy.getElementById('n:r2').hasClass('problem');")
+    assert cy(page, "return cy.getElementById('n:r1').hasClass('problem');")
+    page.click("#deploy")
+    assert "fix the problems" in page.inner_text("#message")
+    operations = page.evaluate("fetch(`/api/labs/${window.wirelab.labId}/operations/`).then((r) => r.json())")
+    assert operations == []
