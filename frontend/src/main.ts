@@ -422,6 +422,7 @@ class Editor {
   openConsole(node: string): void {
     this.console?.close();
     $("#bottom").classList.add("open");
+    this.cy.resize();
     $("#console-title").textContent = `Console: ${node}`;
     const host = $("#terminal");
     host.innerHTML = "";
@@ -450,7 +451,8 @@ class Editor {
     on("#close-console", () => {
       this.console?.close();
       this.console = null;
-      $("#bottom").classList.remove("open");
+      $("#bottom").classList.remove("open", "log");
+      this.cy.resize();
     });
     $("#import").addEventListener("change", async (event) => {
       const file = (event.target as HTMLInputElement).files?.[0];
@@ -532,6 +534,7 @@ class Editor {
       this.operation = op.id;
       $("#log").textContent = "";
       $("#bottom").classList.add("open", "log");
+      this.cy.resize();
       this.message(`${kind} #${op.id} queued`);
       this.follow();
     } catch (error) {

@@ -136,6 +136,8 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     page.wait_for_function("document.querySelector('#status').textContent === 'degraded'", timeout=30_000)
     page.evaluate("window.wirelab.select({type: 'node', name: 'nginx-1b'})")
     assert "Address already in use" in page.inner_text("#panel .live")
+    page.click("#close-console")
+    page.click("#fit")
     screenshot(page, "docker-modes-running")
 
 
