@@ -65,9 +65,10 @@ async def run(count: int, flaps: int, user) -> dict:
     from worker.converge import destroy
     from worker.live.controls import set_cable
 
-    labs = [await sync_to_async(deploy)(PAIR.format(name=f"live-{count}-{i}"), user) for i in range(count)]
-    clients = []
+    labs, clients = [], []
     try:
+        for i in range(count):
+            labs.append(await sync_to_async(deploy)(PAIR.format(name=f"live-{count}-{i}"), user))
         for lab in labs:
             ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/labs/{lab.id}/")
             ws.scope["user"] = user

@@ -8,9 +8,9 @@ LISTEN = "0A"
 UDP_UNCONNECTED = "07"
 
 
-def listening_ports(pid: int) -> set[tuple[str, int]]:
-    """(protocol, port) pairs bound for listening in the namespace of process `pid`."""
-    found: set[tuple[str, int]] = set()
+def listening_sockets(pid: int) -> dict[str, tuple[str, int]]:
+    """Listening sockets in the namespace of process `pid`: inode -> (protocol, port)."""
+    found: dict[str, tuple[str, int]] = {}
     for proto, state in (("tcp", LISTEN), ("udp", UDP_UNCONNECTED)):
         for suffix in ("", "6"):
             try:
@@ -20,9 +20,14 @@ def listening_ports(pid: int) -> set[tuple[str, int]]:
                 continue
             for line in lines:
                 fields = line.split()
-                if len(fields) > 3 and fields[3] == state:
-                    found.add((proto, int(fields[1].rsplit(":", 1)[1], 16)))
+                if len(fields) > 9 and fields[3] == state:
+                    found[fields[9]] = (proto, int(fields[1].rsplit(":", 1)[1], 16))
     return found
+
+
+def listening_ports(pid: int) -> set[tuple[str, int]]:
+    """(protocol, port) pairs bound for listening in the namespace of process `pid`."""
+    return set(listening_sockets(pid).values())
 
 
 def wait_listening(pid: int, ports: set[tuple[str, int]], timeout: float, alive) -> bool:

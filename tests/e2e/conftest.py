@@ -13,10 +13,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from playwright.sync_api import sync_playwright
 
 from labs.live.service import MonitorService
+from tests.processes import shared_database_url, start_worker
 from topology.models import Lab
 from worker.converge import destroy
 
@@ -34,19 +34,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    return (
-        f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    )
-
-
 @pytest.fixture
 def server(transactional_db, tmp_path, settings):
     """A running Wirelab on a free port; yields its base URL. Labs made are destroyed after."""
     queue = f"e2e-{uuid.uuid4().hex[:6]}"
     port = _free_port()
-    env = dict(os.environ, DATABASE_URL=_database_url(), WIRELAB_LABHOST=queue)
+    env = dict(os.environ, DATABASE_URL=shared_database_url(), WIRELAB_LABHOST=queue)
     settings.WIRELAB_LABHOST = queue
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -55,11 +48,7 @@ def server(transactional_db, tmp_path, settings):
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
             env=env, stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
         ),
-        subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", f"{queue}@%h",
-             "--pool", "solo", "--loglevel", "WARNING"],
-            env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
-        ),
+        start_worker(queue, logs / "worker.log"),
     ]  # fmt: skip
     monitor = MonitorService()
     monitor.start()

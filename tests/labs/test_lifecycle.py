@@ -3,8 +3,6 @@ and a worker killed in the middle of a deploy."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 
@@ -15,6 +13,7 @@ from django.db import connection
 from labs import lifecycle
 from labs.models import Operation
 from labs.services import import_lab
+from tests.processes import start_worker
 from tests.worker.conftest import leftovers
 from topology.models import Lab
 from topology.problems import TopologyError
@@ -99,39 +98,6 @@ def test_api_deploy_destroy_and_operations(api, user, labs_made, settings):
     assert api.delete(f"/api/labs/{lab.id}/").status_code == 204
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    return (
-        f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    )
-
-
-def _start_worker(queue: str, log_dir) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=_database_url(), WIRELAB_LABHOST=queue)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            queue,
-            "-n",
-            f"{queue}@%h",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-        ],
-        env=env,
-        stdout=open(log_dir / "worker.log", "a"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
 def _wait(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -150,14 +116,14 @@ def test_worker_killed_mid_deploy_finishes_it_when_restarted(user, labs_made, tm
     lab.labhost = queue
     lab.save()
     labs_made.append(lab)
-    worker = _start_worker(queue, tmp_path)
+    worker = start_worker(queue, tmp_path / "worker.log")
     try:
         op = lifecycle.request_deploy(lab, user)
         _wait(lambda: "started 10/16" in Operation.objects.get(id=op.id).log, 60, "the deploy to be half way")
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
         assert Operation.objects.get(id=op.id).status == "running"
-        worker = _start_worker(queue, tmp_path)
+        worker = start_worker(queue, tmp_path / "worker.log")
         _wait(lambda: Operation.objects.get(id=op.id).done, 90, "the deploy to finish after the restart")
     finally:
         os.killpg(worker.pid, signal.SIGKILL)

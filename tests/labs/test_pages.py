@@ -1,12 +1,11 @@
 """Pages: home, sign in, admin, and /health/ against the real services."""
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
+
+from tests.processes import start_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -49,27 +48,7 @@ def test_health_names_the_reason_when_something_is_down(client, settings):
 
 def test_health_sees_a_running_lab_host(client):
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            queue,
-            "-n",
-            f"{queue}@%h",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "WARNING",
-        ],
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = start_worker(queue, shared_database=False)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

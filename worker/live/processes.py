@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import os
 
-
-def _inodes(pid: int, wanted: set[tuple[str, int]]) -> dict[str, tuple[str, int]]:
-    out = {}
-    for proto, state in (("tcp", "0A"), ("udp", "07")):
-        for suffix in ("", "6"):
-            try:
-                with open(f"/proc/{pid}/net/{proto}{suffix}") as handle:
-                    rows = handle.readlines()[1:]
-            except OSError:
-                continue
-            for row in rows:
-                fields = row.split()
-                port = int(fields[1].rsplit(":", 1)[1], 16)
-                if fields[3] == state and (proto, port) in wanted:
-                    out[fields[9]] = (proto, port)
-    return out
+from ..sockets import listening_sockets
 
 
 def socket_owners(pid: int, ports: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
     """Process names for the listening (protocol, port) pairs in `pid`'s namespace."""
-    inodes = _inodes(pid, set(ports))
+    wanted = set(ports)
+    inodes = {inode: key for inode, key in listening_sockets(pid).items() if key in wanted}
     if not inodes:
         return {}
     try:

@@ -1,0 +1,28 @@
+"""Wirelab's own processes started by tests: a Celery lab-host worker, and the test
+database's URL for processes that must share it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.db import connection
+
+
+def shared_database_url() -> str:
+    s = connection.settings_dict
+    host, port = s["HOST"] or "127.0.0.1", s["PORT"] or 5432
+    return f"postgres://{s['USER']}:{s['PASSWORD']}@{host}:{port}/{s['NAME']}"
+
+
+def start_worker(queue: str, log: Path | None = None, shared_database: bool = True) -> subprocess.Popen:
+    """A Celery worker for lab host `queue`, in a session of its own (so its group can be killed)."""
+    env = dict(os.environ, WIRELAB_LABHOST=queue)
+    if shared_database:
+        env["DATABASE_URL"] = shared_database_url()
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", f"{queue}@%h",
+               "--pool", "solo", "--loglevel", "INFO"]  # fmt: skip
+    output = open(log, "a") if log else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)
+    return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
