@@ -20,7 +20,7 @@ from . import containers, execs, fabric, labels, nat, sockets, wiring
 from .config import EngineConfig
 from .errors import EngineError, ImageMissing
 from .netlink import Namespaces, create_veth, delete_link, links
-from .plan import NamespacePlan, namespace_plans, own_namespace_apps
+from .plan import namespace_plans, own_namespace_apps
 from .report import NodeState, Report
 from .runtime import ContainerInfo, DockerRuntime
 
@@ -345,8 +345,4 @@ class _Converge:
         return NodeState("failed", f"{info.status} (exit {info.exit_code}): {reason}")
 
 
-def holder_path(info: ContainerInfo) -> str:
-    return f"/proc/{info.pid}/ns/net"
-
-
-__all__ = ["EngineError", "NamespacePlan", "Report", "converge", "destroy"]
+__all__ = ["EngineError", "Report", "converge", "destroy"]

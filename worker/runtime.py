@@ -59,14 +59,13 @@ class DockerRuntime:
             raw = self.client.api.containers(all=True, filters={"label": selector})
         except APIError as exc:
             raise EngineError(f"the Docker engine failed to list containers: {exc}") from None
-        return [self._info(c["Id"]) for c in raw if self._exists(c["Id"])]
-
-    def _exists(self, container_id: str) -> bool:
-        try:
-            self.client.api.inspect_container(container_id)
-            return True
-        except NotFound:
-            return False
+        found = []
+        for item in raw:
+            try:
+                found.append(self._info(item["Id"]))
+            except NotFound:
+                continue  # removed since the listing
+        return found
 
     def inspect(self, container_id: str) -> ContainerInfo:
         return self._info(container_id)
