@@ -31,8 +31,10 @@ STARTED_PIDS+=($!)
 step "Starting the web server"
 "$VENV/bin/daphne" -b "$HOST" -p "$PORT" config.asgi:application >"$STATE/web.log" 2>&1 &
 STARTED_PIDS+=($!)
+# Wait until the web server answers and every part reports up (the worker takes a moment).
 for _ in $(seq 1 60); do
-  "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('$HOST',$PORT)))" 2>/dev/null && break
+  "$PY" -c "import json,sys,urllib.request as u; sys.exit(0 if json.load(u.urlopen('http://$HOST:$PORT/health/?format=json', timeout=2)).get('ok') else 1)" \
+    >/dev/null 2>&1 && break
   sleep 0.5
 done
 echo
