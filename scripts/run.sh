@@ -22,7 +22,9 @@ HOST="${WIRELAB_BIND:-127.0.0.1}"
 PORT="${WIRELAB_PORT:-8000}"
 LABHOST="${WIRELAB_LABHOST:-local}"
 step "Starting the Celery worker for lab host '$LABHOST'"
-"$VENV/bin/celery" -A config worker -Q "$LABHOST" -n "$LABHOST@%h" --concurrency 2 \
+# Threads, not forked pool processes: the engine forks helpers into lab namespaces (pyroute2),
+# which a prefork pool child does not survive; and a long deploy must not hold up a cable pull.
+"$VENV/bin/celery" -A config worker -Q "$LABHOST" -n "$LABHOST@%h" --pool threads --concurrency 4 \
   --loglevel INFO >"$STATE/worker.log" 2>&1 &
 STARTED_PIDS+=($!)
 step "Starting the live-state monitor"
