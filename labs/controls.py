@@ -108,15 +108,14 @@ def apply_impairment(lab_id: int, ends: list, values: dict) -> None:
     impairment = Impairment(**values)
     described = ", ".join(f"{k} {v}" for k, v in values.items() if v) or "none"
     for node, iface in ends:
+        error = ""
         try:
             impair(lab.uid, node, iface, impairment)
+            note(lab, LabEvent.Kind.IMPAIRMENT, f"{node}:{iface}: {described}")
         except EngineError as exc:
+            error = str(exc)
             note(lab, LabEvent.Kind.ERROR, f"{node}:{iface} impairment: {exc}")
-            publish_now(lab.uid, [{"type": "impairment", "node": node, "iface": iface, **values,
-                                   "error": str(exc)}])  # fmt: skip
-            continue
-        note(lab, LabEvent.Kind.IMPAIRMENT, f"{node}:{iface}: {described}")
-        publish_now(lab.uid, [{"type": "impairment", "node": node, "iface": iface, **values, "error": ""}])
+        publish_now(lab.uid, [{"type": "impairment", "node": node, "iface": iface, **values, "error": error}])
 
 
 def last_deployed_spec(lab: Lab) -> LabHostSpec | None:

@@ -8,7 +8,7 @@ export type LabDocument = components["schemas"]["LabDoc"];
 export type NodeDocument = components["schemas"]["NodeDoc"];
 export type NetworkDocument = components["schemas"]["NetworkDoc"];
 
-function csrfToken(): string {
+export function csrfToken(): string {
   const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
 }

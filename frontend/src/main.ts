@@ -2,7 +2,7 @@
 import type { Core, NodeSingular } from "cytoscape";
 import cytoscape from "cytoscape";
 import svg from "cytoscape-svg";
-import { ApiError, labApi, type Problem } from "./api";
+import { ApiError, csrfToken, labApi, type Problem } from "./api";
 import { createCanvas, elements, markProblems, runLayout } from "./canvas";
 import { PALETTE, addItem, connect, parsePorts } from "./edits";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
@@ -459,7 +459,7 @@ class Editor {
       if (!file) return;
       const response = await fetch(`/api/labs/${this.labId}/document/`, {
         method: "PUT", credentials: "same-origin",
-        headers: { "Content-Type": "application/yaml", "X-CSRFToken": decodeURIComponent(document.cookie.match(/csrftoken=([^;]+)/)?.[1] ?? "") },
+        headers: { "Content-Type": "application/yaml", "X-CSRFToken": csrfToken() },
         body: await file.text(),
       });
       const body = await response.json();

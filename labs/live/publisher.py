@@ -8,7 +8,9 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from .state import entity_key, group_name, message, record
+from worker.live.events import entity_key
+
+from .state import group_name, message, record
 
 BULK = {"counters"}  # sampled figures: they ride along, never hurry a message
 

@@ -13,6 +13,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from worker.live.events import entity_key
+
 SEQ = "seq"
 
 
@@ -22,15 +24,6 @@ def group_name(lab_uid: str) -> str:
 
 def state_key(lab_uid: str) -> str:
     return f"wirelab:live:{lab_uid}"
-
-
-def entity_key(event: dict) -> str:
-    kind = event["type"]
-    if kind in ("link.state", "cable.state", "counters", "impairment"):
-        return f"{kind}:{event['node']}:{event['iface']}"
-    if kind in ("node.state", "port.state"):
-        return f"{kind}:{event['node']}"
-    return kind
 
 
 def record(pipe, lab_uid: str, events: list[dict]) -> None:

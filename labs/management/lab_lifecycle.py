@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from django.core.management.base import CommandError
@@ -20,7 +21,7 @@ def add_parsers(sub) -> None:
         parser.add_argument("--here", action="store_true", help="converge in this process on this lab host")
     status = sub.add_parser("status", help="the lab's status and its nodes")
     status.add_argument("slug")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", dest="as_json")
     run = sub.add_parser("exec", help="run a command in a node: lab exec SLUG NODE -- CMD...")
     run.add_argument("slug")
     run.add_argument("node")
@@ -80,15 +81,13 @@ class LifecycleActions:
         if op.status == Operation.Status.FAILED:
             raise SystemExit(1)
 
-    def do_status(self, slug, json: bool, **_):
+    def do_status(self, slug, as_json: bool, **_):
         lab = self._lab(slug)
         last = lab.operations.filter(kind=Operation.Kind.DEPLOY, status=Operation.Status.SUCCEEDED).first()
         nodes = last.result.get("nodes", {}) if last and lab.status not in ("stopped", "draft") else {}
         data = {"lab": lab.slug, "status": lab.status, "reason": lab.status_reason, "nodes": nodes}
-        if json:
-            import json as json_module
-
-            self.stdout.write(json_module.dumps(data, indent=2))
+        if as_json:
+            self.stdout.write(json.dumps(data, indent=2))
             return
         self.stdout.write(
             f"{lab.slug}: {lab.status}" + (f" ({lab.status_reason})" if lab.status_reason else "")

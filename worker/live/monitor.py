@@ -19,6 +19,7 @@ import docker
 
 from .. import fabric, labels
 from ..sockets import listening_ports
+from .events import entity_key
 from .processes import socket_owners
 from .watch import Watch
 
@@ -46,7 +47,7 @@ class Monitor:
         fresh = []
         seen = self.reported.setdefault(lab, {})
         for event in events:
-            key = event_key(event)
+            key = entity_key(event)
             if seen.get(key) != event:
                 seen[key] = event
                 fresh.append(event)
@@ -215,12 +216,3 @@ class Monitor:
         self._wake_r.close()
         self._wake_w.close()
         self.client.close()
-
-
-def event_key(event: dict) -> str:
-    kind = event["type"]
-    if kind in ("link.state", "counters", "cable.state"):
-        return f"{kind}:{event['node']}:{event['iface']}"
-    if kind in ("node.state", "port.state"):
-        return f"{kind}:{event['node']}"
-    return kind
