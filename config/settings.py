@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
-    "topology",
+    "labs.store.apps.StoreConfig",
     "labs",
 ]
 

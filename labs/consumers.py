@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
-from django.conf import settings
 
-from topology.models import Lab
+from labs.models import Lab
 
 from .live import state as live
 from .snapshots import full_snapshot
@@ -64,63 +62,94 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     """`/ws/labs/<id>/nodes/<node>/console/`: a shell with a TTY in the node.
 
     Binary frames carry terminal bytes both ways; a text frame
-    `{"type": "resize", "cols": C, "rows": R}` resizes the terminal.
+    `{"type": "resize", "cols": C, "rows": R}` resizes the terminal. The shell runs on the
+    lab host that holds the lab, which relays it over the channel layer; this process never
+    talks to a container engine.
     """
+
+    OPEN_TIMEOUT = 20
 
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]
         self.lab = await _own_lab(self.scope.get("user"), kwargs["lab_id"])
-        self.node = kwargs["node"]
+        self.inbox, self.pending = None, []
         if self.lab is None:
             await self.close(code=FORBIDDEN)
             return
-        from .console import Console, ConsoleError
-
-        try:
-            self.console = await asyncio.to_thread(Console.open, self.lab.uid, self.node)
-        except ConsoleError as exc:
-            await self.accept()
-            await self.send(text_data=json.dumps({"type": "error", "message": str(exc)}))
-            await self.close(code=4404)
-            return
         await self.accept()
-        self.loop = asyncio.get_running_loop()
-        self.last_activity = self.loop.time()
-        self.reader = threading.Thread(target=self._pump, daemon=True)
-        self.reader.start()
-        self.idle_task = asyncio.ensure_future(self._idle_watch())
+        request = {
+            "type": "console.open",
+            "lab": self.lab.uid,
+            "node": kwargs["node"],
+            "reply": self.channel_name,
+        }
+        await self.channel_layer.send(live.console_channel(self.lab.labhost), request)
+        self.waiting = asyncio.ensure_future(self._expect_answer())
 
-    def _pump(self) -> None:
-        for chunk in self.console.read_chunks():
-            asyncio.run_coroutine_threadsafe(self.send(bytes_data=chunk), self.loop)
-        asyncio.run_coroutine_threadsafe(self.close(), self.loop)
+    async def _expect_answer(self) -> None:
+        await asyncio.sleep(self.OPEN_TIMEOUT)
+        if self.inbox is None:
+            await self._fail(f"lab host {self.lab.labhost} did not answer; is its worker running?")
 
-    async def _idle_watch(self) -> None:
-        timeout = settings.WIRELAB_CONSOLE_IDLE_SECONDS
-        while True:
-            await asyncio.sleep(min(timeout, 5))
-            if self.loop.time() - self.last_activity > timeout:
-                await self.send(bytes_data=b"\r\n[idle for too long: console closed]\r\n")
-                await self.close()
-                return
+    async def _fail(self, message: str) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "message": message}))
+        await self.close(code=4404)
+
+    async def console_opened(self, message):
+        self.inbox = message["inbox"]
+        for item in self.pending:
+            await self.channel_layer.send(self.inbox, item)
+        self.pending.clear()
+
+    async def console_output(self, message):
+        await self.send(bytes_data=message["data"])
+
+    async def console_error(self, message):
+        await self._fail(message.get("message", "the console cannot be opened"))
+
+    async def console_closed(self, message):
+        if message.get("idle"):
+            await self.send(bytes_data=b"\r\n[idle for too long: console closed]\r\n")
+        await self.close()
 
     async def receive(self, text_data=None, bytes_data=None):
-        self.last_activity = self.loop.time()
         if bytes_data is not None:
-            await asyncio.to_thread(self.console.write, bytes_data)
-        elif text_data:
-            try:
-                data = json.loads(text_data)
-            except ValueError:
-                await asyncio.to_thread(self.console.write, text_data.encode())
-                return
-            if data.get("type") == "resize":
-                await asyncio.to_thread(self.console.resize, int(data["cols"]), int(data["rows"]))
-            elif data.get("type") == "input":
-                await asyncio.to_thread(self.console.write, str(data.get("data", "")).encode())
+            await self._forward({"type": "console.input", "data": bytes_data})
+            return
+        try:
+            data = json.loads(text_data or "")
+        except ValueError:
+            await self._forward({"type": "console.input", "data": (text_data or "").encode()})
+            return
+        if not isinstance(data, dict):
+            return
+        if data.get("type") == "resize":
+            size = _terminal_size(data)
+            if size is not None:
+                await self._forward({"type": "console.resize", "cols": size[0], "rows": size[1]})
+        elif data.get("type") == "input":
+            await self._forward({"type": "console.input", "data": str(data.get("data", "")).encode()})
+
+    async def _forward(self, item: dict) -> None:
+        if self.inbox is None:
+            if len(self.pending) < 100:
+                self.pending.append(item)
+            return
+        await self.channel_layer.send(self.inbox, item)
 
     async def disconnect(self, code):
-        if getattr(self, "idle_task", None):
-            self.idle_task.cancel()
-        if getattr(self, "console", None):
-            await asyncio.to_thread(self.console.close)
+        if getattr(self, "waiting", None):
+            self.waiting.cancel()
+        if getattr(self, "inbox", None):
+            await self.channel_layer.send(self.inbox, {"type": "console.close"})
+
+
+def _terminal_size(data: dict) -> tuple[int, int] | None:
+    """(cols, rows) from a resize request, or None when they are not sensible numbers."""
+    try:
+        cols, rows = int(data.get("cols")), int(data.get("rows"))
+    except (TypeError, ValueError):
+        return None
+    if not (1 <= cols <= 1000 and 1 <= rows <= 1000):
+        return None
+    return cols, rows

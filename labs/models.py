@@ -1,15 +1,25 @@
-"""Operations on labs: each deploy or destroy is a row with its status, times and log."""
+"""Jobs on labs: each deploy, destroy, control or exec is a row with its status, times and log;
+and each lab's history and captures. The stored labs themselves are in `labs.store`."""
 
 from django.conf import settings
 from django.db import models
 
+from labs.store.models import Lab, LabStatus, Link, Network, Node
+
+__all__ = ["Capture", "Lab", "LabEvent", "LabStatus", "Link", "Network", "Node", "Operation"]
+
 
 class Operation(models.Model):
-    """One deploy or destroy of a lab, carried out by its lab host's worker."""
+    """One job on a lab, carried out by its lab host's worker: a deploy or destroy (with the
+    spec to converge to), or a control, node action or command (with its `params`)."""
 
     class Kind(models.TextChoices):
         DEPLOY = "deploy", "Deploy"
         DESTROY = "destroy", "Destroy"
+        CABLE = "cable", "Cable"
+        IMPAIR = "impair", "Impairment"
+        NODE = "node", "Node action"
+        EXEC = "exec", "Command"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -25,6 +35,7 @@ class Operation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     spec = models.JSONField(default=dict, blank=True, help_text="the lab host spec to converge to")
+    params = models.JSONField(default=dict, blank=True, help_text="what a control or command is asked to do")
     result = models.JSONField(default=dict, blank=True, help_text="changes and node states")
     log = models.TextField(blank=True, default="")
     error = models.TextField(blank=True, default="")
@@ -37,6 +48,8 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.lab} ({self.status})"
+
+    LIFECYCLE = (Kind.DEPLOY, Kind.DESTROY)
 
     @property
     def done(self) -> bool:

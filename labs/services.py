@@ -1,4 +1,4 @@
-"""What people do with lab documents, shared by the API and the CLI."""
+"""What people do with lab documents, shared by the API, the pages and the CLI."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from django.conf import settings
 
 from topology.document import dump_document
 from topology.importing import read_lab
-from topology.models import Lab
 from topology.problems import Problem, TopologyError, errors_in
-from topology.store import lab_to_document, save_document
 from topology.validation import validate
+
+from .models import Lab
+from .store.documents import lab_document, save_document
 
 
 def max_document_bytes() -> int:
@@ -34,28 +35,41 @@ def _read_valid(text: str | bytes):
 
 def import_lab(text: str | bytes, owner) -> tuple[Lab, list[Problem]]:
     """Store a document as a new lab of `owner`; raises TopologyError on errors."""
-    doc, problems = _read_valid(text)
-    return save_document(doc, owner, labhost=settings.WIRELAB_LABHOST), problems
+    doc, notes = _read_valid(text)
+    lab, _ = save_document(doc, owner, labhost=settings.WIRELAB_LABHOST)
+    return lab, notes
 
 
 def replace_lab(lab: Lab, text: str | bytes) -> tuple[Lab, list[Problem]]:
     """Replace a lab's topology with a document's, keeping addresses given before."""
-    doc, problems = _read_valid(text)
-    return save_document(doc, lab.owner, lab), problems
+    doc, notes = _read_valid(text)
+    lab, _ = save_document(doc, lab.owner, lab)
+    return lab, notes
 
 
 def import_or_replace(text: str | bytes, owner) -> tuple[Lab, list[Problem], bool]:
     """Replace `owner`'s lab of the document's name, or create it; says if it was created."""
-    doc, problems = _read_valid(text)
+    doc, notes = _read_valid(text)
     existing = Lab.objects.filter(owner=owner, name=doc.name).first()
-    if existing is not None and lab_to_document(existing) == doc:
-        return existing, problems, False
-    return save_document(doc, owner, existing, settings.WIRELAB_LABHOST), problems, existing is None
+    if existing is not None and lab_document(existing) == doc:
+        return existing, notes, False
+    lab, _ = save_document(doc, owner, existing, settings.WIRELAB_LABHOST)
+    return lab, notes, existing is None
+
+
+def duplicate_lab(lab: Lab, owner, name: str | None = None) -> Lab:
+    """A new, undeployed lab of `owner` with the same document (and so the same addresses)."""
+    doc = lab_document(lab)
+    doc = doc.model_copy(update={"name": name or f"{doc.name} (copy)"[:100]})
+    copy, _ = save_document(doc, owner, labhost=settings.WIRELAB_LABHOST)
+    copy.assignments = lab.assignments
+    copy.save(update_fields=["assignments"])
+    return copy
 
 
 def export_lab(lab: Lab, fmt: str = "yaml") -> str:
-    return dump_document(lab_to_document(lab), "json" if fmt == "json" else "yaml")
+    return dump_document(lab_document(lab), "json" if fmt == "json" else "yaml")
 
 
 def lab_problems(lab: Lab) -> list[Problem]:
-    return validate(lab_to_document(lab))
+    return validate(lab_document(lab))

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from topology.models import Lab
+from labs.models import Lab
 
 from .live.state import group_name
 

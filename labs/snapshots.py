@@ -3,7 +3,7 @@ host's monitor, plus what the last deploy published and the lab's status."""
 
 from __future__ import annotations
 
-from topology.models import Lab
+from labs.models import Lab
 
 from .live import state as live
 from .models import Operation

@@ -1,4 +1,8 @@
-"""Celery tasks: thin wrappers that hand an operation's id to the life cycle."""
+"""Celery tasks on a lab host's queue: thin wrappers that hand a row's id to `labs.hostside`.
+
+The web side sends them by name, so it never imports the engine; their bodies import it
+only when they run, on the lab host.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +12,34 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from . import controls, lifecycle
-
 log = logging.getLogger(__name__)
 
 
-@shared_task
+@shared_task(name="labs.tasks.run_operation")
 def run_operation(op_id: int, resume: bool = False) -> str:
-    return lifecycle.carry_out(op_id, resume=resume).status
+    from .hostside.jobs import carry_out
+
+    return carry_out(op_id, resume=resume).status
+
+
+@shared_task(name="labs.tasks.run_capture")
+def run_capture(capture_id: int) -> str:
+    from .hostside.jobs import run_capture as capture
+
+    return capture(capture_id).status
 
 
 @worker_ready.connect
-def resume_unfinished(sender=None, **kwargs) -> None:
+def on_worker_ready(sender=None, **kwargs) -> None:
     """A worker killed mid-operation finishes it when it comes back (converge is idempotent);
-    queued operations whose message was lost (a Redis restart) are sent again."""
-    for op_id, interrupted in lifecycle.unfinished(settings.WIRELAB_LABHOST):
+    queued jobs whose message was lost (a Redis restart) are sent again. Then this lab host
+    starts serving consoles."""
+    from .hostside.consoles import start_console_relay
+    from .hostside.lifecycle import unfinished
+    from .lifecycle import enqueue_operation
+
+    for op_id, interrupted in unfinished(settings.WIRELAB_LABHOST):
         if interrupted:
             log.warning("resuming interrupted operation %s", op_id)
-        run_operation.apply_async(
-            args=[op_id], kwargs={"resume": interrupted}, queue=settings.WIRELAB_LABHOST
-        )
-
-
-@shared_task
-def cable_task(lab_id: int, ends: list, plugged: bool) -> None:
-    controls.apply_cable(lab_id, ends, plugged)
-
-
-@shared_task
-def impair_task(lab_id: int, ends: list, values: dict) -> None:
-    controls.apply_impairment(lab_id, ends, values)
-
-
-@shared_task
-def node_task(lab_id: int, node: str, action: str) -> None:
-    controls.apply_node_action(lab_id, node, action)
-
-
-@shared_task
-def capture_task(capture_id: int) -> None:
-    controls.apply_capture(capture_id)
+        enqueue_operation(op_id, settings.WIRELAB_LABHOST, resume=interrupted)
+    start_console_relay(settings.WIRELAB_LABHOST)

@@ -8,10 +8,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
+from labs.models import Lab
+from labs.store.documents import save_document
 from topology.document import LabDoc
-from topology.models import Lab
 from topology.problems import TopologyError
-from topology.store import lab_to_document, save_document
 
 from . import health, services
 
@@ -38,7 +38,7 @@ def _problems_message(request, what: str, exc: TopologyError) -> None:
 def create_lab(request):
     name = request.POST.get("name", "").strip() or "New lab"
     try:
-        lab = save_document(LabDoc(name=name), request.user, labhost=settings.WIRELAB_LABHOST)
+        lab, _ = save_document(LabDoc(name=name[:100]), request.user, labhost=settings.WIRELAB_LABHOST)
     except TopologyError as exc:
         _problems_message(request, "not created", exc)
         return redirect("home")
@@ -64,9 +64,7 @@ def import_lab(request):
 @require_POST
 def duplicate_lab(request, lab_id: int):
     lab = get_object_or_404(Lab, id=lab_id, owner=request.user)
-    doc = lab_to_document(lab)
-    doc.name = f"{lab.name} copy"
-    copy = save_document(doc, request.user, labhost=lab.labhost)
+    copy = services.duplicate_lab(lab, request.user, f"{lab.name} copy"[:100])
     messages.info(request, f"{copy.name} created")
     return redirect("home")
 

@@ -1,1 +1,2 @@
-"""The topology as data: models, the document format, validation, addresses and specs."""
+"""The topology as data, with no Django: the document format, node kinds, validation,
+address management, and compiling a lab into per-host specs."""

@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from .document import DEFAULT_PORT_RANGE, LabDoc, NodeDoc
-from .kinds import split_mode
+from .kinds import kind_of, split_mode
 from .problems import Problem, error, join_path
 from .resolve import IPNetwork, Resolved, parse_subnet
 
@@ -109,7 +109,7 @@ def _assign_interfaces(res: Resolved, prev: Assignments, out: Assignments, probl
         ip = static_ip(iface.address, subnet)
         if ip is not None:
             pool.reserve(ip.ip)
-        elif res.doc.nodes[iface.node].kind != "switch":
+        elif not kind_of(res.doc.nodes[iface.node]).bridges_ports:
             wanted.append((key, iface, pool))
     _hand_out(wanted, prev.interfaces, out.interfaces, problems)
 
@@ -171,12 +171,12 @@ def fixed_host_ports(doc: LabDoc, host: str) -> set[int]:
 
 
 def containers_on(doc: LabDoc, host: str) -> dict[str, NodeDoc]:
-    return {n: c for n, c in doc.nodes.items() if c.kind == "container" and c.host == host}
+    return {n: c for n, c in doc.nodes.items() if kind_of(c).placed_on_host and c.host == host}
 
 
 def _assign_ports(doc: LabDoc, prev: Assignments, out: Assignments, problems: list) -> None:
     for host_name, host in doc.nodes.items():
-        if host.kind != "host":
+        if not kind_of(host).holds_containers:
             continue
         span = parse_range(host.port_range, DEFAULT_PORT_RANGE)
         if span is None:

@@ -12,7 +12,7 @@ import zlib
 
 from .addressing import Assignments, host_mode_port, static_ip
 from .document import LabDoc, NodeDoc
-from .kinds import get_kind, split_mode
+from .kinds import get_kind, kind_of, split_mode
 from .problems import TopologyError, errors_in
 from .resolve import DEFAULT_BRIDGE_SUBNET, Resolved, resolve
 from .spec import (
@@ -21,6 +21,7 @@ from .spec import (
     BridgeSpec,
     InterfaceSpec,
     LabHostSpec,
+    PortSpec,
     PublishSpec,
     RouteSpec,
     SandboxSpec,
@@ -73,12 +74,11 @@ class _Compiler:
 
     def run(self) -> None:
         for name, node in self.doc.nodes.items():
-            kind = get_kind(node.kind)
-            if kind.has_interfaces and node.kind != "switch":
+            if kind_of(node).sandboxed:
                 self.sandboxes[name] = self._sandbox(name, node)
         self._wire_interfaces()
         for name, node in self.doc.nodes.items():
-            if node.kind == "container":
+            if kind_of(node).placed_on_host:
                 self.spec.apps.append(self._app(name, node))
         self._overlays()
         self.spec.sandboxes = list(self.sandboxes.values())
@@ -101,7 +101,7 @@ class _Compiler:
 
     def _has_bridge_apps(self, host: str) -> bool:
         return any(
-            n.kind == "container" and n.host == host and split_mode(n.mode)[0] == "bridge"
+            kind_of(n).placed_on_host and n.host == host and split_mode(n.mode)[0] == "bridge"
             for n in self.doc.nodes.values()
         )
 
@@ -120,7 +120,9 @@ class _Compiler:
         """
         members = [i for i in self.res.interfaces.values() if i.domain == domain_key]
         segments = sorted(f"net:{i.network}" for i in members if i.network is not None)
-        switches = sorted(f"switch:{i.node}" for i in members if self.doc.nodes[i.node].kind == "switch")
+        switches = sorted(
+            f"switch:{i.node}" for i in members if kind_of(self.doc.nodes[i.node]).bridges_ports
+        )
         cables = sorted(
             "link:" + "|".join(sorted(self.doc.links[i.link].endpoints))
             for i in members
@@ -141,6 +143,7 @@ class _Compiler:
             )
             if bridge is not None:
                 bridges.add(bridge)
+                self.spec.cables[key] = fabric_port(key)
                 self.spec.wires.append(
                     WireSpec(
                         WireEnd(iface.node, iface.name),
@@ -169,7 +172,7 @@ class _Compiler:
             command=command,
             env=dict(node.env),
             exec=list(node.exec),
-            capabilities=list(get_kind("container").capabilities),
+            capabilities=list(kind_of(node).capabilities),
         )
         host = self.sandboxes[node.host]
         if mode == "host":
@@ -178,6 +181,7 @@ class _Compiler:
                 if value == "auto":
                     value = self.asg.ports[f"{name}:{index}"]
                 app.env[f"PORT{index}"] = str(value)
+                app.ports.append(PortSpec(port.protocol, value))
             if node.ports:
                 app.env.setdefault("PORT", app.env["PORT0"])
         elif mode == "bridge":

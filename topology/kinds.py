@@ -19,15 +19,22 @@ class NodeKind:
     description: str
     fields: frozenset[str]
     has_interfaces: bool = False
+    sandboxed: bool = False  # an emulated machine: a sandbox container whose namespace it is
+    bridges_ports: bool = False  # its interfaces are ports of one L2 bridge, with no addresses
     holds_containers: bool = False
     forwards: bool = False
-    placed_on_host: bool = False
+    placed_on_host: bool = False  # an application container that runs on a holding node
     needs_image: bool = False
     default_image: str | None = None
     capabilities: tuple[str, ...] = field(default_factory=tuple)
 
     def allows(self, field_name: str) -> bool:
         return field_name in self.fields or field_name in COMMON_FIELDS
+
+    @property
+    def has_container(self) -> bool:
+        """Whether a running node of this kind is a container one can exec into or restart."""
+        return self.sandboxed or self.placed_on_host
 
 
 REGISTRY: dict[str, NodeKind] = {}
@@ -40,6 +47,14 @@ def register(kind: NodeKind) -> NodeKind:
 
 def get_kind(name: str) -> NodeKind | None:
     return REGISTRY.get(name)
+
+
+UNKNOWN = NodeKind(name="", label="", description="", fields=frozenset())
+
+
+def kind_of(node) -> NodeKind:
+    """The kind of a document node; an unknown kind (reported by validation) has no traits."""
+    return REGISTRY.get(node.kind, UNKNOWN)
 
 
 def kind_names() -> list[str]:
@@ -55,6 +70,7 @@ register(
         description="An emulated machine (a Docker host or an end host); may hold containers.",
         fields=frozenset({"image", "env", "exec", "interfaces", "routes", "port_range", "publish_range"}),
         has_interfaces=True,
+        sandboxed=True,
         holds_containers=True,
         default_image=SANDBOX_IMAGE,
         capabilities=("NET_ADMIN", "NET_RAW"),
@@ -67,6 +83,7 @@ register(
         description="Forwards between its interfaces and has static routes.",
         fields=frozenset({"image", "env", "exec", "interfaces", "routes"}),
         has_interfaces=True,
+        sandboxed=True,
         forwards=True,
         default_image=SANDBOX_IMAGE,
         capabilities=("NET_ADMIN", "NET_RAW"),
@@ -79,6 +96,7 @@ register(
         description="An L2 bridge joining the links plugged into it.",
         fields=frozenset({"interfaces"}),
         has_interfaces=True,
+        bridges_ports=True,
     )
 )
 register(

@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from .document import LabDoc
-from .kinds import get_kind, split_mode
+from .kinds import get_kind, kind_of, split_mode
 from .problems import Problem, error, join_path
 
 DEFAULT_BRIDGE_SUBNET = "198.19.0.0/24"
@@ -168,7 +168,7 @@ def _join_domains(res: Resolved) -> None:
         else:
             uf.find(f"if:{key}")
         node = doc.nodes.get(iface.node)
-        if node is not None and node.kind == "switch":
+        if node is not None and kind_of(node).bridges_ports:
             uf.union(f"if:{key}", f"switch:{iface.node}")
     for name, net in doc.networks.items():
         if net.kind == "segment":
@@ -225,7 +225,7 @@ def _place_containers(res: Resolved) -> None:
             else:
                 res.bridges[net.host] = name
     for name, node in doc.nodes.items():
-        if node.kind != "container":
+        if not kind_of(node).placed_on_host:
             continue
         base, network = split_mode(node.mode)
         if base == "bridge" and node.host:

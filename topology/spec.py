@@ -11,7 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, get_args, get_origin, get_type_hints
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 lacks cables and app ports: read with them empty
 FABRIC = "@fabric"  # the lab's fabric namespace, as the owner of a wire end
 
 
@@ -63,6 +64,14 @@ class PublishSpec:
     address: str
     port: int
     container: str
+
+
+@dataclass
+class PortSpec:
+    """A port a host-mode app takes on its host's stack (and waits for at start)."""
+
+    protocol: str
+    port: int
 
 
 @dataclass
@@ -123,6 +132,7 @@ class AppSpec:
     capabilities: list[str] = field(default_factory=list)
     interfaces: list[InterfaceSpec] = field(default_factory=list)
     routes: list[RouteSpec] = field(default_factory=list)
+    ports: list[PortSpec] = field(default_factory=list)  # host mode: taken on the host
 
     def container_hash(self) -> str:
         return digest([self.host, self.image, self.mode, self.command, self.env, self.capabilities])
@@ -140,15 +150,16 @@ class LabHostSpec:
     sandboxes: list[SandboxSpec] = field(default_factory=list)
     apps: list[AppSpec] = field(default_factory=list)
     wires: list[WireSpec] = field(default_factory=list)
+    cables: dict[str, str] = field(default_factory=dict)  # "node:iface" -> its fabric end
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> LabHostSpec:
-        if data.get("version") != SPEC_VERSION:
-            raise ValueError(f"spec version {data.get('version')!r} is not {SPEC_VERSION}")
-        return _build(cls, data)
+        if data.get("version") not in READABLE_VERSIONS:
+            raise ValueError(f"spec version {data.get('version')!r} is not one of {READABLE_VERSIONS}")
+        return _build(cls, {**data, "version": SPEC_VERSION})
 
     @classmethod
     def empty(cls, lab: str, labhost: str) -> LabHostSpec:

@@ -19,7 +19,7 @@ from .addressing import (
     static_ip,
 )
 from .document import DEFAULT_PORT_RANGE, DEFAULT_PUBLISH_RANGE, LabDoc, read_document
-from .kinds import CONTAINER_MODES, get_kind, kind_names, split_mode
+from .kinds import CONTAINER_MODES, get_kind, kind_names, kind_of, split_mode
 from .problems import Problem, TopologyError, error, join_path, warning
 from .resolve import Resolved, parse_subnet, resolve
 
@@ -139,7 +139,7 @@ def _check_networks(doc: LabDoc, res: Resolved) -> list[Problem]:
                 out.append(error(path + ".host", "a bridge network lives on a host: name it"))
             elif host is None:
                 out.append(error(path + ".host", f"no node named '{net.host}'"))
-            elif host.kind != "host":
+            elif not kind_of(host).holds_containers:
                 out.append(error(path + ".host", f"'{net.host}' is a {host.kind}, not a host"))
         elif net.host:
             out.append(error(path + ".host", f"only bridge networks sit on a host; this is a {net.kind}"))
@@ -167,8 +167,8 @@ def _check_interfaces(doc: LabDoc, res: Resolved) -> list[Problem]:
             continue
         if iface.address in (None, ""):
             continue
-        if node.kind == "switch":
-            out.append(error(path, "switch ports carry no addresses"))
+        if kind_of(node).bridges_ports:
+            out.append(error(path, f"{node.kind} ports carry no addresses"))
             continue
         if iface.address == "auto":
             if subnet is None:
@@ -214,7 +214,7 @@ def _check_host_networks(doc: LabDoc, res: Resolved, assignments: Assignments) -
     out = []
     for name, node in doc.nodes.items():
         base, network = split_mode(node.mode)
-        if node.kind != "container" or node.host not in doc.nodes:
+        if not kind_of(node).placed_on_host or node.host not in doc.nodes:
             continue
         addresses = _host_addresses(res, assignments, node.host)
         if base == "overlay" and not addresses:
@@ -241,7 +241,7 @@ def _check_host_networks(doc: LabDoc, res: Resolved, assignments: Assignments) -
 def _check_containers(doc: LabDoc) -> list[Problem]:
     out = []
     for name, node in doc.nodes.items():
-        if node.kind != "container":
+        if not kind_of(node).placed_on_host:
             continue
         path = join_path("nodes", name)
         host = doc.nodes.get(node.host or "")
@@ -275,7 +275,7 @@ def _check_containers(doc: LabDoc) -> list[Problem]:
 def _check_ports(doc: LabDoc) -> list[Problem]:
     out = []
     for host_name, host in doc.nodes.items():
-        if host.kind != "host":
+        if not kind_of(host).holds_containers:
             continue
         for field_name, default in (
             ("port_range", DEFAULT_PORT_RANGE),
@@ -291,7 +291,7 @@ def _check_ports(doc: LabDoc) -> list[Problem]:
         out += _check_host_ports(doc, host_name, host)
     for name, node in doc.nodes.items():
         base, _ = split_mode(node.mode)
-        if node.kind == "container" and node.ports and base in ("none", "overlay"):
+        if kind_of(node).placed_on_host and node.ports and base in ("none", "overlay"):
             out.append(
                 error(
                     join_path("nodes", name, "ports"),

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import subprocess
 
-from topology.compiler import fabric_port
-
 from . import fabric
 from .errors import EngineError
 
 
-def capture(lab: str, node: str, iface: str, seconds: int, max_bytes: int) -> bytes:
-    """Capture what crosses `node:iface` for up to `seconds`; returns pcap bytes."""
+def capture(lab: str, cable: str, seconds: int, max_bytes: int) -> bytes:
+    """Capture what crosses a cable (its fabric end) for up to `seconds`; returns pcap bytes."""
     if not fabric.exists(lab):
         raise EngineError(f"lab {lab} is not running on this lab host")
     command = [
         "ip", "netns", "exec", fabric.fabric_namespace(lab),
         "timeout", "--signal=INT", str(seconds),
-        "tcpdump", "-i", fabric_port(f"{node}:{iface}"), "-U", "-s", "262144", "-w", "-",
+        "tcpdump", "-i", cable, "-U", "-s", "262144", "-w", "-",
     ]  # fmt: skip
     try:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from topology.spec import AppSpec, SandboxSpec, digest
 
 from . import labels
+from .runtime import Role
 
 HOLDER_IMAGE = "wirelab/node:busybox"
 EXEC_MARKER = "/tmp/.wirelab-exec"  # noqa: S108 (inside the node, not on the lab host)
@@ -43,7 +44,7 @@ def holder_name(lab: str, app: str) -> str:
 
 def sandbox(lab: str, spec: SandboxSpec) -> Wanted:
     return Wanted(
-        role="sandbox",
+        role=Role.SANDBOX,
         node=spec.name,
         name=labels.container_name(lab, spec.name),
         image=spec.image,
@@ -63,7 +64,7 @@ def sandbox(lab: str, spec: SandboxSpec) -> Wanted:
 def holder(lab: str, app: AppSpec) -> Wanted:
     """A pod-style infra container: the app's namespace exists and is wired before it starts."""
     return Wanted(
-        role="netns",
+        role=Role.NETNS,
         node=app.name,
         name=holder_name(lab, app.name),
         image=HOLDER_IMAGE,
@@ -88,13 +89,9 @@ def app(lab: str, spec: AppSpec, network_holder: str | None) -> Wanted:
         options["command"] = spec.command
     if network_mode == "none":
         options["hostname"] = spec.name
-    ports = {
-        ("tcp", int(v))
-        for k, v in spec.env.items()
-        if spec.mode == "host" and k.startswith("PORT") and k[4:].isdigit()
-    }
+    ports = {(p.protocol, p.port) for p in spec.ports} if spec.mode == "host" else set()
     return Wanted(
-        role="app",
+        role=Role.APP,
         node=spec.name,
         name=labels.container_name(lab, spec.name),
         image=spec.image,

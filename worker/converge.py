@@ -22,7 +22,7 @@ from .errors import EngineError, ImageMissing
 from .netlink import Namespaces, create_veth, delete_link, links
 from .plan import namespace_plans, own_namespace_apps
 from .report import NodeState, Report
-from .runtime import ContainerInfo, DockerRuntime
+from .runtime import NAMESPACE_ROLES, ContainerInfo, DockerRuntime, Role, Runtime, node_state
 
 Progress = Callable[[str], None]
 
@@ -40,7 +40,7 @@ def lab_lock(config: EngineConfig, lab: str):
 def converge(
     spec: LabHostSpec,
     config: EngineConfig | None = None,
-    runtime: DockerRuntime | None = None,
+    runtime: Runtime | None = None,
     progress: Progress | None = None,
 ) -> Report:
     config = config or EngineConfig()
@@ -59,7 +59,7 @@ def destroy(lab: str, labhost: str, **kwargs) -> Report:
 
 
 class _Converge:
-    def __init__(self, spec: LabHostSpec, config: EngineConfig, runtime: DockerRuntime, progress: Progress):
+    def __init__(self, spec: LabHostSpec, config: EngineConfig, runtime: Runtime, progress: Progress):
         self.spec, self.config, self.runtime = spec, config, runtime
         self.report = Report(lab=spec.lab)
         self._progress = progress
@@ -163,7 +163,7 @@ class _Converge:
                 wanted[app.name] = containers.holder(self.spec.lab, app)
         stale = []
         for info in existing:
-            if info.role not in ("sandbox", "netns"):
+            if info.role not in NAMESPACE_ROLES:
                 continue
             want = wanted.get(info.node)
             if (
@@ -191,7 +191,7 @@ class _Converge:
             wanted[app.name] = (containers.app(self.spec.lab, app, holder_name), holder.id if holder else "")
         stale = []
         for info in existing:
-            if info.role != "app":
+            if info.role != Role.APP:
                 continue
             want = wanted.get(info.node)
             if (
@@ -338,11 +338,10 @@ class _Converge:
         if info is None:
             return NodeState("failed", "not created")
         info = self.runtime.inspect(info.id)
-        if info.status == "running":
-            return NodeState("running")
-        tail = self.runtime.logs_tail(info.id, 3).splitlines()
-        reason = tail[-1] if tail else info.error or f"exited with code {info.exit_code}"
-        return NodeState("failed", f"{info.status} (exit {info.exit_code}): {reason}")
+        state = node_state(self.runtime, info)
+        if state.state == "running":
+            return state
+        return NodeState("failed", f"{info.status} (exit {info.exit_code}): {state.reason}", info.exit_code)
 
 
 __all__ = ["EngineError", "Report", "converge", "destroy"]

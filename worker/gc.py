@@ -8,28 +8,16 @@ from __future__ import annotations
 from . import fabric
 from .config import EngineConfig
 from .converge import destroy
-from .runtime import DockerRuntime
+from .runtime import Runtime, lab_tags
 
 
-def lab_tags_on_host(runtime: DockerRuntime) -> set[str]:
-    return _container_tags(runtime) | fabric.labs_with_fabric()
-
-
-def _container_tags(runtime: DockerRuntime) -> set[str]:
-    raw = runtime.client.api.containers(all=True, filters={"label": "wirelab.lab"})
-    return {c["Labels"]["wirelab.lab"] for c in raw}
-
-
-def collect(known: set[str], labhost: str, config: EngineConfig | None = None, progress=None) -> list[str]:
+def collect(
+    known: set[str], labhost: str, config: EngineConfig, runtime: Runtime, progress=None
+) -> list[str]:
     """Destroy every lab on this host whose tag is not in `known`; returns their tags."""
-    config = config or EngineConfig()
-    runtime = DockerRuntime(config)
-    try:
-        orphans = sorted(lab_tags_on_host(runtime) - known)
-        for tag in orphans:
-            if progress:
-                progress(f"removing lab {tag}, which no longer exists")
-            destroy(tag, labhost, config=config, runtime=runtime)
-        return orphans
-    finally:
-        runtime.close()
+    orphans = sorted((lab_tags(runtime) | fabric.labs_with_fabric()) - known)
+    for tag in orphans:
+        if progress:
+            progress(f"removing lab {tag}, which no longer exists")
+        destroy(tag, labhost, config=config, runtime=runtime)
+    return orphans

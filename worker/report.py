@@ -7,10 +7,11 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class NodeState:
-    """A node as the engine left it: running, failed (with the reason), or exited."""
+    """A node as the engine sees it: running, failed or exited (with the reason)."""
 
     state: str
     reason: str = ""
+    exit_code: int = 0
 
 
 @dataclass

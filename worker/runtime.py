@@ -1,18 +1,39 @@
-"""The container runtime adapter: the few Docker calls the engine needs.
-
-Docker SDK errors become the engine's own errors here; nothing above holds SDK handles.
-"""
+"""The container runtime seam: the few calls the engine needs, as a Protocol, and the
+Docker implementation. SDK errors become the engine's own errors here; nothing above
+holds SDK handles. `worker/fake_runtime.py` is the in-memory stand-in for tests."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
 
 import docker
-from docker.errors import APIError, ImageNotFound, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils.socket import frames_iter
 
 from . import labels
 from .config import EngineConfig
 from .errors import EngineError
+from .report import NodeState
+
+
+class Role(StrEnum):
+    """What a lab's container is for."""
+
+    SANDBOX = "sandbox"  # an emulated machine: its namespace is the host or router
+    NETNS = "netns"  # holds an app's own namespace, wired before the app starts
+    APP = "app"  # an application container on an emulated host
+
+
+NODE_ROLES = (Role.SANDBOX, Role.APP)  # the containers that are a node of the lab
+NAMESPACE_ROLES = (Role.SANDBOX, Role.NETNS)  # the containers whose namespace the engine wires
 
 
 @dataclass
@@ -29,6 +50,90 @@ class ContainerInfo:
     pid: int
     exit_code: int
     error: str
+    lab: str = ""
+    oom_killed: bool = False
+
+
+class Tty(Protocol):
+    """An interactive session in a container: a socket to read and write, and a resize."""
+
+    sock: socket.socket
+
+    def resize(self, cols: int, rows: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class Runtime(Protocol):
+    """The container calls the engine makes; everything else goes through these."""
+
+    def close(self) -> None: ...
+    def missing_images(self, images: set[str]) -> list[str]: ...
+    def list(self, lab: str | None = None, running: bool = False) -> list[ContainerInfo]: ...
+    def inspect(self, container_id: str) -> ContainerInfo: ...
+    def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo: ...
+    def stop(self, container_id: str) -> None: ...
+    def start(self, container_id: str) -> None: ...
+    def restart(self, container_id: str) -> None: ...
+    def remove(self, container_id: str) -> None: ...
+    def exec(
+        self, container_id: str, command: list[str], environment=None, timeout: float = 60, limit: int = 65536
+    ) -> tuple[int, str]: ...
+    def logs_tail(self, container_id: str, lines: int = 5) -> str: ...
+    def open_tty(self, container_id: str, command: list[str], environment: dict) -> Tty: ...
+    def events(self) -> Iterator[tuple[str, str]]: ...
+
+
+def node_container(runtime: Runtime, lab: str, node: str) -> ContainerInfo | None:
+    """The container that is node `node` of lab `lab` (its sandbox, or the app itself)."""
+    found = [c for c in runtime.list(lab) if c.node == node and c.role in NODE_ROLES]
+    return found[0] if found else None
+
+
+def node_state(runtime: Runtime, info: ContainerInfo) -> NodeState:
+    """A node's state as its container has it, and why it is not running."""
+    if info.status == "running":
+        return NodeState("running")
+    if info.oom_killed:
+        reason = "out of memory"
+    else:
+        tail = runtime.logs_tail(info.id, 3).splitlines()
+        reason = tail[-1] if tail else info.error or f"exited with code {info.exit_code}"
+    return NodeState(info.status, reason, info.exit_code)
+
+
+def lab_tags(runtime: Runtime) -> set[str]:
+    """Tags of every lab with a container on this lab host."""
+    return {c.lab for c in runtime.list()}
+
+
+class DockerTty:
+    """A docker exec session with a TTY; its socket has no timeout of its own."""
+
+    def __init__(self, client: docker.DockerClient, exec_id: str, sock: socket.socket):
+        self.client, self.exec_id, self.sock = client, exec_id, sock
+
+    def resize(self, cols: int, rows: int) -> None:
+        try:
+            self.client.api.exec_resize(self.exec_id, height=rows, width=cols)
+        except (APIError, NotFound) as exc:
+            raise EngineError(f"could not resize the console: {exc}") from None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        _kill_exec(self.client, self.exec_id)
+
+
+def _kill_exec(client: docker.DockerClient, exec_id: str) -> None:
+    """End an exec's process: Docker has no call for it, but its pid is on this host."""
+    try:
+        info = client.api.exec_inspect(exec_id)
+    except (APIError, NotFound):
+        return
+    if info.get("Running") and info.get("Pid"):
+        with contextlib.suppress(OSError):
+            os.kill(info["Pid"], signal.SIGKILL)
 
 
 class DockerRuntime:
@@ -36,7 +141,10 @@ class DockerRuntime:
 
     def __init__(self, config: EngineConfig, client: docker.DockerClient | None = None):
         self.config = config
-        self.client = client or docker.from_env(timeout=int(config.docker_timeout))
+        try:
+            self.client = client or docker.from_env(timeout=int(config.docker_timeout))
+        except DockerException as exc:
+            raise EngineError(f"the Docker engine cannot be reached: {exc}") from None
 
     def close(self) -> None:
         self.client.close()
@@ -52,11 +160,13 @@ class DockerRuntime:
                 raise EngineError(f"the Docker engine failed to look up image {image}: {exc}") from None
         return missing
 
-    def list(self, lab: str | None = None) -> list[ContainerInfo]:
+    def list(self, lab: str | None = None, running: bool = False) -> list[ContainerInfo]:
         """Containers carrying a lab's label (any lab's when `lab` is None)."""
-        selector = f"{labels.LAB}={lab}" if lab else labels.LAB
+        filters = {"label": f"{labels.LAB}={lab}" if lab else labels.LAB}
+        if running:
+            filters["status"] = "running"
         try:
-            raw = self.client.api.containers(all=True, filters={"label": selector})
+            raw = self.client.api.containers(all=not running, filters=filters)
         except APIError as exc:
             raise EngineError(f"the Docker engine failed to list containers: {exc}") from None
         found = []
@@ -68,7 +178,10 @@ class DockerRuntime:
         return found
 
     def inspect(self, container_id: str) -> ContainerInfo:
-        return self._info(container_id)
+        try:
+            return self._info(container_id)
+        except NotFound:
+            raise EngineError(f"container {container_id[:12]} is gone") from None
 
     def _info(self, container_id: str) -> ContainerInfo:
         data = self.client.api.inspect_container(container_id)
@@ -85,6 +198,8 @@ class DockerRuntime:
             pid=state.get("Pid") or 0,
             exit_code=state.get("ExitCode") or 0,
             error=state.get("Error") or "",
+            lab=lab_labels.get(labels.LAB, ""),
+            oom_killed=bool(state.get("OOMKilled")),
         )
 
     def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo:
@@ -139,17 +254,64 @@ class DockerRuntime:
             if exc.status_code != 409:  # removal already in progress
                 raise EngineError(f"could not remove container {container_id[:12]}: {exc}") from None
 
-    def exec(self, container_id: str, command: list[str], environment=None) -> tuple[int, str]:
+    def exec(
+        self, container_id: str, command: list[str], environment=None, timeout: float = 60, limit: int = 65536
+    ) -> tuple[int, str]:
+        """Run a command; its output is cut at `limit` bytes and it is killed after `timeout` s."""
         try:
-            result = self.client.api.exec_create(container_id, command, environment=environment)
-            output = self.client.api.exec_start(result["Id"])
-            code = self.client.api.exec_inspect(result["Id"])["ExitCode"]
+            exec_id = self.client.api.exec_create(container_id, command, environment=environment)["Id"]
+            raw = self.client.api.exec_start(exec_id, socket=True)
         except (APIError, NotFound) as exc:
             return 126, f"could not run {command[0]}: {exc}"
-        return code if code is not None else 0, output.decode(errors="replace")
+        sock = getattr(raw, "_sock", raw)
+        output, timed_out = bytearray(), False
+        deadline = time.monotonic() + timeout
+        try:
+            sock.settimeout(max(0.1, timeout))
+            for _, data in frames_iter(sock, tty=False):
+                if len(output) < limit:
+                    output += data[: limit - len(output)]
+                if time.monotonic() > deadline:
+                    timed_out = True
+                    break
+                sock.settimeout(max(0.1, deadline - time.monotonic()))
+        except (TimeoutError, OSError):
+            timed_out = time.monotonic() >= deadline - 0.05
+        finally:
+            sock.close()
+        text = output.decode(errors="replace")
+        if timed_out:
+            _kill_exec(self.client, exec_id)
+            return 124, text + f"\n[stopped after {timeout:g} s]"
+        try:
+            code = self.client.api.exec_inspect(exec_id)["ExitCode"]
+        except (APIError, NotFound):
+            code = None
+        return code if code is not None else 0, text
 
     def logs_tail(self, container_id: str, lines: int = 5) -> str:
         try:
             return self.client.api.logs(container_id, tail=lines).decode(errors="replace").strip()
         except (APIError, NotFound):
             return ""
+
+    def open_tty(self, container_id: str, command: list[str], environment: dict) -> DockerTty:
+        try:
+            exec_id = self.client.api.exec_create(
+                container_id, command, stdin=True, tty=True, environment=environment
+            )["Id"]
+            raw = self.client.api.exec_start(exec_id, tty=True, socket=True)
+        except (APIError, NotFound) as exc:
+            raise EngineError(f"could not open a console: {exc}") from None
+        sock = getattr(raw, "_sock", raw)
+        sock.settimeout(None)  # a quiet console stays open; idleness is the caller's to judge
+        return DockerTty(self.client, exec_id, sock)
+
+    def events(self) -> Iterator[tuple[str, str]]:
+        """(container id, action) for every change to a container of any lab, as it happens."""
+        try:
+            stream = self.client.events(decode=True, filters={"label": labels.LAB, "type": "container"})
+            for event in stream:
+                yield event.get("id", ""), event.get("Action", "")
+        except (APIError, DockerException, OSError) as exc:
+            raise EngineError(f"the Docker engine's event stream ended: {exc}") from None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from rest_framework import serializers
 
-from topology.models import Interface, Lab, Link, Network, Node, PortMapping
-from topology.validation import IFNAME, NAME
+from labs.models import Lab
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -22,7 +20,7 @@ class ProblemsSerializer(serializers.Serializer):
 
 class LabSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
-    node_count = serializers.IntegerField(source="nodes.count", read_only=True)
+    node_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Lab
@@ -41,211 +39,57 @@ class LabSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["slug", "status", "status_reason", "labhost", "created", "updated"]
 
-
-class OwnLabField(serializers.PrimaryKeyRelatedField):
-    """A lab of the requesting user's own."""
-
-    def get_queryset(self):
-        return Lab.objects.filter(owner=self.context["request"].user)
+    def get_node_count(self, lab) -> int:
+        return len((lab.document or {}).get("nodes", {}))
 
 
-class SameLabMixin:
-    """Checks that every related object is in the same lab as the one being written."""
+class DocumentPartSerializer(serializers.Serializer):
+    """A part of a lab document as the API shows it: its row id, its lab, and its document form.
 
-    def _lab(self, attrs):
-        return attrs.get("lab") or getattr(self.instance, "lab", None)
+    Writes do not go through this serializer: they are edits of the document (see `parts.py`).
+    """
 
-    def check_same_lab(self, attrs, *fields):
-        lab = self._lab(attrs)
-        for field in fields:
-            obj = attrs.get(field)
-            if obj is not None and obj.lab_id != lab.id:
-                raise serializers.ValidationError({field: "must be in the same lab"})
+    id = serializers.IntegerField(read_only=True)
+    lab = serializers.IntegerField(help_text="the id of one of your labs")
 
-
-def validate_name(value: str) -> str:
-    if not NAME.match(value):
-        raise serializers.ValidationError(
-            "use letters, digits, '-', '_' or '.', at most 63 characters, starting with a letter or digit"
-        )
-    return value
+    def to_representation(self, row):
+        head = {"id": row.id, "lab": row.lab_id}
+        if "name" in self.fields:
+            head["name"] = row.name
+        return {**head, **row.data}
 
 
-class InterfaceSerializer(serializers.ModelSerializer):
-    network = serializers.CharField(
-        source="network.name", allow_null=True, required=False, help_text="a network of the same lab"
-    )
-
-    class Meta:
-        model = Interface
-        fields = ["id", "name", "network", "address"]
-
-    def validate_name(self, value):
-        if not IFNAME.match(value) or value == "lo":
-            raise serializers.ValidationError("at most 15 letters, digits, '-', '_' or '.', and not 'lo'")
-        return value
-
-
-class PortSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = PortMapping
-        fields = ["host_port", "container_port", "protocol"]
+class NodeSerializer(DocumentPartSerializer):
+    name = serializers.CharField()
+    kind = serializers.CharField(help_text="one of /api/kinds/")
+    image = serializers.CharField(required=False)
+    host = serializers.CharField(required=False, help_text="containers: the emulated host")
+    mode = serializers.CharField(required=False, help_text="containers: host, bridge, overlay:<net> or none")
+    address = serializers.CharField(required=False)
+    command = serializers.JSONField(required=False, help_text="a string or a list of strings")
+    env = serializers.DictField(child=serializers.CharField(), required=False)
+    exec = serializers.ListField(child=serializers.CharField(), required=False)
+    interfaces = serializers.JSONField(required=False, help_text="{name: {network, address}}")
+    routes = serializers.JSONField(required=False, help_text="[{to, via}]")
+    ports = serializers.JSONField(required=False, help_text="['10000:80', 'auto:80/udp', 'auto', ...]")
+    port_range = serializers.CharField(required=False)
+    publish_range = serializers.CharField(required=False)
+    position = serializers.JSONField(required=False, help_text="{x, y}")
 
 
-class NodeSerializer(SameLabMixin, serializers.ModelSerializer):
-    lab = OwnLabField()
-    interfaces = InterfaceSerializer(many=True, required=False)
-    ports = PortSerializer(many=True, required=False)
-
-    class Meta:
-        model = Node
-        fields = [
-            "id",
-            "lab",
-            "name",
-            "kind",
-            "image",
-            "host",
-            "mode",
-            "address",
-            "command",
-            "env",
-            "exec",
-            "routes",
-            "port_range",
-            "publish_range",
-            "x",
-            "y",
-            "interfaces",
-            "ports",
-        ]
-        validators = []  # uniqueness is checked in validate() with a message naming the field
-
-    def validate_name(self, value):
-        return validate_name(value)
-
-    def validate(self, attrs):
-        self.check_same_lab(attrs, "host")
-        lab = self._lab(attrs)
-        name = attrs.get("name", getattr(self.instance, "name", None))
-        others = Node.objects.filter(lab=lab, name=name).exclude(id=getattr(self.instance, "id", None))
-        if others.exists():
-            raise serializers.ValidationError({"name": f"lab {lab.slug} already has a node named '{name}'"})
-        for iface in attrs.get("interfaces", []):
-            name = (iface.pop("network", None) or {}).get("name")
-            iface["network"] = Network.objects.filter(lab=lab, name=name).first() if name else None
-            if name and iface["network"] is None:
-                raise serializers.ValidationError({"interfaces": f"lab {lab.slug} has no network '{name}'"})
-        names = [i["name"] for i in attrs.get("interfaces", [])]
-        if len(names) != len(set(names)):
-            raise serializers.ValidationError({"interfaces": "interface names must be unique"})
-        return attrs
-
-    @transaction.atomic
-    def create(self, validated):
-        interfaces = validated.pop("interfaces", [])
-        ports = validated.pop("ports", [])
-        node = Node.objects.create(**validated)
-        self._write_children(node, interfaces, ports)
-        return node
-
-    @transaction.atomic
-    def update(self, node, validated):
-        interfaces = validated.pop("interfaces", None)
-        ports = validated.pop("ports", None)
-        node = super().update(node, validated)
-        self._write_children(node, interfaces, ports)
-        return node
-
-    def _write_children(self, node, interfaces, ports):
-        if interfaces is not None:
-            keep = []
-            for data in interfaces:
-                iface, _ = Interface.objects.update_or_create(
-                    node=node,
-                    name=data["name"],
-                    defaults={"network": data.get("network"), "address": data.get("address", "")},
-                )
-                keep.append(iface.id)
-            linked = Link.objects.filter(lab=node.lab).values_list("a_id", "b_id")
-            linked_ids = {i for pair in linked for i in pair}
-            node.interfaces.exclude(id__in=keep).exclude(id__in=linked_ids).delete()
-        if ports is not None:
-            node.ports.all().delete()
-            PortMapping.objects.bulk_create(PortMapping(node=node, **p) for p in ports)
+class NetworkSerializer(DocumentPartSerializer):
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["segment", "bridge", "overlay"])
+    subnet = serializers.CharField(required=False)
+    host = serializers.CharField(required=False, help_text="bridge networks: the host it is on")
+    position = serializers.JSONField(required=False)
 
 
-class NetworkSerializer(SameLabMixin, serializers.ModelSerializer):
-    lab = OwnLabField()
-
-    class Meta:
-        model = Network
-        fields = ["id", "lab", "name", "kind", "subnet", "host", "x", "y"]
-        validators = []
-
-    def validate_name(self, value):
-        return validate_name(value)
-
-    def validate(self, attrs):
-        self.check_same_lab(attrs, "host")
-        lab = self._lab(attrs)
-        name = attrs.get("name", getattr(self.instance, "name", None))
-        others = Network.objects.filter(lab=lab, name=name).exclude(id=getattr(self.instance, "id", None))
-        if others.exists():
-            raise serializers.ValidationError(
-                {"name": f"lab {lab.slug} already has a network named '{name}'"}
-            )
-        return attrs
-
-
-class LinkSerializer(SameLabMixin, serializers.ModelSerializer):
-    lab = OwnLabField()
+class LinkSerializer(DocumentPartSerializer):
     endpoints = serializers.ListField(
-        child=serializers.CharField(),
-        min_length=2,
-        max_length=2,
-        help_text="two ends written node:interface; missing interfaces are created",
+        child=serializers.CharField(), min_length=2, max_length=2, help_text="two ends written node:interface"
     )
-
-    class Meta:
-        model = Link
-        fields = ["id", "lab", "endpoints", "subnet"]
-
-    def to_representation(self, link):
-        return {
-            "id": link.id,
-            "lab": link.lab_id,
-            "endpoints": [f"{link.a.node.name}:{link.a.name}", f"{link.b.node.name}:{link.b.name}"],
-            "subnet": link.subnet,
-        }
-
-    def validate(self, attrs):
-        lab = self._lab(attrs)
-        ends = []
-        for index, endpoint in enumerate(attrs.get("endpoints", [])):
-            node_name, sep, if_name = endpoint.partition(":")
-            node = Node.objects.filter(lab=lab, name=node_name).first()
-            if not sep or node is None or not IFNAME.match(if_name):
-                reason = f"endpoint {index} '{endpoint}' must be node:interface of a node in this lab"
-                raise serializers.ValidationError({"endpoints": reason})
-            ends.append((node, if_name))
-        attrs["ends"] = ends
-        return attrs
-
-    @transaction.atomic
-    def create(self, validated):
-        a, b = (Interface.objects.get_or_create(node=n, name=i)[0] for n, i in validated["ends"])
-        return Link.objects.create(lab=validated["lab"], a=a, b=b, subnet=validated.get("subnet", ""))
-
-    @transaction.atomic
-    def update(self, link, validated):
-        if validated.get("ends"):
-            link.a, link.b = (
-                Interface.objects.get_or_create(node=n, name=i)[0] for n, i in validated["ends"]
-            )
-        link.subnet = validated.get("subnet", link.subnet)
-        link.save()
-        return link
+    subnet = serializers.CharField(required=False)
 
 
 class KindSerializer(serializers.Serializer):

@@ -14,14 +14,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labs import controls, lifecycle, services
-from labs.models import Capture
+from labs.models import Capture, Lab
 from labs.snapshots import full_snapshot
+from labs.store.documents import edit_document, save_document
+from topology.document import LabDoc
 from topology.kinds import REGISTRY
-from topology.models import Lab, Link, Network, Node
-from worker.live.controls import Impairment
 
+from .control import controlled, valid_data
 from .documents import RawDocumentParser, document_text
 from .errors import problems_response
+from .parts import LinkViewSet, NetworkViewSet, NodeViewSet
 from .serializers import (
     CableSerializer,
     CaptureSerializer,
@@ -29,10 +31,6 @@ from .serializers import (
     KindSerializer,
     LabEventSerializer,
     LabSerializer,
-    LinkSerializer,
-    NetworkSerializer,
-    NodeActionSerializer,
-    NodeSerializer,
     OperationSerializer,
     ProblemsSerializer,
 )
@@ -66,13 +64,13 @@ class LabViewSet(viewsets.ModelViewSet):
         lab.delete()
 
     def perform_create(self, serializer):
-        from topology.store import unique_slug
+        fields = serializer.validated_data
+        doc = LabDoc(name=fields["name"], description=fields.get("description", ""))
+        serializer.instance, _ = save_document(doc, self.request.user, labhost=settings.WIRELAB_LABHOST)
 
-        serializer.save(
-            owner=self.request.user,
-            slug=unique_slug(serializer.validated_data["name"]),
-            labhost=settings.WIRELAB_LABHOST,
-        )
+    def perform_update(self, serializer):
+        fields = {k: v for k, v in serializer.validated_data.items() if k in ("name", "description")}
+        serializer.instance, _ = edit_document(serializer.instance, lambda data: data.update(fields))
 
     @extend_schema(responses=ProblemsSerializer)
     @action(detail=True, methods=["get"])
@@ -127,7 +125,7 @@ class LabViewSet(viewsets.ModelViewSet):
     @extend_schema(responses=OperationSerializer(many=True))
     @action(detail=True, methods=["get"])
     def operations(self, request, pk=None):
-        """The lab's deploys and destroys, newest first, with their logs."""
+        """The lab's jobs (deploys, destroys, controls, commands), newest first, with their logs."""
         ops = self.get_object().operations.all()[:50]
         return Response(OperationSerializer(ops, many=True).data)
 
@@ -148,17 +146,17 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def cable(self, request, pk=None):
         """Pull (`plugged: false`) or plug the cable of one interface, `node` and `iface`."""
-        data = _valid(CableSerializer, request)
+        data = valid_data(CableSerializer, request)
         ends = [(data.get("node", ""), data.get("iface", ""))]
-        return _controlled(controls.request_cable, self.get_object(), ends, data["plugged"])
+        return controlled(controls.request_cable, self.get_object(), ends, data["plugged"])
 
     @extend_schema(request=ImpairmentSerializer, responses={202: None})
     @action(detail=True, methods=["post"])
     def impair(self, request, pk=None):
         """Impair what one interface receives (all zero clears it)."""
-        data = _valid(ImpairmentSerializer, request)
+        data = valid_data(ImpairmentSerializer, request)
         ends = [(data.pop("node", ""), data.pop("iface", ""))]
-        return _controlled(controls.request_impairment, self.get_object(), ends, Impairment(**data))
+        return controlled(controls.request_impairment, self.get_object(), ends, data)
 
     @extend_schema(request=CaptureSerializer, responses={202: CaptureSerializer})
     @action(detail=True, methods=["get", "post"])
@@ -167,7 +165,7 @@ class LabViewSet(viewsets.ModelViewSet):
         lab = self.get_object()
         if request.method == "GET":
             return Response(CaptureSerializer(lab.captures.all()[:50], many=True).data)
-        data = _valid(CaptureSerializer, request)
+        data = valid_data(CaptureSerializer, request)
         try:
             cap = controls.request_capture(lab, data["node"], data["iface"], data.get("seconds", 10),
                                            data.get("max_bytes", 2_000_000))  # fmt: skip
@@ -183,93 +181,6 @@ class LabViewSet(viewsets.ModelViewSet):
         data = LabSerializer(lab, context={"request": request}).data
         data["problems"] = [p.as_dict() for p in problems]
         return Response(data)
-
-
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _controlled(request_fn, lab, *args) -> Response:
-    try:
-        request_fn(lab, *args)
-    except controls.ControlRefused as exc:
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
-
-
-class LabPartViewSet(viewsets.ModelViewSet):
-    """Shared by nodes, networks and links: only parts of your own labs, filterable by lab."""
-
-    model = None
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.model.objects.none()
-        qs = self.model.objects.filter(lab__owner=self.request.user)
-        lab = self.request.query_params.get("lab")
-        if lab is not None:
-            qs = qs.filter(lab_id=lab) if lab.isdigit() else qs.none()
-        return qs
-
-
-@extend_schema(parameters=[OpenApiParameter("lab", int, description="only this lab's nodes")])
-class NodeViewSet(LabPartViewSet):
-    """Nodes, each with its interfaces and ports."""
-
-    model = Node
-    serializer_class = NodeSerializer
-
-    def get_queryset(self):
-        return super().get_queryset().prefetch_related("interfaces__network", "ports")
-
-    @extend_schema(request=NodeActionSerializer, responses={202: None})
-    @action(detail=True, methods=["post"], url_path="action")
-    def node_action(self, request, pk=None):
-        """Stop, start or restart the node; after a start its links come back."""
-        node = self.get_object()
-        data = _valid(NodeActionSerializer, request)
-        return _controlled(controls.request_node_action, node.lab, node.name, data["action"])
-
-
-@extend_schema(parameters=[OpenApiParameter("lab", int, description="only this lab's networks")])
-class NetworkViewSet(LabPartViewSet):
-    """Segments, bridges and overlays."""
-
-    model = Network
-    serializer_class = NetworkSerializer
-
-
-@extend_schema(parameters=[OpenApiParameter("lab", int, description="only this lab's links")])
-class LinkViewSet(LabPartViewSet):
-    """Point-to-point links."""
-
-    model = Link
-    serializer_class = LinkSerializer
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("a__node", "b__node")
-
-    def _ends(self, link):
-        return [(link.a.node.name, link.a.name), (link.b.node.name, link.b.name)]
-
-    @extend_schema(request=CableSerializer, responses={202: None})
-    @action(detail=True, methods=["post"], url_path="cable")
-    def link_cable(self, request, pk=None):
-        """Pull or plug the cable: both ends lose (or get back) their carrier."""
-        link = self.get_object()
-        data = _valid(CableSerializer, request)
-        return _controlled(controls.request_cable, link.lab, self._ends(link), data["plugged"])
-
-    @extend_schema(request=ImpairmentSerializer, responses={202: None})
-    @action(detail=True, methods=["post"], url_path="impair")
-    def link_impair(self, request, pk=None):
-        """Impair the link in both directions (all zero clears it)."""
-        link = self.get_object()
-        data = _valid(ImpairmentSerializer, request)
-        data.pop("node", None), data.pop("iface", None)
-        return _controlled(controls.request_impairment, link.lab, self._ends(link), Impairment(**data))
 
 
 class KindViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -312,3 +223,6 @@ class CaptureViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         response = HttpResponse(bytes(cap.pcap), content_type="application/vnd.tcpdump.pcap")
         response["Content-Disposition"] = f'attachment; filename="{cap.lab.slug}-{cap.node}-{cap.iface}.pcap"'
         return response
+
+
+__all__ = ["LinkViewSet", "NetworkViewSet", "NodeViewSet"]

@@ -12,8 +12,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
-from topology.models import Lab
+from labs.models import Lab
+from worker.config import EngineConfig
 from worker.live.monitor import Monitor
+from worker.runtime import DockerRuntime
 
 from ..models import LabEvent
 from .publisher import LabPublisher
@@ -28,7 +30,7 @@ class MonitorService:
         self.loop = asyncio.new_event_loop()
         self.publisher = LabPublisher(settings.REDIS_URL, get_channel_layer(), window)
         self.publisher.loop = self.loop
-        self.monitor = Monitor(self.publish, tick=tick)
+        self.monitor = Monitor(self.publish, DockerRuntime(EngineConfig(docker_timeout=30)), tick=tick)
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.lab_ids: dict[str, int | None] = {}

@@ -89,3 +89,9 @@ def snapshot(lab_uid: str) -> dict:
             )
             out[SECTIONS[kind]][name] = event
     return out
+
+
+def console_channel(labhost: str) -> str:
+    """The channel on which lab host `labhost` takes requests for consoles."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in labhost)[:60]
+    return f"wirelab.consoles.{safe}"

@@ -7,9 +7,8 @@ import time
 
 from django.core.management.base import CommandError
 
-from labs import lifecycle
-from labs.models import Operation
-from topology.models import Lab
+from labs import controls, lifecycle
+from labs.models import Lab, Operation
 from topology.problems import TopologyError
 
 
@@ -26,6 +25,7 @@ def add_parsers(sub) -> None:
     run.add_argument("slug")
     run.add_argument("node")
     run.add_argument("cmd", nargs="+")
+    run.add_argument("--timeout", type=float, default=60, help="seconds before the command is stopped")
 
 
 class LifecycleActions:
@@ -52,7 +52,9 @@ class LifecycleActions:
         except lifecycle.OperationRefused as exc:
             raise CommandError(str(exc)) from None
         if here:
-            op = lifecycle.carry_out(op.id, progress=self.stdout.write)
+            from labs.hostside.jobs import carry_out
+
+            op = carry_out(op.id, progress=self.stdout.write)
         elif wait:
             op = self._follow(op)
         else:
@@ -96,23 +98,28 @@ class LifecycleActions:
             reason = f"  {state['reason']}" if state.get("reason") else ""
             self.stdout.write(f"  {name:20} {state['state']}{reason}")
 
-    def do_exec(self, slug, node, cmd, **_):
-        from worker.config import EngineConfig
-        from worker.runtime import DockerRuntime
-
+    def do_exec(self, slug, node, cmd, timeout, **_):
+        """Run a command in a node on the lab host that holds the lab, and print its output."""
         lab = self._lab(slug)
-        if not lab.nodes.filter(name=node).exists():
-            raise CommandError(f"lab {slug} has no node {node!r}")
-        runtime = DockerRuntime(EngineConfig())
         try:
-            found = [c for c in runtime.list(lab.uid) if c.node == node and c.role in ("sandbox", "app")]
-            if not found or found[0].status != "running":
-                raise CommandError(f"node {node} is not running; deploy the lab first")
-            code, output = runtime.exec(found[0].id, list(cmd))
-        finally:
-            runtime.close()
-        self.stdout.write(output, ending="")
-        raise SystemExit(code)
+            op = controls.request_exec(lab, node, list(cmd), timeout)
+        except controls.ControlRefused as exc:
+            raise CommandError(str(exc)) from None
+        op = self._await(op, timeout + 60)
+        if op.status != Operation.Status.SUCCEEDED:
+            raise CommandError(op.error or f"the command did not run ({op.status})")
+        self.stdout.write(op.result.get("output", ""), ending="")
+        raise SystemExit(op.result.get("exit_code", 1))
+
+    def _await(self, op: Operation, ceiling: float) -> Operation:
+        deadline = time.monotonic() + ceiling
+        while not op.done:
+            if time.monotonic() > deadline:
+                raise CommandError(f"lab host {op.labhost} did not run #{op.id} within {ceiling:g} s; "
+                                   "is its worker running?")  # fmt: skip
+            time.sleep(0.1)
+            op.refresh_from_db()
+        return op
 
 
 __all__ = ["LifecycleActions", "add_parsers"]

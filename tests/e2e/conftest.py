@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from labs.live.service import MonitorService
+from labs.models import Lab
 from tests.processes import shared_database_url, start_worker
-from topology.models import Lab
 from worker.converge import destroy
 
 CHROMIUM = "/usr/bin/chromium"

@@ -6,8 +6,8 @@ import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from labs.models import Lab, Node
 from topology.document import read_document
-from topology.models import Lab, Node
 
 pytestmark = pytest.mark.django_db
 
@@ -82,34 +82,28 @@ def test_validate_endpoint_checks_without_storing(api, fixture_text):
     assert not Lab.objects.exists()
 
 
-def test_stored_lab_validation_sees_api_edits(api, lab):
-    assert api.get(f"/api/labs/{lab.id}/validate/").json()["valid"] is True
+def test_a_resource_write_that_adds_an_error_is_refused_with_the_problem(api, lab):
+    before = api.get(f"/api/labs/{lab.id}/export/").content
     created = api.post(
         "/api/nodes/",
-        {
-            "lab": lab.id,
-            "name": "web9",
-            "kind": "container",
-            "host": Node.objects.get(lab=lab, name="h1").id,
-            "image": "i",
-            "ports": [{"host_port": 10000, "container_port": 80}],
-        },
+        {"lab": lab.id, "name": "web9", "kind": "container", "host": "h1", "image": "i", "ports": ["10000:80"]},
         format="json",
     )
-    assert created.status_code == 201, created.json()
-    result = api.get(f"/api/labs/{lab.id}/validate/").json()
-    assert result["valid"] is False
+    assert created.status_code == 400
     assert {
         "path": "nodes.web9.ports[0]",
         "severity": "error",
         "message": "host port 10000 on host h1 is already published by nodes.nginx-2",
-    } in result["problems"]
+    } in created.json()["problems"]
+    assert api.get(f"/api/labs/{lab.id}/export/").content == before
+    assert not Node.objects.filter(lab=lab, name="web9").exists()
 
 
 def test_duplicate_node_name_is_refused_with_the_field(api, lab):
     response = api.post("/api/nodes/", {"lab": lab.id, "name": "h1", "kind": "host"}, format="json")
     assert response.status_code == 400
-    assert "already has a node named 'h1'" in response.json()["name"][0]
+    problem = response.json()["problems"][0]
+    assert problem["path"] == "nodes.h1" and "already has a node named 'h1'" in problem["message"]
 
 
 def test_replacing_the_document_keeps_automatic_addresses(api, user):

@@ -17,14 +17,14 @@ class TestLabs(APIResourceTests):
 
 class TestNodes(APIResourceTests):
     url = "/api/nodes/"
-    update_payload = {"image": "wirelab/node:busybox", "x": 12.5}
+    update_payload = {"image": "wirelab/node:busybox", "position": {"x": 12.5, "y": 3.0}}
 
     def make_payload(self, lab):
         return {
             "lab": lab.id,
             "name": "h9",
             "kind": "host",
-            "interfaces": [{"name": "eth0", "network": "lan", "address": "198.18.0.99/24"}],
+            "interfaces": {"eth0": {"network": "lan", "address": "198.18.0.99/24"}},
         }
 
 

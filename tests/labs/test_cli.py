@@ -7,8 +7,8 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from labs.models import Lab
 from tests.conftest import DEMOS, FIXTURES
-from topology.models import Lab
 
 pytestmark = pytest.mark.django_db
 

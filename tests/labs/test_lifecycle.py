@@ -11,11 +11,10 @@ import pytest
 from django.db import connection
 
 from labs import lifecycle
-from labs.models import Operation
+from labs.models import Lab, Operation
 from labs.services import import_lab
 from tests.processes import start_worker
 from tests.worker.conftest import leftovers
-from topology.models import Lab
 from topology.problems import TopologyError
 from worker.converge import destroy
 

@@ -10,28 +10,26 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 
-from topology.compiler import fabric_port
-
 from .. import fabric
 from ..errors import EngineError
 from ..netlink import Namespaces, links
 
 
-def _fabric_link(ns: Namespaces, lab: str, node: str, iface: str):
+def _fabric_link(ns: Namespaces, lab: str, cable: str):
     if not fabric.exists(lab):
         raise EngineError(f"lab {lab} is not running on this lab host")
     ipr = ns[fabric.path_of(lab)]
-    found = links(ipr).get(fabric_port(f"{node}:{iface}"))
+    found = links(ipr).get(cable)
     if found is None:
-        raise EngineError(f"{node}:{iface} has no cable in lab {lab}")
+        raise EngineError(f"cable {cable} is not in lab {lab}")
     return ipr, found
 
 
-def set_cable(lab: str, node: str, iface: str, plugged: bool) -> None:
-    """Plug or pull the cable of a node interface."""
+def set_cable(lab: str, cable: str, plugged: bool) -> None:
+    """Plug or pull a cable, named by its end in the fabric (the spec's `cables`)."""
     ns = Namespaces()
     try:
-        ipr, link = _fabric_link(ns, lab, node, iface)
+        ipr, link = _fabric_link(ns, lab, cable)
         ipr.link("set", index=link.index, state="up" if plugged else "down")
     finally:
         ns.close()
@@ -72,7 +70,7 @@ class Impairment:
         return commands
 
 
-def impair(lab: str, node: str, iface: str, impairment: Impairment) -> None:
+def impair(lab: str, cable: str, impairment: Impairment) -> None:
     """Set (or with an empty impairment, clear) the impairment of a node interface's cable.
 
     The tc command does this because pyroute2's netem has no rate and its tbf wants more
@@ -80,7 +78,7 @@ def impair(lab: str, node: str, iface: str, impairment: Impairment) -> None:
     """
     ns = Namespaces()
     try:
-        _, link = _fabric_link(ns, lab, node, iface)
+        _, link = _fabric_link(ns, lab, cable)
     finally:
         ns.close()
     commands = impairment.tc_commands(link.name)

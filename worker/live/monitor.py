@@ -6,6 +6,7 @@ changes, never repeats.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -15,9 +16,9 @@ import threading
 import time
 from collections.abc import Callable
 
-import docker
-
-from .. import fabric, labels
+from .. import fabric
+from ..errors import EngineError
+from ..runtime import NAMESPACE_ROLES, NODE_ROLES, ContainerInfo, Runtime, node_state
 from ..sockets import listening_ports
 from .events import entity_key
 from .processes import socket_owners
@@ -31,10 +32,10 @@ SAMPLES_PER_TURN = 4
 class Monitor:
     """Watches the labs on this lab host; `run(stop)` until `stop` is set."""
 
-    def __init__(self, publish: Publish, tick: float = 1.0, client: docker.DockerClient | None = None):
+    def __init__(self, publish: Publish, runtime: Runtime, tick: float = 1.0):
         self.publish = publish
         self.tick = tick
-        self.client = client or docker.from_env(timeout=30)
+        self.runtime = runtime
         self.watches: dict[str, Watch] = {}
         self.reported: dict[str, dict[str, dict]] = {}  # lab -> entity key -> last event
         self.docker_events: queue.Queue = queue.Queue()
@@ -59,19 +60,10 @@ class Monitor:
 
     def discover(self) -> None:
         """Follow what runs: new namespaces get a watch, vanished ones lose theirs."""
-        raw = self.client.api.containers(filters={"label": labels.LAB, "status": "running"})
         wanted: dict[str, tuple[str, str, int]] = {}
-        for item in raw:
-            role = item["Labels"].get(labels.ROLE)
-            if role not in ("sandbox", "netns"):
-                continue
-            try:
-                pid = self.client.api.inspect_container(item["Id"])["State"]["Pid"]
-            except docker.errors.NotFound:
-                continue  # removed since the listing
-            if pid:
-                lab, node = item["Labels"][labels.LAB], item["Labels"][labels.NODE]
-                wanted[f"/proc/{pid}/ns/net"] = (lab, node, pid)
+        for info in self.runtime.list(running=True):
+            if info.role in NAMESPACE_ROLES and info.pid:
+                wanted[f"/proc/{info.pid}/ns/net"] = (info.lab, info.node, info.pid)
         for lab in fabric.labs_with_fabric():
             wanted[fabric.path_of(lab)] = (lab, "", 0)
         for path in list(self.watches):
@@ -89,29 +81,17 @@ class Monitor:
                 self.refresh(watch, counters=False)
 
     def node_states(self) -> None:
-        for item in self.client.api.containers(all=True, filters={"label": labels.LAB}):
-            self._node_event(item["Id"])
+        for info in self.runtime.list():
+            self._node_event(info)
 
-    def _node_event(self, container_id: str) -> None:
-        try:
-            data = self.client.api.inspect_container(container_id)
-        except docker.errors.NotFound:
+    def _node_event(self, info: ContainerInfo) -> None:
+        if info.role not in NODE_ROLES:
             return
-        tags = data["Config"]["Labels"] or {}
-        if tags.get(labels.ROLE) not in ("sandbox", "app"):
-            return
-        state = data["State"]
-        event = {"type": "node.state", "node": tags[labels.NODE], "state": state["Status"], "reason": ""}
-        if state["Status"] != "running":
-            try:
-                tail = (
-                    self.client.api.logs(container_id, tail=3).decode(errors="replace").strip().splitlines()
-                )
-            except docker.errors.APIError:
-                tail = []
-            event["reason"] = "out of memory" if state.get("OOMKilled") else (tail[-1] if tail else "")
-            event["exit_code"] = state.get("ExitCode", 0)
-        self._emit(tags[labels.LAB], [event])
+        state = node_state(self.runtime, info)
+        event = {"type": "node.state", "node": info.node, "state": state.state, "reason": state.reason}
+        if state.state != "running":
+            event["exit_code"] = state.exit_code
+        self._emit(info.lab, [event])
 
     # Reading namespaces --------------------------------------------------------------
 
@@ -158,9 +138,8 @@ class Monitor:
     def _follow_docker(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                stream = self.client.events(decode=True, filters={"label": labels.LAB, "type": "container"})
-                for event in stream:
-                    self.docker_events.put(event)
+                for container_id, action in self.runtime.events():
+                    self.docker_events.put((container_id, action))
                     self._wake_w.send(b"x")
                     if stop.is_set():
                         break
@@ -202,9 +181,10 @@ class Monitor:
             pass
         changed = False
         while not self.docker_events.empty():
-            event = self.docker_events.get_nowait()
-            if event.get("Action") in ("start", "die", "stop", "oom", "restart", "destroy", "create"):
-                self._node_event(event["id"])
+            container_id, action = self.docker_events.get_nowait()
+            if action in ("start", "die", "stop", "oom", "restart", "destroy", "create"):
+                with contextlib.suppress(EngineError):  # removed since
+                    self._node_event(self.runtime.inspect(container_id))
                 changed = True
         if changed:
             self.discover()
@@ -215,4 +195,4 @@ class Monitor:
         self.watches.clear()
         self._wake_r.close()
         self._wake_w.close()
-        self.client.close()
+        self.runtime.close()

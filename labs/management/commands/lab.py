@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from labs import services
 from labs.management.lab_lifecycle import LifecycleActions, add_parsers
-from topology.models import Lab
+from labs.models import Lab
 from topology.problems import TopologyError, errors_in
 
 

@@ -3,8 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from topology.models import Lab
-from worker.gc import collect
+from labs.models import Lab
 
 
 class Command(BaseCommand):
@@ -35,5 +34,7 @@ class Command(BaseCommand):
 
     def do_gc(self):
         known = set(Lab.objects.values_list("uid", flat=True))
-        removed = collect(known, settings.WIRELAB_LABHOST, progress=self.stdout.write)
+        from labs.hostside.engine import this_labhost
+
+        removed = this_labhost().gc(known, settings.WIRELAB_LABHOST, progress=self.stdout.write)
         self.stdout.write(f"removed {len(removed)} orphaned lab(s)" if removed else "nothing to remove")

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import topology.models.lab
+import labs.store.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
                 (
                     "uid",
                     models.CharField(
-                        default=topology.models.lab.new_lab_tag,
+                        default=labs.store.models.new_lab_tag,
                         editable=False,
                         help_text="ownership tag of everything the lab owns on its lab host",
                         max_length=8,

@@ -1,0 +1,153 @@
+"""Carrying out jobs on this lab host: deploys and destroys (converge to the row's spec),
+controls and node actions (on the last deployed spec), commands and captures.
+
+A job is claimed once (queued -> running); `resume` also takes a deploy or destroy left
+running by a worker that died, which is safe because converging is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from topology.spec import LabHostSpec
+from worker.labhost import EngineError, LabHost
+
+from ..live.state import publish_now
+from ..models import Capture, Lab, LabEvent, LabStatus, Operation
+from .engine import this_labhost
+
+log = logging.getLogger(__name__)
+EXEC_OUTPUT_LIMIT = 256 * 1024
+
+
+def note(lab_id: int, kind: str, message: str) -> None:
+    LabEvent.objects.create(lab_id=lab_id, kind=kind, message=message[:1000])
+
+
+def _claim(op_id: int, resume: bool) -> Operation | None:
+    claimed = Operation.objects.filter(id=op_id, status=Operation.Status.QUEUED).update(
+        status=Operation.Status.RUNNING, started=timezone.now()
+    )
+    op = Operation.objects.select_related("lab").get(id=op_id)
+    if claimed:
+        return op
+    if resume and op.status == Operation.Status.RUNNING:
+        if op.kind in Operation.LIFECYCLE:
+            return op
+        _finish(op, Operation.Status.FAILED, "the lab host's worker stopped while it ran")
+    return None
+
+
+def carry_out(op_id: int, labhost: LabHost | None = None, progress=None, resume: bool = False) -> Operation:
+    """Do the job of row `op_id` and record its outcome in the row."""
+    op = _claim(op_id, resume)
+    if op is None:
+        return Operation.objects.get(id=op_id)
+    labhost = labhost or this_labhost()
+    if op.kind in Operation.LIFECYCLE:
+        from .lifecycle import converge_operation
+
+        return converge_operation(op, labhost, progress, resumed=resume)
+    try:
+        result = CONTROLS[op.kind](op, labhost)
+    except EngineError as exc:
+        note(op.lab_id, LabEvent.Kind.ERROR, f"{op.kind}: {exc}")
+        _finish(op, Operation.Status.FAILED, str(exc))
+    except Exception as exc:  # a job always ends in a truthful state
+        log.exception("job %s failed", op.id)
+        _finish(op, Operation.Status.FAILED, f"{type(exc).__name__}: {exc}")
+    else:
+        op.result = result or {}
+        _finish(op, Operation.Status.SUCCEEDED)
+    return op
+
+
+def _finish(op: Operation, status: str, error: str = "") -> None:
+    op.status, op.error, op.finished = status, error[:2000], timezone.now()
+    op.save(update_fields=["status", "error", "finished", "result", "log"])
+
+
+def deployed_spec(lab: Lab) -> LabHostSpec:
+    """The spec of the lab's last successful deploy, which controls act on."""
+    if lab.status not in (LabStatus.RUNNING, LabStatus.DEGRADED):
+        raise EngineError(f"lab {lab.slug} is {lab.status}")
+    op = lab.operations.filter(kind=Operation.Kind.DEPLOY, status=Operation.Status.SUCCEEDED).first()
+    if op is None:
+        raise EngineError(f"lab {lab.slug} has not been deployed")
+    return LabHostSpec.from_dict(op.spec)
+
+
+def _cable(op: Operation, labhost: LabHost) -> dict:
+    spec, plugged = deployed_spec(op.lab), bool(op.params["plugged"])
+    done = []
+    for node, iface in op.params["ends"]:
+        labhost.cable(spec, node, iface, plugged)
+        note(op.lab_id, LabEvent.Kind.LINK, f"{node}:{iface} cable {'plugged' if plugged else 'pulled'}")
+        done.append(f"{node}:{iface}")
+    return {"ends": done}
+
+
+def _impair(op: Operation, labhost: LabHost) -> dict:
+    spec, values = deployed_spec(op.lab), op.params["values"]
+    described = ", ".join(f"{k} {v}" for k, v in values.items() if v) or "none"
+    errors = []
+    for node, iface in op.params["ends"]:
+        error = ""
+        try:
+            labhost.impair(spec, node, iface, values)
+            note(op.lab_id, LabEvent.Kind.IMPAIRMENT, f"{node}:{iface}: {described}")
+        except EngineError as exc:
+            error = str(exc)
+            errors.append(f"{node}:{iface}: {exc}")
+            note(op.lab_id, LabEvent.Kind.ERROR, f"{node}:{iface} impairment: {exc}")
+        publish_now(
+            spec.lab, [{"type": "impairment", "node": node, "iface": iface, **values, "error": error}]
+        )
+    if errors:
+        raise EngineError("; ".join(errors))
+    return {"values": values}
+
+
+def _node(op: Operation, labhost: LabHost) -> dict:
+    node, action = op.params["node"], op.params["action"]
+    changes = labhost.node_action(deployed_spec(op.lab), node, action)
+    note(op.lab_id, LabEvent.Kind.NODE, f"{node}: {action}")
+    if changes:
+        note(op.lab_id, LabEvent.Kind.NODE, f"{node}: rewired ({len(changes)} changes)")
+    return {"changes": changes}
+
+
+def _exec(op: Operation, labhost: LabHost) -> dict:
+    params = op.params
+    timeout = min(float(params.get("timeout", 60)), 600.0)
+    code, output = labhost.exec(
+        op.lab.uid, params["node"], list(params["command"]), timeout, EXEC_OUTPUT_LIMIT
+    )
+    return {"exit_code": code, "output": output.replace("\x00", "")}
+
+
+CONTROLS = {
+    Operation.Kind.CABLE: _cable,
+    Operation.Kind.IMPAIR: _impair,
+    Operation.Kind.NODE: _node,
+    Operation.Kind.EXEC: _exec,
+}
+
+
+def run_capture(capture_id: int, labhost: LabHost | None = None) -> Capture:
+    cap = Capture.objects.select_related("lab").get(id=capture_id)
+    Capture.objects.filter(id=cap.id).update(status=Capture.Status.RUNNING)
+    labhost = labhost or this_labhost()
+    try:
+        spec = deployed_spec(cap.lab)
+        cap.pcap = labhost.capture(spec, cap.node, cap.iface, cap.seconds, cap.max_bytes)
+        cap.status = Capture.Status.DONE
+        note(cap.lab_id, LabEvent.Kind.CAPTURE, f"{cap.node}:{cap.iface}: captured {len(cap.pcap)} bytes")
+    except EngineError as exc:
+        cap.status, cap.error = Capture.Status.FAILED, str(exc)
+        note(cap.lab_id, LabEvent.Kind.ERROR, f"capture on {cap.node}:{cap.iface} failed: {exc}")
+    cap.finished = timezone.now()
+    cap.save(update_fields=["pcap", "status", "error", "finished"])
+    return cap

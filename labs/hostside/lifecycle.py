@@ -1,0 +1,116 @@
+"""Deploys and destroys on this lab host: converge to the row's spec, stream the progress to
+the lab's WebSocket group, and keep the row and the lab's status truthful."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from topology.spec import LabHostSpec
+from worker.labhost import EngineError, LabHost
+
+from ..live import state as live
+from ..models import Lab, LabEvent, LabStatus, Operation
+
+log = logging.getLogger(__name__)
+
+
+def _last_good_spec(op: Operation) -> LabHostSpec:
+    """What to go back to when a deploy fails: the last deploy that worked, else nothing."""
+    good = (
+        Operation.objects.filter(
+            lab=op.lab, kind__in=Operation.LIFECYCLE, status=Operation.Status.SUCCEEDED, id__lt=op.id
+        )
+        .order_by("-id")
+        .first()
+    )
+    if good is not None and good.kind == Operation.Kind.DEPLOY:
+        return LabHostSpec.from_dict(good.spec)
+    return LabHostSpec.empty(op.lab.uid, op.labhost)
+
+
+class _Progress:
+    """Each line goes to the row's log, the caller, and the lab's live group."""
+
+    def __init__(self, op: Operation, echo=None):
+        self.op, self.echo = op, echo
+
+    def __call__(self, line: str) -> None:
+        self.op.log += line + "\n"
+        Operation.objects.filter(id=self.op.id).update(log=self.op.log)
+        if self.echo:
+            self.echo(line)
+        self.publish(line)
+
+    def publish(self, line: str = "") -> None:
+        event = {"type": "operation", "id": self.op.id, "kind": self.op.kind, "status": self.op.status,
+                 "line": line, "error": self.op.error}  # fmt: skip
+        try:
+            live.publish_now(self.op.lab.uid, [event])
+        except Exception as exc:  # live progress is a courtesy; the row is the truth
+            log.debug("could not publish progress of operation %s: %s", self.op.id, exc)
+
+
+def converge_operation(op: Operation, labhost: LabHost, echo=None, resumed: bool = False) -> Operation:
+    lab = op.lab
+    say = _Progress(op, echo)
+    if resumed:
+        say("resuming after the lab host's worker stopped")
+    Lab.objects.filter(id=lab.id).update(status_reason="in progress")
+    try:
+        report = labhost.converge(LabHostSpec.from_dict(op.spec), progress=say)
+    except Exception as exc:  # every failure is recorded; the lab goes back to what worked
+        reason = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, EngineError):
+            log.exception("operation %s failed", op.id)
+        say(f"failed: {reason}")
+        if op.kind == Operation.Kind.DEPLOY:
+            say("undoing the partial deploy")
+            try:
+                labhost.converge(_last_good_spec(op), progress=say)
+            except Exception as undo_exc:
+                say(f"could not undo: {undo_exc}")
+        _finish(op, Operation.Status.FAILED, error=reason)
+        say.publish()
+        _set_status(lab, LabStatus.FAILED, reason)
+        return op
+    op.result = report.as_dict()
+    _finish(op, Operation.Status.SUCCEEDED)
+    say.publish()
+    if op.kind == Operation.Kind.DESTROY:
+        _set_status(lab, LabStatus.STOPPED, "")
+    elif report.failed_nodes:
+        reason = "; ".join(f"{n}: {s.reason}" for n, s in report.failed_nodes.items())
+        _set_status(lab, LabStatus.DEGRADED, reason)
+    else:
+        _set_status(lab, LabStatus.RUNNING, "")
+    return op
+
+
+def _finish(op: Operation, status: str, error: str = "") -> None:
+    op.status, op.error, op.finished = status, error, timezone.now()
+    op.save(update_fields=["status", "error", "finished", "result"])
+    changes = len(op.result.get("changes", [])) if op.result else 0
+    outcome = f"failed: {error}" if error else f"done ({changes} changes)"
+    LabEvent.objects.create(
+        lab_id=op.lab_id, kind=LabEvent.Kind.DEPLOY, message=f"{op.kind} #{op.id} {outcome}"[:1000]
+    )
+
+
+def _set_status(lab: Lab, status: str, reason: str) -> None:
+    Lab.objects.filter(id=lab.id).update(status=status, status_reason=reason[:500], updated=timezone.now())
+    try:
+        if status == LabStatus.STOPPED:
+            live.clear(lab.uid)
+        live.publish_now(lab.uid, [{"type": "lab.status", "status": status, "reason": reason[:500]}])
+    except Exception as exc:  # live state is a courtesy; the row above is the truth
+        log.warning("could not publish the status of lab %s: %s", lab.slug, exc)
+
+
+def unfinished(labhost: str) -> list[tuple[int, bool]]:
+    """Jobs of this lab host not yet done: (id, was it interrupted while running)."""
+    ops = Operation.objects.filter(
+        labhost=labhost, status__in=[Operation.Status.QUEUED, Operation.Status.RUNNING]
+    ).order_by("id")
+    return [(op.id, op.status == Operation.Status.RUNNING) for op in ops]

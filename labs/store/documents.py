@@ -1,0 +1,69 @@
+"""Storing lab documents: every write goes through the one `check()`, so no path can store
+a lab with errors; reading gives back the stored document itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from topology.addressing import Assignments
+from topology.document import LabDoc, document_to_data, parse_document
+from topology.problems import Problem, TopologyError, errors_in
+from topology.validation import check
+
+from .models import Lab
+from .projection import project
+
+
+def unique_slug(name: str, exclude_id: int | None = None) -> str:
+    base = slugify(name)[:100] or "lab"
+    slug, n = base, 2
+    while Lab.objects.filter(slug=slug).exclude(id=exclude_id).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def lab_document(lab: Lab) -> LabDoc:
+    """The lab's stored document."""
+    return parse_document(lab.document or {"name": lab.name})
+
+
+def lab_assignments(lab: Lab) -> Assignments:
+    return Assignments.from_dict(lab.assignments)
+
+
+@transaction.atomic
+def save_document(doc: LabDoc, owner, lab: Lab | None = None, labhost: str = "local") -> tuple[Lab, list]:
+    """Store a document as a lab (a new one, or replacing `lab`'s); returns it and its warnings.
+
+    Refuses a document with errors (TopologyError with every problem); automatic addresses
+    and ports handed out before are kept where they still fit.
+    """
+    previous = lab_assignments(lab) if lab else None
+    assignments, problems = check(doc, previous)
+    if errors_in(problems):
+        raise TopologyError(problems)
+    if lab is None:
+        lab = Lab(owner=owner, slug=unique_slug(doc.name), labhost=labhost)
+    lab.name = doc.name
+    lab.description = doc.description
+    lab.document = document_to_data(doc)
+    lab.assignments = assignments.as_dict()
+    lab.save()
+    project(lab, lab.document)
+    return lab, problems
+
+
+def edit_document(lab: Lab, change: Callable[[dict], None]) -> tuple[Lab, list[Problem]]:
+    """Apply `change` to a copy of the lab's document data, check it and store it.
+
+    `change` edits plain data in place; it may raise TopologyError for a refused edit.
+    The lab row is locked meanwhile so two edits never lose one another.
+    """
+    with transaction.atomic():
+        lab = Lab.objects.select_for_update().get(id=lab.id)
+        data = document_to_data(lab_document(lab))
+        change(data)
+        return save_document(parse_document(data), lab.owner, lab)

@@ -1,0 +1,96 @@
+"""A lab: its owner, its document (the stored truth), the addresses and ports handed out,
+and where it stands in its life cycle; plus the rows projected from the document."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+def new_lab_tag() -> str:
+    """A random tag that marks everything the lab owns on a lab host (labels, names)."""
+    return secrets.token_hex(4)
+
+
+class LabStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    DEPLOYING = "deploying", "Deploying"
+    RUNNING = "running", "Running"
+    DEGRADED = "degraded", "Degraded"
+    FAILED = "failed", "Failed"
+    DESTROYING = "destroying", "Destroying"
+    STOPPED = "stopped", "Stopped"
+
+
+class Lab(models.Model):
+    """A topology with an owner. `document` is the truth; everything else is derived from it."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labs")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=120, unique=True)
+    uid = models.CharField(
+        max_length=8,
+        unique=True,
+        default=new_lab_tag,
+        editable=False,
+        help_text="ownership tag of everything the lab owns on its lab host",
+    )
+    description = models.TextField(blank=True, default="")
+    document = models.JSONField(default=dict, blank=True, help_text="the validated lab document")
+    status = models.CharField(max_length=20, choices=LabStatus.choices, default=LabStatus.DRAFT)
+    status_reason = models.CharField(max_length=500, blank=True, default="")
+    labhost = models.CharField(max_length=100, default="local", help_text="the lab host's queue")
+    assignments = models.JSONField(
+        default=dict, blank=True, help_text="automatic addresses and ports handed out so far"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Part(models.Model):
+    """A row projected from one element of a lab's document; `data` is its document form."""
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.lab.slug}/{self.name}"
+
+
+class Node(Part):
+    """A node of a lab's document (host, router, switch or container)."""
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="nodes")
+
+    class Meta(Part.Meta):
+        constraints = [models.UniqueConstraint(fields=["lab", "name"], name="node_name_unique_in_lab")]
+
+
+class Network(Part):
+    """A network of a lab's document (segment, bridge or overlay)."""
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="networks")
+
+    class Meta(Part.Meta):
+        constraints = [models.UniqueConstraint(fields=["lab", "name"], name="network_name_unique_in_lab")]
+
+
+class Link(Part):
+    """A point-to-point link of a lab's document; `name` is its two ends, `a|b`."""
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="links")
+
+    class Meta(Part.Meta):
+        constraints = [models.UniqueConstraint(fields=["lab", "name"], name="link_ends_unique_in_lab")]

@@ -1,0 +1,132 @@
+"""The lab host facade: the one entry to the engine for the task layer.
+
+Deploy, destroy, cable, impairment, capture, node actions, exec and consoles: each takes
+plain data (a spec, names, numbers) and returns plain data or raises EngineError with a
+sentence for people. Nothing here knows of Django, rows or queues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+
+from topology.spec import LabHostSpec
+
+from . import gc
+from .capture import capture as capture_cable
+from .config import EngineConfig
+from .converge import converge
+from .errors import EngineError
+from .live.controls import Impairment, impair, set_cable
+from .report import Report
+from .runtime import DockerRuntime, Runtime, Tty, node_container
+
+NODE_ACTIONS = ("stop", "start", "restart")
+SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]
+Progress = Callable[[str], None]
+
+__all__ = ["NODE_ACTIONS", "EngineError", "LabHost", "Report", "Tty"]
+
+
+class LabHost:
+    """This lab host's engine, built once by its caller with a plain config."""
+
+    def __init__(
+        self, config: EngineConfig | None = None, runtime: Callable[[EngineConfig], Runtime] | None = None
+    ):
+        self.config = config or EngineConfig()
+        self._runtime = runtime or DockerRuntime
+
+    def runtime(self) -> Runtime:
+        return self._runtime(self.config)
+
+    # Life cycle -------------------------------------------------------------------------
+
+    def converge(self, spec: LabHostSpec, progress: Progress | None = None) -> Report:
+        """Make this host hold exactly what the spec says (an empty spec: nothing)."""
+        runtime = self.runtime()
+        try:
+            return converge(spec, self.config, runtime=runtime, progress=progress)
+        finally:
+            runtime.close()
+
+    def destroy(self, lab: str, labhost: str, progress: Progress | None = None) -> Report:
+        return self.converge(LabHostSpec.empty(lab, labhost), progress)
+
+    def gc(self, known: set[str], labhost: str, progress: Progress | None = None) -> list[str]:
+        """Take down every lab on this host whose tag is not in `known`."""
+        runtime = self.runtime()
+        try:
+            return gc.collect(known, labhost, self.config, runtime, progress)
+        finally:
+            runtime.close()
+
+    # Controls on a running lab ------------------------------------------------------------
+
+    def cable(self, spec: LabHostSpec, node: str, iface: str, plugged: bool) -> None:
+        set_cable(spec.lab, _cable(spec, node, iface), plugged)
+
+    def impair(self, spec: LabHostSpec, node: str, iface: str, values: dict) -> Impairment:
+        known = {f.name for f in fields(Impairment)}
+        impairment = Impairment(**{k: v for k, v in values.items() if k in known})
+        impair(spec.lab, _cable(spec, node, iface), impairment)
+        return impairment
+
+    def capture(self, spec: LabHostSpec, node: str, iface: str, seconds: int, max_bytes: int) -> bytes:
+        return capture_cable(spec.lab, _cable(spec, node, iface), seconds, max_bytes)
+
+    def node_action(self, spec: LabHostSpec, node: str, action: str) -> list[str]:
+        """Stop, start or restart a node; after a start its links and addresses are made again."""
+        if action not in NODE_ACTIONS:
+            raise EngineError(f"'{action}' is not one of {', '.join(NODE_ACTIONS)}")
+        runtime = self.runtime()
+        try:
+            info = node_container(runtime, spec.lab, node)
+            if info is None:
+                raise EngineError(f"{node} has no container to {action}")
+            getattr(runtime, action)(info.id)
+            if action == "stop":
+                return []
+            return converge(spec, self.config, runtime=runtime).changes
+        finally:
+            runtime.close()
+
+    def exec(self, lab: str, node: str, command: list[str], timeout: float, limit: int) -> tuple[int, str]:
+        """Run a command in a running node; output cut at `limit` bytes, killed after `timeout`."""
+        runtime = self.runtime()
+        try:
+            info = node_container(runtime, lab, node)
+            if info is None or info.status != "running":
+                raise EngineError(f"node {node} is not running; deploy the lab first")
+            return runtime.exec(info.id, command, timeout=timeout, limit=limit)
+        finally:
+            runtime.close()
+
+    def open_console(self, lab: str, node: str) -> tuple[Tty, Callable[[], None]]:
+        """A shell with a TTY in a running node, and the call that releases it."""
+        runtime = self.runtime()
+        try:
+            info = node_container(runtime, lab, node)
+            if info is None or info.status != "running":
+                raise EngineError(f"node {node} is not running")
+            tty = runtime.open_tty(info.id, SHELL, {"TERM": "xterm-256color"})
+        except BaseException:
+            runtime.close()
+            raise
+
+        def release() -> None:
+            try:
+                tty.close()
+            finally:
+                runtime.close()
+
+        return tty, release
+
+
+def _cable(spec: LabHostSpec, node: str, iface: str) -> str:
+    cable = spec.cables.get(f"{node}:{iface}")
+    if cable is None:
+        raise EngineError(
+            f"{node}:{iface} has no cable in the deployed lab (redeploy it if it was just added)"
+        )
+    return cable
