@@ -105,7 +105,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # redis-py's default socket timeout (5 s) equals channels_redis's blocking-pop timeout
+        # (5 s): a quiet socket then fails its read and the consumer dies. Wait longer.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}]},
     }
 }
 

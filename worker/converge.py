@@ -8,7 +8,6 @@ live in their own module.
 from __future__ import annotations
 
 import fcntl
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -215,10 +214,8 @@ class _Converge:
         holder = self.holders.get(spec.host if spec and spec.mode == "host" else app.node)
         if app.status != "running" or holder is None or spec.mode == "none":
             return True
-        try:
-            return os.stat(f"/proc/{app.pid}/ns/net").st_ino == os.stat(f"/proc/{holder.pid}/ns/net").st_ino
-        except OSError:
-            return False
+        mine = self.runtime.netns_id(app)
+        return mine is not None and mine == self.runtime.netns_id(holder)
 
     def _app_batches(self, missing: list[containers.Wanted]) -> list[list[containers.Wanted]]:
         """Host-mode apps of one host start in the lab's order, so the first one gets the port."""

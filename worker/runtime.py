@@ -81,6 +81,7 @@ class Runtime(Protocol):
     def logs_tail(self, container_id: str, lines: int = 5) -> str: ...
     def open_tty(self, container_id: str, command: list[str], environment: dict) -> Tty: ...
     def events(self) -> Iterator[tuple[str, str]]: ...
+    def netns_id(self, info: ContainerInfo) -> int | None: ...
 
 
 def node_container(runtime: Runtime, lab: str, node: str) -> ContainerInfo | None:
@@ -306,6 +307,13 @@ class DockerRuntime:
         sock = getattr(raw, "_sock", raw)
         sock.settimeout(None)  # a quiet console stays open; idleness is the caller's to judge
         return DockerTty(self.client, exec_id, sock)
+
+    def netns_id(self, info: ContainerInfo) -> int | None:
+        """The network namespace a running container's process is in (its inode), else None."""
+        try:
+            return os.stat(f"/proc/{info.pid}/ns/net").st_ino
+        except OSError:
+            return None
 
     def events(self) -> Iterator[tuple[str, str]]:
         """(container id, action) for every change to a container of any lab, as it happens."""

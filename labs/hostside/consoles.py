@@ -13,7 +13,8 @@ import contextlib
 import logging
 import threading
 
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers
 from django.conf import settings
 
 from worker.labhost import EngineError, LabHost
@@ -32,7 +33,8 @@ class ConsoleRelay:
         self.channel = console_channel(labhost_name)
         self.labhost = labhost
         self.idle_seconds = idle_seconds
-        self.layer = layer or get_channel_layer()
+        # a layer of its own: its process-specific inboxes are read on this relay's loop only
+        self.layer = layer or channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
         self.loop = asyncio.new_event_loop()
         self.sessions: set[asyncio.Task] = set()
         self._thread: threading.Thread | None = None

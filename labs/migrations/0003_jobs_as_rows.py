@@ -4,20 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('labs', '0002_capture_labevent'),
+        ("labs", "0002_capture_labevent"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='operation',
-            name='params',
-            field=models.JSONField(blank=True, default=dict, help_text='what a control or command is asked to do'),
+            model_name="operation",
+            name="params",
+            field=models.JSONField(
+                blank=True, default=dict, help_text="what a control or command is asked to do"
+            ),
         ),
         migrations.AlterField(
-            model_name='operation',
-            name='kind',
-            field=models.CharField(choices=[('deploy', 'Deploy'), ('destroy', 'Destroy'), ('cable', 'Cable'), ('impair', 'Impairment'), ('node', 'Node action'), ('exec', 'Command')], max_length=10),
+            model_name="operation",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("deploy", "Deploy"),
+                    ("destroy", "Destroy"),
+                    ("cable", "Cable"),
+                    ("impair", "Impairment"),
+                    ("node", "Node action"),
+                    ("exec", "Command"),
+                ],
+                max_length=10,
+            ),
         ),
     ]

@@ -46,7 +46,9 @@ def server(transactional_db, tmp_path, settings):
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            env=env, stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+            # the web tier has no Docker engine: consoles and commands are served by the lab host
+            env={**env, "DOCKER_HOST": "tcp://127.0.0.1:9"}, stdout=open(logs / "web.log", "w"),  # noqa: SIM115
+            stderr=subprocess.STDOUT, start_new_session=True,
         ),
         start_worker(queue, logs / "worker.log"),
     ]  # fmt: skip

@@ -11,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection
 
 from labs import lifecycle
+from labs.hostside.jobs import carry_out
 from labs.routing import websocket_urlpatterns
 from labs.services import import_lab
 
@@ -29,10 +30,30 @@ async def run_sync(fn, *args):
 
 def deploy(text: str, user):
     lab, _ = import_lab(text, user)
-    op = lifecycle.carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id)
+    op = carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id)
     assert op.status == "succeeded", op.log
     lab.refresh_from_db()
     return lab
+
+
+def apply(lab_id: int, kind: str, **params):
+    """Carry out a control on this lab host as its worker would, without the queue."""
+    from labs.models import Lab
+
+    op = carry_out(lifecycle.request_job(Lab.objects.get(id=lab_id), kind, params, enqueue=False).id)
+    assert op.done, op.status
+    return op
+
+
+def cable(lab_id: int, ends: list, plugged: bool):
+    op = apply(lab_id, "cable", ends=ends, plugged=plugged)
+    assert op.status == "succeeded", op.error
+    return op
+
+
+def impair(lab_id: int, ends: list, values: dict):
+    full = {k: values.get(k, 0) for k in ("delay_ms", "jitter_ms", "loss_pct", "rate_kbit")}
+    return apply(lab_id, "impair", ends=ends, values=full)
 
 
 async def connect(path: str, user) -> WebsocketCommunicator:
@@ -52,7 +73,7 @@ async def collect(communicator, predicate, timeout: float) -> tuple[list[dict], 
         try:
             messages.append(await communicator.receive_json_from(timeout=left))
         except TimeoutError:
-            continue
+            raise AssertionError(f"not seen within {timeout}s; got {messages[-5:]}") from None
     return messages, time.monotonic() - start
 
 

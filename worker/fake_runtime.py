@@ -1,0 +1,97 @@
+"""An in-memory runtime with the real one's behaviour where the engine relies on it:
+containers are created running, listed by lab label, removed for good. For tests that
+plan containers without a container engine."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from . import labels
+from .errors import EngineError
+from .runtime import ContainerInfo
+
+
+class FakeRuntime:
+    """Keeps containers in a dict; counts the calls that change something."""
+
+    def __init__(self, images: set[str] | None = None):
+        self.images = images
+        self.containers: dict[str, ContainerInfo] = {}
+        self.namespaces: dict[str, int] = {}  # container id -> the namespace it is in
+        self.created: list[str] = []
+        self.removed: list[str] = []
+        self._ids = itertools.count(1)
+
+    def close(self) -> None:
+        pass
+
+    def missing_images(self, images: set[str]) -> list[str]:
+        return sorted(images - self.images) if self.images is not None else []
+
+    def list(self, lab: str | None = None, running: bool = False) -> list[ContainerInfo]:
+        return [
+            c
+            for c in self.containers.values()
+            if (lab is None or c.lab == lab) and (not running or c.status == "running")
+        ]
+
+    def inspect(self, container_id: str) -> ContainerInfo:
+        if container_id not in self.containers:
+            raise EngineError(f"container {container_id} is gone")
+        return self.containers[container_id]
+
+    def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo:
+        if any(c.name == name for c in self.containers.values()):
+            raise EngineError(f"could not create {name}: the name is in use")
+        if self.images is not None and image not in self.images:
+            raise EngineError(f"image {image} is not on this lab host")
+        number = next(self._ids)
+        info = ContainerInfo(
+            id=f"c{number:011d}",
+            name=name,
+            node=lab_labels.get(labels.NODE, ""),
+            role=lab_labels.get(labels.ROLE, ""),
+            spec_hash=lab_labels.get(labels.SPEC, ""),
+            sandbox_id=lab_labels.get(labels.SANDBOX_ID, ""),
+            status="running",
+            pid=100000 + number,
+            exit_code=0,
+            error="",
+            lab=lab_labels.get(labels.LAB, ""),
+        )
+        self.containers[info.id] = info
+        self.created.append(name)
+        shared = str(options.get("network_mode", "")).partition("container:")[2]
+        owner = next((c.id for c in self.containers.values() if c.name == shared), info.id)
+        self.namespaces[info.id] = self.namespaces.get(owner, number)
+        return info
+
+    def stop(self, container_id: str) -> None:
+        self.inspect(container_id).status = "exited"
+
+    def start(self, container_id: str) -> None:
+        self.inspect(container_id).status = "running"
+
+    def restart(self, container_id: str) -> None:
+        self.start(container_id)
+
+    def remove(self, container_id: str) -> None:
+        info = self.containers.pop(container_id, None)
+        if info is not None:
+            self.removed.append(info.name)
+
+    def exec(self, container_id, command, environment=None, timeout: float = 60, limit: int = 65536):
+        return 0, ""
+
+    def logs_tail(self, container_id: str, lines: int = 5) -> str:
+        return ""
+
+    def open_tty(self, container_id, command, environment):
+        raise EngineError("the in-memory runtime has no consoles")
+
+    def netns_id(self, info: ContainerInfo) -> int | None:
+        return self.namespaces.get(info.id) if info.status == "running" else None
+
+    def events(self) -> Iterator[tuple[str, str]]:
+        return iter(())
