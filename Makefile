@@ -1,11 +1,15 @@
 # Wirelab: `make run` to use it, `make test` to check it. Both install what is missing.
-.PHONY: run test lint format images frontend
+.PHONY: run test check lint format images frontend
 
 run:
 	@bash scripts/run.sh
 
 test:
 	@bash scripts/test.sh $(ARGS)
+
+# The fast tier: no root, Docker, kernel, Redis or PostgreSQL (SQLite, in-process channel layer).
+check:
+	@bash scripts/check.sh $(ARGS)
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -237,7 +237,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The lab's deploys and destroys, newest first, with their logs. */
+        /** @description The lab's jobs (deploys, destroys, controls, commands), newest first, with their logs. */
         get: operations["labs_operations_list"];
         put?: never;
         post?: never;
@@ -305,10 +305,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Point-to-point links. */
+        /** @description Point-to-point links, known by their two ends. */
         get: operations["links_list"];
         put?: never;
-        /** @description Point-to-point links. */
+        /** @description Point-to-point links, known by their two ends. */
         post: operations["links_create"];
         delete?: never;
         options?: never;
@@ -323,16 +323,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Point-to-point links. */
+        /** @description Point-to-point links, known by their two ends. */
         get: operations["links_retrieve"];
-        /** @description Point-to-point links. */
+        /** @description Point-to-point links, known by their two ends. */
         put: operations["links_update"];
         post?: never;
-        /** @description Point-to-point links. */
+        /** @description Point-to-point links, known by their two ends. */
         delete: operations["links_destroy"];
         options?: never;
         head?: never;
-        /** @description Point-to-point links. */
+        /** @description Point-to-point links, known by their two ends. */
         patch: operations["links_partial_update"];
         trace?: never;
     };
@@ -415,10 +415,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Nodes, each with its interfaces and ports. */
+        /** @description Nodes as in the lab document (`interfaces`, `ports`, `position`, ...). */
         get: operations["nodes_list"];
         put?: never;
-        /** @description Nodes, each with its interfaces and ports. */
+        /** @description Nodes as in the lab document (`interfaces`, `ports`, `position`, ...). */
         post: operations["nodes_create"];
         delete?: never;
         options?: never;
@@ -433,16 +433,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Nodes, each with its interfaces and ports. */
+        /** @description Nodes as in the lab document (`interfaces`, `ports`, `position`, ...). */
         get: operations["nodes_retrieve"];
-        /** @description Nodes, each with its interfaces and ports. */
+        /** @description Nodes as in the lab document (`interfaces`, `ports`, `position`, ...). */
         put: operations["nodes_update"];
         post?: never;
-        /** @description Nodes, each with its interfaces and ports. */
+        /** @description Nodes as in the lab document (`interfaces`, `ports`, `position`, ...). */
         delete: operations["nodes_destroy"];
         options?: never;
         head?: never;
-        /** @description Nodes, each with its interfaces and ports. */
+        /** @description Nodes as in the lab document (`interfaces`, `ports`, `position`, ...). */
         patch: operations["nodes_partial_update"];
         trace?: never;
     };
@@ -547,21 +547,6 @@ export interface components {
             /** @default 0 */
             rate_kbit?: number;
         };
-        Interface: {
-            readonly id: number;
-            name: string;
-            /** @description a network of the same lab */
-            network?: string | null;
-            /** @description static address/prefix, 'auto' or empty */
-            address?: string;
-        };
-        InterfaceRequest: {
-            name: string;
-            /** @description a network of the same lab */
-            network?: string | null;
-            /** @description static address/prefix, 'auto' or empty */
-            address?: string;
-        };
         Kind: {
             name: string;
             label: string;
@@ -609,33 +594,40 @@ export interface components {
          * @enum {string}
          */
         LabStatusEnum: "draft" | "deploying" | "running" | "degraded" | "failed" | "destroying" | "stopped";
-        /** @description Checks that every related object is in the same lab as the one being written. */
+        /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
+         *
+         *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
         Link: {
             readonly id: number;
+            /** @description the id of one of your labs */
             lab: number;
-            /** @description two ends written node:interface; missing interfaces are created */
+            /** @description two ends written node:interface */
             endpoints: string[];
             subnet?: string;
         };
-        /** @description Checks that every related object is in the same lab as the one being written. */
+        /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
+         *
+         *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
         LinkRequest: {
+            /** @description the id of one of your labs */
             lab: number;
-            /** @description two ends written node:interface; missing interfaces are created */
+            /** @description two ends written node:interface */
             endpoints: string[];
             subnet?: string;
         };
-        /** @description Checks that every related object is in the same lab as the one being written. */
+        /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
+         *
+         *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
         Network: {
             readonly id: number;
+            /** @description the id of one of your labs */
             lab: number;
             name: string;
-            kind?: components["schemas"]["NetworkKindEnum"];
+            kind: components["schemas"]["NetworkKindEnum"];
             subnet?: string;
-            host?: number | null;
-            /** Format: double */
-            x?: number | null;
-            /** Format: double */
-            y?: number | null;
+            /** @description bridge networks: the host it is on */
+            host?: string;
+            position?: unknown;
         };
         /**
          * @description * `segment` - segment
@@ -644,73 +636,86 @@ export interface components {
          * @enum {string}
          */
         NetworkKindEnum: "segment" | "bridge" | "overlay";
-        /** @description Checks that every related object is in the same lab as the one being written. */
+        /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
+         *
+         *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
         NetworkRequest: {
+            /** @description the id of one of your labs */
             lab: number;
             name: string;
-            kind?: components["schemas"]["NetworkKindEnum"];
+            kind: components["schemas"]["NetworkKindEnum"];
             subnet?: string;
-            host?: number | null;
-            /** Format: double */
-            x?: number | null;
-            /** Format: double */
-            y?: number | null;
+            /** @description bridge networks: the host it is on */
+            host?: string;
+            position?: unknown;
         };
-        /** @description Checks that every related object is in the same lab as the one being written. */
+        /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
+         *
+         *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
         Node: {
             readonly id: number;
+            /** @description the id of one of your labs */
             lab: number;
             name: string;
-            kind: components["schemas"]["NodeKindEnum"];
+            /** @description one of /api/kinds/ */
+            kind: string;
             image?: string;
-            host?: number | null;
+            /** @description containers: the emulated host */
+            host?: string;
+            /** @description containers: host, bridge, overlay:<net> or none */
             mode?: string;
             address?: string;
-            command?: unknown | null;
-            env?: unknown;
-            exec?: unknown;
+            /** @description a string or a list of strings */
+            command?: unknown;
+            env?: {
+                [key: string]: string;
+            };
+            exec?: string[];
+            /** @description {name: {network, address}} */
+            interfaces?: unknown;
+            /** @description [{to, via}] */
             routes?: unknown;
+            /** @description ['10000:80', 'auto:80/udp', 'auto', ...] */
+            ports?: unknown;
             port_range?: string;
             publish_range?: string;
-            /** Format: double */
-            x?: number | null;
-            /** Format: double */
-            y?: number | null;
-            interfaces?: components["schemas"]["Interface"][];
-            ports?: components["schemas"]["Port"][];
+            /** @description {x, y} */
+            position?: unknown;
         };
         NodeActionRequest: {
             action: components["schemas"]["ActionEnum"];
         };
-        /**
-         * @description * `container` - container
-         *     * `host` - host
-         *     * `router` - router
-         *     * `switch` - switch
-         * @enum {string}
-         */
-        NodeKindEnum: "container" | "host" | "router" | "switch";
-        /** @description Checks that every related object is in the same lab as the one being written. */
+        /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
+         *
+         *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
         NodeRequest: {
+            /** @description the id of one of your labs */
             lab: number;
             name: string;
-            kind: components["schemas"]["NodeKindEnum"];
+            /** @description one of /api/kinds/ */
+            kind: string;
             image?: string;
-            host?: number | null;
+            /** @description containers: the emulated host */
+            host?: string;
+            /** @description containers: host, bridge, overlay:<net> or none */
             mode?: string;
             address?: string;
-            command?: unknown | null;
-            env?: unknown;
-            exec?: unknown;
+            /** @description a string or a list of strings */
+            command?: unknown;
+            env?: {
+                [key: string]: string;
+            };
+            exec?: string[];
+            /** @description {name: {network, address}} */
+            interfaces?: unknown;
+            /** @description [{to, via}] */
             routes?: unknown;
+            /** @description ['10000:80', 'auto:80/udp', 'auto', ...] */
+            ports?: unknown;
             port_range?: string;
             publish_range?: string;
-            /** Format: double */
-            x?: number | null;
-            /** Format: double */
-            y?: number | null;
-            interfaces?: components["schemas"]["InterfaceRequest"][];
-            ports?: components["schemas"]["PortRequest"][];
+            /** @description {x, y} */
+            position?: unknown;
         };
         Operation: {
             readonly id: number;
@@ -732,9 +737,13 @@ export interface components {
         /**
          * @description * `deploy` - Deploy
          *     * `destroy` - Destroy
+         *     * `cable` - Cable
+         *     * `impair` - Impairment
+         *     * `node` - Node action
+         *     * `exec` - Command
          * @enum {string}
          */
-        OperationKindEnum: "deploy" | "destroy";
+        OperationKindEnum: "deploy" | "destroy" | "cable" | "impair" | "node" | "exec";
         /**
          * @description * `queued` - Queued
          *     * `running` - Running
@@ -747,56 +756,60 @@ export interface components {
             name?: string;
             description?: string;
         };
-        /** @description Checks that every related object is in the same lab as the one being written. */
+        /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
+         *
+         *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
         PatchedLinkRequest: {
+            /** @description the id of one of your labs */
             lab?: number;
-            /** @description two ends written node:interface; missing interfaces are created */
+            /** @description two ends written node:interface */
             endpoints?: string[];
             subnet?: string;
         };
-        /** @description Checks that every related object is in the same lab as the one being written. */
+        /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
+         *
+         *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
         PatchedNetworkRequest: {
+            /** @description the id of one of your labs */
             lab?: number;
             name?: string;
             kind?: components["schemas"]["NetworkKindEnum"];
             subnet?: string;
-            host?: number | null;
-            /** Format: double */
-            x?: number | null;
-            /** Format: double */
-            y?: number | null;
+            /** @description bridge networks: the host it is on */
+            host?: string;
+            position?: unknown;
         };
-        /** @description Checks that every related object is in the same lab as the one being written. */
+        /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
+         *
+         *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
         PatchedNodeRequest: {
+            /** @description the id of one of your labs */
             lab?: number;
             name?: string;
-            kind?: components["schemas"]["NodeKindEnum"];
+            /** @description one of /api/kinds/ */
+            kind?: string;
             image?: string;
-            host?: number | null;
+            /** @description containers: the emulated host */
+            host?: string;
+            /** @description containers: host, bridge, overlay:<net> or none */
             mode?: string;
             address?: string;
-            command?: unknown | null;
-            env?: unknown;
-            exec?: unknown;
+            /** @description a string or a list of strings */
+            command?: unknown;
+            env?: {
+                [key: string]: string;
+            };
+            exec?: string[];
+            /** @description {name: {network, address}} */
+            interfaces?: unknown;
+            /** @description [{to, via}] */
             routes?: unknown;
+            /** @description ['10000:80', 'auto:80/udp', 'auto', ...] */
+            ports?: unknown;
             port_range?: string;
             publish_range?: string;
-            /** Format: double */
-            x?: number | null;
-            /** Format: double */
-            y?: number | null;
-            interfaces?: components["schemas"]["InterfaceRequest"][];
-            ports?: components["schemas"]["PortRequest"][];
-        };
-        Port: {
-            host_port?: number | null;
-            container_port?: number | null;
-            protocol?: components["schemas"]["ProtocolEnum"];
-        };
-        PortRequest: {
-            host_port?: number | null;
-            container_port?: number | null;
-            protocol?: components["schemas"]["ProtocolEnum"];
+            /** @description {x, y} */
+            position?: unknown;
         };
         Problem: {
             path: string;
@@ -807,12 +820,6 @@ export interface components {
             valid: boolean;
             problems: components["schemas"]["Problem"][];
         };
-        /**
-         * @description * `tcp` - tcp
-         *     * `udp` - udp
-         * @enum {string}
-         */
-        ProtocolEnum: "tcp" | "udp";
         /**
          * @description * `error` - error
          *     * `warning` - warning

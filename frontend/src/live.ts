@@ -24,7 +24,12 @@ export class LiveConnection {
   private delay = 500;
   private closed = false;
 
-  constructor(private labId: number, private onChange: (state: LiveState) => void, private onLink: (up: boolean) => void) {}
+  constructor(
+    private labId: number,
+    private onChange: (state: LiveState) => void,
+    private onLink: (up: boolean) => void,
+    private onOperation: (event: any) => void = () => {},
+  ) {}
 
   open(): void {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -61,7 +66,11 @@ export class LiveConnection {
         return;
       }
       this.state.seq = message.seq;
-      for (const event of message.events) apply(this.state, event);
+      for (const event of message.events) {
+        apply(this.state, event);
+        // deploy and destroy progress comes over the socket: no polling while it is open
+        if (event.type === "operation") this.onOperation(event);
+      }
       // a deploy or destroy changes what is published: the snapshot has it
       if (message.events.some((e: any) => e.type === "lab.status")) this.socket?.send(JSON.stringify({ type: "snapshot" }));
     }

@@ -27,6 +27,7 @@ class Editor {
   private saveTimer = 0;
   pending = false; // an edit not yet checked and saved
   private operation: number | null = null;
+  private connection: LiveConnection | null = null;
 
   constructor(private labId: number) {
     this.api = labApi(labId);
@@ -43,7 +44,10 @@ class Editor {
     this.canvasEvents();
     this.panelEvents();
     this.keyboard();
-    new LiveConnection(this.labId, (state) => this.onLive(state), (up) => this.onSocket(up)).open();
+    this.connection = new LiveConnection(
+      this.labId, (state) => this.onLive(state), (up) => this.onSocket(up), (op) => this.onOperation(op),
+    );
+    this.connection.open();
     await this.check(false);
   }
 
@@ -544,6 +548,16 @@ class Editor {
     }
   }
 
+  onOperation(op: { id: number; status: string; line: string }): void {
+    if (op.id !== this.operation) return;
+    if (op.line) {
+      $("#log").textContent += `${op.line}\n`;
+      $("#log").scrollTop = 1e9;
+    }
+    if (op.status === "succeeded" || op.status === "failed") this.follow();
+  }
+
+  /** The operation's whole log and outcome, read once; read again only while the socket is down. */
   async follow(): Promise<void> {
     const ops = await this.api.operations();
     const op = ops.find((o) => o.id === this.operation);
@@ -556,7 +570,7 @@ class Editor {
       this.onStatus(lab.status, lab.status_reason);
       return;
     }
-    window.setTimeout(() => this.follow(), 600);
+    if (!this.connection?.connected) window.setTimeout(() => this.follow(), 1000);
   }
 
   onStatus(status: string, reason: string): void {

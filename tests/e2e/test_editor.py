@@ -2,9 +2,13 @@
 
 import time
 
+import pytest
+
 from tests.conftest import DEMOS
 
 from .conftest import screenshot
+
+pytestmark = pytest.mark.kernel
 
 
 def cy(page, script: str):

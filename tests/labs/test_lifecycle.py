@@ -19,7 +19,7 @@ from tests.worker.conftest import leftovers
 from topology.problems import TopologyError
 from worker.converge import destroy
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from worker.converge import destroy
 
 from .live_helpers import TWO_ROUTERS, apply, cable, collect, connect, deploy, events_of, impair, run_sync
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 @pytest.fixture

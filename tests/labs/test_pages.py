@@ -34,6 +34,7 @@ def test_every_model_is_in_the_admin(admin_client, lab):
         assert page.status_code == 200, model
 
 
+@pytest.mark.kernel
 def test_health_reports_real_services(client):
     data = client.get("/health/?format=json").json()
     checks = {c["name"]: c for c in data["checks"]}
@@ -50,6 +51,7 @@ def test_health_names_the_reason_when_something_is_down(client, settings):
     assert b"redis://127.0.0.1:1/0" in response.content
 
 
+@pytest.mark.kernel
 def test_health_sees_a_running_lab_host(client):
     queue = f"test-{uuid.uuid4().hex[:8]}"
     worker = start_worker(queue, shared_database=False)

@@ -22,6 +22,8 @@ from .live_helpers import TWO_ROUTERS, connect
 
 ENGINE_MODULES = ("pyroute2", "docker")
 
+pytestmark = pytest.mark.kernel
+
 
 def test_the_web_tier_loads_no_engine_library():
     code = (

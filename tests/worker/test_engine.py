@@ -17,6 +17,8 @@ from worker.labels import container_name
 DOCKER_MODES = (DEMOS / "docker-modes.yaml").read_text()
 ROUTED = (DEMOS / "routed.yaml").read_text()
 
+pytestmark = pytest.mark.kernel
+
 
 def fetch(run_in, tag, node, url):
     code, output = run_in(tag, node, f"timeout 5 wget -qO- {url}")
