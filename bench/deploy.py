@@ -6,7 +6,9 @@ docker SDK on the same number of threads, the same veth pairs made with one netl
 each, the same addresses and links set up with one socket per namespace, and for star
 the same bridge in a namespace of its own.
 
-Usage: .venv/bin/python -m bench.deploy [--sizes 10,50,100] [--repeat 3] [--json FILE]
+Usage: .venv/bin/python -m bench.deploy [--sizes 10,50,100] [--repeat 3] [--kinds chain,star] [--json FILE]
+
+Also reports the time to re-converge each lab, unchanged, right after its deploy.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from worker.config import EngineConfig
 from worker.converge import converge, destroy
 
 CONFIG = EngineConfig()
+RECONVERGE: list[float] = []  # seconds to re-converge each lab just deployed, unchanged
 IMAGE = "wirelab/node:busybox"
 
 
@@ -55,6 +58,10 @@ def engine_round(text: str) -> tuple[float, float]:
         report = converge(specs["local"], CONFIG)
         deployed = time.perf_counter() - start
         assert not report.failed_nodes, report.failed_nodes
+        start = time.perf_counter()
+        again = converge(specs["local"], CONFIG)
+        RECONVERGE.append(time.perf_counter() - start)
+        assert again.changes == [], again.changes
     finally:
         start = time.perf_counter()
         destroy(tag, "local", config=CONFIG)
@@ -162,16 +169,19 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="10,50,100")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kinds", default="chain,star")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     rows = []
     print(
         f"{'lab':10} {'deploy s':>9} {'floor s':>8} {'ratio':>6}   "
-        f"{'destroy s':>9} {'floor s':>8} {'ratio':>6}"
+        f"{'destroy s':>9} {'floor s':>8} {'ratio':>6}   {'unchanged re-converge s':>23}"
     )
-    for kind, make in (("chain", chain), ("star", star)):
+    kinds = [(k, m) for k, m in (("chain", chain), ("star", star)) if k in args.kinds.split(",")]
+    for kind, make in kinds:
         for n in (int(s) for s in args.sizes.split(",")):
             ours, floor = [], []
+            RECONVERGE.clear()
             for _ in range(args.repeat):  # interleaved, so drift hits both alike
                 ours.append(engine_round(make(n)))
                 floor.append(floor_round(kind, n))
@@ -181,12 +191,14 @@ def main() -> None:
                 "deploy_floor": statistics.median(d for d, _ in floor),
                 "destroy": statistics.median(d for _, d in ours),
                 "destroy_floor": statistics.median(d for _, d in floor),
+                "reconverge": statistics.median(RECONVERGE),
             }
             rows.append(row)
             print(
                 f"{row['lab']:10} {row['deploy']:9.2f} {row['deploy_floor']:8.2f} "
                 f"{row['deploy'] / row['deploy_floor']:6.2f}   {row['destroy']:9.2f} "
-                f"{row['destroy_floor']:8.2f} {row['destroy'] / row['destroy_floor']:6.2f}",
+                f"{row['destroy_floor']:8.2f} {row['destroy'] / row['destroy_floor']:6.2f}   "
+                f"{row['reconverge']:23.2f}",
                 flush=True,
             )
     if args.json:

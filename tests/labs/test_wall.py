@@ -70,7 +70,12 @@ def test_console_and_exec_come_from_the_lab_host_while_the_web_has_no_docker(
     lab.labhost = queue
     lab.save(update_fields=["labhost"])
     made.append(lab)
-    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # nothing listens there
+    with monkeypatch.context() as web_tier:
+        web_tier.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # nothing listens there
+        _deploy_exec_and_console(lab, user, capfd)
+
+
+def _deploy_exec_and_console(lab, user, capfd):
     op = _wait_done(lifecycle.request_deploy(lab, user), 180)
     assert op.status == "succeeded", op.log
     lab.refresh_from_db()

@@ -37,6 +37,7 @@ class Monitor:
         self.tick = tick
         self.runtime = runtime
         self.watches: dict[str, Watch] = {}
+        self.fabrics: set[str] = set()  # labs whose fabric namespace was there at the last discovery
         self.reported: dict[str, dict[str, dict]] = {}  # lab -> entity key -> last event
         self.docker_events: queue.Queue = queue.Queue()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -64,7 +65,8 @@ class Monitor:
         for info in self.runtime.list(running=True):
             if info.role in NAMESPACE_ROLES and info.pid:
                 wanted[f"/proc/{info.pid}/ns/net"] = (info.lab, info.node, info.pid)
-        for lab in fabric.labs_with_fabric():
+        self.fabrics = fabric.labs_with_fabric()
+        for lab in self.fabrics:
             wanted[fabric.path_of(lab)] = (lab, "", 0)
         for path in list(self.watches):
             if path not in wanted or not os.path.exists(path):
@@ -165,6 +167,8 @@ class Monitor:
                     self.refresh(by_fd[fd], counters=False)
             if time.monotonic() >= next_tick and not sampling:
                 next_tick = time.monotonic() + self.tick
+                if fabric.labs_with_fabric() != self.fabrics:
+                    self.discover()  # a fabric made after its containers' events: watch it too
                 sampling = list(self.watches.values())
             # a few samples per turn, so events never wait behind a whole round of them
             for watch in sampling[:SAMPLES_PER_TURN]:
