@@ -11,6 +11,16 @@ COMMON_FIELDS = frozenset({"kind", "position"})
 
 
 @dataclass(frozen=True)
+class PaletteEntry:
+    """How the editor offers a kind: a label, the prefix of new names, and the fields a new
+    node starts with (`{name}` in a string stands for the new node's name)."""
+
+    label: str
+    prefix: str
+    template: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class NodeKind:
     """What one kind of node is, for validation, compilation and the editor's palette."""
 
@@ -27,6 +37,7 @@ class NodeKind:
     needs_image: bool = False
     default_image: str | None = None
     capabilities: tuple[str, ...] = field(default_factory=tuple)
+    palette: tuple[PaletteEntry, ...] = field(default_factory=tuple)
 
     def allows(self, field_name: str) -> bool:
         return field_name in self.fields or field_name in COMMON_FIELDS
@@ -74,6 +85,7 @@ register(
         holds_containers=True,
         default_image=SANDBOX_IMAGE,
         capabilities=("NET_ADMIN", "NET_RAW"),
+        palette=(PaletteEntry("Docker host", "host"), PaletteEntry("End host", "pc")),
     )
 )
 register(
@@ -87,6 +99,7 @@ register(
         forwards=True,
         default_image=SANDBOX_IMAGE,
         capabilities=("NET_ADMIN", "NET_RAW"),
+        palette=(PaletteEntry("Router", "r"),),
     )
 )
 register(
@@ -97,6 +110,7 @@ register(
         fields=frozenset({"interfaces"}),
         has_interfaces=True,
         bridges_ports=True,
+        palette=(PaletteEntry("Switch", "sw"),),
     )
 )
 register(
@@ -109,6 +123,18 @@ register(
         needs_image=True,
         # What ordinary servers and clients need: bind low ports, ping, drop to a user.
         capabilities=("NET_BIND_SERVICE", "NET_RAW", "CHOWN", "SETUID", "SETGID", "KILL"),
+        palette=(
+            PaletteEntry(
+                "Container",
+                "app",
+                {
+                    "image": SANDBOX_IMAGE,
+                    "mode": "bridge",
+                    "command": "mkdir -p /www && echo {name} > /www/index.html"
+                    " && exec httpd -f -p 80 -h /www",
+                },
+            ),
+        ),
     )
 )
 

@@ -547,15 +547,24 @@ export interface components {
             /** @default 0 */
             rate_kbit?: number;
         };
+        /** @description A node kind and its traits: what the editor builds its palette and panel from. */
         Kind: {
             name: string;
             label: string;
             description: string;
-            allowed_fields: string[];
+            readonly allowed_fields: string[];
             has_interfaces: boolean;
+            /** @description an emulated machine with a namespace of its own */
+            sandboxed: boolean;
+            /** @description its interfaces are ports of one L2 bridge */
+            bridges_ports: boolean;
             holds_containers: boolean;
             placed_on_host: boolean;
+            forwards: boolean;
+            /** @description it can be restarted and has a console */
+            has_container: boolean;
             default_image: string | null;
+            palette: components["schemas"]["PaletteEntry"][];
         };
         Lab: {
             readonly id: number;
@@ -752,6 +761,14 @@ export interface components {
          * @enum {string}
          */
         OperationStatusEnum: "queued" | "running" | "succeeded" | "failed";
+        PaletteEntry: {
+            label: string;
+            prefix: string;
+            /** @description fields a new node starts with; {name} is its name */
+            template: {
+                [key: string]: unknown;
+            };
+        };
         PatchedLabRequest: {
             name?: string;
             description?: string;

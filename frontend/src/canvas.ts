@@ -4,6 +4,7 @@ import type { Core, ElementDefinition } from "cytoscape";
 import edgehandles from "cytoscape-edgehandles";
 import elk from "cytoscape-elk";
 import type { LabDocument, Problem } from "./api";
+import { kindOf } from "./kinds";
 
 cytoscape.use(edgehandles);
 cytoscape.use(elk);
@@ -12,7 +13,7 @@ export const COLORS = { ok: "#1f9d55", bad: "#d64545", idle: "#8a99a8", warn: "#
 
 function bridgeContainers(doc: LabDocument, host: string): string[] {
   return Object.entries(doc.nodes ?? {})
-    .filter(([, n]) => n.kind === "container" && n.host === host && (n.mode ?? "bridge") === "bridge")
+    .filter(([, n]) => kindOf(n).placed_on_host && n.host === host && (n.mode ?? "bridge") === "bridge")
     .map(([name]) => name);
 }
 
@@ -29,7 +30,7 @@ export function portEntry(port: unknown): { host: string; container?: string } {
 export function publishedLabel(doc: LabDocument, host: string): string {
   const lines: string[] = [];
   for (const [name, node] of Object.entries(doc.nodes ?? {})) {
-    if (node.kind !== "container" || node.host !== host) continue;
+    if (!kindOf(node).placed_on_host || node.host !== host) continue;
     for (const raw of (node.ports ?? []) as unknown[]) {
       const port = portEntry(raw);
       const mode = node.mode ?? "bridge";
@@ -45,15 +46,17 @@ export function elements(doc: LabDocument): ElementDefinition[] {
   const out: ElementDefinition[] = [];
   for (const [name, node] of Object.entries(doc.nodes ?? {})) {
     const position = node.position ? { x: node.position.x, y: node.position.y } : undefined;
+    const kind = kindOf(node);
     const data: Record<string, unknown> = { id: `n:${name}`, name, label: name, kind: node.kind };
-    if (node.kind === "container" && node.host && doc.nodes?.[node.host]) data.parent = `n:${node.host}`;
-    if (node.kind === "host") {
+    if (kind.placed_on_host && node.host && doc.nodes?.[node.host]) data.parent = `n:${node.host}`;
+    if (kind.holds_containers) {
       const published = publishedLabel(doc, name);
       data.label = published ? `${name}\n${published}` : name;
     }
-    if (node.kind === "container") data.label = `${name}\n${node.mode ?? "bridge"}`;
-    out.push({ group: "nodes", data, position, classes: node.kind });
-    if (node.kind === "host" && bridgeContainers(doc, name).length) {
+    if (kind.placed_on_host) data.label = `${name}\n${node.mode ?? "bridge"}`;
+    const traits = [kind.holds_containers ? "holder" : "", kind.placed_on_host ? "placed" : ""].filter((t) => t);
+    out.push({ group: "nodes", data, position, classes: [node.kind, ...traits].join(" ") });
+    if (kind.holds_containers && bridgeContainers(doc, name).length) {
       const bridge = `br:${name}`;
       const placed = bridgeContainers(doc, name).map((c) => doc.nodes![c].position).filter((p) => p) as { x: number; y: number }[];
       const below = placed.length
@@ -75,7 +78,7 @@ export function elements(doc: LabDocument): ElementDefinition[] {
       }
     }
     const mode = node.mode ?? "";
-    if (node.kind === "container" && mode.startsWith("overlay:") && doc.networks?.[mode.slice(8)]) {
+    if (kind.placed_on_host && mode.startsWith("overlay:") && doc.networks?.[mode.slice(8)]) {
       out.push({ group: "edges", data: { id: `ov:${name}`, source: `n:${name}`, target: `net:${mode.slice(8)}` }, classes: "overlay-member" });
     }
   }

@@ -1,45 +1,52 @@
 // Edits a person makes on the canvas, turned into changes of the lab document.
 import type { LabDocument } from "./api";
+import { allKinds, kindOf } from "./kinds";
 import type { LabModel } from "./model";
 
 export interface PaletteItem {
-  kind: "host" | "router" | "switch" | "container" | "segment" | "overlay";
+  kind: string; // a node kind from the registry, or a network kind
+  network: boolean;
   label: string;
   prefix: string;
+  template: Record<string, unknown>;
 }
 
-export const PALETTE: PaletteItem[] = [
-  { kind: "host", label: "Docker host", prefix: "host" },
-  { kind: "container", label: "Container", prefix: "app" },
-  { kind: "router", label: "Router", prefix: "r" },
-  { kind: "switch", label: "Switch", prefix: "sw" },
-  { kind: "host", label: "End host", prefix: "pc" },
-  { kind: "segment", label: "LAN segment", prefix: "lan" },
-  { kind: "overlay", label: "Overlay network", prefix: "ov" },
+const NETWORKS: PaletteItem[] = [
+  { kind: "segment", network: true, label: "LAN segment", prefix: "lan", template: {} },
+  { kind: "overlay", network: true, label: "Overlay network", prefix: "ov", template: {} },
 ];
+
+/** The palette: every entry every registered kind offers, then the networks. */
+export function palette(): PaletteItem[] {
+  const nodes = allKinds().flatMap((k) =>
+    k.palette.map((p) => ({ kind: k.name, network: false, label: p.label, prefix: p.prefix, template: p.template })),
+  );
+  return [...nodes, ...NETWORKS];
+}
+
+function fill(template: Record<string, unknown>, name: string): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(template).map(([k, v]) => [k, typeof v === "string" ? v.split("{name}").join(name) : v]),
+  );
+}
 
 export function addItem(model: LabModel, item: PaletteItem, position: { x: number; y: number }, host?: string): string {
   const name = model.freeName(item.prefix);
   model.edit((doc) => {
-    if (item.kind === "segment" || item.kind === "overlay") {
+    if (item.network) {
       const subnet = item.kind === "overlay" ? model.freeSubnet().replace("198.18.", "198.19.") : model.freeSubnet();
       (doc.networks as any)[name] = { kind: item.kind, subnet, position };
       return;
     }
-    const node: any = { kind: item.kind, position };
-    if (item.kind === "container") {
-      node.host = host;
-      node.image = "wirelab/node:busybox";
-      node.mode = "bridge";
-      node.command = "mkdir -p /www && echo " + name + " > /www/index.html && exec httpd -f -p 80 -h /www";
-    }
+    const node: any = { kind: item.kind, ...fill(item.template, name), position };
+    if (kindOf(node).placed_on_host) node.host = host;
     (doc.nodes as any)[name] = node;
   });
   return name;
 }
 
-const kindOf = (doc: LabDocument, id: string): string =>
-  id.startsWith("net:") ? doc.networks![id.slice(4)].kind : doc.nodes![id.slice(2)].kind;
+const networkKind = (doc: LabDocument, id: string): string => doc.networks![id.slice(4)].kind;
+const nodeKind = (doc: LabDocument, id: string) => kindOf(doc.nodes![id.slice(2)]);
 
 /** Connect two canvas elements; returns a sentence when the pair cannot be joined. */
 export function connect(model: LabModel, source: string, target: string): string | null {
@@ -49,32 +56,32 @@ export function connect(model: LabModel, source: string, target: string): string
   if (a.startsWith("net:")) [a, b] = [b, a];
   if (a.startsWith("net:")) return "networks are joined through nodes";
   const nodeA = a.slice(2);
-  const kindA = kindOf(doc, a);
+  const kindA = nodeKind(doc, a);
   if (b.startsWith("net:")) {
     const net = b.slice(4);
-    const netKind = kindOf(doc, b);
+    const netKind = networkKind(doc, b);
     if (netKind === "overlay") {
-      if (kindA !== "container") return "only containers join an overlay (IP per container)";
+      if (!kindA.placed_on_host) return "only containers join an overlay (IP per container)";
       model.edit((d) => { d.nodes![nodeA].mode = `overlay:${net}`; });
       return null;
     }
-    if (kindA === "container") return "a container reaches the LAN through its host (bridge or host mode)";
-    const iface = model.freeInterface(nodeA, kindA === "switch" ? "p" : "eth");
+    if (kindA.placed_on_host) return "a container reaches the LAN through its host (bridge or host mode)";
+    const iface = model.freeInterface(nodeA, kindA.bridges_ports ? "p" : "eth");
     model.edit((d) => { (d.nodes![nodeA].interfaces as any)[iface] = { network: net }; });
     return null;
   }
   const nodeB = b.slice(2);
-  const kindB = kindOf(doc, b);
-  if (kindA === "container" || kindB === "container") {
-    const [container, host] = kindA === "container" ? [nodeA, nodeB] : [nodeB, nodeA];
-    if (kindOf(doc, `n:${host}`) !== "host") return "a container runs on a host";
+  const kindB = nodeKind(doc, b);
+  if (kindA.placed_on_host || kindB.placed_on_host) {
+    const [container, host] = kindA.placed_on_host ? [nodeA, nodeB] : [nodeB, nodeA];
+    if (!nodeKind(doc, `n:${host}`).holds_containers) return "a container runs on a host";
     model.edit((d) => { d.nodes![container].host = host; });
     return null;
   }
-  const ifA = model.freeInterface(nodeA, kindA === "switch" ? "p" : "eth");
-  const ifB = model.freeInterface(nodeB, kindB === "switch" ? "p" : "eth");
-  const switched = kindA === "switch" || kindB === "switch";
-  const needsSubnet = !switched || !switchHasSubnet(doc, kindA === "switch" ? nodeA : nodeB);
+  const ifA = model.freeInterface(nodeA, kindA.bridges_ports ? "p" : "eth");
+  const ifB = model.freeInterface(nodeB, kindB.bridges_ports ? "p" : "eth");
+  const switched = kindA.bridges_ports || kindB.bridges_ports;
+  const needsSubnet = !switched || !switchHasSubnet(doc, kindA.bridges_ports ? nodeA : nodeB);
   const subnet = needsSubnet ? model.freeSubnet(switched ? 24 : 30) : undefined;
   model.edit((d) => {
     d.links!.push(subnet ? { endpoints: [`${nodeA}:${ifA}`, `${nodeB}:${ifB}`], subnet } : { endpoints: [`${nodeA}:${ifA}`, `${nodeB}:${ifB}`] });

@@ -4,7 +4,8 @@ import cytoscape from "cytoscape";
 import svg from "cytoscape-svg";
 import { ApiError, csrfToken, labApi, type Problem } from "./api";
 import { createCanvas, elements, markProblems, runLayout } from "./canvas";
-import { PALETTE, addItem, connect, parsePorts } from "./edits";
+import { type PaletteItem, addItem, connect, palette, parsePorts } from "./edits";
+import { kindOf, loadKinds } from "./kinds";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
 import { LabModel } from "./model";
 import { renderPanel, type Selection } from "./panel";
@@ -28,6 +29,7 @@ class Editor {
   pending = false; // an edit not yet checked and saved
   private operation: number | null = null;
   private connection: LiveConnection | null = null;
+  private items: PaletteItem[] = [];
 
   constructor(private labId: number) {
     this.api = labApi(labId);
@@ -35,6 +37,7 @@ class Editor {
   }
 
   async start(): Promise<void> {
+    await loadKinds();
     this.model = new LabModel(await this.api.document());
     this.draw(true);
     this.cy.resize();
@@ -132,7 +135,8 @@ class Editor {
 
   palette(): void {
     const box = $("#palette");
-    box.innerHTML = PALETTE.map((item, i) => `<div class="item ${item.kind}" draggable="true" data-index="${i}">${item.label}</div>`).join("");
+    this.items = palette();
+    box.innerHTML = this.items.map((item, i) => `<div class="item ${item.kind}" draggable="true" data-index="${i}">${item.label}</div>`).join("");
     box.addEventListener("dragstart", (event) => {
       const target = event.target as HTMLElement;
       event.dataTransfer!.setData("text/wirelab-palette", target.dataset.index ?? "");
@@ -176,19 +180,20 @@ class Editor {
   /** Add a palette item where it was dropped (rendered coordinates, or null for a free spot);
    *  a container lands in the host under it. */
   drop(index: number, rendered: { x: number; y: number } | null): void {
-    const item = PALETTE[index];
+    const item = this.items[index];
+    const kind = kindOf({ kind: item.kind });
     const zoom = this.cy.zoom();
     const pan = this.cy.pan();
     let position = rendered
       ? { x: Math.round((rendered.x - pan.x) / zoom), y: Math.round((rendered.y - pan.y) / zoom) }
       : this.freeSpot();
     let host: string | undefined;
-    if (item.kind === "container") {
-      const under = this.cy.nodes(".host").filter((n) => {
+    if (kind.placed_on_host) {
+      const under = this.cy.nodes(".holder").filter((n) => {
         const box = n.boundingBox({});
         return position.x >= box.x1 && position.x <= box.x2 && position.y >= box.y1 && position.y <= box.y2;
       });
-      const hosts = Object.entries(this.model.doc.nodes ?? {}).filter(([, n]) => n.kind === "host").map(([n]) => n);
+      const hosts = Object.entries(this.model.doc.nodes ?? {}).filter(([, n]) => kindOf(n).holds_containers).map(([n]) => n);
       host = under.length ? under[0].data("name") : hosts.length === 1 ? hosts[0] : undefined;
       if (!host) {
         this.message("drop a container onto a host", "error");
@@ -196,14 +201,14 @@ class Editor {
       }
       if (!rendered || !under.length) {
         const nodes = this.model.doc.nodes ?? {};
-        const siblings = Object.values(nodes).filter((n) => n.kind === "container" && n.host === host);
+        const siblings = Object.values(nodes).filter((n) => kindOf(n).placed_on_host && n.host === host);
         const anchor = siblings[0]?.position ?? nodes[host!].position ?? this.cy.getElementById(`n:${host}`).position();
         const i = siblings.length;
         position = { x: Math.round(anchor.x + (i % 2) * 90), y: Math.round(anchor.y + Math.floor(i / 2) * 55) };
       }
     }
     const name = addItem(this.model, item, position, host);
-    this.select(item.kind === "segment" || item.kind === "overlay" ? { type: "network", name } : { type: "node", name });
+    this.select(item.network ? { type: "network", name } : { type: "node", name });
     this.changed();
   }
 

@@ -1,7 +1,6 @@
 // The lab as the editor holds it: the lab document, edited in place, with undo and redo.
 import type { LabDocument, NodeDocument } from "./api";
 
-export type Kind = "host" | "router" | "switch" | "container";
 
 export class LabModel {
   doc: LabDocument;

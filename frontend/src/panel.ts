@@ -1,5 +1,6 @@
 // The side panel: edits the selected element, shows its live state and its controls.
 import type { LabDocument, NetworkDocument, NodeDocument, Problem } from "./api";
+import { allows, kindOf } from "./kinds";
 import type { LiveState } from "./live";
 
 export type Selection =
@@ -87,14 +88,15 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
 function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, problems: Problem[], conflicts: Map<string, string>): string {
   const liveNode = live.nodes[name];
   const conflict = conflicts.get(`n:${name}`);
-  const hosts = Object.entries(doc.nodes ?? {}).filter(([, n]) => n.kind === "host").map(([n]) => n);
+  const hosts = Object.entries(doc.nodes ?? {}).filter(([, n]) => kindOf(n).holds_containers).map(([n]) => n);
   const overlays = Object.entries(doc.networks ?? {}).filter(([, n]) => n.kind === "overlay").map(([n]) => n);
   const parts = [`<h2>${esc(node.kind)} ${esc(name)}</h2>`];
   if (liveNode) parts.push(`<div class="live ${esc(liveNode.state)}">${esc(liveNode.state)}${liveNode.reason ? `: ${esc(liveNode.reason)}` : ""}</div>`);
   parts.push(field("Name", "name", conflict ?? name, conflict ? 'class="invalid"' : ""));
   if (conflict) parts.push(`<div class="error">another element is already named '${esc(conflict)}'</div>`);
-  if (node.kind !== "switch") parts.push(field("Image", "image", node.image ?? "", 'placeholder="wirelab/node:busybox"'));
-  if (node.kind === "container") {
+  const kind = kindOf(node);
+  if (allows(node, "image")) parts.push(field("Image", "image", node.image ?? "", `placeholder="${esc(kind.default_image ?? "")}"`));
+  if (allows(node, "host")) {
     parts.push(`<label>Host<select data-field="host">${hosts.map((h) => `<option ${h === node.host ? "selected" : ""}>${esc(h)}</option>`).join("")}</select></label>`);
     const modes = ["host", "bridge", "none", ...overlays.map((o) => `overlay:${o}`)];
     parts.push(`<label>Mode<select data-field="mode">${modes.map((m) => `<option ${m === (node.mode ?? "bridge") ? "selected" : ""}>${esc(m)}</option>`).join("")}</select></label>`);
@@ -102,7 +104,7 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
     parts.push(field("Ports", "ports", portsText(node), 'placeholder="10000:80, auto:443 (bridge) or 80, auto (host)"'));
     parts.push(area("Environment", "env", Object.entries(node.env ?? {}).map(([k, v]) => `${k}=${v}`).join("\n"), "KEY=value"));
   }
-  if (node.kind === "host" || node.kind === "router") {
+  if (allows(node, "routes")) {
     parts.push(`<h3>Interfaces</h3>`);
     for (const [ifName, iface] of Object.entries(node.interfaces ?? {})) {
       parts.push(`<div class="iface">${esc(ifName)} on ${esc(iface.network ?? "a link")}
@@ -114,12 +116,12 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
     for (const [ifName] of Object.entries(node.interfaces ?? {})) parts.push(cableControls(`${name}:${ifName}`, live));
     parts.push(area("Routes", "routes", (node.routes ?? []).map((r) => `${r.to} via ${r.via}`).join("\n"), "default via 198.18.0.1"));
   }
-  if (node.kind !== "switch") parts.push(area("Startup commands", "exec", (node.exec ?? []).join("\n"), "one command a line"));
+  if (allows(node, "exec")) parts.push(area("Startup commands", "exec", (node.exec ?? []).join("\n"), "one command a line"));
   const ports = live.ports[name]?.listening ?? [];
   if (ports.length) parts.push(`<h3>Listening</h3><ul>${ports.map((p: any) => `<li>${esc(p.protocol)} ${esc(p.port)} ${esc(p.process)}</li>`).join("")}</ul>`);
   const published = live.published.filter((p) => p.host === name);
   if (published.length) parts.push(`<h3>Published</h3><ul>${published.map((p) => `<li>${esc(name)}:${esc(p.host_port)} → ${esc(p.container)}:${esc(p.port)}</li>`).join("")}</ul>`);
-  if (node.kind !== "switch") parts.push(`<div class="buttons"><button data-action="console">Console</button><button data-action="restart">Restart</button></div>`);
+  if (kind.has_container) parts.push(`<div class="buttons"><button data-action="console">Console</button><button data-action="restart">Restart</button></div>`);
   parts.push(problemsHtml(problems));
   return parts.join("");
 }

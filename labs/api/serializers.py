@@ -92,15 +92,31 @@ class LinkSerializer(DocumentPartSerializer):
     subnet = serializers.CharField(required=False)
 
 
+class PaletteEntrySerializer(serializers.Serializer):
+    label = serializers.CharField()
+    prefix = serializers.CharField()
+    template = serializers.DictField(help_text="fields a new node starts with; {name} is its name")
+
+
 class KindSerializer(serializers.Serializer):
+    """A node kind and its traits: what the editor builds its palette and panel from."""
+
     name = serializers.CharField()
     label = serializers.CharField()
     description = serializers.CharField()
-    allowed_fields = serializers.ListField(source="fields", child=serializers.CharField())
+    allowed_fields = serializers.SerializerMethodField()
     has_interfaces = serializers.BooleanField()
+    sandboxed = serializers.BooleanField(help_text="an emulated machine with a namespace of its own")
+    bridges_ports = serializers.BooleanField(help_text="its interfaces are ports of one L2 bridge")
     holds_containers = serializers.BooleanField()
     placed_on_host = serializers.BooleanField()
+    forwards = serializers.BooleanField()
+    has_container = serializers.BooleanField(help_text="it can be restarted and has a console")
     default_image = serializers.CharField(allow_null=True)
+    palette = PaletteEntrySerializer(many=True)
+
+    def get_allowed_fields(self, kind) -> list[str]:
+        return sorted(kind.fields)
 
 
 class OperationSerializer(serializers.ModelSerializer):

@@ -136,9 +136,17 @@ def test_containerlab_file_imports(api, fixture_text):
     assert sorted(lab.nodes.values_list("name", "kind")) == [("br", "switch"), ("n1", "host"), ("n2", "host")]
 
 
-def test_kinds_list_the_registry(api):
-    names = {k["name"] for k in api.get("/api/kinds/").json()}
-    assert names == {"host", "router", "switch", "container"}
+def test_kinds_list_the_registry_with_the_traits_the_editor_asks(api):
+    kinds = {k["name"]: k for k in api.get("/api/kinds/").json()}
+    assert set(kinds) == {"host", "router", "switch", "container"}
+    assert kinds["container"]["placed_on_host"] and kinds["host"]["holds_containers"]
+    assert kinds["switch"]["bridges_ports"] and not kinds["switch"]["has_container"]
+    assert [p["label"] for p in kinds["host"]["palette"]] == ["Docker host", "End host"]
+    assert "{name}" in kinds["container"]["palette"][0]["template"]["command"]
+    assert (
+        "ports" in kinds["container"]["allowed_fields"]
+        and "routes" not in kinds["container"]["allowed_fields"]
+    )
 
 
 def test_openapi_schema_and_ui(api, client):
