@@ -243,14 +243,20 @@ class _Converge:
         alias = labels.alias(self.spec.lab)
         try:
             paths = {owner: self._path(owner) for owner in self.plans}
-            current = {owner: links(ns[path]) for owner, path in paths.items() if path}
-            had_nat = {o for o, found in current.items() if "docker0" in found and o != FABRIC}
-            self._make_wires(ns, paths, current)
+            current = {}
+            for owner, path in paths.items():
+                try:
+                    current[owner] = links(ns[path]) if path else None
+                except EngineError as exc:  # its container went away meanwhile
+                    self.failed[owner], paths[owner] = str(exc), None
+            had_nat = {o for o, found in current.items() if found and "docker0" in found and o != FABRIC}
+            touched = self._make_wires(ns, paths, current)
             for owner, path in paths.items():
                 if path is None:
                     continue
                 try:
-                    changes = wiring.configure(ns[path], self.plans[owner], alias)
+                    fresh = None if owner in touched else current[owner]
+                    changes = wiring.configure(ns[path], self.plans[owner], alias, fresh)
                 except EngineError as exc:
                     self.failed[owner] = str(exc)
                     continue
@@ -260,8 +266,9 @@ class _Converge:
         finally:
             ns.close()
 
-    def _make_wires(self, ns: Namespaces, paths: dict, current: dict) -> None:
-        made = 0
+    def _make_wires(self, ns: Namespaces, paths: dict, current: dict) -> set[str]:
+        """Make the missing veth pairs; returns the namespaces whose links changed."""
+        made, touched = 0, set()
         for wire in self.spec.wires:
             a_path, b_path = paths.get(wire.a.node), paths.get(wire.b.node)
             if a_path is None or b_path is None:
@@ -270,6 +277,7 @@ class _Converge:
             b_link = current[wire.b.node].get(wire.b.ifname)
             if a_link is not None and b_link is not None:
                 continue
+            touched |= {wire.a.node, wire.b.node}
             for owner, link in ((wire.a.node, a_link), (wire.b.node, b_link)):
                 if link is not None:
                     delete_link(ns[paths[owner]], link.index)
@@ -282,6 +290,7 @@ class _Converge:
             self.changed(f"wire {wire.a.node}:{wire.a.ifname} -- {wire.b.node}:{wire.b.ifname}")
         if made:
             self.say(f"wired {made} link(s)")
+        return touched
 
     def sync_nat(self, had_nat: set[str]) -> None:
         for sandbox in self.spec.sandboxes:
@@ -334,7 +343,8 @@ class _Converge:
         info = self.apps.get(name) or self.holders.get(name)
         if info is None:
             return NodeState("failed", "not created")
-        info = self.runtime.inspect(info.id)
+        if name in self.created or info.status != "running":  # what was just listed is fresh enough
+            info = self.runtime.inspect(info.id)
         state = node_state(self.runtime, info)
         if state.state == "running":
             return state

@@ -15,6 +15,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from .errors import EngineError
 from .labels import ROUTE_PROTO
+from .nsock import netlink_fd_in
 
 IFF_UP = 0x1
 ZERO_MAC = "00:00:00:00:00:00"
@@ -43,8 +44,12 @@ class Namespaces:
 
     def __getitem__(self, path: str) -> IPRoute:
         if path not in self._sockets:
-            # flags=0: never create a namespace that vanished; O_CREAT is pyroute2's default
-            self._sockets[path] = IPRoute(netns=path, flags=0)
+            # not IPRoute(netns=...): that forks a helper per namespace, and by default
+            # (O_CREAT) makes again a namespace that vanished
+            try:
+                self._sockets[path] = IPRoute(fileno=netlink_fd_in(path))
+            except OSError as exc:
+                raise EngineError(f"namespace {path} is gone: {exc.strerror}") from None
         return self._sockets[path]
 
     def fd(self, path: str) -> int:
@@ -148,12 +153,18 @@ def shape(ipr: IPRoute, link: Link, alias: str, mtu: int | None, master: int) ->
     return changes
 
 
-def sync_addresses(ipr: IPRoute, link: Link, wanted: list[str]) -> list[str]:
-    have = {
-        f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}"
-        for a in ipr.get_addr(index=link.index)
-        if a.get("IFA_ADDRESS") and not a.get("IFA_ADDRESS").startswith("fe80:")
-    }
+def addresses(ipr: IPRoute) -> dict[int, set[str]]:
+    """Every address of the namespace by interface index, from one dump (link-local v6 left out)."""
+    found: dict[int, set[str]] = {}
+    for a in ipr.get_addr():
+        address = a.get("IFA_ADDRESS")
+        if address and not address.startswith("fe80:"):
+            found.setdefault(a["index"], set()).add(f"{address}/{a['prefixlen']}")
+    return found
+
+
+def sync_addresses(ipr: IPRoute, link: Link, wanted: list[str], have: set[str]) -> list[str]:
+    """Make an interface's addresses `wanted`, given what it has (from `addresses()`)."""
     changes = []
     for cidr in sorted(set(wanted) - have):
         ip = ipaddress.ip_interface(cidr)

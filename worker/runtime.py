@@ -10,6 +10,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -170,13 +171,17 @@ class DockerRuntime:
             raw = self.client.api.containers(all=not running, filters=filters)
         except APIError as exc:
             raise EngineError(f"the Docker engine failed to list containers: {exc}") from None
-        found = []
-        for item in raw:
+
+        def info(item: dict) -> ContainerInfo | None:
             try:
-                found.append(self._info(item["Id"]))
+                return self._info(item["Id"])
             except NotFound:
-                continue  # removed since the listing
-        return found
+                return None  # removed since the listing
+
+        if len(raw) < 4:
+            return [i for i in map(info, raw) if i is not None]
+        with ThreadPoolExecutor(self.config.workers) as pool:  # one inspect each, side by side
+            return [i for i in pool.map(info, raw) if i is not None]
 
     def inspect(self, container_id: str) -> ContainerInfo:
         try:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_LINK
-from pyroute2.netns import create_socket
 
 from ..labels import parse_alias
+from ..nsock import netlink_fd_in, socket_in
 
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
 NETLINK_ROUTE = 0
@@ -37,11 +37,10 @@ class Watch:
     owners: dict = field(default_factory=dict)
 
     def open(self) -> None:
-        # flags=0: a namespace that vanished meanwhile must not be made again
-        self.events = create_socket(self.path, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE, flags=0)
+        self.events = socket_in(self.path, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
         self.events.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))
         self.events.setblocking(False)
-        self.ipr = IPRoute(netns=self.path, flags=0)
+        self.ipr = IPRoute(fileno=netlink_fd_in(self.path))
 
     def close(self) -> None:
         if self.events is not None:

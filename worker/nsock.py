@@ -1,0 +1,47 @@
+"""Sockets inside other network namespaces, made by a short-lived thread that enters the
+namespace (setns moves only the calling thread), instead of pyroute2's forked helper per
+namespace: tens of microseconds instead of tens of milliseconds each.
+
+The namespace is opened without O_CREAT: one that vanished is an error, never made again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import socket
+import threading
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def socket_in(path: str, family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A new socket living in the network namespace at `path` (a /proc or /var/run/netns path)."""
+    made: dict = {}
+
+    def enter() -> None:
+        try:
+            target = os.open(path, os.O_RDONLY)
+            try:
+                if _libc.setns(target, CLONE_NEWNET) != 0:
+                    code = ctypes.get_errno()
+                    raise OSError(code, os.strerror(code), path)
+            finally:
+                os.close(target)
+            made["socket"] = socket.socket(family, kind, proto)
+        except BaseException as exc:  # handed to the caller's thread
+            made["error"] = exc
+
+    worker = threading.Thread(target=enter, name="netns-socket")
+    worker.start()
+    worker.join()
+    if "error" in made:
+        raise made["error"]
+    return made["socket"]
+
+
+def netlink_fd_in(path: str, proto: int = 0) -> int:
+    """The file descriptor of a netlink socket in the namespace at `path`, for pyroute2's
+    `IPRoute(fileno=...)`, which then owns it."""
+    return socket_in(path, socket.AF_NETLINK, socket.SOCK_DGRAM, proto).detach()
