@@ -4,7 +4,9 @@ the lab's WebSocket group, and keep the row and the lab's status truthful."""
 from __future__ import annotations
 
 import logging
+import threading
 
+from django.db import connection
 from django.utils import timezone
 
 from topology.spec import LabHostSpec
@@ -35,10 +37,15 @@ class _Progress:
 
     def __init__(self, op: Operation, echo=None):
         self.op, self.echo = op, echo
+        self.owner = threading.get_ident()
+        self.lock = threading.Lock()
 
     def __call__(self, line: str) -> None:
-        self.op.log += line + "\n"
-        Operation.objects.filter(id=self.op.id).update(log=self.op.log)
+        with self.lock:  # the engine reports from its own worker threads too
+            self.op.log += line + "\n"
+            Operation.objects.filter(id=self.op.id).update(log=self.op.log)
+            if threading.get_ident() != self.owner:
+                connection.close()  # that thread's own connection: it would outlive the thread
         if self.echo:
             self.echo(line)
         self.publish(line)
