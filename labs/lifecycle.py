@@ -34,17 +34,31 @@ def busy_with(lab: Lab) -> Operation | None:
     ).first()
 
 
-@transaction.atomic
 def request_deploy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
-    """Compile the lab (refusing on validation errors) and queue its deploy."""
-    lab = Lab.objects.select_for_update().get(id=lab.id)
-    if (busy := busy_with(lab)) is not None:
-        raise OperationRefused(f"lab {lab.slug} is busy: {busy.kind} #{busy.id} is {busy.status}")
-    specs, assignments = compile_lab(lab_document(lab), lab.uid, lab.labhost, lab_assignments(lab))
-    lab.assignments = assignments.as_dict()
-    lab.status, lab.status_reason = LabStatus.DEPLOYING, "queued"
-    lab.save(update_fields=["assignments", "status", "status_reason", "updated"])
-    return _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=specs[lab.labhost].to_dict())
+    """Compile the lab (refusing on validation errors) and queue its deploy.
+
+    Compiling happens outside the transaction, so no lock is held meanwhile; the row is then
+    locked only to check that the lab did not change and is not busy, and to write.
+    """
+    for _ in range(3):
+        seen = Lab.objects.get(id=lab.id)
+        specs, assignments = compile_lab(lab_document(seen), seen.uid, seen.labhost, lab_assignments(seen))
+        with transaction.atomic():
+            locked = Lab.objects.select_for_update().get(id=lab.id)
+            if (busy := busy_with(locked)) is not None:
+                raise OperationRefused(f"lab {locked.slug} is busy: {busy.kind} #{busy.id} is {busy.status}")
+            if (locked.document, locked.assignments, locked.labhost) != (
+                seen.document,
+                seen.assignments,
+                seen.labhost,
+            ):
+                continue  # edited while it compiled: compile what is stored now
+            locked.assignments = assignments.as_dict()
+            locked.status, locked.status_reason = LabStatus.DEPLOYING, "queued"
+            locked.save(update_fields=["assignments", "status", "status_reason", "updated"])
+            spec = specs[locked.labhost].to_dict()
+            return _new(locked, Operation.Kind.DEPLOY, user, enqueue, spec=spec)
+    raise OperationRefused(f"lab {lab.slug} kept changing while it was compiled; deploy it again")
 
 
 @transaction.atomic

@@ -71,6 +71,10 @@ class _Compiler:
     def __init__(self, doc: LabDoc, res: Resolved, assignments: Assignments, spec: LabHostSpec):
         self.doc, self.res, self.asg, self.spec = doc, res, assignments, spec
         self.sandboxes: dict[str, SandboxSpec] = {}
+        self.members: dict[str, list] = {}  # L2 domain -> its interfaces, so lookups stay linear
+        for iface in res.interfaces.values():
+            self.members.setdefault(iface.domain, []).append(iface)
+        self.bridge_names: dict[str, str | None] = {}
 
     def run(self) -> None:
         for name, node in self.doc.nodes.items():
@@ -100,10 +104,13 @@ class _Compiler:
         )
 
     def _has_bridge_apps(self, host: str) -> bool:
-        return any(
-            kind_of(n).placed_on_host and n.host == host and split_mode(n.mode)[0] == "bridge"
-            for n in self.doc.nodes.values()
-        )
+        if not hasattr(self, "_bridge_hosts"):
+            self._bridge_hosts = {
+                n.host
+                for n in self.doc.nodes.values()
+                if kind_of(n).placed_on_host and split_mode(n.mode)[0] == "bridge"
+            }
+        return host in self._bridge_hosts
 
     def _interface_address(self, key: str, text: str | None, subnet) -> list[str]:
         ip = static_ip(text, subnet)
@@ -112,13 +119,18 @@ class _Compiler:
         return [self.asg.interfaces[key]] if key in self.asg.interfaces else []
 
     def _domain_bridge(self, domain_key: str) -> str | None:
+        if domain_key not in self.bridge_names:
+            self.bridge_names[domain_key] = self._name_domain_bridge(domain_key)
+        return self.bridge_names[domain_key]
+
+    def _name_domain_bridge(self, domain_key: str) -> str | None:
         """The fabric bridge of an L2 domain (a segment, a switch or a cable), else None.
 
         Every cable runs through the fabric, so pulling it or impairing it happens there
         and both nodes see a lost carrier, as with a real cable. The name comes from the
         domain's most stable member, so unrelated edits never rename it.
         """
-        members = [i for i in self.res.interfaces.values() if i.domain == domain_key]
+        members = self.members.get(domain_key, [])
         segments = sorted(f"net:{i.network}" for i in members if i.network is not None)
         switches = sorted(
             f"switch:{i.node}" for i in members if kind_of(self.doc.nodes[i.node]).bridges_ports

@@ -21,6 +21,21 @@ def looks_like_containerlab(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("topology"), dict)
 
 
+def _mapping(value: Any, path: str) -> dict:
+    """A mapping of the file, or {} when it is left out; anything else is a problem at `path`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TopologyError([error(path, f"must be a mapping, not {type(value).__name__}")])
+    return value
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise TopologyError([error(path, f"must be a string, not {type(value).__name__}")])
+    return value
+
+
 def _merge(*layers: dict) -> dict:
     out: dict = {}
     for layer in layers:
@@ -41,22 +56,25 @@ def convert(data: Any) -> tuple[dict, list[Problem]]:
     for key in data:
         if key not in {"name", "topology", "prefix"}:
             notes.append(warning(key, f"containerlab's '{key}' is not carried over"))
-    defaults = topo.get("defaults") or {}
-    kinds = topo.get("kinds") or {}
-    groups = topo.get("groups") or {}
-    nodes_in = topo.get("nodes") or {}
-    if not isinstance(nodes_in, dict):
-        raise TopologyError([error("topology.nodes", "nodes must be a mapping of name to node")])
+    defaults = _mapping(topo.get("defaults"), "topology.defaults")
+    kinds = _mapping(topo.get("kinds"), "topology.kinds")
+    groups = _mapping(topo.get("groups"), "topology.groups")
+    nodes_in = _mapping(topo.get("nodes"), "topology.nodes")
     nodes: dict[str, dict] = {}
     for name, given in nodes_in.items():
-        raw = given or {}
-        if not isinstance(raw, dict):
-            raise TopologyError([error(join_path("topology.nodes", name), "a node must be a mapping")])
-        kind = raw.get("kind") or defaults.get("kind") or "linux"
-        group = raw.get("group")
-        merged = _merge(defaults, kinds.get(kind) or {}, groups.get(group) or {} if group else {}, raw)
+        path = join_path("topology.nodes", str(name))
+        raw = _mapping(given, path)
+        kind = _text(raw.get("kind") or defaults.get("kind") or "linux", path + ".kind")
+        group = _text(raw.get("group") or "", path + ".group")
+        layers = [_mapping(kinds.get(kind), f"topology.kinds.{kind}")]
+        if group:
+            layers.append(_mapping(groups.get(group), f"topology.groups.{group}"))
+        merged = _merge(defaults, *layers, raw)
         nodes[str(name)] = _convert_node(str(name), kind, merged, notes)
-    links = [_convert_link(i, link, notes) for i, link in enumerate(topo.get("links") or [])]
+    links_in = topo.get("links") or []
+    if not isinstance(links_in, list):
+        raise TopologyError([error("topology.links", "links must be a list")])
+    links = [_convert_link(i, link, notes) for i, link in enumerate(links_in)]
     doc = {
         "wirelab": FORMAT_VERSION,
         "name": str(data.get("name") or "containerlab"),
@@ -78,9 +96,13 @@ def _convert_node(name: str, kind: str, merged: dict, notes: list[Problem]) -> d
         node["image"] = merged["image"]
     exec_ = merged.get("exec")
     if exec_:
-        node["exec"] = [exec_] if isinstance(exec_, str) else list(exec_)
+        if isinstance(exec_, str):
+            exec_ = [exec_]
+        if not isinstance(exec_, list) or not all(isinstance(c, str) for c in exec_):
+            raise TopologyError([error(path + ".exec", "exec is a command or a list of commands")])
+        node["exec"] = exec_
     if merged.get("env"):
-        node["env"] = merged["env"]
+        node["env"] = _mapping(merged["env"], path + ".env")
     for key in merged:
         if key not in CARRIED:
             notes.append(warning(join_path(path, key), f"containerlab's '{key}' is not carried over"))

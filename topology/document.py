@@ -185,8 +185,13 @@ def document_json_schema() -> dict:
     return LabDoc.model_json_schema()
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML loader that refuses a key given twice (plain YAML keeps the last silently)."""
+MAX_YAML_EVENTS = 400_000  # scalars and collections in one document: far beyond any real lab
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):
+    """YAML loader (libyaml's parser where it is there) that refuses a key given twice
+    (plain YAML keeps the last silently)."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -204,6 +209,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+def _refuse_aliases_and_bulk(text: str) -> None:
+    """Aliases can make a few kilobytes into millions of nodes; a lab never needs one."""
+    for count, event in enumerate(yaml.parse(text, Loader=_SafeLoader)):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise TopologyError(
+                [error("", f"YAML aliases (*name) are not accepted{where}: write the value out")]
+            )
+        if count >= MAX_YAML_EVENTS:
+            raise TopologyError([error("", f"the document has more than {MAX_YAML_EVENTS} values")])
 
 
 def _json_object_without_duplicates(pairs: list) -> dict:
@@ -229,6 +247,7 @@ def load_text(text: str | bytes, max_bytes: int) -> Any:
         # JSON is YAML, but JSON's own parser gives clearer messages for JSON text.
         if text.lstrip().startswith("{"):
             return json.loads(text, object_pairs_hook=_json_object_without_duplicates)
+        _refuse_aliases_and_bulk(text)
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except (json.JSONDecodeError, ValueError) as exc:
         raise TopologyError([error("", f"not valid JSON: {exc}")]) from None

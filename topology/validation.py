@@ -26,6 +26,9 @@ from .resolve import Resolved, parse_subnet, resolve
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 MAX_NODES = 500
+MAX_INTERFACES_PER_NODE = 64
+MAX_INTERFACES = 2000
+MAX_LINKS = 2000
 
 
 def validate_text(text: str | bytes, max_bytes: int = 1_000_000) -> tuple[LabDoc | None, list[Problem]]:
@@ -46,8 +49,11 @@ def check(doc: LabDoc, previous: Assignments | None = None) -> tuple[Assignments
     problems: list[Problem] = []
     problems += _check_names(doc)
     problems += _check_kinds(doc)
+    if len(doc.links) > MAX_LINKS:
+        problems.append(error("links", f"a lab has at most {MAX_LINKS} links; this one has {len(doc.links)}"))
     res = resolve(doc)
     problems += res.problems
+    problems += _check_interface_counts(res)
     problems += _check_networks(doc, res)
     problems += _check_interfaces(doc, res)
     problems += _check_containers(doc)
@@ -56,6 +62,28 @@ def check(doc: LabDoc, previous: Assignments | None = None) -> tuple[Assignments
     problems += pool_problems
     problems += _check_host_networks(doc, res, assignments)
     return assignments, _dedupe(problems)
+
+
+def _check_interface_counts(res: Resolved) -> list[Problem]:
+    out = []
+    if len(res.interfaces) > MAX_INTERFACES:
+        out.append(
+            error(
+                "nodes", f"a lab has at most {MAX_INTERFACES} interfaces; this one has {len(res.interfaces)}"
+            )
+        )
+    per_node: dict[str, int] = defaultdict(int)
+    for iface in res.interfaces.values():
+        per_node[iface.node] += 1
+    for node, count in per_node.items():
+        if count > MAX_INTERFACES_PER_NODE:
+            out.append(
+                error(
+                    join_path("nodes", node, "interfaces"),
+                    f"a node has at most {MAX_INTERFACES_PER_NODE} interfaces; {node} has {count}",
+                )
+            )
+    return out
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -133,6 +161,8 @@ def _check_networks(doc: LabDoc, res: Resolved) -> list[Problem]:
             out.append(error(path + ".subnet", f"'{net.subnet}' is not a subnet like 198.18.0.0/24"))
         if net.kind == "overlay" and not net.subnet:
             out.append(error(path + ".subnet", "an overlay network needs a subnet"))
+        if net.kind in ("bridge", "overlay"):
+            out += _check_pool_subnet(path, net)
         if net.kind == "bridge":
             host = doc.nodes.get(net.host or "")
             if not net.host:
@@ -151,6 +181,16 @@ def _check_networks(doc: LabDoc, res: Resolved) -> list[Problem]:
                 )
             )
     return out
+
+
+def _check_pool_subnet(path: str, net) -> list[Problem]:
+    """A bridge's or overlay's subnet gives a gateway or VTEP room and addresses to containers."""
+    subnet = parse_subnet(net.subnet)
+    if net.kind == "bridge" and not net.subnet:
+        return [error(path + ".subnet", "a bridge network needs a subnet, e.g. 198.19.1.0/24")]
+    if subnet is not None and subnet.num_addresses < 4:
+        return [error(path + ".subnet", f"{net.subnet} is too small: use at least a /30")]
+    return []
 
 
 def _check_interfaces(doc: LabDoc, res: Resolved) -> list[Problem]:

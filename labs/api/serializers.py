@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rest_framework import serializers
 
 from labs.models import Lab
@@ -148,12 +150,22 @@ class CableSerializer(serializers.Serializer):
     plugged = serializers.BooleanField()
 
 
+class FiniteFloatField(serializers.FloatField):
+    """A number that is neither NaN nor infinite (JSON has no place for them)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            raise serializers.ValidationError("must be a finite number")
+        return value
+
+
 class ImpairmentSerializer(serializers.Serializer):
     node = serializers.CharField(required=False, help_text="with iface: one interface (lab endpoint)")
     iface = serializers.CharField(required=False)
-    delay_ms = serializers.FloatField(min_value=0, max_value=60_000, default=0)
-    jitter_ms = serializers.FloatField(min_value=0, max_value=60_000, default=0)
-    loss_pct = serializers.FloatField(min_value=0, max_value=100, default=0)
+    delay_ms = FiniteFloatField(min_value=0, max_value=60_000, default=0)
+    jitter_ms = FiniteFloatField(min_value=0, max_value=60_000, default=0)
+    loss_pct = FiniteFloatField(min_value=0, max_value=100, default=0)
     rate_kbit = serializers.IntegerField(min_value=0, max_value=100_000_000, default=0)
 
 

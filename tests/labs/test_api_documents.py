@@ -163,3 +163,11 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert "/api/labs/{id}/export/" in (tmp_path / "schema.yaml").read_text()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_an_impairment_that_is_not_a_number_is_a_400(api, lab, value):
+    response = api.post(f"/api/labs/{lab.id}/impair/", {"node": "h1", "iface": "eth0", "delay_ms": value},
+                        format="json")  # fmt: skip
+    assert response.status_code == 400
+    assert "delay_ms" in response.json()
