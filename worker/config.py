@@ -14,6 +14,9 @@ class EngineConfig:
     workers: int = 4  # parallel Docker calls and namespace configurations
     memory_limit: str = "256m"
     pids_limit: int = 256
+    cpu_limit: float = 1.0  # CPUs one container may use
+    log_max_size: str = "1m"  # per log file; Docker keeps two
     app_settle_seconds: float = 1.0  # how long a new app has to fail before it counts as up
-    exec_timeout: float = 60.0
+    exec_timeout: float = 60.0  # a startup command is stopped after this long
+    exec_output_limit: int = 65536  # ... or once it has printed this much
     lock_dir: Path = Path("/run/wirelab")

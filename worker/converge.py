@@ -320,7 +320,7 @@ class _Converge:
             )
             if outcome is None:
                 outcome = execs.run_startup(
-                    self.runtime, info.id, info.pid, name, commands[name], log=self.say
+                    self.runtime, info.id, info.pid, name, commands[name], log=self.say, config=self.config
                 )
                 self.changed(f"{name}: startup commands run")
             if outcome:

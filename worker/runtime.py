@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +19,6 @@ from typing import Protocol
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.utils.socket import frames_iter
 
 from . import labels
 from .config import EngineConfig
@@ -83,6 +84,46 @@ class Runtime(Protocol):
     def open_tty(self, container_id: str, command: list[str], environment: dict) -> Tty: ...
     def events(self) -> Iterator[tuple[str, str]]: ...
     def netns_id(self, info: ContainerInfo) -> int | None: ...
+
+
+def clean_text(raw: bytes) -> str:
+    """Text from a container, fit to store and show: UTF-8 (replacing what is not), no NUL.
+
+    Everything a container says reaches the rest of Wirelab through here.
+    """
+    return raw.decode(errors="replace").replace("\x00", "\N{REPLACEMENT CHARACTER}")
+
+
+def read_bounded(sock: socket.socket, timeout: float, limit: int) -> tuple[bytes, str]:
+    """Read a non-TTY exec's multiplexed output (8-byte frame headers) until it ends, `limit`
+    bytes have come, or `timeout` seconds have passed; returns the payload and why it stopped.
+
+    Written here because the SDK's frame reader waits with no timeout at all.
+    """
+    deadline = time.monotonic() + timeout
+    raw, output = bytearray(), bytearray()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return bytes(output), f"stopped after {timeout:g} s"
+        ready, _, _ = select.select([sock], [], [], left)
+        if not ready:
+            continue
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return bytes(output), ""
+        raw += chunk
+        while len(raw) >= 8:
+            size = struct.unpack(">I", raw[4:8])[0]
+            if len(raw) < 8 + size:
+                break
+            output += raw[8 : 8 + size][: limit - len(output)]
+            del raw[: 8 + size]
+        if len(output) >= limit:
+            return bytes(output), f"stopped: its output passed {limit} bytes"
 
 
 def node_container(runtime: Runtime, lab: str, node: str) -> ContainerInfo | None:
@@ -203,7 +244,7 @@ class DockerRuntime:
             status=state["Status"],
             pid=state.get("Pid") or 0,
             exit_code=state.get("ExitCode") or 0,
-            error=state.get("Error") or "",
+            error=(state.get("Error") or "").replace("\x00", ""),
             lab=lab_labels.get(labels.LAB, ""),
             oom_killed=bool(state.get("OOMKilled")),
         )
@@ -221,6 +262,12 @@ class DockerRuntime:
                 security_opt=["no-new-privileges"],
                 pids_limit=self.config.pids_limit,
                 mem_limit=self.config.memory_limit,
+                memswap_limit=self.config.memory_limit,  # no swap beyond the memory limit
+                nano_cpus=int(self.config.cpu_limit * 1e9),
+                log_config={
+                    "type": "json-file",
+                    "config": {"max-size": self.config.log_max_size, "max-file": "2"},
+                },
                 **options,
             )
         except ImageNotFound:
@@ -270,34 +317,31 @@ class DockerRuntime:
         except (APIError, NotFound) as exc:
             return 126, f"could not run {command[0]}: {exc}"
         sock = getattr(raw, "_sock", raw)
-        output, timed_out = bytearray(), False
-        deadline = time.monotonic() + timeout
         try:
-            sock.settimeout(max(0.1, timeout))
-            for _, data in frames_iter(sock, tty=False):
-                if len(output) < limit:
-                    output += data[: limit - len(output)]
-                if time.monotonic() > deadline:
-                    timed_out = True
-                    break
-                sock.settimeout(max(0.1, deadline - time.monotonic()))
-        except (TimeoutError, OSError):
-            timed_out = time.monotonic() >= deadline - 0.05
+            output, stopped = read_bounded(sock, timeout, limit)
         finally:
             sock.close()
-        text = output.decode(errors="replace")
-        if timed_out:
+        text = clean_text(output)
+        if stopped:
             _kill_exec(self.client, exec_id)
-            return 124, text + f"\n[stopped after {timeout:g} s]"
-        try:
-            code = self.client.api.exec_inspect(exec_id)["ExitCode"]
-        except (APIError, NotFound):
-            code = None
-        return code if code is not None else 0, text
+            return 124, text + f"\n[{stopped}]"
+        return self._exit_code(exec_id), text
+
+    def _exit_code(self, exec_id: str) -> int:
+        """The exit code of an exec whose output ended (Docker may take a moment to record it)."""
+        for _ in range(50):
+            try:
+                info = self.client.api.exec_inspect(exec_id)
+            except (APIError, NotFound):
+                return 126
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                return info["ExitCode"]
+            time.sleep(0.02)
+        return 126
 
     def logs_tail(self, container_id: str, lines: int = 5) -> str:
         try:
-            return self.client.api.logs(container_id, tail=lines).decode(errors="replace").strip()
+            return clean_text(self.client.api.logs(container_id, tail=lines)).strip()
         except (APIError, NotFound):
             return ""
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import DEMOS
 from tests.worker.conftest import CONFIG, leftovers, new_tag
+from topology.compiler import compile_lab
+from topology.document import read_document
 from topology.problems import TopologyError
 from worker import fabric
 from worker.converge import converge, destroy
@@ -240,3 +242,33 @@ def test_a_host_mode_udp_port_and_a_users_own_port_env_deploy(engine, run_in):
     code, out = run_in(lab.tag, "app", "cat /tmp/ports")
     assert code == 0, out
     assert out.split() == ["5353", "http", "5353"]
+
+
+RUNAWAY = """
+name: runaway
+nodes:
+  sleeper: {kind: host, exec: ['sleep 100000']}
+  talker: {kind: host, exec: ['yes']}
+  nul: {kind: host, exec: ["printf 'x\\\\000y'; exit 3"]}
+  fine: {kind: host, exec: ['echo ok']}
+"""
+
+
+def test_startup_commands_are_bounded_in_time_and_output(run_in):
+    from dataclasses import replace
+
+    config = replace(CONFIG, exec_timeout=3, exec_output_limit=10_000)
+    tag = new_tag()
+    spec = compile_lab(read_document(RUNAWAY), tag, "local")[0]["local"]
+    try:
+        nodes = converge(spec, config).nodes
+        assert nodes["fine"].state == "running"
+        assert nodes["sleeper"].state == "failed" and "stopped after 3 s" in nodes["sleeper"].reason
+        assert nodes["talker"].state == "failed" and "passed 10000 bytes" in nodes["talker"].reason
+        assert nodes["nul"].state == "failed" and "\x00" not in nodes["nul"].reason
+        code, out = run_in(tag, "sleeper", "ps")
+        assert code == 0, out
+        assert "sleep 100000" not in out  # the command was ended, not left behind
+    finally:
+        destroy(tag, "local", config=CONFIG)
+        assert leftovers(tag) == []
