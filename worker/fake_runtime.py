@@ -93,5 +93,8 @@ class FakeRuntime:
     def netns_id(self, info: ContainerInfo) -> int | None:
         return self.namespaces.get(info.id) if info.status == "running" else None
 
+    def version(self) -> str:
+        return "in-memory runtime"
+
     def events(self) -> Iterator[tuple[str, str]]:
         return iter(())

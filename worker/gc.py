@@ -5,19 +5,30 @@ Goes by ownership tags only: containers labelled `wirelab.lab` and `wl-` namespa
 
 from __future__ import annotations
 
-from . import fabric
+from . import fabric, labels
 from .config import EngineConfig
 from .converge import destroy
 from .runtime import Runtime, lab_tags
 
 
 def collect(
-    known: set[str], labhost: str, config: EngineConfig, runtime: Runtime, progress=None
+    known: set[str],
+    labhost: str,
+    config: EngineConfig,
+    runtime: Runtime,
+    *,
+    progress=None,
+    dry_run: bool = False,
 ) -> list[str]:
-    """Destroy every lab on this host whose tag is not in `known`; returns their tags."""
-    orphans = sorted((lab_tags(runtime) | fabric.labs_with_fabric()) - known)
+    """Destroy every lab on this host whose tag is not in `known`; returns their tags.
+
+    Only well-formed tags count: an empty or odd label never selects anything.
+    """
+    found = {tag for tag in lab_tags(runtime) | fabric.labs_with_fabric() if labels.valid_tag(tag)}
+    orphans = sorted(found - known)
     for tag in orphans:
         if progress:
-            progress(f"removing lab {tag}, which no longer exists")
-        destroy(tag, labhost, config=config, runtime=runtime)
+            progress(f"{'would remove' if dry_run else 'removing'} lab {tag}, which no longer exists")
+        if not dry_run:
+            destroy(tag, labhost, config=config, runtime=runtime)
     return orphans

@@ -3,12 +3,22 @@
 Teardown and garbage collection go by these only and never touch anything unmarked.
 """
 
+import re
+
 LAB = "wirelab.lab"
 NODE = "wirelab.node"
 ROLE = "wirelab.role"  # sandbox | app
 SPEC = "wirelab.spec"  # hash of what the container was made from
 SANDBOX_ID = "wirelab.sandbox"  # for host-mode apps: the sandbox whose netns they share
 ROUTE_PROTO = 87  # routes the engine adds carry this rtnetlink protocol number
+
+
+TAG = re.compile(r"^[0-9a-z]{4,16}$")
+
+
+def valid_tag(tag: str) -> bool:
+    """A lab tag as Wirelab makes them; anything else is never selected for removal."""
+    return bool(TAG.match(tag or ""))
 
 
 def container_name(lab: str, node: str) -> str:

@@ -53,11 +53,13 @@ class LabHost:
     def destroy(self, lab: str, labhost: str, progress: Progress | None = None) -> Report:
         return self.converge(LabHostSpec.empty(lab, labhost), progress)
 
-    def gc(self, known: set[str], labhost: str, progress: Progress | None = None) -> list[str]:
-        """Take down every lab on this host whose tag is not in `known`."""
+    def gc(
+        self, known: set[str], labhost: str, progress: Progress | None = None, dry_run: bool = False
+    ) -> list[str]:
+        """Take down every lab on this host whose tag is not in `known` (or only say which)."""
         runtime = self.runtime()
         try:
-            return gc.collect(known, labhost, self.config, runtime, progress)
+            return gc.collect(known, labhost, self.config, runtime, progress=progress, dry_run=dry_run)
         finally:
             runtime.close()
 

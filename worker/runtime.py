@@ -84,6 +84,7 @@ class Runtime(Protocol):
     def open_tty(self, container_id: str, command: list[str], environment: dict) -> Tty: ...
     def events(self) -> Iterator[tuple[str, str]]: ...
     def netns_id(self, info: ContainerInfo) -> int | None: ...
+    def version(self) -> str: ...
 
 
 def clean_text(raw: bytes) -> str:
@@ -356,6 +357,13 @@ class DockerRuntime:
         sock = getattr(raw, "_sock", raw)
         sock.settimeout(None)  # a quiet console stays open; idleness is the caller's to judge
         return DockerTty(self.client, exec_id, sock)
+
+    def version(self) -> str:
+        """The container engine's version, for the lab host's heartbeat."""
+        try:
+            return f"Docker engine {self.client.version().get('Version')}"
+        except (APIError, DockerException, OSError) as exc:
+            raise EngineError(f"the Docker engine does not answer: {exc}") from None
 
     def netns_id(self, info: ContainerInfo) -> int | None:
         """The network namespace a running container's process is in (its inode), else None."""

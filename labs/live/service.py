@@ -5,9 +5,12 @@ lab's events."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
+import time
 
+import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
@@ -21,6 +24,12 @@ from ..models import LabEvent
 from .publisher import LabPublisher
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 5
+HEARTBEAT_TTL = 20
+
+
+def heartbeat_key(labhost: str) -> str:
+    return f"wirelab:labhost:{labhost}:monitor"
 
 
 class MonitorService:
@@ -32,6 +41,9 @@ class MonitorService:
         self.publisher.loop = self.loop
         self.monitor = Monitor(self.publish, DockerRuntime(EngineConfig(docker_timeout=30)), tick=tick)
         self.stopping = threading.Event()
+        self.done = threading.Event()
+        self.failure: Exception | None = None
+        self.beats = 0
         self.threads: list[threading.Thread] = []
         self.lab_ids: dict[str, int | None] = {}
 
@@ -57,18 +69,43 @@ class MonitorService:
     def start(self) -> None:
         loop_thread = threading.Thread(target=self.loop.run_forever, name="publisher", daemon=True)
         monitor_thread = threading.Thread(target=self._watch, name="monitor")
-        self.threads = [loop_thread, monitor_thread]
+        beat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        self.threads = [loop_thread, monitor_thread, beat_thread]
         for thread in self.threads:
             thread.start()
 
     def _watch(self) -> None:
         try:
             self.monitor.run(self.stopping)
+        except Exception as exc:  # fatal: recorded, so the command exits non-zero
+            log.exception("the monitor stopped")
+            self.failure = exc
         finally:
             connection.close()  # this thread's own database connection
+            self.done.set()
+
+    def _heartbeat(self) -> None:
+        """Every few seconds, while the monitor's turns go through, say so in Redis (with an
+        expiry), with this lab host's engine version: /health/ reads it."""
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            while not self.done.wait(0 if not self.beats else HEARTBEAT_SECONDS):
+                if time.monotonic() - self.monitor.last_turn > 3 * HEARTBEAT_SECONDS:
+                    self.done.wait(0.5)  # not turning yet, or stuck: no heartbeat meanwhile
+                    continue
+                try:
+                    beat = {"labhost": settings.WIRELAB_LABHOST, "engine": self.monitor.runtime.version(),
+                            "namespaces": len(self.monitor.watches), "at": time.time()}  # fmt: skip
+                    client.set(heartbeat_key(settings.WIRELAB_LABHOST), json.dumps(beat), ex=HEARTBEAT_TTL)
+                    self.beats += 1
+                except Exception as exc:  # Redis or the engine away: the heartbeat lapses
+                    log.warning("no heartbeat: %s", exc)
+        finally:
+            client.close()
 
     def stop(self) -> None:
         self.stopping.set()
+        self.done.set()
         self.threads[1].join(timeout=10)
         asyncio.run_coroutine_threadsafe(self.publisher.close(), self.loop).result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)

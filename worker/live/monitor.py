@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 import queue
-import select
+import selectors
 import socket
 import threading
 import time
@@ -27,6 +27,7 @@ from .watch import Watch
 log = logging.getLogger(__name__)
 Publish = Callable[[str, list[dict]], None]
 SAMPLES_PER_TURN = 4
+MAX_FAILURES = 30  # turns failed in a row before the monitor gives up (and is restarted)
 
 
 class Monitor:
@@ -38,6 +39,7 @@ class Monitor:
         self.runtime = runtime
         self.watches: dict[str, Watch] = {}
         self.fabrics: set[str] = set()  # labs whose fabric namespace was there at the last discovery
+        self.last_turn = 0.0  # when a turn last went through: the heartbeat
         self.reported: dict[str, dict[str, dict]] = {}  # lab -> entity key -> last event
         self.docker_events: queue.Queue = queue.Queue()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -71,6 +73,10 @@ class Monitor:
         for path in list(self.watches):
             if path not in wanted or not os.path.exists(path):
                 self.watches.pop(path).close()
+        present = {lab for lab, _, _ in wanted.values()}
+        for lab in list(self.reported):
+            if lab not in present:  # destroyed: a redeploy must report its states afresh
+                del self.reported[lab]
         for path, (lab, owner, pid) in wanted.items():
             if path not in self.watches:
                 watch = Watch(lab, owner, path, pid)
@@ -150,32 +156,57 @@ class Monitor:
                 stop.wait(1)
 
     def run(self, stop: threading.Event) -> None:
+        """Watch until `stop` is set. An error in one turn is logged and the watch is rebuilt
+        after a pause that grows with repeated failures; after MAX_FAILURES in a row the error
+        is raised, so whoever runs the monitor can exit and be restarted."""
         threading.Thread(target=self._follow_docker, args=(stop,), daemon=True).start()
-        self.discover()
-        self.node_states()
-        next_tick = time.monotonic() + self.tick
-        sampling: list[Watch] = []
-        while not stop.is_set():
-            timeout = 0.0 if sampling else max(0.0, next_tick - time.monotonic())
-            by_fd = {w.events.fileno(): w for w in self.watches.values()}
-            readable, _, _ = select.select([*by_fd, self._wake_r], [], [], min(timeout, 0.5))
-            for fd in readable:
-                if fd is self._wake_r:
-                    self._handle_docker()
-                elif fd in by_fd:
-                    by_fd[fd].drain()
-                    self.refresh(by_fd[fd], counters=False)
-            if time.monotonic() >= next_tick and not sampling:
-                next_tick = time.monotonic() + self.tick
-                if fabric.labs_with_fabric() != self.fabrics:
-                    self.discover()  # a fabric made after its containers' events: watch it too
-                sampling = list(self.watches.values())
-            # a few samples per turn, so events never wait behind a whole round of them
-            for watch in sampling[:SAMPLES_PER_TURN]:
-                if watch.path in self.watches:
-                    self.refresh(watch, counters=True)
-            sampling = sampling[SAMPLES_PER_TURN:]
-        self.close()
+        selector = selectors.DefaultSelector()  # epoll: no limit on how many namespaces
+        selector.register(self._wake_r, selectors.EVENT_READ)
+        failures, self.next_tick, self.sampling = 0, 0.0, []
+        try:
+            while not stop.is_set():
+                try:
+                    if failures or not self.next_tick:
+                        self.discover()
+                        self.node_states()
+                        self.next_tick = time.monotonic() + self.tick
+                    self._turn(selector)
+                    failures = 0
+                    self.last_turn = time.monotonic()
+                except Exception as exc:
+                    failures += 1
+                    if failures >= MAX_FAILURES:
+                        raise
+                    log.warning("monitor turn failed (%s in a row): %s", failures, exc, exc_info=True)
+                    stop.wait(min(2**failures * 0.25, 10))
+        finally:
+            selector.close()
+            self.close()
+
+    def _turn(self, selector: selectors.BaseSelector) -> None:
+        registered = {key.fd for key in selector.get_map().values()} - {self._wake_r.fileno()}
+        by_fd = {w.events.fileno(): w for w in self.watches.values()}
+        for fd in registered - set(by_fd):
+            selector.unregister(fd)
+        for fd in set(by_fd) - registered:
+            selector.register(fd, selectors.EVENT_READ)
+        timeout = 0.0 if self.sampling else max(0.0, self.next_tick - time.monotonic())
+        for key, _ in selector.select(min(timeout, 0.5)):
+            if key.fileobj is self._wake_r:
+                self._handle_docker()
+            elif key.fd in by_fd:
+                by_fd[key.fd].drain()
+                self.refresh(by_fd[key.fd], counters=False)
+        if time.monotonic() >= self.next_tick and not self.sampling:
+            self.next_tick = time.monotonic() + self.tick
+            if fabric.labs_with_fabric() != self.fabrics:
+                self.discover()  # a fabric made after its containers' events: watch it too
+            self.sampling = list(self.watches.values())
+        # a few samples per turn, so events never wait behind a whole round of them
+        for watch in self.sampling[:SAMPLES_PER_TURN]:
+            if watch.path in self.watches:
+                self.refresh(watch, counters=True)
+        self.sampling = self.sampling[SAMPLES_PER_TURN:]
 
     def _handle_docker(self) -> None:
         try:

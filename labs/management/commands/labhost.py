@@ -1,7 +1,7 @@
 """`manage.py labhost gc`: remove what belongs to labs that no longer exist on this host."""
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from labs.models import Lab
 
@@ -11,30 +11,42 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-        sub.add_parser("gc", help="remove containers and namespaces of labs that no longer exist")
+        gc = sub.add_parser("gc", help="remove containers and namespaces of labs that no longer exist")
+        gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
         sub.add_parser("monitor", help="stream the live state of this host's labs until stopped")
 
     def handle(self, *args, action, **options):
-        getattr(self, f"do_{action}")()
+        getattr(self, f"do_{action}")(**options)
 
-    def do_monitor(self):
+    def do_monitor(self, **_):
         import signal
-        import threading
 
         from labs.live.service import MonitorService
 
+        _raise_fd_limit()  # two sockets per watched namespace
         service = MonitorService()
-        done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: done.set())
+            signal.signal(sig, lambda *_: service.done.set())
         service.start()
         self.stdout.write(f"monitoring the labs of lab host {settings.WIRELAB_LABHOST}")
-        done.wait()
+        service.done.wait()
         service.stop()
+        if service.failure is not None:
+            raise CommandError(f"the monitor stopped: {service.failure}")
 
-    def do_gc(self):
+    def do_gc(self, dry_run=False, **_):
         known = set(Lab.objects.values_list("uid", flat=True))
         from labs.hostside.engine import this_labhost
 
-        removed = this_labhost().gc(known, settings.WIRELAB_LABHOST, progress=self.stdout.write)
-        self.stdout.write(f"removed {len(removed)} orphaned lab(s)" if removed else "nothing to remove")
+        say = self.stdout.write
+        removed = this_labhost().gc(known, settings.WIRELAB_LABHOST, progress=say, dry_run=dry_run)
+        verb = "would remove" if dry_run else "removed"
+        self.stdout.write(f"{verb} {len(removed)} orphaned lab(s)" if removed else "nothing to remove")
+
+
+def _raise_fd_limit() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
