@@ -128,6 +128,19 @@ WIRELAB_CONSOLE_IDLE_SECONDS = int(os.environ.get("WIRELAB_CONSOLE_IDLE_SECONDS"
 # Largest topology document accepted by the importer, API and CLI, in bytes.
 WIRELAB_MAX_DOCUMENT_BYTES = int(os.environ.get("WIRELAB_MAX_DOCUMENT_BYTES", "1000000"))
 
+# Limits per user, so one student cannot take the lab host from the others (staff are exempt).
+WIRELAB_QUOTA_RUNNING_LABS = int(os.environ.get("WIRELAB_QUOTA_RUNNING_LABS", "3"))
+WIRELAB_QUOTA_NODES = int(os.environ.get("WIRELAB_QUOTA_NODES", "150"))
+WIRELAB_MAX_JOBS_IN_FLIGHT = int(os.environ.get("WIRELAB_MAX_JOBS_IN_FLIGHT", "10"))
+WIRELAB_MAX_CAPTURES_IN_FLIGHT = int(os.environ.get("WIRELAB_MAX_CAPTURES_IN_FLIGHT", "2"))
+WIRELAB_MAX_CONSOLES_PER_USER = int(os.environ.get("WIRELAB_MAX_CONSOLES_PER_USER", "6"))
+
+# Behind TLS (a proxy that sets X-Forwarded-Proto): cookies only over HTTPS.
+if _bool("WIRELAB_SECURE_COOKIES", False):
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -153,6 +166,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labs.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("WIRELAB_API_RATE_ANON", "30/minute"),
+        "user": os.environ.get("WIRELAB_API_RATE_USER", "1200/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Wirelab API",

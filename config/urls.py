@@ -15,7 +15,7 @@ urlpatterns = [
     path("labs/<int:lab_id>/", views.lab_page, name="lab"),
     path("labs/<int:lab_id>/duplicate/", views.duplicate_lab, name="lab-duplicate"),
     path("labs/<int:lab_id>/delete/", views.delete_lab, name="lab-delete"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

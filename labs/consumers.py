@@ -10,6 +10,8 @@ import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.cache import cache
 
 from labs.models import Lab
 
@@ -44,10 +46,18 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    SNAPSHOT_INTERVAL = 1.0  # seconds between snapshots one socket may ask for
+
     async def receive_json(self, content, **kwargs):
-        if content.get("type") == "snapshot":  # a client that saw a gap may ask here too
-            snapshot = await database_sync_to_async(full_snapshot)(self.lab)
-            await self.send_json({"type": "snapshot", **snapshot})
+        if not isinstance(content, dict) or content.get("type") != "snapshot":
+            return
+        # a client that saw a gap asks here; more often than this is a flood, not a gap
+        now = asyncio.get_running_loop().time()
+        if now - getattr(self, "last_snapshot", -1e9) < self.SNAPSHOT_INTERVAL:
+            return
+        self.last_snapshot = now
+        snapshot = await database_sync_to_async(full_snapshot)(self.lab)
+        await self.send_json({"type": "snapshot", **snapshot})
 
     async def lab_events(self, message):
         await self.send_json(message["payload"])
@@ -77,6 +87,11 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         await self.accept()
+        if not await asyncio.to_thread(_console_slot, self.scope["user"], +1):
+            limit = settings.WIRELAB_MAX_CONSOLES_PER_USER
+            await self._fail(f"you have {limit} consoles open: close one first", code=4429)
+            return
+        self.counted = True
         request = {
             "type": "console.open",
             "lab": self.lab.uid,
@@ -91,9 +106,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if self.inbox is None:
             await self._fail(f"lab host {self.lab.labhost} did not answer; is its worker running?")
 
-    async def _fail(self, message: str) -> None:
+    async def _fail(self, message: str, code: int = 4404) -> None:
         await self.send(text_data=json.dumps({"type": "error", "message": message}))
-        await self.close(code=4404)
+        await self.close(code=code)
 
     async def console_opened(self, message):
         self.inbox = message["inbox"]
@@ -138,10 +153,27 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.send(self.inbox, item)
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            self.counted = False
+            await asyncio.to_thread(_console_slot, self.scope["user"], -1)
         if getattr(self, "waiting", None):
             self.waiting.cancel()
         if getattr(self, "inbox", None):
             await self.channel_layer.send(self.inbox, {"type": "console.close"})
+
+
+def _console_slot(user, change: int) -> bool:
+    """Take (+1) or give back (-1) one of the user's console slots; False when none is free.
+
+    Counted in the cache this web process uses (one per process unless a shared one is set).
+    """
+    key = f"wirelab:consoles:{user.pk}"
+    cache.add(key, 0, 24 * 3600)
+    count = cache.incr(key, change)
+    if change > 0 and count > settings.WIRELAB_MAX_CONSOLES_PER_USER:
+        cache.decr(key)
+        return False
+    return True
 
 
 def _terminal_size(data: dict) -> tuple[int, int] | None:

@@ -3,9 +3,12 @@ and status, then queue it as a job on the lab host (see `labs.hostside.jobs`).""
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from topology.kinds import get_kind
 
-from .lifecycle import enqueue_capture, request_job
+from . import lifecycle
+from .lifecycle import enqueue_capture
 from .models import Capture, Lab, Operation
 from .store.documents import lab_document
 
@@ -15,6 +18,10 @@ IMPAIRMENT_FIELDS = ("delay_ms", "jitter_ms", "loss_pct", "rate_kbit")
 
 class ControlRefused(Exception):
     """A control that makes no sense for the lab as it is; the message says why."""
+
+
+class LimitReached(ControlRefused):
+    """A per-user limit on controls would be passed."""
 
 
 def _running(lab: Lab) -> None:
@@ -34,13 +41,13 @@ def _interfaces(lab: Lab, ends: list[tuple[str, str]]) -> list[list[str]]:
 
 def request_cable(lab: Lab, ends: list[tuple[str, str]], plugged: bool, user=None) -> Operation:
     _running(lab)
-    return request_job(lab, Operation.Kind.CABLE, {"ends": _interfaces(lab, ends), "plugged": plugged}, user)
+    return _job(lab, Operation.Kind.CABLE, {"ends": _interfaces(lab, ends), "plugged": plugged}, user)
 
 
 def request_impairment(lab: Lab, ends: list[tuple[str, str]], values: dict, user=None) -> Operation:
     _running(lab)
     values = {k: values.get(k, 0) for k in IMPAIRMENT_FIELDS}
-    return request_job(lab, Operation.Kind.IMPAIR, {"ends": _interfaces(lab, ends), "values": values}, user)
+    return _job(lab, Operation.Kind.IMPAIR, {"ends": _interfaces(lab, ends), "values": values}, user)
 
 
 def request_node_action(lab: Lab, node: str, action: str, user=None) -> Operation:
@@ -48,12 +55,12 @@ def request_node_action(lab: Lab, node: str, action: str, user=None) -> Operatio
     if action not in NODE_ACTIONS:
         raise ControlRefused(f"'{action}' is not one of {', '.join(NODE_ACTIONS)}")
     _node_with_container(lab, node)
-    return request_job(lab, Operation.Kind.NODE, {"node": node, "action": action}, user)
+    return _job(lab, Operation.Kind.NODE, {"node": node, "action": action}, user)
 
 
 def request_exec(lab: Lab, node: str, command: list[str], timeout: float = 60, user=None) -> Operation:
     _node_with_container(lab, node)
-    return request_job(lab, Operation.Kind.EXEC, {"node": node, "command": command, "timeout": timeout}, user)
+    return _job(lab, Operation.Kind.EXEC, {"node": node, "command": command, "timeout": timeout}, user)
 
 
 def _node_with_container(lab: Lab, node: str) -> None:
@@ -66,6 +73,18 @@ def _node_with_container(lab: Lab, node: str) -> None:
 def request_capture(lab: Lab, node: str, iface: str, seconds: int, max_bytes: int) -> Capture:
     _running(lab)
     _interfaces(lab, [(node, iface)])
+    busy = Capture.objects.filter(
+        lab__owner=lab.owner, status__in=[Capture.Status.QUEUED, Capture.Status.RUNNING]
+    )
+    if not lab.owner.is_staff and busy.count() >= settings.WIRELAB_MAX_CAPTURES_IN_FLIGHT:
+        raise LimitReached(f"you have {busy.count()} captures under way: let one finish first")
     cap = Capture.objects.create(lab=lab, node=node, iface=iface, seconds=seconds, max_bytes=max_bytes)
     enqueue_capture(cap.id, lab.labhost)
     return cap
+
+
+def _job(lab: Lab, kind: str, params: dict, user) -> Operation:
+    try:
+        return lifecycle.request_job(lab, kind, params, user)
+    except lifecycle.LimitReached as exc:
+        raise LimitReached(str(exc)) from None

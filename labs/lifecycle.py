@@ -10,21 +10,59 @@ from __future__ import annotations
 import logging
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from topology.compiler import compile_lab
 from topology.spec import LabHostSpec
 
-from .models import Lab, LabStatus, Operation
+from .models import Capture, Lab, LabStatus, Operation
 from .store.documents import lab_assignments, lab_document
 
 log = logging.getLogger(__name__)
 RUN_OPERATION = "labs.tasks.run_operation"
 RUN_CAPTURE = "labs.tasks.run_capture"
+IDLE = (LabStatus.DRAFT, LabStatus.STOPPED, LabStatus.FAILED)
 
 
 class OperationRefused(Exception):
     """A job that cannot be requested now; the message says why."""
+
+
+class LimitReached(OperationRefused):
+    """A user's quota or in-flight limit would be passed; the message says which."""
+
+
+def check_quota(lab: Lab) -> None:
+    """Running labs and their nodes per user, counted with this lab as if it were running."""
+    owner = lab.owner
+    if owner.is_staff:
+        return
+    others = list(Lab.objects.filter(owner=owner).exclude(id=lab.id).exclude(status__in=IDLE))
+    limit = settings.WIRELAB_QUOTA_RUNNING_LABS
+    if len(others) >= limit:
+        raise LimitReached(
+            f"you have {len(others)} labs running or starting and may have {limit}: destroy one first"
+        )
+    nodes = sum(len(other.document.get("nodes", {})) for other in others) + len(lab.document.get("nodes", {}))
+    if nodes > settings.WIRELAB_QUOTA_NODES:
+        raise LimitReached(
+            f"your running labs would have {nodes} nodes and you may have {settings.WIRELAB_QUOTA_NODES}"
+        )
+
+
+def check_in_flight(lab: Lab, user) -> None:
+    """Controls and commands one person may have queued or running at once."""
+    who = user or lab.owner
+    if who.is_staff:
+        return
+    waiting = Operation.objects.filter(
+        requested_by=who, status__in=[Operation.Status.QUEUED, Operation.Status.RUNNING]
+    ).exclude(kind__in=Operation.LIFECYCLE)
+    if waiting.count() >= settings.WIRELAB_MAX_JOBS_IN_FLIGHT:
+        limit = settings.WIRELAB_MAX_JOBS_IN_FLIGHT
+        raise LimitReached(f"you have {limit} controls or commands waiting: let them finish first")
 
 
 def busy_with(lab: Lab) -> Operation | None:
@@ -47,6 +85,8 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
             locked = Lab.objects.select_for_update().get(id=lab.id)
             if (busy := busy_with(locked)) is not None:
                 raise OperationRefused(f"lab {locked.slug} is busy: {busy.kind} #{busy.id} is {busy.status}")
+            if locked.status in IDLE:
+                check_quota(locked)
             if (locked.document, locked.assignments, locked.labhost) != (
                 seen.document,
                 seen.assignments,
@@ -74,8 +114,9 @@ def request_destroy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
 
 def request_job(lab: Lab, kind: str, params: dict, user=None, enqueue: bool = True) -> Operation:
     """Queue a control or a command on the lab's lab host."""
+    check_in_flight(lab, user)
     with transaction.atomic():
-        return _new(lab, kind, user, enqueue, params=params)
+        return _new(lab, kind, user or lab.owner, enqueue, params=params)
 
 
 def _new(lab: Lab, kind: str, user, enqueue: bool, **fields) -> Operation:
@@ -86,9 +127,32 @@ def _new(lab: Lab, kind: str, user, enqueue: bool, **fields) -> Operation:
 
 
 def enqueue_operation(op_id: int, labhost: str, resume: bool = False) -> None:
-    """Send a job to its lab host's queue, by task name: the web side never imports the engine."""
-    current_app.send_task(RUN_OPERATION, args=[op_id], kwargs={"resume": resume}, queue=labhost)
+    """Send a job to its lab host's queue, by task name: the web side never imports the engine.
+
+    When the broker cannot be reached the job ends failed, saying so, rather than waiting
+    queued for ever (and blocking every later deploy of its lab).
+    """
+    try:
+        current_app.send_task(RUN_OPERATION, args=[op_id], kwargs={"resume": resume}, queue=labhost)
+    except Exception as exc:  # any broker error: the row must not stay queued
+        log.warning("could not enqueue operation %s: %s", op_id, exc)
+        reason = f"the queue of lab host {labhost} could not be reached: {exc}"[:500]
+        Operation.objects.filter(id=op_id, status=Operation.Status.QUEUED).update(
+            status=Operation.Status.FAILED, error=reason, finished=timezone.now()
+        )
+        op = Operation.objects.select_related("lab").get(id=op_id)
+        if op.kind in Operation.LIFECYCLE and op.status == Operation.Status.FAILED:
+            Lab.objects.filter(id=op.lab_id).update(status=LabStatus.FAILED, status_reason=reason)
 
 
 def enqueue_capture(capture_id: int, labhost: str) -> None:
-    transaction.on_commit(lambda: current_app.send_task(RUN_CAPTURE, args=[capture_id], queue=labhost))
+    def send() -> None:
+        try:
+            current_app.send_task(RUN_CAPTURE, args=[capture_id], queue=labhost)
+        except Exception as exc:  # any broker error: the capture must not stay queued
+            Capture.objects.filter(id=capture_id).update(
+                status=Capture.Status.FAILED,
+                error=f"the queue of lab host {labhost} could not be reached: {exc}",
+            )
+
+    transaction.on_commit(send)

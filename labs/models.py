@@ -36,6 +36,7 @@ class Operation(models.Model):
     )
     spec = models.JSONField(default=dict, blank=True, help_text="the lab host spec to converge to")
     params = models.JSONField(default=dict, blank=True, help_text="what a control or command is asked to do")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="how often a worker took it up")
     result = models.JSONField(default=dict, blank=True, help_text="changes and node states")
     log = models.TextField(blank=True, default="")
     error = models.TextField(blank=True, default="")

@@ -2,8 +2,10 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.core.cache import cache
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
@@ -93,3 +95,28 @@ def health_page(request):
     if wants_json:
         return JsonResponse({"ok": ok, "checks": shown}, status=status)
     return render(request, "labs/health.html", {"ok": ok, "checks": shown}, status=status)
+
+
+class ThrottledLoginView(auth_views.LoginView):
+    """Sign-in that slows down guessing: after a few failures for one name from one address,
+    further tries are refused for a while."""
+
+    MAX_FAILURES = 8
+    WINDOW_SECONDS = 300
+
+    def _key(self) -> str:
+        name = str(self.request.POST.get("username", ""))[:150].lower()
+        return f"wirelab:login:{self.request.META.get('REMOTE_ADDR', '')}:{name}"
+
+    def post(self, request, *args, **kwargs):
+        if cache.get(self._key(), 0) >= self.MAX_FAILURES:
+            return HttpResponse(
+                "Too many failed sign-ins for this name: wait a few minutes and try again.", status=429
+            )
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        key = self._key()
+        cache.add(key, 0, self.WINDOW_SECONDS)
+        cache.incr(key)
+        return super().form_invalid(form)

@@ -8,6 +8,7 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 STARTED_PIDS=()
 mkdir -p "$STATE"
+chmod 700 "$STATE"  # the secret key, the admin password and the SQLite database live here
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

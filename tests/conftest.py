@@ -11,6 +11,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 DEMOS = Path(__file__).parent.parent / "labs" / "demo"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and cached health are per test, as they would be per minute."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def fixture_text():
     def read(name: str) -> str:

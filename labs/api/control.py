@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import status
 from rest_framework.response import Response
 
-from labs import controls
+from labs import controls, lifecycle
 
 
 def valid_data(serializer_class, request) -> dict:
@@ -14,9 +14,16 @@ def valid_data(serializer_class, request) -> dict:
     return dict(serializer.validated_data)
 
 
-def controlled(request_fn, lab, *args) -> Response:
+def refused(exc: Exception) -> Response:
+    """409 for a request that does not fit the lab as it is, 429 for a limit reached."""
+    limited = isinstance(exc, controls.LimitReached | lifecycle.LimitReached)
+    code = status.HTTP_429_TOO_MANY_REQUESTS if limited else status.HTTP_409_CONFLICT
+    return Response({"detail": str(exc)}, status=code)
+
+
+def controlled(request_fn, lab, *args, user=None) -> Response:
     try:
-        request_fn(lab, *args)
+        op = request_fn(lab, *args, user=user)
     except controls.ControlRefused as exc:
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
+        return refused(exc)
+    return Response({"queued": True, "operation": op.id}, status=status.HTTP_202_ACCEPTED)

@@ -162,7 +162,9 @@ class NodeViewSet(DocumentPartViewSet):
         """Stop, start or restart the node; after a start its links come back."""
         node = self.get_object()
         data = valid_data(NodeActionSerializer, request)
-        return controlled(controls.request_node_action, node.lab, node.name, data["action"])
+        return controlled(
+            controls.request_node_action, node.lab, node.name, data["action"], user=request.user
+        )
 
 
 @extend_schema(parameters=[OpenApiParameter("lab", int, description="only this lab's networks")])
@@ -186,7 +188,7 @@ class LinkViewSet(DocumentPartViewSet):
         """Pull or plug the cable: both ends lose (or get back) their carrier."""
         link = self.get_object()
         data = valid_data(CableSerializer, request)
-        return controlled(controls.request_cable, link.lab, _ends(link), data["plugged"])
+        return controlled(controls.request_cable, link.lab, _ends(link), data["plugged"], user=request.user)
 
     @extend_schema(request=ImpairmentSerializer, responses={202: None})
     @action(detail=True, methods=["post"], url_path="impair")
@@ -195,7 +197,7 @@ class LinkViewSet(DocumentPartViewSet):
         link = self.get_object()
         data = valid_data(ImpairmentSerializer, request)
         data.pop("node", None), data.pop("iface", None)
-        return controlled(controls.request_impairment, link.lab, _ends(link), data)
+        return controlled(controls.request_impairment, link.lab, _ends(link), data, user=request.user)
 
 
 def _ends(link) -> list[tuple[str, str]]:

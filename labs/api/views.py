@@ -20,7 +20,7 @@ from labs.store.documents import edit_document, save_document
 from topology.document import LabDoc
 from topology.kinds import REGISTRY
 
-from .control import controlled, valid_data
+from .control import controlled, refused, valid_data
 from .documents import RawDocumentParser, document_text
 from .errors import problems_response
 from .parts import LinkViewSet, NetworkViewSet, NodeViewSet
@@ -119,7 +119,7 @@ class LabViewSet(viewsets.ModelViewSet):
         try:
             op = request_fn(self.get_object(), request.user)
         except lifecycle.OperationRefused as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            return refused(exc)
         return Response(OperationSerializer(op).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=OperationSerializer(many=True))
@@ -148,7 +148,7 @@ class LabViewSet(viewsets.ModelViewSet):
         """Pull (`plugged: false`) or plug the cable of one interface, `node` and `iface`."""
         data = valid_data(CableSerializer, request)
         ends = [(data.get("node", ""), data.get("iface", ""))]
-        return controlled(controls.request_cable, self.get_object(), ends, data["plugged"])
+        return controlled(controls.request_cable, self.get_object(), ends, data["plugged"], user=request.user)
 
     @extend_schema(request=ImpairmentSerializer, responses={202: None})
     @action(detail=True, methods=["post"])
@@ -156,7 +156,7 @@ class LabViewSet(viewsets.ModelViewSet):
         """Impair what one interface receives (all zero clears it)."""
         data = valid_data(ImpairmentSerializer, request)
         ends = [(data.pop("node", ""), data.pop("iface", ""))]
-        return controlled(controls.request_impairment, self.get_object(), ends, data)
+        return controlled(controls.request_impairment, self.get_object(), ends, data, user=request.user)
 
     @extend_schema(request=CaptureSerializer, responses={202: CaptureSerializer})
     @action(detail=True, methods=["get", "post"])
@@ -170,7 +170,7 @@ class LabViewSet(viewsets.ModelViewSet):
             cap = controls.request_capture(lab, data["node"], data["iface"], data.get("seconds", 10),
                                            data.get("max_bytes", 2_000_000))  # fmt: skip
         except controls.ControlRefused as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            return refused(exc)
         return Response(CaptureSerializer(cap).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=DOCUMENT_BODY, responses={200: LabSerializer, 400: ProblemsSerializer})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db.models import F
 from django.utils import timezone
 
 from topology.spec import LabHostSpec
@@ -20,6 +21,7 @@ from .engine import this_labhost
 
 log = logging.getLogger(__name__)
 EXEC_OUTPUT_LIMIT = 256 * 1024
+MAX_ATTEMPTS = 3
 
 
 def note(lab_id: int, kind: str, message: str) -> None:
@@ -28,16 +30,29 @@ def note(lab_id: int, kind: str, message: str) -> None:
 
 def _claim(op_id: int, resume: bool) -> Operation | None:
     claimed = Operation.objects.filter(id=op_id, status=Operation.Status.QUEUED).update(
-        status=Operation.Status.RUNNING, started=timezone.now()
+        status=Operation.Status.RUNNING, started=timezone.now(), attempts=F("attempts") + 1
     )
     op = Operation.objects.select_related("lab").get(id=op_id)
     if claimed:
         return op
     if resume and op.status == Operation.Status.RUNNING:
-        if op.kind in Operation.LIFECYCLE:
-            return op
-        _finish(op, Operation.Status.FAILED, "the lab host's worker stopped while it ran")
+        if op.kind not in Operation.LIFECYCLE:
+            _finish(op, Operation.Status.FAILED, "the lab host's worker stopped while it ran")
+            return None
+        Operation.objects.filter(id=op_id).update(attempts=F("attempts") + 1)
+        op.refresh_from_db()
+        if op.attempts > MAX_ATTEMPTS:  # it takes the worker down each time: stop trying
+            _give_up(op)
+            return None
+        return op
     return None
+
+
+def _give_up(op: Operation) -> None:
+    reason = f"gave up after {MAX_ATTEMPTS} attempts: the lab host's worker stopped during each"
+    _finish(op, Operation.Status.FAILED, reason)
+    Lab.objects.filter(id=op.lab_id).update(status=LabStatus.FAILED, status_reason=reason)
+    note(op.lab_id, LabEvent.Kind.ERROR, f"{op.kind} #{op.id}: {reason}")
 
 
 def carry_out(op_id: int, labhost: LabHost | None = None, progress=None, resume: bool = False) -> Operation:

@@ -32,7 +32,7 @@ def add(page, label: str) -> None:
 def saved(page) -> None:
     page.wait_for_function(
         "!window.wirelab.pending && document.querySelector('#save-state').textContent === 'saved'",
-        timeout=10_000,
+        timeout=30_000,
     )
 
 
@@ -103,7 +103,7 @@ def test_draw_deploy_console_and_pull_a_cable(browser_page):
     time.sleep(0.5)
     page.keyboard.type(f"wget -qO- http://{address}:10000/\n")
     page.wait_for_function("document.querySelector('#terminal .xterm-rows').innerText.includes('\\napp1')",
-                           timeout=10_000)  # fmt: skip
+                           timeout=30_000)  # fmt: skip
     assert "app1" in terminal_text(page)
     page.click("#close-console")
 
@@ -111,11 +111,11 @@ def test_draw_deploy_console_and_pull_a_cable(browser_page):
     tap(page, link)
     started = time.monotonic()
     page.click("#panel button[data-action=pull]")
-    page.wait_for_function(f"window.wirelab.cy.getElementById('{link}').hasClass('down')", timeout=2_000)
+    page.wait_for_function(f"window.wirelab.cy.getElementById('{link}').hasClass('down')", timeout=30_000)
     assert time.monotonic() - started < 2
     assert cy(page, f"return cy.getElementById('{link}').style('line-color');") == "rgb(214,69,69)"
     page.click("#panel button[data-action=plug]")
-    page.wait_for_function(f"window.wirelab.cy.getElementById('{link}').hasClass('up')", timeout=2_000)
+    page.wait_for_function(f"window.wirelab.cy.getElementById('{link}').hasClass('up')", timeout=30_000)
 
 
 def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path):

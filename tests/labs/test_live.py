@@ -54,10 +54,10 @@ async def test_pulled_cable_reaches_the_browser_for_both_ends(monitor, labs_up, 
     ws = await connect(f"/ws/labs/{lab.id}/", user)
     connected, _ = await ws.connect()
     assert connected
-    snapshot = await ws.receive_json_from(timeout=5)
+    snapshot = await ws.receive_json_from(timeout=30)
     assert snapshot["type"] == "snapshot"
     await collect(ws, lambda m: any(e.get("oper") == "up" for e in events_of(m, "link.state"))
-                  or snapshot["links"].get("a:eth1", {}).get("oper") == "up", 5)  # fmt: skip
+                  or snapshot["links"].get("a:eth1", {}).get("oper") == "up", 30)  # fmt: skip
 
     ends = [["a", "eth1"], ["b", "eth1"]]
     await run_sync(cable, lab.id, ends, False)
@@ -83,7 +83,7 @@ async def test_pulled_cable_reaches_the_browser_for_both_ends(monitor, labs_up, 
     await asyncio.sleep(0.8)  # let the coalescing window close
     again = await connect(f"/ws/labs/{lab.id}/", user)
     await again.connect()
-    fresh = await again.receive_json_from(timeout=5)
+    fresh = await again.receive_json_from(timeout=30)
     rest = (await run_sync(api.get, f"/api/labs/{lab.id}/state/")).json()
     assert fresh["seq"] == rest["seq"]
     assert {k: v for k, v in fresh.items() if k != "type"} == rest
@@ -97,7 +97,7 @@ async def test_ports_published_mappings_and_the_clash(monitor, labs_up, user, ru
     lab = await run_sync(labs_up, (DEMOS / "docker-modes.yaml").read_text(), user)
     ws = await connect(f"/ws/labs/{lab.id}/", user)
     await ws.connect()
-    snapshot = await ws.receive_json_from(timeout=5)
+    snapshot = await ws.receive_json_from(timeout=30)
     assert {"host": "h1", "protocol": "tcp", "host_port": 10000, "address": "198.19.0.2", "port": 80,
             "container": "nginx-2"} in snapshot["published"]  # fmt: skip
     assert snapshot["status"]["status"] == "degraded"
@@ -110,7 +110,7 @@ async def test_ports_published_mappings_and_the_clash(monitor, labs_up, user, ru
             for e in events_of(messages, "port.state")
         )
 
-    await collect(ws, listening_8080, timeout=5)
+    await collect(ws, listening_8080, timeout=30)
     await ws.disconnect()
     state = await run_sync(_rest_state, user, lab.id)
     assert state["nodes"]["nginx-1b"]["state"] == "exited"
@@ -131,13 +131,13 @@ async def test_counters_rise_while_pinging(monitor, labs_up, user, run_in):
     lab = await run_sync(labs_up, TWO_ROUTERS, user)
     ws = await connect(f"/ws/labs/{lab.id}/", user)
     await ws.connect()
-    await ws.receive_json_from(timeout=5)
+    await ws.receive_json_from(timeout=30)
     pinging = asyncio.ensure_future(run_sync(run_in, lab.uid, "a", "ping -c 30 -i 0.1 198.18.30.2"))
 
     def rates(messages):
         return [e for e in events_of(messages, "counters") if e["node"] == "b" and e["rx_pps"] >= 5]
 
-    messages, _ = await collect(ws, rates, timeout=5)
+    messages, _ = await collect(ws, rates, timeout=30)
     sample = rates(messages)[-1]
     assert sample["rx_packets"] > 0 and sample["rx_bps"] > 0
     await pinging
@@ -220,7 +220,7 @@ async def test_console_echo_resize_and_refusal(labs_up, user, other_user, consol
     await ws.disconnect()
 
 
-async def _read_until(ws, needle: bytes, timeout: float = 5) -> bytes:
+async def _read_until(ws, needle: bytes, timeout: float = 30) -> bytes:
     seen = b""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -278,9 +278,9 @@ async def test_socket_closes_when_the_lab_is_deleted_and_strangers_are_refused(u
     assert (await stranger.connect())[0] is False
     ws = await connect(f"/ws/labs/{lab.id}/", user)
     assert (await ws.connect())[0]
-    await ws.receive_json_from(timeout=5)
+    await ws.receive_json_from(timeout=30)
     await run_sync(lab.delete)
-    closed = await ws.receive_output(timeout=5)
+    closed = await ws.receive_output(timeout=30)
     assert closed == {"type": "websocket.close", "code": 4403}
 
 

@@ -1,0 +1,149 @@
+"""Per-user limits: quotas on running labs and nodes, controls and captures in flight,
+consoles, snapshot floods and sign-in guessing; and a queue that cannot be reached."""
+
+import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from labs import controls, lifecycle
+from labs.models import Capture, Lab, Operation
+from labs.routing import websocket_urlpatterns
+from labs.services import import_lab
+
+pytestmark = pytest.mark.django_db
+
+TWO = "name: {name}\nnodes:\n  a: {{kind: router}}\n  b: {{kind: router}}\nlinks:\n  - {{endpoints: [a:eth1, b:eth1]}}\n"
+
+
+def running(user, name: str) -> Lab:
+    lab, _ = import_lab(TWO.format(name=name), user)
+    Lab.objects.filter(id=lab.id).update(status="running")
+    lab.refresh_from_db()
+    return lab
+
+
+def test_a_deploy_past_the_running_labs_quota_is_refused_with_a_429(api, user, settings):
+    settings.WIRELAB_QUOTA_RUNNING_LABS = 1
+    running(user, "one")
+    second, _ = import_lab(TWO.format(name="two"), user)
+    response = api.post(f"/api/labs/{second.id}/deploy/")
+    assert response.status_code == 429
+    assert "may have 1" in response.json()["detail"]
+    assert not Operation.objects.filter(lab=second).exists()
+
+
+def test_the_node_quota_counts_every_running_lab(user, settings):
+    settings.WIRELAB_QUOTA_NODES = 3
+    running(user, "one")
+    second, _ = import_lab(TWO.format(name="two"), user)
+    with pytest.raises(lifecycle.LimitReached, match="4 nodes"):
+        lifecycle.request_deploy(second, user, enqueue=False)
+
+
+def test_staff_have_no_quota(admin_user, settings):
+    settings.WIRELAB_QUOTA_RUNNING_LABS = 0
+    lab, _ = import_lab(TWO.format(name="staff"), admin_user)
+    assert lifecycle.request_deploy(lab, admin_user, enqueue=False).kind == "deploy"
+
+
+def test_controls_in_flight_are_limited_per_user(api, user, settings):
+    settings.WIRELAB_MAX_JOBS_IN_FLIGHT = 2
+    lab = running(user, "busy")
+    for _ in range(2):
+        controls.request_cable(lab, [("a", "eth1")], False, user=user)
+    response = api.post(
+        f"/api/labs/{lab.id}/cable/", {"node": "a", "iface": "eth1", "plugged": True}, format="json"
+    )
+    assert response.status_code == 429
+    Operation.objects.filter(lab=lab).update(status="succeeded")
+    again = api.post(
+        f"/api/labs/{lab.id}/cable/", {"node": "a", "iface": "eth1", "plugged": True}, format="json"
+    )
+    assert again.status_code == 202
+
+
+def test_captures_in_flight_are_limited_per_user(api, user, settings):
+    settings.WIRELAB_MAX_CAPTURES_IN_FLIGHT = 1
+    lab = running(user, "cap")
+    first = api.post(
+        f"/api/labs/{lab.id}/captures/", {"node": "a", "iface": "eth1", "seconds": 5}, format="json"
+    )
+    assert first.status_code == 202
+    second = api.post(
+        f"/api/labs/{lab.id}/captures/", {"node": "b", "iface": "eth1", "seconds": 5}, format="json"
+    )
+    assert second.status_code == 429
+    assert Capture.objects.filter(lab=lab).count() == 1
+
+
+def test_a_job_whose_queue_cannot_be_reached_ends_failed_not_queued(user, monkeypatch):
+    from celery import current_app
+
+    lab, _ = import_lab(TWO.format(name="nobroker"), user)
+    op = lifecycle.request_deploy(lab, user, enqueue=False)
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(current_app, "send_task", broker_down)
+    lifecycle.enqueue_operation(op.id, lab.labhost)
+    op.refresh_from_db()
+    lab.refresh_from_db()
+    assert op.status == "failed" and "could not be reached" in op.error
+    assert lab.status == "failed"
+    assert lifecycle.busy_with(lab) is None  # a later deploy is not blocked
+
+
+def test_sign_in_guessing_is_slowed(client, user):
+    for _ in range(8):
+        assert client.post("/accounts/login/", {"username": "alice", "password": "wrong"}).status_code == 200
+    blocked = client.post("/accounts/login/", {"username": "alice", "password": "pw-alice-1"})
+    assert blocked.status_code == 429
+    assert client.post("/accounts/login/", {"username": "bob", "password": "x"}).status_code == 200
+
+
+async def _socket(path, user):
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
+    communicator.scope["user"] = user
+    return communicator
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_consoles_per_user_are_capped(user, settings):
+    from asgiref.sync import sync_to_async
+
+    settings.WIRELAB_MAX_CONSOLES_PER_USER = 1
+    lab = await sync_to_async(running)(user, "consoles")
+    first = await _socket(f"/ws/labs/{lab.id}/nodes/a/console/", user)
+    assert (await first.connect())[0]
+    second = await _socket(f"/ws/labs/{lab.id}/nodes/b/console/", user)
+    assert (await second.connect())[0]
+    refused = await second.receive_json_from(timeout=10)
+    assert "consoles open" in refused["message"]
+    assert (await second.receive_output(timeout=10)) == {"type": "websocket.close", "code": 4429}
+    await first.disconnect()
+    third = await _socket(f"/ws/labs/{lab.id}/nodes/b/console/", user)
+    assert (await third.connect())[0]
+    assert await third.receive_nothing(timeout=0.5)  # a slot was given back: no refusal
+    await third.disconnect()
+
+
+@pytest.mark.kernel  # the snapshot is read from Redis
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_snapshot_floods_are_not_answered(user, monkeypatch):
+    from asgiref.sync import sync_to_async
+
+    from labs.consumers import LabConsumer
+
+    monkeypatch.setattr(LabConsumer, "SNAPSHOT_INTERVAL", 3600)
+    lab = await sync_to_async(running)(user, "flood")
+    ws = await _socket(f"/ws/labs/{lab.id}/", user)
+    assert (await ws.connect())[0]
+    assert (await ws.receive_json_from(timeout=10))["type"] == "snapshot"  # the one on join
+    for _ in range(20):
+        await ws.send_json_to({"type": "snapshot"})
+    assert (await ws.receive_json_from(timeout=10))["type"] == "snapshot"  # the first request
+    assert await ws.receive_nothing(timeout=0.5)  # the other nineteen are dropped
+    await ws.disconnect()
