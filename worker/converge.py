@@ -8,6 +8,7 @@ live in their own module.
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,12 +29,25 @@ Progress = Callable[[str], None]
 
 @contextmanager
 def lab_lock(config: EngineConfig, lab: str):
-    """One converge of a lab at a time on this host; the kernel drops it if we die."""
+    """One converge (or node action) of a lab at a time on this host; the kernel drops the
+    lock if we die. Yields a callable that removes the lock file before the lock is let go
+    (a destroyed lab leaves none behind); whoever was waiting on it then tries again."""
     config.lock_dir.mkdir(parents=True, exist_ok=True)
     path = config.lock_dir / f"{lab}.lock"
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+    while True:
+        handle = open(path, "a")  # noqa: SIM115 (held across the yield)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current != os.fstat(handle.fileno()).st_ino:
+                continue  # removed (or replaced) while we waited: lock the one in place now
+            yield lambda: path.unlink(missing_ok=True)
+            return
+        finally:
+            handle.close()
 
 
 def converge(
@@ -41,13 +55,20 @@ def converge(
     config: EngineConfig | None = None,
     runtime: Runtime | None = None,
     progress: Progress | None = None,
+    locked: bool = False,
 ) -> Report:
+    """Converge under the lab's lock (`locked`: the caller already holds it)."""
     config = config or EngineConfig()
     own_runtime = runtime is None
     runtime = runtime or DockerRuntime(config)
     try:
-        with lab_lock(config, spec.lab):
+        if locked:
             return _Converge(spec, config, runtime, progress or (lambda _: None)).run()
+        with lab_lock(config, spec.lab) as remove_lock:
+            report = _Converge(spec, config, runtime, progress or (lambda _: None)).run()
+            if not spec.sandboxes and not spec.apps:
+                remove_lock()
+            return report
     finally:
         if own_runtime:
             runtime.close()

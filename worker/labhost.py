@@ -15,7 +15,7 @@ from topology.spec import LabHostSpec
 from . import gc
 from .capture import capture as capture_cable
 from .config import EngineConfig
-from .converge import converge
+from .converge import converge, lab_lock
 from .errors import EngineError
 from .live.controls import Impairment, impair, set_cable
 from .report import Report
@@ -83,13 +83,16 @@ class LabHost:
             raise EngineError(f"'{action}' is not one of {', '.join(NODE_ACTIONS)}")
         runtime = self.runtime()
         try:
-            info = node_container(runtime, spec.lab, node)
-            if info is None:
-                raise EngineError(f"{node} has no container to {action}")
-            getattr(runtime, action)(info.id)
-            if action == "stop":
-                return []
-            return converge(spec, self.config, runtime=runtime).changes
+            # under the lab's lock: a destroy either finished before (the node is gone, and
+            # nothing is brought back) or waits until the node is rewired
+            with lab_lock(self.config, spec.lab):
+                info = node_container(runtime, spec.lab, node)
+                if info is None:
+                    raise EngineError(f"{node} has no container to {action}")
+                getattr(runtime, action)(info.id)
+                if action == "stop":
+                    return []
+                return converge(spec, self.config, runtime=runtime, locked=True).changes
         finally:
             runtime.close()
 
