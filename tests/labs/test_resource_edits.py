@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labs.models import Lab, Node
+from labs import lifecycle
+from labs.models import Lab, Node, Operation
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +64,12 @@ def test_resources_and_the_document_build_the_same_lab(api):
     exports = [api.get(f"/api/labs/{lab}/export/").content for lab in (by_parts, whole)]
     assert exports[0] == exports[1]
     assert Lab.objects.get(id=by_parts).assignments == Lab.objects.get(id=whole).assignments
+    for lab in (by_parts, whole):  # a deploy compiles and hands out; the document stays as it was
+        lifecycle.request_deploy(Lab.objects.get(id=lab), enqueue=False)
+    assert [api.get(f"/api/labs/{lab}/export/").content for lab in (by_parts, whole)] == exports
+    specs = [Operation.objects.get(lab_id=lab).spec for lab in (by_parts, whole)]
+    parts_spec, whole_spec = ({**spec, "lab": ""} for spec in specs)  # the same but for the lab's tag
+    assert parts_spec == whole_spec
     shown = api.get(f"/api/nodes/?lab={by_parts}").json()
     assert [n["name"] for n in shown] == ["h1", "r1", "web"]
     assert shown[2]["ports"] == ["10000:80"] and shown[0]["position"] == {"x": 10.0, "y": 20.0}
