@@ -143,3 +143,33 @@ def test_worker_killed_mid_deploy_finishes_it_when_restarted(user, labs_made, tm
     finally:
         client.close()
     assert names == sorted(f"wl-{lab.uid}-h{i}" for i in range(16))
+
+
+def test_worker_killed_mid_destroy_finishes_it_when_restarted(user, labs_made, tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.fail("this test needs the PostgreSQL database that `make test` provides")
+    queue = f"kill-{uuid.uuid4().hex[:6]}"
+    lab, _ = import_lab(star(30, "killed-destroy"), user)
+    lab.labhost = queue
+    lab.save()
+    labs_made.append(lab)
+    assert carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id).status == "succeeded"
+    worker = start_worker(queue, tmp_path / "worker.log")
+    try:
+        op = lifecycle.request_destroy(lab, user)
+        _wait(lambda: "removing" in Operation.objects.get(id=op.id).log, 60, "the destroy to start removing")
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        interrupted = Operation.objects.get(id=op.id).status == "running"
+        worker = start_worker(queue, tmp_path / "worker.log")
+        _wait(lambda: Operation.objects.get(id=op.id).done, 90, "the destroy to finish after the restart")
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    op.refresh_from_db()
+    lab.refresh_from_db()
+    assert op.status == "succeeded", op.log
+    if interrupted:  # nearly always: 30 removals take longer than noticing the first
+        assert "resuming after the lab host's worker stopped" in op.log
+    assert lab.status == "stopped"
+    assert leftovers(lab.uid) == []
