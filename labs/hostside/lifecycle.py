@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from topology.spec import LabHostSpec
@@ -78,35 +78,40 @@ def converge_operation(op: Operation, labhost: LabHost, echo=None, resumed: bool
                 labhost.converge(_last_good_spec(op), progress=say)
             except Exception as undo_exc:
                 say(f"could not undo: {undo_exc}")
-        _finish(op, Operation.Status.FAILED, error=reason)
+        _finish(op, Operation.Status.FAILED, LabStatus.FAILED, reason, error=reason)
         say.publish()
-        _set_status(lab, LabStatus.FAILED, reason)
         return op
     op.result = report.as_dict()
-    _finish(op, Operation.Status.SUCCEEDED)
-    say.publish()
     if op.kind == Operation.Kind.DESTROY:
-        _set_status(lab, LabStatus.STOPPED, "")
+        status, reason = LabStatus.STOPPED, ""
     elif report.failed_nodes:
+        status = LabStatus.DEGRADED
         reason = "; ".join(f"{n}: {s.reason}" for n, s in report.failed_nodes.items())
-        _set_status(lab, LabStatus.DEGRADED, reason)
     else:
-        _set_status(lab, LabStatus.RUNNING, "")
+        status, reason = LabStatus.RUNNING, ""
+    _finish(op, Operation.Status.SUCCEEDED, status, reason)
+    say.publish()
     return op
 
 
-def _finish(op: Operation, status: str, error: str = "") -> None:
+def _finish(op: Operation, status: str, lab_status: str, reason: str, error: str = "") -> None:
+    """The row's outcome and the lab's status in one transaction: a worker dying in between
+    leaves both as they were (and the operation is resumed), never one without the other."""
     op.status, op.error, op.finished = status, error, timezone.now()
-    op.save(update_fields=["status", "error", "finished", "result"])
     changes = len(op.result.get("changes", [])) if op.result else 0
     outcome = f"failed: {error}" if error else f"done ({changes} changes)"
-    LabEvent.objects.create(
-        lab_id=op.lab_id, kind=LabEvent.Kind.DEPLOY, message=f"{op.kind} #{op.id} {outcome}"[:1000]
-    )
+    with transaction.atomic():
+        Lab.objects.filter(id=op.lab_id).update(
+            status=lab_status, status_reason=reason[:500], updated=timezone.now()
+        )
+        op.save(update_fields=["status", "error", "finished", "result"])
+        LabEvent.objects.create(
+            lab_id=op.lab_id, kind=LabEvent.Kind.DEPLOY, message=f"{op.kind} #{op.id} {outcome}"[:1000]
+        )
+    _publish_status(op.lab, lab_status, reason)
 
 
-def _set_status(lab: Lab, status: str, reason: str) -> None:
-    Lab.objects.filter(id=lab.id).update(status=status, status_reason=reason[:500], updated=timezone.now())
+def _publish_status(lab: Lab, status: str, reason: str) -> None:
     try:
         if status == LabStatus.STOPPED:
             live.clear(lab.uid)
