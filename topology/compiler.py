@@ -75,6 +75,11 @@ class _Compiler:
         for iface in res.interfaces.values():
             self.members.setdefault(iface.domain, []).append(iface)
         self.bridge_names: dict[str, str | None] = {}
+        self.bridge_hosts = {  # hosts with a bridge-mode container: they forward
+            n.host
+            for n in doc.nodes.values()
+            if kind_of(n).placed_on_host and split_mode(n.mode)[0] == "bridge"
+        }
 
     def run(self) -> None:
         for name, node in self.doc.nodes.items():
@@ -104,13 +109,7 @@ class _Compiler:
         )
 
     def _has_bridge_apps(self, host: str) -> bool:
-        if not hasattr(self, "_bridge_hosts"):
-            self._bridge_hosts = {
-                n.host
-                for n in self.doc.nodes.values()
-                if kind_of(n).placed_on_host and split_mode(n.mode)[0] == "bridge"
-            }
-        return host in self._bridge_hosts
+        return host in self.bridge_hosts
 
     def _interface_address(self, key: str, text: str | None, subnet) -> list[str]:
         ip = static_ip(text, subnet)

@@ -18,6 +18,7 @@ from worker.labhost import EngineError, LabHost
 from ..live.state import publish_now
 from ..models import Capture, Lab, LabEvent, LabStatus, Operation
 from .engine import this_labhost
+from .lifecycle import converge_operation
 
 log = logging.getLogger(__name__)
 EXEC_OUTPUT_LIMIT = 256 * 1024
@@ -62,8 +63,6 @@ def carry_out(op_id: int, labhost: LabHost | None = None, progress=None, resume:
         return Operation.objects.get(id=op_id)
     labhost = labhost or this_labhost()
     if op.kind in Operation.LIFECYCLE:
-        from .lifecycle import converge_operation
-
         return converge_operation(op, labhost, progress, resumed=resume)
     try:
         result = CONTROLS[op.kind](op, labhost)

@@ -110,14 +110,19 @@ def _wait(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_worker_killed_mid_deploy_finishes_it_when_restarted(user, labs_made, tmp_path):
+def lab_on_own_queue(user, labs_made, hosts: int, name: str):
+    """A star lab whose lab host is a queue of its own (for a worker the test starts and kills)."""
     if connection.vendor != "postgresql":
         pytest.fail("this test needs the PostgreSQL database that `make test` provides")
-    queue = f"kill-{uuid.uuid4().hex[:6]}"
-    lab, _ = import_lab(star(16, "killed"), user)
-    lab.labhost = queue
+    lab, _ = import_lab(star(hosts, name), user)
+    lab.labhost = f"kill-{uuid.uuid4().hex[:6]}"
     lab.save()
     labs_made.append(lab)
+    return lab, lab.labhost
+
+
+def test_worker_killed_mid_deploy_finishes_it_when_restarted(user, labs_made, tmp_path):
+    lab, queue = lab_on_own_queue(user, labs_made, 16, "killed")
     worker = start_worker(queue, tmp_path / "worker.log")
     try:
         op = lifecycle.request_deploy(lab, user)
@@ -146,13 +151,7 @@ def test_worker_killed_mid_deploy_finishes_it_when_restarted(user, labs_made, tm
 
 
 def test_worker_killed_mid_destroy_finishes_it_when_restarted(user, labs_made, tmp_path):
-    if connection.vendor != "postgresql":
-        pytest.fail("this test needs the PostgreSQL database that `make test` provides")
-    queue = f"kill-{uuid.uuid4().hex[:6]}"
-    lab, _ = import_lab(star(30, "killed-destroy"), user)
-    lab.labhost = queue
-    lab.save()
-    labs_made.append(lab)
+    lab, queue = lab_on_own_queue(user, labs_made, 30, "killed-destroy")
     assert carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id).status == "succeeded"
     worker = start_worker(queue, tmp_path / "worker.log")
     try:
