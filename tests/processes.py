@@ -17,11 +17,16 @@ def shared_database_url() -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{host}:{port}/{s['NAME']}"
 
 
-def start_worker(queue: str, log: Path | None = None, shared_database: bool = True) -> subprocess.Popen:
-    """A Celery worker for lab host `queue`, in a session of its own (so its group can be killed)."""
+def start_worker(
+    queue: str, log: Path | None = None, shared_database: bool = True, env: dict | None = None
+) -> subprocess.Popen:
+    """A Celery worker for lab host `queue`, in a session of its own (so its group can be killed);
+    `env` overrides its environment (e.g. to reach a service through a `tests.faults.Outage`)."""
+    overrides = env or {}
     env = dict(os.environ, WIRELAB_LABHOST=queue)
     if shared_database:
         env["DATABASE_URL"] = shared_database_url()
+    env.update(overrides)
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", f"{queue}@%h",
                "--pool", "solo", "--loglevel", "INFO"]  # fmt: skip
     output = open(log, "a") if log else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)

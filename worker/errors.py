@@ -7,3 +7,7 @@ class EngineError(Exception):
 
 class ImageMissing(EngineError):
     """A spec names images this lab host does not have."""
+
+
+class EngineUnreachable(EngineError):
+    """The container engine went away in the middle of the work (a restart, a crash)."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import fields
 
+from requests.exceptions import ConnectionError as RequestsConnectionError
+
 from topology.spec import LabHostSpec
 
 from . import gc
 from .capture import capture as capture_cable
 from .config import EngineConfig
 from .converge import converge, lab_lock
-from .errors import EngineError
+from .errors import EngineError, EngineUnreachable
 from .live.controls import Impairment, impair, set_cable
 from .report import Report
 from .runtime import DockerRuntime, Runtime, Tty, node_container
@@ -25,7 +27,7 @@ NODE_ACTIONS = ("stop", "start", "restart")
 SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]
 Progress = Callable[[str], None]
 
-__all__ = ["NODE_ACTIONS", "EngineError", "LabHost", "Report", "Tty"]
+__all__ = ["NODE_ACTIONS", "EngineError", "EngineUnreachable", "LabHost", "Report", "Tty"]
 
 
 class LabHost:
@@ -43,12 +45,19 @@ class LabHost:
     # Life cycle -------------------------------------------------------------------------
 
     def converge(self, spec: LabHostSpec, progress: Progress | None = None) -> Report:
-        """Make this host hold exactly what the spec says (an empty spec: nothing)."""
-        runtime = self.runtime()
+        """Make this host hold exactly what the spec says (an empty spec: nothing).
+
+        Raises EngineUnreachable when the container engine went away meanwhile, so that the
+        caller may try again once it is back (converging again is always safe).
+        """
         try:
-            return converge(spec, self.config, runtime=runtime, progress=progress)
-        finally:
-            runtime.close()
+            runtime = self.runtime()
+            try:
+                return converge(spec, self.config, runtime=runtime, progress=progress)
+            finally:
+                runtime.close()
+        except RequestsConnectionError as exc:
+            raise EngineUnreachable(f"the Docker engine could not be reached: {exc}") from None
 
     def destroy(self, lab: str, labhost: str, progress: Progress | None = None) -> Report:
         return self.converge(LabHostSpec.empty(lab, labhost), progress)

@@ -22,7 +22,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from . import labels
 from .config import EngineConfig
-from .errors import EngineError
+from .errors import EngineError, EngineUnreachable
 from .report import NodeState
 
 
@@ -188,7 +188,7 @@ class DockerRuntime:
         try:
             self.client = client or docker.from_env(timeout=int(config.docker_timeout))
         except DockerException as exc:
-            raise EngineError(f"the Docker engine cannot be reached: {exc}") from None
+            raise EngineUnreachable(f"the Docker engine cannot be reached: {exc}") from None
 
     def close(self) -> None:
         self.client.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from worker.labhost import EngineError, LabHost
 
 from ..live.state import publish_now
 from ..models import Capture, Lab, LabEvent, LabStatus, Operation
+from .durable import until_stored
 from .engine import this_labhost
 from .lifecycle import converge_operation
 
@@ -26,9 +28,12 @@ MAX_ATTEMPTS = 3
 
 
 def note(lab_id: int, kind: str, message: str) -> None:
-    LabEvent.objects.create(lab_id=lab_id, kind=kind, message=message[:1000])
+    until_stored(
+        lambda: LabEvent.objects.create(lab_id=lab_id, kind=kind, message=message[:1000]), "noting an event"
+    )
 
 
+@transaction.atomic  # taken up and read back together, so that trying again after a cut is safe
 def _claim(op_id: int, resume: bool) -> Operation | None:
     claimed = Operation.objects.filter(id=op_id, status=Operation.Status.QUEUED).update(
         status=Operation.Status.RUNNING, started=timezone.now(), attempts=F("attempts") + 1
@@ -58,7 +63,7 @@ def _give_up(op: Operation) -> None:
 
 def carry_out(op_id: int, labhost: LabHost | None = None, progress=None, resume: bool = False) -> Operation:
     """Do the job of row `op_id` and record its outcome in the row."""
-    op = _claim(op_id, resume)
+    op = until_stored(lambda: _claim(op_id, resume), f"taking up operation {op_id}")
     if op is None:
         return Operation.objects.get(id=op_id)
     labhost = labhost or this_labhost()
@@ -80,7 +85,10 @@ def carry_out(op_id: int, labhost: LabHost | None = None, progress=None, resume:
 
 def _finish(op: Operation, status: str, error: str = "") -> None:
     op.status, op.error, op.finished = status, error[:2000], timezone.now()
-    op.save(update_fields=["status", "error", "finished", "result", "log"])
+    until_stored(
+        lambda: op.save(update_fields=["status", "error", "finished", "result", "log"]),
+        f"recording the outcome of {op.kind} #{op.id}",
+    )
 
 
 def deployed_spec(lab: Lab) -> LabHostSpec:

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from topology.spec import LabHostSpec
-from worker.labhost import EngineError, LabHost
+from worker.labhost import EngineError, EngineUnreachable, LabHost
 
 from ..live import state as live
 from ..models import Lab, LabEvent, LabStatus, Operation
+from .durable import DATABASE_AWAY, forget_connection, until_stored
 
 log = logging.getLogger(__name__)
+UNDO_WAITS = (2, 4, 8, 16, 30)  # seconds between tries while the container engine is away
 
 
 def _last_good_spec(op: Operation) -> LabHostSpec:
@@ -43,7 +46,11 @@ class _Progress:
     def __call__(self, line: str) -> None:
         with self.lock:  # the engine reports from its own worker threads too
             self.op.log += line + "\n"
-            Operation.objects.filter(id=self.op.id).update(log=self.op.log)
+            try:
+                Operation.objects.filter(id=self.op.id).update(log=self.op.log)
+            except DATABASE_AWAY as exc:  # the log is kept here and written with the outcome
+                log.warning("could not write the log of operation %s: %s", self.op.id, exc)
+                forget_connection()
             if threading.get_ident() != self.owner:
                 connection.close()  # that thread's own connection: it would outlive the thread
         if self.echo:
@@ -64,7 +71,7 @@ def converge_operation(op: Operation, labhost: LabHost, echo=None, resumed: bool
     say = _Progress(op, echo)
     if resumed:
         say("resuming after the lab host's worker stopped")
-    Lab.objects.filter(id=lab.id).update(status_reason="in progress")
+    until_stored(lambda: Lab.objects.filter(id=lab.id).update(status_reason="in progress"), "starting")
     try:
         report = labhost.converge(LabHostSpec.from_dict(op.spec), progress=say)
     except Exception as exc:  # every failure is recorded; the lab goes back to what worked
@@ -74,10 +81,7 @@ def converge_operation(op: Operation, labhost: LabHost, echo=None, resumed: bool
         say(f"failed: {reason}")
         if op.kind == Operation.Kind.DEPLOY:
             say("undoing the partial deploy")
-            try:
-                labhost.converge(_last_good_spec(op), progress=say)
-            except Exception as undo_exc:
-                say(f"could not undo: {undo_exc}")
+            _undo(op, labhost, say)
         _finish(op, Operation.Status.FAILED, LabStatus.FAILED, reason, error=reason)
         say.publish()
         return op
@@ -94,20 +98,41 @@ def converge_operation(op: Operation, labhost: LabHost, echo=None, resumed: bool
     return op
 
 
+def _undo(op: Operation, labhost: LabHost, say: _Progress) -> None:
+    """Go back to the last deploy that worked; while the container engine is away (a
+    restart), wait for it a while rather than leave the partial deploy behind."""
+    for wait in UNDO_WAITS:
+        try:
+            labhost.converge(_last_good_spec(op), progress=say)
+            return
+        except EngineUnreachable as exc:
+            say(f"could not undo yet ({exc}); trying again in {wait} s")
+            time.sleep(wait)
+        except Exception as exc:
+            say(f"could not undo: {exc}")
+            return
+    say("could not undo: the Docker engine stayed away; destroy the lab to remove what is left")
+
+
 def _finish(op: Operation, status: str, lab_status: str, reason: str, error: str = "") -> None:
     """The row's outcome and the lab's status in one transaction: a worker dying in between
-    leaves both as they were (and the operation is resumed), never one without the other."""
+    leaves both as they were (and the operation is resumed), never one without the other.
+    While the database is away, the outcome waits here and is written when it is back."""
     op.status, op.error, op.finished = status, error, timezone.now()
     changes = len(op.result.get("changes", [])) if op.result else 0
     outcome = f"failed: {error}" if error else f"done ({changes} changes)"
-    with transaction.atomic():
-        Lab.objects.filter(id=op.lab_id).update(
-            status=lab_status, status_reason=reason[:500], updated=timezone.now()
-        )
-        op.save(update_fields=["status", "error", "finished", "result"])
-        LabEvent.objects.create(
-            lab_id=op.lab_id, kind=LabEvent.Kind.DEPLOY, message=f"{op.kind} #{op.id} {outcome}"[:1000]
-        )
+
+    def write() -> None:
+        with transaction.atomic():
+            Lab.objects.filter(id=op.lab_id).update(
+                status=lab_status, status_reason=reason[:500], updated=timezone.now()
+            )
+            op.save(update_fields=["status", "error", "finished", "result", "log"])
+            LabEvent.objects.create(
+                lab_id=op.lab_id, kind=LabEvent.Kind.DEPLOY, message=f"{op.kind} #{op.id} {outcome}"[:1000]
+            )
+
+    until_stored(write, f"recording the outcome of {op.kind} #{op.id}")
     _publish_status(op.lab, lab_status, reason)
 
 

@@ -27,3 +27,16 @@ def lab(user, demo_text):
     from labs.services import import_lab
 
     return import_lab(demo_text("docker-modes"), user)[0]
+
+
+@pytest.fixture
+def labs_made():
+    """Labs created by a test; their lab host objects are destroyed afterwards, by tag."""
+    from tests.worker.conftest import leftovers
+    from worker.converge import destroy
+
+    made: list = []
+    yield made
+    for lab in made:
+        destroy(lab.uid, lab.labhost)
+        assert leftovers(lab.uid) == []

@@ -1,40 +1,18 @@
-"""The life cycle on the Django side, with the real engine: operations, statuses, the API,
-and a worker killed in the middle of a deploy."""
+"""The life cycle on the Django side, with the real engine: operations, statuses and the API.
+(Workers killed or cut off in the middle are in test_faults.)"""
 
-import os
-import signal
-import time
-import uuid
 
-import docker
 import pytest
-from django.db import connection
 
 from labs import lifecycle
 from labs.hostside.jobs import carry_out
 from labs.models import Lab, Operation
 from labs.services import import_lab
-from tests.processes import start_worker
+from tests.labs.workers import star
 from tests.worker.conftest import leftovers
 from topology.problems import TopologyError
-from worker.converge import destroy
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def labs_made():
-    """Labs created by a test; their lab host objects are destroyed afterwards, by tag."""
-    made: list[Lab] = []
-    yield made
-    for lab in made:
-        destroy(lab.uid, lab.labhost)
-        assert leftovers(lab.uid) == []
-
-
-def star(n: int, name: str) -> str:
-    hosts = "".join(f"  h{i}: {{kind: host, interfaces: {{eth0: {{network: lan}}}}}}\n" for i in range(n))
-    return f"name: {name}\nnetworks:\n  lan: {{kind: segment, subnet: 198.18.0.0/24}}\nnodes:\n{hosts}"
 
 
 def test_deploy_and_destroy_in_process(user, demo_text, labs_made):
@@ -98,77 +76,3 @@ def test_api_deploy_destroy_and_operations(api, user, labs_made, settings):
     carry_out(destroy_op["id"])
     assert api.get(f"/api/labs/{lab.id}/").json()["status"] == "stopped"
     assert api.delete(f"/api/labs/{lab.id}/").status_code == 204
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def lab_on_own_queue(user, labs_made, hosts: int, name: str):
-    """A star lab whose lab host is a queue of its own (for a worker the test starts and kills)."""
-    if connection.vendor != "postgresql":
-        pytest.fail("this test needs the PostgreSQL database that `make test` provides")
-    lab, _ = import_lab(star(hosts, name), user)
-    lab.labhost = f"kill-{uuid.uuid4().hex[:6]}"
-    lab.save()
-    labs_made.append(lab)
-    return lab, lab.labhost
-
-
-def test_worker_killed_mid_deploy_finishes_it_when_restarted(user, labs_made, tmp_path):
-    lab, queue = lab_on_own_queue(user, labs_made, 16, "killed")
-    worker = start_worker(queue, tmp_path / "worker.log")
-    try:
-        op = lifecycle.request_deploy(lab, user)
-        _wait(lambda: "started 10/16" in Operation.objects.get(id=op.id).log, 60, "the deploy to be half way")
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-        assert Operation.objects.get(id=op.id).status == "running"
-        worker = start_worker(queue, tmp_path / "worker.log")
-        _wait(lambda: Operation.objects.get(id=op.id).done, 90, "the deploy to finish after the restart")
-    finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-    op.refresh_from_db()
-    lab.refresh_from_db()
-    assert op.status == "succeeded", op.log
-    assert "resuming after the lab host's worker stopped" in op.log
-    assert lab.status == "running"
-    client = docker.from_env()
-    try:
-        names = sorted(
-            c.name for c in client.containers.list(all=True, filters={"label": f"wirelab.lab={lab.uid}"})
-        )
-    finally:
-        client.close()
-    assert names == sorted(f"wl-{lab.uid}-h{i}" for i in range(16))
-
-
-def test_worker_killed_mid_destroy_finishes_it_when_restarted(user, labs_made, tmp_path):
-    lab, queue = lab_on_own_queue(user, labs_made, 30, "killed-destroy")
-    assert carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id).status == "succeeded"
-    worker = start_worker(queue, tmp_path / "worker.log")
-    try:
-        op = lifecycle.request_destroy(lab, user)
-        _wait(lambda: "removing" in Operation.objects.get(id=op.id).log, 60, "the destroy to start removing")
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-        interrupted = Operation.objects.get(id=op.id).status == "running"
-        worker = start_worker(queue, tmp_path / "worker.log")
-        _wait(lambda: Operation.objects.get(id=op.id).done, 90, "the destroy to finish after the restart")
-    finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-    op.refresh_from_db()
-    lab.refresh_from_db()
-    assert op.status == "succeeded", op.log
-    if interrupted:  # nearly always: 30 removals take longer than noticing the first
-        assert "resuming after the lab host's worker stopped" in op.log
-    assert lab.status == "stopped"
-    assert leftovers(lab.uid) == []

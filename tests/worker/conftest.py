@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import docker
 import pytest
+from pyroute2 import IPRoute
 
 from topology.addressing import Assignments
 from topology.compiler import compile_lab
@@ -41,6 +42,10 @@ def leftovers(tag: str) -> list[str]:
         client.close()
     if fabric.exists(tag):
         found.append(f"namespace wl-{tag}")
+    with IPRoute() as ipr:  # nothing of the lab's in the lab host's own namespace either
+        for link in ipr.get_links():
+            if (link.get_attr("IFLA_IFALIAS") or "").startswith(f"wirelab:{tag}"):
+                found.append(f"interface {link.get_attr('IFLA_IFNAME')}")
     return found
 
 
