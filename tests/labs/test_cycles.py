@@ -1,0 +1,60 @@
+"""Two hundred deploys and destroys in a row, as the lab host's worker carries them out, leave
+the process's file descriptors and threads, and the machine's namespaces, interfaces, rules
+and Redis connections, where they were."""
+
+import json
+import os
+import subprocess
+import threading
+
+import pytest
+import redis
+from django.conf import settings
+from pyroute2 import IPRoute
+
+from labs import lifecycle
+from labs.hostside.jobs import carry_out
+from labs.services import import_lab
+from tests.labs.workers import star
+from tests.worker.conftest import leftovers
+
+pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
+CYCLES = 200
+
+
+def counts() -> dict[str, int]:
+    with IPRoute() as ipr:
+        links = len(ipr.get_links())
+    ruleset = json.loads(subprocess.run(["nft", "-j", "list", "ruleset"], capture_output=True, check=True).stdout)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        connections = client.info("clients")["connected_clients"]
+    finally:
+        client.close()
+    return {
+        "fds": len(os.listdir("/proc/self/fd")),
+        "threads": threading.active_count(),
+        "namespaces": sum(name.startswith("wl-") for name in os.listdir("/run/netns"))
+        if os.path.isdir("/run/netns")
+        else 0,
+        "links in the lab host's namespace": links,
+        "rules in the lab host's namespace": sum("rule" in item for item in ruleset["nftables"]),
+        "redis connections": connections,
+    }
+
+
+def cycle(lab, user) -> None:
+    assert carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id).status == "succeeded"
+    assert carry_out(lifecycle.request_destroy(lab, user, enqueue=False).id).status == "succeeded"
+
+
+def test_many_deploy_destroy_cycles_leave_everything_at_its_baseline(user, labs_made):
+    lab, _ = import_lab(star(2, "cycles"), user)
+    labs_made.append(lab)
+    for _ in range(3):  # connections and pools that are made once, on first use
+        cycle(lab, user)
+    baseline = counts()
+    for _ in range(CYCLES):
+        cycle(lab, user)
+    assert counts() == baseline
+    assert leftovers(lab.uid) == []
