@@ -18,6 +18,7 @@ from topology.compiler import compile_lab
 from topology.spec import LabHostSpec
 
 from .models import Capture, Lab, LabStatus, Operation
+from .queues import queue_of
 from .store.documents import lab_assignments, lab_document
 
 log = logging.getLogger(__name__)
@@ -122,18 +123,20 @@ def request_job(lab: Lab, kind: str, params: dict, user=None, enqueue: bool = Tr
 def _new(lab: Lab, kind: str, user, enqueue: bool, **fields) -> Operation:
     op = Operation.objects.create(lab=lab, kind=kind, labhost=lab.labhost, requested_by=user, **fields)
     if enqueue:
-        transaction.on_commit(lambda: enqueue_operation(op.id, op.labhost))
+        transaction.on_commit(lambda: enqueue_operation(op.id, op.labhost, kind=op.kind))
     return op
 
 
-def enqueue_operation(op_id: int, labhost: str, resume: bool = False) -> None:
+def enqueue_operation(op_id: int, labhost: str, resume: bool = False, kind: str | None = None) -> None:
     """Send a job to its lab host's queue, by task name: the web side never imports the engine.
 
     When the broker cannot be reached the job ends failed, saying so, rather than waiting
     queued for ever (and blocking every later deploy of its lab).
     """
+    kind = kind or Operation.objects.values_list("kind", flat=True).get(id=op_id)
     try:
-        current_app.send_task(RUN_OPERATION, args=[op_id], kwargs={"resume": resume}, queue=labhost)
+        queue = queue_of(labhost, kind)
+        current_app.send_task(RUN_OPERATION, args=[op_id], kwargs={"resume": resume}, queue=queue)
     except Exception as exc:  # any broker error: the row must not stay queued
         log.warning("could not enqueue operation %s: %s", op_id, exc)
         reason = f"the queue of lab host {labhost} could not be reached: {exc}"[:500]
@@ -148,7 +151,7 @@ def enqueue_operation(op_id: int, labhost: str, resume: bool = False) -> None:
 def enqueue_capture(capture_id: int, labhost: str) -> None:
     def send() -> None:
         try:
-            current_app.send_task(RUN_CAPTURE, args=[capture_id], queue=labhost)
+            current_app.send_task(RUN_CAPTURE, args=[capture_id], queue=queue_of(labhost, "capture"))
         except Exception as exc:  # any broker error: the capture must not stay queued
             Capture.objects.filter(id=capture_id).update(
                 status=Capture.Status.FAILED,

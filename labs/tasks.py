@@ -12,6 +12,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from .queues import queue_of
+
 log = logging.getLogger(__name__)
 
 
@@ -32,14 +34,22 @@ def run_capture(capture_id: int) -> str:
 @worker_ready.connect
 def on_worker_ready(sender=None, **kwargs) -> None:
     """A worker killed mid-operation finishes it when it comes back (converge is idempotent);
-    queued jobs whose message was lost (a Redis restart) are sent again. Then this lab host
-    starts serving consoles."""
+    queued jobs whose message was lost (a Redis restart) are sent again. Each worker does this
+    for the queues it consumes; the one of the lab host's own queue then serves consoles."""
     from .hostside.consoles import start_console_relay
+    from .hostside.jobs import recover_captures
     from .hostside.lifecycle import unfinished
     from .lifecycle import enqueue_operation
 
-    for op_id, interrupted in unfinished(settings.WIRELAB_LABHOST):
+    labhost = settings.WIRELAB_LABHOST
+    consumed = {q.name for q in sender.task_consumer.queues} if sender is not None else {labhost}
+    for op_id, kind, interrupted in unfinished(labhost):
+        if queue_of(labhost, kind) not in consumed:
+            continue
         if interrupted:
             log.warning("resuming interrupted operation %s", op_id)
-        enqueue_operation(op_id, settings.WIRELAB_LABHOST, resume=interrupted)
-    start_console_relay(settings.WIRELAB_LABHOST)
+        enqueue_operation(op_id, labhost, resume=interrupted, kind=kind)
+    if queue_of(labhost, "capture") in consumed:
+        recover_captures(labhost)
+    if labhost in consumed:
+        start_console_relay(labhost)

@@ -27,6 +27,10 @@ step "Starting the Celery worker for lab host '$LABHOST'"
 "$VENV/bin/celery" -A config worker -Q "$LABHOST" -n "$LABHOST@%h" --pool threads --concurrency 4 \
   --loglevel INFO >"$STATE/worker.log" 2>&1 &
 STARTED_PIDS+=($!)
+# Commands and captures (minutes long at a user's request) wait in a pool of their own.
+"$VENV/bin/celery" -A config worker -Q "$LABHOST.slow" -n "$LABHOST-slow@%h" --pool threads --concurrency 2 \
+  --loglevel INFO >"$STATE/worker-slow.log" 2>&1 &
+STARTED_PIDS+=($!)
 step "Starting the live-state monitor"
 "$PY" manage.py labhost monitor >"$STATE/monitor.log" 2>&1 &
 STARTED_PIDS+=($!)
@@ -41,7 +45,7 @@ for _ in $(seq 1 60); do
 done
 echo
 echo "Wirelab is running at http://$HOST:$PORT/  (health: /health/, API: /api/schema/ui/)"
-echo "Logs: $STATE/web.log, $STATE/worker.log, $STATE/monitor.log. Press Ctrl-C to stop."
+echo "Logs: $STATE/web.log, $STATE/worker.log, $STATE/worker-slow.log, $STATE/monitor.log. Press Ctrl-C to stop."
 wait -n "${STARTED_PIDS[@]}" || true
 step "A service stopped; stopping the rest (see the logs in $STATE)"
 stop_started

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from labs.queues import slow_queue
+
 
 def shared_database_url() -> str:
     s = connection.settings_dict
@@ -20,14 +22,14 @@ def shared_database_url() -> str:
 def start_worker(
     queue: str, log: Path | None = None, shared_database: bool = True, env: dict | None = None
 ) -> subprocess.Popen:
-    """A Celery worker for lab host `queue`, in a session of its own (so its group can be killed);
+    """A Celery worker for lab host `queue` (and its slow queue), in a session of its own (so its group can be killed);
     `env` overrides its environment (e.g. to reach a service through a `tests.faults.Outage`)."""
     overrides = env or {}
     env = dict(os.environ, WIRELAB_LABHOST=queue)
     if shared_database:
         env["DATABASE_URL"] = shared_database_url()
     env.update(overrides)
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", f"{queue}@%h",
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", f"{queue},{slow_queue(queue)}", "-n", f"{queue}@%h",
                "--pool", "solo", "--loglevel", "INFO"]  # fmt: skip
     output = open(log, "a") if log else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)
     return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)

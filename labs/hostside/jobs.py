@@ -160,7 +160,9 @@ CONTROLS = {
 
 def run_capture(capture_id: int, labhost: LabHost | None = None) -> Capture:
     cap = Capture.objects.select_related("lab").get(id=capture_id)
-    Capture.objects.filter(id=cap.id).update(status=Capture.Status.RUNNING)
+    queued = Capture.objects.filter(id=cap.id, status=Capture.Status.QUEUED)
+    if not queued.update(status=Capture.Status.RUNNING):
+        return cap  # taken up already (a message sent twice)
     labhost = labhost or this_labhost()
     try:
         spec = deployed_spec(cap.lab)
@@ -173,3 +175,18 @@ def run_capture(capture_id: int, labhost: LabHost | None = None) -> Capture:
     cap.finished = timezone.now()
     cap.save(update_fields=["pcap", "status", "error", "finished"])
     return cap
+
+
+def recover_captures(labhost: str) -> None:
+    """After a restart: a capture that was running when its worker stopped has failed; one
+    still queued (its message maybe lost with a Redis restart) is sent again."""
+    from ..lifecycle import enqueue_capture
+
+    mine = Capture.objects.filter(lab__labhost=labhost)
+    mine.filter(status=Capture.Status.RUNNING).update(
+        status=Capture.Status.FAILED,
+        error="the lab host's worker stopped while it ran",
+        finished=timezone.now(),
+    )
+    for capture_id in mine.filter(status=Capture.Status.QUEUED).values_list("id", flat=True):
+        enqueue_capture(capture_id, labhost)

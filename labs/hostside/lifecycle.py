@@ -145,9 +145,9 @@ def _publish_status(lab: Lab, status: str, reason: str) -> None:
         log.warning("could not publish the status of lab %s: %s", lab.slug, exc)
 
 
-def unfinished(labhost: str) -> list[tuple[int, bool]]:
-    """Jobs of this lab host not yet done: (id, was it interrupted while running)."""
+def unfinished(labhost: str) -> list[tuple[int, str, bool]]:
+    """Jobs of this lab host not yet done: (id, kind, was it interrupted while running)."""
     ops = Operation.objects.filter(
         labhost=labhost, status__in=[Operation.Status.QUEUED, Operation.Status.RUNNING]
     ).order_by("id")
-    return [(op.id, op.status == Operation.Status.RUNNING) for op in ops]
+    return [(op.id, op.kind, op.status == Operation.Status.RUNNING) for op in ops]

@@ -25,7 +25,9 @@ CYCLES = 200
 def counts() -> dict[str, int]:
     with IPRoute() as ipr:
         links = len(ipr.get_links())
-    ruleset = json.loads(subprocess.run(["nft", "-j", "list", "ruleset"], capture_output=True, check=True).stdout)
+    ruleset = json.loads(
+        subprocess.run(["nft", "-j", "list", "ruleset"], capture_output=True, check=True).stdout
+    )
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         connections = client.info("clients")["connected_clients"]

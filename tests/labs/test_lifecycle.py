@@ -1,7 +1,6 @@
 """The life cycle on the Django side, with the real engine: operations, statuses and the API.
 (Workers killed or cut off in the middle are in test_faults.)"""
 
-
 import pytest
 
 from labs import lifecycle

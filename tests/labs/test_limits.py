@@ -94,6 +94,26 @@ def test_a_job_whose_queue_cannot_be_reached_ends_failed_not_queued(user, monkey
     assert lifecycle.busy_with(lab) is None  # a later deploy is not blocked
 
 
+@pytest.mark.django_db(transaction=True)  # jobs are sent when their row is committed
+def test_commands_and_captures_wait_on_the_slow_queue_not_before_deploys(user, monkeypatch):
+    from celery import current_app
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, **kw: sent.append((name, kw["queue"])))
+    lab = running(user, "queues")
+    controls.request_exec(lab, "a", ["true"], user=user)
+    controls.request_capture(lab, "a", "eth1", 5, 100_000)
+    controls.request_cable(lab, [("a", "eth1")], False, user)
+    Lab.objects.filter(id=lab.id).update(status="stopped")
+    lifecycle.request_deploy(lab, user)
+    assert sent == [
+        (lifecycle.RUN_OPERATION, f"{lab.labhost}.slow"),
+        (lifecycle.RUN_CAPTURE, f"{lab.labhost}.slow"),
+        (lifecycle.RUN_OPERATION, lab.labhost),
+        (lifecycle.RUN_OPERATION, lab.labhost),
+    ]
+
+
 def test_sign_in_guessing_is_slowed(client, user):
     for _ in range(8):
         assert client.post("/accounts/login/", {"username": "alice", "password": "wrong"}).status_code == 200
