@@ -20,3 +20,6 @@ class EngineConfig:
     exec_timeout: float = 60.0  # a startup command is stopped after this long
     exec_output_limit: int = 65536  # ... or once it has printed this much
     lock_dir: Path = Path("/run/wirelab")
+    # Which installation's labs these are: everything made carries it, and garbage collection
+    # only ever considers what carries this installation's mark.
+    installation: str = "engine"

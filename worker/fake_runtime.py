@@ -15,8 +15,8 @@ from .runtime import ContainerInfo
 class FakeRuntime:
     """Keeps containers in a dict; counts the calls that change something."""
 
-    def __init__(self, images: set[str] | None = None):
-        self.images = images
+    def __init__(self, images: set[str] | None = None, installation: str = "engine"):
+        self.images, self.installation = images, installation
         self.containers: dict[str, ContainerInfo] = {}
         self.namespaces: dict[str, int] = {}  # container id -> the namespace it is in
         self.created: list[str] = []
@@ -59,6 +59,7 @@ class FakeRuntime:
             exit_code=0,
             error="",
             lab=lab_labels.get(labels.LAB, ""),
+            installation=self.installation,
         )
         self.containers[info.id] = info
         self.created.append(name)

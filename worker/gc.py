@@ -5,6 +5,8 @@ Goes by ownership tags only: containers labelled `wirelab.lab` and `wl-` namespa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from . import fabric, labels
 from .config import EngineConfig
 from .converge import destroy
@@ -12,7 +14,7 @@ from .runtime import Runtime, lab_tags
 
 
 def collect(
-    known: set[str],
+    known: set[str] | Callable[[], set[str]],
     labhost: str,
     config: EngineConfig,
     runtime: Runtime,
@@ -22,10 +24,13 @@ def collect(
 ) -> list[str]:
     """Destroy every lab on this host whose tag is not in `known`; returns their tags.
 
-    Only well-formed tags count: an empty or odd label never selects anything.
+    Only what carries this installation's mark and a well-formed tag counts: another
+    installation's labs, or an empty or odd label, never select anything. `known` may be a
+    call, made after looking, so that a lab made meanwhile is known by then.
     """
-    found = {tag for tag in lab_tags(runtime) | fabric.labs_with_fabric() if labels.valid_tag(tag)}
-    orphans = sorted(found - known)
+    mine = lab_tags(runtime, config.installation) | fabric.labs_with_fabric(config.installation)
+    found = {tag for tag in mine if labels.valid_tag(tag)}
+    orphans = sorted(found - (known() if callable(known) else known))
     for tag in orphans:
         if progress:
             progress(f"{'would remove' if dry_run else 'removing'} lab {tag}, which no longer exists")

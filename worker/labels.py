@@ -10,6 +10,7 @@ NODE = "wirelab.node"
 ROLE = "wirelab.role"  # sandbox | app
 SPEC = "wirelab.spec"  # hash of what the container was made from
 SANDBOX_ID = "wirelab.sandbox"  # for host-mode apps: the sandbox whose netns they share
+INSTALLATION = "wirelab.installation"  # the Wirelab installation (its database) that made it
 ROUTE_PROTO = 87  # routes the engine adds carry this rtnetlink protocol number
 
 
@@ -27,6 +28,11 @@ def container_name(lab: str, node: str) -> str:
 
 def fabric_namespace(lab: str) -> str:
     return f"wl-{lab}"
+
+
+def installation_alias(installation: str) -> str:
+    """The alias of a fabric namespace's loopback: which installation made the namespace."""
+    return f"wirelab-installation:{installation}"
 
 
 def alias(lab: str) -> str:

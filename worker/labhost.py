@@ -63,7 +63,11 @@ class LabHost:
         return self.converge(LabHostSpec.empty(lab, labhost), progress)
 
     def gc(
-        self, known: set[str], labhost: str, progress: Progress | None = None, dry_run: bool = False
+        self,
+        known: set[str] | Callable[[], set[str]],
+        labhost: str,
+        progress: Progress | None = None,
+        dry_run: bool = False,
     ) -> list[str]:
         """Take down every lab on this host whose tag is not in `known` (or only say which)."""
         runtime = self.runtime()

@@ -54,6 +54,7 @@ class ContainerInfo:
     error: str
     lab: str = ""
     oom_killed: bool = False
+    installation: str = ""
 
 
 class Tty(Protocol):
@@ -145,9 +146,9 @@ def node_state(runtime: Runtime, info: ContainerInfo) -> NodeState:
     return NodeState(info.status, reason, info.exit_code)
 
 
-def lab_tags(runtime: Runtime) -> set[str]:
-    """Tags of every lab with a container on this lab host."""
-    return {c.lab for c in runtime.list()}
+def lab_tags(runtime: Runtime, installation: str | None = None) -> set[str]:
+    """Tags of every lab with a container on this lab host (made by `installation`, if given)."""
+    return {c.lab for c in runtime.list() if installation is None or c.installation == installation}
 
 
 class DockerTty:
@@ -248,6 +249,7 @@ class DockerRuntime:
             error=(state.get("Error") or "").replace("\x00", ""),
             lab=lab_labels.get(labels.LAB, ""),
             oom_killed=bool(state.get("OOMKilled")),
+            installation=lab_labels.get(labels.INSTALLATION, ""),
         )
 
     def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo:
@@ -257,7 +259,7 @@ class DockerRuntime:
             container = self.client.containers.create(
                 image,
                 name=name,
-                labels=lab_labels,
+                labels={**lab_labels, labels.INSTALLATION: self.config.installation},
                 detach=True,
                 init=True,
                 security_opt=["no-new-privileges"],

@@ -7,7 +7,9 @@ from functools import cache
 from worker.config import EngineConfig
 from worker.labhost import LabHost
 
+from ..models import Installation
+
 
 @cache
 def this_labhost() -> LabHost:
-    return LabHost(EngineConfig())
+    return LabHost(EngineConfig(installation=Installation.current_key()))

@@ -75,3 +75,21 @@ def test_api_deploy_destroy_and_operations(api, user, labs_made, settings):
     carry_out(destroy_op["id"])
     assert api.get(f"/api/labs/{lab.id}/").json()["status"] == "stopped"
     assert api.delete(f"/api/labs/{lab.id}/").status_code == 204
+
+
+def test_what_a_deleted_lab_left_is_collected_periodically_and_nothing_else(user, labs_made):
+    from labs.hostside.housekeeping import start_periodic_gc
+    from tests.labs.workers import wait_for
+
+    kept, _ = import_lab(star(2, "kept"), user)
+    gone, _ = import_lab(star(2, "gone"), user)
+    labs_made.extend([kept, gone])
+    for lab in (kept, gone):
+        assert carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id).status == "succeeded"
+    Lab.objects.filter(id=gone.id).delete()  # as if deleted while its lab host was away
+    stop = start_periodic_gc(0.5)
+    try:
+        wait_for(lambda: leftovers(gone.uid) == [], 60, "the deleted lab's containers to be collected")
+    finally:
+        stop.set()
+    assert len(leftovers(kept.uid)) == 3  # two hosts and the fabric namespace

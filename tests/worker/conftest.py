@@ -51,15 +51,18 @@ def leftovers(tag: str) -> list[str]:
 
 @pytest.fixture
 def engine():
-    """`engine(text, tag=None, previous=None)` compiles and converges; cleans up after."""
+    """`engine(text, tag=None, previous=None, config=CONFIG)` compiles and converges; cleans up
+    after."""
     tags: list[str] = []
 
-    def deploy(text: str, tag: str | None = None, previous: Assignments | None = None) -> Deployed:
+    def deploy(
+        text: str, tag: str | None = None, previous: Assignments | None = None, config: EngineConfig = CONFIG
+    ) -> Deployed:
         tag = tag or new_tag()
         if tag not in tags:
             tags.append(tag)
         specs, assignments = compile_lab(read_document(text), tag, "local", previous)
-        report = converge(specs["local"], CONFIG)
+        report = converge(specs["local"], config)
         return Deployed(tag, specs["local"], report, assignments)
 
     deploy.tags = tags

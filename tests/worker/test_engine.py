@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+from dataclasses import replace
 
 import docker
 import pytest
@@ -196,26 +197,26 @@ def test_a_lab_has_no_route_out(engine, run_in):
     assert code != 0
 
 
-def test_destroy_leaves_nothing_and_gc_takes_only_orphans(engine):
+def test_destroy_leaves_nothing_and_gc_takes_only_this_installations_orphans(engine):
     from worker.labhost import LabHost
-    from worker.runtime import DockerRuntime, lab_tags
 
-    kept = engine(ROUTED)
-    orphan = engine(ROUTED)
-    runtime = DockerRuntime(CONFIG)
-    try:
-        others = (lab_tags(runtime) | fabric.labs_with_fabric()) - {orphan.tag}
-    finally:
-        runtime.close()
-    assert LabHost(CONFIG).gc(others, "local") == [orphan.tag]
+    mine = replace(CONFIG, installation=f"gc{new_tag()}")
+    kept = engine(ROUTED, config=mine)
+    orphan = engine(ROUTED, config=mine)
+    foreign = engine(ROUTED, config=replace(CONFIG, installation=f"other{new_tag()}"))
+    assert fabric.installation_of(orphan.tag) == mine.installation
+    assert LabHost(mine).gc({kept.tag}, "local", dry_run=True) == [orphan.tag]
+    assert leftovers(orphan.tag) != []
+    # another installation's lab is unknown here too, and still never taken
+    assert LabHost(mine).gc(lambda: {kept.tag}, "local") == [orphan.tag]
     assert leftovers(orphan.tag) == []
-    assert leftovers(kept.tag) != []
+    assert leftovers(kept.tag) != [] and leftovers(foreign.tag) != []
 
-    report = destroy(kept.tag, "local", config=CONFIG)
+    report = destroy(kept.tag, "local", config=mine)
     assert "fabric namespace removed" in report.changes
     assert leftovers(kept.tag) == []
     assert not fabric.exists(kept.tag)
-    assert converge(report_spec := kept.spec.empty(kept.tag, "local"), CONFIG).changes == []
+    assert converge(report_spec := kept.spec.empty(kept.tag, "local"), mine).changes == []
     assert report_spec.sandboxes == []
 
 

@@ -3,8 +3,6 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from labs.models import Lab
-
 
 class Command(BaseCommand):
     help = "Lab host upkeep."
@@ -35,11 +33,9 @@ class Command(BaseCommand):
             raise CommandError(f"the monitor stopped: {service.failure}")
 
     def do_gc(self, dry_run=False, **_):
-        known = set(Lab.objects.values_list("uid", flat=True))
-        from labs.hostside.engine import this_labhost
+        from labs.hostside.housekeeping import collect_orphans
 
-        say = self.stdout.write
-        removed = this_labhost().gc(known, settings.WIRELAB_LABHOST, progress=say, dry_run=dry_run)
+        removed = collect_orphans(progress=self.stdout.write, dry_run=dry_run)
         verb = "would remove" if dry_run else "removed"
         self.stdout.write(f"{verb} {len(removed)} orphaned lab(s)" if removed else "nothing to remove")
 
