@@ -134,6 +134,8 @@ WIRELAB_QUOTA_NODES = int(os.environ.get("WIRELAB_QUOTA_NODES", "150"))
 WIRELAB_MAX_JOBS_IN_FLIGHT = int(os.environ.get("WIRELAB_MAX_JOBS_IN_FLIGHT", "10"))
 WIRELAB_MAX_CAPTURES_IN_FLIGHT = int(os.environ.get("WIRELAB_MAX_CAPTURES_IN_FLIGHT", "2"))
 WIRELAB_MAX_CONSOLES_PER_USER = int(os.environ.get("WIRELAB_MAX_CONSOLES_PER_USER", "6"))
+# A deploy or destroy still at work after this long stops, fails and is undone.
+WIRELAB_OPERATION_DEADLINE = float(os.environ.get("WIRELAB_OPERATION_DEADLINE", "900"))
 # A lab host's worker takes down what belongs to deleted labs this often (0: never).
 WIRELAB_GC_INTERVAL = float(os.environ.get("WIRELAB_GC_INTERVAL", "900"))
 # How long a lab host keeps an operation's outcome while the database is away, trying again.

@@ -18,13 +18,14 @@ from topology.spec import FABRIC, LabHostSpec
 
 from . import containers, execs, fabric, labels, nat, sockets, wiring
 from .config import EngineConfig
-from .errors import EngineError, ImageMissing
+from .errors import EngineError, ImageMissing, Stopped
 from .netlink import Namespaces, create_veth, delete_link, links
 from .plan import namespace_plans, own_namespace_apps
 from .report import NodeState, Report
 from .runtime import NAMESPACE_ROLES, ContainerInfo, DockerRuntime, Role, Runtime, node_state
 
 Progress = Callable[[str], None]
+StopCheck = Callable[[], str]  # a reason to stop now, or ''
 
 
 @contextmanager
@@ -55,7 +56,9 @@ def converge(
     config: EngineConfig | None = None,
     runtime: Runtime | None = None,
     progress: Progress | None = None,
+    *,
     locked: bool = False,
+    stop: StopCheck | None = None,
 ) -> Report:
     """Converge under the lab's lock (`locked`: the caller already holds it)."""
     config = config or EngineConfig()
@@ -63,9 +66,9 @@ def converge(
     runtime = runtime or DockerRuntime(config)
     try:
         if locked:
-            return _Converge(spec, config, runtime, progress or (lambda _: None)).run()
+            return _Converge(spec, config, runtime, progress or (lambda _: None), stop).run()
         with lab_lock(config, spec.lab) as remove_lock:
-            report = _Converge(spec, config, runtime, progress or (lambda _: None)).run()
+            report = _Converge(spec, config, runtime, progress or (lambda _: None), stop).run()
             if not spec.sandboxes and not spec.apps:
                 remove_lock()
             return report
@@ -79,8 +82,11 @@ def destroy(lab: str, labhost: str, **kwargs) -> Report:
 
 
 class _Converge:
-    def __init__(self, spec: LabHostSpec, config: EngineConfig, runtime: Runtime, progress: Progress):
+    def __init__(
+        self, spec: LabHostSpec, config: EngineConfig, runtime: Runtime, progress: Progress, stop=None
+    ):
         self.spec, self.config, self.runtime = spec, config, runtime
+        self.stop = stop
         self.report = Report(lab=spec.lab)
         self._progress = progress
         self.pool = ThreadPoolExecutor(config.workers)
@@ -97,17 +103,30 @@ class _Converge:
     def changed(self, what: str) -> None:
         self.report.changes.append(what)
 
+    def checkpoint(self) -> None:
+        """Before each step: give up here if the caller says so (a deadline, a destroy)."""
+        reason = self.stop() if self.stop else ""
+        if reason:
+            raise Stopped(reason)
+
     def run(self) -> Report:
         try:
+            self.checkpoint()
             self.preflight()
             existing = self.runtime.list(self.spec.lab)
+            self.checkpoint()
             self.sync_holders(existing)
+            self.checkpoint()
             self.sync_fabric()
+            self.checkpoint()
             with_nat = self.wire()
+            self.checkpoint()
             self.sync_nat(with_nat)
             self.startup([s.name for s in self.spec.sandboxes], self.holders)
+            self.checkpoint()
             self.sync_apps(existing)
             self.startup([a.name for a in self.spec.apps], self.apps)
+            self.checkpoint()
             self.observe()
             if not self.spec.sandboxes and not self.spec.apps and fabric.remove(self.spec.lab):
                 self.changed("fabric namespace removed")
@@ -150,6 +169,7 @@ class _Converge:
         batches = batches or [[item] for item in wanted]
 
         def make(item: containers.Wanted):
+            self.checkpoint()
             holder = (holders or {}).get(item.node, "")
             try:
                 info = self.runtime.run(
@@ -335,6 +355,7 @@ class _Converge:
             info = running.get(name)
             if info is None or not commands.get(name) or name in self.failed:
                 return
+            self.checkpoint()
             info = self.runtime.inspect(info.id)
             outcome = (
                 None if name in self.created else execs.previous_outcome(self.runtime, info.id, info.pid)

@@ -11,3 +11,7 @@ class ImageMissing(EngineError):
 
 class EngineUnreachable(EngineError):
     """The container engine went away in the middle of the work (a restart, a crash)."""
+
+
+class Stopped(EngineError):
+    """The caller asked the work to stop (its deadline passed, or a destroy came in)."""

@@ -18,7 +18,7 @@ from . import gc
 from .capture import capture as capture_cable
 from .config import EngineConfig
 from .converge import converge, lab_lock
-from .errors import EngineError, EngineUnreachable
+from .errors import EngineError, EngineUnreachable, Stopped
 from .live.controls import Impairment, impair, set_cable
 from .report import Report
 from .runtime import DockerRuntime, Runtime, Tty, node_container
@@ -27,7 +27,7 @@ NODE_ACTIONS = ("stop", "start", "restart")
 SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]
 Progress = Callable[[str], None]
 
-__all__ = ["NODE_ACTIONS", "EngineError", "EngineUnreachable", "LabHost", "Report", "Tty"]
+__all__ = ["NODE_ACTIONS", "EngineError", "EngineUnreachable", "LabHost", "Report", "Stopped", "Tty"]
 
 
 class LabHost:
@@ -44,16 +44,19 @@ class LabHost:
 
     # Life cycle -------------------------------------------------------------------------
 
-    def converge(self, spec: LabHostSpec, progress: Progress | None = None) -> Report:
+    def converge(
+        self, spec: LabHostSpec, progress: Progress | None = None, stop: Callable[[], str] | None = None
+    ) -> Report:
         """Make this host hold exactly what the spec says (an empty spec: nothing).
 
         Raises EngineUnreachable when the container engine went away meanwhile, so that the
-        caller may try again once it is back (converging again is always safe).
+        caller may try again once it is back (converging again is always safe); raises Stopped,
+        between two steps, once `stop` gives a reason.
         """
         try:
             runtime = self.runtime()
             try:
-                return converge(spec, self.config, runtime=runtime, progress=progress)
+                return converge(spec, self.config, runtime=runtime, progress=progress, stop=stop)
             finally:
                 runtime.close()
         except RequestsConnectionError as exc:

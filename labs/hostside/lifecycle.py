@@ -7,17 +7,19 @@ import logging
 import threading
 import time
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from topology.spec import LabHostSpec
-from worker.labhost import EngineError, EngineUnreachable, LabHost
+from worker.labhost import EngineError, EngineUnreachable, LabHost, Stopped
 
 from ..live import state as live
 from ..models import Lab, LabEvent, LabStatus, Operation
 from .durable import DATABASE_AWAY, forget_connection, until_stored
 
 log = logging.getLogger(__name__)
+PREEMPTED = "a destroy of the lab was asked for"
 UNDO_WAITS = (2, 4, 8, 16, 30)  # seconds between tries while the container engine is away
 
 
@@ -66,18 +68,61 @@ class _Progress:
             log.debug("could not publish progress of operation %s: %s", self.op.id, exc)
 
 
+class _StopCheck:
+    """Why a deploy or destroy should stop now: its deadline passed (counted from when it was
+    first taken up, across restarts), or, for a deploy, a destroy of its lab was asked for
+    since. Asked before each step, from any engine thread; reads the database at most once a
+    second."""
+
+    def __init__(self, op: Operation):
+        self.op, self.reason = op, ""
+        self.limit = settings.WIRELAB_OPERATION_DEADLINE
+        self.started = op.started or timezone.now()
+        self.lock, self.next_look = threading.Lock(), 0.0
+        self.owner = threading.get_ident()
+
+    def __call__(self) -> str:
+        if not self.reason and (timezone.now() - self.started).total_seconds() > self.limit:
+            self.reason = f"it took longer than {self.limit:g} s (WIRELAB_OPERATION_DEADLINE)"
+        if not self.reason and self.op.kind == Operation.Kind.DEPLOY:
+            with self.lock:
+                if time.monotonic() >= self.next_look:
+                    self.next_look = time.monotonic() + 1.0
+                    if self._destroy_asked():
+                        self.reason = PREEMPTED
+        return self.reason
+
+    def _destroy_asked(self) -> bool:
+        try:
+            return Operation.objects.filter(
+                lab_id=self.op.lab_id, kind=Operation.Kind.DESTROY, id__gt=self.op.id
+            ).exists()
+        except DATABASE_AWAY:
+            forget_connection()
+            return False
+        finally:
+            if threading.get_ident() != self.owner:
+                connection.close()  # that thread's own connection: it would outlive the thread
+
+
 def converge_operation(op: Operation, labhost: LabHost, echo=None, resumed: bool = False) -> Operation:
     lab = op.lab
     say = _Progress(op, echo)
     if resumed:
         say("resuming after the lab host's worker stopped")
     until_stored(lambda: Lab.objects.filter(id=lab.id).update(status_reason="in progress"), "starting")
+    stop = _StopCheck(op)
     try:
-        report = labhost.converge(LabHostSpec.from_dict(op.spec), progress=say)
+        report = labhost.converge(LabHostSpec.from_dict(op.spec), progress=say, stop=stop)
     except Exception as exc:  # every failure is recorded; the lab goes back to what worked
         reason = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, EngineError):
             log.exception("operation %s failed", op.id)
+        if isinstance(exc, Stopped) and stop.reason == PREEMPTED:
+            say(f"stopped: {PREEMPTED}; it removes what was made")
+            _finish(op, Operation.Status.FAILED, None, "", error=f"stopped: {PREEMPTED}")
+            say.publish()
+            return op
         say(f"failed: {reason}")
         if op.kind == Operation.Kind.DEPLOY:
             say("undoing the partial deploy")
@@ -114,26 +159,29 @@ def _undo(op: Operation, labhost: LabHost, say: _Progress) -> None:
     say("could not undo: the Docker engine stayed away; destroy the lab to remove what is left")
 
 
-def _finish(op: Operation, status: str, lab_status: str, reason: str, error: str = "") -> None:
+def _finish(op: Operation, status: str, lab_status: str | None, reason: str, error: str = "") -> None:
     """The row's outcome and the lab's status in one transaction: a worker dying in between
     leaves both as they were (and the operation is resumed), never one without the other.
-    While the database is away, the outcome waits here and is written when it is back."""
+    While the database is away, the outcome waits here and is written when it is back.
+    (`lab_status` None: the lab's status is another operation's to set.)"""
     op.status, op.error, op.finished = status, error, timezone.now()
     changes = len(op.result.get("changes", [])) if op.result else 0
     outcome = f"failed: {error}" if error else f"done ({changes} changes)"
 
     def write() -> None:
         with transaction.atomic():
-            Lab.objects.filter(id=op.lab_id).update(
-                status=lab_status, status_reason=reason[:500], updated=timezone.now()
-            )
+            if lab_status is not None:
+                Lab.objects.filter(id=op.lab_id).update(
+                    status=lab_status, status_reason=reason[:500], updated=timezone.now()
+                )
             op.save(update_fields=["status", "error", "finished", "result", "log"])
             LabEvent.objects.create(
                 lab_id=op.lab_id, kind=LabEvent.Kind.DEPLOY, message=f"{op.kind} #{op.id} {outcome}"[:1000]
             )
 
     until_stored(write, f"recording the outcome of {op.kind} #{op.id}")
-    _publish_status(op.lab, lab_status, reason)
+    if lab_status is not None:
+        _publish_status(op.lab, lab_status, reason)
 
 
 def _publish_status(lab: Lab, status: str, reason: str) -> None:

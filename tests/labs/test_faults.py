@@ -155,3 +155,25 @@ def test_a_service_away_for_ten_seconds_mid_deploy_ends_truthfully(service, user
     gone = carry_out(lifecycle.request_destroy(lab, user, enqueue=False).id)
     assert gone.status == "succeeded", gone.log
     assert leftovers(lab.uid) == []
+
+
+# A destroy does not wait for a slow deploy -------------------------------------------------
+
+
+def test_a_destroy_stops_a_deploy_still_at_work(user, labs_made, tmp_path):
+    lab, queue = lab_on_own_queue(user, labs_made, 12, "preempted")
+    for node in lab.document["nodes"].values():
+        node["exec"] = ["sleep 3"]  # twelve of them, four at a time: a slow start
+    lab.save(update_fields=["document"])
+    with Worker(queue, tmp_path / "worker.log"):
+        deploy = lifecycle.request_deploy(lab, user)
+        wait_for(logged(deploy, "wired "), 90, "the deploy to reach its startup commands")
+        destroy = lifecycle.request_destroy(lab, user)
+        wait_for(lambda: op_now(destroy).done, 120, "the destroy to end")
+    deploy.refresh_from_db()
+    destroy.refresh_from_db()
+    lab.refresh_from_db()
+    assert deploy.status == "failed" and deploy.error == "stopped: a destroy of the lab was asked for"
+    assert destroy.status == "succeeded", destroy.log
+    assert lab.status == "stopped"
+    assert leftovers(lab.uid) == []

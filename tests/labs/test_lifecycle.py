@@ -93,3 +93,15 @@ def test_what_a_deleted_lab_left_is_collected_periodically_and_nothing_else(user
     finally:
         stop.set()
     assert len(leftovers(kept.uid)) == 3  # two hosts and the fabric namespace
+
+
+def test_a_deploy_past_its_deadline_fails_and_is_undone(user, labs_made, settings):
+    lab, _ = import_lab(star(3, "late"), user)
+    labs_made.append(lab)
+    settings.WIRELAB_OPERATION_DEADLINE = 0
+    op = carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id)
+    lab.refresh_from_db()
+    assert op.status == "failed" and "took longer than 0 s" in op.error
+    assert "undoing the partial deploy" in op.log
+    assert lab.status == "failed"
+    assert leftovers(lab.uid) == []
