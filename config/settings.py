@@ -138,6 +138,9 @@ WIRELAB_MAX_CONSOLES_PER_USER = int(os.environ.get("WIRELAB_MAX_CONSOLES_PER_USE
 WIRELAB_OPERATION_DEADLINE = float(os.environ.get("WIRELAB_OPERATION_DEADLINE", "900"))
 # A lab host's worker takes down what belongs to deleted labs this often (0: never).
 WIRELAB_GC_INTERVAL = float(os.environ.get("WIRELAB_GC_INTERVAL", "900"))
+# A node that wrote more than this to its own filesystem is stopped; checked this often (0: never).
+WIRELAB_NODE_DISK_LIMIT_MB = int(os.environ.get("WIRELAB_NODE_DISK_LIMIT_MB", "512"))
+WIRELAB_DISK_CHECK_INTERVAL = float(os.environ.get("WIRELAB_DISK_CHECK_INTERVAL", "60"))
 # How long a lab host keeps an operation's outcome while the database is away, trying again.
 WIRELAB_DATABASE_PATIENCE = float(os.environ.get("WIRELAB_DATABASE_PATIENCE", "600"))
 

@@ -37,7 +37,7 @@ def on_worker_ready(sender=None, **kwargs) -> None:
     queued jobs whose message was lost (a Redis restart) are sent again. Each worker does this
     for the queues it consumes; the one of the lab host's own queue then serves consoles."""
     from .hostside.consoles import start_console_relay
-    from .hostside.housekeeping import start_periodic_gc
+    from .hostside.housekeeping import start_housekeeping
     from .hostside.jobs import recover_captures
     from .hostside.lifecycle import unfinished
     from .lifecycle import enqueue_operation
@@ -54,4 +54,4 @@ def on_worker_ready(sender=None, **kwargs) -> None:
         recover_captures(labhost)
     if labhost in consumed:
         start_console_relay(labhost)
-        start_periodic_gc(settings.WIRELAB_GC_INTERVAL)
+        start_housekeeping()

@@ -68,6 +68,9 @@ class FakeRuntime:
         self.namespaces[info.id] = self.namespaces.get(owner, number)
         return info
 
+    def written(self, installation: str) -> dict[str, int]:
+        return {c.id: 0 for c in self.containers.values() if c.status == "running"}
+
     def stop(self, container_id: str) -> None:
         self.inspect(container_id).status = "exited"
 

@@ -79,6 +79,25 @@ class LabHost:
         finally:
             runtime.close()
 
+    def stop_oversized(self, limit: int) -> list[tuple[str, str, int]]:
+        """Stop every running node of this installation that wrote more than `limit` bytes to
+        its own filesystem (the disk is shared by every lab); returns (lab, node, bytes)."""
+        runtime = self.runtime()
+        stopped = []
+        try:
+            for container_id, size in runtime.written(self.config.installation).items():
+                if size <= limit:
+                    continue
+                try:
+                    info = runtime.inspect(container_id)
+                    runtime.stop(container_id)
+                except EngineError:
+                    continue  # gone meanwhile
+                stopped.append((info.lab, info.node, size))
+        finally:
+            runtime.close()
+        return stopped
+
     # Controls on a running lab ------------------------------------------------------------
 
     def cable(self, spec: LabHostSpec, node: str, iface: str, plugged: bool) -> None:

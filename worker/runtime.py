@@ -86,6 +86,7 @@ class Runtime(Protocol):
     def events(self) -> Iterator[tuple[str, str]]: ...
     def netns_id(self, info: ContainerInfo) -> int | None: ...
     def version(self) -> str: ...
+    def written(self, installation: str) -> dict[str, int]: ...
 
 
 def clean_text(raw: bytes) -> str:
@@ -282,6 +283,15 @@ class DockerRuntime:
         except APIError as exc:
             raise EngineError(f"could not start {name}: {exc.explanation or exc}") from None
         return self._info(container.id)
+
+    def written(self, installation: str) -> dict[str, int]:
+        """Container id -> bytes in its writable layer, for the installation's running containers."""
+        filters = {"label": f"{labels.INSTALLATION}={installation}", "status": "running"}
+        try:
+            raw = self.client.api.containers(size=True, filters=filters)
+        except APIError as exc:
+            raise EngineError(f"the Docker engine failed to size containers: {exc}") from None
+        return {item["Id"]: int(item.get("SizeRw") or 0) for item in raw}
 
     def stop(self, container_id: str) -> None:
         self._lifecycle("stop", container_id)

@@ -1,19 +1,27 @@
-"""Garbage collection on this lab host: what belongs to labs that no longer exist (a lab
-deleted while its lab host was away, a crash in the middle of a deploy) is taken down, now
-(`labhost gc`) and every WIRELAB_GC_INTERVAL seconds by the lab host's worker."""
+"""Upkeep on this lab host, now (`labhost gc`) and periodically in its worker:
+
+- garbage collection: what belongs to labs that no longer exist (a lab deleted while its lab
+  host was away, a crash in the middle of a deploy) is taken down, every WIRELAB_GC_INTERVAL s;
+- the disk: a node that wrote more than WIRELAB_NODE_DISK_LIMIT_MB to its own filesystem is
+  stopped (the lab host's disk is every lab's), every WIRELAB_DISK_CHECK_INTERVAL s.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
 
-from ..models import Lab
+from ..live.state import publish_now
+from ..models import Lab, LabEvent, LabStatus
 from .engine import this_labhost
+from .jobs import note
 
 log = logging.getLogger(__name__)
+MIB = 2**20
 
 
 def known_labs() -> set[str]:
@@ -25,9 +33,29 @@ def collect_orphans(progress=None, dry_run: bool = False) -> list[str]:
     return this_labhost().gc(known_labs, settings.WIRELAB_LABHOST, progress=progress, dry_run=dry_run)
 
 
-def start_periodic_gc(interval: float) -> threading.Event | None:
-    """Collect every `interval` seconds (the first time after one interval); set the returned
-    event to stop."""
+def stop_disk_hogs() -> list[str]:
+    """Stop the nodes past the disk limit; each stop is told in its lab's history and status."""
+    limit = settings.WIRELAB_NODE_DISK_LIMIT_MB
+    told = []
+    for tag, node, size in this_labhost().stop_oversized(limit * MIB):
+        lab = Lab.objects.filter(uid=tag).first()
+        if lab is None:
+            continue
+        reason = (
+            f"{node} wrote {size // MIB} MiB to its own filesystem, more than the {limit} MiB a node "
+            "may: it was stopped (redeploy the lab to start it afresh)"
+        )
+        note(lab.id, LabEvent.Kind.ERROR, reason)
+        running = Lab.objects.filter(id=lab.id, status__in=[LabStatus.RUNNING, LabStatus.DEGRADED])
+        if running.update(status=LabStatus.DEGRADED, status_reason=reason):
+            publish_now(tag, [{"type": "lab.status", "status": LabStatus.DEGRADED, "reason": reason}])
+        told.append(reason)
+    return told
+
+
+def every(interval: float, job: Callable[[], object], name: str) -> threading.Event | None:
+    """Run `job` every `interval` seconds (the first time after one interval) in a thread of its
+    own; set the returned event to stop. A failing round is logged and the next one tries."""
     if interval <= 0:
         return None
     stop = threading.Event()
@@ -35,13 +63,25 @@ def start_periodic_gc(interval: float) -> threading.Event | None:
     def loop() -> None:
         while not stop.wait(interval):
             try:
-                removed = collect_orphans(progress=log.info)
-                if removed:
-                    log.warning("garbage collection removed %d orphaned lab(s): %s", len(removed), removed)
-            except Exception:  # the next round tries again
-                log.exception("garbage collection failed")
+                job()
+            except Exception:
+                log.exception("%s failed", name)
             finally:
                 connection.close()
 
-    threading.Thread(target=loop, name="wirelab-gc", daemon=True).start()
+    threading.Thread(target=loop, name=f"wirelab-{name}", daemon=True).start()
     return stop
+
+
+def _collect_and_log() -> None:
+    removed = collect_orphans(progress=log.info)
+    if removed:
+        log.warning("garbage collection removed %d orphaned lab(s): %s", len(removed), removed)
+
+
+def start_housekeeping() -> list[threading.Event]:
+    started = [
+        every(settings.WIRELAB_GC_INTERVAL, _collect_and_log, "gc"),
+        every(settings.WIRELAB_DISK_CHECK_INTERVAL, stop_disk_hogs, "disk-check"),
+    ]
+    return [event for event in started if event is not None]

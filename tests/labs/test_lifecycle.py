@@ -3,7 +3,7 @@
 
 import pytest
 
-from labs import lifecycle
+from labs import controls, lifecycle
 from labs.hostside.jobs import carry_out
 from labs.models import Lab, Operation
 from labs.services import import_lab
@@ -78,7 +78,7 @@ def test_api_deploy_destroy_and_operations(api, user, labs_made, settings):
 
 
 def test_what_a_deleted_lab_left_is_collected_periodically_and_nothing_else(user, labs_made):
-    from labs.hostside.housekeeping import start_periodic_gc
+    from labs.hostside.housekeeping import collect_orphans, every
     from tests.labs.workers import wait_for
 
     kept, _ = import_lab(star(2, "kept"), user)
@@ -87,7 +87,7 @@ def test_what_a_deleted_lab_left_is_collected_periodically_and_nothing_else(user
     for lab in (kept, gone):
         assert carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id).status == "succeeded"
     Lab.objects.filter(id=gone.id).delete()  # as if deleted while its lab host was away
-    stop = start_periodic_gc(0.5)
+    stop = every(0.5, collect_orphans, "gc")
     try:
         wait_for(lambda: leftovers(gone.uid) == [], 60, "the deleted lab's containers to be collected")
     finally:
@@ -105,3 +105,25 @@ def test_a_deploy_past_its_deadline_fails_and_is_undone(user, labs_made, setting
     assert "undoing the partial deploy" in op.log
     assert lab.status == "failed"
     assert leftovers(lab.uid) == []
+
+
+def test_a_node_that_fills_its_filesystem_is_stopped_and_the_lab_says_why(user, labs_made, settings):
+    from labs.hostside.housekeeping import stop_disk_hogs
+    from labs.models import LabEvent
+    from tests.labs.workers import containers_of
+
+    lab, _ = import_lab(star(2, "disk"), user)
+    labs_made.append(lab)
+    assert carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id).status == "succeeded"
+    settings.WIRELAB_NODE_DISK_LIMIT_MB = 8
+    assert stop_disk_hogs() == []
+    done = carry_out(
+        controls.request_exec(lab, "h1", ["dd", "if=/dev/zero", "of=/big", "bs=1M", "count=12"]).id
+    )
+    assert done.result["exit_code"] == 0, done.result
+    told = stop_disk_hogs()
+    assert len(told) == 1 and told[0].startswith("h1 wrote 12 MiB") and "more than the 8 MiB" in told[0]
+    assert containers_of(lab.uid) == {"h0": "running", "h1": "exited"}
+    lab.refresh_from_db()
+    assert lab.status == "degraded" and lab.status_reason == told[0]
+    assert LabEvent.objects.filter(lab=lab, kind="error", message=told[0]).exists()
