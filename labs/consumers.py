@@ -28,6 +28,27 @@ def _own_lab(user, lab_id: int) -> Lab | None:
     return Lab.objects.filter(id=lab_id, owner=user).first()
 
 
+class SnapshotBudget:
+    """Snapshots one user may have built per second in this web process, over all their
+    sockets: a snapshot reads the database and Redis, so a user with many sockets must not
+    take the web server from the others."""
+
+    def __init__(self, per_second: float):
+        self.per_second = per_second
+        self.next_free: dict[int, float] = {}
+
+    def wait_for(self, user_id: int, now: float) -> float:
+        """Seconds until this user's next snapshot may be built (0: now); books it."""
+        start = max(now, self.next_free.get(user_id, 0.0))
+        self.next_free[user_id] = start + 1.0 / self.per_second
+        if len(self.next_free) > 10_000:  # forget users whose turn has long passed
+            self.next_free = {u: t for u, t in self.next_free.items() if t > now}
+        return start - now
+
+
+SNAPSHOTS = SnapshotBudget(settings.WIRELAB_SNAPSHOTS_PER_USER)
+
+
 class LabConsumer(AsyncJsonWebsocketConsumer):
     """`/ws/labs/<id>/`: the snapshot on join, then coalesced, numbered events."""
 
@@ -39,6 +60,14 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
         self.group = live.group_name(self.lab.uid)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await self._send_snapshot()
+
+    async def _send_snapshot(self) -> None:
+        """The snapshot, in the user's turn (a request that would wait long is dropped)."""
+        delay = SNAPSHOTS.wait_for(self.lab.owner_id, asyncio.get_running_loop().time())
+        if delay > self.SNAPSHOT_LONGEST_WAIT:
+            return
+        await asyncio.sleep(delay)
         snapshot = await database_sync_to_async(full_snapshot)(self.lab)
         await self.send_json({"type": "snapshot", **snapshot})
 
@@ -47,6 +76,7 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     SNAPSHOT_INTERVAL = 1.0  # seconds between snapshots one socket may ask for
+    SNAPSHOT_LONGEST_WAIT = 10.0  # seconds a snapshot may wait for its user's turn
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or content.get("type") != "snapshot":
@@ -56,8 +86,7 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
         if now - getattr(self, "last_snapshot", -1e9) < self.SNAPSHOT_INTERVAL:
             return
         self.last_snapshot = now
-        snapshot = await database_sync_to_async(full_snapshot)(self.lab)
-        await self.send_json({"type": "snapshot", **snapshot})
+        await self._send_snapshot()
 
     async def lab_events(self, message):
         await self.send_json(message["payload"])

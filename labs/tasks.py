@@ -17,11 +17,14 @@ from .queues import queue_of
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="labs.tasks.run_operation")
-def run_operation(op_id: int, resume: bool = False) -> str:
-    from .hostside.jobs import carry_out
+@shared_task(name="labs.tasks.run_operation", bind=True, max_retries=None)
+def run_operation(self, op_id: int, resume: bool = False) -> str:
+    from .hostside.jobs import WaitYourTurn, carry_out
 
-    return carry_out(op_id, resume=resume).status
+    try:
+        return carry_out(op_id, resume=resume).status
+    except WaitYourTurn:  # to the end of the queue: the others' jobs go first
+        raise self.retry(countdown=settings.WIRELAB_FAIR_SHARE_RETRY_SECONDS) from None
 
 
 @shared_task(name="labs.tasks.run_capture")

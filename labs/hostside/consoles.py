@@ -101,11 +101,15 @@ class ConsoleRelay:
                 await self.layer.send(reply, {"type": "console.closed", "idle": state.get("idle", False)})
 
     async def _output(self, tty, reply: str) -> None:
+        """The terminal's bytes, paced at WIRELAB_CONSOLE_OUTPUT_RATE: a command that prints
+        without end (`yes`) then waits on its terminal instead of loading the lab host."""
+        rate = settings.WIRELAB_CONSOLE_OUTPUT_RATE
         while True:
             chunk = await self.loop.sock_recv(tty.sock, MAX_FRAME)
             if not chunk:
                 return
             await self.layer.send(reply, {"type": "console.output", "data": chunk})
+            await asyncio.sleep(len(chunk) / rate)
 
     async def _input(self, tty, inbox: str, state: dict) -> None:
         while True:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -18,6 +20,7 @@ from worker.labhost import EngineError, LabHost
 
 from ..live.state import publish_now
 from ..models import Capture, Lab, LabEvent, LabStatus, Operation
+from ..queues import queue_of
 from .durable import until_stored
 from .engine import this_labhost
 from .lifecycle import converge_operation
@@ -33,12 +36,34 @@ def note(lab_id: int, kind: str, message: str) -> None:
     )
 
 
+class WaitYourTurn(Exception):
+    """The job's requester already has their share of this lab host's workers busy: it goes
+    back to the end of the queue, so that one user's many jobs never hold up everyone else's."""
+
+
+def _has_share(op: Operation) -> bool:
+    """Fewer than WIRELAB_LABHOST_JOBS_PER_USER of the requester's jobs of the same queue run
+    on this lab host now (staff, and jobs nobody asked for, are not counted)."""
+    who = op.requested_by
+    if who is None or who.is_staff:
+        return True
+    get_user_model().objects.select_for_update().filter(id=who.id).first()  # one claim per user at a time
+    same_queue = [kind for kind in Operation.Kind.values if queue_of("", kind) == queue_of("", op.kind)]
+    running = Operation.objects.filter(
+        requested_by=who, labhost=op.labhost, status=Operation.Status.RUNNING, kind__in=same_queue
+    )
+    return running.count() < settings.WIRELAB_LABHOST_JOBS_PER_USER
+
+
 @transaction.atomic  # taken up and read back together, so that trying again after a cut is safe
 def _claim(op_id: int, resume: bool) -> Operation | None:
+    op = Operation.objects.select_related("lab", "requested_by").get(id=op_id)
+    if op.status == Operation.Status.QUEUED and not _has_share(op):
+        raise WaitYourTurn(f"operation {op_id} waits for its requester's other jobs")
     claimed = Operation.objects.filter(id=op_id, status=Operation.Status.QUEUED).update(
         status=Operation.Status.RUNNING, started=timezone.now(), attempts=F("attempts") + 1
     )
-    op = Operation.objects.select_related("lab").get(id=op_id)
+    op.refresh_from_db()
     if claimed:
         return op
     if resume and op.status == Operation.Status.RUNNING:
@@ -62,7 +87,8 @@ def _give_up(op: Operation) -> None:
 
 
 def carry_out(op_id: int, labhost: LabHost | None = None, progress=None, resume: bool = False) -> Operation:
-    """Do the job of row `op_id` and record its outcome in the row."""
+    """Do the job of row `op_id` and record its outcome in the row. Raises WaitYourTurn,
+    leaving the row queued, when its requester has their share of the workers busy."""
     op = until_stored(lambda: _claim(op_id, resume), f"taking up operation {op_id}")
     if op is None:
         return Operation.objects.get(id=op_id)

@@ -167,3 +167,14 @@ async def test_snapshot_floods_are_not_answered(user, monkeypatch):
     assert (await ws.receive_json_from(timeout=10))["type"] == "snapshot"  # the first request
     assert await ws.receive_nothing(timeout=0.5)  # the other nineteen are dropped
     await ws.disconnect()
+
+
+def test_one_users_snapshots_share_one_budget_over_all_their_sockets():
+    from labs.consumers import SnapshotBudget
+
+    budget = SnapshotBudget(per_second=2)
+    assert budget.wait_for(1, now=100.0) == 0  # alice's first socket
+    assert budget.wait_for(1, now=100.0) == 0.5  # her second waits its turn
+    assert budget.wait_for(1, now=100.1) == pytest.approx(0.9)
+    assert budget.wait_for(2, now=100.1) == 0  # bob is not behind her
+    assert budget.wait_for(1, now=200.0) == 0  # a turn long passed is not owed
