@@ -5,7 +5,7 @@ read-only, and a lab's topology is changed through its document."""
 
 from django.contrib import admin
 
-from .models import Capture, Lab, LabEvent, Link, Network, Node, Operation
+from .models import Capture, Installation, Lab, LabEvent, Link, Network, Node, Operation
 
 
 @admin.register(Lab)
@@ -59,3 +59,17 @@ class CaptureAdmin(admin.ModelAdmin):
     search_fields = ["lab__name", "node"]
     list_select_related = ["lab"]
     exclude = ["pcap"]
+
+
+@admin.register(Installation)
+class InstallationAdmin(admin.ModelAdmin):
+    """The key that marks what this installation's lab hosts make: shown, never changed."""
+
+    list_display = ("key",)
+    readonly_fields = ("key",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

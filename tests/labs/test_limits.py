@@ -178,3 +178,20 @@ def test_one_users_snapshots_share_one_budget_over_all_their_sockets():
     assert budget.wait_for(1, now=100.1) == pytest.approx(0.9)
     assert budget.wait_for(2, now=100.1) == 0  # bob is not behind her
     assert budget.wait_for(1, now=200.0) == 0  # a turn long passed is not owed
+
+
+def test_a_user_with_their_share_of_workers_busy_waits_their_turn(user, other_user, settings):
+    from labs.hostside.jobs import WaitYourTurn, carry_out
+
+    settings.WIRELAB_LABHOST_JOBS_PER_USER = 1
+    mine, theirs = running(user, "mine"), running(other_user, "theirs")
+    busy = controls.request_cable(mine, [("a", "eth1")], False, user=user)
+    Operation.objects.filter(id=busy.id).update(status="running")
+    waiting = controls.request_cable(mine, [("a", "eth1")], True, user=user)
+    with pytest.raises(WaitYourTurn):
+        carry_out(waiting.id)
+    assert Operation.objects.get(id=waiting.id).status == "queued"  # still to be done, later
+    other = controls.request_cable(theirs, [("a", "eth1")], False, user=other_user)
+    assert carry_out(other.id).status != "queued"  # another user's job is taken up meanwhile
+    Operation.objects.filter(id=busy.id).update(status="succeeded")
+    assert carry_out(waiting.id).status != "queued"  # and hers once her first is done
