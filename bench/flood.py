@@ -97,24 +97,27 @@ class Installation:
 
 
 class Student:
-    """A user with an API token and a session cookie (for the WebSockets)."""
+    """A user's API token and session cookie (for the WebSockets)."""
 
-    def __init__(self, name: str, base: str):
+    def __init__(self, base: str, token: str, cookie: str):
+        self.base, self.token, self.cookie = base, token, cookie
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Token {token}"
+        self.refused = 0
+
+    @classmethod
+    def new(cls, name: str, base: str) -> Student:
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
         from django.contrib.sessions.backends.db import SessionStore
         from rest_framework.authtoken.models import Token
 
-        self.user = get_user_model().objects.create_user(name, password=uuid.uuid4().hex)
-        self.base = base
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Token {Token.objects.create(user=self.user).key}"
+        user = get_user_model().objects.create_user(name, password=uuid.uuid4().hex)
         session = SessionStore()
-        session[SESSION_KEY] = str(self.user.pk)
+        session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = self.user.get_session_auth_hash()
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
-        self.cookie = f"sessionid={session.session_key}"
-        self.refused = 0
+        return cls(base, Token.objects.create(user=user).key, f"sessionid={session.session_key}")
 
     def post(self, path: str, body: dict | None = None) -> requests.Response:
         response = self.http.post(f"{self.base}{path}", json=body or {}, timeout=30)
@@ -181,7 +184,6 @@ class Flood:
     def start(self) -> None:
         for thread in self.threads:
             thread.start()
-        time.sleep(3)  # let it build up
 
     def stop(self) -> None:
         self.stopping.set()
@@ -232,21 +234,37 @@ class Flood:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def flood_until_interrupted(plan: dict) -> None:
+    mallory = Student(plan["base"], plan["token"], plan["cookie"])
+    flood = Flood(
+        mallory, plan["lab"], plan["nodes"], plan["base"].replace("http://", "ws://"), plan["kinds"]
+    )
+    flood.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(1)
+    flood.stop()
+    print(json.dumps({**flood.counts, "refused with 429": mallory.refused}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--flood", default=",".join(Flood.KINDS), help="what Mallory floods with")
+    parser.add_argument("--flooder", help=argparse.SUPPRESS)  # the flooding client's own process
     args = parser.parse_args()
+    if args.flooder:
+        return flood_until_interrupted(json.loads(args.flooder))
     sys.path.insert(0, os.getcwd())
     setup_django()
     state = Path(os.environ["WIRELAB_STATE_DIR"])
     installation = Installation(state)
     bob = mallory = None
     try:
-        bob = Student("bob", installation.url)
-        mallory = Student("mallory", installation.url)
+        bob = Student.new("bob", installation.url)
+        mallory = Student.new("mallory", installation.url)
         bob_lab = bob.new_lab(star("bob", 10, 30))
         bob_pair = bob.new_lab(PAIR.format(name="bob-pair"))
         noise = mallory.new_lab(star("noise", 4, 31))
@@ -256,20 +274,24 @@ def main() -> None:
         nodes = [node["id"] for node in mallory.get(f"/api/nodes/?lab={noise}")]
 
         alone = [bob_round(bob, bob_lab, link) for _ in range(args.rounds)]
-        kinds = args.flood.split(",")
-        flood = Flood(mallory, noise, nodes, installation.url.replace("http://", "ws://"), kinds)
-        flood.start()
+        # Mallory's client runs at the lowest CPU priority: in real life it is not on the lab host
+        plan = {"base": installation.url, "token": mallory.token, "cookie": mallory.cookie,
+                "lab": noise, "nodes": nodes, "kinds": args.flood.split(",")}  # fmt: skip
+        command = ["nice", "-n", "19", sys.executable, "-m", "bench.flood", "--flooder", json.dumps(plan)]
+        flooder = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        time.sleep(5)  # let it build up
         try:
             loaded = [bob_round(bob, bob_lab, link) for _ in range(args.rounds)]
         finally:
-            flood.stop()
+            flooder.send_signal(signal.SIGINT)
+            report = json.loads(flooder.communicate(timeout=120)[0].strip().splitlines()[-1])
 
         print(f"rounds: {args.rounds}; Bob's deploy of 10 hosts, and a cable pull (median seconds)")
         for index, what in enumerate(("deploy", "cable pull")):
             a = statistics.median(r[index] for r in alone)
             b = statistics.median(r[index] for r in loaded)
             print(f"  {what:<10} alone {a:6.2f}   while flooded {b:6.2f}   ratio {b / a:4.2f}x")
-        print(f"Mallory's flood ({args.flood}): {flood.counts}; refused with 429: {mallory.refused}")
+        print(f"Mallory's flood ({args.flood}): {report}")
     finally:
         for student in (bob, mallory):
             for lab in student.get("/api/labs/") if student else []:

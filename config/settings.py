@@ -133,9 +133,10 @@ WIRELAB_QUOTA_RUNNING_LABS = int(os.environ.get("WIRELAB_QUOTA_RUNNING_LABS", "3
 WIRELAB_QUOTA_NODES = int(os.environ.get("WIRELAB_QUOTA_NODES", "150"))
 WIRELAB_MAX_JOBS_IN_FLIGHT = int(os.environ.get("WIRELAB_MAX_JOBS_IN_FLIGHT", "10"))
 WIRELAB_MAX_CAPTURES_IN_FLIGHT = int(os.environ.get("WIRELAB_MAX_CAPTURES_IN_FLIGHT", "2"))
-WIRELAB_MAX_CONSOLES_PER_USER = int(os.environ.get("WIRELAB_MAX_CONSOLES_PER_USER", "6"))
+WIRELAB_MAX_CONSOLES_PER_USER = int(os.environ.get("WIRELAB_MAX_CONSOLES_PER_USER", "4"))
 WIRELAB_SNAPSHOTS_PER_USER = float(os.environ.get("WIRELAB_SNAPSHOTS_PER_USER", "4"))  # per second
-WIRELAB_CONSOLE_OUTPUT_RATE = int(os.environ.get("WIRELAB_CONSOLE_OUTPUT_RATE", "32768"))  # bytes/s
+WIRELAB_CONSOLE_OUTPUT_RATE = int(os.environ.get("WIRELAB_CONSOLE_OUTPUT_RATE", "4096"))  # bytes/s
+WIRELAB_CONSOLE_OUTPUT_BURST = int(os.environ.get("WIRELAB_CONSOLE_OUTPUT_BURST", "65536"))  # bytes
 # Jobs of one user a lab host's worker runs at once (per queue); the others wait their turn
 # at the end of the queue, trying again after this many seconds. Staff are exempt.
 WIRELAB_LABHOST_JOBS_PER_USER = int(os.environ.get("WIRELAB_LABHOST_JOBS_PER_USER", "2"))

@@ -101,15 +101,21 @@ class ConsoleRelay:
                 await self.layer.send(reply, {"type": "console.closed", "idle": state.get("idle", False)})
 
     async def _output(self, tty, reply: str) -> None:
-        """The terminal's bytes, paced at WIRELAB_CONSOLE_OUTPUT_RATE: a command that prints
-        without end (`yes`) then waits on its terminal instead of loading the lab host."""
-        rate = settings.WIRELAB_CONSOLE_OUTPUT_RATE
+        """The terminal's bytes: bursts (a screenful, a file) at once, then paced at
+        WIRELAB_CONSOLE_OUTPUT_RATE. A command that prints without end (`yes`) then waits on
+        its terminal: every byte costs the lab host's Docker engine far more than its size."""
+        rate, burst = settings.WIRELAB_CONSOLE_OUTPUT_RATE, settings.WIRELAB_CONSOLE_OUTPUT_BURST
+        tokens, last = float(burst), self.loop.time()
         while True:
             chunk = await self.loop.sock_recv(tty.sock, MAX_FRAME)
             if not chunk:
                 return
             await self.layer.send(reply, {"type": "console.output", "data": chunk})
-            await asyncio.sleep(len(chunk) / rate)
+            now = self.loop.time()
+            tokens = min(burst, tokens + (now - last) * rate) - len(chunk)
+            last = now
+            if tokens < 0:
+                await asyncio.sleep(-tokens / rate)
 
     async def _input(self, tty, inbox: str, state: dict) -> None:
         while True:
