@@ -189,6 +189,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("WIRELAB_API_RATE_ANON", "30/minute"),
         "user": os.environ.get("WIRELAB_API_RATE_USER", "1200/minute"),
+        # each stop, start or restart costs the lab host's Docker engine seconds of work
+        "node_actions": os.environ.get("WIRELAB_NODE_ACTION_RATE", "12/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 
 from labs import controls
 from labs.models import Lab, Link, Network, Node
@@ -149,6 +150,12 @@ class DocumentPartViewSet(
         return self.get_serializer(self.model.objects.get(lab=lab, name=name)).data
 
 
+class NodeActionThrottle(UserRateThrottle):
+    """Node actions per user (WIRELAB_NODE_ACTION_RATE), besides the API's own rate."""
+
+    scope = "node_actions"
+
+
 @extend_schema(parameters=[OpenApiParameter("lab", int, description="only this lab's nodes")])
 class NodeViewSet(DocumentPartViewSet):
     """Nodes as in the lab document (`interfaces`, `ports`, `position`, ...)."""
@@ -157,7 +164,7 @@ class NodeViewSet(DocumentPartViewSet):
     serializer_class = NodeSerializer
 
     @extend_schema(request=NodeActionSerializer, responses={202: None})
-    @action(detail=True, methods=["post"], url_path="action")
+    @action(detail=True, methods=["post"], url_path="action", throttle_classes=[NodeActionThrottle])
     def node_action(self, request, pk=None):
         """Stop, start or restart the node; after a start its links come back."""
         node = self.get_object()

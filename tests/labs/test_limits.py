@@ -195,3 +195,13 @@ def test_a_user_with_their_share_of_workers_busy_waits_their_turn(user, other_us
     assert carry_out(other.id).status != "queued"  # another user's job is taken up meanwhile
     Operation.objects.filter(id=busy.id).update(status="succeeded")
     assert carry_out(waiting.id).status != "queued"  # and hers once her first is done
+
+
+def test_node_actions_have_a_rate_of_their_own(api, user, settings):
+    settings.WIRELAB_MAX_JOBS_IN_FLIGHT = 100  # this limit is not the one tried here
+    lab = running(user, "restarts")
+    node = lab.nodes.get(name="a")
+    answers = [
+        api.post(f"/api/nodes/{node.id}/action/", {"action": "restart"}, format="json") for _ in range(13)
+    ]
+    assert [a.status_code for a in answers] == [202] * 12 + [429]
