@@ -37,7 +37,8 @@ def new_tag() -> str:
 def leftovers(tag: str) -> list[str]:
     client = docker.from_env()
     try:
-        found = [c.name for c in client.containers.list(all=True, filters={"label": f"wirelab.lab={tag}"})]
+        listed = client.api.containers(all=True, filters={"label": f"wirelab.lab={tag}"})  # no inspects:
+        found = [c["Names"][0].lstrip("/") for c in listed]  # they may be removed meanwhile
     finally:
         client.close()
     if fabric.exists(tag):
