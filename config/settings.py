@@ -148,6 +148,12 @@ WIRELAB_GC_INTERVAL = float(os.environ.get("WIRELAB_GC_INTERVAL", "900"))
 # A node that wrote more than this to its own filesystem is stopped; checked this often (0: never).
 WIRELAB_NODE_DISK_LIMIT_MB = int(os.environ.get("WIRELAB_NODE_DISK_LIMIT_MB", "512"))
 WIRELAB_DISK_CHECK_INTERVAL = float(os.environ.get("WIRELAB_DISK_CHECK_INTERVAL", "60"))
+# Share links: open ones per lab, viewer sockets per link and per address, and the pages that
+# may frame the embed (a CSP frame-ancestors list; empty: any page).
+WIRELAB_SHARE_LINKS_PER_LAB = int(os.environ.get("WIRELAB_SHARE_LINKS_PER_LAB", "20"))
+WIRELAB_VIEWERS_PER_LINK = int(os.environ.get("WIRELAB_VIEWERS_PER_LINK", "200"))
+WIRELAB_VIEWERS_PER_ADDRESS = int(os.environ.get("WIRELAB_VIEWERS_PER_ADDRESS", "100"))
+WIRELAB_EMBED_ANCESTORS = os.environ.get("WIRELAB_EMBED_ANCESTORS", "")
 # How long a lab host keeps an operation's outcome while the database is away, trying again.
 WIRELAB_DATABASE_PATIENCE = float(os.environ.get("WIRELAB_DATABASE_PATIENCE", "600"))
 
@@ -191,6 +197,9 @@ REST_FRAMEWORK = {
         "user": os.environ.get("WIRELAB_API_RATE_USER", "1200/minute"),
         # each stop, start or restart costs the lab host's Docker engine seconds of work
         "node_actions": os.environ.get("WIRELAB_NODE_ACTION_RATE", "12/minute"),
+        # share links: making them (per user) and using them (per address, hits and misses alike)
+        "share_links": os.environ.get("WIRELAB_SHARE_LINK_RATE", "30/hour"),
+        "share_use": os.environ.get("WIRELAB_SHARE_USE_RATE", "120/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {

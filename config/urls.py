@@ -15,6 +15,8 @@ urlpatterns = [
     path("labs/<int:lab_id>/", views.lab_page, name="lab"),
     path("labs/<int:lab_id>/duplicate/", views.duplicate_lab, name="lab-duplicate"),
     path("labs/<int:lab_id>/delete/", views.delete_lab, name="lab-delete"),
+    path("s/", views.shared_page, name="shared"),
+    path("s/embed/", views.shared_embed, name="shared-embed"),
     path("accounts/login/", views.ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -5,7 +5,7 @@ read-only, and a lab's topology is changed through its document."""
 
 from django.contrib import admin
 
-from .models import Capture, Installation, Lab, LabEvent, Link, Network, Node, Operation
+from .models import Capture, Installation, Lab, LabEvent, Link, Network, Node, Operation, ShareLink
 
 
 @admin.register(Lab)
@@ -73,3 +73,14 @@ class InstallationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    """Share links: the token is never shown (only its hash is kept); revoke by setting `revoked`."""
+
+    list_display = ["id", "lab", "label", "mode", "created_by", "expires", "revoked", "last_used", "uses"]
+    list_filter = ["mode", "present"]
+    search_fields = ["label", "lab__name", "created_by__username"]
+    list_select_related = ["lab", "created_by"]
+    readonly_fields = ["token_hash", "snapshot", "created", "last_used", "uses"]

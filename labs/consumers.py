@@ -15,6 +15,7 @@ from django.core.cache import cache
 
 from labs.models import Lab
 
+from . import sharing
 from .live import state as live
 from .snapshots import full_snapshot
 
@@ -49,20 +50,64 @@ class SnapshotBudget:
 SNAPSHOTS = SnapshotBudget(settings.WIRELAB_SNAPSHOTS_PER_USER)
 
 
-class LabConsumer(AsyncJsonWebsocketConsumer):
-    """`/ws/labs/<id>/`: the snapshot on join, then coalesced, numbered events."""
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """A lab's live state: the snapshot on join, then coalesced, numbered events."""
+
+    SNAPSHOT_INTERVAL = 1.0  # seconds between snapshots one socket may ask for
+
+    lab: Lab
+    groups_joined: list[str]
+
+    async def join(self, *groups: str) -> None:
+        self.groups_joined = list(groups)
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "later", None):
+            self.later.cancel()
+
+    async def ask_snapshot(self) -> None:
+        """A client that saw a gap asks here. More often than the interval is a flood, not a
+        gap: such a request is served once the interval has passed, and others meanwhile merge."""
+        now = asyncio.get_running_loop().time()
+        wait = getattr(self, "last_snapshot", -1e9) + self.SNAPSHOT_INTERVAL - now
+        if wait <= 0:
+            self.last_snapshot = now
+            await self.send_snapshot()
+        elif getattr(self, "later", None) is None or self.later.done():
+            self.later = asyncio.ensure_future(self._snapshot_after(wait))
+
+    async def _snapshot_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        await self.ask_snapshot()
+
+    async def send_snapshot(self) -> None:
+        raise NotImplementedError
+
+    async def lab_events(self, message):
+        await self.send_json(message["payload"])
+
+
+class LabConsumer(LiveConsumer):
+    """`/ws/labs/<id>/`: the owner's socket. It may also send `{"type": "present", ...}`: what
+    the owner shows, for viewers of the lab's presenting share links."""
+
+    SNAPSHOT_LONGEST_WAIT = 10.0  # seconds a snapshot may wait for its user's turn
+    PRESENT_INTERVAL = 0.05  # seconds between presentation updates passed on
 
     async def connect(self):
         self.lab = await _own_lab(self.scope.get("user"), self.scope["url_route"]["kwargs"]["lab_id"])
         if self.lab is None:
             await self.close(code=FORBIDDEN)
             return
-        self.group = live.group_name(self.lab.uid)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join(live.group_name(self.lab.uid))
         await self.accept()
-        await self._send_snapshot()
+        await self.send_snapshot()
 
-    async def _send_snapshot(self) -> None:
+    async def send_snapshot(self) -> None:
         """The snapshot, in the user's turn (a request that would wait long is dropped)."""
         delay = SNAPSHOTS.wait_for(self.lab.owner_id, asyncio.get_running_loop().time())
         if delay > self.SNAPSHOT_LONGEST_WAIT:
@@ -71,25 +116,24 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
         snapshot = await database_sync_to_async(full_snapshot)(self.lab)
         await self.send_json({"type": "snapshot", **snapshot})
 
-    async def disconnect(self, code):
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    SNAPSHOT_INTERVAL = 1.0  # seconds between snapshots one socket may ask for
-    SNAPSHOT_LONGEST_WAIT = 10.0  # seconds a snapshot may wait for its user's turn
-
     async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict) or content.get("type") != "snapshot":
+        if not isinstance(content, dict):
             return
-        # a client that saw a gap asks here; more often than this is a flood, not a gap
-        now = asyncio.get_running_loop().time()
-        if now - getattr(self, "last_snapshot", -1e9) < self.SNAPSHOT_INTERVAL:
-            return
-        self.last_snapshot = now
-        await self._send_snapshot()
+        if content.get("type") == "snapshot":
+            await self.ask_snapshot()
+        elif content.get("type") == "present":
+            await self._present(content)
 
-    async def lab_events(self, message):
-        await self.send_json(message["payload"])
+    async def _present(self, content: dict) -> None:
+        now = asyncio.get_running_loop().time()
+        view = sharing.presentation(content)
+        if view is None or now - getattr(self, "last_present", -1e9) < self.PRESENT_INTERVAL:
+            return
+        self.last_present = now
+        await asyncio.to_thread(sharing.store_presentation, self.lab.uid, view)
+        await self.channel_layer.group_send(
+            sharing.present_group(self.lab.uid), {"type": "lab.present", "view": view}
+        )
 
     async def lab_access(self, message):
         """Sent when a lab is deleted or changes hands: close if this user lost it."""
@@ -192,14 +236,17 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
 
 def _console_slot(user, change: int) -> bool:
-    """Take (+1) or give back (-1) one of the user's console slots; False when none is free.
+    """Take (+1) or give back (-1) one of the user's console slots; False when none is free."""
+    return take_slot(f"wirelab:consoles:{user.pk}", change, settings.WIRELAB_MAX_CONSOLES_PER_USER)
 
-    Counted in the cache this web process uses (one per process unless a shared one is set).
-    """
-    key = f"wirelab:consoles:{user.pk}"
+
+def take_slot(key: str, change: int, limit: int) -> bool:
+    """Take (+1) or give back (-1) one of `limit` slots counted under `key`; False when none
+    is free. Counted in the cache this web process uses (one per process unless a shared one
+    is set)."""
     cache.add(key, 0, 24 * 3600)
     count = cache.incr(key, change)
-    if change > 0 and count > settings.WIRELAB_MAX_CONSOLES_PER_USER:
+    if change > 0 and count > limit:
         cache.decr(key)
         return False
     return True

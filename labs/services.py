@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from topology.document import dump_document
+from topology.document import LabDoc, dump_document
 from topology.importing import read_lab
 from topology.problems import Problem, TopologyError, errors_in
 from topology.validation import validate
@@ -60,9 +60,14 @@ def import_or_replace(text: str | bytes, owner) -> tuple[Lab, list[Problem], boo
 def duplicate_lab(lab: Lab, owner, name: str | None = None) -> Lab:
     """A new, undeployed lab of `owner` with the same document (and so the same addresses)."""
     doc = lab_document(lab)
-    doc = doc.model_copy(update={"name": name or f"{doc.name} (copy)"[:100]})
+    renamed = doc.model_copy(update={"name": name or f"{doc.name} (copy)"[:100]})
+    return copy_of(renamed, lab.assignments, owner)
+
+
+def copy_of(doc: LabDoc, assignments: dict, owner) -> Lab:
+    """A new, undeployed lab of `owner` with this document and these addresses."""
     copy, _ = save_document(doc, owner, labhost=settings.WIRELAB_LABHOST)
-    copy.assignments = lab.assignments
+    copy.assignments = assignments
     copy.save(update_fields=["assignments"])
     return copy
 

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
@@ -28,6 +29,23 @@ def home(request):
 def lab_page(request, lab_id: int):
     lab = get_object_or_404(Lab, id=lab_id, owner=request.user)
     return render(request, "labs/lab.html", {"lab": lab})
+
+
+@ensure_csrf_cookie
+def shared_page(request):
+    """A share link's page: `/s/#<token>`. The token stays in the fragment, which the browser
+    keeps to itself; the page's script shows what the link allows."""
+    return render(request, "labs/shared.html", {"embed": False})
+
+
+@xframe_options_exempt
+def shared_embed(request):
+    """The view of a share link for an iframe: framing allowed (only where
+    WIRELAB_EMBED_ANCESTORS says, when set), nothing else relaxed."""
+    response = render(request, "labs/shared.html", {"embed": True})
+    if settings.WIRELAB_EMBED_ANCESTORS:
+        response["Content-Security-Policy"] = f"frame-ancestors {settings.WIRELAB_EMBED_ANCESTORS}"
+    return response
 
 
 def _problems_message(request, what: str, exc: TopologyError) -> None:

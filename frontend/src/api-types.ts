@@ -463,6 +463,99 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/shared/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description What a share link shows: the lab's name, owner, description, document and published
+         *     ports, read-only. 404 for a token that is unknown, expired or revoked. */
+        get: operations["shared_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shared/clone/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Copy what a clone link shares into a new, undeployed lab of your own (sign in first). */
+        get: operations["shared_clone_retrieve"];
+        put?: never;
+        /** @description Copy what a clone link shares into a new, undeployed lab of your own (sign in first). */
+        post: operations["shared_clone_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shared/state/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The live snapshot of a view link's lab (what the view socket sends on join). */
+        get: operations["shared_state_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shares/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Share links of your labs. The token is in the answer to the POST only; DELETE revokes
+         *     a link, which also closes its open view sockets. */
+        get: operations["shares_list"];
+        put?: never;
+        /** @description Share links of your labs. The token is in the answer to the POST only; DELETE revokes
+         *     a link, which also closes its open view sockets. */
+        post: operations["shares_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shares/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Share links of your labs. The token is in the answer to the POST only; DELETE revokes
+         *     a link, which also closes its open view sockets. */
+        get: operations["shares_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Share links of your labs. The token is in the answer to the POST only; DELETE revokes
+         *     a link, which also closes its open view sockets. */
+        delete: operations["shares_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/validate/": {
         parameters: {
             query?: never;
@@ -525,6 +618,37 @@ export interface components {
          * @enum {string}
          */
         CaptureStatusEnum: "queued" | "running" | "done" | "failed";
+        CreatedShareLink: {
+            readonly id: number;
+            /** @description one of your labs */
+            lab: number;
+            label?: string;
+            mode?: components["schemas"]["ModeEnum"];
+            /** @description viewers may follow the owner's view */
+            present?: boolean;
+            /**
+             * @description show the lab as it is now, not the live lab (no live state)
+             * @default false
+             */
+            snapshot?: boolean;
+            /** Format: date-time */
+            expires?: string | null;
+            /** @description open, expired or revoked */
+            readonly status: string;
+            /** @description view sockets connected now */
+            readonly viewers: number;
+            /** Format: date-time */
+            readonly created: string;
+            /** Format: date-time */
+            readonly last_used: string | null;
+            readonly uses: number;
+            /** Format: date-time */
+            readonly revoked: string | null;
+            /** @description shown this once: only its hash is kept */
+            readonly token: string;
+            readonly url: string;
+            readonly embed_url: string;
+        };
         ImpairmentRequest: {
             /** @description with iface: one interface (lab endpoint) */
             node?: string;
@@ -624,6 +748,13 @@ export interface components {
             endpoints: string[];
             subnet?: string;
         };
+        /**
+         * @description * `view` - View
+         *     * `clone` - Clone
+         *     * `view+clone` - View and clone
+         * @enum {string}
+         */
+        ModeEnum: "view" | "clone" | "view+clone";
         /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
          *
          *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
@@ -843,6 +974,48 @@ export interface components {
          * @enum {string}
          */
         SeverityEnum: "error" | "warning";
+        ShareLink: {
+            readonly id: number;
+            /** @description one of your labs */
+            lab: number;
+            label?: string;
+            mode?: components["schemas"]["ModeEnum"];
+            /** @description viewers may follow the owner's view */
+            present?: boolean;
+            /**
+             * @description show the lab as it is now, not the live lab (no live state)
+             * @default false
+             */
+            snapshot?: boolean;
+            /** Format: date-time */
+            expires?: string | null;
+            /** @description open, expired or revoked */
+            readonly status: string;
+            /** @description view sockets connected now */
+            readonly viewers: number;
+            /** Format: date-time */
+            readonly created: string;
+            /** Format: date-time */
+            readonly last_used: string | null;
+            readonly uses: number;
+            /** Format: date-time */
+            readonly revoked: string | null;
+        };
+        ShareLinkRequest: {
+            /** @description one of your labs */
+            lab: number;
+            label?: string;
+            mode?: components["schemas"]["ModeEnum"];
+            /** @description viewers may follow the owner's view */
+            present?: boolean;
+            /**
+             * @description show the lab as it is now, not the live lab (no live state)
+             * @default false
+             */
+            snapshot?: boolean;
+            /** Format: date-time */
+            expires?: string | null;
+        };
         /**
          * InterfaceDoc
          * @description An interface of a host, router or switch: attached to a network or a link.
@@ -2169,6 +2342,199 @@ export interface operations {
         responses: {
             /** @description No response body */
             202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    shared_retrieve: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the share link's token */
+                "X-Wirelab-Share": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    shared_clone_retrieve: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the share link's token */
+                "X-Wirelab-Share": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    shared_clone_create: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the share link's token */
+                "X-Wirelab-Share": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lab"];
+                };
+            };
+        };
+    };
+    shared_state_retrieve: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the share link's token */
+                "X-Wirelab-Share": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    shares_list: {
+        parameters: {
+            query?: {
+                /** @description only this lab's links */
+                lab?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareLink"][];
+                };
+            };
+        };
+    };
+    shares_create: {
+        parameters: {
+            query?: {
+                /** @description only this lab's links */
+                lab?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareLinkRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["ShareLinkRequest"];
+                "multipart/form-data": components["schemas"]["ShareLinkRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedShareLink"];
+                };
+            };
+        };
+    };
+    shares_retrieve: {
+        parameters: {
+            query?: {
+                /** @description only this lab's links */
+                lab?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this share link. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareLink"];
+                };
+            };
+        };
+    };
+    shares_destroy: {
+        parameters: {
+            query?: {
+                /** @description only this lab's links */
+                lab?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this share link. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };

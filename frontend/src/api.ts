@@ -19,7 +19,7 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+export async function api<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const response = await fetch(path, {
     method,
     credentials: "same-origin",
@@ -27,6 +27,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
       "Content-Type": "application/json",
       Accept: "application/json",
       "X-CSRFToken": csrfToken(),
+      ...headers,
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -60,3 +61,24 @@ export const labApi = (id: number) => ({
     return api("POST", `/api/nodes/${found.id}/action/`, { action });
   },
 });
+
+export interface ShareLink {
+  id: number; lab: number; label: string; mode: "view" | "clone" | "view+clone"; present: boolean; snapshot: boolean;
+  expires: string | null; status: "open" | "expired" | "revoked"; viewers: number; created: string;
+  last_used: string | null; uses: number; revoked: string | null; token?: string; url?: string; embed_url?: string;
+}
+
+export const shareApi = (labId: number) => ({
+  list: () => api<ShareLink[]>("GET", `/api/shares/?lab=${labId}`),
+  create: (fields: Partial<ShareLink>) => api<ShareLink>("POST", "/api/shares/", { lab: labId, ...fields }),
+  revoke: (id: number) => api("DELETE", `/api/shares/${id}/`),
+});
+
+/** Calls a share link's visitor makes: the token goes in a header, never in the URL. */
+export const sharedApi = (token: string) => {
+  const headers = { "X-Wirelab-Share": token };
+  return {
+    get: () => api<any>("GET", "/api/shared/", undefined, headers),
+    clone: () => api<Lab & { url: string }>("POST", "/api/shared/clone/", undefined, headers),
+  };
+};

@@ -17,6 +17,18 @@ export const emptyState = (): LiveState => ({
   seq: 0, status: { status: "draft", reason: "" }, nodes: {}, links: {}, ports: {}, counters: {}, impairments: {}, published: [],
 });
 
+export interface LiveOptions {
+  path: string; // the socket's path, e.g. /ws/labs/7/
+  onChange: (state: LiveState) => void;
+  onLink: (up: boolean) => void;
+  onOperation?: (event: any) => void;
+  hello?: () => object; // the first message after each connect (a share link's join)
+  onOther?: (message: any) => void; // messages other than state: present, joined, error
+  onEnd?: (code: number) => void; // closed for good: access refused or withdrawn
+}
+
+const FOR_GOOD = [4403, 4404, 4429];
+
 export class LiveConnection {
   state: LiveState = emptyState();
   connected = false;
@@ -24,26 +36,26 @@ export class LiveConnection {
   private delay = 500;
   private closed = false;
 
-  constructor(
-    private labId: number,
-    private onChange: (state: LiveState) => void,
-    private onLink: (up: boolean) => void,
-    private onOperation: (event: any) => void = () => {},
-  ) {}
+  constructor(private options: LiveOptions) {}
 
   open(): void {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/labs/${this.labId}/`);
+    const socket = new WebSocket(`${scheme}://${location.host}${this.options.path}`);
     this.socket = socket;
     socket.onopen = () => {
       this.connected = true;
       this.delay = 500;
-      this.onLink(true);
+      if (this.options.hello) socket.send(JSON.stringify(this.options.hello()));
+      this.options.onLink(true);
     };
     socket.onmessage = (message) => this.receive(JSON.parse(message.data));
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       this.connected = false;
-      this.onLink(false);
+      this.options.onLink(false);
+      if (FOR_GOOD.includes(event.code)) {
+        this.closed = true;
+        this.options.onEnd?.(event.code);
+      }
       if (!this.closed) setTimeout(() => this.open(), this.delay);
       this.delay = Math.min(this.delay * 2, 10_000);
     };
@@ -54,7 +66,15 @@ export class LiveConnection {
     this.socket?.close();
   }
 
+  send(message: object): void {
+    if (this.connected) this.socket?.send(JSON.stringify(message));
+  }
+
   private receive(message: any): void {
+    if (message.type !== "snapshot" && message.type !== "events") {
+      this.options.onOther?.(message);
+      return;
+    }
     if (message.type === "snapshot") {
       const { type, lab, ...rest } = message;
       this.state = { ...emptyState(), ...rest };
@@ -69,12 +89,12 @@ export class LiveConnection {
       for (const event of message.events) {
         apply(this.state, event);
         // deploy and destroy progress comes over the socket: no polling while it is open
-        if (event.type === "operation") this.onOperation(event);
+        if (event.type === "operation") this.options.onOperation?.(event);
       }
       // a deploy or destroy changes what is published: the snapshot has it
       if (message.events.some((e: any) => e.type === "lab.status")) this.socket?.send(JSON.stringify({ type: "snapshot" }));
     }
-    this.onChange(this.state);
+    this.options.onChange(this.state);
   }
 }
 

@@ -9,7 +9,9 @@ import { kindOf, loadKinds } from "./kinds";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
 import { LabModel } from "./model";
 import { renderPanel, type Selection } from "./panel";
+import { SharePanel } from "./share";
 import { NodeConsole } from "./terminal";
+import { Viewer } from "./viewer";
 
 cytoscape.use(svg);
 
@@ -30,10 +32,13 @@ class Editor {
   private operation: number | null = null;
   private connection: LiveConnection | null = null;
   private items: PaletteItem[] = [];
+  share: SharePanel;
+  private presentTimer = 0;
 
   constructor(private labId: number) {
     this.api = labApi(labId);
     this.cy = createCanvas($("#canvas"));
+    this.share = new SharePanel(labId, $("#panel"), () => this.renderPanel());
   }
 
   async start(): Promise<void> {
@@ -47,11 +52,27 @@ class Editor {
     this.canvasEvents();
     this.panelEvents();
     this.keyboard();
-    this.connection = new LiveConnection(
-      this.labId, (state) => this.onLive(state), (up) => this.onSocket(up), (op) => this.onOperation(op),
-    );
+    this.connection = new LiveConnection({
+      path: `/ws/labs/${this.labId}/`,
+      onChange: (state) => this.onLive(state),
+      onLink: (up) => this.onSocket(up),
+      onOperation: (op) => this.onOperation(op),
+    });
     this.connection.open();
     await this.check(false);
+    await this.share.load();
+    this.cy.on("viewport select unselect", () => this.present());
+  }
+
+  /** What the owner shows, for viewers of a presenting share link (at most ~10 a second). */
+  present(): void {
+    if (!this.share.presenting || this.presentTimer) return;
+    this.presentTimer = window.setTimeout(() => {
+      this.presentTimer = 0;
+      const { x1, y1, x2, y2 } = this.cy.extent();
+      const selected = this.cy.$(":selected").map((e) => e.id()).slice(0, 50);
+      this.connection?.send({ type: "present", extent: { x1, y1, x2, y2 }, selected });
+    }, 100);
   }
 
   // Drawing ---------------------------------------------------------------------------
@@ -77,6 +98,7 @@ class Editor {
   }
 
   renderPanel(force = true): void {
+    if (this.share.isOpen) return;
     const panel = $("#panel");
     if (!force && panel.contains(document.activeElement) && document.activeElement !== document.body) return;
     panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts);
@@ -213,6 +235,7 @@ class Editor {
   }
 
   select(selection: Selection): void {
+    this.share.close();
     this.selection = selection;
     this.cy.elements().unselect();
     if (selection?.type === "node") this.cy.getElementById(`n:${selection.name}`).select();
@@ -448,6 +471,10 @@ class Editor {
     on("#redo", () => this.redo());
     on("#layout", () => runLayout(this.cy));
     on("#fit", () => this.cy.fit(undefined, 30));
+    on("#share-open", () => {
+      this.share.close();
+      this.share.open().catch((error) => this.message(`cannot list share links: ${error.message}`, "error"));
+    });
     on("#connect", () => {
       const selected = this.cy.$("node:selected");
       if (!selected.length) return this.message("select the first node, then press Connect and tap the second", "error");
@@ -605,6 +632,13 @@ function download(name: string, blob: Blob): void {
   link.download = name;
   link.click();
   URL.revokeObjectURL(link.href);
+}
+
+const viewerRoot = document.getElementById("viewer");
+if (viewerRoot) {
+  const viewer = new Viewer(viewerRoot);
+  (window as any).wirelab = viewer;
+  viewer.start().catch((error) => viewer.message(`could not open the link: ${error.message}`, "error"));
 }
 
 const root = document.getElementById("editor");

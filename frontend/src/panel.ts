@@ -10,7 +10,7 @@ export type Selection =
   | { type: "attachment"; node: string; iface: string }
   | null;
 
-const esc = (value: unknown) =>
+export const esc = (value: unknown) =>
   String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 function field(label: string, name: string, value: unknown, attrs = ""): string {
