@@ -100,8 +100,8 @@ def test_a_view_link_opens_no_control_export_capture_or_other_lab(shared_lab, us
     if signed_in:
         client.force_login(other_user)
     ids = {"lab": shared_lab.id, "node": shared_lab.nodes.get(name="a").id, "capture": capture.id}
-    for method, path, body in CONTROLS:
-        body = {k: v.format(**ids) if isinstance(v, str) else v for k, v in body.items()}
+    for method, path, template in CONTROLS:
+        body = {k: v.format(**ids) if isinstance(v, str) else v for k, v in template.items()}
         answer = getattr(client, method)(path.format(**ids), body, format="json", HTTP_X_WIRELAB_SHARE=token)
         if signed_in and path == "/api/shares/" and method == "get":
             assert answer.json() == []  # her own links: none
