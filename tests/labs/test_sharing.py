@@ -142,7 +142,9 @@ def test_a_clone_link_gives_a_signed_in_visitor_an_identical_undeployed_copy(sha
     assert answer.json()["url"] == f"/labs/{copy.id}/"
 
 
-def test_a_view_link_does_not_clone_and_a_snapshot_link_clones_the_lab_as_it_was(api, shared_lab, user, other_user):
+def test_a_view_link_does_not_clone_and_a_snapshot_link_clones_the_lab_as_it_was(
+    api, shared_lab, user, other_user
+):
     visitor = APIClient()
     visitor.force_login(other_user)
     _, view_token = sharing.create_link(shared_lab, user)
@@ -158,13 +160,17 @@ def test_a_view_link_does_not_clone_and_a_snapshot_link_clones_the_lab_as_it_was
 
 def test_bad_link_settings_are_refused_with_the_field(api, shared_lab):
     past = (timezone.now() - timedelta(hours=1)).isoformat()
-    assert "expires" in api.post("/api/shares/", {"lab": shared_lab.id, "expires": past}, format="json").json()
+    assert (
+        "expires" in api.post("/api/shares/", {"lab": shared_lab.id, "expires": past}, format="json").json()
+    )
     far = (timezone.now() + timedelta(days=400)).isoformat()
     assert "expires" in api.post("/api/shares/", {"lab": shared_lab.id, "expires": far}, format="json").json()
     both = {"lab": shared_lab.id, "present": True, "snapshot": True}
     assert "present" in api.post("/api/shares/", both, format="json").json()
     assert "mode" in api.post("/api/shares/", {"lab": shared_lab.id, "mode": "edit"}, format="json").json()
-    assert "label" in api.post("/api/shares/", {"lab": shared_lab.id, "label": "x" * 101}, format="json").json()
+    assert (
+        "label" in api.post("/api/shares/", {"lab": shared_lab.id, "label": "x" * 101}, format="json").json()
+    )
 
 
 def test_open_links_per_lab_are_capped(api, shared_lab, settings):
