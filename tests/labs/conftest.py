@@ -40,3 +40,34 @@ def labs_made():
     for lab in made:
         destroy(lab.uid, lab.labhost)
         assert leftovers(lab.uid) == []
+
+
+@pytest.fixture
+def monitor():
+    """The live monitor of this lab host, in this process."""
+    from labs.live.service import MonitorService
+
+    service = MonitorService(tick=0.5)
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def labs_up():
+    """`labs_up(text, user)` deploys a lab for real; destroyed after, leaving nothing."""
+    from tests.labs.live_helpers import deploy
+    from tests.worker.conftest import leftovers
+    from worker.converge import destroy
+
+    made = []
+
+    def up(text, user):
+        lab = deploy(text, user)
+        made.append(lab)
+        return lab
+
+    yield up
+    for lab in made:
+        destroy(lab.uid, lab.labhost)
+        assert leftovers(lab.uid) == []

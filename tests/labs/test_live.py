@@ -10,38 +10,12 @@ import redis
 from django.conf import settings
 
 from labs.hostside.jobs import run_capture
-from labs.live.service import MonitorService
 from labs.models import Capture, LabEvent
 from tests.conftest import DEMOS
-from tests.worker.conftest import leftovers
-from worker.converge import destroy
 
-from .live_helpers import TWO_ROUTERS, apply, cable, collect, connect, deploy, events_of, impair, run_sync
+from .live_helpers import TWO_ROUTERS, apply, cable, collect, connect, events_of, impair, run_sync
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-@pytest.fixture
-def monitor():
-    service = MonitorService(tick=0.5)
-    service.start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def labs_up():
-    made = []
-
-    def up(text, user):
-        lab = deploy(text, user)
-        made.append(lab)
-        return lab
-
-    yield up
-    for lab in made:
-        destroy(lab.uid, lab.labhost)
-        assert leftovers(lab.uid) == []
 
 
 def link_down(messages, node, iface):
