@@ -174,7 +174,8 @@ def viewer_gone(link_id: int, channel: str) -> None:
         client.close()
 
 
-def viewers_now(link_ids: list[int]) -> dict[int, int]:
+def viewers_now(link_ids: list[int]) -> dict[int, int] | None:
+    """Viewers of each link now; None when Redis cannot say (the list is still shown)."""
     if not link_ids:
         return {}
     client, now = _redis(), time.time()
@@ -183,6 +184,8 @@ def viewers_now(link_ids: list[int]) -> dict[int, int]:
         for link_id in link_ids:
             pipe.zcount(_viewers_key(link_id), now, "+inf")
         return dict(zip(link_ids, pipe.execute(), strict=True))
+    except redis.RedisError:
+        return None
     finally:
         client.close()
 

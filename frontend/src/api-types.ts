@@ -45,7 +45,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The node kinds this Wirelab knows. */
+        /** @description The node kinds this Wirelab knows (public: a shared lab's page draws with them). */
         get: operations["kinds_list"];
         put?: never;
         post?: never;
@@ -635,8 +635,8 @@ export interface components {
             expires?: string | null;
             /** @description open, expired or revoked */
             readonly status: string;
-            /** @description view sockets connected now */
-            readonly viewers: number;
+            /** @description view sockets connected now (null: unknown) */
+            readonly viewers: number | null;
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */
@@ -991,8 +991,8 @@ export interface components {
             expires?: string | null;
             /** @description open, expired or revoked */
             readonly status: string;
-            /** @description view sockets connected now */
-            readonly viewers: number;
+            /** @description view sockets connected now (null: unknown) */
+            readonly viewers: number | null;
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */

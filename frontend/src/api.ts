@@ -64,7 +64,7 @@ export const labApi = (id: number) => ({
 
 export interface ShareLink {
   id: number; lab: number; label: string; mode: "view" | "clone" | "view+clone"; present: boolean; snapshot: boolean;
-  expires: string | null; status: "open" | "expired" | "revoked"; viewers: number; created: string;
+  expires: string | null; status: "open" | "expired" | "revoked"; viewers: number | null; created: string;
   last_used: string | null; uses: number; revoked: string | null; token?: string; url?: string; embed_url?: string;
 }
 

@@ -51,7 +51,7 @@ export class SharePanel {
     const rows = this.links.map((l) => `<tr data-id="${l.id}">
       <td><b>${esc(l.label || `link ${l.id}`)}</b><br>${esc(MODES[l.mode])}${l.snapshot ? ", snapshot" : ""}${l.present ? ", presenting" : ""}</td>
       <td class="link-status ${esc(l.status)}">${esc(l.status)}<br><span class="muted">expires ${esc(when(l.expires))}</span></td>
-      <td><span class="viewers">${l.viewers}</span> watching<br><span class="muted">used ${esc(when(l.last_used))}</span></td>
+      <td><span class="viewers">${l.viewers ?? "?"}</span> watching<br><span class="muted">used ${esc(when(l.last_used))}</span></td>
       <td>${l.status === "open" ? `<button data-revoke="${l.id}">Revoke</button>` : ""}</td></tr>`).join("");
     return rows ? `<table><tbody>${rows}</tbody></table>` : '<p class="muted">none yet</p>';
   }

@@ -51,7 +51,7 @@ class ShareLinkSerializer(serializers.ModelSerializer):
         default=False, help_text="show the lab as it is now, not the live lab (no live state)"
     )
     status = serializers.SerializerMethodField(help_text="open, expired or revoked")
-    viewers = serializers.SerializerMethodField(help_text="view sockets connected now")
+    viewers = serializers.SerializerMethodField(help_text="view sockets connected now (null: unknown)")
 
     class Meta:
         model = ShareLink
@@ -73,8 +73,9 @@ class ShareLinkSerializer(serializers.ModelSerializer):
     def get_status(self, link) -> str:
         return sharing.status_of(link)
 
-    def get_viewers(self, link) -> int:
-        return self.context.get("viewers", {}).get(link.id, 0)
+    def get_viewers(self, link) -> int | None:
+        viewers = self.context.get("viewers", {})
+        return None if viewers is None else viewers.get(link.id, 0)
 
     def validate_expires(self, value):
         if value is not None and value > timezone.now() + LONGEST_LIFE:

@@ -10,6 +10,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -184,9 +185,10 @@ class LabViewSet(viewsets.ModelViewSet):
 
 
 class KindViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """The node kinds this Wirelab knows."""
+    """The node kinds this Wirelab knows (public: a shared lab's page draws with them)."""
 
     serializer_class = KindSerializer
+    permission_classes = [AllowAny]
     pagination_class = None
 
     def get_queryset(self):
