@@ -260,7 +260,7 @@ def main() -> None:
 
     from labs.live.service import MonitorService
 
-    user = get_user_model().objects.create_user("bench")
+    user = get_user_model().objects.create_user("bench", is_staff=True)  # staff: no quota on running labs
     service = MonitorService()
     service.start()
     try:
