@@ -19,7 +19,7 @@ from topology.spec import FABRIC, LabHostSpec
 from . import containers, execs, fabric, labels, nat, sockets, wiring
 from .config import EngineConfig
 from .errors import EngineError, ImageMissing, Stopped
-from .netlink import Namespaces, create_veth, delete_link, links
+from .netlink import Namespaces, create_veth, delete_link
 from .plan import namespace_plans, own_namespace_apps
 from .report import NodeState, Report
 from .runtime import NAMESPACE_ROLES, ContainerInfo, DockerRuntime, Role, Runtime, node_state
@@ -284,10 +284,11 @@ class _Converge:
         alias = labels.alias(self.spec.lab)
         try:
             paths = {owner: self._path(owner) for owner in self.plans}
+            ns.open_readers(paths.values())
             current = {}
             for owner, path in paths.items():
                 try:
-                    current[owner] = links(ns[path]) if path else None
+                    current[owner] = ns.at(path).links() if path else None
                 except EngineError as exc:  # its container went away meanwhile
                     self.failed[owner], paths[owner] = str(exc), None
             had_nat = {o for o, found in current.items() if found and "docker0" in found and o != FABRIC}
@@ -297,7 +298,7 @@ class _Converge:
                     continue
                 try:
                     fresh = None if owner in touched else current[owner]
-                    changes = wiring.configure(ns[path], self.plans[owner], alias, fresh)
+                    changes = wiring.configure(ns.at(path), self.plans[owner], alias, fresh)
                 except EngineError as exc:
                     self.failed[owner] = str(exc)
                     continue

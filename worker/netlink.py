@@ -1,6 +1,7 @@
 """Interfaces, bridges, veth pairs, VXLAN ends, addresses and routes, over netlink.
 
-One pyroute2 socket per namespace, opened once per converge (`Namespaces`); every
+Per namespace, a plain socket reads it in bulk (`netdump`) and a pyroute2 socket, opened on
+the first change, changes it; both are opened once per converge (`Namespaces`). Every
 function here reads or changes one namespace and returns what it changed.
 """
 
@@ -8,30 +9,40 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+import socket
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from . import netdump
 from .errors import EngineError
 from .labels import ROUTE_PROTO
-from .nsock import netlink_fd_in
+from .netdump import Link
+from .nsock import netlink_fd_in, sockets_in
 
-IFF_UP = 0x1
 ZERO_MAC = "00:00:00:00:00:00"
 
+__all__ = ["Link", "Namespace", "Namespaces"]
 
-@dataclass
-class Link:
-    """An interface as the kernel has it."""
 
-    index: int
-    name: str
-    kind: str
-    alias: str
-    master: int
-    mtu: int
-    up: bool
+class Namespace:
+    """One namespace: read in bulk, changed through pyroute2 (opened on the first change)."""
+
+    def __init__(self, owner: Namespaces, path: str):
+        self.owner, self.path = owner, path
+
+    @property
+    def ipr(self) -> IPRoute:
+        return self.owner[self.path]
+
+    def links(self) -> dict[str, Link]:
+        return netdump.links(self.owner.reader(self.path))
+
+    def addresses(self) -> dict[int, set[str]]:
+        return netdump.addresses(self.owner.reader(self.path))
+
+    def routes(self) -> dict[str, str | None]:
+        return netdump.routes(self.owner.reader(self.path), ROUTE_PROTO)
 
 
 class Namespaces:
@@ -39,8 +50,28 @@ class Namespaces:
 
     def __init__(self) -> None:
         self._sockets: dict[str, IPRoute] = {}
+        self._readers: dict[str, socket.socket | OSError] = {}
         self._fds: dict[str, int] = {}
         self.root = IPRoute()
+
+    def at(self, path: str) -> Namespace:
+        return Namespace(self, path)
+
+    def reader(self, path: str) -> socket.socket:
+        if path not in self._readers:
+            self.open_readers([path])
+        made = self._readers[path]
+        if isinstance(made, OSError):
+            raise EngineError(f"namespace {path} is gone: {made.strerror}")
+        return made
+
+    def open_readers(self, paths) -> None:
+        """Reading sockets for many namespaces at once (one thread makes them all)."""
+        wanted = [p for p in dict.fromkeys(paths) if p and p not in self._readers]
+        for path, made in sockets_in(wanted, socket.AF_NETLINK, socket.SOCK_DGRAM, 0).items():
+            if not isinstance(made, OSError):
+                made.bind((0, 0))
+            self._readers[path] = made
 
     def __getitem__(self, path: str) -> IPRoute:
         if path not in self._sockets:
@@ -58,29 +89,15 @@ class Namespaces:
         return self._fds[path]
 
     def close(self) -> None:
-        for sock in self._sockets.values():
-            sock.close()
+        for sock in [*self._sockets.values(), *self._readers.values()]:
+            if not isinstance(sock, OSError):
+                sock.close()
         for fd in self._fds.values():
             os.close(fd)
         self.root.close()
         self._sockets.clear()
+        self._readers.clear()
         self._fds.clear()
-
-
-def links(ipr: IPRoute) -> dict[str, Link]:
-    out = {}
-    for msg in ipr.get_links():
-        info = msg.get("IFLA_LINKINFO")
-        out[msg.get("IFLA_IFNAME")] = Link(
-            index=msg["index"],
-            name=msg.get("IFLA_IFNAME"),
-            kind=info.get("IFLA_INFO_KIND") if info else "",
-            alias=msg.get("IFLA_IFALIAS") or "",
-            master=msg.get("IFLA_MASTER") or 0,
-            mtu=msg.get("IFLA_MTU") or 0,
-            up=bool(msg["flags"] & IFF_UP),
-        )
-    return out
 
 
 def _call(what: str, fn, *args, **kwargs):
@@ -133,7 +150,7 @@ def delete_link(ipr: IPRoute, index: int) -> None:
             raise EngineError(f"deleting interface {index}: {os.strerror(exc.code)}") from None
 
 
-def shape(ipr: IPRoute, link: Link, alias: str, mtu: int | None, master: int) -> list[str]:
+def shape(where: Namespace, link: Link, alias: str, mtu: int | None, master: int) -> list[str]:
     """Give an interface its alias, MTU and bridge, then bring it up."""
     changes = []
     settings = {}
@@ -149,28 +166,18 @@ def shape(ipr: IPRoute, link: Link, alias: str, mtu: int | None, master: int) ->
         settings["state"] = "up"
         changes.append("up")
     if settings:
-        _call(f"setting up {link.name}", ipr.link, "set", index=link.index, **settings)
+        _call(f"setting up {link.name}", where.ipr.link, "set", index=link.index, **settings)
     return changes
 
 
-def addresses(ipr: IPRoute) -> dict[int, set[str]]:
-    """Every address of the namespace by interface index, from one dump (link-local v6 left out)."""
-    found: dict[int, set[str]] = {}
-    for a in ipr.get_addr():
-        address = a.get("IFA_ADDRESS")
-        if address and not address.startswith("fe80:"):
-            found.setdefault(a["index"], set()).add(f"{address}/{a['prefixlen']}")
-    return found
-
-
-def sync_addresses(ipr: IPRoute, link: Link, wanted: list[str], have: set[str]) -> list[str]:
-    """Make an interface's addresses `wanted`, given what it has (from `addresses()`)."""
+def sync_addresses(where: Namespace, link: Link, wanted: list[str], have: set[str]) -> list[str]:
+    """Make an interface's addresses `wanted`, given what it has (from `Namespace.addresses()`)."""
     changes = []
     for cidr in sorted(set(wanted) - have):
         ip = ipaddress.ip_interface(cidr)
         _call(
             f"adding {cidr} to {link.name}",
-            ipr.addr,
+            where.ipr.addr,
             "add",
             index=link.index,
             address=str(ip.ip),
@@ -181,7 +188,7 @@ def sync_addresses(ipr: IPRoute, link: Link, wanted: list[str], have: set[str]) 
         ip = ipaddress.ip_interface(cidr)
         _call(
             f"removing {cidr}",
-            ipr.addr,
+            where.ipr.addr,
             "del",
             index=link.index,
             address=str(ip.ip),
@@ -195,31 +202,26 @@ def _route_key(to: str) -> str:
     return "0.0.0.0/0" if to == "default" else str(ipaddress.ip_network(to, strict=False))
 
 
-def sync_routes(ipr: IPRoute, wanted: list[tuple[str, str]]) -> list[str]:
+def sync_routes(where: Namespace, wanted: list[tuple[str, str]]) -> list[str]:
     """Make the engine's own routes (marked by protocol) equal `wanted` (to, via)."""
-    have = {}
-    for route in ipr.get_routes(family=2, table=254):
-        if route["proto"] != ROUTE_PROTO:
-            continue
-        dst = f"{route.get('RTA_DST') or '0.0.0.0'}/{route['dst_len']}"  # noqa: S104
-        have[dst] = route.get("RTA_GATEWAY")
+    have = where.routes()
     want = {_route_key(to): via for to, via in wanted}
     changes = []
     for dst, via in have.items():
         if want.get(dst) != via:
-            _call(f"removing route {dst}", ipr.route, "del", dst=dst, gateway=via, proto=ROUTE_PROTO)
+            _call(f"removing route {dst}", where.ipr.route, "del", dst=dst, gateway=via, proto=ROUTE_PROTO)
             changes.append(f"no route {dst}")
     for dst, via in want.items():
         if have.get(dst) != via:
-            _call(
-                f"adding route {dst} via {via}", ipr.route, "replace", dst=dst, gateway=via, proto=ROUTE_PROTO
-            )
+            add = where.ipr.route
+            _call(f"adding route {dst} via {via}", add, "replace", dst=dst, gateway=via, proto=ROUTE_PROTO)
             changes.append(f"route {dst} via {via}")
     return changes
 
 
-def sync_flood_list(ipr: IPRoute, link: Link, peers: list[str]) -> list[str]:
+def sync_flood_list(where: Namespace, link: Link, peers: list[str]) -> list[str]:
     """A VXLAN end's all-zero FDB entries: where broadcast and unknown frames go."""
+    ipr = where.ipr
     have = set()
     for entry in ipr.fdb("dump"):
         if entry["ifindex"] == link.index and entry.get("NDA_LLADDR") == ZERO_MAC and entry.get("NDA_DST"):

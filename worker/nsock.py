@@ -18,27 +18,35 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 def socket_in(path: str, family: int, kind: int, proto: int = 0) -> socket.socket:
     """A new socket living in the network namespace at `path` (a /proc or /var/run/netns path)."""
+    made = sockets_in([path], family, kind, proto)[path]
+    if isinstance(made, BaseException):
+        raise made
+    return made
+
+
+def sockets_in(paths, family: int, kind: int, proto: int = 0) -> dict:
+    """A new socket in each namespace, all made by one thread: path -> socket, or the
+    OSError that kept it from being made."""
     made: dict = {}
 
     def enter() -> None:
-        try:
-            target = os.open(path, os.O_RDONLY)
+        for path in paths:
             try:
-                if _libc.setns(target, CLONE_NEWNET) != 0:
-                    code = ctypes.get_errno()
-                    raise OSError(code, os.strerror(code), path)
-            finally:
-                os.close(target)
-            made["socket"] = socket.socket(family, kind, proto)
-        except BaseException as exc:  # handed to the caller's thread
-            made["error"] = exc
+                target = os.open(path, os.O_RDONLY)
+                try:
+                    if _libc.setns(target, CLONE_NEWNET) != 0:
+                        code = ctypes.get_errno()
+                        raise OSError(code, os.strerror(code), path)
+                finally:
+                    os.close(target)
+                made[path] = socket.socket(family, kind, proto)
+            except OSError as exc:  # handed to the caller's thread
+                made[path] = exc
 
     worker = threading.Thread(target=enter, name="netns-socket")
     worker.start()
     worker.join()
-    if "error" in made:
-        raise made["error"]
-    return made["socket"]
+    return made
 
 
 def netlink_fd_in(path: str, proto: int = 0) -> int:

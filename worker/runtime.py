@@ -182,6 +182,52 @@ def _kill_exec(client: docker.DockerClient, exec_id: str) -> None:
             os.kill(info["Pid"], signal.SIGKILL)
 
 
+def _container_info(container_id: str, name: str, lab_labels: dict | None, state: dict) -> ContainerInfo:
+    lab_labels = lab_labels or {}
+    return ContainerInfo(
+        id=container_id,
+        name=name.lstrip("/"),
+        node=lab_labels.get(labels.NODE, ""),
+        role=lab_labels.get(labels.ROLE, ""),
+        spec_hash=lab_labels.get(labels.SPEC, ""),
+        sandbox_id=lab_labels.get(labels.SANDBOX_ID, ""),
+        status=state["Status"],
+        pid=state.get("Pid") or 0,
+        exit_code=state.get("ExitCode") or 0,
+        error=(state.get("Error") or "").replace("\x00", ""),
+        lab=lab_labels.get(labels.LAB, ""),
+        oom_killed=bool(state.get("OOMKilled")),
+        installation=lab_labels.get(labels.INSTALLATION, ""),
+    )
+
+
+# Where containerd keeps each running container's task, with its init process id: under
+# dockerd's own containerd, or under a system containerd.
+TASK_DIRS = (
+    "/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby",
+    "/run/containerd/io.containerd.runtime.v2.task/moby",
+)
+
+
+def running_pid(container_id: str) -> int:
+    """The init process of a running container, from containerd's task directory and checked
+    to be in the container's cgroup; 0 when it cannot be known this way (then ask Docker).
+
+    Docker's container listing has no process ids; asking for them one container at a time
+    was most of an unchanged re-converge of a large lab.
+    """
+    for base in TASK_DIRS:
+        try:
+            with open(f"{base}/{container_id}/init.pid") as handle:
+                pid = int(handle.read().strip())
+            with open(f"/proc/{pid}/cgroup") as handle:
+                if container_id in handle.read():
+                    return pid
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
 class DockerRuntime:
     """Creates, finds and removes the lab's containers by their ownership labels."""
 
@@ -216,16 +262,28 @@ class DockerRuntime:
         except APIError as exc:
             raise EngineError(f"the Docker engine failed to list containers: {exc}") from None
 
-        def info(item: dict) -> ContainerInfo | None:
+        def from_listing(item: dict) -> ContainerInfo | None:
+            pid = running_pid(item["Id"]) if item.get("State") == "running" else 0
+            if not pid:
+                return None
+            state = {"Status": "running", "Pid": pid}
+            return _container_info(item["Id"], (item.get("Names") or ["/"])[0], item.get("Labels"), state)
+
+        def inspected(item: dict) -> ContainerInfo | None:
             try:
                 return self._info(item["Id"])
             except NotFound:
                 return None  # removed since the listing
 
-        if len(raw) < 4:
-            return [i for i in map(info, raw) if i is not None]
-        with ThreadPoolExecutor(self.config.workers) as pool:  # one inspect each, side by side
-            return [i for i in pool.map(info, raw) if i is not None]
+        listed = [(item, from_listing(item)) for item in raw]
+        found = [info for _, info in listed if info is not None]
+        rest = [item for item, info in listed if info is None]
+        if len(rest) < 4:
+            found += map(inspected, rest)
+        else:
+            with ThreadPoolExecutor(self.config.workers) as pool:  # one inspect each, side by side
+                found += pool.map(inspected, rest)
+        return [info for info in found if info is not None]
 
     def inspect(self, container_id: str) -> ContainerInfo:
         try:
@@ -235,23 +293,7 @@ class DockerRuntime:
 
     def _info(self, container_id: str) -> ContainerInfo:
         data = self.client.api.inspect_container(container_id)
-        lab_labels = data["Config"]["Labels"] or {}
-        state = data["State"]
-        return ContainerInfo(
-            id=data["Id"],
-            name=data["Name"].lstrip("/"),
-            node=lab_labels.get(labels.NODE, ""),
-            role=lab_labels.get(labels.ROLE, ""),
-            spec_hash=lab_labels.get(labels.SPEC, ""),
-            sandbox_id=lab_labels.get(labels.SANDBOX_ID, ""),
-            status=state["Status"],
-            pid=state.get("Pid") or 0,
-            exit_code=state.get("ExitCode") or 0,
-            error=(state.get("Error") or "").replace("\x00", ""),
-            lab=lab_labels.get(labels.LAB, ""),
-            oom_killed=bool(state.get("OOMKilled")),
-            installation=lab_labels.get(labels.INSTALLATION, ""),
-        )
+        return _container_info(data["Id"], data["Name"], data["Config"]["Labels"], data["State"])
 
     def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo:
         """Create and start one container with the safety baseline applied."""

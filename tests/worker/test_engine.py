@@ -90,6 +90,43 @@ def test_converging_again_changes_nothing_and_an_edit_only_its_difference(engine
     assert edited.assignments.interfaces["extra:eth0"] == "198.18.0.1/24"
 
 
+def test_converging_again_puts_back_what_was_changed_by_hand(engine, run_in):
+    lab = engine(ROUTED)
+    pid = docker.from_env().api.inspect_container(container_name(lab.tag, "h1"))["State"]["Pid"]
+
+    def in_h1(*args: str) -> None:
+        subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "ip", *args], check=True)
+
+    in_h1("route", "del", "default")
+    in_h1("addr", "flush", "dev", "eth0")
+    in_h1("link", "set", "eth0", "down")
+    code, _ = run_in(lab.tag, "h1", "ping -c 1 -W 1 198.18.2.10")
+    assert code != 0
+    again = engine(ROUTED, tag=lab.tag, previous=lab.assignments)
+    changes = " | ".join(again.report.changes)
+    assert "h1: eth0 address 198.18.1.10/24" in changes and "h1: route 0.0.0.0/0 via 198.18.1.1" in changes
+    assert "h1: eth0 up" in changes, changes
+    code, _ = run_in(lab.tag, "h1", "ping -c 1 -W 5 198.18.2.10")
+    assert code == 0
+    assert engine(ROUTED, tag=lab.tag, previous=lab.assignments).report.changes == []
+
+
+def test_the_listing_knows_each_running_containers_process_as_docker_does(engine):
+    from worker.runtime import DockerRuntime
+
+    lab = engine(ROUTED)
+    runtime = DockerRuntime(CONFIG)
+    try:
+        listed = sorted(runtime.list(lab.tag), key=lambda i: i.name)
+        assert [i.pid for i in listed] and all(i.pid for i in listed)
+        assert listed == [runtime.inspect(i.id) for i in listed]
+        runtime.stop(listed[0].id)
+        stopped = {i.name: i for i in runtime.list(lab.tag)}[listed[0].name]
+        assert stopped.status == "exited" and stopped.pid == 0 and stopped == runtime.inspect(stopped.id)
+    finally:
+        runtime.close()
+
+
 def root_namespace_state() -> dict:
     def run(*cmd):
         return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

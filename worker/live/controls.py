@@ -12,25 +12,25 @@ from dataclasses import dataclass
 
 from .. import fabric
 from ..errors import EngineError
-from ..netlink import Namespaces, links
+from ..netlink import Namespaces
 
 
 def _fabric_link(ns: Namespaces, lab: str, cable: str):
     if not fabric.exists(lab):
         raise EngineError(f"lab {lab} is not running on this lab host")
-    ipr = ns[fabric.path_of(lab)]
-    found = links(ipr).get(cable)
+    where = ns.at(fabric.path_of(lab))
+    found = where.links().get(cable)
     if found is None:
         raise EngineError(f"cable {cable} is not in lab {lab}")
-    return ipr, found
+    return where, found
 
 
 def set_cable(lab: str, cable: str, plugged: bool) -> None:
     """Plug or pull a cable, named by its end in the fabric (the spec's `cables`)."""
     ns = Namespaces()
     try:
-        ipr, link = _fabric_link(ns, lab, cable)
-        ipr.link("set", index=link.index, state="up" if plugged else "down")
+        where, link = _fabric_link(ns, lab, cable)
+        where.ipr.link("set", index=link.index, state="up" if plugged else "down")
     finally:
         ns.close()
 
