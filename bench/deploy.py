@@ -8,7 +8,8 @@ the same bridge in a namespace of its own.
 
 Usage: .venv/bin/python -m bench.deploy [--sizes 10,50,100] [--repeat 3] [--kinds chain,star] [--json FILE]
 
-Also reports the time to re-converge each lab, unchanged, right after its deploy.
+Also reports the time to re-converge each lab, unchanged, right after its deploy, and then
+to add one node to it and take that node away again (a one-node edit of a running lab).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from worker.converge import converge, destroy
 
 CONFIG = EngineConfig()
 RECONVERGE: list[float] = []  # seconds to re-converge each lab just deployed, unchanged
+EDITS: list[tuple[float, float]] = []  # seconds to add one node to it, and to remove that node
 IMAGE = "wirelab/node:busybox"
 
 
@@ -50,9 +52,9 @@ def star(n: int) -> str:
 # The engine ----------------------------------------------------------------------------
 
 
-def engine_round(text: str) -> tuple[float, float]:
+def engine_round(text: str, grown: str) -> tuple[float, float]:
     tag = "b" + secrets.token_hex(3)
-    specs, _ = compile_lab(read_document(text), tag, "local")
+    specs, assignments = compile_lab(read_document(text), tag, "local")
     start = time.perf_counter()
     try:
         report = converge(specs["local"], CONFIG)
@@ -62,6 +64,13 @@ def engine_round(text: str) -> tuple[float, float]:
         again = converge(specs["local"], CONFIG)
         RECONVERGE.append(time.perf_counter() - start)
         assert again.changes == [], again.changes
+        bigger, _ = compile_lab(read_document(grown), tag, "local", assignments)
+        start = time.perf_counter()
+        assert not converge(bigger["local"], CONFIG).failed_nodes
+        added = time.perf_counter() - start
+        start = time.perf_counter()
+        converge(specs["local"], CONFIG)
+        EDITS.append((added, time.perf_counter() - start))
     finally:
         start = time.perf_counter()
         destroy(tag, "local", config=CONFIG)
@@ -175,15 +184,17 @@ def main() -> None:
     rows = []
     print(
         f"{'lab':10} {'deploy s':>9} {'floor s':>8} {'ratio':>6}   "
-        f"{'destroy s':>9} {'floor s':>8} {'ratio':>6}   {'unchanged re-converge s':>23}"
+        f"{'destroy s':>9} {'floor s':>8} {'ratio':>6}   {'unchanged re-converge s':>23} "
+        f"{'add 1 node s':>12} {'remove 1 s':>10}"
     )
     kinds = [(k, m) for k, m in (("chain", chain), ("star", star)) if k in args.kinds.split(",")]
     for kind, make in kinds:
         for n in (int(s) for s in args.sizes.split(",")):
             ours, floor = [], []
             RECONVERGE.clear()
+            EDITS.clear()
             for _ in range(args.repeat):  # interleaved, so drift hits both alike
-                ours.append(engine_round(make(n)))
+                ours.append(engine_round(make(n), make(n + 1)))
                 floor.append(floor_round(kind, n))
             row = {
                 "lab": f"{kind}-{n}",
@@ -192,13 +203,15 @@ def main() -> None:
                 "destroy": statistics.median(d for _, d in ours),
                 "destroy_floor": statistics.median(d for _, d in floor),
                 "reconverge": statistics.median(RECONVERGE),
+                "add_one": statistics.median(a for a, _ in EDITS),
+                "remove_one": statistics.median(r for _, r in EDITS),
             }
             rows.append(row)
             print(
                 f"{row['lab']:10} {row['deploy']:9.2f} {row['deploy_floor']:8.2f} "
                 f"{row['deploy'] / row['deploy_floor']:6.2f}   {row['destroy']:9.2f} "
                 f"{row['destroy_floor']:8.2f} {row['destroy'] / row['destroy_floor']:6.2f}   "
-                f"{row['reconverge']:23.2f}",
+                f"{row['reconverge']:23.3f} {row['add_one']:12.2f} {row['remove_one']:10.2f}",
                 flush=True,
             )
     if args.json:
