@@ -701,6 +701,10 @@ export interface components {
             /** @description the lab host's queue */
             readonly labhost: string;
             readonly node_count: number;
+            /** @description the host ports handed out for `auto` ports, by `node:index` (PORT0 is index 0) */
+            readonly assigned_ports: {
+                [key: string]: number;
+            };
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */

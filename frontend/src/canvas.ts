@@ -27,22 +27,33 @@ export function portEntry(port: unknown): { host: string; container?: string } {
   return second === undefined ? { host: first } : { host: first, container: second };
 }
 
-export function publishedLabel(doc: LabDocument, host: string): string {
+/** Host ports handed out for `auto` ports, by `node:index` (the lab's assignments). */
+export type AssignedPorts = Record<string, number>;
+
+/** A port's host side: its number, or the one handed out for `auto` (PORT0 is index 0). */
+export function hostPort(name: string, index: number, port: string, assigned: AssignedPorts): string {
+  return port === "auto" && assigned[`${name}:${index}`] !== undefined ? String(assigned[`${name}:${index}`]) : port;
+}
+
+export function publishedLabel(doc: LabDocument, host: string, assigned: AssignedPorts = {}): string {
   const lines: string[] = [];
   for (const [name, node] of Object.entries(doc.nodes ?? {})) {
     if (!kindOf(node).placed_on_host || node.host !== host) continue;
-    for (const raw of (node.ports ?? []) as unknown[]) {
+    ((node.ports ?? []) as unknown[]).forEach((raw, index) => {
       const port = portEntry(raw);
       const mode = node.mode ?? "bridge";
-      if (mode === "bridge" && port.container) lines.push(`${host}:${port.host} → ${name}:${port.container}`);
-      if (mode === "host") lines.push(`${host}:${port.container ?? port.host} ← ${name} (host mode)`);
-    }
+      if (mode === "bridge" && port.container) lines.push(`${host}:${hostPort(name, index, port.host, assigned)} → ${name}:${port.container}`);
+      if (mode === "host") {
+        const taken = hostPort(name, index, port.container ?? port.host, assigned);
+        lines.push(`${host}:${taken} ← ${name} (host mode${port.host === "auto" ? `, PORT${index}` : ""})`);
+      }
+    });
   }
   return lines.join("\n");
 }
 
 /** Cytoscape elements for a lab document; ids say what each element stands for. */
-export function elements(doc: LabDocument): ElementDefinition[] {
+export function elements(doc: LabDocument, assigned: AssignedPorts = {}): ElementDefinition[] {
   const out: ElementDefinition[] = [];
   for (const [name, node] of Object.entries(doc.nodes ?? {})) {
     const position = node.position ? { x: node.position.x, y: node.position.y } : undefined;
@@ -50,7 +61,7 @@ export function elements(doc: LabDocument): ElementDefinition[] {
     const data: Record<string, unknown> = { id: `n:${name}`, name, label: name, kind: node.kind };
     if (kind.placed_on_host && node.host && doc.nodes?.[node.host]) data.parent = `n:${node.host}`;
     if (kind.holds_containers) {
-      const published = publishedLabel(doc, name);
+      const published = publishedLabel(doc, name, assigned);
       data.label = published ? `${name}\n${published}` : name;
     }
     if (kind.placed_on_host) data.label = `${name}\n${node.mode ?? "bridge"}`;

@@ -3,7 +3,7 @@ import type { Core, NodeSingular } from "cytoscape";
 import cytoscape from "cytoscape";
 import svg from "cytoscape-svg";
 import { ApiError, csrfToken, labApi, type Problem } from "./api";
-import { createCanvas, elements, markProblems, runLayout } from "./canvas";
+import { type AssignedPorts, createCanvas, elements, markProblems, runLayout } from "./canvas";
 import { type PaletteItem, addItem, connect, palette, parsePorts } from "./edits";
 import { kindOf, loadKinds } from "./kinds";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
@@ -33,6 +33,7 @@ class Editor {
   private connection: LiveConnection | null = null;
   private items: PaletteItem[] = [];
   share: SharePanel;
+  ports: AssignedPorts = {}; // host ports handed out for `auto` ports
   private presentTimer = 0;
 
   constructor(private labId: number) {
@@ -44,6 +45,7 @@ class Editor {
   async start(): Promise<void> {
     await loadKinds();
     this.model = new LabModel(await this.api.document());
+    this.ports = (await this.api.get()).assigned_ports ?? {};
     this.draw(true);
     this.cy.resize();
     this.cy.fit(undefined, 30);
@@ -81,7 +83,7 @@ class Editor {
     const selected = this.cy.$(":selected").map((e) => e.id());
     const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
     this.cy.elements().remove();
-    this.cy.add(elements(this.model.doc));
+    this.cy.add(elements(this.model.doc, this.ports));
     this.cy.nodes().forEach((n) => {
       if (!n.isParent() && positions.has(n.id()) && !this.model.doc.nodes?.[n.data("name")]?.position) n.position(positions.get(n.id())!);
     });
@@ -101,7 +103,7 @@ class Editor {
     if (this.share.isOpen) return;
     const panel = $("#panel");
     if (!force && panel.contains(document.activeElement) && document.activeElement !== document.body) return;
-    panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts);
+    panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports);
   }
 
   message(text: string, kind: "error" | "info" = "info"): void {
@@ -137,7 +139,7 @@ class Editor {
     $("#save-state").className = errors ? "bad" : "ok";
     if (save && !errors) {
       try {
-        await this.api.save(this.model.doc);
+        this.ports = (await this.api.save(this.model.doc)).assigned_ports ?? {};
         $("#save-state").textContent = "saved";
       } catch (error) {
         $("#save-state").textContent = "not saved";
@@ -504,6 +506,7 @@ class Editor {
         return;
       }
       this.model = new LabModel(await this.api.document());
+      this.ports = (await this.api.get()).assigned_ports ?? {};
       this.draw(true);
       await this.check(false);
     });

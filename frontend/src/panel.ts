@@ -1,6 +1,7 @@
 // The side panel: edits the selected element, shows its live state and its controls.
 import type { LabDocument, NetworkDocument, NodeDocument, Problem } from "./api";
 import { allows, kindOf } from "./kinds";
+import { type AssignedPorts, portEntry } from "./canvas";
 import type { LiveState } from "./live";
 
 export type Selection =
@@ -26,6 +27,16 @@ function problemsHtml(problems: Problem[]): string {
   return `<ul class="problems">${problems
     .map((p) => `<li class="${p.severity}"><b>${esc(p.path || "lab")}</b>: ${esc(p.message)}</li>`)
     .join("")}</ul>`;
+}
+
+/** The host ports given to a node's `auto` ports, e.g. `PORT0 = 31000` (host mode). */
+function handedOut(name: string, node: NodeDocument, assigned: AssignedPorts): string {
+  return ((node.ports ?? []) as unknown[]).map((raw, index) => {
+    const port = portEntry(raw);
+    const value = assigned[`${name}:${index}`];
+    if (port.host !== "auto" || value === undefined) return "";
+    return (node.mode ?? "bridge") === "host" ? `PORT${index} = ${value}` : `auto → ${value}`;
+  }).filter(Boolean).join(", ");
 }
 
 export function portsText(node: NodeDocument): string {
@@ -57,12 +68,12 @@ function impairmentForm(ends: string[], live: LiveState): string {
     <button data-action="impair">Apply impairment</button></fieldset>`;
 }
 
-export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>): string {
+export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>, assigned: AssignedPorts = {}): string {
   if (!selection) return labSummary(doc, live, problems);
   if (selection.type === "node") {
     const node = doc.nodes?.[selection.name];
     if (!node) return labSummary(doc, live, problems);
-    return nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts);
+    return nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts, assigned);
   }
   if (selection.type === "network") {
     const net = doc.networks?.[selection.name];
@@ -85,7 +96,7 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
     ${problemsHtml(problems.filter((p) => p.path.startsWith(`links[${selection.index}]`)))}`;
 }
 
-function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, problems: Problem[], conflicts: Map<string, string>): string {
+function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, problems: Problem[], conflicts: Map<string, string>, assigned: AssignedPorts): string {
   const liveNode = live.nodes[name];
   const conflict = conflicts.get(`n:${name}`);
   const hosts = Object.entries(doc.nodes ?? {}).filter(([, n]) => kindOf(n).holds_containers).map(([n]) => n);
@@ -102,6 +113,8 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
     parts.push(`<label>Mode<select data-field="mode">${modes.map((m) => `<option ${m === (node.mode ?? "bridge") ? "selected" : ""}>${esc(m)}</option>`).join("")}</select></label>`);
     parts.push(field("Command", "command", Array.isArray(node.command) ? node.command.join(" ") : node.command ?? ""));
     parts.push(field("Ports", "ports", portsText(node), 'placeholder="10000:80, auto:443 (bridge) or 80, auto (host)"'));
+    const handed = handedOut(name, node, assigned);
+    if (handed) parts.push(`<div class="muted handed-out">handed out: ${esc(handed)}</div>`);
     parts.push(area("Environment", "env", Object.entries(node.env ?? {}).map(([k, v]) => `${k}=${v}`).join("\n"), "KEY=value"));
   }
   if (allows(node, "routes")) {

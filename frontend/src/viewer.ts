@@ -50,7 +50,7 @@ export class Viewer {
     $("#lab-name").textContent = lab.name;
     $("#owner").textContent = `shared by ${lab.owner}${this.shared.snapshot ? " · a snapshot" : ""}`;
     this.status(lab.status, lab.status_reason);
-    this.cy.add(elements(doc));
+    this.cy.add(elements(doc, this.shared.assigned_ports ?? {}));
     this.cy.autoungrabify(true);
     const placed = this.cy.nodes().filter((n) => !n.isParent() && (n.position().x !== 0 || n.position().y !== 0));
     if (placed.length < this.cy.nodes().filter((n) => !n.isParent()).length) runLayout(this.cy, false);
@@ -137,7 +137,7 @@ export class Viewer {
       panel.innerHTML = this.summary();
       return;
     }
-    panel.innerHTML = renderPanel(this.shared.document, this.selection, this.live, [], new Map());
+    panel.innerHTML = renderPanel(this.shared.document, this.selection, this.live, [], new Map(), this.shared.assigned_ports ?? {});
     // read-only: fields show values, and no control is offered
     panel.querySelectorAll("button, fieldset").forEach((e) => e.remove());
     panel.querySelectorAll<HTMLInputElement>("input, textarea, select").forEach((e) => (e.disabled = true));

@@ -23,6 +23,9 @@ class ProblemsSerializer(serializers.Serializer):
 class LabSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     node_count = serializers.SerializerMethodField()
+    assigned_ports = serializers.SerializerMethodField(
+        help_text="the host ports handed out for `auto` ports, by `node:index` (PORT0 is index 0)"
+    )
 
     class Meta:
         model = Lab
@@ -36,6 +39,7 @@ class LabSerializer(serializers.ModelSerializer):
             "status_reason",
             "labhost",
             "node_count",
+            "assigned_ports",
             "created",
             "updated",
         ]
@@ -43,6 +47,9 @@ class LabSerializer(serializers.ModelSerializer):
 
     def get_node_count(self, lab) -> int:
         return len((lab.document or {}).get("nodes", {}))
+
+    def get_assigned_ports(self, lab) -> dict[str, int]:
+        return dict((lab.assignments or {}).get("ports", {}))
 
 
 class DocumentPartSerializer(serializers.Serializer):

@@ -162,14 +162,14 @@ class SharedLabView(APIView):
     def get(self, request):
         link = self.link(request)
         sharing.mark_used(link)
-        document, _ = sharing.shared_document(link)
+        document, assignments = sharing.shared_document(link)
         lab = link.lab
         return Response({
             "mode": link.mode, "label": link.label, "present": link.present, "expires": link.expires,
             "snapshot": link.snapshot is not None,
             "lab": {"name": document.get("name", lab.name), "description": document.get("description", ""),
                     "owner": lab.owner.username, "status": lab.status, "status_reason": lab.status_reason},
-            "document": document,
+            "document": document, "assigned_ports": dict((assignments or {}).get("ports", {})),
             "published": published_ports(lab) if link.can_view and link.snapshot is None else [],
         })  # fmt: skip
 

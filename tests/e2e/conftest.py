@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from playwright.sync_api import sync_playwright
 
 from labs.live.service import MonitorService
@@ -101,3 +103,17 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def outside_the_browser_loop(fn):
+    """Database work from a test that drives Playwright's synchronous API (which runs an
+    event loop in this thread, where Django refuses it)."""
+
+    def call():
+        try:
+            return fn()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()

@@ -4,9 +4,10 @@ import time
 
 import pytest
 
+from labs.models import Lab
 from tests.conftest import DEMOS
 
-from .conftest import screenshot
+from .conftest import outside_the_browser_loop, screenshot
 
 pytestmark = pytest.mark.kernel
 
@@ -133,6 +134,12 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     h1 = cy(page, "return cy.getElementById('n:h1').data('label');")
     assert "h1:10000 → nginx-2:80" in h1
     assert "h1:80 ← nginx-1b (host mode)" in h1
+    lab = outside_the_browser_loop(lambda: Lab.objects.get(name="docker-modes"))
+    dynamic = lab.assignments["ports"]["app-dyn:0"]
+    h2 = cy(page, "return cy.getElementById('n:h2').data('label');")
+    assert f"h2:{dynamic} ← app-dyn (host mode, PORT0)" in h2 and "auto" not in h2  # the real port
+    page.evaluate("window.wirelab.select({type: 'node', name: 'app-dyn'})")
+    assert page.inner_text("#panel .handed-out") == f"handed out: PORT0 = {dynamic}"
     page.click("#deploy")
     page.wait_for_function(
         "window.wirelab.cy.getElementById('n:nginx-1b').hasClass('exited')", timeout=90_000

@@ -4,33 +4,17 @@ the owner's selection, has no control at all, and is shut out when the link is r
 A clone link copies the lab into the visitor's own labs."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 
 from labs.models import Lab
 from labs.services import import_lab
 from tests.labs.live_helpers import TWO_ROUTERS
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
+from .conftest import CHROMIUM, CHROMIUM_ARGS, outside_the_browser_loop, screenshot
 
 pytestmark = pytest.mark.kernel
-
-
-def outside_the_browser_loop(fn):
-    """Database work from a test that drives Playwright's synchronous API (which runs an
-    event loop in this thread, where Django refuses it)."""
-
-    def call():
-        try:
-            return fn()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def deployed_lab(page) -> Lab:

@@ -27,6 +27,14 @@ def test_import_yaml_body_then_export_gives_an_equal_lab(api, demo_text):
     assert second == yaml.safe_load(exported)
 
 
+def test_a_lab_says_which_host_port_each_auto_port_was_given(api, demo_text, settings):
+    body = api.post("/api/labs/import/", demo_text("docker-modes"), content_type="application/yaml").json()
+    ports = api.get(f"/api/labs/{body['id']}/").json()["assigned_ports"]
+    assert list(ports) == ["app-dyn:0"]  # the one `auto` port of the demo (PORT0 of app-dyn)
+    assert ports == Lab.objects.get(id=body["id"]).assignments["ports"]
+    assert 1024 <= ports["app-dyn:0"] <= 65535
+
+
 def test_import_json_wrapper_and_file_upload(api, demo_text):
     wrapped = api.post("/api/labs/import/", {"document": demo_text("routed")}, format="json")
     assert wrapped.status_code == 201
