@@ -103,6 +103,7 @@ class _Compiler:
             image=node.image or kind.default_image,
             env=dict(node.env),
             exec=list(node.exec),
+            files=dict(node.files),
             capabilities=list(kind.capabilities),
             sysctls=sysctls,
             routes=[RouteSpec(r.to, r.via) for r in node.routes],
@@ -183,6 +184,7 @@ class _Compiler:
             command=command,
             env=dict(node.env),
             exec=list(node.exec),
+            files=dict(node.files),
             capabilities=list(kind_of(node).capabilities),
         )
         host = self.sandboxes[node.host]

@@ -105,6 +105,9 @@ class NodeDoc(Strict):
     command: str | list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
     exec: list[str] = Field(default_factory=list, description="commands run once wired")
+    files: dict[str, str] = Field(
+        default_factory=dict, description="small text files put in the node before it starts: path -> content"
+    )
     interfaces: dict[str, InterfaceDoc] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)
     ports: list[PortField] = Field(default_factory=list)

@@ -79,7 +79,9 @@ register(
         name="host",
         label="Host",
         description="An emulated machine (a Docker host or an end host); may hold containers.",
-        fields=frozenset({"image", "env", "exec", "interfaces", "routes", "port_range", "publish_range"}),
+        fields=frozenset(
+            {"image", "env", "exec", "files", "interfaces", "routes", "port_range", "publish_range"}
+        ),
         has_interfaces=True,
         sandboxed=True,
         holds_containers=True,
@@ -93,7 +95,7 @@ register(
         name="router",
         label="Router",
         description="Forwards between its interfaces and has static routes.",
-        fields=frozenset({"image", "env", "exec", "interfaces", "routes"}),
+        fields=frozenset({"image", "env", "exec", "files", "interfaces", "routes"}),
         has_interfaces=True,
         sandboxed=True,
         forwards=True,
@@ -118,7 +120,7 @@ register(
         name="container",
         label="Container",
         description="An application container on a host, in host, bridge, overlay or none mode.",
-        fields=frozenset({"image", "host", "mode", "address", "command", "env", "exec", "ports"}),
+        fields=frozenset({"image", "host", "mode", "address", "command", "env", "exec", "files", "ports"}),
         placed_on_host=True,
         needs_image=True,
         # What ordinary servers and clients need: bind low ports, ping, drop to a user.

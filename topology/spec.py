@@ -112,10 +112,12 @@ class SandboxSpec:
     vxlans: list[VxlanSpec] = field(default_factory=list)
     publish: list[PublishSpec] = field(default_factory=list)
     masquerade: list[str] = field(default_factory=list)  # source subnets leaving via the host
+    files: dict[str, str] = field(default_factory=dict)  # path -> content, put in before it starts
 
     def container_hash(self) -> str:
         """What, if changed, needs a new container (the rest is rewired in place)."""
-        return digest([self.kind, self.image, self.env, self.capabilities, self.sysctls])
+        made = [self.kind, self.image, self.env, self.capabilities, self.sysctls]
+        return digest([*made, self.files] if self.files else made)  # labs without files keep their hash
 
 
 @dataclass
@@ -133,9 +135,11 @@ class AppSpec:
     interfaces: list[InterfaceSpec] = field(default_factory=list)
     routes: list[RouteSpec] = field(default_factory=list)
     ports: list[PortSpec] = field(default_factory=list)  # host mode: taken on the host
+    files: dict[str, str] = field(default_factory=dict)  # path -> content, put in before it starts
 
     def container_hash(self) -> str:
-        return digest([self.host, self.image, self.mode, self.command, self.env, self.capabilities])
+        made = [self.host, self.image, self.mode, self.command, self.env, self.capabilities]
+        return digest([*made, self.files] if self.files else made)
 
 
 @dataclass

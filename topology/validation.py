@@ -29,6 +29,10 @@ MAX_NODES = 500
 MAX_INTERFACES_PER_NODE = 64
 MAX_INTERFACES = 2000
 MAX_LINKS = 2000
+MAX_FILES_PER_NODE = 32
+MAX_FILE_BYTES = 64 * 1024
+MAX_FILES_BYTES = 256 * 1024  # all of one node's files
+KERNEL_PATHS = ("/proc", "/sys", "/dev")
 
 
 def validate_text(text: str | bytes, max_bytes: int = 1_000_000) -> tuple[LabDoc | None, list[Problem]]:
@@ -57,6 +61,7 @@ def check(doc: LabDoc, previous: Assignments | None = None) -> tuple[Assignments
     problems += _check_networks(doc, res)
     problems += _check_interfaces(doc, res)
     problems += _check_containers(doc)
+    problems += _check_files(doc)
     problems += _check_ports(doc)
     assignments, pool_problems = assign(res, previous)
     problems += pool_problems
@@ -130,6 +135,33 @@ def _check_names(doc: LabDoc) -> list[Problem]:
                         f"'{if_name}' is not a valid interface name: at most 15 characters",
                     )
                 )
+    return out
+
+
+def _check_files(doc: LabDoc) -> list[Problem]:
+    """Node files: a few, small, at plain absolute paths outside the kernel's file systems."""
+    out = []
+    for name, node in doc.nodes.items():
+        path = join_path("nodes", name, "files")
+        if len(node.files) > MAX_FILES_PER_NODE:
+            count = len(node.files)
+            out.append(error(path, f"a node has at most {MAX_FILES_PER_NODE} files; {name} has {count}"))
+        total = 0
+        for file, content in node.files.items():
+            where, size = join_path(path, file), len(content.encode())
+            total += size
+            parts = file.split("/")
+            if not file.startswith("/") or file.endswith("/") or len(file) > 255:
+                out.append(error(where, "a file needs an absolute path to a file, e.g. /etc/frr/frr.conf"))
+            elif any(part in ("", ".", "..") for part in parts[1:]) or "\0" in file:
+                out.append(error(where, "a file's path may not have empty, '.' or '..' parts"))
+            elif any(file == p or file.startswith(p + "/") for p in KERNEL_PATHS):
+                out.append(error(where, f"files cannot go under {', '.join(KERNEL_PATHS)}"))
+            if size > MAX_FILE_BYTES:
+                limit = MAX_FILE_BYTES // 1024
+                out.append(error(where, f"a file holds at most {limit} KiB; this one has {size} bytes"))
+        if total > MAX_FILES_BYTES:
+            out.append(error(path, f"a node's files hold at most {MAX_FILES_BYTES // 1024} KiB together"))
     return out
 
 

@@ -57,6 +57,7 @@ def sandbox(lab: str, spec: SandboxSpec) -> Wanted:
             "environment": spec.env,
             "cap_add": spec.capabilities,
             "sysctls": spec.sysctls,
+            "files": spec.files,
         },
     )
 
@@ -84,6 +85,7 @@ def app(lab: str, spec: AppSpec, network_holder: str | None) -> Wanted:
         "network_mode": network_mode,
         "environment": spec.env,
         "cap_add": spec.capabilities,
+        "files": spec.files,
     }
     if spec.command:
         options["command"] = spec.command

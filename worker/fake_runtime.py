@@ -21,6 +21,7 @@ class FakeRuntime:
         self.namespaces: dict[str, int] = {}  # container id -> the namespace it is in
         self.created: list[str] = []
         self.removed: list[str] = []
+        self.files: dict[str, dict[str, str]] = {}  # container name -> the files put in it
         self._ids = itertools.count(1)
 
     def close(self) -> None:
@@ -42,6 +43,7 @@ class FakeRuntime:
         return self.containers[container_id]
 
     def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo:
+        self.files[name] = dict(options.pop("files", None) or {})
         if any(c.name == name for c in self.containers.values()):
             raise EngineError(f"could not create {name}: the name is in use")
         if self.images is not None and image not in self.images:

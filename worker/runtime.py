@@ -5,16 +5,19 @@ holds SDK handles. `worker/fake_runtime.py` is the in-memory stand-in for tests.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import select
 import signal
 import socket
 import struct
+import tarfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import PurePosixPath
 from typing import Protocol
 
 import docker
@@ -228,6 +231,24 @@ def running_pid(container_id: str) -> int:
     return 0
 
 
+def file_archive(files: dict[str, str]) -> bytes:
+    """A tar of text files at absolute paths, with their parent directories (root's, 0755)."""
+    buffer = io.BytesIO()
+    now = time.time()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folders = sorted({str(parent) for path in files for parent in PurePosixPath(path).parents} - {"/"})
+        for folder in folders:
+            entry = tarfile.TarInfo(folder.lstrip("/"))
+            entry.type, entry.mode, entry.mtime = tarfile.DIRTYPE, 0o755, now
+            tar.addfile(entry)
+        for path, content in sorted(files.items()):
+            data = content.encode()
+            entry = tarfile.TarInfo(path.lstrip("/"))
+            entry.size, entry.mode, entry.mtime = len(data), 0o644, now
+            tar.addfile(entry, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 class DockerRuntime:
     """Creates, finds and removes the lab's containers by their ownership labels."""
 
@@ -296,7 +317,9 @@ class DockerRuntime:
         return _container_info(data["Id"], data["Name"], data["Config"]["Labels"], data["State"])
 
     def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo:
-        """Create and start one container with the safety baseline applied."""
+        """Create and start one container with the safety baseline applied; `files` (path ->
+        text) are put in between, so they are there when its first process starts."""
+        files = options.pop("files", None) or {}
         options.setdefault("cap_drop", ["ALL"])
         try:
             container = self.client.containers.create(
@@ -321,6 +344,8 @@ class DockerRuntime:
         except APIError as exc:
             raise EngineError(f"could not create {name}: {exc.explanation or exc}") from None
         try:
+            if files:
+                container.put_archive("/", file_archive(files))
             container.start()
         except APIError as exc:
             raise EngineError(f"could not start {name}: {exc.explanation or exc}") from None

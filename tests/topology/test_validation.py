@@ -117,3 +117,36 @@ def test_pool_exhaustion_is_reported():
 
 def test_validate_accepts_a_parsed_document(fixture_text):
     assert validate(read_document(fixture_text("valid-small.yaml"))) == []
+
+
+FILES = """
+name: files
+nodes:
+  r1:
+    kind: router
+    files:
+      /etc/frr/frr.conf: "hostname r1\\n"
+      {path}: {content}
+  sw: {{kind: switch, files: {{/etc/x: y}}}}
+"""
+
+
+def test_node_files_are_few_small_and_at_plain_absolute_paths():
+    def problems(path, content="x"):
+        return messages(FILES.format(path=path, content=content))
+
+    assert problems("/etc/motd") == ["error: nodes.sw.files: a switch has no 'files'"]
+    assert (
+        "error: nodes.r1.files.etc/motd: a file needs an absolute path to a file, e.g. /etc/frr/frr.conf"
+        in (problems("etc/motd"))
+    )
+    assert any("'..' parts" in p for p in problems("/etc/../root/.ssh/keys"))
+    assert any("'..' parts" in p for p in problems("/etc//motd"))
+    assert any("cannot go under /proc, /sys, /dev" in p for p in problems("/proc/sys/net/ipv4/ip_forward"))
+    assert any("at most 64 KiB" in p for p in problems("/big", "x" * 70_000))
+    many = "\n".join(f"      /f{i}: x" for i in range(40))
+    text = FILES.replace("      {path}: {content}", many).replace("{{", "{").replace("}}", "}")
+    assert any("at most 32 files; r1 has 41" in p for p in messages(text))
+    total = "\n".join(f"      /f{i}: {'x' * 60_000}" for i in range(5))
+    text = FILES.replace("      {path}: {content}", total).replace("{{", "{").replace("}}", "}")
+    assert any("at most 256 KiB together" in p for p in messages(text))

@@ -68,3 +68,31 @@ def test_a_stopped_node_says_why():
     info.oom_killed = True
     assert node_state(runtime, info).state == "exited"
     assert node_state(runtime, info).reason == "out of memory"
+
+
+def test_node_files_reach_the_container_and_only_a_change_of_them_replaces_it():
+    runtime = FakeRuntime()
+    containers_step(LAB, runtime)
+    hashes = {c.name: c.spec_hash for c in runtime.list("fake1")}
+    with_files = LAB.replace(
+        "r1: {kind: router}", "r1: {kind: router, files: {/etc/frr/frr.conf: 'router ospf'}}"
+    )
+    with_files = with_files.replace("mode: none}", "mode: none, files: {/www/index.html: hi}}")
+    containers_step(with_files, runtime)
+    assert runtime.files["wl-fake1-r1"] == {"/etc/frr/frr.conf": "router ospf"}
+    assert runtime.files["wl-fake1-quiet"] == {"/www/index.html": "hi"}
+    replaced = {c.name for c in runtime.list("fake1") if hashes.get(c.name) != c.spec_hash}
+    assert replaced == {"wl-fake1-r1", "wl-fake1-quiet"}  # the others kept their containers
+
+
+def test_a_file_archive_has_the_files_and_their_folders():
+    import io
+    import tarfile
+
+    from worker.runtime import file_archive
+
+    with tarfile.open(fileobj=io.BytesIO(file_archive({"/etc/frr/frr.conf": "ospf ünïcode\n"}))) as tar:
+        entries = {m.name: m for m in tar.getmembers()}
+        assert sorted(entries) == ["etc", "etc/frr", "etc/frr/frr.conf"]
+        assert entries["etc/frr"].isdir() and entries["etc/frr/frr.conf"].mode == 0o644
+        assert tar.extractfile("etc/frr/frr.conf").read().decode() == "ospf ünïcode\n"

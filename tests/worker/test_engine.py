@@ -111,6 +111,35 @@ def test_converging_again_puts_back_what_was_changed_by_hand(engine, run_in):
     assert engine(ROUTED, tag=lab.tag, previous=lab.assignments).report.changes == []
 
 
+FILES_LAB = """
+name: files
+networks:
+  lan: {kind: segment, subnet: 198.18.40.0/24}
+nodes:
+  h1:
+    kind: host
+    interfaces: {eth0: {network: lan}}
+    files: {/etc/lab/motd: "welcome to h1\\n"}
+  web:
+    kind: container
+    host: h1
+    image: wirelab/node:busybox
+    mode: host
+    command: [httpd, -f, -p, "8080", -h, /www]
+    files: {/www/index.html: served from a file of the lab}
+"""
+
+
+def test_node_files_are_in_place_before_the_node_starts(engine, run_in):
+    lab = engine(FILES_LAB)
+    assert not lab.report.failed_nodes, lab.report.failed_nodes
+    code, motd = run_in(lab.tag, "h1", "cat /etc/lab/motd; stat -c %a /etc/lab/motd")
+    assert code == 0 and motd.split("\n")[:2] == ["welcome to h1", "644"]
+    # httpd started with /www as its root: the file was there before its process began
+    assert fetch(run_in, lab.tag, "h1", "http://127.0.0.1:8080/") == "served from a file of the lab"
+    assert engine(FILES_LAB, tag=lab.tag, previous=lab.assignments).report.changes == []
+
+
 def test_the_listing_knows_each_running_containers_process_as_docker_does(engine):
     from worker.runtime import DockerRuntime
 
