@@ -5,7 +5,7 @@ read-only, and a lab's topology is changed through its document."""
 
 from django.contrib import admin
 
-from .models import Capture, Installation, Lab, LabEvent, Link, Network, Node, Operation, ShareLink
+from .models import Capture, ImageRule, Installation, Lab, LabEvent, Link, Network, Node, Operation, ShareLink
 
 
 @admin.register(Lab)
@@ -84,3 +84,12 @@ class ShareLinkAdmin(admin.ModelAdmin):
     search_fields = ["label", "lab__name", "created_by__username"]
     list_select_related = ["lab", "created_by"]
     readonly_fields = ["token_hash", "snapshot", "created", "last_used", "uses"]
+
+
+@admin.register(ImageRule)
+class ImageRuleAdmin(admin.ModelAdmin):
+    """The images labs may name (first match by order decides; others are refused)."""
+
+    list_display = ["pattern", "use_instead", "order", "note"]
+    list_editable = ["use_instead", "order"]
+    search_fields = ["pattern", "use_instead", "note"]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from topology.compiler import compile_lab
 from topology.spec import LabHostSpec
 
+from .images import current_policy
 from .models import Capture, Lab, LabStatus, Operation
 from .queues import queue_of
 from .store.documents import lab_assignments, lab_document
@@ -81,7 +82,9 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
     """
     for _ in range(3):
         seen = Lab.objects.get(id=lab.id)
-        specs, assignments = compile_lab(lab_document(seen), seen.uid, seen.labhost, lab_assignments(seen))
+        specs, assignments = compile_lab(
+            lab_document(seen), seen.uid, seen.labhost, lab_assignments(seen), current_policy()
+        )
         with transaction.atomic():
             locked = Lab.objects.select_for_update().get(id=lab.id)
             if (busy := busy_with(locked)) is not None:

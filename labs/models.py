@@ -7,7 +7,16 @@ from django.db import models
 from labs.store.models import Lab, LabStatus, Link, Network, Node
 
 __all__ = [
-    "Capture", "Installation", "Lab", "LabEvent", "LabStatus", "Link", "Network", "Node", "Operation",
+    "Capture",
+    "ImageRule",
+    "Installation",
+    "Lab",
+    "LabEvent",
+    "LabStatus",
+    "Link",
+    "Network",
+    "Node",
+    "Operation",
     "ShareLink",
 ]  # fmt: skip
 
@@ -168,3 +177,20 @@ class ShareLink(models.Model):
     @property
     def can_clone(self) -> bool:
         return self.mode in (self.Mode.CLONE, self.Mode.VIEW_CLONE)
+
+
+class ImageRule(models.Model):
+    """Images labs may name: the first rule (by `order`) whose pattern matches decides; with
+    `use_instead`, that image runs in the named one's place (e.g. `alpine:*` as Wirelab's
+    node, so peers' labs run offline). An image no rule matches is refused by validation."""
+
+    pattern = models.CharField(max_length=200, help_text="a glob on name:tag, e.g. wirelab/* or alpine:*")
+    use_instead = models.CharField(max_length=200, blank=True, default="", help_text="run this image instead")
+    order = models.PositiveIntegerField(default=100)
+    note = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.pattern} -> {self.use_instead}" if self.use_instead else self.pattern

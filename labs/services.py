@@ -9,6 +9,7 @@ from topology.importing import read_lab
 from topology.problems import Problem, TopologyError, errors_in
 from topology.validation import validate
 
+from .images import current_policy
 from .models import Lab
 from .store.documents import lab_document, save_document
 
@@ -20,14 +21,14 @@ def max_document_bytes() -> int:
 def check_text(text: str | bytes) -> list[Problem]:
     """Every problem of a document, without storing anything."""
     try:
-        _, problems = read_lab(text, max_document_bytes())
+        _, problems = read_lab(text, max_document_bytes(), current_policy())
     except TopologyError as exc:
         return exc.problems
     return problems
 
 
 def _read_valid(text: str | bytes):
-    doc, problems = read_lab(text, max_document_bytes())
+    doc, problems = read_lab(text, max_document_bytes(), current_policy())
     if errors_in(problems):
         raise TopologyError(problems)
     return doc, problems
@@ -77,4 +78,4 @@ def export_lab(lab: Lab, fmt: str = "yaml") -> str:
 
 
 def lab_problems(lab: Lab) -> list[Problem]:
-    return validate(lab_document(lab))
+    return validate(lab_document(lab), images=current_policy())

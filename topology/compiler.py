@@ -12,6 +12,7 @@ import zlib
 
 from .addressing import Assignments, host_mode_port, static_ip
 from .document import LabDoc, NodeDoc
+from .images import ImagePolicy
 from .kinds import get_kind, kind_of, split_mode
 from .problems import TopologyError, errors_in
 from .resolve import DEFAULT_BRIDGE_SUBNET, Resolved, resolve
@@ -56,14 +57,20 @@ def compile_lab(
     lab: str,
     labhost: str,
     previous: Assignments | None = None,
+    images: ImagePolicy | None = None,
 ) -> tuple[dict[str, LabHostSpec], Assignments]:
-    """One spec per lab host (all nodes on `labhost` for now), and the addresses used."""
-    assignments, problems = check(doc, previous)
+    """One spec per lab host (all nodes on `labhost` for now), and the addresses used.
+
+    With an image policy, a refused image is an error and an alias runs its stand-in."""
+    assignments, problems = check(doc, previous, images)
     if errors_in(problems):
         raise TopologyError(errors_in(problems))
     res = resolve(doc)
     spec = LabHostSpec(lab=lab, labhost=labhost, name=doc.name)
     _Compiler(doc, res, assignments, spec).run()
+    if images is not None:
+        for node in [*spec.sandboxes, *spec.apps]:
+            node.image = images.image_for(node.image)
     return {labhost: spec}, assignments
 
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from .containerlab import import_containerlab, looks_like_containerlab
 from .document import LabDoc, load_text, parse_document
+from .images import ImagePolicy
 from .problems import Problem
 from .validation import validate
 
 
-def read_lab(text: str | bytes, max_bytes: int = 1_000_000) -> tuple[LabDoc, list[Problem]]:
+def read_lab(
+    text: str | bytes, max_bytes: int = 1_000_000, images: ImagePolicy | None = None
+) -> tuple[LabDoc, list[Problem]]:
     data = load_text(text, max_bytes)
     if looks_like_containerlab(data):
         doc, notes = import_containerlab(data)
     else:
         doc, notes = parse_document(data), []
-    return doc, notes + validate(doc)
+    return doc, notes + validate(doc, images=images)

@@ -19,6 +19,7 @@ from .addressing import (
     static_ip,
 )
 from .document import DEFAULT_PORT_RANGE, DEFAULT_PUBLISH_RANGE, LabDoc, read_document
+from .images import ImagePolicy
 from .kinds import CONTAINER_MODES, get_kind, kind_names, kind_of, split_mode
 from .problems import Problem, TopologyError, error, join_path, warning
 from .resolve import Resolved, parse_subnet, resolve
@@ -44,12 +45,18 @@ def validate_text(text: str | bytes, max_bytes: int = 1_000_000) -> tuple[LabDoc
     return doc, validate(doc)
 
 
-def validate(doc: LabDoc, previous: Assignments | None = None) -> list[Problem]:
-    return check(doc, previous)[1]
+def validate(
+    doc: LabDoc, previous: Assignments | None = None, images: ImagePolicy | None = None
+) -> list[Problem]:
+    return check(doc, previous, images)[1]
 
 
-def check(doc: LabDoc, previous: Assignments | None = None) -> tuple[Assignments, list[Problem]]:
-    """Resolve and check a parsed document; also returns the addresses it would get."""
+def check(
+    doc: LabDoc, previous: Assignments | None = None, images: ImagePolicy | None = None
+) -> tuple[Assignments, list[Problem]]:
+    """Resolve and check a parsed document; also returns the addresses it would get.
+
+    `images`: the installation's image policy (None: any image)."""
     problems: list[Problem] = []
     problems += _check_names(doc)
     problems += _check_kinds(doc)
@@ -62,6 +69,7 @@ def check(doc: LabDoc, previous: Assignments | None = None) -> tuple[Assignments
     problems += _check_interfaces(doc, res)
     problems += _check_containers(doc)
     problems += _check_files(doc)
+    problems += _check_images(doc, images)
     problems += _check_ports(doc)
     assignments, pool_problems = assign(res, previous)
     problems += pool_problems
@@ -136,6 +144,16 @@ def _check_names(doc: LabDoc) -> list[Problem]:
                     )
                 )
     return out
+
+
+def _check_images(doc: LabDoc, images: ImagePolicy | None) -> list[Problem]:
+    if images is None:
+        return []
+    return [
+        error(join_path("nodes", name, "image"), images.refusal(node.image))
+        for name, node in doc.nodes.items()
+        if node.image and not images.allows(node.image)
+    ]
 
 
 def _check_files(doc: LabDoc) -> list[Problem]:

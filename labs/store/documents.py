@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.utils.text import slugify
 
+from labs.images import current_policy
 from topology.addressing import Assignments
 from topology.document import LabDoc, document_to_data, parse_document
 from topology.problems import Problem, TopologyError, errors_in
@@ -42,7 +43,7 @@ def save_document(doc: LabDoc, owner, lab: Lab | None = None, labhost: str = "lo
     and ports handed out before are kept where they still fit.
     """
     previous = lab_assignments(lab) if lab else None
-    assignments, problems = check(doc, previous)
+    assignments, problems = check(doc, previous, current_policy())
     if errors_in(problems):
         raise TopologyError(problems)
     if lab is None:

@@ -179,3 +179,40 @@ def test_an_impairment_that_is_not_a_number_is_a_400(api, lab, value):
                         format="json")  # fmt: skip
     assert response.status_code == 400
     assert "delay_ms" in response.json()
+
+
+IMAGES = (
+    "name: {name}\nnodes:\n  h1: {{kind: host}}\n  web: {{kind: container, host: h1, image: '{image}'}}\n"
+)
+
+
+def test_images_outside_the_policy_are_refused_and_admins_widen_it(api, user):
+    from labs import lifecycle
+    from labs.models import ImageRule
+
+    refused = api.post(
+        "/api/labs/import/", IMAGES.format(name="a", image="nginx:1.25"), content_type="application/yaml"
+    )
+    assert refused.status_code == 400
+    assert [p["path"] for p in refused.json()["problems"]] == ["nodes.web.image"]
+    assert "not allowed on this installation" in refused.json()["problems"][0]["message"]
+    checked = api.post(
+        "/api/validate/", {"document": IMAGES.format(name="a", image="nginx:1.25")}, format="json"
+    )
+    assert checked.json()["valid"] is False  # the editor shows it while typing
+    assert not Lab.objects.exists()
+
+    alias = api.post(
+        "/api/labs/import/", IMAGES.format(name="b", image="alpine:3.19"), content_type="application/yaml"
+    )
+    assert alias.status_code == 201, alias.content
+    lab = Lab.objects.get(id=alias.json()["id"])
+    assert lab.document["nodes"]["web"]["image"] == "alpine:3.19"
+    op = lifecycle.request_deploy(lab, user, enqueue=False)
+    assert [a["image"] for a in op.spec["apps"]] == ["wirelab/node:busybox"]  # the stand-in runs
+
+    ImageRule.objects.create(pattern="nginx:1.*", order=50)
+    widened = api.post(
+        "/api/labs/import/", IMAGES.format(name="c", image="nginx:1.25"), content_type="application/yaml"
+    )
+    assert widened.status_code == 201, widened.content
