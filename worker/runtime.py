@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import PurePosixPath
 from typing import Protocol
 
 import docker
@@ -232,15 +231,12 @@ def running_pid(container_id: str) -> int:
 
 
 def file_archive(files: dict[str, str]) -> bytes:
-    """A tar of text files at absolute paths, with their parent directories (root's, 0755)."""
+    """A tar of text files at absolute paths, for the root of a container. It holds no folder
+    entries: Docker makes missing folders (0755) and leaves existing ones as they are (a file
+    in /tmp must not take /tmp's sticky bit away)."""
     buffer = io.BytesIO()
     now = time.time()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        folders = sorted({str(parent) for path in files for parent in PurePosixPath(path).parents} - {"/"})
-        for folder in folders:
-            entry = tarfile.TarInfo(folder.lstrip("/"))
-            entry.type, entry.mode, entry.mtime = tarfile.DIRTYPE, 0o755, now
-            tar.addfile(entry)
         for path, content in sorted(files.items()):
             data = content.encode()
             entry = tarfile.TarInfo(path.lstrip("/"))

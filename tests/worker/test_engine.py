@@ -119,7 +119,7 @@ nodes:
   h1:
     kind: host
     interfaces: {eth0: {network: lan}}
-    files: {/etc/lab/motd: "welcome to h1\\n"}
+    files: {/etc/lab/motd: "welcome to h1\\n", /tmp/lab/note: a file under /tmp}
   web:
     kind: container
     host: h1
@@ -135,6 +135,8 @@ def test_node_files_are_in_place_before_the_node_starts(engine, run_in):
     assert not lab.report.failed_nodes, lab.report.failed_nodes
     code, motd = run_in(lab.tag, "h1", "cat /etc/lab/motd; stat -c %a /etc/lab/motd")
     assert code == 0 and motd.split("\n")[:2] == ["welcome to h1", "644"]
+    code, modes = run_in(lab.tag, "h1", "stat -c %a /tmp /tmp/lab")
+    assert code == 0 and modes.split() == ["1777", "755"]  # /tmp keeps its sticky bit
     # httpd started with /www as its root: the file was there before its process began
     assert fetch(run_in, lab.tag, "h1", "http://127.0.0.1:8080/") == "served from a file of the lab"
     assert engine(FILES_LAB, tag=lab.tag, previous=lab.assignments).report.changes == []
