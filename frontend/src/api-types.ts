@@ -1118,6 +1118,13 @@ export interface components {
              * @description commands run once wired
              */
             exec?: string[];
+            /**
+             * Files
+             * @description small text files put in the node before it starts: path -> content
+             */
+            files?: {
+                [key: string]: string;
+            };
             /** Interfaces */
             interfaces?: {
                 [key: string]: components["schemas"]["InterfaceDoc"];
