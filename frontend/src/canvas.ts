@@ -4,6 +4,7 @@ import type { Core, ElementDefinition } from "cytoscape";
 import edgehandles from "cytoscape-edgehandles";
 import elk from "cytoscape-elk";
 import type { LabDocument, Problem } from "./api";
+import { ICONS } from "./icons";
 import { kindOf } from "./kinds";
 
 cytoscape.use(edgehandles);
@@ -115,6 +116,8 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}): Elemen
   return out;
 }
 
+const ICON_SIZES: Record<string, number> = { host: 26, router: 30, switch: 18, container: 15 };
+
 const STYLE: any[] = [
   { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "font-size": 11, "text-valign": "bottom",
       "text-margin-y": 4, "background-color": "#4a6fa5", color: "#1d2733", "border-width": 2, "border-color": "#2f4a70" } },
@@ -124,22 +127,26 @@ const STYLE: any[] = [
       "background-opacity": 0.6 } },
   { selector: "node.router", style: { shape: "ellipse", width: 46, height: 46, "background-color": "#f4c95d", "border-color": "#b08a1d" } },
   { selector: "node.switch", style: { shape: "rectangle", width: 60, height: 24, "background-color": "#a7c7a0", "border-color": "#4d7a45" } },
-  { selector: "node.container", style: { shape: "round-rectangle", width: 58, height: 30, "background-color": "#ffffff",
-      "border-color": "#6a7f96", "font-size": 10, "text-valign": "center", "text-margin-y": 0 } },
+  { selector: "node.container", style: { shape: "round-rectangle", width: 76, height: 30, "background-color": "#ffffff",
+      "border-color": "#6a7f96", "font-size": 10, "text-valign": "center", "text-margin-y": 0, "text-margin-x": 8,
+      "background-position-x": 5 } },
   { selector: "node.docker0", style: { shape: "rectangle", width: 50, height: 14, "background-color": "#c9d3de", "border-width": 1,
       "font-size": 9, "text-valign": "center", "text-margin-y": 0 } },
   { selector: "node.segment", style: { shape: "round-rectangle", width: 120, height: 16, "background-color": "#7f8fa3", "border-width": 0 } },
   { selector: "node.overlay", style: { shape: "ellipse", width: 110, height: 34, "background-color": "#e8dcf7",
       "border-style": "dashed", "border-color": "#7a54b0" } },
+  ...Object.entries(ICONS).map(([kind, icon]) => ({ selector: `node.${kind}`, style: { "background-image": icon,
+      "background-fit": "none", "background-clip": "none", "background-width": ICON_SIZES[kind], "background-height": ICON_SIZES[kind] } })),
+  { selector: "node.host:parent", style: { "background-image": "none" } },
   { selector: "edge", style: { width: 2, "line-color": COLORS.idle, "curve-style": "bezier", "font-size": 9,
       "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
   { selector: "edge[label]", style: { label: "data(label)" } },
   { selector: "edge.veth", style: { width: 1, "line-style": "dotted" } },
   { selector: "edge.overlay-member", style: { "line-style": "dashed", "line-color": "#7a54b0" } },
   { selector: ".up", style: { "line-color": COLORS.ok } },
-  { selector: ".down", style: { "line-color": COLORS.bad } },
+  { selector: ".down", style: { "line-color": COLORS.bad, "line-style": "dashed" } },  // not by colour alone
   { selector: "node.running", style: { "border-color": COLORS.ok, "border-width": 3 } },
-  { selector: "node.failed, node.exited", style: { "border-color": COLORS.bad, "border-width": 4 } },
+  { selector: "node.failed, node.exited", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "dashed" } },
   { selector: ".problem", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "double", "line-color": COLORS.bad,
       "line-style": "dashed" } },
   { selector: ":selected", style: { "overlay-color": "#1a6ad6", "overlay-opacity": 0.15, "overlay-padding": 6 } },

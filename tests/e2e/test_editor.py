@@ -140,11 +140,36 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     assert f"h2:{dynamic} ← app-dyn (host mode, PORT0)" in h2 and "auto" not in h2  # the real port
     page.evaluate("window.wirelab.select({type: 'node', name: 'app-dyn'})")
     assert page.inner_text("#panel .handed-out") == f"handed out: PORT0 = {dynamic}"
+    icons = cy(
+        page,
+        "return cy.nodes(':childless').filter((n) => n.hasClass('host') || n.hasClass('container'))"
+        ".map((n) => [n.data('name'), n.style('background-image')]);",
+    )
+    assert len(icons) == 8 and all(url.startswith("data:image/svg+xml") for _, url in icons), icons
+    every_kind = cy(
+        page,
+        "const probe = cy.add(['host', 'router', 'switch', 'container'].map((k) => "
+        "({group: 'nodes', data: {id: 'probe:' + k}, classes: k})));"
+        "const urls = probe.map((n) => n.style('background-image')); probe.remove(); return urls;",
+    )
+    assert len(set(every_kind)) == 4 and all(u.startswith("data:image/svg+xml") for u in every_kind)
+    assert page.is_visible("#legend")
+    canvas_before = page.locator("#canvas").bounding_box()
     page.click("#deploy")
     page.wait_for_function(
         "window.wirelab.cy.getElementById('n:nginx-1b').hasClass('exited')", timeout=90_000
     )
     page.wait_for_function("document.querySelector('#status').textContent === 'degraded'", timeout=30_000)
+    canvas_after = page.locator("#canvas").bounding_box()  # the deploy log is open below it
+    kept = (canvas_after["width"] * canvas_after["height"]) / (
+        canvas_before["width"] * canvas_before["height"]
+    )
+    assert kept >= 0.7, kept
+    failed = cy(
+        page,
+        "const n = cy.getElementById('n:nginx-1b'); return [n.style('border-style'), n.hasClass('exited')];",
+    )
+    assert failed == ["dashed", True]  # its state shows by a line, not by colour alone
     page.evaluate("window.wirelab.select({type: 'node', name: 'nginx-1b'})")
     assert "Address already in use" in page.inner_text("#panel .live")
     page.click("#close-console")

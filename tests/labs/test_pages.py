@@ -18,6 +18,16 @@ def test_home_lists_my_labs(client, lab):
     assert f"/api/labs/{lab.id}/export/" in page
 
 
+def test_the_front_page_shows_a_visitor_what_wirelab_does(client):
+    page = client.get("/").content.decode()
+    for mode in ("Host mode", "Bridge mode", "Overlay", "Dynamic ports"):
+        assert f"<b>{mode}</b>" in page
+    assert 'src="/static/wirelab/running-lab.png"' in page and "A running lab" in page
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("wirelab/running-lab.png")  # collected and served with the other static files
+
+
 def test_sign_in_page(client, user):
     assert client.get("/accounts/login/").status_code == 200
     response = client.post("/accounts/login/", {"username": "alice", "password": "pw-alice-1"})
