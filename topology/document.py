@@ -11,9 +11,11 @@ import re
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from .exercise import ExerciseDoc
 from .problems import Problem, TopologyError, error, join_path
+from .strict import Strict
 
 FORMAT_VERSION = 1
 DEFAULT_NODE_IMAGE = "wirelab/node:busybox"
@@ -21,10 +23,6 @@ DEFAULT_PORT_RANGE = "31000-31999"
 DEFAULT_PUBLISH_RANGE = "1-65535"
 
 PORT_PATTERN = re.compile(r"^(?:(?P<host>auto|\d+):)?(?P<container>\d+)(?:/(?P<proto>tcp|udp))?$")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Position(Strict):
@@ -171,6 +169,9 @@ class LabDoc(Strict):
     nodes: dict[str, NodeDoc] = Field(default_factory=dict)
     networks: dict[str, NetworkDoc] = Field(default_factory=dict)
     links: list[LinkDoc] = Field(default_factory=list)
+    exercise: ExerciseDoc | None = Field(
+        default=None, description="makes the lab a classroom exercise: instructions, checks, rules"
+    )
 
     @field_validator("nodes", "networks", mode="before")
     @classmethod
@@ -323,6 +324,8 @@ def document_to_data(doc: LabDoc) -> dict:
         data["nodes"][name] = item
     if doc.links:
         data["links"] = [link.model_dump(exclude_defaults=True) for link in doc.links]
+    if doc.exercise is not None:
+        data["exercise"] = doc.exercise.model_dump(mode="json", exclude_defaults=True, by_alias=True)
     return data
 
 

@@ -19,6 +19,7 @@ from .addressing import (
     static_ip,
 )
 from .document import DEFAULT_PORT_RANGE, DEFAULT_PUBLISH_RANGE, LabDoc, read_document
+from .exercise import TARGET
 from .images import ImagePolicy
 from .kinds import CONTAINER_MODES, get_kind, kind_names, kind_of, split_mode
 from .problems import Problem, TopologyError, error, join_path, warning
@@ -74,6 +75,7 @@ def check(
     assignments, pool_problems = assign(res, previous)
     problems += pool_problems
     problems += _check_host_networks(doc, res, assignments)
+    problems += _check_exercise(doc)
     return assignments, _dedupe(problems)
 
 
@@ -463,3 +465,41 @@ def _check_host_ports(doc: LabDoc, host_name: str, host) -> list[Problem]:
 def _check_port_number(out: list, path: str, value: int, what: str) -> None:
     if not 1 <= value <= 65535:
         out.append(error(path, f"{what} {value} is not between 1 and 65535"))
+
+
+def _check_exercise(doc: LabDoc) -> list[Problem]:
+    """An exercise's checks name nodes of the lab that have a network stack to check."""
+    exercise = doc.exercise
+    if exercise is None:
+        return []
+    out = []
+    for index, check in enumerate(exercise.checks):
+        path = join_path("exercise", "checks", index, check.kind)
+        for field_name, node in check.nodes():
+            if node not in doc.nodes:
+                out.append(error(join_path(path, field_name), f"there is no node '{node}'"))
+                continue
+            kind = get_kind(doc.nodes[node].kind)
+            if kind is not None and not kind.has_container:
+                out.append(error(join_path(path, field_name), f"a {kind.name} has no network stack to check"))
+        if check.kind == "reach":
+            host = TARGET.match(check.reach.to)["host"]
+            if not _is_address(host) and host not in doc.nodes:
+                message = f"'{host}' is neither an address nor a node of the lab"
+                out.append(error(join_path(path, "to"), message))
+    for index, node in enumerate(exercise.locked):
+        if node not in doc.nodes:
+            out.append(error(join_path("exercise", "locked", index), f"there is no node '{node}'"))
+    for index, name in enumerate(exercise.kinds or []):
+        if get_kind(name) is None:
+            message = f"unknown kind '{name}'; known kinds: {', '.join(kind_names())}"
+            out.append(error(join_path("exercise", "kinds", index), message))
+    return out
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -16,6 +16,7 @@ from topology.spec import LabHostSpec
 
 from . import gc
 from .capture import capture as capture_cable
+from .checks import run_checks
 from .config import EngineConfig
 from .converge import converge, lab_lock
 from .errors import EngineError, EngineUnreachable, Stopped
@@ -141,6 +142,18 @@ class LabHost:
             return runtime.exec(info.id, command, timeout=timeout, limit=limit)
         finally:
             runtime.close()
+
+    def check(self, spec: LabHostSpec, checks: list[dict], progress=None) -> list[dict]:
+        """Run an exercise's checks (`topology.exercise.plan_checks`) against the running lab;
+        each result, a dict with `passed` and a sentence, also goes to `progress` as it comes."""
+        runtime = self.runtime()
+        try:
+            results = run_checks(
+                spec, checks, runtime, progress=progress and (lambda r: progress(r.as_dict()))
+            )
+        finally:
+            runtime.close()
+        return [r.as_dict() for r in results]
 
     def open_console(self, lab: str, node: str) -> tuple[Tty, Callable[[], None]]:
         """A shell with a TTY in a running node, and the call that releases it."""

@@ -32,7 +32,7 @@ IFLA_INFO_KIND = 1
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 IFA_ADDRESS = 1
 RTA_DST, RTA_GATEWAY, RTA_TABLE = 1, 5, 15
-IFF_UP = 0x1
+IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
 MAIN_TABLE = 254
 LINK_ATTRIBUTES = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS})
 KIND_ATTRIBUTE = frozenset({IFLA_INFO_KIND})
@@ -51,6 +51,7 @@ class Link:
     master: int
     mtu: int
     up: bool
+    carrier: bool = False  # the cable's other end is there and up
 
 
 def _attributes(data: bytes, offset: int, wanted: frozenset) -> dict[int, bytes]:
@@ -118,7 +119,7 @@ def links(sock: socket.socket) -> dict:
         out[name] = Link(
             index=index, name=name, kind=_string(info.get(IFLA_INFO_KIND, b"")),
             alias=_string(found.get(IFLA_IFALIAS, b"")), master=_number(found.get(IFLA_MASTER)),
-            mtu=_number(found.get(IFLA_MTU)), up=bool(flags & IFF_UP),
+            mtu=_number(found.get(IFLA_MTU)), up=bool(flags & IFF_UP), carrier=bool(flags & IFF_LOWER_UP),
         )  # fmt: skip
     return out
 
@@ -136,15 +137,16 @@ def addresses(sock: socket.socket) -> dict[int, set[str]]:
     return found
 
 
-def routes(sock: socket.socket, protocol: int) -> dict[str, str | None]:
-    """IPv4 routes of the main table made by `protocol`: destination/length -> gateway."""
+def routes(sock: socket.socket, protocol: int | None) -> dict[str, str | None]:
+    """IPv4 routes of the main table made by `protocol` (None: by anyone): destination/length
+    -> gateway."""
     have = {}
     body = RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
     for msg in _dump(sock, RTM_GETROUTE, body, "routes"):
         _, dst_len, _, _, table, proto, _, _, _ = RTMSG.unpack_from(msg)
         found = _attributes(msg, RTMSG.size, ROUTE_ATTRIBUTES)
         table = _number(found[RTA_TABLE]) if RTA_TABLE in found else table
-        if table != MAIN_TABLE or proto != protocol:
+        if table != MAIN_TABLE or protocol not in (None, proto):
             continue
         destination = str(ipaddress.ip_address(found[RTA_DST])) if RTA_DST in found else "0.0.0.0"  # noqa: S104
         gateway = str(ipaddress.ip_address(found[RTA_GATEWAY])) if RTA_GATEWAY in found else None

@@ -1,0 +1,315 @@
+"""The `exercise:` section of a lab document: instructions, the checks that grade a student's
+running copy of the lab, and what students may change.
+
+A check is declarative: one of the kinds below, with a name and a weight. `plan_checks()`
+turns them into plain data for the lab host, which runs them against the live lab
+(`worker/checks.py`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .strict import Strict
+
+MAX_CHECKS = 50
+MAX_INSTRUCTIONS = 20_000
+MAX_CHECK_SECONDS = 10.0
+MAX_COMMAND_SECONDS = 30.0
+MIN_CHECK_EVERY = 15
+TARGET = re.compile(r"^(?P<host>[^:\s]+)(?::(?P<port>\d{1,5}))?$")
+
+
+class ReachCheck(Strict):
+    """From a node, ping, connect or GET a target: `address`, `node`, either with `:port`."""
+
+    from_: str = Field(alias="from", max_length=63)
+    to: str = Field(max_length=300)
+    probe: Literal["ping", "tcp", "http"] | None = Field(
+        default=None, description="default: ping without a port, tcp with one, http with `contains`"
+    )
+    path: str = Field(default="/", max_length=300, description="http: the path to GET")
+    contains: str | None = Field(default=None, max_length=500, description="http: the body has this text")
+    expect: Literal["success", "failure"] = "success"
+    timeout: float = Field(default=3.0, gt=0, le=MAX_CHECK_SECONDS)
+
+    @field_validator("to")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        match = TARGET.match(value)
+        if not match or (match["port"] and not 0 < int(match["port"]) < 65536):
+            raise ValueError(f"'{value}' is not a target: write ADDRESS, NODE, ADDRESS:PORT or NODE:PORT")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c.isspace() or ord(c) < 32 for c in value):
+            raise ValueError("a path starts with '/' and has no spaces or control characters")
+        return value
+
+    def kind_of_probe(self) -> str:
+        if self.probe:
+            return self.probe
+        if self.contains is not None:
+            return "http"
+        return "tcp" if TARGET.match(self.to)["port"] else "ping"
+
+    def describe(self) -> str:
+        verb = "reaches" if self.expect == "success" else "cannot reach"
+        how = {"ping": "(ping)", "tcp": "(TCP)", "http": "(HTTP)"}[self.kind_of_probe()]
+        return f"{self.from_} {verb} {self.to} {how}"
+
+
+class PublishedCheck(Strict):
+    """An emulated host's published port answers, as seen from another node."""
+
+    host: str = Field(max_length=63)
+    port: int = Field(gt=0, lt=65536)
+    from_: str = Field(alias="from", max_length=63)
+    contains: str | None = Field(default=None, max_length=500)
+    timeout: float = Field(default=3.0, gt=0, le=MAX_CHECK_SECONDS)
+
+    def describe(self) -> str:
+        return f"{self.from_} reaches {self.host}:{self.port}"
+
+
+class ListeningCheck(Strict):
+    """A node has a socket listening on a port."""
+
+    node: str = Field(max_length=63)
+    port: int | Literal["PORT0", "PORT1", "PORT2", "PORT3"] = Field(
+        description="a number, or PORTn: the dynamic port handed to a container"
+    )
+    protocol: Literal["tcp", "udp"] = "tcp"
+    expect: Literal["listening", "closed"] = "listening"
+
+    def describe(self) -> str:
+        state = "listens on" if self.expect == "listening" else "does not listen on"
+        return f"{self.node} {state} {self.protocol} {self.port}"
+
+
+class RouteCheck(Strict):
+    """A node has a route to a prefix (`default` for the default route), maybe via an address."""
+
+    node: str = Field(max_length=63)
+    to: str = Field(max_length=50)
+    via: str | None = Field(default=None, max_length=50)
+
+    @field_validator("to")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value == "default":
+            return value
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ValueError(f"'{value}' is not a prefix: write e.g. 198.18.1.0/24 or default") from None
+
+    @field_validator("via")
+    @classmethod
+    def _via(cls, value: str | None) -> str | None:
+        return _address(value) if value is not None else None
+
+    def describe(self) -> str:
+        via = f" via {self.via}" if self.via else ""
+        return f"{self.node} has a route to {self.to}{via}"
+
+
+class AddressCheck(Strict):
+    """A node has an address (with `/prefix`: exactly that), on any or on one interface."""
+
+    node: str = Field(max_length=63)
+    address: str = Field(max_length=50)
+    interface: str | None = Field(default=None, max_length=15)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            if "/" in value:
+                return str(ipaddress.ip_interface(value))
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError(f"'{value}' is not an address: e.g. 198.18.0.11 or 198.18.0.11/24") from None
+
+    def describe(self) -> str:
+        on = f" on {self.interface}" if self.interface else ""
+        return f"{self.node} has address {self.address}{on}"
+
+
+class LinkCheck(Strict):
+    """A node's interface is up (or down)."""
+
+    node: str = Field(max_length=63)
+    interface: str = Field(max_length=15)
+    state: Literal["up", "down"] = "up"
+
+    def describe(self) -> str:
+        return f"{self.node}:{self.interface} is {self.state}"
+
+
+class CommandCheck(Strict):
+    """A command run in a node exits with a code and maybe prints something matching `output`."""
+
+    node: str = Field(max_length=63)
+    run: str | list[str] = Field(description="a shell line, or a command as a list")
+    exit_code: int = Field(default=0, ge=0, le=255)
+    output: str | None = Field(default=None, max_length=500, description="a regular expression")
+    timeout: float = Field(default=5.0, gt=0, le=MAX_COMMAND_SECONDS)
+
+    @field_validator("run")
+    @classmethod
+    def _run(cls, value: str | list[str]) -> str | list[str]:
+        words = [value] if isinstance(value, str) else value
+        if not words or not all(words) or sum(len(w) for w in words) > 2000:
+            raise ValueError("a command is a non-empty line (or list) of at most 2000 characters")
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, value: str | None) -> str | None:
+        return _regex(value) if value is not None else None
+
+    def describe(self) -> str:
+        run = self.run if isinstance(self.run, str) else " ".join(self.run)
+        return f"on {self.node}: {run[:60]}"
+
+
+class FileCheck(Strict):
+    """A file in a node exists, and maybe matches a regular expression."""
+
+    node: str = Field(max_length=63)
+    path: str = Field(max_length=255)
+    matches: str | None = Field(default=None, max_length=500, description="a regular expression")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or "\0" in value:
+            raise ValueError("a file check needs an absolute path")
+        return value
+
+    @field_validator("matches")
+    @classmethod
+    def _matches(cls, value: str | None) -> str | None:
+        return _regex(value) if value is not None else None
+
+    def describe(self) -> str:
+        return f"{self.node} has {self.path}"
+
+
+CHECK_KINDS = {
+    "reach": ReachCheck,
+    "published": PublishedCheck,
+    "listening": ListeningCheck,
+    "route": RouteCheck,
+    "address": AddressCheck,
+    "link": LinkCheck,
+    "command": CommandCheck,
+    "file": FileCheck,
+}
+
+
+class CheckDoc(Strict):
+    """One check: exactly one of the kinds, a name shown to students, and a weight."""
+
+    name: str = Field(default="", max_length=200)
+    weight: int = Field(default=1, ge=0, le=100)
+    reach: ReachCheck | None = None
+    published: PublishedCheck | None = None
+    listening: ListeningCheck | None = None
+    route: RouteCheck | None = None
+    address: AddressCheck | None = None
+    link: LinkCheck | None = None
+    command: CommandCheck | None = None
+    file: FileCheck | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CheckDoc:
+        given = [k for k in CHECK_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            kinds = ", ".join(CHECK_KINDS)
+            raise ValueError(f"a check has exactly one of {kinds}; this one has {len(given)}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in CHECK_KINDS if getattr(self, k) is not None)
+
+    @property
+    def body(self):
+        return getattr(self, self.kind)
+
+    def nodes(self) -> list[tuple[str, str]]:
+        """The nodes the check names, as (field, node)."""
+        body = self.body
+        named = (("from", "from_"), ("node", "node"), ("host", "host"))
+        return [(field, getattr(body, attr)) for field, attr in named if hasattr(body, attr)]
+
+    def title(self) -> str:
+        return self.name or self.body.describe()
+
+
+class ExerciseDoc(Strict):
+    """What makes a lab an exercise."""
+
+    title: str = Field(default="", max_length=200)
+    instructions: str = Field(default="", max_length=MAX_INSTRUCTIONS, description="Markdown")
+    checks: list[CheckDoc] = Field(default_factory=list, max_length=MAX_CHECKS)
+    locked: list[str] = Field(default_factory=list, description="nodes students may not change or remove")
+    kinds: list[str] | None = Field(default=None, description="kinds of node students may add (default: any)")
+    consoles: bool = Field(default=True, description="students may open consoles")
+    check_every: int = Field(
+        default=0, ge=0, le=3600, description="seconds between automatic checks of a running lab (0: off)"
+    )
+    opens: datetime | None = None
+    closes: datetime | None = None
+
+    @field_validator("check_every")
+    @classmethod
+    def _every(cls, value: int) -> int:
+        if 0 < value < MIN_CHECK_EVERY:
+            raise ValueError(f"automatic checks run at most every {MIN_CHECK_EVERY} seconds (or 0: off)")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> ExerciseDoc:
+        if self.opens and self.closes and self.closes <= self.opens:
+            raise ValueError("`closes` must be after `opens`")
+        return self
+
+
+def plan_checks(exercise: ExerciseDoc) -> list[dict]:
+    """The checks as plain data for the lab host: index, kind, title, and the kind's fields."""
+    return [
+        {
+            "index": index,
+            "kind": check.kind,
+            "title": check.title(),
+            "weight": check.weight,
+            **check.body.model_dump(mode="json", by_alias=True),
+            **({"probe": check.body.kind_of_probe()} if check.kind == "reach" else {}),
+        }
+        for index, check in enumerate(exercise.checks)
+    ]
+
+
+def _address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"'{value}' is not an address") from None
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return value
