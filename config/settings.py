@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "channels",
     "labs.store.apps.StoreConfig",
     "labs",
+    "labs.classroom.apps.ClassroomConfig",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +201,7 @@ REST_FRAMEWORK = {
         # share links: making them (per user) and using them (per address, hits and misses alike)
         "share_links": os.environ.get("WIRELAB_SHARE_LINK_RATE", "30/hour"),
         "share_use": os.environ.get("WIRELAB_SHARE_USE_RATE", "120/minute"),
+        "join": os.environ.get("WIRELAB_JOIN_RATE", "30/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {

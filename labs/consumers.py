@@ -90,6 +90,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def lab_events(self, message):
         await self.send_json(message["payload"])
 
+    async def lab_checks(self, message):
+        """An exercise's check results (not part of the numbered live state)."""
+        await self.send_json(message["payload"])
+
 
 class LabConsumer(LiveConsumer):
     """`/ws/labs/<id>/`: the owner's socket. It may also send `{"type": "present", ...}`: what

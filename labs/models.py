@@ -32,6 +32,7 @@ class Operation(models.Model):
         IMPAIR = "impair", "Impairment"
         NODE = "node", "Node action"
         EXEC = "exec", "Command"
+        CHECK = "check", "Checks"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

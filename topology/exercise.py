@@ -22,7 +22,7 @@ MAX_INSTRUCTIONS = 20_000
 MAX_CHECK_SECONDS = 10.0
 MAX_COMMAND_SECONDS = 30.0
 MIN_CHECK_EVERY = 15
-TARGET = re.compile(r"^(?P<host>[^:\s]+)(?::(?P<port>\d{1,5}))?$")
+TARGET = re.compile(r"^(?P<host>[^:\s]+)(?::(?P<port>\d{1,5}|PORT[0-9]))?$")
 
 
 class ReachCheck(Strict):
@@ -42,8 +42,11 @@ class ReachCheck(Strict):
     @classmethod
     def _target(cls, value: str) -> str:
         match = TARGET.match(value)
-        if not match or (match["port"] and not 0 < int(match["port"]) < 65536):
-            raise ValueError(f"'{value}' is not a target: write ADDRESS, NODE, ADDRESS:PORT or NODE:PORT")
+        port = match["port"] if match else None
+        if not match or (port and port.isdigit() and not 0 < int(port) < 65536):
+            raise ValueError(
+                f"'{value}' is not a target: write ADDRESS, NODE, ADDRESS:PORT, NODE:PORT or NODE:PORTn"
+            )
         return value
 
     @field_validator("path")
@@ -122,25 +125,42 @@ class RouteCheck(Strict):
 
 
 class AddressCheck(Strict):
-    """A node has an address (with `/prefix`: exactly that), on any or on one interface."""
+    """A node has an address (with `/prefix`: exactly that) or any address in a `subnet`, on
+    any interface or on one."""
 
     node: str = Field(max_length=63)
-    address: str = Field(max_length=50)
+    address: str | None = Field(default=None, max_length=50)
+    subnet: str | None = Field(default=None, max_length=50)
     interface: str | None = Field(default=None, max_length=15)
 
     @field_validator("address")
     @classmethod
-    def _address(cls, value: str) -> str:
+    def _address(cls, value: str | None) -> str | None:
         try:
-            if "/" in value:
-                return str(ipaddress.ip_interface(value))
-            return str(ipaddress.ip_address(value))
+            if value is None or "/" not in value:
+                return value and str(ipaddress.ip_address(value))
+            return str(ipaddress.ip_interface(value))
         except ValueError:
             raise ValueError(f"'{value}' is not an address: e.g. 198.18.0.11 or 198.18.0.11/24") from None
 
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, value: str | None) -> str | None:
+        try:
+            return value and str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ValueError(f"'{value}' is not a subnet: e.g. 198.19.128.0/24") from None
+
+    @model_validator(mode="after")
+    def _one(self) -> AddressCheck:
+        if (self.address is None) == (self.subnet is None):
+            raise ValueError("an address check has either `address` or `subnet`")
+        return self
+
     def describe(self) -> str:
         on = f" on {self.interface}" if self.interface else ""
-        return f"{self.node} has address {self.address}{on}"
+        what = self.address or f"an address in {self.subnet}"
+        return f"{self.node} has {what}{on}"
 
 
 class LinkCheck(Strict):

@@ -128,11 +128,14 @@ def run_checks(
 
 
 def _target(lab: Lab, to: str) -> tuple[str, int | None]:
+    """ADDRESS or NODE, maybe with :PORT or (a node) :PORTn, the port it was handed."""
     host, _, port = to.partition(":")
     try:
         address = str(ipaddress.ip_address(host))
     except ValueError:
         address = lab.address_of(host)
+    if port.startswith("PORT"):
+        return address, lab.port_variable(host, port)
     return address, int(port) if port else None
 
 
@@ -358,7 +361,8 @@ def _route(lab: Lab, check: dict) -> str:
 
 
 def _address(lab: Lab, check: dict) -> str:
-    node, wanted, interface = check["node"], check["address"], check.get("interface")
+    node, wanted, interface = check["node"], check.get("address"), check.get("interface")
+    subnet = ipaddress.ip_network(check["subnet"]) if check.get("subnet") else None
     with _netlink(lab, node) as sock:
         links, addresses = netdump.links(sock), netdump.addresses(sock)
     names = {link.index: name for name, link in links.items()}
@@ -369,9 +373,13 @@ def _address(lab: Lab, check: dict) -> str:
         if interface in (None, names.get(index))
     ]
     for name, address in have:
-        if address == wanted or ("/" not in wanted and address.split("/")[0] == wanted):
+        if subnet is not None:
+            if ipaddress.ip_interface(address).ip in subnet:
+                return f"{node} has {address} on {name}"
+        elif address == wanted or ("/" not in wanted and address.split("/")[0] == wanted):
             return f"{node} has {address} on {name}"
     on = f" on {interface}" if interface else ""
+    wanted = wanted or f"in {subnet}"
     listed = ", ".join(a for n, a in have if not a.startswith(("127.", "::1"))) or "none"
     raise Failed(f"{node} has no address {wanted}{on} (it has: {listed})")
 

@@ -3,6 +3,8 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from labs.classroom import api as classroom
+
 from . import sharing, views
 
 router = DefaultRouter()
@@ -13,6 +15,9 @@ router.register("links", views.LinkViewSet, basename="link")
 router.register("kinds", views.KindViewSet, basename="kind")
 router.register("captures", views.CaptureViewSet, basename="capture")
 router.register("shares", sharing.ShareLinkViewSet, basename="share")
+router.register("courses", classroom.CourseViewSet, basename="course")
+router.register("exercises", classroom.ExerciseViewSet, basename="exercise")
+router.register("attempts", classroom.AttemptViewSet, basename="attempt")
 
 urlpatterns = [
     path("validate/", views.ValidateDocumentView.as_view(), name="validate-document"),

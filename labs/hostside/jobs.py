@@ -176,11 +176,29 @@ def _exec(op: Operation, labhost: LabHost) -> dict:
     return {"exit_code": code, "output": output.replace("\x00", "")}
 
 
+def _check(op: Operation, labhost: LabHost) -> dict:
+    """A round of an exercise's checks; the results go to the student's attempt."""
+    from ..classroom import grading
+
+    attempt = op.params["attempt"]
+    try:
+        spec = deployed_spec(op.lab)
+        results = labhost.check(
+            spec, op.params["checks"], progress=lambda r: grading.each_result(op.lab.uid, attempt, r)
+        )
+    except EngineError as exc:
+        grading.record_failure(attempt, str(exc))
+        raise
+    until_stored(lambda: grading.record(attempt, results), "recording check results")
+    return {"results": results}
+
+
 CONTROLS = {
     Operation.Kind.CABLE: _cable,
     Operation.Kind.IMPAIR: _impair,
     Operation.Kind.NODE: _node,
     Operation.Kind.EXEC: _exec,
+    Operation.Kind.CHECK: _check,
 }
 
 

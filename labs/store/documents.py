@@ -17,6 +17,15 @@ from topology.validation import check
 from .models import Lab
 from .projection import project
 
+Guard = Callable[[Lab, LabDoc], list[Problem]]
+GUARDS: list[Guard] = []  # rules on changing a stored lab, added by other apps (a classroom's)
+
+
+def guard_edits(guard: Guard) -> Guard:
+    """Register `guard`: its problems about a stored lab's new document refuse the change."""
+    GUARDS.append(guard)
+    return guard
+
 
 def unique_slug(name: str, exclude_id: int | None = None) -> str:
     base = slugify(name)[:100] or "lab"
@@ -44,6 +53,8 @@ def save_document(doc: LabDoc, owner, lab: Lab | None = None, labhost: str = "lo
     """
     previous = lab_assignments(lab) if lab else None
     assignments, problems = check(doc, previous, current_policy())
+    if lab is not None and lab.pk:
+        problems += [p for guard in GUARDS for p in guard(lab, doc)]
     if errors_in(problems):
         raise TopologyError(problems)
     if lab is None:

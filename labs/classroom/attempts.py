@@ -1,0 +1,96 @@
+"""A student's lab for an exercise: start it from the template, reset it, check it."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from topology.exercise import plan_checks
+
+from .. import lifecycle
+from ..models import Lab, LabStatus, Operation
+from ..services import copy_of
+from ..store.documents import save_document
+from . import grading
+from .exercises import rules_of, template_of
+from .models import Attempt, Exercise
+from .roles import role_in
+
+CHECKABLE = (LabStatus.RUNNING, LabStatus.DEGRADED)
+
+
+class AttemptRefused(Exception):
+    """What a student asked for cannot be done now; the message says why."""
+
+
+def window_problem(exercise: Exercise) -> str | None:
+    rules, now = rules_of(exercise), timezone.now()
+    if rules.opens and now < rules.opens:
+        return f"this exercise opens at {rules.opens:%Y-%m-%d %H:%M %Z}"
+    if rules.closes and now >= rules.closes:
+        return f"this exercise closed at {rules.closes:%Y-%m-%d %H:%M %Z}"
+    return None
+
+
+def start(
+    exercise: Exercise, student, deploy: bool = True, enqueue: bool = True
+) -> tuple[Attempt, Operation | None]:
+    """The student's lab for the exercise (made from the template the first time), deployed
+    unless it runs already. Raises AttemptRefused, or LimitReached from the quota."""
+    if role_in(exercise.course, student) is None:
+        raise AttemptRefused("you are not in this course")
+    if (why := window_problem(exercise)) is not None:
+        raise AttemptRefused(why)
+    with transaction.atomic():
+        attempt = Attempt.objects.select_for_update().filter(exercise=exercise, student=student).first()
+        if attempt is None:
+            doc = template_of(exercise)
+            name = f"{doc.name} ({student.username})"[:100]
+            lab = copy_of(doc.model_copy(update={"name": name}), {}, student)
+            attempt = Attempt.objects.create(
+                exercise=exercise, student=student, lab=lab, version=exercise.version
+            )
+    op = None
+    if deploy and attempt.lab.status not in (*CHECKABLE, LabStatus.DEPLOYING):
+        op = lifecycle.request_deploy(attempt.lab, student, enqueue=enqueue)
+    grading.announce(attempt.id)
+    return attempt, op
+
+
+def reset(attempt: Attempt, user, enqueue: bool = True) -> Operation | None:
+    """Put the template back into the student's lab (redeployed if it runs)."""
+    exercise = attempt.exercise
+    lab = Lab.objects.get(id=attempt.lab_id)
+    doc = template_of(exercise).model_copy(update={"name": lab.name})
+    save_document(doc, lab.owner, lab)
+    Attempt.objects.filter(id=attempt.id).update(
+        version=exercise.version, results=[], score=0.0, checking=False, checked=None
+    )
+    op = None
+    if lab.status in CHECKABLE:
+        op = lifecycle.request_deploy(lab, user, enqueue=enqueue)
+    grading.announce(attempt.id)
+    return op
+
+
+def request_check(attempt: Attempt, user, automatic: bool = False, enqueue: bool = True) -> Operation | None:
+    """Queue a round of the exercise's checks on the student's running lab. Automatic rounds
+    are skipped (None) when the lab is not running or a round is already on its way."""
+    lab = Lab.objects.get(id=attempt.lab_id)
+    if lab.status not in CHECKABLE:
+        if automatic:
+            return None
+        raise AttemptRefused(f"your lab is {lab.status}: deploy it first, then check")
+    pending = lab.operations.filter(
+        kind=Operation.Kind.CHECK, status__in=[Operation.Status.QUEUED, Operation.Status.RUNNING]
+    ).first()
+    if pending is not None:
+        if automatic:
+            return None
+        return pending
+    checks = plan_checks(rules_of(attempt.exercise))
+    params = {"attempt": attempt.id, "checks": checks}
+    op = lifecycle.request_job(lab, Operation.Kind.CHECK, params, user or lab.owner, enqueue=enqueue)
+    Attempt.objects.filter(id=attempt.id).update(checking=True)
+    grading.announce(attempt.id)
+    return op

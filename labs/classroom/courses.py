@@ -1,0 +1,106 @@
+"""Courses: made by a teacher (maybe from the demo course), joined with a code, filled with
+accounts from a CSV list."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from .exercises import add_exercise, read_exercise
+from .models import Course, Membership
+
+DEMO_COURSE = Path(__file__).resolve().parents[1] / "demo" / "course"
+USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
+MAX_ROSTER = 500
+
+
+class CourseRefused(Exception):
+    """A request about a course that cannot be done; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def demo_files() -> list[Path]:
+    return sorted(DEMO_COURSE.glob("*.yaml"))
+
+
+@transaction.atomic
+def create_course(name: str, teacher, from_demo: bool = False) -> Course:
+    course = Course.objects.create(name=name, created_by=teacher)
+    Membership.objects.create(course=course, user=teacher, role=Membership.Role.TEACHER)
+    if from_demo:
+        for path in demo_files():
+            add_exercise(course, read_exercise(path.read_text()))
+    return course
+
+
+def find_course(code: str) -> Course | None:
+    code = (code or "").strip().upper()
+    return Course.objects.filter(join_code=code, joining_open=True).first() if code else None
+
+
+def join(course: Course, user) -> Membership:
+    """`user` joins as a student (a teacher of the course stays a teacher)."""
+    membership, _ = Membership.objects.get_or_create(course=course, user=user)
+    return membership
+
+
+@transaction.atomic
+def sign_up(course: Course, username: str, password: str):
+    """A new student account that joins the course; no e-mail needed."""
+    username = username.strip()
+    if not USERNAME.match(username):
+        raise CourseRefused("username", "use at most 150 letters, digits and @ . + - _")
+    User = get_user_model()
+    if User.objects.filter(username__iexact=username).exists():
+        raise CourseRefused("username", f"the name {username} is taken: choose another")
+    user = User(username=username)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise CourseRefused("password", " ".join(exc.messages)) from None
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise CourseRefused("username", f"the name {username} is taken: choose another") from None
+    join(course, user)
+    return user
+
+
+def enroll_roster(course: Course, text: str) -> list[dict]:
+    """Accounts for every student of a CSV list (a `username` column, or one name per line);
+    new accounts get a one-time password, returned here and nowhere else. Existing accounts
+    just join."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if rows and [c.strip().lower() for c in rows[0]][:1] == ["username"]:
+        rows = rows[1:]
+    names = [r[0].strip() for r in rows if r and r[0].strip()]
+    if len(names) > MAX_ROSTER:
+        raise CourseRefused("roster", f"at most {MAX_ROSTER} students at once; this list has {len(names)}")
+    bad = [n for n in names if not USERNAME.match(n)]
+    if bad:
+        raise CourseRefused("roster", f"not valid user names: {', '.join(bad[:5])}")
+    User = get_user_model()
+    out = []
+    with transaction.atomic():
+        for name in dict.fromkeys(names):
+            user = User.objects.filter(username__iexact=name).first()
+            password = None
+            if user is None:
+                password = secrets.token_urlsafe(9)
+                user = User.objects.create_user(username=name, password=password)
+            join(course, user)
+            out.append({"username": user.username, "password": password})
+    return out

@@ -1,0 +1,95 @@
+"""Check results: scored, stored on the attempt, and sent live to the student's lab page and
+to the course's teachers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from ..live.state import group_name
+from .models import Attempt
+
+log = logging.getLogger(__name__)
+
+
+def course_group(course_id: int) -> str:
+    return f"course.{course_id}"
+
+
+def score(results: list[dict]) -> float:
+    """The weighted share of checks that passed (no weight at all: 0)."""
+    total = sum(r.get("weight", 1) for r in results)
+    return sum(r.get("weight", 1) for r in results if r["passed"]) / total if total else 0.0
+
+
+def summary(attempt: Attempt) -> dict:
+    """An attempt as the student's page and the teacher's dashboard show it."""
+    lab = attempt.lab
+    return {
+        "id": attempt.id,
+        "exercise": attempt.exercise_id,
+        "student": attempt.student.username,
+        "lab": lab.id,
+        "lab_status": lab.status,
+        "lab_reason": lab.status_reason,
+        "results": attempt.results,
+        "score": round(attempt.score, 4),
+        "checking": attempt.checking,
+        "checked": attempt.checked.isoformat() if attempt.checked else None,
+    }
+
+
+def record(attempt_id: int, results: list[dict]) -> None:
+    """Store a finished round of checks and tell everyone watching."""
+    Attempt.objects.filter(id=attempt_id).update(
+        results=results, score=score(results), checking=False, checked=timezone.now()
+    )
+    announce(attempt_id)
+
+
+def record_failure(attempt_id: int, reason: str) -> None:
+    """A round that could not run: the checks say why, none passes."""
+    attempt = Attempt.objects.filter(id=attempt_id).select_related("exercise").first()
+    if attempt is None:
+        return
+    from .exercises import rules_of
+
+    results = [
+        {"index": i, "title": c.title(), "passed": False, "message": f"not checked: {reason}",
+         "node": "", "weight": c.weight}
+        for i, c in enumerate(rules_of(attempt.exercise).checks)
+    ]  # fmt: skip
+    record(attempt_id, results)
+
+
+def announce(attempt_id: int) -> None:
+    """Send the attempt's state to the course's dashboard and to the student's lab page."""
+    attempt = Attempt.objects.filter(id=attempt_id).select_related("exercise", "lab", "student").first()
+    if attempt is None:
+        return
+    data = summary(attempt)
+    _send(course_group(attempt.exercise.course_id), {"type": "course.attempt", "attempt": data})
+    _send(group_name(attempt.lab.uid), {"type": "lab.checks", "payload": {"type": "checks", **data}})
+
+
+def each_result(lab_uid: str, attempt_id: int, result: dict) -> None:
+    """One check's result, sent as it comes (the round is stored when it ends)."""
+    payload = {"type": "check.result", "attempt": attempt_id, "result": result}
+    _send(group_name(lab_uid), {"type": "lab.checks", "payload": payload})
+
+
+def _send(group: str, message: dict) -> None:
+    with contextlib.suppress(Exception):  # no channel layer: nobody is watching
+        async_to_sync(get_channel_layer().group_send)(group, message)
+
+
+def broadcast(course, sender: str, message: str) -> None:
+    """A teacher's message to every student's lab page and to the dashboard."""
+    payload = {"type": "broadcast", "from": sender, "message": message}
+    _send(course_group(course.id), {"type": "course.broadcast", "payload": payload})
+    for uid in Attempt.objects.filter(exercise__course=course).values_list("lab__uid", flat=True):
+        _send(group_name(uid), {"type": "lab.checks", "payload": payload})

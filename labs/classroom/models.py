@@ -1,0 +1,88 @@
+"""Courses, who is in them, their exercises, and each student's attempt at an exercise."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in class
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(8))
+
+
+class Course(models.Model):
+    """A class: teachers, students who joined with its code, and exercises."""
+
+    name = models.CharField(max_length=100)
+    join_code = models.CharField(max_length=16, unique=True, default=new_join_code)
+    joining_open = models.BooleanField(default=True, help_text="students may join with the code")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        TEACHER = "teacher", "Teacher"
+        STUDENT = "student", "Student"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="courses")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STUDENT)
+    joined = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["role", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["course", "user"], name="one_membership_per_course")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.course}"
+
+
+class Exercise(models.Model):
+    """A lab document with an `exercise:` section: the template each student's lab is made
+    from, the instructions, the checks and what students may change."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="exercises")
+    title = models.CharField(max_length=200)
+    order = models.PositiveIntegerField(default=0)
+    document = models.JSONField(help_text="the lab document, with its exercise section")
+    version = models.PositiveIntegerField(default=1, help_text="counts the changes of the document")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Attempt(models.Model):
+    """A student's own lab for an exercise and its latest check results."""
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="attempts")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
+    lab = models.OneToOneField("topology.Lab", on_delete=models.CASCADE, related_name="attempt")
+    version = models.PositiveIntegerField(default=1, help_text="the exercise version it was made from")
+    results = models.JSONField(default=list, blank=True, help_text="the last round of checks")
+    score = models.FloatField(default=0.0, help_text="weighted share of checks passed, 0 to 1")
+    checking = models.BooleanField(default=False)
+    checked = models.DateTimeField(null=True, blank=True)
+    started = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["exercise", "student__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["exercise", "student"], name="one_attempt_per_student"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student} on {self.exercise}"

@@ -1,0 +1,238 @@
+"""Courses, exercises and attempts over the API, without a lab host: who may see and do
+what, the exercise file, the rules on a student's edits, results for the teacher."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from labs.classroom import attempts, grading
+from labs.classroom.courses import DEMO_COURSE
+from labs.classroom.models import Attempt, Course, Membership
+from labs.classroom.roles import make_teacher
+from labs.models import Lab, Operation
+
+pytestmark = pytest.mark.django_db
+EXERCISE = (DEMO_COURSE / "2-bridge-nat.yaml").read_text()
+
+
+def client_of(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def teacher(db):
+    user = get_user_model().objects.create_user("tina", password="pw-tina-1")
+    make_teacher(user)
+    return user
+
+
+@pytest.fixture
+def course(teacher) -> Course:
+    response = client_of(teacher).post(
+        "/api/courses/", {"name": "Networks 101", "from_demo": True}, format="json"
+    )
+    assert response.status_code == 201, response.data
+    return Course.objects.get(id=response.data["id"])
+
+
+def joined(username: str, course: Course):
+    user = get_user_model().objects.create_user(username, password=f"pw-{username}-1")
+    response = client_of(user).post("/api/courses/join/", {"code": course.join_code.lower()}, format="json")
+    assert response.status_code == 200, response.data
+    return user
+
+
+def test_a_teacher_makes_a_course_from_the_demo_and_students_join_with_its_code(teacher, course, user):
+    data = client_of(teacher).get(f"/api/courses/{course.id}/").data
+    assert data["role"] == "teacher" and len(data["join_code"]) == 8
+    titles = [e["title"] for e in client_of(teacher).get(f"/api/courses/{course.id}/exercises/").data]
+    assert titles == [
+        "1. Host mode: two servers, one port",
+        "2. Bridge mode: publish a port with NAT",
+        "3. A service on a dynamic port",
+        "4. One network across two hosts",
+    ]
+    api = client_of(user)
+    assert api.get(f"/api/courses/{course.id}/").status_code == 404  # not in it yet
+    wrong = api.post("/api/courses/join/", {"code": "NOPE2345"}, format="json")
+    assert wrong.status_code == 400 and "code" in wrong.data
+    assert api.post("/api/courses/join/", {"code": course.join_code}, format="json").status_code == 200
+    data = api.get(f"/api/courses/{course.id}/").data
+    assert data["role"] == "student" and data["join_code"] is None  # the code is for teachers
+
+
+def test_only_teachers_make_courses(user):
+    response = client_of(user).post("/api/courses/", {"name": "Mine"}, format="json")
+    assert response.status_code == 403 and "teachers" in response.data["detail"]
+
+
+def test_instructions_are_markdown_with_raw_html_and_script_links_left_out(teacher, course):
+    text = EXERCISE.replace(
+        "  instructions: |\n",
+        "  instructions: |\n    <script>alert(1)</script> [click](javascript:alert(1)) **bold**\n",
+    )
+    response = client_of(teacher).post(
+        f"/api/courses/{course.id}/exercises/", text, content_type="application/yaml"
+    )
+    assert response.status_code == 201, response.data
+    html = response.data["instructions"]
+    assert "<strong>bold</strong>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="javascript' not in html
+
+
+def test_an_exercise_file_needs_its_section_and_valid_checks(teacher, course):
+    api = client_of(teacher)
+    plain = EXERCISE[: EXERCISE.index("exercise:")]
+    response = api.post(f"/api/courses/{course.id}/exercises/", plain, content_type="application/yaml")
+    assert response.status_code == 400
+    assert {"path": "exercise", "message": "an exercise file needs an `exercise:` section",
+            "severity": "error"} in response.data["problems"]  # fmt: skip
+    broken = EXERCISE.replace("reach: {from: web, to: client}", "reach: {from: nobody, to: client}")
+    response = api.post(f"/api/courses/{course.id}/exercises/", broken, content_type="application/yaml")
+    assert response.status_code == 400
+    assert response.data["problems"][0]["path"] == "exercise.checks[1].reach.from"
+
+
+def test_a_lab_becomes_an_exercise_and_its_file_round_trips(teacher, course):
+    from labs.services import import_lab
+
+    lab, _ = import_lab(EXERCISE, teacher)
+    api = client_of(teacher)
+    response = api.post(f"/api/courses/{course.id}/exercises/", {"lab": lab.id}, format="json")
+    assert response.status_code == 201, response.data
+    exported = api.get(f"/api/exercises/{response.data['id']}/export/").content.decode()
+    assert "exercise:" in exported and "the client reaches web through h1:10000" in exported
+    again = api.put(
+        f"/api/exercises/{response.data['id']}/document/", exported, content_type="application/yaml"
+    )
+    assert again.status_code == 200 and again.data["version"] == 2
+
+
+def test_start_makes_the_students_own_lab_without_the_exercise_section(course, user):
+    joined_user = user
+    Membership.objects.create(course=course, user=joined_user)
+    exercise = course.exercises.get(order=2)
+    response = client_of(joined_user).post(f"/api/exercises/{exercise.id}/start/")
+    assert response.status_code == 202, response.data
+    attempt = Attempt.objects.get(id=response.data["attempt"]["id"])
+    assert attempt.lab.owner == joined_user and "exercise" not in attempt.lab.document
+    assert Operation.objects.get(id=response.data["operation"]).kind == "deploy"
+    again = client_of(joined_user).post(f"/api/exercises/{exercise.id}/start/")
+    assert again.data["attempt"]["id"] == attempt.id  # one lab per student and exercise
+
+
+def test_a_students_edits_keep_to_the_exercise_rules(course):
+    student = joined("sam", course)
+    exercise = course.exercises.get(order=2)  # h1 and client locked, no nodes may be added
+    attempt, _ = attempts.start(exercise, student, enqueue=False)
+    api = client_of(student)
+    lab = attempt.lab.id
+    locked = api.patch(f"/api/nodes/{_node_id(lab, 'h1')}/", {"port_range": "32000-32099"}, format="json")
+    assert locked.status_code == 400
+    assert locked.data["problems"][0] == {
+        "path": "nodes.h1",
+        "message": "h1 is locked by the exercise: it cannot be changed",
+        "severity": "error",
+    }
+    added = api.post("/api/nodes/", {"lab": lab, "name": "extra", "kind": "host"}, format="json")
+    assert added.status_code == 400
+    assert "lets you add nodes of kinds none, not host" in added.data["problems"][0]["message"]
+    fixed = api.patch(f"/api/nodes/{_node_id(lab, 'web')}/", {"ports": ["10000:80"]}, format="json")
+    assert fixed.status_code == 200, fixed.data
+    moved = api.patch(f"/api/nodes/{_node_id(lab, 'h1')}/", {"position": {"x": 5, "y": 5}}, format="json")
+    assert moved.status_code == 200  # moving a locked node on the canvas is fine
+
+
+def _node_id(lab_id: int, name: str) -> int:
+    return Lab.objects.get(id=lab_id).nodes.get(name=name).id
+
+
+def test_students_never_see_each_others_labs_or_attempts(course, teacher):
+    sam, kim = joined("sam", course), joined("kim", course)
+    exercise = course.exercises.get(order=1)
+    attempt, _ = attempts.start(exercise, sam, enqueue=False)
+    kim_api = client_of(kim)
+    assert kim_api.get(f"/api/attempts/{attempt.id}/").status_code == 404
+    assert kim_api.post(f"/api/attempts/{attempt.id}/check/").status_code == 404
+    assert kim_api.post(f"/api/attempts/{attempt.id}/reset/").status_code == 404
+    assert kim_api.post(f"/api/attempts/{attempt.id}/view/").status_code == 404
+    assert kim_api.get(f"/api/labs/{attempt.lab_id}/").status_code == 404
+    assert kim_api.get(f"/api/courses/{course.id}/results/").status_code == 403
+    assert client_of(sam).post(f"/api/attempts/{attempt.id}/view/").status_code == 403
+    # the teacher sees it and may open a read-only view
+    assert client_of(teacher).get(f"/api/attempts/{attempt.id}/").data["student"] == "sam"
+    view = client_of(teacher).post(f"/api/attempts/{attempt.id}/view/")
+    assert view.status_code == 201 and view.data["url"].startswith("/s/#")
+    # a teacher of another course does not
+    other = get_user_model().objects.create_user("otto")
+    make_teacher(other)
+    assert client_of(other).get(f"/api/attempts/{attempt.id}/").status_code == 404
+
+
+def test_checking_a_lab_that_is_not_running_says_so(course):
+    sam = joined("sam", course)
+    attempt, _ = attempts.start(course.exercises.get(order=1), sam, deploy=False)
+    response = client_of(sam).post(f"/api/attempts/{attempt.id}/check/")
+    assert response.status_code == 409
+    assert response.data["detail"] == "your lab is draft: deploy it first, then check"
+
+
+def test_a_check_round_is_one_job_with_the_exercise_checks(course):
+    sam = joined("sam", course)
+    attempt, _ = attempts.start(course.exercises.get(order=4), sam, deploy=False)
+    Lab.objects.filter(id=attempt.lab_id).update(status="running")
+    op = attempts.request_check(attempt, sam, enqueue=False)
+    assert op.kind == "check" and op.params["attempt"] == attempt.id
+    assert [c["title"] for c in op.params["checks"]] == [
+        "app-1 reaches app-2",
+        "app-2 reaches app-1",
+        "app-2 has an address on the overlay",
+    ]
+    assert attempts.request_check(attempt, sam, enqueue=False).id == op.id  # not twice at once
+    attempt.refresh_from_db()
+    assert attempt.checking is True
+
+
+def test_results_score_by_weight_and_export_as_csv(course, teacher):
+    sam = joined("sam", course)
+    joined("kim", course)
+    exercise = course.exercises.get(order=1)
+    attempt, _ = attempts.start(exercise, sam, deploy=False)
+    grading.record(attempt.id, [
+        {"index": 0, "title": "a", "passed": True, "message": "ok", "node": "client", "weight": 1},
+        {"index": 1, "title": "b", "passed": False, "message": "no", "node": "client", "weight": 2},
+    ])  # fmt: skip
+    grid = client_of(teacher).get(f"/api/courses/{course.id}/results/").data
+    by_name = {s["username"]: s for s in grid["students"]}
+    assert by_name["sam"]["attempts"][str(exercise.id)]["score"] == pytest.approx(1 / 3, abs=1e-3)
+    assert by_name["kim"]["attempts"][str(exercise.id)] is None
+    text = client_of(teacher).get(f"/api/courses/{course.id}/results/?as=csv").content.decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:3] == ["student", "1. Host mode: two servers, one port: score",
+                           "1. Host mode: two servers, one port: web-a answers on h1:80"]  # fmt: skip
+    by_student = {row[0]: row for row in rows[1:]}
+    assert by_student["sam"][1:4] == ["0.33", "pass", "fail"]
+    assert by_student["kim"][1:4] == ["", "", ""]
+
+
+def test_a_roster_makes_accounts_with_one_time_passwords(course, teacher, user):
+    response = client_of(teacher).post(
+        f"/api/courses/{course.id}/roster/", {"csv": "username\nana\nben\nalice\n"}, format="json"
+    )
+    assert response.status_code == 201, response.data
+    made = {s["username"]: s["password"] for s in response.data["students"]}
+    assert made["alice"] is None  # an existing account just joins
+    assert get_user_model().objects.get(username="ana").check_password(made["ana"])
+    assert Membership.objects.filter(course=course, role="student").count() == 3
+    bad = client_of(teacher).post(
+        f"/api/courses/{course.id}/roster/", {"csv": "no spaces allowed"}, format="json"
+    )
+    assert bad.status_code == 400 and "roster" in bad.data
