@@ -1,0 +1,87 @@
+"""The demo course for real: each exercise's checks fail on its template and pass once the
+student's lab holds the solution, checked on the lab host after each deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from labs import lifecycle
+from labs.classroom import attempts
+from labs.classroom.courses import DEMO_COURSE, create_course, join
+from labs.classroom.models import Attempt
+from labs.classroom.roles import make_teacher
+from labs.hostside.jobs import carry_out
+from labs.models import Lab, Operation
+from labs.services import replace_lab
+
+pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
+SOLUTIONS = DEMO_COURSE / "solutions"
+
+
+@pytest.fixture
+def course(db):
+    User = get_user_model()
+    teacher = User.objects.create_user("tina")
+    make_teacher(teacher)
+    return create_course("Primer", teacher, from_demo=True)
+
+
+@pytest.fixture
+def student(course):
+    user = get_user_model().objects.create_user("sam")
+    join(course, user)
+    return user
+
+
+def deployed(op: Operation, attempt: Attempt) -> dict:
+    """Carry out the deploy, then the round of checks it queued; the attempt as it ends."""
+    assert carry_out(op.id).status == "succeeded", Operation.objects.get(id=op.id).log
+    check = Operation.objects.filter(lab=attempt.lab, kind="check").order_by("-id").first()
+    assert check is not None and check.status == "queued"  # asked for by the deploy's end
+    assert carry_out(check.id).status == "succeeded", check.error
+    attempt.refresh_from_db()
+    assert attempt.checking is False
+    return {r["title"]: (r["passed"], r["message"]) for r in attempt.results}
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4])
+def test_a_demo_exercise_fails_on_its_template_and_passes_when_solved(course, student, labs_made, number):
+    exercise = course.exercises.get(order=number)
+    attempt, op = attempts.start(exercise, student, enqueue=False)
+    labs_made.append(attempt.lab)
+    before = deployed(op, attempt)
+    assert not all(passed for passed, _ in before.values()), before
+    assert attempt.score < 1
+
+    solution = next(Path(SOLUTIONS).glob(f"{number}-*.yaml")).read_text()
+    replace_lab(Lab.objects.get(id=attempt.lab_id), solution)
+    after = deployed(lifecycle.request_deploy(attempt.lab, student, enqueue=False), attempt)
+    assert all(passed for passed, _ in after.values()), after
+    assert attempt.score == 1
+
+
+def test_the_messages_say_what_is_wrong(course, student, labs_made):
+    attempt, op = attempts.start(course.exercises.get(order=1), student, enqueue=False)
+    labs_made.append(attempt.lab)
+    results = deployed(op, attempt)
+    assert results["web-a answers on h1:80"] == (
+        True,
+        "client reaches 198.18.0.11:80: HTTP 200, the page contains 'web-a'",
+    )
+    assert results["web-b answers on h1:8080"] == (
+        False, "client cannot reach 198.18.0.11:8080: connection refused")  # fmt: skip
+
+
+def test_a_round_on_a_lab_taken_down_meanwhile_fails_every_check_with_the_reason(course, student, labs_made):
+    attempt, op = attempts.start(course.exercises.get(order=3), student, enqueue=False)
+    labs_made.append(attempt.lab)
+    deployed(op, attempt)
+    check = attempts.request_check(attempt, student, enqueue=False)
+    assert carry_out(lifecycle.request_destroy(attempt.lab, student, enqueue=False).id).status == "succeeded"
+    assert carry_out(check.id).status == "failed"
+    attempt.refresh_from_db()
+    assert attempt.checking is False and attempt.score == 0
+    assert {r["message"] for r in attempt.results} == {"not checked: lab dynamic-port-sam is stopped"}
