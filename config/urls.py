@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from labs import views
+from labs.classroom import views as classroom
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +16,15 @@ urlpatterns = [
     path("labs/<int:lab_id>/", views.lab_page, name="lab"),
     path("labs/<int:lab_id>/duplicate/", views.duplicate_lab, name="lab-duplicate"),
     path("labs/<int:lab_id>/delete/", views.delete_lab, name="lab-delete"),
+    path("courses/", classroom.course_list, name="courses"),
+    path("courses/new/", classroom.course_create, name="course-create"),
+    path("courses/<int:course_id>/", classroom.course_page, name="course"),
+    path(
+        "courses/<int:course_id>/exercises/<int:exercise_id>/start/",
+        classroom.exercise_start,
+        name="exercise-start",
+    ),
+    path("join/", classroom.join_page, name="join"),
     path("s/", views.shared_page, name="shared"),
     path("s/embed/", views.shared_embed, name="shared-embed"),
     path("accounts/login/", views.ThrottledLoginView.as_view(), name="login"),

@@ -11,6 +11,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
+from labs.classroom.models import Attempt
 from labs.models import Lab
 from labs.store.documents import save_document
 from topology.document import LabDoc
@@ -28,7 +29,8 @@ def home(request):
 @ensure_csrf_cookie
 def lab_page(request, lab_id: int):
     lab = get_object_or_404(Lab, id=lab_id, owner=request.user)
-    return render(request, "labs/lab.html", {"lab": lab})
+    attempt = Attempt.objects.filter(lab=lab).select_related("exercise__course").first()
+    return render(request, "labs/lab.html", {"lab": lab, "attempt": attempt})
 
 
 @ensure_csrf_cookie

@@ -4,6 +4,92 @@
  */
 
 export interface paths {
+    "/api/attempts/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Attempts: your own, and (teachers) those of your courses' students. */
+        get: operations["attempts_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attempts/{id}/check/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Run the exercise's checks on your running lab; results come live and in the attempt. */
+        post: operations["attempts_check_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attempts/{id}/reset/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Put the exercise's template back into the lab (the student, or a teacher). */
+        post: operations["attempts_reset_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attempts/{id}/stop/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Take the student's lab down (a teacher); its document stays. */
+        post: operations["attempts_stop_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attempts/{id}/view/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description A read-only live view of the student's lab for a teacher: a view link that expires
+         *     in a few hours (the previous one the teacher made for this lab is revoked). */
+        post: operations["attempts_view_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/captures/{id}/": {
         parameters: {
             query?: never;
@@ -32,6 +118,199 @@ export interface paths {
         get: operations["captures_pcap_retrieve"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/courses/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your courses; teachers make them, students join them with a code. */
+        get: operations["courses_list"];
+        put?: never;
+        /** @description Your courses; teachers make them, students join them with a code. */
+        post: operations["courses_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/courses/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your courses; teachers make them, students join them with a code. */
+        get: operations["courses_retrieve"];
+        /** @description Your courses; teachers make them, students join them with a code. */
+        put: operations["courses_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** @description Your courses; teachers make them, students join them with a code. */
+        patch: operations["courses_partial_update"];
+        trace?: never;
+    };
+    "/api/courses/{id}/broadcast/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description A message from the teacher to every student's page: `{"message": "..."}`. */
+        post: operations["courses_broadcast_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/courses/{id}/exercises/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your courses; teachers make them, students join them with a code. */
+        get: operations["courses_exercises_list"];
+        put?: never;
+        /** @description Add an exercise: an exercise file (a lab document with an `exercise:` section), or
+         *     `{"lab": ID}` for one of your labs whose document has one. */
+        post: operations["courses_exercises_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/courses/{id}/results/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every student's attempt at every exercise (teachers); `?as=csv` for a spreadsheet. */
+        get: operations["courses_results_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/courses/{id}/roster/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Make accounts from a CSV list of user names (`{"csv": "..."}`); new accounts' one-time
+         *     passwords are in this answer only. */
+        post: operations["courses_roster_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/courses/join/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Join a course as a student with its code: `{"code": "ABCD2345"}`. */
+        post: operations["courses_join_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exercises/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The exercises of your courses. */
+        get: operations["exercises_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exercises/{id}/document/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** @description Replace the exercise file (teachers): a new version; students' labs keep theirs. */
+        put: operations["exercises_document_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exercises/{id}/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The exercise file (teachers). */
+        get: operations["exercises_export_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exercises/{id}/start/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Your own lab for this exercise, made from its template the first time, and deployed. */
+        post: operations["exercises_start_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -618,6 +897,27 @@ export interface components {
          * @enum {string}
          */
         CaptureStatusEnum: "queued" | "running" | "done" | "failed";
+        Course: {
+            readonly id: number;
+            name: string;
+            readonly role: string | null;
+            /** @description Only for the course's teachers. */
+            readonly join_code: string | null;
+            /** @description students may join with the code */
+            joining_open?: boolean;
+            /** Format: date-time */
+            readonly created: string;
+        };
+        CourseRequest: {
+            name: string;
+            /** @description students may join with the code */
+            joining_open?: boolean;
+            /**
+             * @description start with the exercises of the demo course
+             * @default false
+             */
+            from_demo?: boolean;
+        };
         CreatedShareLink: {
             readonly id: number;
             /** @description one of your labs */
@@ -648,6 +948,30 @@ export interface components {
             readonly token: string;
             readonly url: string;
             readonly embed_url: string;
+        };
+        Exercise: {
+            readonly id: number;
+            course: number;
+            title: string;
+            /** Format: int64 */
+            order?: number;
+            /**
+             * Format: int64
+             * @description counts the changes of the document
+             */
+            version?: number;
+            /** @description HTML rendered from the Markdown */
+            readonly instructions: string;
+            readonly checks: {
+                [key: string]: unknown;
+            }[];
+            readonly rules: {
+                [key: string]: unknown;
+            };
+            /** @description yours, if you started it */
+            readonly attempt: {
+                [key: string]: unknown;
+            } | null;
         };
         ImpairmentRequest: {
             /** @description with iface: one interface (lab endpoint) */
@@ -885,9 +1209,10 @@ export interface components {
          *     * `impair` - Impairment
          *     * `node` - Node action
          *     * `exec` - Command
+         *     * `check` - Checks
          * @enum {string}
          */
-        OperationKindEnum: "deploy" | "destroy" | "cable" | "impair" | "node" | "exec";
+        OperationKindEnum: "deploy" | "destroy" | "cable" | "impair" | "node" | "exec" | "check";
         /**
          * @description * `queued` - Queued
          *     * `running` - Running
@@ -903,6 +1228,16 @@ export interface components {
             template: {
                 [key: string]: unknown;
             };
+        };
+        PatchedCourseRequest: {
+            name?: string;
+            /** @description students may join with the code */
+            joining_open?: boolean;
+            /**
+             * @description start with the exercises of the demo course
+             * @default false
+             */
+            from_demo?: boolean;
         };
         PatchedLabRequest: {
             name?: string;
@@ -1021,6 +1356,159 @@ export interface components {
             expires?: string | null;
         };
         /**
+         * AddressCheck
+         * @description A node has an address (with `/prefix`: exactly that) or any address in a `subnet`, on
+         *     any interface or on one.
+         */
+        AddressCheck: {
+            /** Node */
+            node: string;
+            /**
+             * Address
+             * @default null
+             */
+            address?: string | null;
+            /**
+             * Subnet
+             * @default null
+             */
+            subnet?: string | null;
+            /**
+             * Interface
+             * @default null
+             */
+            interface?: string | null;
+        };
+        /**
+         * CheckDoc
+         * @description One check: exactly one of the kinds, a name shown to students, and a weight.
+         */
+        CheckDoc: {
+            /**
+             * Name
+             * @default
+             */
+            name?: string;
+            /**
+             * Weight
+             * @default 1
+             */
+            weight?: number;
+            /** @default null */
+            reach?: components["schemas"]["ReachCheck"] | null;
+            /** @default null */
+            published?: components["schemas"]["PublishedCheck"] | null;
+            /** @default null */
+            listening?: components["schemas"]["ListeningCheck"] | null;
+            /** @default null */
+            route?: components["schemas"]["RouteCheck"] | null;
+            /** @default null */
+            address?: components["schemas"]["AddressCheck"] | null;
+            /** @default null */
+            link?: components["schemas"]["LinkCheck"] | null;
+            /** @default null */
+            command?: components["schemas"]["CommandCheck"] | null;
+            /** @default null */
+            file?: components["schemas"]["FileCheck"] | null;
+        };
+        /**
+         * CommandCheck
+         * @description A command run in a node exits with a code and maybe prints something matching `output`.
+         */
+        CommandCheck: {
+            /** Node */
+            node: string;
+            /**
+             * Run
+             * @description a shell line, or a command as a list
+             */
+            run: string | string[];
+            /**
+             * Exit Code
+             * @default 0
+             */
+            exit_code?: number;
+            /**
+             * Output
+             * @description a regular expression
+             * @default null
+             */
+            output?: string | null;
+            /**
+             * Timeout
+             * @default 5
+             */
+            timeout?: number;
+        };
+        /**
+         * ExerciseDoc
+         * @description What makes a lab an exercise.
+         */
+        ExerciseDoc: {
+            /**
+             * Title
+             * @default
+             */
+            title?: string;
+            /**
+             * Instructions
+             * @description Markdown
+             * @default
+             */
+            instructions?: string;
+            /** Checks */
+            checks?: components["schemas"]["CheckDoc"][];
+            /**
+             * Locked
+             * @description nodes students may not change or remove
+             */
+            locked?: string[];
+            /**
+             * Kinds
+             * @description kinds of node students may add (default: any)
+             * @default null
+             */
+            kinds?: string[] | null;
+            /**
+             * Consoles
+             * @description students may open consoles
+             * @default true
+             */
+            consoles?: boolean;
+            /**
+             * Check Every
+             * @description seconds between automatic checks of a running lab (0: off)
+             * @default 0
+             */
+            check_every?: number;
+            /**
+             * Opens
+             * @default null
+             */
+            opens?: string | null;
+            /**
+             * Closes
+             * @default null
+             */
+            closes?: string | null;
+        };
+        /**
+         * FileCheck
+         * @description A file in a node exists, and maybe matches a regular expression.
+         */
+        FileCheck: {
+            /** Node */
+            node: string;
+            /** Path */
+            path: string;
+            /**
+             * Matches
+             * @description a regular expression
+             * @default null
+             */
+            matches?: string | null;
+        };
+        /**
          * InterfaceDoc
          * @description An interface of a host, router or switch: attached to a network or a link.
          */
@@ -1038,6 +1526,22 @@ export interface components {
             address?: string | null;
         };
         /**
+         * LinkCheck
+         * @description A node's interface is up (or down).
+         */
+        LinkCheck: {
+            /** Node */
+            node: string;
+            /** Interface */
+            interface: string;
+            /**
+             * State
+             * @default up
+             * @enum {string}
+             */
+            state?: "up" | "down";
+        };
+        /**
          * LinkDoc
          * @description A point-to-point link between two interfaces, written `node:interface`.
          */
@@ -1049,6 +1553,31 @@ export interface components {
              * @default null
              */
             subnet?: string | null;
+        };
+        /**
+         * ListeningCheck
+         * @description A node has a socket listening on a port.
+         */
+        ListeningCheck: {
+            /** Node */
+            node: string;
+            /**
+             * Port
+             * @description a number, or PORTn: the dynamic port handed to a container
+             */
+            port: number | ("PORT0" | "PORT1" | "PORT2" | "PORT3");
+            /**
+             * Protocol
+             * @default tcp
+             * @enum {string}
+             */
+            protocol?: "tcp" | "udp";
+            /**
+             * Expect
+             * @default listening
+             * @enum {string}
+             */
+            expect?: "listening" | "closed";
         };
         /**
          * NetworkDoc
@@ -1184,6 +1713,67 @@ export interface components {
             y: number;
         };
         /**
+         * PublishedCheck
+         * @description An emulated host's published port answers, as seen from another node.
+         */
+        PublishedCheck: {
+            /** Host */
+            host: string;
+            /** Port */
+            port: number;
+            /** From */
+            from: string;
+            /**
+             * Contains
+             * @default null
+             */
+            contains?: string | null;
+            /**
+             * Timeout
+             * @default 3
+             */
+            timeout?: number;
+        };
+        /**
+         * ReachCheck
+         * @description From a node, ping, connect or GET a target: `address`, `node`, either with `:port`.
+         */
+        ReachCheck: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /**
+             * Probe
+             * @description default: ping without a port, tcp with one, http with `contains`
+             * @default null
+             */
+            probe?: ("ping" | "tcp" | "http") | null;
+            /**
+             * Path
+             * @description http: the path to GET
+             * @default /
+             */
+            path?: string;
+            /**
+             * Contains
+             * @description http: the body has this text
+             * @default null
+             */
+            contains?: string | null;
+            /**
+             * Expect
+             * @default success
+             * @enum {string}
+             */
+            expect?: "success" | "failure";
+            /**
+             * Timeout
+             * @default 3
+             */
+            timeout?: number;
+        };
+        /**
          * Route
          * @description A static route: `to` is a CIDR or `default`, `via` a next-hop address.
          */
@@ -1192,6 +1782,21 @@ export interface components {
             to: string;
             /** Via */
             via: string;
+        };
+        /**
+         * RouteCheck
+         * @description A node has a route to a prefix (`default` for the default route), maybe via an address.
+         */
+        RouteCheck: {
+            /** Node */
+            node: string;
+            /** To */
+            to: string;
+            /**
+             * Via
+             * @default null
+             */
+            via?: string | null;
         };
         /**
          * LabDoc
@@ -1221,6 +1826,11 @@ export interface components {
             };
             /** Links */
             links?: components["schemas"]["LinkDoc"][];
+            /**
+             * @description makes the lab a classroom exercise: instructions, checks, rules
+             * @default null
+             */
+            exercise?: components["schemas"]["ExerciseDoc"] | null;
         };
     };
     responses: never;
@@ -1231,6 +1841,123 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    attempts_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this attempt. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    attempts_check_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this attempt. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    attempts_reset_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this attempt. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    attempts_stop_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this attempt. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    attempts_view_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this attempt. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     captures_retrieve: {
         parameters: {
             query?: never;
@@ -1271,6 +1998,380 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.tcpdump.pcap": string;
+                };
+            };
+        };
+    };
+    courses_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Course"][];
+                };
+            };
+        };
+    };
+    courses_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CourseRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["CourseRequest"];
+                "multipart/form-data": components["schemas"]["CourseRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Course"];
+                };
+            };
+        };
+    };
+    courses_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this course. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Course"];
+                };
+            };
+        };
+    };
+    courses_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this course. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CourseRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["CourseRequest"];
+                "multipart/form-data": components["schemas"]["CourseRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Course"];
+                };
+            };
+        };
+    };
+    courses_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this course. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedCourseRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedCourseRequest"];
+                "multipart/form-data": components["schemas"]["PatchedCourseRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Course"];
+                };
+            };
+        };
+    };
+    courses_broadcast_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this course. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    courses_exercises_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this course. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Exercise"][];
+                };
+            };
+        };
+    };
+    courses_exercises_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this course. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/yaml": string;
+                "application/json": {
+                    [key: string]: unknown;
+                };
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file?: string;
+                };
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Exercise"];
+                };
+            };
+        };
+    };
+    courses_results_retrieve: {
+        parameters: {
+            query?: {
+                as?: "csv" | "json";
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this course. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    "text/csv": string;
+                };
+            };
+        };
+    };
+    courses_roster_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this course. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    courses_join_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Course"];
+                };
+            };
+        };
+    };
+    exercises_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this exercise. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Exercise"];
+                };
+            };
+        };
+    };
+    exercises_document_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this exercise. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/yaml": string;
+                "application/json": {
+                    [key: string]: unknown;
+                };
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file?: string;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Exercise"];
+                };
+            };
+        };
+    };
+    exercises_export_retrieve: {
+        parameters: {
+            query?: {
+                as?: "json" | "yaml";
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this exercise. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": string;
+                };
+            };
+        };
+    };
+    exercises_start_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this exercise. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };

@@ -149,6 +149,8 @@ const STYLE: any[] = [
   { selector: "node.failed, node.exited", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "dashed" } },
   { selector: ".problem", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "double", "line-color": COLORS.bad,
       "line-style": "dashed" } },
+  { selector: "node.check-passed", style: { "underlay-color": COLORS.ok, "underlay-opacity": 0.25, "underlay-padding": 8 } },
+  { selector: "node.check-failed", style: { "underlay-color": COLORS.bad, "underlay-opacity": 0.3, "underlay-padding": 8 } },
   { selector: ":selected", style: { "overlay-color": "#1a6ad6", "overlay-opacity": 0.15, "overlay-padding": 6 } },
   { selector: ".eh-handle", style: { "background-color": "#1a6ad6", width: 10, height: 10, shape: "ellipse", "border-width": 0 } },
   { selector: ".eh-ghost-edge, .eh-preview", style: { "line-color": "#1a6ad6", "line-style": "dashed" } },

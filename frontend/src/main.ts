@@ -5,6 +5,8 @@ import svg from "cytoscape-svg";
 import { ApiError, csrfToken, labApi, type Problem } from "./api";
 import { type AssignedPorts, createCanvas, elements, markProblems, runLayout } from "./canvas";
 import { type PaletteItem, addItem, connect, palette, parsePorts } from "./edits";
+import { Dashboard } from "./dashboard";
+import { ExerciseBox } from "./exercise";
 import { kindOf, loadKinds } from "./kinds";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
 import { LabModel } from "./model";
@@ -35,11 +37,13 @@ class Editor {
   share: SharePanel;
   ports: AssignedPorts = {}; // host ports handed out for `auto` ports
   private presentTimer = 0;
+  exercise: ExerciseBox | null = null; // a student's lab for an exercise
 
-  constructor(private labId: number) {
+  constructor(private labId: number, attemptId?: number) {
     this.api = labApi(labId);
     this.cy = createCanvas($("#canvas"));
     this.share = new SharePanel(labId, $("#panel"), () => this.renderPanel());
+    if (attemptId) this.exercise = new ExerciseBox(attemptId, $("#exercise"), this.cy, (m, k) => this.message(m, k));
   }
 
   async start(): Promise<void> {
@@ -59,8 +63,10 @@ class Editor {
       onChange: (state) => this.onLive(state),
       onLink: (up) => this.onSocket(up),
       onOperation: (op) => this.onOperation(op),
+      onOther: (message) => this.exercise?.onMessage(message),
     });
     this.connection.open();
+    await this.exercise?.load();
     await this.check(false);
     await this.share.load();
     this.cy.on("viewport select unselect", () => this.present());
@@ -646,10 +652,21 @@ if (viewerRoot) {
 
 const root = document.getElementById("editor");
 if (root) {
-  const editor = new Editor(Number(root.dataset.labId));
+  const attempt = root.dataset.attemptId ? Number(root.dataset.attemptId) : undefined;
+  const editor = new Editor(Number(root.dataset.labId), attempt);
   (window as any).wirelab = editor;
   editor.start().catch((error) => {
     const bar = document.getElementById("message");
     if (bar) bar.textContent = `could not load the lab: ${error.message}`;
+  });
+}
+
+const dashboardRoot = document.getElementById("dashboard");
+if (dashboardRoot) {
+  const dashboard = new Dashboard(Number(dashboardRoot.dataset.courseId), dashboardRoot);
+  (window as any).wirelab = dashboard;
+  dashboard.start().catch((error) => {
+    const bar = document.getElementById("message");
+    if (bar) bar.textContent = `could not load the class: ${error.message}`;
   });
 }

@@ -8,6 +8,7 @@ from ..models import Operation
 from ..store.documents import guard_edits
 from .attempts import request_check
 from .exercises import student_edit_problems
+from .grading import announce
 from .models import Attempt
 
 
@@ -18,9 +19,15 @@ def exercise_rules(lab, doc):
 
 
 @receiver(post_save, sender=Operation)
-def check_after_deploy(sender, instance: Operation, created: bool, update_fields=None, **kwargs) -> None:
-    if created or instance.kind != Operation.Kind.DEPLOY or instance.status != Operation.Status.SUCCEEDED:
+def follow_the_life_cycle(sender, instance: Operation, created: bool, **kwargs) -> None:
+    """A student's lab that starts, ends, or fails to deploy shows on the dashboard; one that
+    was deployed is checked."""
+    if instance.kind not in Operation.LIFECYCLE:
         return
     attempt = Attempt.objects.filter(lab_id=instance.lab_id).first()
-    if attempt is not None:
+    if attempt is None:
+        return
+    transaction.on_commit(lambda: announce(attempt.id))
+    deployed = instance.kind == Operation.Kind.DEPLOY and instance.status == Operation.Status.SUCCEEDED
+    if deployed and not created:
         transaction.on_commit(lambda: request_check(attempt, instance.requested_by, automatic=True))

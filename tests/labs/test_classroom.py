@@ -236,3 +236,42 @@ def test_a_roster_makes_accounts_with_one_time_passwords(course, teacher, user):
         f"/api/courses/{course.id}/roster/", {"csv": "no spaces allowed"}, format="json"
     )
     assert bad.status_code == 400 and "roster" in bad.data
+
+
+def test_a_visitor_signs_up_with_the_join_code_and_lands_in_the_course(client, course):
+    page = client.get(f"/join/?code={course.join_code}")
+    assert page.status_code == 200 and b'name="username"' in page.content
+    wrong = client.post("/join/", {"code": "WRONG234", "username": "zoe", "password": "a-long-pass-123"})
+    assert wrong.status_code == 400 and b"no open course has this code" in wrong.content
+    taken = client.post(
+        "/join/", {"code": course.join_code, "username": "tina", "password": "a-long-pass-123"}
+    )
+    assert taken.status_code == 400 and b"the name tina is taken" in taken.content
+    response = client.post(
+        "/join/", {"code": course.join_code, "username": "zoe", "password": "a-long-pass-123"}
+    )
+    assert response.status_code == 302 and response["Location"] == f"/courses/{course.id}/"
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and b"2. Bridge mode: publish a port with NAT" in page.content
+    assert b'id="dashboard"' not in page.content  # a student's page, not the teacher's
+    assert Membership.objects.get(course=course, user__username="zoe").role == "student"
+
+
+def test_course_pages_show_each_role_its_own_and_nobody_else_anything(client, course, teacher, user):
+    client.force_login(teacher)
+    dashboard = client.get(f"/courses/{course.id}/")
+    assert b'id="dashboard"' in dashboard.content and course.join_code.encode() in dashboard.content
+    client.force_login(user)  # in no course
+    assert client.get(f"/courses/{course.id}/").status_code == 404
+    exercise = course.exercises.first()
+    assert client.post(f"/courses/{course.id}/exercises/{exercise.id}/start/").status_code == 404
+    assert b"You are in no course yet" in client.get("/courses/").content
+
+
+def test_the_student_lab_page_carries_its_exercise(client, course):
+    sam = joined("sam", course)
+    attempt, _ = attempts.start(course.exercises.get(order=3), sam, enqueue=False)
+    client.force_login(sam)
+    page = client.get(f"/labs/{attempt.lab_id}/")
+    assert f'data-attempt-id="{attempt.id}"'.encode() in page.content
+    assert b'id="exercise"' in page.content

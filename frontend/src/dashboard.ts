@@ -1,0 +1,167 @@
+// The teacher's dashboard: students × checks of every exercise, kept live by the course's socket.
+import { api, ApiError } from "./api";
+import type { Attempt } from "./exercise";
+
+interface Grid {
+  exercises: { id: number; title: string; checks: string[] }[];
+  students: { username: string; attempts: Record<string, Attempt | null> }[];
+}
+
+const el = (tag: string, content = "", className = ""): HTMLElement => {
+  const element = document.createElement(tag);
+  if (content) element.textContent = content;
+  if (className) element.className = className;
+  return element;
+};
+
+export class Dashboard {
+  private grid: Grid = { exercises: [], students: [] };
+  private socket: WebSocket | null = null;
+  private delay = 500;
+
+  constructor(private courseId: number, private root: HTMLElement) {}
+
+  async start(): Promise<void> {
+    this.forms();
+    this.connect();
+    await this.reload();
+  }
+
+  private async reload(): Promise<void> {
+    this.grid = await api<Grid>("GET", `/api/courses/${this.courseId}/results/`);
+    this.render();
+  }
+
+  private connect(): void {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/courses/${this.courseId}/`);
+    this.socket = socket;
+    const live = document.getElementById("live");
+    socket.onopen = () => {
+      this.delay = 500;
+      if (live) { live.textContent = "live"; live.className = "ok"; }
+      void this.reload(); // what changed while it was away
+    };
+    socket.onmessage = (event) => this.receive(JSON.parse(event.data));
+    socket.onclose = (event) => {
+      if (live) { live.textContent = "reconnecting…"; live.className = "bad"; }
+      if (event.code === 4403) return;
+      setTimeout(() => this.connect(), this.delay);
+      this.delay = Math.min(this.delay * 2, 10_000);
+    };
+  }
+
+  private receive(message: any): void {
+    if (message.type === "attempt") {
+      const attempt = message.attempt as Attempt;
+      let student = this.grid.students.find((s) => s.username === attempt.student);
+      if (!student) {
+        student = { username: attempt.student, attempts: {} };
+        this.grid.students.push(student);
+      }
+      student.attempts[String(attempt.exercise)] = attempt;
+      this.render();
+    } else if (message.type === "broadcast") {
+      this.say(`sent: ${message.message}`);
+    }
+  }
+
+  private say(text: string, kind = "info"): void {
+    const bar = document.getElementById("message");
+    if (bar) { bar.textContent = text; bar.className = kind; }
+  }
+
+  render(): void {
+    const table = el("table", "", "results");
+    const head = el("thead");
+    const top = el("tr");
+    const sub = el("tr");
+    top.append(el("th", "Student"));
+    sub.append(el("th"));
+    for (const exercise of this.grid.exercises) {
+      const th = el("th", exercise.title) as HTMLTableCellElement;
+      th.colSpan = exercise.checks.length + 1;
+      top.append(th);
+      sub.append(el("th", "Lab"));
+      for (const check of exercise.checks) sub.append(el("th", check, "check-name"));
+    }
+    head.append(top, sub);
+    const body = el("tbody");
+    for (const student of this.grid.students) {
+      const row = el("tr");
+      row.dataset.student = student.username;
+      row.append(el("th", student.username));
+      for (const exercise of this.grid.exercises) {
+        const attempt = student.attempts[String(exercise.id)];
+        row.append(this.labCell(attempt));
+        const results = new Map((attempt?.results ?? []).map((r) => [r.index, r]));
+        exercise.checks.forEach((title, index) => {
+          const result = results.get(index);
+          const state = !attempt ? "none" : attempt.checking ? "checking" : result ? (result.passed ? "pass" : "fail") : "none";
+          const cell = el("td", { pass: "✓ pass", fail: "✗ fail", checking: "…", none: "" }[state], `cell ${state}`);
+          cell.dataset.exercise = String(exercise.id);
+          cell.dataset.check = String(index);
+          if (result) cell.title = result.message;
+          row.append(cell);
+        });
+      }
+      body.append(row);
+    }
+    table.append(head, body);
+    const wrap = this.root.querySelector("#grid")!;
+    wrap.replaceChildren(this.grid.students.length ? table
+      : el("p", "No students yet: give them the join code above.", "card"));
+  }
+
+  private labCell(attempt: Attempt | null | undefined): HTMLElement {
+    const cell = el("td", "", "lab-cell");
+    if (!attempt) { cell.append(el("span", "not started", "muted")); return cell; }
+    cell.append(el("span", attempt.lab_status, `status ${attempt.lab_status}`));
+    cell.append(el("span", ` ${Math.round(attempt.score * 100)}%`, "score"));
+    const actions = el("div", "", "row-actions");
+    const button = (label: string, run: () => Promise<void>) => {
+      const b = el("button", label) as HTMLButtonElement;
+      b.onclick = () => run().catch((error) => this.say(error instanceof ApiError ? error.message : String(error), "error"));
+      actions.append(b);
+    };
+    button("View", async () => {
+      const link = await api<{ url: string }>("POST", `/api/attempts/${attempt.id}/view/`);
+      window.open(link.url, "_blank", "noopener");
+    });
+    button("Reset", async () => {
+      if (confirm(`Reset ${attempt.student}'s lab to the exercise's start?`)) await api("POST", `/api/attempts/${attempt.id}/reset/`);
+    });
+    button("Stop", async () => {
+      if (confirm(`Take ${attempt.student}'s lab down?`)) await api("POST", `/api/attempts/${attempt.id}/stop/`);
+    });
+    cell.append(actions);
+    return cell;
+  }
+
+  private forms(): void {
+    const broadcast = this.root.querySelector<HTMLFormElement>("#broadcast");
+    broadcast?.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const input = broadcast.elements.namedItem("message") as HTMLInputElement;
+      try {
+        await api("POST", `/api/courses/${this.courseId}/broadcast/`, { message: input.value });
+        input.value = "";
+      } catch (error) { this.say((error as Error).message, "error"); }
+    });
+    const roster = this.root.querySelector<HTMLFormElement>("#roster");
+    roster?.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const csv = (roster.elements.namedItem("csv") as HTMLTextAreaElement).value;
+      const out = this.root.querySelector("#roster-result")!;
+      try {
+        const made = await api<{ students: { username: string; password: string | null }[] }>(
+          "POST", `/api/courses/${this.courseId}/roster/`, { csv });
+        out.textContent = "username,password (shown once)\n" +
+          made.students.map((s) => `${s.username},${s.password ?? "(existing account)"}`).join("\n");
+        await this.reload();
+      } catch (error) {
+        out.textContent = error instanceof ApiError ? JSON.stringify(error.body) : String(error);
+      }
+    });
+  }
+}

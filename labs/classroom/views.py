@@ -1,0 +1,107 @@
+"""Classroom pages: my courses, a course (the teacher's dashboard or the student's list of
+exercises), starting an exercise, and joining with a code (signing up on the way)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
+
+from .. import lifecycle
+from . import attempts, courses
+from .exercises import instructions_html
+from .models import Attempt, Membership
+from .roles import can_teach, courses_of, role_in
+
+JOIN_TRIES = 20  # wrong codes per address per hour
+
+
+@login_required
+def course_list(request):
+    mine = courses_of(request.user).order_by("name")
+    roles = dict(Membership.objects.filter(user=request.user).values_list("course_id", "role"))
+    rows = [(course, roles.get(course.id)) for course in mine]
+    return render(request, "classroom/courses.html", {"rows": rows, "can_teach": can_teach(request.user)})
+
+
+@login_required
+@require_POST
+def course_create(request):
+    if not can_teach(request.user):
+        raise Http404
+    name = request.POST.get("name", "").strip()[:100] or "New course"
+    course = courses.create_course(name, request.user, from_demo=bool(request.POST.get("from_demo")))
+    return redirect("course", course_id=course.id)
+
+
+@login_required
+@ensure_csrf_cookie
+def course_page(request, course_id: int):
+    course = courses_of(request.user).filter(id=course_id).first()
+    if course is None:
+        raise Http404
+    if role_in(course, request.user) == Membership.Role.TEACHER:
+        return render(request, "classroom/dashboard.html", {"course": course})
+    mine = {a.exercise_id: a for a in Attempt.objects.filter(student=request.user, exercise__course=course)
+            .select_related("lab")}  # fmt: skip
+    rows = [(e, mine.get(e.id), instructions_html(e)) for e in course.exercises.all()]
+    return render(request, "classroom/student.html", {"course": course, "rows": rows})
+
+
+@login_required
+@require_POST
+def exercise_start(request, course_id: int, exercise_id: int):
+    course = courses_of(request.user).filter(id=course_id).first()
+    exercise = course and course.exercises.filter(id=exercise_id).first()
+    if exercise is None:
+        raise Http404
+    try:
+        attempt, _ = attempts.start(exercise, request.user)
+    except attempts.AttemptRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("course", course_id=course.id)
+    except lifecycle.OperationRefused as exc:
+        attempt = Attempt.objects.filter(exercise=exercise, student=request.user).first()
+        messages.error(request, f"your lab was not deployed: {exc}")
+        if attempt is None:
+            return redirect("course", course_id=course.id)
+    return redirect("lab", lab_id=attempt.lab_id)
+
+
+def _too_many_tries(request) -> bool:
+    key = f"wirelab:join:{request.META.get('REMOTE_ADDR', '')}"
+    cache.add(key, 0, 3600)
+    return cache.incr(key) > JOIN_TRIES
+
+
+@ensure_csrf_cookie
+def join_page(request):
+    """`/join/?code=CODE`: join a course; a visitor without an account makes one here."""
+    code = (request.POST.get("code") or request.GET.get("code") or "").strip()
+    context = {"code": code, "errors": {}}
+    if request.method != "POST":
+        return render(request, "classroom/join.html", context)
+    course = courses.find_course(code)
+    if course is None:
+        if _too_many_tries(request):
+            return HttpResponse("Too many wrong codes from here: wait an hour and try again.", status=429)
+        context["errors"]["code"] = "no open course has this code"
+        return render(request, "classroom/join.html", context, status=400)
+    if request.user.is_authenticated:
+        courses.join(course, request.user)
+        return redirect("course", course_id=course.id)
+    username = request.POST.get("username", "")
+    context["username"] = username
+    try:
+        user = courses.sign_up(course, username, request.POST.get("password", ""))
+    except courses.CourseRefused as exc:
+        context["errors"][exc.field] = str(exc)
+        return render(request, "classroom/join.html", context, status=400)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.info(request, f"welcome, {user.username}: you joined {course.name}")
+    return redirect("course", course_id=course.id)
