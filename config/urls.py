@@ -22,7 +22,7 @@ urlpatterns = [
     path(
         "courses/<int:course_id>/exercises/<int:exercise_id>/start/",
         classroom.exercise_start,
-        name="exercise-start",
+        name="course-exercise-start",
     ),
     path("join/", classroom.join_page, name="join"),
     path("s/", views.shared_page, name="shared"),
