@@ -156,6 +156,9 @@ WIRELAB_VIEWERS_PER_LINK = int(os.environ.get("WIRELAB_VIEWERS_PER_LINK", "200")
 WIRELAB_VIEWERS_PER_ADDRESS = int(os.environ.get("WIRELAB_VIEWERS_PER_ADDRESS", "100"))
 WIRELAB_EMBED_ANCESTORS = os.environ.get("WIRELAB_EMBED_ANCESTORS", "")
 # How long a lab host keeps an operation's outcome while the database is away, trying again.
+# classrooms: labs untouched this long are taken down (0: never); upkeep runs this often (s)
+WIRELAB_IDLE_LAB_MINUTES = int(os.environ.get("WIRELAB_IDLE_LAB_MINUTES", "120"))
+WIRELAB_CLASSROOM_INTERVAL = float(os.environ.get("WIRELAB_CLASSROOM_INTERVAL", "15"))
 WIRELAB_DATABASE_PATIENCE = float(os.environ.get("WIRELAB_DATABASE_PATIENCE", "600"))
 
 # Behind TLS (a proxy that sets X-Forwarded-Proto): cookies only over HTTPS.

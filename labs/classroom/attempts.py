@@ -89,7 +89,7 @@ def request_check(attempt: Attempt, user, automatic: bool = False, enqueue: bool
             return None
         return pending
     checks = plan_checks(rules_of(attempt.exercise))
-    params = {"attempt": attempt.id, "checks": checks}
+    params = {"attempt": attempt.id, "checks": checks, "automatic": automatic}
     op = lifecycle.request_job(lab, Operation.Kind.CHECK, params, user or lab.owner, enqueue=enqueue)
     Attempt.objects.filter(id=attempt.id).update(checking=True)
     grading.announce(attempt.id)

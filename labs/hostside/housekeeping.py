@@ -3,7 +3,9 @@
 - garbage collection: what belongs to labs that no longer exist (a lab deleted while its lab
   host was away, a crash in the middle of a deploy) is taken down, every WIRELAB_GC_INTERVAL s;
 - the disk: a node that wrote more than WIRELAB_NODE_DISK_LIMIT_MB to its own filesystem is
-  stopped (the lab host's disk is every lab's), every WIRELAB_DISK_CHECK_INTERVAL s.
+  stopped (the lab host's disk is every lab's), every WIRELAB_DISK_CHECK_INTERVAL s;
+- classrooms (`labs.classroom.upkeep`): idle labs taken down, labs of closed exercises ended,
+  automatic checks, every WIRELAB_CLASSROOM_INTERVAL s.
 """
 
 from __future__ import annotations
@@ -79,9 +81,16 @@ def _collect_and_log() -> None:
         log.warning("garbage collection removed %d orphaned lab(s): %s", len(removed), removed)
 
 
+def _classroom_round() -> None:
+    from ..classroom.upkeep import classroom_round
+
+    classroom_round()
+
+
 def start_housekeeping() -> list[threading.Event]:
     started = [
         every(settings.WIRELAB_GC_INTERVAL, _collect_and_log, "gc"),
         every(settings.WIRELAB_DISK_CHECK_INTERVAL, stop_disk_hogs, "disk-check"),
+        every(settings.WIRELAB_CLASSROOM_INTERVAL, _classroom_round, "classroom"),
     ]
     return [event for event in started if event is not None]

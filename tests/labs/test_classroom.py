@@ -275,3 +275,64 @@ def test_the_student_lab_page_carries_its_exercise(client, course):
     page = client.get(f"/labs/{attempt.lab_id}/")
     assert f'data-attempt-id="{attempt.id}"'.encode() in page.content
     assert b'id="exercise"' in page.content
+
+
+def _running(attempt, since_minutes: int = 0):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    then = timezone.now() - timedelta(minutes=since_minutes)
+    Lab.objects.filter(id=attempt.lab_id).update(status="running", updated=then)
+    return then
+
+
+def test_upkeep_takes_down_idle_labs_and_ignores_automatic_checks(course, settings):
+    from labs.classroom.upkeep import stop_idle_labs
+
+    settings.WIRELAB_IDLE_LAB_MINUTES = 30
+    sam, kim = joined("sam", course), joined("kim", course)
+    idle, _ = attempts.start(course.exercises.get(order=1), sam, deploy=False)
+    busy, _ = attempts.start(course.exercises.get(order=1), kim, deploy=False)
+    _running(idle, since_minutes=45)
+    _running(busy, since_minutes=45)
+    attempts.request_check(idle, sam, automatic=True, enqueue=False)  # not activity
+    attempts.request_check(busy, kim, enqueue=False)  # kim pressed Check: activity
+    assert stop_idle_labs("local") == [idle.lab.slug]
+    lab = Lab.objects.get(id=idle.lab_id)
+    assert lab.status == "destroying"
+    assert lab.events.first().message == "stopped after 30 minutes without activity (deploy it again to go on)"
+    assert Lab.objects.get(id=busy.lab_id).status == "running"
+
+
+def test_upkeep_ends_labs_of_closed_exercises_and_checks_when_due(course):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labs.classroom.exercises import document_of, replace_exercise
+    from labs.classroom.upkeep import check_due, end_closed_exercises
+
+    sam = joined("sam", course)
+    closing, checked = course.exercises.get(order=1), course.exercises.get(order=2)
+    closed_doc = document_of(closing)
+    closed_doc.exercise.closes = timezone.now() - timedelta(minutes=1)
+    closed_doc.exercise.opens = timezone.now() - timedelta(hours=1)
+    every_doc = document_of(checked)
+    every_doc.exercise.check_every = 60
+    a1, _ = attempts.start(closing, sam, deploy=False)
+    a2, _ = attempts.start(checked, sam, deploy=False)
+    replace_exercise(closing, closed_doc)
+    replace_exercise(checked, every_doc)
+    _running(a1)
+    _running(a2)
+    assert end_closed_exercises("local") == [a1.lab.slug]
+    assert check_due("local") == [a2.id]
+    assert check_due("local") == []  # one round on its way already
+    op = Operation.objects.get(lab_id=a2.lab_id, kind="check")
+    assert op.params["automatic"] is True
+    Operation.objects.filter(id=op.id).update(status="succeeded")
+    Attempt.objects.filter(id=a2.id).update(checked=timezone.now())
+    assert check_due("local") == []  # checked less than a minute ago
+    refused = client_of(sam).post(f"/api/exercises/{closing.id}/start/")
+    assert refused.status_code == 409 and refused.data["detail"].startswith("this exercise closed at")
