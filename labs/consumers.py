@@ -16,6 +16,7 @@ from django.core.cache import cache
 from labs.models import Lab
 
 from . import sharing
+from .classroom.exercises import shell_refusal
 from .live import state as live
 from .snapshots import full_snapshot
 
@@ -164,6 +165,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         await self.accept()
+        if (refusal := await database_sync_to_async(shell_refusal)(self.lab.id)) is not None:
+            await self._fail(refusal, code=FORBIDDEN)
+            return
         if not await asyncio.to_thread(_console_slot, self.scope["user"], +1):
             limit = settings.WIRELAB_MAX_CONSOLES_PER_USER
             await self._fail(f"you have {limit} consoles open: close one first", code=4429)

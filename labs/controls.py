@@ -8,6 +8,7 @@ from django.conf import settings
 from topology.kinds import get_kind
 
 from . import lifecycle
+from .classroom.exercises import shell_refusal
 from .lifecycle import enqueue_capture
 from .models import Capture, Lab, Operation
 from .store.documents import lab_document
@@ -60,6 +61,8 @@ def request_node_action(lab: Lab, node: str, action: str, user=None) -> Operatio
 
 def request_exec(lab: Lab, node: str, command: list[str], timeout: float = 60, user=None) -> Operation:
     _node_with_container(lab, node)
+    if (refusal := shell_refusal(lab.id)) is not None:
+        raise ControlRefused(refusal)
     return _job(lab, Operation.Kind.EXEC, {"node": node, "command": command, "timeout": timeout}, user)
 
 

@@ -102,3 +102,13 @@ def _without_position(node) -> dict:
 
 def problems_of(doc: LabDoc) -> list[Problem]:
     return validate(doc, images=current_policy())
+
+
+def shell_refusal(lab_id: int) -> str | None:
+    """Why consoles and commands are refused in this lab (its exercise says so), or None."""
+    from .models import Attempt
+
+    attempt = Attempt.objects.filter(lab_id=lab_id).select_related("exercise").first()
+    if attempt is not None and not rules_of(attempt.exercise).consoles:
+        return "this exercise does not allow consoles or commands in its lab"
+    return None

@@ -301,7 +301,9 @@ def test_upkeep_takes_down_idle_labs_and_ignores_automatic_checks(course, settin
     assert stop_idle_labs("local") == [idle.lab.slug]
     lab = Lab.objects.get(id=idle.lab_id)
     assert lab.status == "destroying"
-    assert lab.events.first().message == "stopped after 30 minutes without activity (deploy it again to go on)"
+    assert (
+        lab.events.first().message == "stopped after 30 minutes without activity (deploy it again to go on)"
+    )
     assert Lab.objects.get(id=busy.lab_id).status == "running"
 
 
@@ -336,3 +338,39 @@ def test_upkeep_ends_labs_of_closed_exercises_and_checks_when_due(course):
     assert check_due("local") == []  # checked less than a minute ago
     refused = client_of(sam).post(f"/api/exercises/{closing.id}/start/")
     assert refused.status_code == 409 and refused.data["detail"].startswith("this exercise closed at")
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_an_exercise_without_consoles_refuses_them_and_commands(teacher):
+    from asgiref.sync import sync_to_async
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from labs import controls
+    from labs.classroom.courses import create_course, join
+    from labs.classroom.exercises import add_exercise, read_exercise
+    from labs.routing import websocket_urlpatterns
+
+    def prepare():
+        course = create_course("No shells", teacher)
+        exercise = add_exercise(
+            course, read_exercise(EXERCISE.replace("  locked: [h1, client]", "  consoles: false"))
+        )
+        sam = get_user_model().objects.create_user("sam")
+        join(course, sam)
+        attempt, _ = attempts.start(exercise, sam, deploy=False)
+        Lab.objects.filter(id=attempt.lab_id).update(status="running")
+        with pytest.raises(controls.ControlRefused, match="does not allow consoles or commands"):
+            controls.request_exec(Lab.objects.get(id=attempt.lab_id), "client", ["true"])
+        return sam, attempt.lab_id
+
+    sam, lab_id = await sync_to_async(prepare)()
+    socket = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), f"/ws/labs/{lab_id}/nodes/client/console/"
+    )
+    socket.scope["user"] = sam
+    assert (await socket.connect())[0]
+    refused = await socket.receive_json_from(timeout=10)
+    assert refused["message"] == "this exercise does not allow consoles or commands in its lab"
+    assert (await socket.receive_output(timeout=10)) == {"type": "websocket.close", "code": 4403}
