@@ -1,0 +1,58 @@
+"""The classroom's sockets with the real Redis channel layer: the teacher's dashboard hears
+every attempt change of the course (and nobody else may listen), the student's lab page
+hears its own check results, and a teacher's broadcast reaches both."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+
+from labs.classroom import attempts, grading
+from labs.classroom.courses import create_course, join
+from labs.classroom.roles import make_teacher
+
+from .live_helpers import connect
+
+pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+def a_class():
+    User = get_user_model()
+    teacher = User.objects.create_user("tina")
+    make_teacher(teacher)
+    course = create_course("Live", teacher, from_demo=True)
+    sam = User.objects.create_user("sam")
+    join(course, sam)
+    attempt, _ = attempts.start(course.exercises.get(order=1), sam, deploy=False)
+    return teacher, sam, course, attempt
+
+
+async def test_the_dashboard_hears_attempts_and_only_teachers_may_listen():
+    teacher, sam, course, attempt = await sync_to_async(a_class)()
+    student_socket = await connect(f"/ws/courses/{course.id}/", sam)
+    assert (await student_socket.connect()) == (False, 4403)
+
+    dashboard = await connect(f"/ws/courses/{course.id}/", teacher)
+    assert (await dashboard.connect())[0]
+    assert (await dashboard.receive_json_from(timeout=10)) == {"type": "hello"}
+    lab_page = await connect(f"/ws/labs/{attempt.lab_id}/", sam)
+    assert (await lab_page.connect())[0]
+    assert (await lab_page.receive_json_from(timeout=10))["type"] == "snapshot"
+
+    results = [{"index": 0, "title": "web-a answers on h1:80", "passed": True, "message": "ok",
+                "node": "client", "weight": 1}]  # fmt: skip
+    await sync_to_async(grading.each_result)(attempt.lab.uid, attempt.id, results[0])
+    assert (await lab_page.receive_json_from(timeout=10)) == {
+        "type": "check.result", "attempt": attempt.id, "result": results[0]}  # fmt: skip
+    await sync_to_async(grading.record)(attempt.id, results)
+    heard = await dashboard.receive_json_from(timeout=10)
+    assert heard["type"] == "attempt" and heard["attempt"]["student"] == "sam"
+    assert heard["attempt"]["score"] == 1 and heard["attempt"]["results"] == results
+    seen = await lab_page.receive_json_from(timeout=10)
+    assert seen["type"] == "checks" and seen["id"] == attempt.id and seen["score"] == 1
+
+    await sync_to_async(grading.broadcast)(course, "tina", "five minutes left")
+    assert (await dashboard.receive_json_from(timeout=10))["message"] == "five minutes left"
+    assert (await lab_page.receive_json_from(timeout=10)) == {
+        "type": "broadcast", "from": "tina", "message": "five minutes left"}  # fmt: skip
+    for socket in (dashboard, lab_page):
+        await socket.disconnect()
