@@ -41,6 +41,10 @@ def check_quota(lab: Lab) -> None:
     owner = lab.owner
     if owner.is_staff:
         return
+    from .classroom.attempts import course_quota_problem  # the classroom builds on the life cycle
+
+    if (problem := course_quota_problem(lab)) is not None:
+        raise LimitReached(problem)
     others = list(Lab.objects.filter(owner=owner).exclude(id=lab.id).exclude(status__in=IDLE))
     limit = settings.WIRELAB_QUOTA_RUNNING_LABS
     if len(others) >= limit:
@@ -65,6 +69,15 @@ def check_in_flight(lab: Lab, user) -> None:
     if waiting.count() >= settings.WIRELAB_MAX_JOBS_IN_FLIGHT:
         limit = settings.WIRELAB_MAX_JOBS_IN_FLIGHT
         raise LimitReached(f"you have {limit} controls or commands waiting: let them finish first")
+
+
+def queue_position(lab: Lab) -> int | None:
+    """How many deploys and destroys wait before the lab's own on its lab host (None: not waiting)."""
+    waiting = Operation.objects.filter(
+        labhost=lab.labhost, kind__in=Operation.LIFECYCLE, status=Operation.Status.QUEUED
+    )
+    mine = waiting.filter(lab=lab).order_by("id").first()
+    return None if mine is None else waiting.filter(id__lt=mine.id).count()
 
 
 def busy_with(lab: Lab) -> Operation | None:

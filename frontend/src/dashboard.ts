@@ -117,6 +117,7 @@ export class Dashboard {
     const cell = el("td", "", "lab-cell");
     if (!attempt) { cell.append(el("span", "not started", "muted")); return cell; }
     cell.append(el("span", attempt.lab_status, `status ${attempt.lab_status}`));
+    if (attempt.queue !== null && attempt.queue !== undefined) cell.append(el("span", ` ${attempt.queue} ahead`, "muted"));
     cell.append(el("span", ` ${Math.round(attempt.score * 100)}%`, "score"));
     const actions = el("div", "", "row-actions");
     const button = (label: string, run: () => Promise<void>) => {

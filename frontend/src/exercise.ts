@@ -9,7 +9,7 @@ export interface CheckResult {
 
 export interface Attempt {
   id: number; exercise: number; student: string; lab: number; lab_status: string; lab_reason: string;
-  results: CheckResult[]; score: number; checking: boolean; checked: string | null;
+  results: CheckResult[]; score: number; checking: boolean; checked: string | null; queue: number | null;
 }
 
 interface ExerciseInfo {
@@ -73,6 +73,10 @@ export class ExerciseBox {
     const percent = Math.round((passed / total) * 100);
     box.replaceChildren();
     box.append(text("h2", this.exercise.title));
+    if (this.attempt.queue !== null && this.attempt.queue !== undefined) {
+      const ahead = this.attempt.queue;
+      box.append(text("p", ahead ? `Your lab waits for the lab host: ${ahead} ahead of it.` : "Your lab is next.", "queue"));
+    }
     const details = document.createElement("details");
     details.open = !this.attempt.results.length;
     details.append(text("summary", "Instructions"));

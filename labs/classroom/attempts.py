@@ -94,3 +94,22 @@ def request_check(attempt: Attempt, user, automatic: bool = False, enqueue: bool
     Attempt.objects.filter(id=attempt.id).update(checking=True)
     grading.announce(attempt.id)
     return op
+
+
+def course_quota_problem(lab: Lab) -> str | None:
+    """Why a student's lab may not start now: its course has its limit of labs running."""
+    attempt = Attempt.objects.filter(lab=lab).select_related("exercise__course").first()
+    limit = attempt.exercise.course.max_running_labs if attempt else 0
+    if not limit:
+        return None
+    course = attempt.exercise.course
+    running = (
+        Lab.objects.filter(attempt__exercise__course=course)
+        .exclude(id=lab.id)
+        .exclude(status__in=lifecycle.IDLE)
+        .count()
+    )
+    if running >= limit:
+        wait = "wait for one to stop, then deploy"
+        return f"{course.name} has {running} labs running and may have {limit}: {wait}"
+    return None

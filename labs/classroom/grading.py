@@ -10,6 +10,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from .. import lifecycle
 from ..live.state import group_name
 from .models import Attempt
 
@@ -36,6 +37,7 @@ def summary(attempt: Attempt) -> dict:
         "lab": lab.id,
         "lab_status": lab.status,
         "lab_reason": lab.status_reason,
+        "queue": lifecycle.queue_position(lab) if lab.status == "deploying" else None,
         "results": attempt.results,
         "score": round(attempt.score, 4),
         "checking": attempt.checking,

@@ -18,6 +18,9 @@ class Course(models.Model):
     name = models.CharField(max_length=100)
     join_code = models.CharField(max_length=16, unique=True, default=new_join_code)
     joining_open = models.BooleanField(default=True, help_text="students may join with the code")
+    max_running_labs = models.PositiveIntegerField(
+        default=0, help_text="students' labs of this course running at once (0: no limit beyond each user's)"
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
 

@@ -374,3 +374,22 @@ async def test_an_exercise_without_consoles_refuses_them_and_commands(teacher):
     refused = await socket.receive_json_from(timeout=10)
     assert refused["message"] == "this exercise does not allow consoles or commands in its lab"
     assert (await socket.receive_output(timeout=10)) == {"type": "websocket.close", "code": 4403}
+
+
+def test_a_course_limits_its_running_labs_and_shows_where_each_waits(course):
+    sam, kim, ana = joined("sam", course), joined("kim", course), joined("ana", course)
+    exercise = course.exercises.get(order=1)
+    first, op1 = attempts.start(exercise, sam, enqueue=False)
+    second, _ = attempts.start(exercise, kim, enqueue=False)
+    queues = [grading.summary(Attempt.objects.get(id=a.id))["queue"] for a in (first, second)]
+    assert queues == [0, 1]
+    Course.objects.filter(id=course.id).update(max_running_labs=2)
+    response = client_of(ana).post(f"/api/exercises/{exercise.id}/start/")
+    assert response.status_code == 429
+    assert response.data["detail"] == (
+        "Networks 101 has 2 labs running and may have 2: wait for one to stop, then deploy"
+    )
+    assert response.data["attempt"]["lab_status"] == "draft"  # the lab is there, undeployed
+    Operation.objects.filter(id=op1.id).update(status="succeeded")
+    Lab.objects.filter(id=first.lab_id).update(status="stopped")
+    assert client_of(ana).post(f"/api/exercises/{exercise.id}/start/").status_code == 202
