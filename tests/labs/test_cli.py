@@ -78,6 +78,11 @@ def test_bootstrap_creates_admin_once_and_loads_demos(settings, tmp_path):
     assert "Created the admin account: user admin, password" in out
     assert (tmp_path / "admin-password").exists()
     assert set(Lab.objects.values_list("slug", flat=True)) == {"docker-modes", "routed"}
+    assert "demo course loaded: students join at /join/ with the code" in out
+    from labs.classroom.models import Course
+
+    course = Course.objects.get()
+    assert course.exercises.count() == 4 and course.members.get().user.username == "admin"
     code, out, _ = run("bootstrap")
     assert "Created the admin account" not in out
-    assert Lab.objects.count() == 2
+    assert Lab.objects.count() == 2 and Course.objects.count() == 1

@@ -1,7 +1,8 @@
-"""`manage.py bootstrap`: the admin account (password printed once) and the demo labs.
+"""`manage.py bootstrap`: the admin account (password printed once), the demo labs and the
+demo course (the primer's four exercises, taught by the admin).
 
-Safe to run again: an existing admin is left as it is, and demo labs are refreshed
-from their documents.
+Safe to run again: an existing admin is left as it is, demo labs are refreshed from their
+documents, and the demo course is made once.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from labs import services
+from labs.classroom.courses import create_course
+from labs.classroom.models import Course
+from labs.classroom.roles import make_teacher
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+DEMO_COURSE_NAME = "Container networking: the primer"
 
 
 class Command(BaseCommand):
-    help = "Create the admin account if missing and load the demo labs."
+    help = "Create the admin account if missing and load the demo labs and the demo course."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
@@ -28,6 +33,7 @@ class Command(BaseCommand):
         user = self._admin(username)
         for path in sorted(DEMO_DIR.glob("*.yaml")):
             self._load_demo(path, user)
+        self._demo_course(user)
 
     def _admin(self, username):
         users = get_user_model().objects
@@ -49,3 +55,12 @@ class Command(BaseCommand):
     def _load_demo(self, path: Path, user):
         lab, _, created = services.import_or_replace(path.read_bytes(), user)
         self.stdout.write(f"demo lab {lab.slug} {'loaded' if created else 'up to date'}")
+
+    def _demo_course(self, user):
+        make_teacher(user)
+        course = Course.objects.filter(name=DEMO_COURSE_NAME, created_by=user).first()
+        if course is None:
+            course = create_course(DEMO_COURSE_NAME, user, from_demo=True)
+            self.stdout.write(f"demo course loaded: students join at /join/ with the code {course.join_code}")
+        else:
+            self.stdout.write(f"demo course up to date (join code {course.join_code})")

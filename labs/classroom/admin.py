@@ -1,0 +1,34 @@
+"""Courses, members, exercises and attempts in the Django admin."""
+
+from django.contrib import admin
+
+from .models import Attempt, Course, Exercise, Membership
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Course)
+class CourseAdmin(admin.ModelAdmin):
+    list_display = ["name", "join_code", "joining_open", "max_running_labs", "created_by", "created"]
+    search_fields = ["name", "join_code"]
+    inlines = [MembershipInline]
+    raw_id_fields = ["created_by"]
+
+
+@admin.register(Exercise)
+class ExerciseAdmin(admin.ModelAdmin):
+    list_display = ["title", "course", "order", "version", "updated"]
+    list_filter = ["course"]
+    readonly_fields = ["document", "version"]
+
+
+@admin.register(Attempt)
+class AttemptAdmin(admin.ModelAdmin):
+    list_display = ["student", "exercise", "score", "checked", "lab"]
+    list_filter = ["exercise__course", "exercise"]
+    search_fields = ["student__username"]
+    readonly_fields = ["exercise", "student", "lab", "version", "results", "score", "checking", "checked"]
