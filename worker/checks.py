@@ -3,9 +3,9 @@
 Each check looks at one node of one lab, found by the lab's ownership tag, so it can never
 look at another lab. Reach checks use sockets made inside the node's network namespace (no
 tool in the node's image is needed, and what the node can reach is what the check sees);
-routes, addresses and links are read from the kernel by netlink; listening sockets from the
-namespace's /proc tables; commands and files go through the container engine. Every check is
-bounded in time and output and ends in a pass or a fail with a plain sentence.
+routes, addresses, links and listening sockets are read from the kernel by netlink; commands
+and files go through the container engine. Every check is bounded in time and output and
+ends in a pass or a fail with a plain sentence.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from . import netdump
 from .errors import EngineError
 from .nsock import socket_in
 from .runtime import ContainerInfo, Runtime, node_container
+from .sockets import listening_ports
 
 ROUND_SECONDS = 60.0  # all the checks of one round together
 OUTPUT_LIMIT = 64 * 1024
 BODY_LIMIT = 64 * 1024
-TCP_LISTEN, UDP_BOUND = "0A", "07"
 ICMP_ECHO, ICMP_ECHO_REPLY = 8, 0
 
 
@@ -314,7 +314,7 @@ def _listening(lab: Lab, check: dict) -> str:
     if isinstance(port, str):
         port = lab.port_variable(node, port)
     pid = lab.container(node).pid
-    found = port in listening_ports(pid, proto)
+    found = (proto, port) in listening_ports(pid)
     if check["expect"] == "closed":
         if found:
             raise Failed(f"{node} listens on {proto} port {port} but should not")
@@ -322,23 +322,6 @@ def _listening(lab: Lab, check: dict) -> str:
     if not found:
         raise Failed(f"nothing listens on {proto} port {port} of {node}")
     return f"{node} listens on {proto} port {port}"
-
-
-def listening_ports(pid: int, proto: str) -> set[int]:
-    """Ports with a listening TCP (or bound UDP) socket in the network namespace of `pid`."""
-    wanted = TCP_LISTEN if proto == "tcp" else UDP_BOUND
-    ports = set()
-    for table in (proto, proto + "6"):
-        try:
-            with open(f"/proc/{pid}/net/{table}") as f:
-                lines = f.readlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == wanted:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
 
 
 def _netlink(lab: Lab, node: str) -> socket.socket:

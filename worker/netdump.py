@@ -27,14 +27,25 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_DUMP_REQUEST = 0x301  # NLM_F_REQUEST | NLM_F_DUMP
 NLM_F_DUMP_INTR = 0x10
 RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
-IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_EXT_MASK = 3, 4, 10, 18, 20, 29
+IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_STATS64, IFLA_EXT_MASK = (
+    3,
+    4,
+    10,
+    18,
+    20,
+    23,
+    29,
+)
+STATS64 = struct.Struct("8Q")  # the first fields of rtnl_link_stats64
+STATS_FIELDS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors", "rx_dropped",
+                "tx_dropped")  # fmt: skip
 IFLA_INFO_KIND = 1
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 IFA_ADDRESS = 1
 RTA_DST, RTA_GATEWAY, RTA_TABLE = 1, 5, 15
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
 MAIN_TABLE = 254
-LINK_ATTRIBUTES = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS})
+LINK_ATTRIBUTES = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_STATS64})
 KIND_ATTRIBUTE = frozenset({IFLA_INFO_KIND})
 ADDRESS_ATTRIBUTE = frozenset({IFA_ADDRESS})
 ROUTE_ATTRIBUTES = frozenset({RTA_TABLE, RTA_DST, RTA_GATEWAY})
@@ -52,6 +63,7 @@ class Link:
     mtu: int
     up: bool
     carrier: bool = False  # the cable's other end is there and up
+    stats: dict[str, int] | None = None  # packet and byte counters, when asked for
 
 
 def _attributes(data: bytes, offset: int, wanted: frozenset) -> dict[int, bytes]:
@@ -75,7 +87,7 @@ def _number(value: bytes | None) -> int:
     return struct.unpack("I", value[:4])[0] if value else 0
 
 
-def _dump(sock: socket.socket, msg_type: int, body: bytes, what: str) -> list[bytes]:
+def dump(sock: socket.socket, msg_type: int, body: bytes, what: str) -> list[bytes]:
     """The messages of one dump; tried again when the kernel says a change interrupted it."""
     for _ in range(5):
         messages, interrupted = _dump_once(sock, msg_type, body, what)
@@ -106,12 +118,12 @@ def _dump_once(sock: socket.socket, msg_type: int, body: bytes, what: str) -> tu
             offset += (length + 3) & ~3
 
 
-def links(sock: socket.socket) -> dict:
-    """Every interface by name."""
-    skip_stats = ATTR.pack(8, IFLA_EXT_MASK) + struct.pack("I", RTEXT_FILTER_SKIP_STATS)
+def links(sock: socket.socket, stats: bool = False) -> dict:
+    """Every interface by name (with `stats`, its counters too)."""
+    skip_stats = b"" if stats else ATTR.pack(8, IFLA_EXT_MASK) + struct.pack("I", RTEXT_FILTER_SKIP_STATS)
     body = IFINFO.pack(0, 0, 0, 0, 0) + skip_stats
     out = {}
-    for msg in _dump(sock, RTM_GETLINK, body, "interfaces"):
+    for msg in dump(sock, RTM_GETLINK, body, "interfaces"):
         _, _, index, flags, _ = IFINFO.unpack_from(msg)
         found = _attributes(msg, IFINFO.size, LINK_ATTRIBUTES)
         info = _attributes(found.get(IFLA_LINKINFO, b""), 0, KIND_ATTRIBUTE)
@@ -120,14 +132,21 @@ def links(sock: socket.socket) -> dict:
             index=index, name=name, kind=_string(info.get(IFLA_INFO_KIND, b"")),
             alias=_string(found.get(IFLA_IFALIAS, b"")), master=_number(found.get(IFLA_MASTER)),
             mtu=_number(found.get(IFLA_MTU)), up=bool(flags & IFF_UP), carrier=bool(flags & IFF_LOWER_UP),
+            stats=_stats(found.get(IFLA_STATS64)) if stats else None,
         )  # fmt: skip
     return out
+
+
+def _stats(value: bytes | None) -> dict[str, int]:
+    if not value or len(value) < STATS64.size:
+        return dict.fromkeys(STATS_FIELDS, 0)
+    return dict(zip(STATS_FIELDS, STATS64.unpack_from(value), strict=True))
 
 
 def addresses(sock: socket.socket) -> dict[int, set[str]]:
     """Every address by interface index as `address/prefix` (IPv6 link-local left out)."""
     found: dict[int, set[str]] = {}
-    for msg in _dump(sock, RTM_GETADDR, IFADDR.pack(0, 0, 0, 0, 0), "addresses"):
+    for msg in dump(sock, RTM_GETADDR, IFADDR.pack(0, 0, 0, 0, 0), "addresses"):
         _, prefixlen, _, _, index = IFADDR.unpack_from(msg)
         value = _attributes(msg, IFADDR.size, ADDRESS_ATTRIBUTE).get(IFA_ADDRESS, b"")
         if len(value) in (4, 16):
@@ -142,7 +161,7 @@ def routes(sock: socket.socket, protocol: int | None) -> dict[str, str | None]:
     -> gateway."""
     have = {}
     body = RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
-    for msg in _dump(sock, RTM_GETROUTE, body, "routes"):
+    for msg in dump(sock, RTM_GETROUTE, body, "routes"):
         _, dst_len, _, _, table, proto, _, _, _ = RTMSG.unpack_from(msg)
         found = _attributes(msg, RTMSG.size, ROUTE_ATTRIBUTES)
         table = _number(found[RTA_TABLE]) if RTA_TABLE in found else table

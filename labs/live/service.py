@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import queue
 import threading
 import time
 
@@ -46,10 +47,27 @@ class MonitorService:
         self.beats = 0
         self.threads: list[threading.Thread] = []
         self.lab_ids: dict[str, int | None] = {}
+        self.history: queue.Queue = queue.Queue()
 
     def publish(self, lab_uid: str, events: list[dict]) -> None:
         self.publisher.submit_threadsafe(lab_uid, events)
-        self._remember(lab_uid, events)
+        if any(e["type"] in ("link.state", "node.state") for e in events):
+            self.history.put((lab_uid, events))  # written by a thread of its own: the database
+            # may be slow, and the next netlink change must not wait for it
+
+    def _write_history(self) -> None:
+        try:
+            while True:
+                item = self.history.get()
+                if item is None:
+                    return
+                try:
+                    self._remember(*item)
+                except Exception as exc:  # the database away: the history misses these lines
+                    log.warning("could not write a lab's history: %s", exc)
+                    connection.close()
+        finally:
+            connection.close()
 
     def _remember(self, lab_uid: str, events: list[dict]) -> None:
         if lab_uid not in self.lab_ids:
@@ -70,7 +88,8 @@ class MonitorService:
         loop_thread = threading.Thread(target=self.loop.run_forever, name="publisher", daemon=True)
         monitor_thread = threading.Thread(target=self._watch, name="monitor")
         beat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
-        self.threads = [loop_thread, monitor_thread, beat_thread]
+        history_thread = threading.Thread(target=self._write_history, name="history", daemon=True)
+        self.threads = [loop_thread, monitor_thread, beat_thread, history_thread]
         for thread in self.threads:
             thread.start()
 
@@ -107,6 +126,8 @@ class MonitorService:
         self.stopping.set()
         self.done.set()
         self.threads[1].join(timeout=10)
+        self.history.put(None)
+        self.threads[3].join(timeout=10)
         asyncio.run_coroutine_threadsafe(self.publisher.close(), self.loop).result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.threads[0].join(timeout=10)

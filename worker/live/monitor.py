@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .. import fabric
 from ..errors import EngineError
@@ -28,6 +29,18 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, list[dict]], None]
 SAMPLES_PER_TURN = 4
 MAX_FAILURES = 30  # turns failed in a row before the monitor gives up (and is restarted)
+DOCKER_ACTIONS = frozenset({"start", "die", "stop", "oom", "restart", "destroy", "create"})
+EVERYTHING, AGAIN = "*every-node*", "*what-runs*"  # asks: every node's state, or only what runs
+
+
+@dataclass
+class Found:
+    """What the discovery thread found, for the loop to take in."""
+
+    node_events: list[tuple[str, dict]] = field(default_factory=list)
+    wanted: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # path -> lab, owner, pid
+    fabrics: set[str] = field(default_factory=set)
+    opened: dict[str, Watch] = field(default_factory=dict)
 
 
 class Monitor:
@@ -41,7 +54,10 @@ class Monitor:
         self.fabrics: set[str] = set()  # labs whose fabric namespace was there at the last discovery
         self.last_turn = 0.0  # when a turn last went through: the heartbeat
         self.reported: dict[str, dict[str, dict]] = {}  # lab -> entity key -> last event
-        self.docker_events: queue.Queue = queue.Queue()
+        self.asks: queue.Queue = queue.Queue()  # container ids changed, or EVERYTHING / AGAIN
+        self.found: queue.Queue = queue.Queue()  # what the discovery thread found
+        self.lock = threading.Lock()  # the watches, changed by the loop, copied by discovery
+        self.closing = threading.Event()  # set by close(): the discovery thread stops
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
 
@@ -59,53 +75,79 @@ class Monitor:
             self.publish(lab, fresh)
         return fresh
 
-    # Discovery -----------------------------------------------------------------------
+    # Discovery ---------------------------------------------------------------------
+    # Asking the container engine what runs takes long while it is busy (a class starting
+    # three hundred containers at once), so it is done by a thread of its own, which also
+    # opens the watches of new namespaces; the netlink loop only takes in what it found.
 
-    def discover(self) -> None:
-        """Follow what runs: new namespaces get a watch, vanished ones lose theirs."""
-        wanted: dict[str, tuple[str, str, int]] = {}
+    def look_up(self, changed: set[str], everything: bool) -> Found:
+        """Node states of the `changed` containers (or of every one), what runs now, and
+        watches opened for the namespaces not watched yet."""
+        infos = self.runtime.list() if everything else []
+        for container_id in changed:
+            with contextlib.suppress(EngineError):  # removed since
+                infos.append(self.runtime.inspect(container_id))
+        found = Found(node_events=[e for e in map(self._node_event, infos) if e])
         for info in self.runtime.list(running=True):
             if info.role in NAMESPACE_ROLES and info.pid:
-                wanted[f"/proc/{info.pid}/ns/net"] = (info.lab, info.node, info.pid)
-        self.fabrics = fabric.labs_with_fabric()
-        for lab in self.fabrics:
-            wanted[fabric.path_of(lab)] = (lab, "", 0)
-        for path in list(self.watches):
-            if path not in wanted or not os.path.exists(path):
-                self.watches.pop(path).close()
-        present = {lab for lab, _, _ in wanted.values()}
-        for lab in list(self.reported):
-            if lab not in present:  # destroyed: a redeploy must report its states afresh
-                del self.reported[lab]
-        for path, (lab, owner, pid) in wanted.items():
-            if path not in self.watches:
+                found.wanted[f"/proc/{info.pid}/ns/net"] = (info.lab, info.node, info.pid)
+        found.fabrics = fabric.labs_with_fabric()
+        for lab in found.fabrics:
+            found.wanted[fabric.path_of(lab)] = (lab, "", 0)
+        with self.lock:
+            watched = set(self.watches)
+        for path, (lab, owner, pid) in found.wanted.items():
+            if path not in watched:
                 watch = Watch(lab, owner, path, pid)
                 try:
                     watch.open()
                 except OSError as exc:
                     log.info("cannot watch %s: %s", path, exc)
                     continue
-                self.watches[path] = watch
-                self.refresh(watch, counters=False)
+                found.opened[path] = watch
+        return found
 
-    def node_states(self) -> None:
-        for info in self.runtime.list():
-            self._node_event(info)
+    def take_in(self, found: Found) -> None:
+        """Follow what runs: new namespaces get their watch, vanished ones lose theirs."""
+        for lab, event in found.node_events:
+            self._emit(lab, [event])
+        self.fabrics = found.fabrics
+        with self.lock:
+            for path in list(self.watches):
+                if path not in found.wanted or not os.path.exists(path):
+                    self.watches.pop(path).close()
+            present = {lab for lab, _, _ in found.wanted.values()}
+            for lab in list(self.reported):
+                if lab not in present:  # destroyed: a redeploy must report its states afresh
+                    del self.reported[lab]
+            fresh = []
+            for path, watch in found.opened.items():
+                if path in self.watches or not os.path.exists(path):
+                    watch.close()
+                else:
+                    self.watches[path] = watch
+                    fresh.append(watch)
+        for watch in fresh:
+            self.refresh(watch, counters=False)
 
-    def _node_event(self, info: ContainerInfo) -> None:
+    def discover(self) -> None:
+        """Look up and take in at once (in this thread)."""
+        self.take_in(self.look_up(set(), everything=True))
+
+    def _node_event(self, info: ContainerInfo) -> tuple[str, dict] | None:
         if info.role not in NODE_ROLES:
-            return
+            return None
         state = node_state(self.runtime, info)
         event = {"type": "node.state", "node": info.node, "state": state.state, "reason": state.reason}
         if state.state != "running":
             event["exit_code"] = state.exit_code
-        self._emit(info.lab, [event])
+        return info.lab, event
 
     # Reading namespaces --------------------------------------------------------------
 
     def refresh(self, watch: Watch, counters: bool, send: bool = True) -> list[dict]:
         try:
-            found, raw = watch.read()
+            found, raw = watch.read(counters=counters)
         except Exception as exc:  # the namespace may vanish between discovery and reading
             log.debug("reading %s failed: %s", watch.path, exc)
             return []
@@ -134,7 +176,7 @@ class Monitor:
         return fresh
 
     def _ports(self, watch: Watch) -> dict:
-        ports = sorted(listening_ports(watch.pid))
+        ports = sorted(listening_ports(watch.pid, watch.diag))
         if ports != watch.last_ports:  # finding owners walks /proc: only when something changed
             watch.last_ports = ports
             watch.owners = socket_owners(watch.pid, ports) if ports else {}
@@ -147,19 +189,46 @@ class Monitor:
         while not stop.is_set():
             try:
                 for container_id, action in self.runtime.events():
-                    self.docker_events.put((container_id, action))
-                    self._wake_w.send(b"x")
+                    if action in DOCKER_ACTIONS:
+                        self.asks.put(container_id)
                     if stop.is_set():
                         break
             except Exception as exc:
                 log.warning("Docker events stream ended: %s", exc)
                 stop.wait(1)
 
+    def _look(self, stop: threading.Event) -> None:
+        """The discovery thread: answers the asks in batches, and wakes the loop with each."""
+        while not stop.is_set():
+            try:
+                asked = {self.asks.get(timeout=0.5)}
+            except queue.Empty:
+                continue
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    asked.add(self.asks.get_nowait())
+            everything = EVERYTHING in asked
+            try:
+                found = self.look_up(asked - {EVERYTHING, AGAIN}, everything)
+            except Exception as exc:
+                log.warning("looking up what runs failed: %s", exc)
+                self.asks.put(EVERYTHING if everything else AGAIN)
+                stop.wait(1)
+                continue
+            if stop.is_set():
+                for watch in found.opened.values():
+                    watch.close()
+                return
+            self.found.put(found)
+            with contextlib.suppress(OSError):  # closed meanwhile: stopping
+                self._wake_w.send(b"x")
+
     def run(self, stop: threading.Event) -> None:
         """Watch until `stop` is set. An error in one turn is logged and the watch is rebuilt
         after a pause that grows with repeated failures; after MAX_FAILURES in a row the error
         is raised, so whoever runs the monitor can exit and be restarted."""
         threading.Thread(target=self._follow_docker, args=(stop,), daemon=True).start()
+        threading.Thread(target=self._look, args=(self.closing,), name="discovery", daemon=True).start()
         selector = selectors.DefaultSelector()  # epoll: no limit on how many namespaces
         selector.register(self._wake_r, selectors.EVENT_READ)
         failures, self.next_tick, self.sampling = 0, 0.0, []
@@ -167,8 +236,7 @@ class Monitor:
             while not stop.is_set():
                 try:
                     if failures or not self.next_tick:
-                        self.discover()
-                        self.node_states()
+                        self.asks.put(EVERYTHING)
                         self.next_tick = time.monotonic() + self.tick
                     self._turn(selector)
                     failures = 0
@@ -193,14 +261,14 @@ class Monitor:
         timeout = 0.0 if self.sampling else max(0.0, self.next_tick - time.monotonic())
         for key, _ in selector.select(min(timeout, 0.5)):
             if key.fileobj is self._wake_r:
-                self._handle_docker()
+                self._take_found()
             elif key.fd in by_fd:
                 by_fd[key.fd].drain()
                 self.refresh(by_fd[key.fd], counters=False)
         if time.monotonic() >= self.next_tick and not self.sampling:
             self.next_tick = time.monotonic() + self.tick
             if fabric.labs_with_fabric() != self.fabrics:
-                self.discover()  # a fabric made after its containers' events: watch it too
+                self.asks.put(AGAIN)  # a fabric made after its containers' events: watch it too
             self.sampling = list(self.watches.values())
         # a few samples per turn, so events never wait behind a whole round of them
         for watch in self.sampling[:SAMPLES_PER_TURN]:
@@ -208,23 +276,20 @@ class Monitor:
                 self.refresh(watch, counters=True)
         self.sampling = self.sampling[SAMPLES_PER_TURN:]
 
-    def _handle_docker(self) -> None:
-        try:
+    def _take_found(self) -> None:
+        with contextlib.suppress(BlockingIOError):
             while self._wake_r.recv(4096):
                 pass
-        except BlockingIOError:
-            pass
-        changed = False
-        while not self.docker_events.empty():
-            container_id, action = self.docker_events.get_nowait()
-            if action in ("start", "die", "stop", "oom", "restart", "destroy", "create"):
-                with contextlib.suppress(EngineError):  # removed since
-                    self._node_event(self.runtime.inspect(container_id))
-                changed = True
-        if changed:
-            self.discover()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.take_in(self.found.get_nowait())
 
     def close(self) -> None:
+        self.closing.set()
+        with contextlib.suppress(queue.Empty):
+            while True:  # found but not taken in
+                for watch in self.found.get_nowait().opened.values():
+                    watch.close()
         for watch in self.watches.values():
             watch.close()
         self.watches.clear()
