@@ -393,3 +393,30 @@ def test_a_course_limits_its_running_labs_and_shows_where_each_waits(course):
     Operation.objects.filter(id=op1.id).update(status="succeeded")
     Lab.objects.filter(id=first.lab_id).update(status="stopped")
     assert client_of(ana).post(f"/api/exercises/{exercise.id}/start/").status_code == 202
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_another_students_lab_page_and_sockets_are_closed_to_a_student(teacher, client):
+    from asgiref.sync import sync_to_async
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from labs.classroom.courses import create_course, join
+    from labs.routing import websocket_urlpatterns
+
+    def prepare():
+        course = create_course("Pairs", teacher, from_demo=True)
+        sam, kim = (get_user_model().objects.create_user(n) for n in ("sam", "kim"))
+        join(course, sam)
+        join(course, kim)
+        attempt, _ = attempts.start(course.exercises.get(order=1), sam, deploy=False)
+        client.force_login(kim)
+        assert client.get(f"/labs/{attempt.lab_id}/").status_code == 404
+        return kim, attempt.lab_id
+
+    kim, lab_id = await sync_to_async(prepare)()
+    for path in (f"/ws/labs/{lab_id}/", f"/ws/labs/{lab_id}/nodes/client/console/"):
+        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
+        socket.scope["user"] = kim
+        assert (await socket.connect()) == (False, 4403), path
