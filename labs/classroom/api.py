@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import timedelta
 
 from django.http import HttpResponse
@@ -159,7 +160,7 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             lab = Lab.objects.filter(id=request.data["lab"], owner=request.user).first()
             if lab is None:
                 raise ValidationError({"lab": "not one of your labs"})
-            doc = read_exercise(_json(lab.document))
+            doc = read_exercise(json.dumps(lab.document))
         else:
             doc = read_exercise(document_text(request))
         exercise = add_exercise(course, doc)
@@ -244,12 +245,6 @@ def _csv(course: Course, grid: dict) -> HttpResponse:
     response = HttpResponse(out.getvalue(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="course-{course.id}-results.csv"'
     return response
-
-
-def _json(data) -> str:
-    import json
-
-    return json.dumps(data)
 
 
 class ExerciseViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -58,35 +58,27 @@ def stop_idle_labs(labhost: str, now=None) -> list[str]:
     return stopped
 
 
-def end_closed_exercises(labhost: str, now=None) -> list[str]:
-    now = now or timezone.now()
-    ended = []
-    running = Attempt.objects.filter(lab__labhost=labhost, lab__status__in=UP).select_related(
-        "lab", "exercise"
-    )
-    for attempt in running:
-        closes = rules_of(attempt.exercise).closes
-        if (
-            closes
-            and now >= closes
-            and _take_down(attempt.lab, f"the exercise closed at {closes:%Y-%m-%d %H:%M}")
-        ):
-            ended.append(attempt.lab.slug)
-    return ended
-
-
 def _running_attempts(labhost: str):
     up = Attempt.objects.filter(lab__labhost=labhost, lab__status__in=UP)
     return up.select_related("lab", "exercise", "student")
 
 
+def end_closed_exercises(labhost: str, now=None) -> list[str]:
+    now = now or timezone.now()
+    ended = []
+    for attempt in _running_attempts(labhost):
+        closes = rules_of(attempt.exercise).closes
+        if not closes or now < closes:
+            continue
+        if _take_down(attempt.lab, f"the exercise closed at {closes:%Y-%m-%d %H:%M}"):
+            ended.append(attempt.lab.slug)
+    return ended
+
+
 def check_due(labhost: str, now=None) -> list[int]:
     now = now or timezone.now()
     asked = []
-    running = Attempt.objects.filter(lab__labhost=labhost, lab__status__in=UP).select_related(
-        "lab", "exercise"
-    )
-    for attempt in running:
+    for attempt in _running_attempts(labhost):
         every = rules_of(attempt.exercise).check_every
         if not every or (attempt.checked and now - attempt.checked < timedelta(seconds=every)):
             continue
