@@ -24,6 +24,7 @@ urlpatterns = [
         classroom.exercise_start,
         name="course-exercise-start",
     ),
+    path("courses/<int:course_id>/exercises/new/", classroom.exercise_add, name="course-exercise-add"),
     path("join/", classroom.join_page, name="join"),
     path("s/", views.shared_page, name="shared"),
     path("s/embed/", views.shared_embed, name="shared-embed"),

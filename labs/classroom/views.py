@@ -3,6 +3,9 @@ exercises), starting an exercise, and joining with a code (signing up on the way
 
 from __future__ import annotations
 
+import json
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -12,9 +15,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
+from topology.problems import TopologyError
+
 from .. import lifecycle
 from . import attempts, courses
-from .exercises import instructions_html
+from .exercises import add_exercise, instructions_html, read_exercise
 from .models import Attempt, Membership
 from .roles import can_teach, courses_of, role_in
 
@@ -46,7 +51,8 @@ def course_page(request, course_id: int):
     if course is None:
         raise Http404
     if role_in(course, request.user) == Membership.Role.TEACHER:
-        return render(request, "classroom/dashboard.html", {"course": course})
+        labs = request.user.labs.order_by("name")
+        return render(request, "classroom/dashboard.html", {"course": course, "labs": labs})
     mine = {a.exercise_id: a for a in Attempt.objects.filter(student=request.user, exercise__course=course)
             .select_related("lab")}  # fmt: skip
     rows = [(e, mine.get(e.id), instructions_html(e)) for e in course.exercises.all()]
@@ -71,6 +77,33 @@ def exercise_start(request, course_id: int, exercise_id: int):
         if attempt is None:
             return redirect("course", course_id=course.id)
     return redirect("lab", lab_id=attempt.lab_id)
+
+
+@login_required
+@require_POST
+def exercise_add(request, course_id: int):
+    """A teacher adds an exercise: an uploaded exercise file, or one of their labs whose
+    document has an `exercise:` section."""
+    course = courses_of(request.user).filter(id=course_id).first()
+    if course is None or role_in(course, request.user) != Membership.Role.TEACHER:
+        raise Http404
+    upload, lab_id = request.FILES.get("file"), request.POST.get("lab")
+    try:
+        if upload is not None:
+            doc = read_exercise(upload.read(settings.WIRELAB_MAX_DOCUMENT_BYTES + 1))
+        else:
+            lab = request.user.labs.filter(id=lab_id).first() if str(lab_id).isdigit() else None
+            if lab is None:
+                messages.error(request, "choose an exercise file or one of your labs")
+                return redirect("course", course_id=course.id)
+            doc = read_exercise(json.dumps(lab.document))
+        exercise = add_exercise(course, doc)
+    except TopologyError as exc:
+        found = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in exc.problems[:10])
+        messages.error(request, f"not added: {found}")
+    else:
+        messages.info(request, f"{exercise.title} added")
+    return redirect("course", course_id=course.id)
 
 
 def _too_many_tries(request) -> bool:

@@ -420,3 +420,20 @@ async def test_another_students_lab_page_and_sockets_are_closed_to_a_student(tea
         socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
         socket.scope["user"] = kim
         assert (await socket.connect()) == (False, 4403), path
+
+
+def test_a_teacher_adds_an_exercise_from_a_file_or_a_lab_on_the_course_page(client, course, teacher, user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from labs.services import import_lab
+
+    client.force_login(teacher)
+    upload = SimpleUploadedFile("ex.yaml", EXERCISE.replace("2. Bridge mode", "5. Again").encode())
+    page = client.post(f"/courses/{course.id}/exercises/new/", {"file": upload}, follow=True)
+    assert b"5. Again: publish a port with NAT added" in page.content
+    plain, _ = import_lab(EXERCISE[: EXERCISE.index("exercise:")], teacher)
+    page = client.post(f"/courses/{course.id}/exercises/new/", {"lab": plain.id}, follow=True)
+    assert b"not added: exercise: an exercise file needs an `exercise:` section" in page.content
+    assert course.exercises.count() == 5
+    client.force_login(user)
+    assert client.post(f"/courses/{course.id}/exercises/new/", {"lab": plain.id}).status_code == 404
