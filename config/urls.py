@@ -25,6 +25,11 @@ urlpatterns = [
         name="course-exercise-start",
     ),
     path("courses/<int:course_id>/exercises/new/", classroom.exercise_add, name="course-exercise-add"),
+    path(
+        "courses/<int:course_id>/attempts/<int:attempt_id>/console/",
+        classroom.console_watch,
+        name="course-console-watch",
+    ),
     path("join/", classroom.join_page, name="join"),
     path("s/", views.shared_page, name="shared"),
     path("s/embed/", views.shared_embed, name="shared-embed"),

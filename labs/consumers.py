@@ -178,6 +178,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             "lab": self.lab.uid,
             "node": kwargs["node"],
             "reply": self.channel_name,
+            "watch": live.console_watch_group(self.lab.uid, kwargs["node"]),
         }
         await self.channel_layer.send(live.console_channel(self.lab.labhost), request)
         self.waiting = asyncio.ensure_future(self._expect_answer())

@@ -129,6 +129,9 @@ export class Dashboard {
       const link = await api<{ url: string }>("POST", `/api/attempts/${attempt.id}/view/`);
       window.open(link.url, "_blank", "noopener");
     });
+    button("Console", async () => {
+      window.open(`/courses/${this.courseId}/attempts/${attempt.id}/console/`, "_blank", "noopener");
+    });
     button("Reset", async () => {
       if (confirm(`Reset ${attempt.student}'s lab to the exercise's start?`)) await api("POST", `/api/attempts/${attempt.id}/reset/`);
     });

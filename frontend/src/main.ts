@@ -12,7 +12,7 @@ import { LiveConnection, emptyState, paint, type LiveState } from "./live";
 import { LabModel } from "./model";
 import { renderPanel, type Selection } from "./panel";
 import { SharePanel } from "./share";
-import { NodeConsole } from "./terminal";
+import { ConsoleWatch, NodeConsole } from "./terminal";
 import { Viewer } from "./viewer";
 
 cytoscape.use(svg);
@@ -670,3 +670,6 @@ if (dashboardRoot) {
     if (bar) bar.textContent = `could not load the class: ${error.message}`;
   });
 }
+
+const watchRoot = document.getElementById("console-watch");
+if (watchRoot) new ConsoleWatch(watchRoot, Number(watchRoot.dataset.attemptId), watchRoot.dataset.node ?? "");

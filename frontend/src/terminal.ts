@@ -40,3 +40,28 @@ export class NodeConsole {
     this.term.dispose();
   }
 }
+
+/** A teacher's read-only view of what a student's consoles on one node print. */
+export class ConsoleWatch {
+  private term: Terminal;
+  private fit = new FitAddon();
+
+  constructor(host: HTMLElement, attemptId: number, node: string) {
+    this.term = new Terminal({ fontSize: 13, disableStdin: true, cursorBlink: false, theme: { background: "#101820" } });
+    this.term.loadAddon(this.fit);
+    this.term.open(host);
+    this.fit.fit();
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/attempts/${attemptId}/nodes/${encodeURIComponent(node)}/watch/`);
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => this.term.write(`[watching ${node}: what the student's consoles print from now on]\r\n`);
+    socket.onmessage = (message) => {
+      if (typeof message.data === "string") {
+        const data = JSON.parse(message.data);
+        if (data.type === "note") this.term.write(`\r\n[${data.message}]\r\n`);
+      } else this.term.write(new Uint8Array(message.data));
+    };
+    socket.onclose = () => this.term.write("\r\n[no longer watching]\r\n");
+    window.addEventListener("resize", () => this.fit.fit());
+  }
+}

@@ -1,14 +1,18 @@
-"""`/ws/courses/<id>/`: the teacher's dashboard, told of every student's attempt as it changes
-(lab status, checks under way, results) and of the teachers' broadcasts."""
+"""The teachers' sockets: `/ws/courses/<id>/`, the dashboard, told of every student's attempt
+as it changes (lab status, checks under way, results) and of the teachers' broadcasts; and
+`/ws/attempts/<id>/nodes/<node>/watch/`, a student's consoles on a node, read-only."""
 
 from __future__ import annotations
 
+import json
+
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from ..consumers import FORBIDDEN
+from ..live.state import console_watch_group
 from .grading import course_group
-from .models import Course
+from .models import Attempt, Course
 from .roles import teaches
 
 
@@ -41,3 +45,37 @@ class CourseConsumer(AsyncJsonWebsocketConsumer):
 
     async def course_broadcast(self, message):
         await self.send_json(message["payload"])
+
+
+@database_sync_to_async
+def _watched_lab(user, attempt_id: int) -> str | None:
+    """The lab tag of an attempt that `user` teaches, else None."""
+    attempt = Attempt.objects.filter(id=attempt_id).select_related("exercise__course", "lab").first()
+    return attempt.lab.uid if attempt and teaches(attempt.exercise.course, user) else None
+
+
+class ConsoleWatchConsumer(AsyncWebsocketConsumer):
+    """What a student's consoles on one node print, from now on; whatever is sent is ignored."""
+
+    async def connect(self):
+        kwargs = self.scope["url_route"]["kwargs"]
+        lab_uid = await _watched_lab(self.scope.get("user"), kwargs["attempt_id"])
+        if lab_uid is None:
+            await self.close(code=FORBIDDEN)
+            return
+        self.group = console_watch_group(lab_uid, kwargs["node"])
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Read-only: keystrokes never reach the student's shell from here."""
+
+    async def console_output(self, message):
+        await self.send(bytes_data=message["data"])
+
+    async def console_note(self, message):
+        await self.send(text_data=json.dumps({"type": "note", "message": message["message"]}))

@@ -15,9 +15,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
+from topology.kinds import get_kind
 from topology.problems import TopologyError
 
 from .. import lifecycle
+from ..store.documents import lab_document
 from . import attempts, courses
 from .exercises import add_exercise, instructions_html, read_exercise
 from .models import Attempt, Membership
@@ -104,6 +106,23 @@ def exercise_add(request, course_id: int):
     else:
         messages.info(request, f"{exercise.title} added")
     return redirect("course", course_id=course.id)
+
+
+@login_required
+def console_watch(request, course_id: int, attempt_id: int):
+    """A teacher follows what a student's consoles on one node print (read-only)."""
+    attempt = (
+        Attempt.objects.filter(id=attempt_id, exercise__course_id=course_id)
+        .select_related("exercise__course", "lab", "student")
+        .first()
+    )
+    if attempt is None or role_in(attempt.exercise.course, request.user) != Membership.Role.TEACHER:
+        raise Http404
+    doc = lab_document(attempt.lab)
+    nodes = [name for name, node in doc.nodes.items() if (k := get_kind(node.kind)) and k.has_container]
+    node = request.GET.get("node") if request.GET.get("node") in nodes else (nodes[0] if nodes else "")
+    context = {"attempt": attempt, "course": attempt.exercise.course, "nodes": nodes, "node": node}
+    return render(request, "classroom/console_watch.html", context)
 
 
 def _too_many_tries(request) -> bool:

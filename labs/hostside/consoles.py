@@ -3,7 +3,9 @@
 The web side's consumer asks on the lab host's console channel (`console.open`, with the
 channel to answer on); the relay opens a shell with a TTY in the node, answers with an
 inbox for the keystrokes (`console.opened`), then streams the terminal's bytes back
-(`console.output`) until either side closes or nobody types for the idle time.
+(`console.output`) until either side closes or nobody types for the idle time. The bytes also
+go to the request's `watch` group, where a course's teachers may follow a student's console
+(read-only: nothing comes back from that group).
 """
 
 from __future__ import annotations
@@ -85,9 +87,11 @@ class ConsoleRelay:
         inbox = await self.layer.new_channel()
         tty.sock.setblocking(False)
         await self.layer.send(reply, {"type": "console.opened", "inbox": inbox})
+        watch = request.get("watch") if isinstance(request.get("watch"), str) else None
+        await self._tell_watchers(watch, "a console opened")
         state = {"last": self.loop.time()}
         pumps = [
-            asyncio.ensure_future(self._output(tty, reply)),
+            asyncio.ensure_future(self._output(tty, reply, watch)),
             asyncio.ensure_future(self._input(tty, inbox, state)),
             asyncio.ensure_future(self._idle(state)),
         ]
@@ -99,8 +103,14 @@ class ConsoleRelay:
             await asyncio.to_thread(release)
             with contextlib.suppress(Exception):
                 await self.layer.send(reply, {"type": "console.closed", "idle": state.get("idle", False)})
+            await self._tell_watchers(watch, "the console closed")
 
-    async def _output(self, tty, reply: str) -> None:
+    async def _tell_watchers(self, watch: str | None, note: str) -> None:
+        if watch:
+            with contextlib.suppress(Exception):  # nobody watching, or the layer away: no matter
+                await self.layer.group_send(watch, {"type": "console.note", "message": note})
+
+    async def _output(self, tty, reply: str, watch: str | None = None) -> None:
         """The terminal's bytes: bursts (a screenful, a file) at once, then paced at
         WIRELAB_CONSOLE_OUTPUT_RATE. A command that prints without end (`yes`) then waits on
         its terminal: every byte costs the lab host's Docker engine far more than its size."""
@@ -111,6 +121,8 @@ class ConsoleRelay:
             if not chunk:
                 return
             await self.layer.send(reply, {"type": "console.output", "data": chunk})
+            if watch:
+                await self.layer.group_send(watch, {"type": "console.output", "data": chunk})
             now = self.loop.time()
             tokens = min(burst, tokens + (now - last) * rate) - len(chunk)
             last = now

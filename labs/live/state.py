@@ -95,3 +95,9 @@ def console_channel(labhost: str) -> str:
     """The channel on which lab host `labhost` takes requests for consoles."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in labhost)[:60]
     return f"wirelab.consoles.{safe}"
+
+
+def console_watch_group(lab_uid: str, node: str) -> str:
+    """The group that hears the output of every console on a node (a teacher watching)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in node)[:63]
+    return f"watch.{lab_uid}.{safe}"

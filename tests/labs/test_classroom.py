@@ -437,3 +437,14 @@ def test_a_teacher_adds_an_exercise_from_a_file_or_a_lab_on_the_course_page(clie
     assert course.exercises.count() == 5
     client.force_login(user)
     assert client.post(f"/courses/{course.id}/exercises/new/", {"lab": plain.id}).status_code == 404
+
+
+def test_the_console_watch_page_is_for_the_course_teachers(client, course, teacher):
+    sam = joined("sam", course)
+    attempt, _ = attempts.start(course.exercises.get(order=1), sam, deploy=False)
+    client.force_login(teacher)
+    page = client.get(f"/courses/{course.id}/attempts/{attempt.id}/console/?node=web-b")
+    assert page.status_code == 200
+    assert b'data-node="web-b"' in page.content and b"<option>client</option>" in page.content
+    client.force_login(sam)
+    assert client.get(f"/courses/{course.id}/attempts/{attempt.id}/console/").status_code == 404

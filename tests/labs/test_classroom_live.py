@@ -56,3 +56,42 @@ async def test_the_dashboard_hears_attempts_and_only_teachers_may_listen():
         "type": "broadcast", "from": "tina", "message": "five minutes left"}  # fmt: skip
     for socket in (dashboard, lab_page):
         await socket.disconnect()
+
+
+async def test_a_teacher_watches_a_students_console_read_only(labs_made):
+    from django.conf import settings
+
+    from labs.hostside.consoles import ConsoleRelay
+    from labs.hostside.jobs import carry_out
+    from tests.labs.test_live import _read_until
+    from worker.labhost import LabHost
+
+    def deployed():
+        teacher, sam, _, attempt = a_class()
+        _, op = attempts.start(attempt.exercise, sam, enqueue=False)
+        labs_made.append(attempt.lab)
+        assert carry_out(op.id).status == "succeeded"
+        outsider = get_user_model().objects.create_user("otto")
+        return teacher, sam, outsider, attempt
+
+    teacher, sam, outsider, attempt = await sync_to_async(deployed)()
+    relay = ConsoleRelay(settings.WIRELAB_LABHOST, LabHost(), idle_seconds=60)
+    relay.start()
+    try:
+        watch_path = f"/ws/attempts/{attempt.id}/nodes/client/watch/"
+        assert (await (await connect(watch_path, sam)).connect()) == (False, 4403)  # students may not
+        assert (await (await connect(watch_path, outsider)).connect()) == (False, 4403)
+        watcher = await connect(watch_path, teacher)
+        assert (await watcher.connect())[0]
+        console = await connect(f"/ws/labs/{attempt.lab_id}/nodes/client/console/", sam)
+        assert (await console.connect())[0]
+        assert "a console opened" in (await watcher.receive_output(timeout=30))["text"]
+        await watcher.send_to(bytes_data=b"echo from-the-teach''er\n")  # goes nowhere
+        await console.send_to(bytes_data=b"echo wat''ched-$(hostname)\n")
+        await _read_until(watcher, b"watched-client")
+        seen = await _read_until(console, b"watched-client")
+        assert b"from-the-teacher" not in seen
+        await console.disconnect()
+        await watcher.disconnect()
+    finally:
+        relay.stop()
