@@ -147,13 +147,15 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def _viewers_key(link_id: int) -> str:
-    return f"wirelab:viewers:{link_id}"
+def _viewers_key(link: ShareLink) -> str:
+    # by the token's hash, not the row's id: ids come again (another database on the same
+    # Redis, a test database made afresh), hashes of random tokens do not
+    return f"wirelab:viewers:{link.token_hash[:32]}"
 
 
-def viewer_seen(link_id: int, channel: str) -> int:
+def viewer_seen(link: ShareLink, channel: str) -> int:
     """Note a viewer socket alive; returns how many viewers the link has now."""
-    key, now = _viewers_key(link_id), time.time()
+    key, now = _viewers_key(link), time.time()
     client = _redis()
     try:
         pipe = client.pipeline()
@@ -166,24 +168,24 @@ def viewer_seen(link_id: int, channel: str) -> int:
         client.close()
 
 
-def viewer_gone(link_id: int, channel: str) -> None:
+def viewer_gone(link: ShareLink, channel: str) -> None:
     client = _redis()
     try:
-        client.zrem(_viewers_key(link_id), channel)
+        client.zrem(_viewers_key(link), channel)
     finally:
         client.close()
 
 
-def viewers_now(link_ids: list[int]) -> dict[int, int] | None:
-    """Viewers of each link now; None when Redis cannot say (the list is still shown)."""
-    if not link_ids:
+def viewers_now(links: list[ShareLink]) -> dict[int, int] | None:
+    """Viewers of each link now, by id; None when Redis cannot say (the list is still shown)."""
+    if not links:
         return {}
     client, now = _redis(), time.time()
     try:
         pipe = client.pipeline()
-        for link_id in link_ids:
-            pipe.zcount(_viewers_key(link_id), now, "+inf")
-        return dict(zip(link_ids, pipe.execute(), strict=True))
+        for link in links:
+            pipe.zcount(_viewers_key(link), now, "+inf")
+        return dict(zip([link.id for link in links], pipe.execute(), strict=True))
     except redis.RedisError:
         return None
     finally:

@@ -117,7 +117,7 @@ class ViewerConsumer(LiveConsumer):
         if not await asyncio.to_thread(take_slot, slot, +1, settings.WIRELAB_VIEWERS_PER_ADDRESS):
             return await self._end("too many views open from this address: close one first", TOO_MANY)
         self.slot = slot
-        count = await asyncio.to_thread(sharing.viewer_seen, link.id, self.channel_name)
+        count = await asyncio.to_thread(sharing.viewer_seen, link, self.channel_name)
         self.link, self.lab = link, link.lab
         if count > settings.WIRELAB_VIEWERS_PER_LINK:
             return await self._end("this link has as many viewers as it may: try again later", TOO_MANY)
@@ -142,7 +142,7 @@ class ViewerConsumer(LiveConsumer):
             if left <= 0:
                 return await self._end(sharing.GONE, GONE)
             await asyncio.sleep(min(sharing.HEARTBEAT, left))
-            await asyncio.to_thread(sharing.viewer_seen, self.link.id, self.channel_name)
+            await asyncio.to_thread(sharing.viewer_seen, self.link, self.channel_name)
 
     async def send_snapshot(self) -> None:
         snapshot = await SNAPSHOTS.get(self.lab, asyncio.get_running_loop().time())
@@ -164,7 +164,7 @@ class ViewerConsumer(LiveConsumer):
             if task is not None:
                 task.cancel()
         if self.link is not None:
-            await asyncio.to_thread(sharing.viewer_gone, self.link.id, self.channel_name)
+            await asyncio.to_thread(sharing.viewer_gone, self.link, self.channel_name)
         if self.slot is not None:
             self.slot, slot = None, self.slot
             await asyncio.to_thread(take_slot, slot, -1, 0)

@@ -118,8 +118,8 @@ class ShareLinkViewSet(
     def get_serializer_context(self):
         context = super().get_serializer_context()
         if self.action in ("list", "retrieve"):
-            ids = list(self.get_queryset().values_list("id", flat=True)[:500])
-            context["viewers"] = sharing.viewers_now(ids)
+            links = list(self.get_queryset()[:500])
+            context["viewers"] = sharing.viewers_now(links)
         return context
 
     @extend_schema(responses={201: CreatedShareLinkSerializer})
