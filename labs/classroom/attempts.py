@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from topology.exercise import plan_checks
@@ -41,15 +41,18 @@ def start(
         raise AttemptRefused("you are not in this course")
     if (why := window_problem(exercise)) is not None:
         raise AttemptRefused(why)
-    with transaction.atomic():
-        attempt = Attempt.objects.select_for_update().filter(exercise=exercise, student=student).first()
-        if attempt is None:
-            doc = template_of(exercise)
-            name = f"{doc.name} ({student.username})"[:100]
-            lab = copy_of(doc.model_copy(update={"name": name}), {}, student)
-            attempt = Attempt.objects.create(
-                exercise=exercise, student=student, lab=lab, version=exercise.version
-            )
+    attempt = Attempt.objects.filter(exercise=exercise, student=student).first()
+    if attempt is None:
+        try:
+            with transaction.atomic():
+                doc = template_of(exercise)
+                name = f"{doc.name} ({student.username})"[:100]
+                lab = copy_of(doc.model_copy(update={"name": name}), {}, student)
+                attempt = Attempt.objects.create(
+                    exercise=exercise, student=student, lab=lab, version=exercise.version
+                )
+        except IntegrityError:  # pressed twice at once: the other press made it
+            attempt = Attempt.objects.get(exercise=exercise, student=student)
     op = None
     if deploy and attempt.lab.status not in (*CHECKABLE, LabStatus.DEPLOYING):
         op = lifecycle.request_deploy(attempt.lab, student, enqueue=enqueue)
