@@ -650,26 +650,21 @@ if (viewerRoot) {
   viewer.start().catch((error) => viewer.message(`could not open the link: ${error.message}`, "error"));
 }
 
-const root = document.getElementById("editor");
-if (root) {
-  const attempt = root.dataset.attemptId ? Number(root.dataset.attemptId) : undefined;
-  const editor = new Editor(Number(root.dataset.labId), attempt);
-  (window as any).wirelab = editor;
-  editor.start().catch((error) => {
+/** Start a page's app, if the page has its root; a failed start is said in #message. */
+function boot(id: string, what: string, make: (root: HTMLElement) => { start(): Promise<void> }): void {
+  const root = document.getElementById(id);
+  if (!root) return;
+  const app = make(root);
+  (window as any).wirelab = app;
+  app.start().catch((error) => {
     const bar = document.getElementById("message");
-    if (bar) bar.textContent = `could not load the lab: ${error.message}`;
+    if (bar) bar.textContent = `could not load ${what}: ${error.message}`;
   });
 }
 
-const dashboardRoot = document.getElementById("dashboard");
-if (dashboardRoot) {
-  const dashboard = new Dashboard(Number(dashboardRoot.dataset.courseId), dashboardRoot);
-  (window as any).wirelab = dashboard;
-  dashboard.start().catch((error) => {
-    const bar = document.getElementById("message");
-    if (bar) bar.textContent = `could not load the class: ${error.message}`;
-  });
-}
+boot("editor", "the lab", (root) =>
+  new Editor(Number(root.dataset.labId), root.dataset.attemptId ? Number(root.dataset.attemptId) : undefined));
+boot("dashboard", "the class", (root) => new Dashboard(Number(root.dataset.courseId), root));
 
 const watchRoot = document.getElementById("console-watch");
 if (watchRoot) new ConsoleWatch(watchRoot, Number(watchRoot.dataset.attemptId), watchRoot.dataset.node ?? "");

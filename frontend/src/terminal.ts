@@ -3,19 +3,27 @@ import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import "@xterm/xterm/css/xterm.css";
 
+/** A terminal in `host` and a socket at `path` whose binary frames it shows. */
+function terminalOn(host: HTMLElement, path: string, typing: boolean): { term: Terminal; fit: FitAddon; socket: WebSocket } {
+  const term = new Terminal({ fontSize: 13, cursorBlink: typing, disableStdin: !typing, theme: { background: "#101820" } });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.open(host);
+  fit.fit();
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}${path}`);
+  socket.binaryType = "arraybuffer";
+  return { term, fit, socket };
+}
+
 export class NodeConsole {
   private term: Terminal;
   private socket: WebSocket;
-  private fit = new FitAddon();
+  private fit: FitAddon;
 
   constructor(host: HTMLElement, labId: number, node: string) {
-    this.term = new Terminal({ fontSize: 13, cursorBlink: true, convertEol: false, theme: { background: "#101820" } });
-    this.term.loadAddon(this.fit);
-    this.term.open(host);
-    this.fit.fit();
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    this.socket = new WebSocket(`${scheme}://${location.host}/ws/labs/${labId}/nodes/${encodeURIComponent(node)}/console/`);
-    this.socket.binaryType = "arraybuffer";
+    ({ term: this.term, fit: this.fit, socket: this.socket } =
+      terminalOn(host, `/ws/labs/${labId}/nodes/${encodeURIComponent(node)}/console/`, true));
     this.socket.onopen = () => this.resize();
     this.socket.onmessage = (message) => {
       if (typeof message.data === "string") {
@@ -44,16 +52,12 @@ export class NodeConsole {
 /** A teacher's read-only view of what a student's consoles on one node print. */
 export class ConsoleWatch {
   private term: Terminal;
-  private fit = new FitAddon();
+  private fit: FitAddon;
 
   constructor(host: HTMLElement, attemptId: number, node: string) {
-    this.term = new Terminal({ fontSize: 13, disableStdin: true, cursorBlink: false, theme: { background: "#101820" } });
-    this.term.loadAddon(this.fit);
-    this.term.open(host);
-    this.fit.fit();
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/attempts/${attemptId}/nodes/${encodeURIComponent(node)}/watch/`);
-    socket.binaryType = "arraybuffer";
+    const made = terminalOn(host, `/ws/attempts/${attemptId}/nodes/${encodeURIComponent(node)}/watch/`, false);
+    ({ term: this.term, fit: this.fit } = made);
+    const socket = made.socket;
     socket.onopen = () => this.term.write(`[watching ${node}: what the student's consoles print from now on]\r\n`);
     socket.onmessage = (message) => {
       if (typeof message.data === "string") {
