@@ -82,6 +82,7 @@ class Installation:
                 if requests.get(f"{self.url}/health/?format=json", timeout=2).ok:
                     return
             time.sleep(0.5)
+        self.stop()  # what did start must not outlive the benchmark
         raise SystemExit("the installation did not start; see the logs in " + str(state))
 
     def stop(self) -> None:
