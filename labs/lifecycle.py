@@ -8,6 +8,7 @@ carries them out. Nothing here touches a kernel or a container engine.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from celery import current_app
 from django.conf import settings
@@ -36,15 +37,23 @@ class LimitReached(OperationRefused):
     """A user's quota or in-flight limit would be passed; the message says which."""
 
 
+QUOTA_RULES: list[Callable[[Lab], str | None]] = []  # more limits, added by other apps (a course's)
+
+
+def quota_rule(rule: Callable[[Lab], str | None]) -> Callable[[Lab], str | None]:
+    """Register `rule`: the reason it gives (not None) refuses starting a user's lab."""
+    QUOTA_RULES.append(rule)
+    return rule
+
+
 def check_quota(lab: Lab) -> None:
     """Running labs and their nodes per user, counted with this lab as if it were running."""
     owner = lab.owner
     if owner.is_staff:
         return
-    from .classroom.attempts import course_quota_problem  # the classroom builds on the life cycle
-
-    if (problem := course_quota_problem(lab)) is not None:
-        raise LimitReached(problem)
+    for rule in QUOTA_RULES:
+        if (problem := rule(lab)) is not None:
+            raise LimitReached(problem)
     others = list(Lab.objects.filter(owner=owner).exclude(id=lab.id).exclude(status__in=IDLE))
     limit = settings.WIRELAB_QUOTA_RUNNING_LABS
     if len(others) >= limit:

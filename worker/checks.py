@@ -24,7 +24,7 @@ from topology.spec import LabHostSpec
 
 from . import netdump
 from .errors import EngineError
-from .nsock import socket_in
+from .nsock import netlink_in, socket_in
 from .runtime import ContainerInfo, Runtime, node_container
 from .sockets import listening_ports
 
@@ -325,9 +325,7 @@ def _listening(lab: Lab, check: dict) -> str:
 
 
 def _netlink(lab: Lab, node: str) -> socket.socket:
-    sock = socket_in(lab.netns(node), socket.AF_NETLINK, socket.SOCK_DGRAM, 0)
-    sock.bind((0, 0))
-    return sock
+    return netlink_in(lab.netns(node))
 
 
 def _route(lab: Lab, check: dict) -> str:

@@ -53,3 +53,11 @@ def netlink_fd_in(path: str, proto: int = 0) -> int:
     """The file descriptor of a netlink socket in the namespace at `path`, for pyroute2's
     `IPRoute(fileno=...)`, which then owns it."""
     return socket_in(path, socket.AF_NETLINK, socket.SOCK_DGRAM, proto).detach()
+
+
+def netlink_in(path: str, proto: int = 0, groups: int = 0) -> socket.socket:
+    """A bound netlink socket in the namespace at `path`: for requests (`groups` 0), or
+    subscribed to those multicast groups."""
+    sock = socket_in(path, socket.AF_NETLINK, socket.SOCK_RAW if groups else socket.SOCK_DGRAM, proto)
+    sock.bind((0, groups))
+    return sock

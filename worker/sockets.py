@@ -14,7 +14,7 @@ import time
 
 from . import netdump
 from .errors import EngineError
-from .nsock import socket_in
+from .nsock import netlink_in
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -26,9 +26,7 @@ QUERIES = (("tcp", socket.IPPROTO_TCP, TCP_LISTEN), ("udp", socket.IPPROTO_UDP, 
 
 def diag_socket(pid: int) -> socket.socket:
     """A sock_diag netlink socket in the network namespace of process `pid`."""
-    sock = socket_in(f"/proc/{pid}/ns/net", socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
-    sock.bind((0, 0))
-    return sock
+    return netlink_in(f"/proc/{pid}/ns/net", NETLINK_SOCK_DIAG)
 
 
 def listening_sockets(pid: int, sock: socket.socket | None = None) -> dict[str, tuple[str, int]]:

@@ -1,18 +1,12 @@
 // The teacher's dashboard: students × checks of every exercise, kept live by the course's socket.
 import { api, ApiError } from "./api";
+import { el } from "./dom";
 import type { Attempt } from "./exercise";
 
 interface Grid {
   exercises: { id: number; title: string; checks: string[] }[];
   students: { username: string; attempts: Record<string, Attempt | null> }[];
 }
-
-const el = (tag: string, content = "", className = ""): HTMLElement => {
-  const element = document.createElement(tag);
-  if (content) element.textContent = content;
-  if (className) element.className = className;
-  return element;
-};
 
 export class Dashboard {
   private grid: Grid = { exercises: [], students: [] };

@@ -2,6 +2,7 @@
 // the Check and Reset buttons. Results arrive on the lab's socket as each check ends.
 import type { Core } from "cytoscape";
 import { api, ApiError } from "./api";
+import { el } from "./dom";
 
 export interface CheckResult {
   index: number; title: string; passed: boolean; message: string; node: string; weight: number;
@@ -16,13 +17,6 @@ interface ExerciseInfo {
   id: number; title: string; instructions: string; checks: { title: string; weight: number; kind: string }[];
   rules: { consoles: boolean; check_every: number };
 }
-
-const text = (tag: string, content: string, className = ""): HTMLElement => {
-  const element = document.createElement(tag);
-  element.textContent = content;
-  if (className) element.className = className;
-  return element;
-};
 
 export class ExerciseBox {
   attempt!: Attempt;
@@ -72,14 +66,14 @@ export class ExerciseBox {
     const passed = this.exercise.checks.reduce((sum, c, i) => sum + (results.get(i)?.passed ? c.weight : 0), 0);
     const percent = Math.round((passed / total) * 100);
     box.replaceChildren();
-    box.append(text("h2", this.exercise.title));
+    box.append(el("h2", this.exercise.title));
     if (this.attempt.queue !== null && this.attempt.queue !== undefined) {
       const ahead = this.attempt.queue;
-      box.append(text("p", ahead ? `Your lab waits for the lab host: ${ahead} ahead of it.` : "Your lab is next.", "queue"));
+      box.append(el("p", ahead ? `Your lab waits for the lab host: ${ahead} ahead of it.` : "Your lab is next.", "queue"));
     }
     const details = document.createElement("details");
     details.open = !this.attempt.results.length;
-    details.append(text("summary", "Instructions"));
+    details.append(el("summary", "Instructions"));
     const body = document.createElement("div");
     body.className = "instructions";
     body.innerHTML = this.exercise.instructions; // rendered on the server with raw HTML escaped
@@ -96,7 +90,7 @@ export class ExerciseBox {
     const fill = document.createElement("span");
     fill.style.width = `${percent}%`;
     bar.append(fill);
-    box.append(bar, text("p", this.attempt.checking ? `checking… ${results.size} of ${this.exercise.checks.length}`
+    box.append(bar, el("p", this.attempt.checking ? `checking… ${results.size} of ${this.exercise.checks.length}`
       : `${percent}% complete` + (this.attempt.checked ? ` · checked ${new Date(this.attempt.checked).toLocaleTimeString()}` : ""),
       "score"));
 
@@ -108,26 +102,26 @@ export class ExerciseBox {
       const item = document.createElement("li");
       item.className = `check ${state}`;
       item.dataset.index = String(index);
-      item.append(text("span", state === "pass" ? "✓" : state === "fail" ? "✗" : "•", "mark"));
-      item.append(text("strong", check.title));
-      if (result) item.append(text("div", result.message, "why"));
+      item.append(el("span", state === "pass" ? "✓" : state === "fail" ? "✗" : "•", "mark"));
+      item.append(el("strong", check.title));
+      if (result) item.append(el("div", result.message, "why"));
       list.append(item);
     });
     box.append(list);
 
     const buttons = document.createElement("div");
     buttons.className = "buttons";
-    const check = text("button", "Check", "primary") as HTMLButtonElement;
+    const check = el("button", "Check", "primary") as HTMLButtonElement;
     check.id = "exercise-check";
     check.disabled = this.attempt.checking;
     check.onclick = () => this.run("check");
-    const reset = text("button", "Reset") as HTMLButtonElement;
+    const reset = el("button", "Reset") as HTMLButtonElement;
     reset.id = "exercise-reset";
     reset.onclick = () => {
       if (confirm("Put the exercise's starting lab back? Your changes are lost.")) void this.run("reset");
     };
     buttons.append(check, reset);
-    box.append(buttons, text("p", "", "broadcast"));
+    box.append(buttons, el("p", "", "broadcast"));
     this.mark(results);
   }
 

@@ -1,12 +1,14 @@
-"""A student's lab keeps to its exercise's rules, and is checked after each deploy."""
+"""A student's lab keeps to its exercise's rules and its course's limit, and is checked after each
+deploy."""
 
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from ..lifecycle import quota_rule
 from ..models import Operation
 from ..store.documents import guard_edits
-from .attempts import request_check
+from .attempts import course_quota_problem, request_check
 from .exercises import student_edit_problems
 from .grading import announce
 from .models import Attempt
@@ -16,6 +18,9 @@ from .models import Attempt
 def exercise_rules(lab, doc):
     attempt = Attempt.objects.filter(lab_id=lab.pk).select_related("exercise").first()
     return student_edit_problems(attempt.exercise, doc) if attempt else []
+
+
+quota_rule(course_quota_problem)
 
 
 @receiver(post_save, sender=Operation)

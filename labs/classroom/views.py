@@ -22,10 +22,17 @@ from .. import lifecycle
 from ..store.documents import lab_document
 from . import attempts, courses
 from .exercises import add_exercise, instructions_html, read_exercise
-from .models import Attempt, Membership
+from .models import Attempt, Course, Membership
 from .roles import can_teach, courses_of, role_in
 
 JOIN_TRIES = 20  # wrong codes per address per hour
+
+
+def _course_or_404(request, course_id: int) -> Course:
+    course = courses_of(request.user).filter(id=course_id).first()
+    if course is None:
+        raise Http404
+    return course
 
 
 @login_required
@@ -49,9 +56,7 @@ def course_create(request):
 @login_required
 @ensure_csrf_cookie
 def course_page(request, course_id: int):
-    course = courses_of(request.user).filter(id=course_id).first()
-    if course is None:
-        raise Http404
+    course = _course_or_404(request, course_id)
     if role_in(course, request.user) == Membership.Role.TEACHER:
         labs = request.user.labs.order_by("name")
         return render(request, "classroom/dashboard.html", {"course": course, "labs": labs})
@@ -64,8 +69,8 @@ def course_page(request, course_id: int):
 @login_required
 @require_POST
 def exercise_start(request, course_id: int, exercise_id: int):
-    course = courses_of(request.user).filter(id=course_id).first()
-    exercise = course and course.exercises.filter(id=exercise_id).first()
+    course = _course_or_404(request, course_id)
+    exercise = course.exercises.filter(id=exercise_id).first()
     if exercise is None:
         raise Http404
     try:
@@ -86,8 +91,8 @@ def exercise_start(request, course_id: int, exercise_id: int):
 def exercise_add(request, course_id: int):
     """A teacher adds an exercise: an uploaded exercise file, or one of their labs whose
     document has an `exercise:` section."""
-    course = courses_of(request.user).filter(id=course_id).first()
-    if course is None or role_in(course, request.user) != Membership.Role.TEACHER:
+    course = _course_or_404(request, course_id)
+    if role_in(course, request.user) != Membership.Role.TEACHER:
         raise Http404
     upload, lab_id = request.FILES.get("file"), request.POST.get("lab")
     try:

@@ -130,10 +130,6 @@ class Monitor:
         for watch in fresh:
             self.refresh(watch, counters=False)
 
-    def discover(self) -> None:
-        """Look up and take in at once (in this thread)."""
-        self.take_in(self.look_up(set(), everything=True))
-
     def _node_event(self, info: ContainerInfo) -> tuple[str, dict] | None:
         if info.role not in NODE_ROLES:
             return None

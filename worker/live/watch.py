@@ -17,7 +17,7 @@ from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_LINK
 
 from .. import netdump
 from ..labels import parse_alias
-from ..nsock import socket_in
+from ..nsock import netlink_in
 from ..sockets import NETLINK_SOCK_DIAG
 
 NETLINK_ROUTE = 0
@@ -40,14 +40,11 @@ class Watch:
     owners: dict = field(default_factory=dict)
 
     def open(self) -> None:
-        self.events = socket_in(self.path, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-        self.events.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))
+        self.events = netlink_in(self.path, NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR)
         self.events.setblocking(False)
-        self.reader = socket_in(self.path, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
-        self.reader.bind((0, 0))
+        self.reader = netlink_in(self.path, NETLINK_ROUTE)
         if self.owner and self.pid:
-            self.diag = socket_in(self.path, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
-            self.diag.bind((0, 0))
+            self.diag = netlink_in(self.path, NETLINK_SOCK_DIAG)
 
     def close(self) -> None:
         for sock in (self.events, self.reader, self.diag):

@@ -1,0 +1,9 @@
+// Small DOM helpers shared by the page apps.
+
+/** A new element with text (set as text, never as HTML) and a class. */
+export function el(tag: string, content = "", className = ""): HTMLElement {
+  const element = document.createElement(tag);
+  if (content) element.textContent = content;
+  if (className) element.className = className;
+  return element;
+}
