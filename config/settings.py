@@ -123,6 +123,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # The queue of the lab host this process runs on; each lab host consumes its own.
 WIRELAB_LABHOST = os.environ.get("WIRELAB_LABHOST", "local")
+# Where other lab hosts reach this one, and how many lab containers it may hold (`labs.fleet`).
+WIRELAB_UNDERLAY = os.environ.get("WIRELAB_UNDERLAY") or None
+WIRELAB_LABHOST_CONTAINERS = int(os.environ.get("WIRELAB_LABHOST_CONTAINERS", "500"))
+# A lab host's worker says it is alive this often; one silent this long is lost.
+WIRELAB_HEARTBEAT_SECONDS = float(os.environ.get("WIRELAB_HEARTBEAT_SECONDS", "5"))
+WIRELAB_LABHOST_LOST_SECONDS = float(os.environ.get("WIRELAB_LABHOST_LOST_SECONDS", "30"))
+# New labs go to the least loaded lab host (spread) or the fullest that still has room (pack).
+WIRELAB_PLACEMENT = os.environ.get("WIRELAB_PLACEMENT", "spread")
 
 # A console with no keystrokes for this long is closed.
 WIRELAB_CONSOLE_IDLE_SECONDS = int(os.environ.get("WIRELAB_CONSOLE_IDLE_SECONDS", "900"))

@@ -3,17 +3,100 @@
 The node, network and link rows are a projection of each lab's document: they are shown
 read-only, and a lab's topology is changed through its document."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from .models import Capture, ImageRule, Installation, Lab, LabEvent, Link, Network, Node, Operation, ShareLink
+from . import fleet, lifecycle
+from .models import (
+    Capture,
+    ImageRule,
+    Installation,
+    Lab,
+    LabEvent,
+    LabHost,
+    Link,
+    Network,
+    Node,
+    Operation,
+    ShareLink,
+)
 
 
 @admin.register(Lab)
 class LabAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "owner", "status", "labhost", "updated"]
+    """All labs across users, where they run, and a destroy that does not ask the owner."""
+
+    list_display = ["name", "slug", "owner", "status", "labhost", "uid", "updated"]
     list_filter = ["status", "labhost", "owner"]
-    search_fields = ["name", "slug", "description", "owner__username"]
+    search_fields = ["name", "slug", "uid", "description", "owner__username"]
     readonly_fields = ["uid", "document", "assignments", "created", "updated"]
+    actions = ["force_destroy"]
+
+    @admin.action(description="Destroy the selected labs (their documents stay)")
+    def force_destroy(self, request, queryset):
+        for lab in queryset:
+            try:
+                op = lifecycle.request_destroy(lab, request.user)
+                self.message_user(request, f"{lab.slug}: destroy #{op.id} {op.status}")
+            except lifecycle.OperationRefused as exc:
+                self.message_user(request, f"{lab.slug}: {exc}", messages.WARNING)
+
+
+@admin.register(LabHost)
+class LabHostAdmin(admin.ModelAdmin):
+    """The lab hosts: their load and state; cordon, drain, evacuate, and garbage collection."""
+
+    list_display = ["name", "state", "alive", "running_labs", "load", "underlay", "last_heartbeat", "version"]
+    list_filter = ["state"]
+    search_fields = ["name", "underlay"]
+    readonly_fields = ["registered", "last_heartbeat", "lost_since", "containers", "memory_mb", "version",
+                       "gc_report"]  # fmt: skip
+    actions = ["cordon", "activate", "drain", "evacuate", "gc_dry_run", "gc"]
+
+    def get_queryset(self, request):
+        fleet.sweep()  # what the list shows is true even with every lab host silent
+        return super().get_queryset(request)
+
+    @admin.display(boolean=True, description="alive")
+    def alive(self, host: LabHost) -> bool:
+        return not host.lost
+
+    @admin.display(description="running labs")
+    def running_labs(self, host: LabHost) -> int:
+        return Lab.objects.filter(labhost=host.name).exclude(status__in=fleet.AT_REST).count()
+
+    @admin.display(description="containers (placed / running / capacity)")
+    def load(self, host: LabHost) -> str:
+        placed = fleet.loads([host.name])[host.name]
+        return f"{placed} / {host.containers} / {host.capacity_containers}"
+
+    def _each(self, request, queryset, act) -> None:
+        for host in queryset:
+            for line in act(host) or [f"{host.name}: done"]:
+                self.message_user(request, line)
+
+    @admin.action(description="Cordon: take no new labs")
+    def cordon(self, request, queryset):
+        self._each(request, queryset, lambda h: fleet.set_state(h, LabHost.State.CORDONED))
+
+    @admin.action(description="Activate: take new labs again")
+    def activate(self, request, queryset):
+        self._each(request, queryset, lambda h: fleet.set_state(h, LabHost.State.ACTIVE))
+
+    @admin.action(description="Drain: move its running labs to other lab hosts")
+    def drain(self, request, queryset):
+        self._each(request, queryset, fleet.drain)
+
+    @admin.action(description="Evacuate: redeploy a lost lab host's labs elsewhere")
+    def evacuate(self, request, queryset):
+        self._each(request, queryset, fleet.evacuate)
+
+    @admin.action(description="Garbage collection, dry run (the report shows on the lab host)")
+    def gc_dry_run(self, request, queryset):
+        self._each(request, queryset, lambda h: fleet.collect_on(h, dry_run=True))
+
+    @admin.action(description="Garbage collection: take down what belongs to no lab")
+    def gc(self, request, queryset):
+        self._each(request, queryset, lambda h: fleet.collect_on(h, dry_run=False))
 
 
 class ProjectionAdmin(admin.ModelAdmin):

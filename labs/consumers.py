@@ -21,6 +21,7 @@ from .live import state as live
 from .snapshots import full_snapshot
 
 FORBIDDEN = 4403
+MOVED = 4301  # not an end: the browser connects again
 
 
 @database_sync_to_async
@@ -90,6 +91,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def lab_events(self, message):
         await self.send_json(message["payload"])
+
+    async def lab_moved(self, message):
+        """The lab moved to another lab host under a new tag: the client connects again (it does
+        so by itself) and joins the lab's new group."""
+        await self.close(code=MOVED)
 
     async def lab_checks(self, message):
         """An exercise's check results (not part of the numbered live state)."""

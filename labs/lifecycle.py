@@ -18,6 +18,7 @@ from django.utils import timezone
 from topology.compiler import compile_lab
 from topology.spec import LabHostSpec
 
+from . import fleet
 from .images import current_policy
 from .models import Capture, Lab, LabStatus, Operation
 from .queues import queue_of
@@ -26,7 +27,7 @@ from .store.documents import lab_assignments, lab_document
 log = logging.getLogger(__name__)
 RUN_OPERATION = "labs.tasks.run_operation"
 RUN_CAPTURE = "labs.tasks.run_capture"
-IDLE = (LabStatus.DRAFT, LabStatus.STOPPED, LabStatus.FAILED)
+IDLE = fleet.IDLE
 
 
 class OperationRefused(Exception):
@@ -81,12 +82,11 @@ def check_in_flight(lab: Lab, user) -> None:
 
 
 def queue_position(lab: Lab) -> int | None:
-    """How many deploys and destroys wait before the lab's own on its lab host (None: not waiting)."""
-    waiting = Operation.objects.filter(
-        labhost=lab.labhost, kind__in=Operation.LIFECYCLE, status=Operation.Status.QUEUED
-    )
-    mine = waiting.filter(lab=lab).order_by("id").first()
-    return None if mine is None else waiting.filter(id__lt=mine.id).count()
+    """How many deploys and destroys wait before the lab's own on its lab host, or for room on
+    one (None: not waiting)."""
+    queued = Operation.objects.filter(kind__in=Operation.LIFECYCLE, status=Operation.Status.QUEUED)
+    mine = queued.filter(lab=lab).order_by("id").first()
+    return None if mine is None else queued.filter(labhost=mine.labhost, id__lt=mine.id).count()
 
 
 def busy_with(lab: Lab) -> Operation | None:
@@ -96,35 +96,94 @@ def busy_with(lab: Lab) -> Operation | None:
     ).first()
 
 
-def request_deploy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
+def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "auto") -> Operation:
     """Compile the lab (refusing on validation errors) and queue its deploy.
+
+    A lab that runs nowhere is placed on a lab host first (`labs.fleet`), or waits for room;
+    a running lab stays where it is. `placing` "move" takes it to another lab host, "stay"
+    keeps it on its own (a lab host come back restoring its labs).
 
     Compiling happens outside the transaction, so no lock is held meanwhile; the row is then
     locked only to check that the lab did not change and is not busy, and to write.
     """
     for _ in range(3):
         seen = Lab.objects.get(id=lab.id)
-        specs, assignments = compile_lab(
-            lab_document(seen), seen.uid, seen.labhost, lab_assignments(seen), current_policy()
-        )
+        doc = lab_document(seen)
+        specs, assignments = compile_lab(doc, seen.uid, seen.labhost, lab_assignments(seen), current_policy())
         with transaction.atomic():
             locked = Lab.objects.select_for_update().get(id=lab.id)
             if (busy := busy_with(locked)) is not None:
                 raise OperationRefused(f"lab {locked.slug} is busy: {busy.kind} #{busy.id} is {busy.status}")
             if locked.status in IDLE:
                 check_quota(locked)
-            if (locked.document, locked.assignments, locked.labhost) != (
+            if (locked.document, locked.assignments, locked.labhost, locked.uid) != (
                 seen.document,
                 seen.assignments,
                 seen.labhost,
+                seen.uid,
             ):
                 continue  # edited while it compiled: compile what is stored now
             locked.assignments = assignments.as_dict()
-            locked.status, locked.status_reason = LabStatus.DEPLOYING, "queued"
-            locked.save(update_fields=["assignments", "status", "status_reason", "updated"])
             spec = specs[locked.labhost].to_dict()
-            return _new(locked, Operation.Kind.DEPLOY, user, enqueue, spec=spec)
+            moving = placing == "move" or (placing == "auto" and locked.status == LabStatus.LOST)
+            if placing == "stay" or (not moving and locked.status not in fleet.AT_REST):
+                return _deploying(locked, user, enqueue, spec, locked.labhost)
+            avoid = locked.labhost if moving else None
+            try:
+                labhost = fleet.choose(locked, doc, avoid=avoid)
+            except fleet.Unplaceable as exc:
+                raise OperationRefused(str(exc)) from None
+            fresh = locked.status == LabStatus.DRAFT
+            if labhost is None:  # every fitting lab host is full: wait for room, first come first served
+                return _deploying(
+                    locked, user, False, spec, fleet.UNPLACED, params={"avoid": avoid, "fresh": fresh}
+                )
+            spec = fleet.settle(locked, labhost, spec, fresh)
+            return _deploying(locked, user, enqueue, spec, labhost)
     raise OperationRefused(f"lab {lab.slug} kept changing while it was compiled; deploy it again")
+
+
+def _deploying(
+    lab: Lab, user, enqueue: bool, spec: dict, labhost: str, *, params: dict | None = None
+) -> Operation:
+    waiting = labhost == fleet.UNPLACED
+    lab.status = LabStatus.DEPLOYING
+    lab.status_reason = "waiting for room on a lab host" if waiting else "queued"
+    lab.save(update_fields=["assignments", "status", "status_reason", "updated"])
+    return _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=spec, labhost=labhost, params=params or {})
+
+
+def place_waiting() -> int:
+    """Place the deploys waiting for room, oldest first, while they fit; returns how many went."""
+    placed = 0
+    waiting = Operation.objects.filter(
+        labhost=fleet.UNPLACED, kind=Operation.Kind.DEPLOY, status=Operation.Status.QUEUED
+    ).order_by("id")
+    for op_id in list(waiting.values_list("id", flat=True)):
+        with transaction.atomic():
+            op = Operation.objects.select_for_update().get(id=op_id)
+            if op.labhost != fleet.UNPLACED or op.status != Operation.Status.QUEUED:
+                continue
+            lab = Lab.objects.select_for_update().get(id=op.lab_id)
+            try:
+                labhost = fleet.choose(lab, lab_document(lab), avoid=op.params.get("avoid"))
+            except fleet.Unplaceable as exc:
+                _fail_waiting(op, lab, str(exc))
+                continue
+            if labhost is None:
+                return placed  # the oldest still does not fit: the younger wait behind it
+            op.spec, op.labhost = fleet.settle(lab, labhost, op.spec, op.params.get("fresh", False)), labhost
+            Lab.objects.filter(id=lab.id).update(status_reason="queued")
+            op.save(update_fields=["spec", "labhost"])
+            transaction.on_commit(lambda op=op: enqueue_operation(op.id, op.labhost, kind=op.kind))
+            placed += 1
+    return placed
+
+
+def _fail_waiting(op: Operation, lab: Lab, reason: str) -> None:
+    failed = Operation.Status.FAILED
+    Operation.objects.filter(id=op.id).update(status=failed, error=reason, finished=timezone.now())
+    Lab.objects.filter(id=lab.id).update(status=LabStatus.FAILED, status_reason=reason[:500])
 
 
 @transaction.atomic
@@ -132,10 +191,35 @@ def request_destroy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
     lab = Lab.objects.select_for_update().get(id=lab.id)
     if (busy := busy_with(lab)) is not None and busy.kind == Operation.Kind.DESTROY:
         raise OperationRefused(f"lab {lab.slug} is already being destroyed (#{busy.id})")
+    if (busy is not None and busy.labhost == fleet.UNPLACED) or lab.status == LabStatus.LOST:
+        return _stopped_in_place(lab, busy, user)
     lab.status, lab.status_reason = LabStatus.DESTROYING, "queued"
     lab.save(update_fields=["status", "status_reason", "updated"])
     spec = LabHostSpec.empty(lab.uid, lab.labhost).to_dict()
     return _new(lab, Operation.Kind.DESTROY, user, enqueue, spec=spec)
+
+
+def _stopped_in_place(lab: Lab, waiting: Operation | None, user) -> Operation:
+    """Destroying a lab that holds nothing anyone can reach: one still waiting for room, or one
+    on a lost lab host. It stops here; a new tag makes what a lost host still holds an orphan,
+    which that host's garbage collection takes down if it ever comes back."""
+    now = timezone.now()
+    if waiting is not None:
+        waiting.status, waiting.error = Operation.Status.FAILED, "the lab was destroyed"
+        waiting.finished = now
+        waiting.save(update_fields=["status", "error", "finished"])
+    was_lost = lab.status == LabStatus.LOST
+    if was_lost:
+        fleet.retag(lab)
+    lab.status, lab.status_reason = LabStatus.STOPPED, ""
+    lab.save(update_fields=["uid", "status", "status_reason", "updated"])
+    note = "stopped while waiting for room"
+    if was_lost:
+        note = f"lab host {lab.labhost} is lost: the lab is stopped here"
+    return Operation.objects.create(
+        lab=lab, kind=Operation.Kind.DESTROY, labhost=lab.labhost, requested_by=user, log=note,
+        status=Operation.Status.SUCCEEDED, started=now, finished=now,
+    )  # fmt: skip
 
 
 def request_job(lab: Lab, kind: str, params: dict, user=None, enqueue: bool = True) -> Operation:
@@ -145,8 +229,9 @@ def request_job(lab: Lab, kind: str, params: dict, user=None, enqueue: bool = Tr
         return _new(lab, kind, user or lab.owner, enqueue, params=params)
 
 
-def _new(lab: Lab, kind: str, user, enqueue: bool, **fields) -> Operation:
-    op = Operation.objects.create(lab=lab, kind=kind, labhost=lab.labhost, requested_by=user, **fields)
+def _new(lab: Lab, kind: str, user, enqueue: bool, labhost: str | None = None, **fields) -> Operation:
+    labhost = lab.labhost if labhost is None else labhost
+    op = Operation.objects.create(lab=lab, kind=kind, labhost=labhost, requested_by=user, **fields)
     if enqueue:
         transaction.on_commit(lambda: enqueue_operation(op.id, op.labhost, kind=op.kind))
     return op

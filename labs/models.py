@@ -12,6 +12,7 @@ __all__ = [
     "Installation",
     "Lab",
     "LabEvent",
+    "LabHost",
     "LabStatus",
     "Link",
     "Network",
@@ -195,3 +196,43 @@ class ImageRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pattern} -> {self.use_instead}" if self.use_instead else self.pattern
+
+
+class LabHost(models.Model):
+    """A machine that runs labs: its queue, where other lab hosts reach it, what it may hold,
+    whether it takes new labs, and when it last said it was alive (`labs.fleet`)."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CORDONED = "cordoned", "Cordoned (takes no new labs)"
+        DRAINING = "draining", "Draining (its labs move away)"
+
+    name = models.SlugField(max_length=100, unique=True, help_text="also the lab host's Celery queue")
+    underlay = models.GenericIPAddressField(
+        null=True, blank=True, help_text="the address other lab hosts reach this one on"
+    )
+    capacity_containers = models.PositiveIntegerField(
+        default=500, help_text="containers (nodes and apps) of labs it may hold at once"
+    )
+    memory_mb = models.PositiveIntegerField(default=0, help_text="the machine's memory, as it reported it")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    version = models.CharField(max_length=100, blank=True, default="", help_text="Wirelab's and Docker's")
+    containers = models.PositiveIntegerField(
+        default=0, help_text="lab containers running at the last heartbeat"
+    )
+    registered = models.DateTimeField(auto_now_add=True)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    lost_since = models.DateTimeField(
+        null=True, blank=True, help_text="set when heartbeats stopped; cleared when it comes back"
+    )
+    gc_report = models.TextField(blank=True, default="", help_text="what its last asked-for collection found")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def lost(self) -> bool:
+        return self.lost_since is not None

@@ -34,6 +34,24 @@ def run_capture(capture_id: int) -> str:
     return capture(capture_id).status
 
 
+@shared_task(name="labs.tasks.collect")
+def collect(dry_run: bool = False) -> list[str]:
+    """Take down at once (or only name) what this lab host holds for labs that moved away or
+    no longer exist; the outcome is kept on its record for the admin."""
+    from django.utils import timezone
+
+    from .hostside.housekeeping import collect_orphans
+    from .models import LabHost
+
+    lines: list[str] = []
+    removed = collect_orphans(progress=lines.append, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    summary = f"{timezone.localtime():%Y-%m-%d %H:%M:%S}: {verb} {len(removed)} orphaned lab(s)"
+    report = "\n".join([summary, *lines])[:2000]
+    LabHost.objects.filter(name=settings.WIRELAB_LABHOST).update(gc_report=report)
+    return removed
+
+
 @worker_ready.connect
 def on_worker_ready(sender=None, **kwargs) -> None:
     """A worker killed mid-operation finishes it when it comes back (converge is idempotent);
@@ -43,10 +61,16 @@ def on_worker_ready(sender=None, **kwargs) -> None:
     from .hostside.housekeeping import start_housekeeping
     from .hostside.jobs import recover_captures
     from .hostside.lifecycle import unfinished
+    from .hostside.presence import start_presence
     from .lifecycle import enqueue_operation
 
     labhost = settings.WIRELAB_LABHOST
     consumed = {q.name for q in sender.task_consumer.queues} if sender is not None else {labhost}
+    if labhost in consumed:
+        try:
+            start_presence()
+        except Exception:  # the database away: the worker serves its queue all the same
+            log.exception("lab host %s could not register", labhost)
     for op_id, kind, interrupted in unfinished(labhost):
         if queue_of(labhost, kind) not in consumed:
             continue

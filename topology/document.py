@@ -160,6 +160,12 @@ class LinkDoc(Strict):
     subnet: str | None = None
 
 
+class PlacementDoc(Strict):
+    """Where a lab runs: pinned to one lab host by name (otherwise the scheduler chooses)."""
+
+    labhost: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", description="the lab host to run on")
+
+
 class LabDoc(Strict):
     """A whole lab."""
 
@@ -172,6 +178,7 @@ class LabDoc(Strict):
     exercise: ExerciseDoc | None = Field(
         default=None, description="makes the lab a classroom exercise: instructions, checks, rules"
     )
+    placement: PlacementDoc | None = Field(default=None, description="pins the lab to a lab host")
 
     @field_validator("nodes", "networks", mode="before")
     @classmethod
@@ -326,6 +333,8 @@ def document_to_data(doc: LabDoc) -> dict:
         data["links"] = [link.model_dump(exclude_defaults=True) for link in doc.links]
     if doc.exercise is not None:
         data["exercise"] = doc.exercise.model_dump(mode="json", exclude_defaults=True, by_alias=True)
+    if doc.placement is not None:
+        data["placement"] = doc.placement.model_dump()
     return data
 
 

@@ -23,3 +23,11 @@ class EngineConfig:
     # Which installation's labs these are: everything made carries it, and garbage collection
     # only ever considers what carries this installation's mark.
     installation: str = "engine"
+    # The lab host this engine serves, when several share one installation: it joins the mark,
+    # so each sees and touches only what it made itself, even when they share a Docker engine.
+    labhost: str = ""
+
+    @property
+    def mark(self) -> str:
+        """What everything this engine makes carries (container label, fabric loopback alias)."""
+        return f"{self.installation}/{self.labhost}" if self.labhost else self.installation

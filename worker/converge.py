@@ -269,7 +269,7 @@ class _Converge:
     # Namespaces -----------------------------------------------------------------------
 
     def sync_fabric(self) -> None:
-        if FABRIC in self.plans and fabric.create(self.spec.lab, self.config.installation):
+        if FABRIC in self.plans and fabric.create(self.spec.lab, self.config.mark):
             self.changed("fabric namespace created")
 
     def _path(self, owner: str) -> str | None:

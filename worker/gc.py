@@ -28,7 +28,7 @@ def collect(
     installation's labs, or an empty or odd label, never select anything. `known` may be a
     call, made after looking, so that a lab made meanwhile is known by then.
     """
-    mine = lab_tags(runtime, config.installation) | fabric.labs_with_fabric(config.installation)
+    mine = lab_tags(runtime, config.mark) | fabric.labs_with_fabric(config.mark)
     found = {tag for tag in mine if labels.valid_tag(tag)}
     orphans = sorted(found - (known() if callable(known) else known))
     for tag in orphans:

@@ -86,7 +86,7 @@ class LabHost:
         runtime = self.runtime()
         stopped = []
         try:
-            for container_id, size in runtime.written(self.config.installation).items():
+            for container_id, size in runtime.written(self.config.mark).items():
                 if size <= limit:
                     continue
                 try:

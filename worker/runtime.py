@@ -270,8 +270,12 @@ class DockerRuntime:
         return missing
 
     def list(self, lab: str | None = None, running: bool = False) -> list[ContainerInfo]:
-        """Containers carrying a lab's label (any lab's when `lab` is None)."""
-        filters = {"label": f"{labels.LAB}={lab}" if lab else labels.LAB}
+        """Containers carrying a lab's label (any lab's when `lab` is None); an engine serving one of
+        several lab hosts lists only those carrying its own mark."""
+        wanted = [f"{labels.LAB}={lab}" if lab else labels.LAB]
+        if self.config.labhost:
+            wanted.append(f"{labels.INSTALLATION}={self.config.mark}")
+        filters: dict = {"label": wanted}
         if running:
             filters["status"] = "running"
         try:
@@ -321,7 +325,7 @@ class DockerRuntime:
             container = self.client.containers.create(
                 image,
                 name=name,
-                labels={**lab_labels, labels.INSTALLATION: self.config.installation},
+                labels={**lab_labels, labels.INSTALLATION: self.config.mark},
                 detach=True,
                 init=True,
                 security_opt=["no-new-privileges"],

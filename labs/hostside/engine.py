@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from functools import cache
 
+from django.conf import settings
+
 from worker.config import EngineConfig
 from worker.labhost import LabHost
 
 from ..models import Installation
 
 
-@cache
 def this_labhost() -> LabHost:
-    return LabHost(EngineConfig(installation=Installation.current_key()))
+    """The engine of the lab host named by WIRELAB_LABHOST: it sees only what it made itself."""
+    return _engine_of(settings.WIRELAB_LABHOST)
+
+
+@cache
+def _engine_of(labhost: str) -> LabHost:
+    return LabHost(EngineConfig(installation=Installation.current_key(), labhost=labhost))

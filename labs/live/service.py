@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import replace
 
 import redis
 from channels.layers import get_channel_layer
@@ -17,10 +18,10 @@ from django.conf import settings
 from django.db import connection
 
 from labs.models import Lab
-from worker.config import EngineConfig
 from worker.live.monitor import Monitor
 from worker.runtime import DockerRuntime
 
+from ..hostside.engine import this_labhost
 from ..models import LabEvent
 from .publisher import LabPublisher
 
@@ -40,7 +41,8 @@ class MonitorService:
         self.loop = asyncio.new_event_loop()
         self.publisher = LabPublisher(settings.REDIS_URL, get_channel_layer(), window)
         self.publisher.loop = self.loop
-        self.monitor = Monitor(self.publish, DockerRuntime(EngineConfig(docker_timeout=30)), tick=tick)
+        config = replace(this_labhost().config, docker_timeout=30)
+        self.monitor = Monitor(self.publish, DockerRuntime(config), tick=tick, mark=config.mark)
         self.stopping = threading.Event()
         self.done = threading.Event()
         self.failure: Exception | None = None

@@ -20,6 +20,7 @@ class LabStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     DESTROYING = "destroying", "Destroying"
     STOPPED = "stopped", "Stopped"
+    LOST = "lost", "Lab host lost"
 
 
 class Lab(models.Model):

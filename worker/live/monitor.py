@@ -46,8 +46,10 @@ class Found:
 class Monitor:
     """Watches the labs on this lab host; `run(stop)` until `stop` is set."""
 
-    def __init__(self, publish: Publish, runtime: Runtime, tick: float = 1.0):
+    def __init__(self, publish: Publish, runtime: Runtime, tick: float = 1.0, mark: str | None = None):
         self.publish = publish
+        self.mark = mark  # only what carries this mark is watched (None: every lab here)
+        self.fabric_marks: dict[str, str] = {}  # lab -> its fabric namespace's mark, read once
         self.tick = tick
         self.runtime = runtime
         self.watches: dict[str, Watch] = {}
@@ -87,11 +89,12 @@ class Monitor:
         for container_id in changed:
             with contextlib.suppress(EngineError):  # removed since
                 infos.append(self.runtime.inspect(container_id))
+        infos = [info for info in infos if self.mark is None or info.installation == self.mark]
         found = Found(node_events=[e for e in map(self._node_event, infos) if e])
         for info in self.runtime.list(running=True):
             if info.role in NAMESPACE_ROLES and info.pid:
                 found.wanted[f"/proc/{info.pid}/ns/net"] = (info.lab, info.node, info.pid)
-        found.fabrics = fabric.labs_with_fabric()
+        found.fabrics = self._own_fabrics()
         for lab in found.fabrics:
             found.wanted[fabric.path_of(lab)] = (lab, "", 0)
         with self.lock:
@@ -106,6 +109,16 @@ class Monitor:
                     continue
                 found.opened[path] = watch
         return found
+
+    def _own_fabrics(self) -> set[str]:
+        tags = fabric.labs_with_fabric()
+        if self.mark is None:
+            return tags
+        for tag in tags - self.fabric_marks.keys():
+            if mark := fabric.installation_of(tag):  # unreadable now: read again next time
+                self.fabric_marks[tag] = mark
+        self.fabric_marks = {tag: mark for tag, mark in self.fabric_marks.items() if tag in tags}
+        return {tag for tag in tags if self.fabric_marks.get(tag) == self.mark}
 
     def take_in(self, found: Found) -> None:
         """Follow what runs: new namespaces get their watch, vanished ones lose theirs."""

@@ -1,0 +1,245 @@
+"""Lab hosts as a fleet: each registers and heartbeats; one silent too long is lost (its labs
+say so); a lab that is not running anywhere is placed on a lab host with room, or waits its
+turn; labs can be moved off a lab host (drain, evacuate).
+
+A lab lives on one lab host (`Lab.labhost`). Moving it gives it a new ownership tag, so what
+its old lab host still holds can never be mistaken for the moved lab: that host's garbage
+collection takes it down (the old tag belongs to no lab), even on a machine shared by several
+lab hosts. Everything here is database work; nothing touches a kernel or a container engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from topology.document import LabDoc
+
+from .live.state import group_name, publish_now
+from .models import Lab, LabHost, LabStatus, Operation
+from .store.models import new_lab_tag
+
+log = logging.getLogger(__name__)
+UNPLACED = ""  # the lab host of a deploy that waits for room
+IDLE = (LabStatus.DRAFT, LabStatus.STOPPED, LabStatus.FAILED)
+AT_REST = (*IDLE, LabStatus.LOST)  # holds nothing that counts against a lab host's capacity
+UNFINISHED = (Operation.Status.QUEUED, Operation.Status.RUNNING)
+
+
+class Unplaceable(Exception):
+    """The lab can never be placed as things are; the message says why."""
+
+
+# Registration and heartbeats (called by the lab host's own worker) ---------------------------
+
+
+def register(name: str, underlay: str | None, capacity: int, memory_mb: int, version: str) -> LabHost:
+    """This lab host is up: its record made or refreshed; if it was lost, it is back."""
+    now = timezone.now()
+    host, _ = LabHost.objects.update_or_create(
+        name=name,
+        defaults={"underlay": underlay, "capacity_containers": capacity, "memory_mb": memory_mb,
+                  "version": version[:100], "last_heartbeat": now, "lost_since": None},
+    )  # fmt: skip
+    return host
+
+
+def beat(name: str, containers: int) -> None:
+    LabHost.objects.filter(name=name).update(
+        last_heartbeat=timezone.now(), containers=containers, lost_since=None
+    )
+
+
+def alive(now=None) -> list[LabHost]:
+    """Lab hosts heard from within the lost window."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.WIRELAB_LABHOST_LOST_SECONDS)
+    return list(LabHost.objects.filter(lost_since__isnull=True, last_heartbeat__gte=cutoff))
+
+
+def sweep(now=None) -> list[str]:
+    """Mark the lab hosts silent for longer than the window lost: their labs say "lab host
+    lost", and their unfinished jobs end failed (nobody is there to carry them out)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.WIRELAB_LABHOST_LOST_SECONDS)
+    marked = []
+    for host in LabHost.objects.filter(lost_since__isnull=True, last_heartbeat__lt=cutoff):
+        if not LabHost.objects.filter(id=host.id, lost_since__isnull=True).update(lost_since=now):
+            continue  # another sweeper was first
+        since = timezone.localtime(host.last_heartbeat)
+        reason = f"lab host {host.name} lost: no heartbeat since {since:%H:%M:%S}"
+        log.warning("%s", reason)
+        Operation.objects.filter(labhost=host.name, status__in=UNFINISHED).update(
+            status=Operation.Status.FAILED, error=reason, finished=now
+        )
+        for lab in Lab.objects.filter(labhost=host.name).exclude(status__in=AT_REST):
+            _set_status(lab, LabStatus.LOST, reason)
+        marked.append(host.name)
+    return marked
+
+
+def _set_status(lab: Lab, status: str, reason: str) -> None:
+    Lab.objects.filter(id=lab.id).update(status=status, status_reason=reason[:500])
+    try:
+        publish_now(lab.uid, [{"type": "lab.status", "status": status, "reason": reason[:500]}])
+    except Exception as exc:  # the channel layer away: the stored status is the truth
+        log.warning("could not tell lab %s's sockets: %s", lab.uid, exc)
+
+
+def lost_labs(name: str) -> list[Lab]:
+    return list(Lab.objects.filter(labhost=name, status=LabStatus.LOST))
+
+
+# Placement ------------------------------------------------------------------------------------
+
+
+def containers_of(document: dict) -> int:
+    """Containers a lab runs: a sandbox per node, and a holder per app with a namespace of its own."""
+    nodes = (document or {}).get("nodes") or {}
+    holders = sum(
+        1 for node in nodes.values()
+        if node.get("host") and str(node.get("mode") or "").split(":")[0] in ("bridge", "overlay")
+    )  # fmt: skip
+    return len(nodes) + holders
+
+
+def loads(names: list[str]) -> dict[str, int]:
+    """Containers of the labs placed on each lab host (running, starting or stopping)."""
+    out = dict.fromkeys(names, 0)
+    for labhost, document in (
+        Lab.objects.filter(labhost__in=names).exclude(status__in=AT_REST).values_list("labhost", "document")
+    ):
+        out[labhost] += containers_of(document)
+    return out
+
+
+def choose(lab: Lab, doc: LabDoc, avoid: str | None = None) -> str | None:
+    """The lab host for `lab`, which runs nowhere now; None when the fitting ones are full
+    (it waits). Raises Unplaceable when it can never be placed. With no lab host alive (none
+    registered yet, as on a first start), the lab stays where it is and its job waits there."""
+    hosts = {h.name: h for h in LabHost.objects.select_for_update().order_by("name")}
+    need = containers_of(lab.document)
+    pin = doc.placement.labhost if doc.placement else None
+    if pin and pin != avoid:
+        return _pinned(hosts.get(pin), pin, need)
+    living = {h.name for h in alive()}
+    usable = [
+        h for h in hosts.values() if h.name in living and h.state == LabHost.State.ACTIVE and h.name != avoid
+    ]
+    if not usable:
+        if not living:
+            return lab.labhost if lab.labhost != avoid else None
+        raise Unplaceable("no lab host takes new labs now: every one is cordoned, draining or lost")
+    largest = max(h.capacity_containers for h in usable)
+    if need > largest:
+        raise Unplaceable(f"the lab needs {need} containers and the largest lab host holds {largest}")
+    load = loads([h.name for h in usable])
+    fits = [h for h in usable if load[h.name] + need <= h.capacity_containers]
+    if not fits:
+        return None
+
+    def fullness(h: LabHost) -> float:
+        return load[h.name] / max(h.capacity_containers, 1)
+
+    pack = settings.WIRELAB_PLACEMENT == "pack"
+    return (max(fits, key=fullness) if pack else min(fits, key=fullness)).name
+
+
+def _pinned(host: LabHost | None, pin: str, need: int) -> str | None:
+    if host is None:
+        raise Unplaceable(f"placement.labhost: there is no lab host named '{pin}'")
+    if host.lost:
+        raise Unplaceable(f"placement.labhost: lab host '{pin}' is lost")
+    if host.state != LabHost.State.ACTIVE:
+        raise Unplaceable(f"placement.labhost: lab host '{pin}' is {host.state} and takes no new labs")
+    if need > host.capacity_containers:
+        holds = host.capacity_containers
+        raise Unplaceable(f"the lab needs {need} containers and lab host '{pin}' holds {holds}")
+    room = host.capacity_containers - loads([pin])[pin]
+    return pin if need <= room else None
+
+
+def settle(lab: Lab, labhost: str, spec: dict, fresh: bool) -> dict:
+    """Put the locked `lab` on `labhost` (with a new tag if it moves, unless it was never
+    deployed); returns the spec made for there. Open sockets of the lab are told to join again."""
+    if labhost != lab.labhost and not fresh:
+        retag(lab)
+    lab.labhost = labhost
+    lab.save(update_fields=["uid", "labhost", "updated"])
+    return {**spec, "lab": lab.uid, "labhost": labhost}
+
+
+def retag(lab: Lab) -> None:
+    """A new ownership tag for `lab` (saved by the caller): whatever carries the old one is
+    an orphan. Once committed, the lab's open sockets are told to join again."""
+    old_uid, lab.uid = lab.uid, new_lab_tag()
+    transaction.on_commit(lambda: _tell_moved(old_uid))
+
+
+def _tell_moved(old_uid: str) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    try:
+        async_to_sync(get_channel_layer().group_send)(group_name(old_uid), {"type": "lab.moved"})
+    except Exception as exc:  # sockets then show the lab's old state until they reconnect
+        log.warning("could not tell lab %s's sockets it moved: %s", old_uid, exc)
+
+
+def waiting_position(op: Operation) -> int:
+    return Operation.objects.filter(labhost=UNPLACED, status=Operation.Status.QUEUED, id__lt=op.id).count()
+
+
+# What admins do (`labs.admin`) -----------------------------------------------------------------
+
+
+def set_state(host: LabHost, state: str) -> None:
+    LabHost.objects.filter(id=host.id).update(state=state)
+
+
+def drain(host: LabHost) -> list[str]:
+    """Take no new labs and move the running ones elsewhere; what it held for them is then
+    collected there at once."""
+    set_state(host, LabHost.State.DRAINING)
+    said = _move_labs(host, Lab.objects.filter(labhost=host.name).exclude(status__in=AT_REST))
+    transaction.on_commit(lambda: _send_collect(host.name))
+    return said
+
+
+def evacuate(host: LabHost) -> list[str]:
+    """Redeploy elsewhere, from their documents, the labs a lost lab host held."""
+    return _move_labs(host, Lab.objects.filter(labhost=host.name, status=LabStatus.LOST))
+
+
+def _move_labs(host: LabHost, labs) -> list[str]:
+    from .lifecycle import OperationRefused, request_deploy
+
+    said = []
+    for lab in labs:
+        try:
+            op = request_deploy(lab, None, placing="move")
+        except OperationRefused as exc:
+            said.append(f"{lab.slug}: not moved: {exc}")
+            continue
+        where = "waits for room" if op.labhost == UNPLACED else f"goes to {op.labhost}"
+        said.append(f"{lab.slug} {where}")
+    return said or [f"lab host {host.name} holds no lab to move"]
+
+
+def collect_on(host: LabHost, dry_run: bool) -> None:
+    """Ask the lab host to collect what belongs to no lab (or, dry, only to say what); its
+    report lands in `gc_report`."""
+    LabHost.objects.filter(id=host.id).update(gc_report="asked at " + f"{timezone.localtime():%H:%M:%S}")
+    _send_collect(host.name, dry_run)
+
+
+def _send_collect(name: str, dry_run: bool = False) -> None:
+    from celery import current_app
+
+    try:
+        current_app.send_task("labs.tasks.collect", kwargs={"dry_run": dry_run}, queue=name)
+    except Exception as exc:  # the broker away: said where the admin looks
+        LabHost.objects.filter(name=name).update(gc_report=f"could not be asked: {exc}"[:2000])

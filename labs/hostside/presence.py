@@ -1,0 +1,69 @@
+"""This lab host in the fleet (`labs.fleet`): registered when its worker starts, with a
+heartbeat while it runs. Each lab host's heartbeat also does the fleet's upkeep (marking lab
+hosts that went silent lost, placing deploys that wait for room), so it goes on while any
+lab host lives."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+
+from topology.spec import SPEC_VERSION
+
+from .. import fleet, lifecycle
+from .engine import this_labhost
+from .housekeeping import every
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def come_up() -> None:
+    """Register, and restore the labs this lab host held when it was found lost (converging
+    them from their stored documents; evacuated ones carry new tags and are not among them)."""
+    name = settings.WIRELAB_LABHOST
+    runtime = this_labhost().runtime()
+    version = f"wirelab {source_version()} (spec {SPEC_VERSION}), docker {runtime.version()}"
+    fleet.register(name, settings.WIRELAB_UNDERLAY, settings.WIRELAB_LABHOST_CONTAINERS, memory_mb(), version)
+    for lab in fleet.lost_labs(name):
+        try:
+            lifecycle.request_deploy(lab, lab.owner, placing="stay")
+            log.warning("lab host %s is back: restoring lab %s", name, lab.slug)
+        except lifecycle.OperationRefused as exc:
+            log.warning("could not restore lab %s: %s", lab.slug, exc)
+
+
+def heartbeat() -> None:
+    fleet.beat(settings.WIRELAB_LABHOST, len(this_labhost().runtime().list(running=True)))
+    fleet.sweep()
+    lifecycle.place_waiting()
+
+
+def start_presence() -> threading.Event | None:
+    come_up()
+    return every(settings.WIRELAB_HEARTBEAT_SECONDS, heartbeat, "heartbeat")
+
+
+def memory_mb() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
+@cache
+def source_version() -> str:
+    try:
+        command = ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
