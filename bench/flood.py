@@ -56,7 +56,7 @@ def free_port() -> int:
 
 
 class Installation:
-    """daphne, the two workers and the monitor for one lab host queue, as `make run` starts them."""
+    """daphne and a lab host (its two workers and the monitor), as `make run` starts them."""
 
     def __init__(self, state: Path):
         self.queue = f"bench-{uuid.uuid4().hex[:6]}"
@@ -64,12 +64,9 @@ class Installation:
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, WIRELAB_LABHOST=self.queue)
         py, q = sys.executable, self.queue
-        celery = [py, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--loglevel", "INFO"]
         commands = {
             "web": [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
-            "worker": [*celery, "-Q", q, "-n", f"{q}@%h", "--concurrency", "4"],
-            "worker-slow": [*celery, "-Q", f"{q}.slow", "-n", f"{q}-slow@%h", "--concurrency", "2"],
-            "monitor": [sys.executable, "manage.py", "labhost", "monitor"],
+            "labhost": [py, "manage.py", "labhost", "run", "--name", q, "--log-dir", str(state)],
         }  # fmt: skip
         self.processes = [
             subprocess.Popen(command, env=env, stdout=open(state / f"{name}.log", "w"),  # noqa: SIM115

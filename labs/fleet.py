@@ -107,11 +107,12 @@ def containers_of(document: dict) -> int:
 
 
 def loads(names: list[str]) -> dict[str, int]:
-    """Containers of the labs placed on each lab host (running, starting or stopping)."""
+    """Containers of the labs placed on each lab host (running, starting or stopping; not those
+    still waiting for room, whatever lab host they were on before)."""
     out = dict.fromkeys(names, 0)
-    for labhost, document in (
-        Lab.objects.filter(labhost__in=names).exclude(status__in=AT_REST).values_list("labhost", "document")
-    ):
+    waiting = Operation.objects.filter(labhost=UNPLACED, status=Operation.Status.QUEUED).values("lab_id")
+    placed = Lab.objects.filter(labhost__in=names).exclude(status__in=AT_REST).exclude(id__in=waiting)
+    for labhost, document in placed.values_list("labhost", "document"):
         out[labhost] += containers_of(document)
     return out
 
@@ -189,8 +190,8 @@ def _tell_moved(old_uid: str) -> None:
         log.warning("could not tell lab %s's sockets it moved: %s", old_uid, exc)
 
 
-def waiting_position(op: Operation) -> int:
-    return Operation.objects.filter(labhost=UNPLACED, status=Operation.Status.QUEUED, id__lt=op.id).count()
+def someone_waits() -> bool:
+    return Operation.objects.filter(labhost=UNPLACED, status=Operation.Status.QUEUED).exists()
 
 
 # What admins do (`labs.admin`) -----------------------------------------------------------------

@@ -134,7 +134,7 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "au
             except fleet.Unplaceable as exc:
                 raise OperationRefused(str(exc)) from None
             fresh = locked.status == LabStatus.DRAFT
-            if labhost is None:  # every fitting lab host is full: wait for room, first come first served
+            if labhost is None or fleet.someone_waits():  # wait for room, first come first served
                 return _deploying(
                     locked, user, False, spec, fleet.UNPLACED, params={"avoid": avoid, "fresh": fresh}
                 )

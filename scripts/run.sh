@@ -21,18 +21,8 @@ step "Preparing the database"
 HOST="${WIRELAB_BIND:-127.0.0.1}"
 PORT="${WIRELAB_PORT:-8000}"
 LABHOST="${WIRELAB_LABHOST:-local}"
-step "Starting the Celery worker for lab host '$LABHOST'"
-# Threads, not forked pool processes: the engine forks helpers into lab namespaces (pyroute2),
-# which a prefork pool child does not survive; and a long deploy must not hold up a cable pull.
-"$VENV/bin/celery" -A config worker -Q "$LABHOST" -n "$LABHOST@%h" --pool threads --concurrency 4 \
-  --loglevel INFO >"$STATE/worker.log" 2>&1 &
-STARTED_PIDS+=($!)
-# Commands and captures (minutes long at a user's request) wait in a pool of their own.
-"$VENV/bin/celery" -A config worker -Q "$LABHOST.slow" -n "$LABHOST-slow@%h" --pool threads --concurrency 2 \
-  --loglevel INFO >"$STATE/worker-slow.log" 2>&1 &
-STARTED_PIDS+=($!)
-step "Starting the live-state monitor"
-"$PY" manage.py labhost monitor >"$STATE/monitor.log" 2>&1 &
+step "Starting lab host '$LABHOST' (its two Celery workers and its live-state monitor)"
+"$PY" manage.py labhost run --name "$LABHOST" --log-dir "$STATE" >"$STATE/labhost.log" 2>&1 &
 STARTED_PIDS+=($!)
 step "Starting the web server"
 "$VENV/bin/daphne" -b "$HOST" -p "$PORT" config.asgi:application >"$STATE/web.log" 2>&1 &
@@ -45,7 +35,8 @@ for _ in $(seq 1 60); do
 done
 echo
 echo "Wirelab is running at http://$HOST:$PORT/  (health: /health/, API: /api/schema/ui/)"
-echo "Logs: $STATE/web.log, $STATE/worker.log, $STATE/worker-slow.log, $STATE/monitor.log. Press Ctrl-C to stop."
+echo "Logs: $STATE/web.log, $STATE/labhost.log, $STATE/worker.log, $STATE/worker-slow.log, $STATE/monitor.log."
+echo "Press Ctrl-C to stop."
 wait -n "${STARTED_PIDS[@]}" || true
 step "A service stopped; stopping the rest (see the logs in $STATE)"
 stop_started

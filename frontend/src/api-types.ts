@@ -1052,9 +1052,10 @@ export interface components {
          *     * `failed` - Failed
          *     * `destroying` - Destroying
          *     * `stopped` - Stopped
+         *     * `lost` - Lab host lost
          * @enum {string}
          */
-        LabStatusEnum: "draft" | "deploying" | "running" | "degraded" | "failed" | "destroying" | "stopped";
+        LabStatusEnum: "draft" | "deploying" | "running" | "degraded" | "failed" | "destroying" | "stopped" | "lost";
         /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
          *
          *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
@@ -1678,6 +1679,17 @@ export interface components {
             position?: components["schemas"]["Position"] | null;
         };
         /**
+         * PlacementDoc
+         * @description Where a lab runs: pinned to one lab host by name (otherwise the scheduler chooses).
+         */
+        PlacementDoc: {
+            /**
+             * Labhost
+             * @description the lab host to run on
+             */
+            labhost: string;
+        };
+        /**
          * PortDoc
          * @description A port of a container.
          *
@@ -1831,6 +1843,11 @@ export interface components {
              * @default null
              */
             exercise?: components["schemas"]["ExerciseDoc"] | null;
+            /**
+             * @description pins the lab to a lab host
+             * @default null
+             */
+            placement?: components["schemas"]["PlacementDoc"] | null;
         };
     };
     responses: never;

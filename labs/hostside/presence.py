@@ -12,12 +12,13 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 
 from topology.spec import SPEC_VERSION
 
 from .. import fleet, lifecycle
 from .engine import this_labhost
-from .housekeeping import every
+from .housekeeping import collect_orphans, every
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,20 @@ def heartbeat() -> None:
 
 def start_presence() -> threading.Event | None:
     come_up()
+    threading.Thread(target=_collect_once, name="wirelab-first-gc", daemon=True).start()
     return every(settings.WIRELAB_HEARTBEAT_SECONDS, heartbeat, "heartbeat")
+
+
+def _collect_once() -> None:
+    """What this lab host holds for labs that moved away while it was gone (or were deleted)
+    goes at once, not at the first periodic collection."""
+    try:
+        if removed := collect_orphans(progress=log.info):
+            log.warning("removed what %d lab(s) left here: %s", len(removed), removed)
+    except Exception:
+        log.exception("the first garbage collection failed")
+    finally:
+        connection.close()
 
 
 def memory_mb() -> int:

@@ -1,0 +1,219 @@
+"""Lab hosts as a fleet, on the web side: placement (pins, cordons, capacity, spread or pack,
+the wait for room), lost lab hosts and their labs, moving labs under a new tag, the admin."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from labs import fleet, lifecycle
+from labs.models import Lab, LabHost, LabStatus, Operation
+from labs.services import import_lab
+from topology.document import document_to_data, parse_document
+from topology.problems import TopologyError
+from topology.validation import validate
+
+STAR = "name: {name}\nnetworks:\n  lan: {{kind: segment, subnet: 198.18.0.0/24}}\nnodes:\n{hosts}{extra}"
+
+
+@pytest.fixture(autouse=True)
+def roomy_quotas(settings):
+    settings.WIRELAB_QUOTA_RUNNING_LABS, settings.WIRELAB_QUOTA_NODES = 100, 1000
+
+
+def star(n: int, name: str, extra: str = "") -> str:
+    hosts = "".join(f"  h{i}: {{kind: host, interfaces: {{eth0: {{network: lan}}}}}}\n" for i in range(n))
+    return STAR.format(name=name, hosts=hosts, extra=extra)
+
+
+def host(name: str, capacity: int = 100, **fields) -> LabHost:
+    fields.setdefault("last_heartbeat", timezone.now())
+    return LabHost.objects.create(name=name, capacity_containers=capacity, **fields)
+
+
+def new_lab(user, n: int, name: str, extra: str = "") -> Lab:
+    return import_lab(star(n, name, extra), user)[0]
+
+
+def running_on(user, labhost: str, n: int, name: str) -> Lab:
+    lab = new_lab(user, n, name)
+    Lab.objects.filter(id=lab.id).update(labhost=labhost, status=LabStatus.RUNNING)
+    lab.refresh_from_db()
+    return lab
+
+
+def deploy(lab: Lab, user, **kw) -> Operation:
+    return lifecycle.request_deploy(lab, user, enqueue=False, **kw)
+
+
+def test_with_no_lab_host_registered_a_lab_stays_where_it_is(user):
+    lab = new_lab(user, 2, "alone")
+    op = deploy(lab, user)
+    assert op.labhost == lab.labhost == "local"
+
+
+def test_spread_takes_the_least_loaded_and_pack_the_fullest_that_fits(user, settings):
+    host("a"), host("b")
+    running_on(user, "a", 10, "busy")
+    assert deploy(new_lab(user, 2, "one"), user).labhost == "b"
+    settings.WIRELAB_PLACEMENT = "pack"
+    assert deploy(new_lab(user, 2, "two"), user).labhost == "a"
+
+
+def test_a_pin_in_the_document_decides_and_a_bad_pin_is_a_clear_refusal(user):
+    host("a"), host("b"), host("c", state=LabHost.State.CORDONED)
+    lab = new_lab(user, 2, "pinned", "placement: {labhost: a}\n")
+    running_on(user, "a", 50, "busy")
+    assert deploy(lab, user).labhost == "a"
+    for pin, says in [("nowhere", "there is no lab host named 'nowhere'"), ("c", "is cordoned")]:
+        other = new_lab(user, 1, f"pin-{pin}", f"placement: {{labhost: {pin}}}\n")
+        with pytest.raises(lifecycle.OperationRefused, match=says) as refused:
+            deploy(other, user)
+        assert str(refused.value).startswith("placement.labhost: ")
+        assert Lab.objects.get(id=other.id).status == LabStatus.DRAFT  # nothing half done
+
+
+def test_the_document_keeps_its_pin_and_validation_names_a_bad_one():
+    doc = parse_document({"name": "x", "placement": {"labhost": "lab-2"}})
+    assert document_to_data(doc)["placement"] == {"labhost": "lab-2"}
+    with pytest.raises(TopologyError) as bad:
+        validate(parse_document({"name": "x", "placement": {"labhost": "Not A Name!"}}))
+    assert any(p.path == "placement.labhost" for p in bad.value.problems)
+
+
+def test_cordoned_draining_and_silent_lab_hosts_take_no_new_labs(user):
+    host("a", state=LabHost.State.CORDONED), host("b", state=LabHost.State.DRAINING)
+    host("c", last_heartbeat=timezone.now() - timedelta(hours=1))
+    host("d")
+    assert deploy(new_lab(user, 1, "x"), user).labhost == "d"
+    LabHost.objects.filter(name="d").update(state=LabHost.State.CORDONED)
+    with pytest.raises(lifecycle.OperationRefused, match="every one is cordoned, draining or lost"):
+        deploy(new_lab(user, 1, "y"), user)
+
+
+def test_a_lab_too_big_for_any_lab_host_is_refused_and_one_that_does_not_fit_yet_waits(user):
+    host("a", capacity=6), host("b", capacity=6)
+    with pytest.raises(
+        lifecycle.OperationRefused, match="needs 7 containers and the largest lab host holds 6"
+    ):
+        deploy(new_lab(user, 7, "huge"), user)
+    first, second = running_on(user, "a", 5, "first"), running_on(user, "b", 5, "second")
+    waiting = new_lab(user, 3, "waiting")
+    Lab.objects.filter(id=waiting.id).update(labhost="b", status=LabStatus.STOPPED)  # was on b before
+    op = deploy(waiting, user)
+    waiting.refresh_from_db()
+    assert op.labhost == fleet.UNPLACED and op.status == Operation.Status.QUEUED
+    assert (waiting.status, waiting.status_reason) == (LabStatus.DEPLOYING, "waiting for room on a lab host")
+    later = deploy(new_lab(user, 1, "later"), user)  # fits, but waits behind the older one
+    assert later.labhost == fleet.UNPLACED
+    assert lifecycle.queue_position(waiting) == 0 and lifecycle.queue_position(later.lab) == 1
+    assert lifecycle.place_waiting() == 0
+    Lab.objects.filter(id=second.id).update(status=LabStatus.STOPPED)
+    assert lifecycle.place_waiting() == 2
+    op.refresh_from_db()
+    waiting.refresh_from_db()
+    assert op.labhost == waiting.labhost == "b" and op.spec["labhost"] == "b"
+    assert op.spec["lab"] == waiting.uid and waiting.status_reason == "queued"  # b again: same tag
+    assert first.labhost == "a"
+
+
+def test_a_running_lab_is_not_moved_by_a_redeploy(user):
+    host("a"), host("b")
+    lab = running_on(user, "a", 3, "stays")
+    assert deploy(lab, user).labhost == "a"
+    assert Lab.objects.get(id=lab.id).uid == lab.uid
+
+
+def test_a_silent_lab_host_is_lost_with_its_labs_and_unfinished_jobs(user, settings):
+    settings.WIRELAB_LABHOST_LOST_SECONDS = 30
+    host("a"), host("b", last_heartbeat=timezone.now() - timedelta(seconds=31))
+    lab, stopped = running_on(user, "b", 2, "there"), new_lab(user, 1, "stopped")
+    Lab.objects.filter(id=stopped.id).update(labhost="b", status=LabStatus.STOPPED)
+    job = lifecycle.request_job(lab, "exec", {"node": "h0", "command": ["true"]}, user, enqueue=False)
+    assert fleet.sweep() == ["b"]
+    assert fleet.sweep() == []  # once
+    lab.refresh_from_db()
+    assert lab.status == LabStatus.LOST and lab.status_reason.startswith(
+        "lab host b lost: no heartbeat since"
+    )
+    assert Lab.objects.get(id=stopped.id).status == LabStatus.STOPPED
+    job.refresh_from_db()
+    assert job.status == Operation.Status.FAILED and "lab host b lost" in job.error
+    assert LabHost.objects.get(name="b").lost
+
+
+def test_a_lost_lab_redeployed_moves_under_a_new_tag_and_a_returning_host_restores_the_rest(user):
+    host("a"), host("b", last_heartbeat=timezone.now() - timedelta(hours=1))
+    moving, staying = running_on(user, "b", 2, "moving"), running_on(user, "b", 2, "staying")
+    fleet.sweep()
+    op = deploy(moving, user)
+    moving_now = Lab.objects.get(id=moving.id)
+    assert op.labhost == moving_now.labhost == "a"
+    assert moving_now.uid != moving.uid and op.spec["lab"] == moving_now.uid
+    fleet.register("b", "198.19.0.2", 100, 1024, "test")
+    assert not LabHost.objects.get(name="b").lost
+    assert [lab.slug for lab in fleet.lost_labs("b")] == [staying.slug]
+    back = deploy(staying, user, placing="stay")
+    assert back.labhost == "b" and back.spec["lab"] == staying.uid
+
+
+def test_destroying_a_lab_on_a_lost_host_stops_it_at_once_under_a_new_tag(user):
+    host("b", last_heartbeat=timezone.now() - timedelta(hours=1))
+    lab = running_on(user, "b", 2, "gone")
+    fleet.sweep()
+    op = lifecycle.request_destroy(lab, user, enqueue=False)
+    after = Lab.objects.get(id=lab.id)
+    assert op.status == Operation.Status.SUCCEEDED and "lab host b is lost" in op.log
+    assert after.status == LabStatus.STOPPED and after.uid != lab.uid
+
+
+def test_destroying_a_lab_that_waits_for_room_ends_its_wait(user):
+    host("a", capacity=2)
+    running_on(user, "a", 2, "full")
+    lab = new_lab(user, 2, "waits")
+    waiting = deploy(lab, user)
+    lifecycle.request_destroy(lab, user, enqueue=False)
+    waiting.refresh_from_db()
+    assert (
+        waiting.status == Operation.Status.FAILED and Lab.objects.get(id=lab.id).status == LabStatus.STOPPED
+    )
+    assert lifecycle.place_waiting() == 0
+
+
+def test_draining_moves_the_running_labs_and_evacuating_the_lost_ones(user):
+    host("a"), host("b")
+    running, idle = running_on(user, "a", 2, "running"), new_lab(user, 1, "idle")
+    Lab.objects.filter(id=idle.id).update(labhost="a", status=LabStatus.STOPPED)
+    said = fleet.drain(LabHost.objects.get(name="a"))
+    assert said == [f"{running.slug} goes to b"]
+    assert LabHost.objects.get(name="a").state == LabHost.State.DRAINING
+    moved = Lab.objects.get(id=running.id)
+    assert moved.labhost == "b" and moved.uid != running.uid
+    assert Lab.objects.get(id=idle.id).labhost == "a"
+    LabHost.objects.filter(name="b").update(last_heartbeat=timezone.now() - timedelta(hours=1))
+    LabHost.objects.filter(name="a").update(state=LabHost.State.ACTIVE)
+    Operation.objects.filter(lab=moved).update(status=Operation.Status.SUCCEEDED)
+    Lab.objects.filter(id=moved.id).update(status=LabStatus.RUNNING)
+    fleet.sweep()
+    assert fleet.evacuate(LabHost.objects.get(name="b")) == [f"{running.slug} goes to a"]
+    assert Lab.objects.get(id=running.id).labhost == "a"
+
+
+def test_the_admin_lists_lab_hosts_with_their_load_and_acts_on_them(admin_client, user):
+    host("a", capacity=50), host("b", last_heartbeat=timezone.now() - timedelta(hours=1))
+    running_on(user, "a", 4, "load")
+    page = admin_client.get("/admin/labs/labhost/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "4 / 0 / 50" in text and "Cordon" in text and "Evacuate" in text
+    assert LabHost.objects.get(name="b").lost  # the list itself marks silent lab hosts
+    a = LabHost.objects.get(name="a")
+    admin_client.post("/admin/labs/labhost/", {"action": "cordon", "_selected_action": [a.id]})
+    assert LabHost.objects.get(name="a").state == LabHost.State.CORDONED
+    for model in ("lab", "operation", "labevent", "labhost"):
+        assert (
+            admin_client.get(
+                f"/admin/labs/{model}/" if model != "lab" else "/admin/topology/lab/"
+            ).status_code
+            == 200
+        )

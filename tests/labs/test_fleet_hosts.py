@@ -1,0 +1,155 @@
+"""Two lab hosts on this machine, each its own `manage.py labhost run` (two workers and a
+monitor, its own name, queue and underlay address) sharing the one Docker engine: each sees
+and touches only what it made; pins, cordons and spreading place labs; a lab host whose
+processes die is found lost with its labs; evacuating redeploys them on the other; the lost
+one, back, takes down what it held for them; draining moves labs the other way."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+from django.db import connection
+
+from labs import fleet, lifecycle
+from labs.models import Installation, Lab, LabHost, LabStatus, Operation
+from labs.services import import_lab
+from tests.labs.workers import star, wait_for
+from tests.processes import shared_database_url
+from worker.converge import destroy
+
+pytestmark = pytest.mark.kernel
+MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
+FAST = {"WIRELAB_HEARTBEAT_SECONDS": "1", "WIRELAB_LABHOST_LOST_SECONDS": "6"}
+
+
+class LabHostProcess:
+    """`manage.py labhost run` for one lab host, in a session of its own (killed as a group)."""
+
+    def __init__(self, name: str, underlay: str, logs: Path):
+        self.name, self.underlay, self.logs = name, underlay, logs
+        self.start()
+
+    def start(self) -> None:
+        env = dict(os.environ, DATABASE_URL=shared_database_url(), **FAST)
+        command = [sys.executable, str(MANAGE), "labhost", "run", "--name", self.name,
+                   "--underlay", self.underlay, "--log-dir", str(self.logs)]  # fmt: skip
+        self.process = subprocess.Popen(command, env=env, stdout=open(self.logs / "labhost.log", "a"),  # noqa: SIM115
+                                        stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+def marked(mark: str) -> dict[str, set[str]]:
+    """Lab tag -> node names of the containers carrying `mark`, on the shared Docker engine."""
+    client = docker.from_env()
+    try:
+        found = client.api.containers(all=True, filters={"label": f"wirelab.installation={mark}"})
+    finally:
+        client.close()
+    out: dict[str, set[str]] = {}
+    for item in found:
+        labels = item["Labels"]
+        out.setdefault(labels["wirelab.lab"], set()).add(labels.get("wirelab.node", ""))
+    return out
+
+
+@pytest.fixture
+def two_labhosts(transactional_db, tmp_path, settings):
+    if connection.vendor != "postgresql":
+        pytest.fail("this test needs the PostgreSQL database that `make test` provides")
+    settings.WIRELAB_LABHOST_LOST_SECONDS = 6
+    settings.WIRELAB_QUOTA_RUNNING_LABS = 10
+    key = Installation.current_key()
+    suffix = uuid.uuid4().hex[:4]
+    hosts = {}
+    for letter, address in (("a", "198.19.250.1"), ("b", "198.19.250.2")):
+        logs = tmp_path / letter
+        logs.mkdir()
+        hosts[letter] = LabHostProcess(f"fleet-{letter}-{suffix}", address, logs)
+    try:
+        yield hosts
+    finally:
+        for process in hosts.values():
+            process.kill()
+        for process in hosts.values():  # everything either made, whichever lab it was for
+            for tag in marked(f"{key}/{process.name}"):
+                destroy(tag, process.name)
+        for lab in Lab.objects.all():
+            destroy(lab.uid, lab.labhost)
+        for process in hosts.values():
+            assert marked(f"{key}/{process.name}") == {}
+
+
+def status_of(lab: Lab) -> tuple[str, str]:
+    fresh = Lab.objects.get(id=lab.id)
+    return fresh.status, fresh.labhost
+
+
+def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_labhosts, user):
+    a, b = two_labhosts["a"], two_labhosts["b"]
+    key = Installation.current_key()
+    wait_for(lambda: {h.name for h in fleet.alive()} >= {a.name, b.name}, 90, "both lab hosts to register")
+    assert LabHost.objects.get(name=b.name).underlay == "198.19.250.2"
+
+    # A pin decides; what b made carries b's mark only, and its slow queue serves commands.
+    pinned, _ = import_lab(star(2, "pinned") + f"placement: {{labhost: {b.name}}}\n", user)
+    assert lifecycle.request_deploy(pinned, user).labhost == b.name
+    wait_for(lambda: status_of(pinned) == ("running", b.name), 120, "the pinned lab to run on b")
+    pinned.refresh_from_db()
+    assert marked(f"{key}/{b.name}") == {pinned.uid: {"h0", "h1"}}
+    assert pinned.uid not in marked(f"{key}/{a.name}")
+    job = lifecycle.request_job(pinned, "exec", {"node": "h1", "command": ["hostname"]}, user)
+    wait_for(lambda: Operation.objects.get(id=job.id).done, 60, "a command on b's lab")
+    assert Operation.objects.get(id=job.id).result["exit_code"] == 0
+
+    # Cordoned, a lab host takes no new lab; active again, spreading sends the next one to it.
+    fleet.set_state(LabHost.objects.get(name=a.name), LabHost.State.CORDONED)
+    avoided, _ = import_lab(star(1, "avoided"), user)
+    assert lifecycle.request_deploy(avoided, user).labhost == b.name
+    fleet.set_state(LabHost.objects.get(name=a.name), LabHost.State.ACTIVE)
+    spread, _ = import_lab(star(1, "spread"), user)
+    assert lifecycle.request_deploy(spread, user).labhost == a.name
+    for lab, where in ((avoided, b.name), (spread, a.name)):
+        wait_for(lambda lab=lab, where=where: status_of(lab) == ("running", where), 120, f"{lab.slug} to run")
+
+    # b's processes die: a's heartbeat finds b lost, and b's labs say so.
+    old_tags = {lab.slug: Lab.objects.get(id=lab.id).uid for lab in (pinned, avoided)}
+    b.kill()
+    for lab in (pinned, avoided):
+        wait_for(lambda lab=lab: status_of(lab)[0] == LabStatus.LOST, 60, f"{lab.slug} to be lost")
+    assert Lab.objects.get(id=pinned.id).status_reason.startswith(f"lab host {b.name} lost")
+    assert LabHost.objects.get(name=b.name).lost
+
+    # Evacuating redeploys them on a under new tags; b's copies (b is dead) are still there.
+    said = fleet.evacuate(LabHost.objects.get(name=b.name))
+    assert sorted(said) == sorted(f"{lab.slug} goes to {a.name}" for lab in (pinned, avoided))
+    for lab in (pinned, avoided):
+        wait_for(lambda lab=lab: status_of(lab) == ("running", a.name), 120, f"{lab.slug} to run on a")
+        assert Lab.objects.get(id=lab.id).uid != old_tags[lab.slug]
+    assert set(marked(f"{key}/{b.name}")) == set(old_tags.values())
+
+    # b comes back: it takes down what it held for the labs that moved, and nothing else.
+    b.start()
+    wait_for(lambda: marked(f"{key}/{b.name}") == {}, 90, "b to collect what the moved labs left")
+    wait_for(lambda: not LabHost.objects.get(name=b.name).lost, 60, "b to be alive again")
+    assert all(status_of(lab) == ("running", a.name) for lab in (pinned, avoided, spread))
+
+    # Draining a moves its running labs to b; a then holds nothing of theirs.
+    said = fleet.drain(LabHost.objects.get(name=a.name))
+    assert len(said) == 3 and all(line.endswith(f"goes to {b.name}") for line in said)
+    for lab in (pinned, avoided, spread):
+        wait_for(lambda lab=lab: status_of(lab) == ("running", b.name), 120, f"{lab.slug} to run on b")
+    wait_for(lambda: marked(f"{key}/{a.name}") == {}, 90, "a to take down the drained labs' containers")
+    tags = {Lab.objects.get(id=lab.id).uid for lab in (pinned, avoided, spread)}
+    assert set(marked(f"{key}/{b.name}")) == tags
