@@ -140,6 +140,8 @@ def test_a_silent_lab_host_is_lost_with_its_labs_and_unfinished_jobs(user, setti
     job.refresh_from_db()
     assert job.status == Operation.Status.FAILED and "lab host b lost" in job.error
     assert LabHost.objects.get(name="b").lost
+    with pytest.raises(lifecycle.OperationRefused, match="lab host b is lost: deploy the lab again"):
+        lifecycle.request_job(lab, "exec", {"node": "h0", "command": ["true"]}, user, enqueue=False)
 
 
 def test_a_lost_lab_redeployed_moves_under_a_new_tag_and_a_returning_host_restores_the_rest(user):
@@ -217,3 +219,39 @@ def test_the_admin_lists_lab_hosts_with_their_load_and_acts_on_them(admin_client
             ).status_code
             == 200
         )
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_lab_that_moves_closes_its_sockets_so_they_join_its_new_tag(settings):
+    from asgiref.sync import sync_to_async
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from labs.routing import websocket_urlpatterns
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+    def prepare():
+        owner = get_user_model().objects.create_user("mover")
+        host("a"), host("b", last_heartbeat=timezone.now() - timedelta(hours=1))
+        return owner, running_on(owner, "b", 1, "mover")
+
+    def move(lab):
+        fleet.sweep()
+        with transaction.atomic():
+            deploy(Lab.objects.get(id=lab.id), lab.owner)
+        return Lab.objects.get(id=lab.id).uid
+
+    owner, lab = await sync_to_async(prepare)()
+    socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/labs/{lab.id}/")
+    socket.scope["user"] = owner
+    assert (await socket.connect())[0]
+    assert (await socket.receive_json_from(timeout=10))["type"] == "snapshot"
+    new_uid = await sync_to_async(move)(lab)
+    assert new_uid != lab.uid
+    while (message := await socket.receive_output(timeout=10))["type"] != "websocket.close":
+        pass  # the lost status first
+    assert message["code"] == 4301
