@@ -225,7 +225,7 @@ def _stopped_in_place(lab: Lab, waiting: Operation | None, user) -> Operation:
 def request_job(lab: Lab, kind: str, params: dict, user=None, enqueue: bool = True) -> Operation:
     """Queue a control or a command on the lab's lab host."""
     if lab.status == LabStatus.LOST:
-        raise OperationRefused(f"lab host {lab.labhost} is lost: deploy the lab again to run it on another one")
+        raise OperationRefused(f"lab host {lab.labhost} is lost: deploy the lab again to run it on another")
     check_in_flight(lab, user)
     with transaction.atomic():
         return _new(lab, kind, user or lab.owner, enqueue, params=params)
