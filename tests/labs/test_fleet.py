@@ -140,7 +140,9 @@ def test_a_silent_lab_host_is_lost_with_its_labs_and_unfinished_jobs(user, setti
     job.refresh_from_db()
     assert job.status == Operation.Status.FAILED and "lab host b lost" in job.error
     assert LabHost.objects.get(name="b").lost
-    with pytest.raises(lifecycle.OperationRefused, match="lab host b is lost: deploy the lab again to run it on another"):
+    with pytest.raises(
+        lifecycle.OperationRefused, match="lab host b is lost: deploy the lab again to run it on another"
+    ):
         lifecycle.request_job(lab, "exec", {"node": "h0", "command": ["true"]}, user, enqueue=False)
 
 
