@@ -64,8 +64,8 @@ DEPLOY_POINTS = {
 
 
 @pytest.mark.parametrize("point", DEPLOY_POINTS)
-def test_worker_killed_during_a_deploy_finishes_it_when_restarted(point, user, labs_made, tmp_path):
-    lab, queue = lab_on_own_queue(user, labs_made, HOSTS, "killed")
+def test_worker_killed_during_a_deploy_finishes_it_when_restarted(point, user, labs_made, tmp_path, settings):
+    lab, queue = lab_on_own_queue(user, labs_made, HOSTS, "killed", settings)
     with Worker(queue, tmp_path / "worker.log") as worker:
         op = lifecycle.request_deploy(lab, user)
         wait_for(logged(op, DEPLOY_POINTS[point]), 90, f"the deploy to reach '{point}'")
@@ -91,8 +91,10 @@ DESTROY_POINTS = {
 
 
 @pytest.mark.parametrize("point", DESTROY_POINTS)
-def test_worker_killed_during_a_destroy_finishes_it_when_restarted(point, user, labs_made, tmp_path):
-    lab, queue = lab_on_own_queue(user, labs_made, HOSTS, "killed-destroy")
+def test_worker_killed_during_a_destroy_finishes_it_when_restarted(
+    point, user, labs_made, tmp_path, settings
+):
+    lab, queue = lab_on_own_queue(user, labs_made, HOSTS, "killed-destroy", settings)
     assert carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id).status == "succeeded"
     with Worker(queue, tmp_path / "worker.log") as worker:
         op = lifecycle.request_destroy(lab, user)
@@ -136,8 +138,10 @@ def _outage(service: str, tmp_path) -> tuple[Outage, dict]:
 
 
 @pytest.mark.parametrize("service", ["database", "redis", "docker"])
-def test_a_service_away_for_ten_seconds_mid_deploy_ends_truthfully(service, user, labs_made, tmp_path):
-    lab, queue = lab_on_own_queue(user, labs_made, HOSTS, f"away-{service}")
+def test_a_service_away_for_ten_seconds_mid_deploy_ends_truthfully(
+    service, user, labs_made, tmp_path, settings
+):
+    lab, queue = lab_on_own_queue(user, labs_made, HOSTS, f"away-{service}", settings)
     outage, env = _outage(service, tmp_path)
     try:
         with Worker(queue, tmp_path / "worker.log", env=env):
@@ -160,8 +164,8 @@ def test_a_service_away_for_ten_seconds_mid_deploy_ends_truthfully(service, user
 # A destroy does not wait for a slow deploy -------------------------------------------------
 
 
-def test_a_destroy_stops_a_deploy_still_at_work(user, labs_made, tmp_path):
-    lab, queue = lab_on_own_queue(user, labs_made, 12, "preempted")
+def test_a_destroy_stops_a_deploy_still_at_work(user, labs_made, tmp_path, settings):
+    lab, queue = lab_on_own_queue(user, labs_made, 12, "preempted", settings)
     for node in lab.document["nodes"].values():
         node["exec"] = ["sleep 3"]  # twelve of them, four at a time: a slow start
     lab.save(update_fields=["document"])

@@ -19,6 +19,7 @@ import pytest
 from django.db import connection
 
 from labs import fleet, lifecycle
+from labs.live.state import snapshot
 from labs.models import Installation, Lab, LabHost, LabStatus, Operation
 from labs.services import import_lab
 from tests.labs.workers import star, wait_for
@@ -91,6 +92,11 @@ def two_labhosts(transactional_db, tmp_path, settings):
             assert marked(f"{key}/{process.name}") == {}
 
 
+def link_up(uid: str, name: str) -> bool:
+    """Whether the live state (written only by the monitor of the lab's lab host) has the link up."""
+    return snapshot(uid)["links"].get(name, {}).get("oper") == "up"
+
+
 def status_of(lab: Lab) -> tuple[str, str]:
     fresh = Lab.objects.get(id=lab.id)
     return fresh.status, fresh.labhost
@@ -109,6 +115,7 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     pinned.refresh_from_db()
     assert marked(f"{key}/{b.name}") == {pinned.uid: {"h0", "h1"}}
     assert pinned.uid not in marked(f"{key}/{a.name}")
+    wait_for(lambda: link_up(pinned.uid, "h0:eth0"), 60, "b's monitor to report the pinned lab's link")
     job = lifecycle.request_job(pinned, "exec", {"node": "h1", "command": ["hostname"]}, user)
     wait_for(lambda: Operation.objects.get(id=job.id).done, 60, "a command on b's lab")
     assert Operation.objects.get(id=job.id).result["exit_code"] == 0
@@ -137,6 +144,9 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     for lab in (pinned, avoided):
         wait_for(lambda lab=lab: status_of(lab) == ("running", a.name), 120, f"{lab.slug} to run on a")
         assert Lab.objects.get(id=lab.id).uid != old_tags[lab.slug]
+        wait_for(
+            lambda lab=lab: link_up(Lab.objects.get(id=lab.id).uid, "h0:eth0"), 60, "a's monitor to report"
+        )
     assert set(marked(f"{key}/{b.name}")) == set(old_tags.values())
 
     # b comes back: it takes down what it held for the labs that moved, and nothing else.
