@@ -121,7 +121,7 @@ admin.site.register(Link, ProjectionAdmin)
 @admin.register(Operation)
 class OperationAdmin(admin.ModelAdmin):
     list_display = ["id", "lab", "kind", "status", "labhost", "created", "finished"]
-    list_filter = ["kind", "status", "labhost"]
+    list_filter = ["kind", "status", "labhost", "created"]
     search_fields = ["lab__name", "log", "error"]
     list_select_related = ["lab"]
     readonly_fields = ["created", "started", "finished"]
@@ -130,7 +130,7 @@ class OperationAdmin(admin.ModelAdmin):
 @admin.register(LabEvent)
 class LabEventAdmin(admin.ModelAdmin):
     list_display = ["time", "lab", "kind", "message"]
-    list_filter = ["kind"]
+    list_filter = ["kind", "lab__labhost", "time"]
     search_fields = ["message", "lab__name"]
     list_select_related = ["lab"]
 

@@ -77,8 +77,24 @@ def check_labhosts() -> Check:
         return Check("labhosts", False, f"Celery broker unreachable: {exc}")
     names = sorted(name for reply in replies for name in reply)
     if not names:
-        return Check("labhosts", False, "no Celery lab host answered within 1 s")
-    return Check("labhosts", True, f"{len(names)} answering: {', '.join(names)}")
+        return Check("labhosts", False, "no Celery lab host answered within 1 s" + _fleet())
+    return Check("labhosts", True, f"{len(names)} answering: {', '.join(names)}" + _fleet())
+
+
+def _fleet() -> str:
+    """The registered lab hosts that are lost, cordoned or draining (what an admin acts on)."""
+    from . import fleet
+    from .models import LabHost
+
+    try:
+        fleet.sweep()
+        hosts = list(LabHost.objects.all())
+    except Exception:  # the database check says why
+        return ""
+    odd = [
+        f"{h.name} lost" if h.lost else f"{h.name} {h.state}" for h in hosts if h.lost or h.state != "active"
+    ]
+    return f"; {len(hosts)} registered" + (f" ({', '.join(odd)})" if odd else "")
 
 
 CHECKS = (check_database, check_redis, check_monitors, check_labhosts)

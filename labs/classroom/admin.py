@@ -19,6 +19,14 @@ class CourseAdmin(admin.ModelAdmin):
     raw_id_fields = ["created_by"]
 
 
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "course", "role", "joined"]
+    list_filter = ["role", "course"]
+    search_fields = ["user__username", "course__name"]
+    raw_id_fields = ["user"]
+
+
 @admin.register(Exercise)
 class ExerciseAdmin(admin.ModelAdmin):
     list_display = ["title", "course", "order", "version", "updated"]

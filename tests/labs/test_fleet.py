@@ -257,3 +257,22 @@ async def test_a_lab_that_moves_closes_its_sockets_so_they_join_its_new_tag(sett
     while (message := await socket.receive_output(timeout=10))["type"] != "websocket.close":
         pass  # the lost status first
     assert message["code"] == 4301
+
+
+def test_every_model_of_the_project_is_in_the_admin(admin_client):
+    from django.apps import apps
+    from django.contrib import admin
+
+    ours = [m for m in apps.get_models() if m._meta.app_label in ("labs", "topology", "classroom")]
+    assert [m.__name__ for m in ours if m not in admin.site._registry] == []
+    for model in ours:
+        page = admin_client.get(f"/admin/{model._meta.app_label}/{model._meta.model_name}/")
+        assert page.status_code == 200, model
+
+
+def test_health_names_the_lab_hosts_an_admin_should_look_at(db):
+    from labs.health import _fleet
+
+    host("a"), host("b", last_heartbeat=timezone.now() - timedelta(hours=1))
+    host("c", state=LabHost.State.CORDONED)
+    assert _fleet() == "; 3 registered (b lost, c cordoned)"
