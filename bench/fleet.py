@@ -45,7 +45,9 @@ def start_labhosts(count: int, logs: Path) -> list[tuple[str, subprocess.Popen]]
         command = [sys.executable, str(MANAGE), "labhost", "run", "--name", name,
                    "--underlay", f"198.19.251.{index + 1}", "--log-dir", str(logs / name)]  # fmt: skip
         (logs / name).mkdir(parents=True)
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+        )
         started.append((name, process))
     return started
 
@@ -89,7 +91,9 @@ def one_run(hosts: int, labs: int, nodes: int, admin) -> dict:
         running: dict[int, float] = {}
 
         def all_running() -> bool:
-            for lab_id, status in Lab.objects.filter(id__in=[lab.id for lab in made]).values_list("id", "status"):
+            for lab_id, status in Lab.objects.filter(id__in=[lab.id for lab in made]).values_list(
+                "id", "status"
+            ):
                 if status == "running" and lab_id not in running:
                     running[lab_id] = time.monotonic() - t0
                 elif status == "failed":
@@ -102,8 +106,12 @@ def one_run(hosts: int, labs: int, nodes: int, admin) -> dict:
             placed[labhost] = placed.get(labhost, 0) + 1
         for lab in made:
             lifecycle.request_destroy(Lab.objects.get(id=lab.id), admin)
-        wait_until(lambda: not Lab.objects.exclude(status="stopped").filter(id__in=[lab.id for lab in made]).exists(),
-                   600, "every lab to stop")  # fmt: skip
+        ids = [lab.id for lab in made]
+        wait_until(
+            lambda: not Lab.objects.filter(id__in=ids).exclude(status="stopped").exists(),
+            600,
+            "the labs to stop",
+        )
         times = sorted(running.values())
         return {"p50": statistics.median(times), "last": times[-1], "placed": placed,
                 "ask_ms": statistics.median(asked) * 1000}  # fmt: skip
@@ -134,7 +142,7 @@ def scheduler_at_scale(admin) -> list[tuple[int, float, float]]:
         )
         Lab.objects.bulk_create(
             Lab(owner=admin, name=f"scale-{i}-{j}", slug=f"scale-{i}-{j}", uid=uuid.uuid4().hex[:8],
-                document=probe.document, status="running", labhost=f"scale-{i}")
+                document=probe.document, status="running", labhost=f"scale-{i}", containers=5)
             for i in range(count) for j in range(10)
         )  # fmt: skip
         choose, sweep = [], []
@@ -153,7 +161,9 @@ def scheduler_at_scale(admin) -> list[tuple[int, float, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--labs", type=int, default=10)
     parser.add_argument("--nodes", type=int, default=20)
     args = parser.parse_args()
@@ -164,7 +174,7 @@ def main() -> None:
     from labs.models import Lab
     from worker.converge import destroy
 
-    admin = get_user_model().objects.create_superuser("bench-admin", password="bench-admin-pw")
+    admin = get_user_model().objects.create_superuser("bench-admin", password=uuid.uuid4().hex)
     try:
         results = {}
         for hosts in (1, 2):

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from topology.document import LabDoc
@@ -112,8 +113,8 @@ def loads(names: list[str]) -> dict[str, int]:
     out = dict.fromkeys(names, 0)
     waiting = Operation.objects.filter(labhost=UNPLACED, status=Operation.Status.QUEUED).values("lab_id")
     placed = Lab.objects.filter(labhost__in=names).exclude(status__in=AT_REST).exclude(id__in=waiting)
-    for labhost, document in placed.values_list("labhost", "document"):
-        out[labhost] += containers_of(document)
+    for row in placed.values("labhost").annotate(total=Sum("containers")):
+        out[row["labhost"]] = row["total"] or 0
     return out
 
 

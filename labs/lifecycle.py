@@ -149,7 +149,8 @@ def _deploying(
     waiting = labhost == fleet.UNPLACED
     lab.status = LabStatus.DEPLOYING
     lab.status_reason = "waiting for room on a lab host" if waiting else "queued"
-    lab.save(update_fields=["assignments", "status", "status_reason", "updated"])
+    lab.containers = fleet.containers_of(lab.document)
+    lab.save(update_fields=["assignments", "status", "status_reason", "containers", "updated"])
     return _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=spec, labhost=labhost, params=params or {})
 
 

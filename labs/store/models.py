@@ -41,6 +41,9 @@ class Lab(models.Model):
     status = models.CharField(max_length=20, choices=LabStatus.choices, default=LabStatus.DRAFT)
     status_reason = models.CharField(max_length=500, blank=True, default="")
     labhost = models.CharField(max_length=100, default="local", help_text="the lab host's queue")
+    containers = models.PositiveIntegerField(
+        default=0, help_text="containers it holds on its lab host when deployed (counts against capacity)"
+    )
     assignments = models.JSONField(
         default=dict, blank=True, help_text="automatic addresses and ports handed out so far"
     )

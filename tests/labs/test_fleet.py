@@ -37,7 +37,7 @@ def new_lab(user, n: int, name: str, extra: str = "") -> Lab:
 
 def running_on(user, labhost: str, n: int, name: str) -> Lab:
     lab = new_lab(user, n, name)
-    Lab.objects.filter(id=lab.id).update(labhost=labhost, status=LabStatus.RUNNING)
+    Lab.objects.filter(id=lab.id).update(labhost=labhost, status=LabStatus.RUNNING, containers=n)
     lab.refresh_from_db()
     return lab
 
