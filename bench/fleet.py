@@ -160,12 +160,27 @@ def scheduler_at_scale(admin) -> list[tuple[int, float, float]]:
     return rows
 
 
+def hosts_runs(args, admin) -> None:
+    results = {}
+    for hosts in (1, 2):
+        print(f"{args.labs} labs of {args.nodes} nodes at once on {hosts} lab host(s) …", flush=True)
+        results[hosts] = one_run(hosts, args.labs, args.nodes, admin)
+    print()
+    print("lab hosts | every lab running: p50 / last | request_deploy p50 | labs per lab host")
+    for hosts, r in results.items():
+        spread = ", ".join(str(n) for n in sorted(r["placed"].values(), reverse=True))
+        print(f"{hosts:9} | {r['p50']:6.1f} s / {r['last']:6.1f} s | {r['ask_ms']:10.1f} ms | {spread}")
+    print(f"ratio two/one (last lab running): {results[2]['last'] / results[1]['last']:.2f}x")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--labs", type=int, default=10)
     parser.add_argument("--nodes", type=int, default=20)
+    parser.add_argument("--scheduler-only", action="store_true", help="only the scheduler at scale")
     args = parser.parse_args()
     setup_django()
     from django.contrib.auth import get_user_model
@@ -176,17 +191,8 @@ def main() -> None:
 
     admin = get_user_model().objects.create_superuser("bench-admin", password=uuid.uuid4().hex)
     try:
-        results = {}
-        for hosts in (1, 2):
-            print(f"{args.labs} labs of {args.nodes} nodes at once on {hosts} lab host(s) …", flush=True)
-            results[hosts] = one_run(hosts, args.labs, args.nodes, admin)
-        print()
-        print("lab hosts | every lab running: p50 / last | request_deploy p50 | labs per lab host")
-        for hosts, r in results.items():
-            spread = ", ".join(str(n) for n in sorted(r["placed"].values(), reverse=True))
-            print(f"{hosts:9} | {r['p50']:6.1f} s / {r['last']:6.1f} s | {r['ask_ms']:10.1f} ms | {spread}")
-        print(f"ratio two/one (last lab running): {results[2]['last'] / results[1]['last']:.2f}x")
-        print()
+        if not args.scheduler_only:
+            hosts_runs(args, admin)
         print("registered lab hosts | fleet.choose p50 | fleet.sweep p50  (10 running labs per lab host)")
         for count, choose_ms, sweep_ms in scheduler_at_scale(admin):
             print(f"{count:20} | {choose_ms:12.1f} ms | {sweep_ms:12.1f} ms")
