@@ -276,3 +276,40 @@ def test_health_names_the_lab_hosts_an_admin_should_look_at(db):
     host("a"), host("b", last_heartbeat=timezone.now() - timedelta(hours=1))
     host("c", state=LabHost.State.CORDONED)
     assert _fleet() == "; 3 registered (b lost, c cordoned)"
+
+
+def test_the_labhost_command_lists_and_acts_and_refuses_bad_input(user):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    def run(*args) -> str:
+        out = StringIO()
+        call_command("labhost", *args, stdout=out)
+        return out.getvalue()
+
+    assert "no lab host has registered yet" in run("list")
+    (
+        host("a", capacity=40, underlay="198.19.0.1"),
+        host("b", last_heartbeat=timezone.now() - timedelta(hours=1)),
+    )
+    running_on(user, "a", 3, "there")
+    listing = run("list").splitlines()
+    assert listing[1].split() == ["a", "active", "yes", "1", "3/40", "198.19.0.1"]
+    assert listing[2].split()[:3] == ["b", "active", "no"]
+    assert run("cordon", "a") == "lab host a takes no new labs\n"
+    assert LabHost.objects.get(name="a").state == LabHost.State.CORDONED
+    with pytest.raises(CommandError, match="there is no lab host named 'zz'"):
+        run("drain", "zz")
+    with pytest.raises(CommandError, match="lab host a is alive: drain it"):
+        run("evacuate", "a")
+    for args, says in [
+        (["--name", "Bad Name"], "--name: 'Bad Name' is not a lab host name"),
+        (
+            ["--name", "ok", "--underlay", "not-an-address"],
+            "--underlay: 'not-an-address' is not an IP address",
+        ),
+        (["--name", "ok", "--containers", "0"], "--containers: a lab host holds at least one container"),
+    ]:
+        with pytest.raises(CommandError, match=says):
+            run("run", *args)

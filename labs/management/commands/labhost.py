@@ -1,6 +1,7 @@
 """`manage.py labhost run`: this machine's lab host side (its workers and live monitor);
 `labhost monitor`: the monitor alone; `labhost gc`: remove what belongs to labs that no
-longer exist (or moved away) on this lab host."""
+longer exist (or moved away) on this lab host. For admins, from any machine of the
+installation: `labhost list`, and `cordon`, `activate`, `drain`, `evacuate NAME`."""
 
 import ipaddress
 import re
@@ -9,6 +10,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+ACTIONS = {
+    "cordon": "take no new labs on a lab host",
+    "activate": "take new labs on a lab host again",
+    "drain": "take no new labs and move a lab host's running labs to others",
+    "evacuate": "redeploy a lost lab host's labs on others",
+}
 
 
 class Command(BaseCommand):
@@ -27,6 +34,9 @@ class Command(BaseCommand):
         run.add_argument("--containers", type=int, default=settings.WIRELAB_LABHOST_CONTAINERS,
                          help="lab containers it may hold at once")  # fmt: skip
         run.add_argument("--log-dir", help="write worker.log, worker-slow.log and monitor.log here")
+        sub.add_parser("list", help="the lab hosts: state, whether alive, labs and containers")
+        for action, what in ACTIONS.items():
+            sub.add_parser(action, help=what).add_argument("name", help="the lab host")
 
     def handle(self, *args, action, **options):
         getattr(self, f"do_{action}")(**options)
@@ -64,6 +74,60 @@ class Command(BaseCommand):
         code = run_labhost(name, underlay, containers, log_dir, say=self.stdout.write)
         if code:
             raise CommandError(f"lab host {name} stopped: a process ended with code {code}")
+
+    def do_list(self, **_):
+        from labs import fleet
+        from labs.models import Lab, LabHost
+
+        fleet.sweep()
+        hosts = list(LabHost.objects.all())
+        if not hosts:
+            self.stdout.write("no lab host has registered yet (`labhost run` registers one)")
+            return
+        loads = fleet.loads([h.name for h in hosts])
+        self.stdout.write(
+            f"{'NAME':20} {'STATE':9} {'ALIVE':5} {'LABS':>4} {'PLACED/CAPACITY':>15}  UNDERLAY"
+        )
+        for h in hosts:
+            labs = Lab.objects.filter(labhost=h.name).exclude(status__in=fleet.AT_REST).count()
+            load = f"{loads[h.name]}/{h.capacity_containers}"
+            alive = "no" if h.lost else "yes"
+            self.stdout.write(f"{h.name:20} {h.state:9} {alive:5} {labs:4} {load:>15}  {h.underlay or '-'}")
+
+    def _host(self, name):
+        from labs.models import LabHost
+
+        host = LabHost.objects.filter(name=name).first()
+        if host is None:
+            raise CommandError(f"there is no lab host named '{name}' (see `labhost list`)")
+        return host
+
+    def do_cordon(self, name, **_):
+        from labs import fleet
+
+        fleet.set_state(self._host(name), "cordoned")
+        self.stdout.write(f"lab host {name} takes no new labs")
+
+    def do_activate(self, name, **_):
+        from labs import fleet
+
+        fleet.set_state(self._host(name), "active")
+        self.stdout.write(f"lab host {name} takes new labs")
+
+    def do_drain(self, name, **_):
+        from labs import fleet
+
+        for line in fleet.drain(self._host(name)):
+            self.stdout.write(line)
+
+    def do_evacuate(self, name, **_):
+        from labs import fleet
+
+        host = self._host(name)
+        if not host.lost:
+            raise CommandError(f"lab host {name} is alive: drain it to move its labs")
+        for line in fleet.evacuate(host):
+            self.stdout.write(line)
 
     def do_gc(self, dry_run=False, **_):
         from labs.hostside.housekeeping import collect_orphans
