@@ -49,10 +49,12 @@ def register(name: str, underlay: str | None, capacity: int, memory_mb: int, ver
     return host
 
 
-def beat(name: str, containers: int) -> None:
-    LabHost.objects.filter(name=name).update(
-        last_heartbeat=timezone.now(), containers=containers, lost_since=None
-    )
+def beat(name: str, containers: int | None) -> bool:
+    """Alive now; `containers` running (None: unknown this time, the last count stays). False when
+    the lab host must register again: its record is gone, or it was found lost meanwhile."""
+    counted = {} if containers is None else {"containers": containers}
+    mine = LabHost.objects.filter(name=name, lost_since__isnull=True)
+    return bool(mine.update(last_heartbeat=timezone.now(), **counted))
 
 
 def alive(now=None) -> list[LabHost]:

@@ -28,8 +28,12 @@ def come_up() -> None:
     """Register, and restore the labs this lab host held when it was found lost (converging
     them from their stored documents; evacuated ones carry new tags and are not among them)."""
     name = settings.WIRELAB_LABHOST
-    runtime = this_labhost().runtime()
-    version = f"wirelab {source_version()} (spec {SPEC_VERSION}), docker {runtime.version()}"
+    try:
+        engine = this_labhost().runtime().version()
+    except Exception as exc:  # registered all the same: the monitor's health check says what is wrong
+        log.warning("lab host %s: no Docker engine version: %s", name, exc)
+        engine = "unknown"
+    version = f"wirelab {source_version()} (spec {SPEC_VERSION}), docker {engine}"
     fleet.register(name, settings.WIRELAB_UNDERLAY, settings.WIRELAB_LABHOST_CONTAINERS, memory_mb(), version)
     for lab in fleet.lost_labs(name):
         try:
@@ -40,7 +44,14 @@ def come_up() -> None:
 
 
 def heartbeat() -> None:
-    fleet.beat(settings.WIRELAB_LABHOST, len(this_labhost().runtime().list(running=True)))
+    """Alive as long as the worker is (a Docker engine away shows in /health/, not as a lost host)."""
+    try:
+        running = len(this_labhost().runtime().list(running=True))
+    except Exception as exc:
+        log.warning("could not count this lab host's containers: %s", exc)
+        running = None
+    if not fleet.beat(settings.WIRELAB_LABHOST, running):
+        come_up()  # back after being found lost (or its record was deleted): its labs are restored
     fleet.sweep()
     lifecycle.place_waiting()
 

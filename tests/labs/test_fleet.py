@@ -313,3 +313,16 @@ def test_the_labhost_command_lists_and_acts_and_refuses_bad_input(user):
     ]:
         with pytest.raises(CommandError, match=says):
             run("run", *args)
+
+
+def test_a_lab_host_found_lost_while_alive_registers_again_at_its_next_heartbeat(user, settings):
+    settings.WIRELAB_LABHOST = "b"
+    host("b", last_heartbeat=timezone.now() - timedelta(hours=1))
+    lab = running_on(user, "b", 2, "partitioned")
+    fleet.sweep()
+    assert not fleet.beat("b", 2)  # found lost meanwhile: a beat alone does not bring it back
+    assert LabHost.objects.get(name="b").lost
+    assert not fleet.beat("nobody", 0)
+    fleet.register("b", None, 100, 1024, "test")
+    assert fleet.beat("b", 2) and not LabHost.objects.get(name="b").lost
+    assert fleet.lost_labs("b") == [Lab.objects.get(id=lab.id)]  # come_up restores them

@@ -163,3 +163,15 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     wait_for(lambda: marked(f"{key}/{a.name}") == {}, 90, "a to take down the drained labs' containers")
     tags = {Lab.objects.get(id=lab.id).uid for lab in (pinned, avoided, spread)}
     assert set(marked(f"{key}/{b.name}")) == tags
+
+    # b dies again and comes back before anyone moves its labs: it restores them where they were.
+    b.kill()
+    for lab in (pinned, avoided, spread):
+        wait_for(lambda lab=lab: status_of(lab)[0] == LabStatus.LOST, 60, f"{lab.slug} to be lost again")
+    b.start()
+    for lab in (pinned, avoided, spread):
+        wait_for(
+            lambda lab=lab: status_of(lab) == ("running", b.name), 120, f"{lab.slug} to be restored on b"
+        )
+    assert {Lab.objects.get(id=lab.id).uid for lab in (pinned, avoided, spread)} == tags
+    assert set(marked(f"{key}/{b.name}")) == tags
