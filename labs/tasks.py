@@ -20,18 +20,27 @@ log = logging.getLogger(__name__)
 @shared_task(name="labs.tasks.run_operation", bind=True, max_retries=None)
 def run_operation(self, op_id: int, resume: bool = False) -> str:
     from .hostside.jobs import WaitYourTurn, carry_out
+    from .models import Operation
 
     try:
         return carry_out(op_id, resume=resume).status
     except WaitYourTurn:  # to the end of the queue: the others' jobs go first
         raise self.retry(countdown=settings.WIRELAB_FAIR_SHARE_RETRY_SECONDS) from None
+    except Operation.DoesNotExist:  # deleted with its lab while the message waited
+        log.info("operation %s no longer exists: nothing to do", op_id)
+        return "gone"
 
 
 @shared_task(name="labs.tasks.run_capture")
 def run_capture(capture_id: int) -> str:
     from .hostside.jobs import run_capture as capture
+    from .models import Capture
 
-    return capture(capture_id).status
+    try:
+        return capture(capture_id).status
+    except Capture.DoesNotExist:  # deleted with its lab while the message waited
+        log.info("capture %s no longer exists: nothing to do", capture_id)
+        return "gone"
 
 
 @shared_task(name="labs.tasks.collect")

@@ -205,3 +205,10 @@ def test_node_actions_have_a_rate_of_their_own(api, user, settings):
         api.post(f"/api/nodes/{node.id}/action/", {"action": "restart"}, format="json") for _ in range(13)
     ]
     assert [a.status_code for a in answers] == [202] * 12 + [429]
+
+
+def test_a_job_whose_row_is_gone_is_dropped_quietly():
+    from labs.tasks import run_capture, run_operation
+
+    assert run_operation.run(987654) == "gone"
+    assert run_capture.run(987654) == "gone"
