@@ -16,11 +16,12 @@ from pathlib import Path
 
 import docker
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
 
-from labs import fleet, lifecycle
+from labs import controls, fleet, lifecycle
 from labs.live.state import snapshot
-from labs.models import Installation, Lab, LabHost, LabStatus, Operation
+from labs.models import Capture, Installation, Lab, LabHost, LabStatus, Operation
 from labs.services import import_lab
 from tests.labs.workers import star, wait_for
 from tests.processes import shared_database_url
@@ -97,6 +98,21 @@ def link_up(uid: str, name: str) -> bool:
     return snapshot(uid)["links"].get(name, {}).get("oper") == "up"
 
 
+async def console_says(lab_id: int, user, node: str, keys: bytes, needle: bytes) -> bytes:
+    """What a node's console prints after `keys` until `needle`, through the web's socket and the
+    channel layer to the relay of the lab's own lab host (this process has none)."""
+    from tests.labs.live_helpers import connect
+    from tests.labs.test_live import _read_until
+
+    ws = await connect(f"/ws/labs/{lab_id}/nodes/{node}/console/", user)
+    assert (await ws.connect())[0]
+    try:
+        await ws.send_to(bytes_data=keys)
+        return await _read_until(ws, needle, timeout=60)
+    finally:
+        await ws.disconnect()
+
+
 def status_of(lab: Lab) -> tuple[str, str]:
     fresh = Lab.objects.get(id=lab.id)
     return fresh.status, fresh.labhost
@@ -119,6 +135,12 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     job = lifecycle.request_job(pinned, "exec", {"node": "h1", "command": ["hostname"]}, user)
     wait_for(lambda: Operation.objects.get(id=job.id).done, 60, "a command on b's lab")
     assert Operation.objects.get(id=job.id).result["exit_code"] == 0
+    assert b"fleet-console-ok" in async_to_sync(console_says)(
+        pinned.id, user, "h0", b"echo fleet-console-o''k\n", b"fleet-console-ok"
+    )
+    capture = controls.request_capture(Lab.objects.get(id=pinned.id), "h0", "eth0", 1, 100_000)
+    wait_for(lambda: Capture.objects.get(id=capture.id).status in ("done", "failed"), 60, "b to capture")
+    assert Capture.objects.get(id=capture.id).status == "done"
 
     # Cordoned, a lab host takes no new lab; active again, spreading sends the next one to it.
     fleet.set_state(LabHost.objects.get(name=a.name), LabHost.State.CORDONED)
