@@ -193,8 +193,26 @@ def _tell_moved(old_uid: str) -> None:
         log.warning("could not tell lab %s's sockets it moved: %s", old_uid, exc)
 
 
+def waiting():
+    """The deploys waiting for room, oldest first."""
+    return Operation.objects.filter(
+        labhost=UNPLACED, kind=Operation.Kind.DEPLOY, status=Operation.Status.QUEUED
+    ).order_by("id")
+
+
 def someone_waits() -> bool:
-    return Operation.objects.filter(labhost=UNPLACED, status=Operation.Status.QUEUED).exists()
+    return waiting().exists()
+
+
+def waiting_reason(ahead: int) -> str:
+    return f"waiting for room on a lab host ({f'{ahead} ahead' if ahead else 'next'})"
+
+
+def tell_places() -> None:
+    """Each waiting lab's status says its place in line, live on its sockets when it changes."""
+    for ahead, op in enumerate(waiting().select_related("lab")):
+        if op.lab.status_reason != (reason := waiting_reason(ahead)):
+            _set_status(op.lab, LabStatus.DEPLOYING, reason)
 
 
 # What admins do (`labs.admin`) -----------------------------------------------------------------

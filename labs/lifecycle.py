@@ -148,7 +148,7 @@ def _deploying(
 ) -> Operation:
     waiting = labhost == fleet.UNPLACED
     lab.status = LabStatus.DEPLOYING
-    lab.status_reason = "waiting for room on a lab host" if waiting else "queued"
+    lab.status_reason = fleet.waiting_reason(fleet.waiting().count()) if waiting else "queued"
     lab.containers = fleet.containers_of(lab.document)
     lab.save(update_fields=["assignments", "status", "status_reason", "containers", "updated"])
     return _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=spec, labhost=labhost, params=params or {})
@@ -157,28 +157,35 @@ def _deploying(
 def place_waiting() -> int:
     """Place the deploys waiting for room, oldest first, while they fit; returns how many went."""
     placed = 0
-    waiting = Operation.objects.filter(
-        labhost=fleet.UNPLACED, kind=Operation.Kind.DEPLOY, status=Operation.Status.QUEUED
-    ).order_by("id")
-    for op_id in list(waiting.values_list("id", flat=True)):
-        with transaction.atomic():
-            op = Operation.objects.select_for_update().get(id=op_id)
-            if op.labhost != fleet.UNPLACED or op.status != Operation.Status.QUEUED:
-                continue
-            lab = Lab.objects.select_for_update().get(id=op.lab_id)
-            try:
-                labhost = fleet.choose(lab, lab_document(lab), avoid=op.params.get("avoid"))
-            except fleet.Unplaceable as exc:
-                _fail_waiting(op, lab, str(exc))
-                continue
-            if labhost is None:
-                return placed  # the oldest still does not fit: the younger wait behind it
-            op.spec, op.labhost = fleet.settle(lab, labhost, op.spec, op.params.get("fresh", False)), labhost
-            Lab.objects.filter(id=lab.id).update(status_reason="queued")
-            op.save(update_fields=["spec", "labhost"])
-            transaction.on_commit(lambda op=op: enqueue_operation(op.id, op.labhost, kind=op.kind))
+    try:
+        for op_id in list(fleet.waiting().values_list("id", flat=True)):
+            if not _place_one(op_id):
+                break  # the oldest still does not fit: the younger wait behind it
             placed += 1
+    finally:
+        fleet.tell_places()
     return placed
+
+
+def _place_one(op_id: int) -> bool:
+    """Place one waiting deploy if it fits now (or fail it if it never can); False: it waits."""
+    with transaction.atomic():
+        op = Operation.objects.select_for_update().get(id=op_id)
+        if op.labhost != fleet.UNPLACED or op.status != Operation.Status.QUEUED:
+            return True  # taken care of meanwhile
+        lab = Lab.objects.select_for_update().get(id=op.lab_id)
+        try:
+            labhost = fleet.choose(lab, lab_document(lab), avoid=op.params.get("avoid"))
+        except fleet.Unplaceable as exc:
+            _fail_waiting(op, lab, str(exc))
+            return True
+        if labhost is None:
+            return False
+        op.spec, op.labhost = fleet.settle(lab, labhost, op.spec, op.params.get("fresh", False)), labhost
+        Lab.objects.filter(id=lab.id).update(status_reason="queued")
+        op.save(update_fields=["spec", "labhost"])
+        transaction.on_commit(lambda: enqueue_operation(op.id, op.labhost, kind=op.kind))
+        return True
 
 
 def _fail_waiting(op: Operation, lab: Lab, reason: str) -> None:

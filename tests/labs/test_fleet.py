@@ -103,11 +103,20 @@ def test_a_lab_too_big_for_any_lab_host_is_refused_and_one_that_does_not_fit_yet
     op = deploy(waiting, user)
     waiting.refresh_from_db()
     assert op.labhost == fleet.UNPLACED and op.status == Operation.Status.QUEUED
-    assert (waiting.status, waiting.status_reason) == (LabStatus.DEPLOYING, "waiting for room on a lab host")
+    assert (waiting.status, waiting.status_reason) == (
+        LabStatus.DEPLOYING,
+        "waiting for room on a lab host (next)",
+    )
     later = deploy(new_lab(user, 1, "later"), user)  # fits, but waits behind the older one
     assert later.labhost == fleet.UNPLACED
     assert lifecycle.queue_position(waiting) == 0 and lifecycle.queue_position(later.lab) == 1
     assert lifecycle.place_waiting() == 0
+    assert Lab.objects.get(id=later.lab_id).status_reason == "waiting for room on a lab host (1 ahead)"
+    Lab.objects.filter(id=waiting.id).update(status_reason="stale")
+    lifecycle.place_waiting()
+    assert (
+        Lab.objects.get(id=waiting.id).status_reason == "waiting for room on a lab host (next)"
+    )  # told again
     Lab.objects.filter(id=second.id).update(status=LabStatus.STOPPED)
     assert lifecycle.place_waiting() == 2
     op.refresh_from_db()
