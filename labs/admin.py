@@ -4,6 +4,7 @@ The node, network and link rows are a projection of each lab's document: they ar
 read-only, and a lab's topology is changed through its document."""
 
 from django.contrib import admin, messages
+from django.db.models import Count, OuterRef, Subquery, Sum
 
 from . import fleet, lifecycle
 from .models import (
@@ -54,7 +55,15 @@ class LabHostAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         fleet.sweep()  # what the list shows is true even with every lab host silent
-        return super().get_queryset(request)
+        placed = fleet.placed_labs().filter(labhost=OuterRef("name")).order_by().values("labhost")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                placed_labs=Subquery(placed.annotate(n=Count("id")).values("n")),
+                placed_containers=Subquery(placed.annotate(n=Sum("containers")).values("n")),
+            )
+        )
 
     @admin.display(boolean=True, description="alive")
     def alive(self, host: LabHost) -> bool:
@@ -62,12 +71,11 @@ class LabHostAdmin(admin.ModelAdmin):
 
     @admin.display(description="running labs")
     def running_labs(self, host: LabHost) -> int:
-        return Lab.objects.filter(labhost=host.name).exclude(status__in=fleet.AT_REST).count()
+        return host.placed_labs or 0
 
     @admin.display(description="containers (placed / running / capacity)")
     def load(self, host: LabHost) -> str:
-        placed = fleet.loads([host.name])[host.name]
-        return f"{placed} / {host.containers} / {host.capacity_containers}"
+        return f"{host.placed_containers or 0} / {host.containers} / {host.capacity_containers}"
 
     def _each(self, request, queryset, act) -> None:
         for host in queryset:

@@ -15,12 +15,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from topology.document import LabDoc
 
-from .live.state import group_name, publish_now
+from .live.state import group_name, publish_status
 from .models import Lab, LabHost, LabStatus, Operation
 from .store.models import new_lab_tag
 
@@ -86,10 +86,7 @@ def sweep(now=None) -> list[str]:
 
 def _set_status(lab: Lab, status: str, reason: str) -> None:
     Lab.objects.filter(id=lab.id).update(status=status, status_reason=reason[:500])
-    try:
-        publish_now(lab.uid, [{"type": "lab.status", "status": status, "reason": reason[:500]}])
-    except Exception as exc:  # the channel layer away: the stored status is the truth
-        log.warning("could not tell lab %s's sockets: %s", lab.uid, exc)
+    publish_status(lab.uid, status, reason)
 
 
 def lost_labs(name: str) -> list[Lab]:
@@ -99,33 +96,33 @@ def lost_labs(name: str) -> list[Lab]:
 # Placement ------------------------------------------------------------------------------------
 
 
-def containers_of(document: dict) -> int:
-    """Containers a lab runs: a sandbox per node, and a holder per app with a namespace of its own."""
-    nodes = (document or {}).get("nodes") or {}
-    holders = sum(
-        1 for node in nodes.values()
-        if node.get("host") and str(node.get("mode") or "").split(":")[0] in ("bridge", "overlay")
-    )  # fmt: skip
-    return len(nodes) + holders
+def placed_labs():
+    """Labs that hold a place on their lab host: running, starting or stopping (not at rest, and
+    not waiting for room, whatever lab host they were on before)."""
+    return Lab.objects.exclude(status__in=AT_REST).exclude(id__in=waiting().values("lab_id"))
 
 
-def loads(names: list[str]) -> dict[str, int]:
-    """Containers of the labs placed on each lab host (running, starting or stopping; not those
-    still waiting for room, whatever lab host they were on before)."""
-    out = dict.fromkeys(names, 0)
-    waiting = Operation.objects.filter(labhost=UNPLACED, status=Operation.Status.QUEUED).values("lab_id")
-    placed = Lab.objects.filter(labhost__in=names).exclude(status__in=AT_REST).exclude(id__in=waiting)
-    for row in placed.values("labhost").annotate(total=Sum("containers")):
-        out[row["labhost"]] = row["total"] or 0
+def usage(names: list[str]) -> dict[str, tuple[int, int]]:
+    """Labs placed on each lab host and their containers (`Lab.containers`), in one query."""
+    out = dict.fromkeys(names, (0, 0))
+    rows = placed_labs().filter(labhost__in=names).values("labhost")
+    for row in rows.annotate(labs=Count("id"), total=Sum("containers")):
+        out[row["labhost"]] = (row["labs"], row["total"] or 0)
     return out
 
 
+def loads(names: list[str]) -> dict[str, int]:
+    """Containers of the labs placed on each lab host."""
+    return {name: containers for name, (_, containers) in usage(names).items()}
+
+
 def choose(lab: Lab, doc: LabDoc, avoid: str | None = None) -> str | None:
-    """The lab host for `lab`, which runs nowhere now; None when the fitting ones are full
+    """The lab host for `lab` (its `containers` counted from its spec), which runs nowhere now;
+    None when the fitting ones are full
     (it waits). Raises Unplaceable when it can never be placed. With no lab host alive (none
     registered yet, as on a first start), the lab stays where it is and its job waits there."""
     hosts = {h.name: h for h in LabHost.objects.select_for_update().order_by("name")}
-    need = containers_of(lab.document)
+    need = lab.containers
     pin = doc.placement.labhost if doc.placement else None
     if pin and pin != avoid:
         return _pinned(hosts.get(pin), pin, need)

@@ -124,6 +124,7 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "au
             ):
                 continue  # edited while it compiled: compile what is stored now
             locked.assignments = assignments.as_dict()
+            locked.containers = specs[locked.labhost].containers()
             spec = specs[locked.labhost].to_dict()
             moving = placing == "move" or (placing == "auto" and locked.status == LabStatus.LOST)
             if placing == "stay" or (not moving and locked.status not in fleet.AT_REST):
@@ -149,7 +150,6 @@ def _deploying(
     waiting = labhost == fleet.UNPLACED
     lab.status = LabStatus.DEPLOYING
     lab.status_reason = fleet.waiting_reason(fleet.waiting().count()) if waiting else "queued"
-    lab.containers = fleet.containers_of(lab.document)
     lab.save(update_fields=["assignments", "status", "status_reason", "containers", "updated"])
     return _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=spec, labhost=labhost, params=params or {})
 

@@ -173,6 +173,14 @@ class LabHostSpec:
     def node_names(self) -> list[str]:
         return [s.name for s in self.sandboxes] + [a.name for a in self.apps]
 
+    def own_namespace_apps(self) -> list[str]:
+        """Apps that get a namespace of their own (held by an infra container), wired before they start."""
+        return [a.name for a in self.apps if a.mode in ("bridge", "overlay")]
+
+    def containers(self) -> int:
+        """Containers the lab host runs for it: a sandbox per node, an app each, and their holders."""
+        return len(self.sandboxes) + len(self.apps) + len(self.own_namespace_apps())
+
 
 def digest(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, default=str)

@@ -20,7 +20,7 @@ from . import containers, execs, fabric, labels, nat, sockets, wiring
 from .config import EngineConfig
 from .errors import EngineError, ImageMissing, Stopped
 from .netlink import Namespaces, create_veth, delete_link
-from .plan import namespace_plans, own_namespace_apps
+from .plan import namespace_plans
 from .report import NodeState, Report
 from .runtime import NAMESPACE_ROLES, ContainerInfo, DockerRuntime, Role, Runtime, node_state
 
@@ -137,7 +137,7 @@ class _Converge:
 
     def preflight(self) -> None:
         images = {s.image for s in self.spec.sandboxes} | {a.image for a in self.spec.apps}
-        if own_namespace_apps(self.spec):
+        if self.spec.own_namespace_apps():
             images.add(containers.HOLDER_IMAGE)
         missing = self.runtime.missing_images(images)
         if missing:

@@ -69,8 +69,3 @@ def namespace_plans(spec: LabHostSpec) -> dict[str, NamespacePlan]:
                 end.ifname, list(wanted), mtu or wire.mtu, end.bridge, note
             )
     return plans
-
-
-def own_namespace_apps(spec: LabHostSpec) -> list[str]:
-    """Apps that get a namespace of their own (held by an infra container), wired before they start."""
-    return [a.name for a in spec.apps if a.mode in ("bridge", "overlay")]

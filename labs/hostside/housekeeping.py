@@ -17,7 +17,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
-from ..live.state import publish_now
+from ..live.state import publish_status
 from ..models import Lab, LabEvent, LabStatus
 from .engine import this_labhost
 from .jobs import note
@@ -50,7 +50,7 @@ def stop_disk_hogs() -> list[str]:
         note(lab.id, LabEvent.Kind.ERROR, reason)
         running = Lab.objects.filter(id=lab.id, status__in=[LabStatus.RUNNING, LabStatus.DEGRADED])
         if running.update(status=LabStatus.DEGRADED, status_reason=reason):
-            publish_now(tag, [{"type": "lab.status", "status": LabStatus.DEGRADED, "reason": reason}])
+            publish_status(tag, LabStatus.DEGRADED, reason)
         told.append(reason)
     return told
 

@@ -181,16 +181,7 @@ def _finish(op: Operation, status: str, lab_status: str | None, reason: str, err
 
     until_stored(write, f"recording the outcome of {op.kind} #{op.id}")
     if lab_status is not None:
-        _publish_status(op.lab, lab_status, reason)
-
-
-def _publish_status(lab: Lab, status: str, reason: str) -> None:
-    try:
-        if status == LabStatus.STOPPED:
-            live.clear(lab.uid)
-        live.publish_now(lab.uid, [{"type": "lab.status", "status": status, "reason": reason[:500]}])
-    except Exception as exc:  # live state is a courtesy; the row above is the truth
-        log.warning("could not publish the status of lab %s: %s", lab.slug, exc)
+        live.publish_status(op.lab.uid, lab_status, reason)
 
 
 def unfinished(labhost: str) -> list[tuple[int, str, bool]]:

@@ -7,6 +7,7 @@ so a client that sees a gap re-reads the snapshot, which is consistent with a nu
 from __future__ import annotations
 
 import json
+import logging
 
 import redis
 from asgiref.sync import async_to_sync
@@ -15,6 +16,7 @@ from django.conf import settings
 
 from worker.live.events import entity_key
 
+log = logging.getLogger(__name__)
 SEQ = "seq"
 
 
@@ -39,6 +41,17 @@ def message(seq: int, events: list[dict]) -> dict:
 
 def _client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def publish_status(lab_uid: str, status: str, reason: str = "") -> None:
+    """A lab's status to its sockets (a stopped lab's live state cleared first). Live state is a
+    courtesy, the lab's row is the truth: Redis away, this is logged and nothing more."""
+    try:
+        if status == "stopped":
+            clear(lab_uid)
+        publish_now(lab_uid, [{"type": "lab.status", "status": status, "reason": reason[:500]}])
+    except Exception as exc:
+        log.warning("could not publish the status of lab %s: %s", lab_uid, exc)
 
 
 def publish_now(lab_uid: str, events: list[dict]) -> int:

@@ -232,6 +232,7 @@ def test_the_admin_lists_lab_hosts_with_their_load_and_acts_on_them(admin_client
         )
 
 
+@pytest.mark.kernel  # the snapshot on connect is read from Redis
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_lab_that_moves_closes_its_sockets_so_they_join_its_new_tag(settings):

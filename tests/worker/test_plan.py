@@ -3,7 +3,7 @@
 from topology.compiler import compile_lab
 from topology.document import read_document
 from topology.spec import FABRIC
-from worker.plan import namespace_plans, own_namespace_apps
+from worker.plan import namespace_plans
 
 
 def plans_of(text):
@@ -21,7 +21,7 @@ def test_every_namespace_gets_its_part(demo_text):
     assert [v.name for v in h1.vxlans] == ["vx90977deb"]
     assert plans["nginx-2"].routes == [("default", "198.19.0.1")]
     assert plans["app-1"].ports["eth0"].mtu == 1450
-    assert own_namespace_apps(spec) == ["nginx-2", "nginx-3", "app-1", "app-2"]
+    assert spec.own_namespace_apps() == ["nginx-2", "nginx-3", "app-1", "app-2"]
 
 
 def test_owned_names_cover_everything_the_engine_made(demo_text):

@@ -77,20 +77,20 @@ class Command(BaseCommand):
 
     def do_list(self, **_):
         from labs import fleet
-        from labs.models import Lab, LabHost
+        from labs.models import LabHost
 
         fleet.sweep()
         hosts = list(LabHost.objects.all())
         if not hosts:
             self.stdout.write("no lab host has registered yet (`labhost run` registers one)")
             return
-        loads = fleet.loads([h.name for h in hosts])
+        usage = fleet.usage([h.name for h in hosts])
         self.stdout.write(
             f"{'NAME':20} {'STATE':9} {'ALIVE':5} {'LABS':>4} {'PLACED/CAPACITY':>15}  UNDERLAY"
         )
         for h in hosts:
-            labs = Lab.objects.filter(labhost=h.name).exclude(status__in=fleet.AT_REST).count()
-            load = f"{loads[h.name]}/{h.capacity_containers}"
+            labs, placed = usage[h.name]
+            load = f"{placed}/{h.capacity_containers}"
             alive = "no" if h.lost else "yes"
             self.stdout.write(f"{h.name:20} {h.state:9} {alive:5} {labs:4} {load:>15}  {h.underlay or '-'}")
 

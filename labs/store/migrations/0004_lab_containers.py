@@ -4,12 +4,16 @@ from django.db import migrations, models
 
 
 def count_containers(apps, schema_editor):
-    """Labs deployed before capacity was counted: their count from their documents."""
-    from labs.fleet import containers_of
-
+    """Labs deployed before capacity was counted: a sandbox per node, and a holder per container in
+    a mode with a namespace of its own (bridge by default, or overlay), from their documents."""
     Lab = apps.get_model("topology", "Lab")
     for lab in Lab.objects.exclude(status__in=["draft", "stopped", "failed"]).only("id", "document"):
-        Lab.objects.filter(id=lab.id).update(containers=containers_of(lab.document))
+        nodes = (lab.document or {}).get("nodes") or {}
+        modes = [
+            str(node.get("mode") or "bridge").split(":")[0] for node in nodes.values() if node.get("host")
+        ]
+        holders = sum(1 for mode in modes if mode in ("bridge", "overlay"))
+        Lab.objects.filter(id=lab.id).update(containers=len(nodes) + holders)
 
 
 class Migration(migrations.Migration):
