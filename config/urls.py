@@ -13,6 +13,7 @@ urlpatterns = [
     path("health/", views.health_page, name="health"),
     path("labs/new/", views.create_lab, name="lab-create"),
     path("labs/import/", views.import_lab, name="lab-import"),
+    path("labs/demo/<slug:slug>/", views.open_demo, name="lab-demo"),
     path("labs/<int:lab_id>/", views.lab_page, name="lab"),
     path("labs/<int:lab_id>/duplicate/", views.duplicate_lab, name="lab-duplicate"),
     path("labs/<int:lab_id>/delete/", views.delete_lab, name="lab-delete"),

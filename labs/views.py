@@ -18,11 +18,28 @@ from topology.document import LabDoc
 from topology.problems import TopologyError
 
 from . import health, services
+from .demos import demo, demos
 
 
 def home(request):
     labs = request.user.labs.all() if request.user.is_authenticated else []
-    return render(request, "labs/home.html", {"labs": labs})
+    return render(request, "labs/home.html", {"labs": labs, "demos": demos()})
+
+
+@login_required
+@require_POST
+def open_demo(request, slug: str):
+    """A copy of a demo lab in the user's labs, opened in the editor."""
+    found = demo(slug)
+    if found is None:
+        messages.error(request, f"there is no demo named '{slug}'")
+        return redirect("home")
+    try:
+        lab, _ = services.import_lab(found.path.read_text(), request.user)
+    except TopologyError as exc:
+        _problems_message(request, f"{found.name} was not opened", exc)
+        return redirect("home")
+    return redirect("lab", lab_id=lab.id)
 
 
 @login_required

@@ -42,13 +42,13 @@ STATS_FIELDS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors",
 IFLA_INFO_KIND = 1
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 IFA_ADDRESS = 1
-RTA_DST, RTA_GATEWAY, RTA_TABLE = 1, 5, 15
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
 MAIN_TABLE = 254
 LINK_ATTRIBUTES = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_STATS64})
 KIND_ATTRIBUTE = frozenset({IFLA_INFO_KIND})
 ADDRESS_ATTRIBUTE = frozenset({IFA_ADDRESS})
-ROUTE_ATTRIBUTES = frozenset({RTA_TABLE, RTA_DST, RTA_GATEWAY})
+ROUTE_ATTRIBUTES = frozenset({RTA_TABLE, RTA_DST, RTA_GATEWAY, RTA_OIF})
 
 
 @dataclass
@@ -159,15 +159,30 @@ def addresses(sock: socket.socket) -> dict[int, set[str]]:
 def routes(sock: socket.socket, protocol: int | None) -> dict[str, str | None]:
     """IPv4 routes of the main table made by `protocol` (None: by anyone): destination/length
     -> gateway."""
-    have = {}
+    return {r.to: r.via for r in main_routes(sock) if protocol in (None, r.protocol)}
+
+
+@dataclass
+class Route:
+    """An IPv4 route of the main table."""
+
+    to: str  # destination/length
+    via: str | None
+    oif: int  # the outgoing interface's index (0: none)
+    protocol: int
+
+
+def main_routes(sock: socket.socket) -> list[Route]:
+    """The IPv4 routes of the main table, in the kernel's order."""
+    out = []
     body = RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
     for msg in dump(sock, RTM_GETROUTE, body, "routes"):
         _, dst_len, _, _, table, proto, _, _, _ = RTMSG.unpack_from(msg)
         found = _attributes(msg, RTMSG.size, ROUTE_ATTRIBUTES)
         table = _number(found[RTA_TABLE]) if RTA_TABLE in found else table
-        if table != MAIN_TABLE or protocol not in (None, proto):
+        if table != MAIN_TABLE:
             continue
         destination = str(ipaddress.ip_address(found[RTA_DST])) if RTA_DST in found else "0.0.0.0"  # noqa: S104
         gateway = str(ipaddress.ip_address(found[RTA_GATEWAY])) if RTA_GATEWAY in found else None
-        have[f"{destination}/{dst_len}"] = gateway
-    return have
+        out.append(Route(f"{destination}/{dst_len}", gateway, _number(found.get(RTA_OIF)), proto))
+    return out

@@ -1029,6 +1029,10 @@ export interface components {
             readonly assigned_ports: {
                 [key: string]: number;
             };
+            /** @description the addresses handed out, by `node:interface` and by container name (`a.b.c.d/len`) */
+            readonly assigned_addresses: {
+                [key: string]: string;
+            };
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */

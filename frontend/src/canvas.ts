@@ -53,9 +53,20 @@ export function publishedLabel(doc: LabDocument, host: string, assigned: Assigne
   return lines.join("\n");
 }
 
+/** Addresses handed out, by `node:iface` and by container name (the lab's assignments). */
+export type AssignedAddresses = Record<string, string>;
+
+/** What the end of a cable says: the interface and its address, written or handed out. */
+function endLabel(doc: LabDocument, end: string, addresses: AssignedAddresses): string {
+  const [node, iface] = end.split(":");
+  const address = doc.nodes?.[node]?.interfaces?.[iface]?.address ?? addresses[end];
+  return address ? `${iface}\n${address}` : iface;
+}
+
 /** Cytoscape elements for a lab document; ids say what each element stands for. */
-export function elements(doc: LabDocument, assigned: AssignedPorts = {}): ElementDefinition[] {
+export function elements(doc: LabDocument, assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}): ElementDefinition[] {
   const out: ElementDefinition[] = [];
+  const containerAddress = (name: string) => doc.nodes?.[name]?.address ?? addresses[name];
   for (const [name, node] of Object.entries(doc.nodes ?? {})) {
     const position = node.position ? { x: node.position.x, y: node.position.y } : undefined;
     const kind = kindOf(node);
@@ -76,7 +87,9 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}): Elemen
         : undefined;
       out.push({ group: "nodes", data: { id: bridge, label: "docker0", parent: `n:${name}`, kind: "bridge" }, position: below, classes: "docker0" });
       for (const child of bridgeContainers(doc, name)) {
-        out.push({ group: "edges", data: { id: `b:${child}`, source: `n:${child}`, target: bridge }, classes: "veth" });
+        const data: Record<string, unknown> = { id: `b:${child}`, source: `n:${child}`, target: bridge };
+        if (containerAddress(child)) data.sourceLabel = containerAddress(child);
+        out.push({ group: "edges", data, classes: "veth" });
       }
     }
     for (const [ifName, iface] of Object.entries(node.interfaces ?? {})) {
@@ -84,14 +97,16 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}): Elemen
         out.push({
           group: "edges",
           data: { id: `if:${name}:${ifName}`, source: `n:${name}`, target: `net:${iface.network}`, label: ifName,
-                  ends: [`${name}:${ifName}`] },
+                  ends: [`${name}:${ifName}`], sourceLabel: endLabel(doc, `${name}:${ifName}`, addresses) },
           classes: "attachment",
         });
       }
     }
     const mode = node.mode ?? "";
     if (kind.placed_on_host && mode.startsWith("overlay:") && doc.networks?.[mode.slice(8)]) {
-      out.push({ group: "edges", data: { id: `ov:${name}`, source: `n:${name}`, target: `net:${mode.slice(8)}` }, classes: "overlay-member" });
+      const data: Record<string, unknown> = { id: `ov:${name}`, source: `n:${name}`, target: `net:${mode.slice(8)}` };
+      if (containerAddress(name)) data.sourceLabel = containerAddress(name);
+      out.push({ group: "edges", data, classes: "overlay-member" });
     }
   }
   for (const [name, net] of Object.entries(doc.networks ?? {})) {
@@ -109,18 +124,21 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}): Elemen
     out.push({
       group: "edges",
       data: { id: `l:${index}`, source: `n:${a.split(":")[0]}`, target: `n:${b.split(":")[0]}`,
-              label: `${a.split(":")[1]} — ${b.split(":")[1]}`, ends: [a, b] },
+              label: `${a.split(":")[1]} — ${b.split(":")[1]}`, ends: [a, b],
+              sourceLabel: endLabel(doc, a, addresses), targetLabel: endLabel(doc, b, addresses) },
       classes: "link",
     });
   });
   return out;
 }
 
-const ICON_SIZES: Record<string, number> = { host: 26, router: 30, switch: 18, container: 15 };
+const ICON_SIZES: Record<string, number> = { host: 26, router: 30, switch: 18, container: 15, segment: 14, overlay: 20 };
+const LABEL_BACKGROUND = { "text-background-color": "#fbfcfd", "text-background-opacity": 0.85, "text-background-padding": 1 };
 
 const STYLE: any[] = [
   { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "font-size": 11, "text-valign": "bottom",
-      "text-margin-y": 4, "background-color": "#4a6fa5", color: "#1d2733", "border-width": 2, "border-color": "#2f4a70" } },
+      "text-margin-y": 4, "background-color": "#4a6fa5", color: "#1d2733", "border-width": 2, "border-color": "#2f4a70",
+      ...LABEL_BACKGROUND } },
   { selector: "node.host", style: { shape: "round-rectangle", width: 70, height: 44, "background-color": "#dfe9f7",
       "border-color": "#4a6fa5" } },
   { selector: "node.host:parent", style: { "text-valign": "top", "text-halign": "center", "text-margin-y": -4, padding: 18,
@@ -137,10 +155,18 @@ const STYLE: any[] = [
       "border-style": "dashed", "border-color": "#7a54b0" } },
   ...Object.entries(ICONS).map(([kind, icon]) => ({ selector: `node.${kind}`, style: { "background-image": icon,
       "background-fit": "none", "background-clip": "none", "background-width": ICON_SIZES[kind], "background-height": ICON_SIZES[kind] } })),
-  { selector: "node.host:parent", style: { "background-image": "none" } },
+  // a Docker host holding containers keeps a small icon in its corner
+  { selector: "node.host:parent", style: { "background-width": 16, "background-height": 16, "background-position-x": 6,
+      "background-position-y": 6 } },
+  { selector: "node.segment, node.overlay", style: { "background-position-x": 8 } },
   { selector: "edge", style: { width: 2, "line-color": COLORS.idle, "curve-style": "bezier", "font-size": 9,
       "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
   { selector: "edge[label]", style: { label: "data(label)" } },
+  // interface names and addresses at the cable ends (the Addresses toggle)
+  { selector: "edge.ends", style: { label: "", "font-size": 8, "source-text-offset": 26, "target-text-offset": 26,
+      "text-wrap": "wrap", "text-rotation": "none", color: "#35506f", ...LABEL_BACKGROUND } },
+  { selector: "edge.ends[sourceLabel]", style: { "source-label": "data(sourceLabel)" } },
+  { selector: "edge.ends[targetLabel]", style: { "target-label": "data(targetLabel)" } },
   { selector: "edge.veth", style: { width: 1, "line-style": "dotted" } },
   { selector: "edge.overlay-member", style: { "line-style": "dashed", "line-color": "#7a54b0" } },
   { selector: ".up", style: { "line-color": COLORS.ok } },
@@ -156,8 +182,24 @@ const STYLE: any[] = [
   { selector: ".eh-ghost-edge, .eh-preview", style: { "line-color": "#1a6ad6", "line-style": "dashed" } },
 ];
 
+/** Big labs draw a texture while panning and zooming, and leave edges out meanwhile. */
+const BIG_LAB = 200;
+
 export function createCanvas(container: HTMLElement): Core {
-  return cytoscape({ container, style: STYLE, boxSelectionEnabled: true, minZoom: 0.2, maxZoom: 3 });
+  return cytoscape({ container, style: STYLE, boxSelectionEnabled: true, minZoom: 0.05, maxZoom: 3 });
+}
+
+/** Settings that keep panning smooth for the lab's size; call after the elements are in. */
+export function tuneForSize(cy: Core): void {
+  const big = cy.nodes().length > BIG_LAB;
+  const renderer = (cy as any).renderer();
+  renderer.textureOnViewport = big;
+  renderer.hideEdgesOnViewport = big;
+}
+
+/** Show (or hide) interface names and addresses at the ends of every cable. */
+export function showEnds(cy: Core, on: boolean): void {
+  cy.batch(() => (on ? cy.edges().addClass("ends") : cy.edges().removeClass("ends")));
 }
 
 export function runLayout(cy: Core, animate = true): void {

@@ -8,13 +8,14 @@ export interface LiveState {
   nodes: Record<string, any>;
   links: Record<string, any>;
   ports: Record<string, any>;
+  routes: Record<string, any>;
   counters: Record<string, any>;
   impairments: Record<string, any>;
   published: any[];
 }
 
 export const emptyState = (): LiveState => ({
-  seq: 0, status: { status: "draft", reason: "" }, nodes: {}, links: {}, ports: {}, counters: {}, impairments: {}, published: [],
+  seq: 0, status: { status: "draft", reason: "" }, nodes: {}, links: {}, ports: {}, routes: {}, counters: {}, impairments: {}, published: [],
 });
 
 export interface LiveOptions {
@@ -103,6 +104,7 @@ function apply(state: LiveState, event: any): void {
   switch (event.type) {
     case "node.state": state.nodes[event.node] = event; break;
     case "port.state": state.ports[event.node] = event; break;
+    case "route.state": state.routes[event.node] = event; break;
     case "counters": state.counters[key] = event; break;
     case "impairment": state.impairments[key] = event; break;
     case "lab.status": state.status = { status: event.status, reason: event.reason }; break;
@@ -118,24 +120,38 @@ function endUp(state: LiveState, end: string): boolean | undefined {
   return link.oper === undefined ? undefined : link.oper === "up";
 }
 
-/** Paint live state onto the canvas: node colours, link ends, traffic. */
+/** Paint live state onto the canvas: node colours, link ends, traffic. Only elements whose
+ *  look changes are touched, so a busy 500-node lab does not restyle the whole graph. */
 export function paint(cy: Core, state: LiveState): void {
   const running = state.status.status !== "draft" && state.status.status !== "stopped";
   cy.batch(() => {
     cy.nodes().forEach((node) => {
-      node.removeClass("running failed exited");
       const live = running ? state.nodes[node.data("name")] : undefined;
-      if (live) node.addClass(live.state === "running" ? "running" : live.state === "exited" ? "exited" : "failed");
+      const look = !live ? "" : live.state === "running" ? "running" : live.state === "exited" ? "exited" : "failed";
+      if (node.scratch("_look") === look) return;
+      node.scratch("_look", look);
+      node.removeClass("running failed exited");
+      if (look) node.addClass(look);
     });
     cy.edges().forEach((edge) => {
-      edge.removeClass("up down");
       const ends: string[] | undefined = edge.data("ends");
-      if (!ends || !running) return;
-      const states = ends.map((end) => endUp(state, end)).filter((s) => s !== undefined);
-      if (states.some((s) => s === false)) edge.addClass("down");
-      else if (states.length) edge.addClass("up");
-      const bps = Math.max(0, ...ends.map((end) => (state.counters[end]?.rx_bps ?? 0) + (state.counters[end]?.tx_bps ?? 0)));
-      edge.style("width", 2 + Math.min(8, Math.log10(1 + bps / 1000) * 2));
+      let look = "";
+      let width = 2;
+      if (ends && running) {
+        const states = ends.map((end) => endUp(state, end)).filter((s) => s !== undefined);
+        look = states.some((s) => s === false) ? "down" : states.length ? "up" : "";
+        const bps = Math.max(0, ...ends.map((end) => (state.counters[end]?.rx_bps ?? 0) + (state.counters[end]?.tx_bps ?? 0)));
+        width = Math.round((2 + Math.min(8, Math.log10(1 + bps / 1000) * 2)) * 2) / 2;
+      }
+      if (edge.scratch("_look") !== look) {
+        edge.scratch("_look", look);
+        edge.removeClass("up down");
+        if (look) edge.addClass(look);
+      }
+      if ((edge.scratch("_width") ?? 2) !== width) {
+        edge.scratch("_width", width);
+        edge.style("width", width);
+      }
     });
   });
 }

@@ -3,12 +3,13 @@ import type { Core, NodeSingular } from "cytoscape";
 import cytoscape from "cytoscape";
 import svg from "cytoscape-svg";
 import { ApiError, csrfToken, labApi, type Problem } from "./api";
-import { type AssignedPorts, createCanvas, elements, markProblems, runLayout } from "./canvas";
+import { type AssignedAddresses, type AssignedPorts, createCanvas, elements, markProblems, runLayout, showEnds, tuneForSize } from "./canvas";
 import { type PaletteItem, addItem, connect, palette, parsePorts } from "./edits";
 import { Dashboard } from "./dashboard";
 import { ExerciseBox } from "./exercise";
 import { kindOf, loadKinds } from "./kinds";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
+import { Minimap } from "./minimap";
 import { LabModel } from "./model";
 import { renderPanel, type Selection } from "./panel";
 import { SharePanel } from "./share";
@@ -36,6 +37,8 @@ class Editor {
   private items: PaletteItem[] = [];
   share: SharePanel;
   ports: AssignedPorts = {}; // host ports handed out for `auto` ports
+  addresses: AssignedAddresses = {}; // addresses handed out, by node:iface and container
+  ends = true; // interface names and addresses shown at the cable ends
   private presentTimer = 0;
   exercise: ExerciseBox | null = null; // a student's lab for an exercise
 
@@ -49,10 +52,14 @@ class Editor {
   async start(): Promise<void> {
     await loadKinds();
     this.model = new LabModel(await this.api.document());
-    this.ports = (await this.api.get()).assigned_ports ?? {};
+    this.absorb(await this.api.get());
+    this.ends = Object.keys(this.model.doc.nodes ?? {}).length <= 60; // big labs: on demand
+    $("#ends").setAttribute("aria-pressed", String(this.ends));
     this.draw(true);
+    tuneForSize(this.cy);
     this.cy.resize();
     this.cy.fit(undefined, 30);
+    new Minimap(this.cy, $("#workspace"));
     this.palette();
     this.toolbar();
     this.canvasEvents();
@@ -83,13 +90,20 @@ class Editor {
     }, 100);
   }
 
+  /** What the lab was given (from a lab as the API returns it): host ports and addresses. */
+  absorb(lab: { assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses }): void {
+    this.ports = lab.assigned_ports ?? {};
+    this.addresses = lab.assigned_addresses ?? {};
+  }
+
   // Drawing ---------------------------------------------------------------------------
 
   draw(layoutIfNeeded = false): void {
     const selected = this.cy.$(":selected").map((e) => e.id());
     const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
     this.cy.elements().remove();
-    this.cy.add(elements(this.model.doc, this.ports));
+    this.cy.add(elements(this.model.doc, this.ports, this.addresses));
+    showEnds(this.cy, this.ends);
     this.cy.nodes().forEach((n) => {
       if (!n.isParent() && positions.has(n.id()) && !this.model.doc.nodes?.[n.data("name")]?.position) n.position(positions.get(n.id())!);
     });
@@ -109,7 +123,7 @@ class Editor {
     if (this.share.isOpen) return;
     const panel = $("#panel");
     if (!force && panel.contains(document.activeElement) && document.activeElement !== document.body) return;
-    panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports);
+    panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses);
   }
 
   message(text: string, kind: "error" | "info" = "info"): void {
@@ -145,7 +159,7 @@ class Editor {
     $("#save-state").className = errors ? "bad" : "ok";
     if (save && !errors) {
       try {
-        this.ports = (await this.api.save(this.model.doc)).assigned_ports ?? {};
+        this.absorb(await this.api.save(this.model.doc));
         $("#save-state").textContent = "saved";
       } catch (error) {
         $("#save-state").textContent = "not saved";
@@ -166,7 +180,14 @@ class Editor {
   palette(): void {
     const box = $("#palette");
     this.items = palette();
-    box.innerHTML = this.items.map((item, i) => `<div class="item ${item.kind}" draggable="true" data-index="${i}">${item.label}</div>`).join("");
+    box.innerHTML = this.items.map((item, i) => `<div class="item ${item.kind}" draggable="true" data-index="${i}" tabindex="0" role="button"
+      title="Drag onto the canvas, or press Enter to add">${item.label}</div>`).join("");
+    box.addEventListener("keydown", (event) => {
+      const index = (event.target as HTMLElement).dataset.index;
+      if (index === undefined || (event.key !== "Enter" && event.key !== " ")) return;
+      event.preventDefault();
+      this.drop(Number(index), null);
+    });
     box.addEventListener("dragstart", (event) => {
       const target = event.target as HTMLElement;
       event.dataTransfer!.setData("text/wirelab-palette", target.dataset.index ?? "");
@@ -240,6 +261,38 @@ class Editor {
     const name = addItem(this.model, item, position, host);
     this.select(item.network ? { type: "network", name } : { type: "node", name });
     this.changed();
+  }
+
+  /** Select and show the element a problem's path names (`nodes.r1.interfaces.eth0`). */
+  goTo(path: string): void {
+    const match = path.match(/^(nodes|networks)\.([^.[]+)|^links\[(\d+)\]/);
+    if (!match) return;
+    const selection: Selection = match[3] !== undefined ? { type: "link", index: Number(match[3]) }
+      : match[1] === "nodes" ? { type: "node", name: match[2] } : { type: "network", name: match[2] };
+    const id = selection.type === "link" ? `l:${selection.index}` : selection.type === "node" ? `n:${selection.name}` : `net:${selection.name}`;
+    const element = this.cy.getElementById(id);
+    if (element.empty()) return;
+    this.select(selection);
+    if (selection.type === "link") element.select();
+    this.cy.animate({ center: { eles: element }, duration: 200 });
+  }
+
+  /** Jump to a node or network by name (the Find box). */
+  find(name: string): boolean {
+    const wanted = name.trim();
+    const nodes = this.model.doc.nodes ?? {};
+    const networks = this.model.doc.networks ?? {};
+    const exact = wanted in nodes ? `nodes.${wanted}` : wanted in networks ? `networks.${wanted}` : null;
+    const prefix = Object.keys(nodes).find((n) => n.toLowerCase().startsWith(wanted.toLowerCase()));
+    const path = exact ?? (wanted && prefix ? `nodes.${prefix}` : null);
+    if (!path) {
+      this.message(`no node or network named '${wanted}'`, "error");
+      return false;
+    }
+    this.goTo(path);
+    const element = this.cy.$(":selected");
+    if (this.cy.zoom() < 0.8) this.cy.animate({ zoom: { level: 1, position: element.position() }, duration: 200 });
+    return true;
   }
 
   select(selection: Selection): void {
@@ -364,6 +417,7 @@ class Editor {
     });
     panel.addEventListener("click", async (event) => {
       const button = (event.target as HTMLElement).closest("button");
+      if (button?.dataset.path !== undefined) return this.goTo(button.dataset.path);
       if (!button?.dataset.action) return;
       await this.panelAction(button.dataset.action);
     });
@@ -479,6 +533,17 @@ class Editor {
     on("#redo", () => this.redo());
     on("#layout", () => runLayout(this.cy));
     on("#fit", () => this.cy.fit(undefined, 30));
+    on("#ends", () => this.toggleEnds());
+    const find = $<HTMLInputElement>("#find");
+    find.addEventListener("focus", () => {
+      const names = [...Object.keys(this.model.doc.nodes ?? {}), ...Object.keys(this.model.doc.networks ?? {})];
+      $("#find-names").innerHTML = names.sort().map((n) => `<option value="${n.replace(/"/g, "&quot;")}"></option>`).join("");
+    });
+    find.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") this.find(find.value);
+      if (event.key === "Escape") find.blur();
+    });
+    find.addEventListener("change", () => find.value && this.find(find.value));
     on("#share-open", () => {
       this.share.close();
       this.share.open().catch((error) => this.message(`cannot list share links: ${error.message}`, "error"));
@@ -512,7 +577,7 @@ class Editor {
         return;
       }
       this.model = new LabModel(await this.api.document());
-      this.ports = (await this.api.get()).assigned_ports ?? {};
+      this.absorb(await this.api.get());
       this.draw(true);
       await this.check(false);
     });
@@ -530,8 +595,16 @@ class Editor {
       else if (ctrl && event.key === "v" && clipboard && this.model.doc.nodes?.[clipboard]) this.paste(clipboard);
       else if (event.key === "Delete" || event.key === "Backspace") this.deleteSelection();
       else if (event.key === "f") this.cy.fit(undefined, 30);
+      else if (event.key === "a") this.toggleEnds();
+      else if (event.key === "/") { event.preventDefault(); $("#find").focus(); }
       else if (event.key === "l") runLayout(this.cy);
     });
+  }
+
+  toggleEnds(): void {
+    this.ends = !this.ends;
+    $("#ends").setAttribute("aria-pressed", String(this.ends));
+    showEnds(this.cy, this.ends);
   }
 
   paste(source: string): void {
@@ -618,6 +691,7 @@ class Editor {
     const badge = $("#status");
     badge.textContent = status;
     badge.className = `status ${status}`;
+    $("#workspace").dataset.status = status;
     badge.title = reason;
     $("#status-reason").textContent = reason;
   }

@@ -1,7 +1,7 @@
 // The side panel: edits the selected element, shows its live state and its controls.
 import type { LabDocument, NetworkDocument, NodeDocument, Problem } from "./api";
 import { allows, kindOf } from "./kinds";
-import { type AssignedPorts, portEntry } from "./canvas";
+import { type AssignedAddresses, type AssignedPorts, portEntry } from "./canvas";
 import type { LiveState } from "./live";
 
 export type Selection =
@@ -25,7 +25,9 @@ function area(label: string, name: string, value: string, hint = ""): string {
 function problemsHtml(problems: Problem[]): string {
   if (!problems.length) return "";
   return `<ul class="problems">${problems
-    .map((p) => `<li class="${p.severity}"><b>${esc(p.path || "lab")}</b>: ${esc(p.message)}</li>`)
+    .map((p) => `<li class="${p.severity}">${/^(nodes|networks)\.|^links\[/.test(p.path)
+      ? `<button class="path" data-path="${esc(p.path)}" title="Show it on the diagram">${esc(p.path)}</button>`
+      : `<b>${esc(p.path || "lab")}</b>`}: ${esc(p.message)}</li>`)
     .join("")}</ul>`;
 }
 
@@ -68,12 +70,13 @@ function impairmentForm(ends: string[], live: LiveState): string {
     <button data-action="impair">Apply impairment</button></fieldset>`;
 }
 
-export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>, assigned: AssignedPorts = {}): string {
+export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>,
+  assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}): string {
   if (!selection) return labSummary(doc, live, problems);
   if (selection.type === "node") {
     const node = doc.nodes?.[selection.name];
     if (!node) return labSummary(doc, live, problems);
-    return nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts, assigned);
+    return nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts, assigned, addresses);
   }
   if (selection.type === "network") {
     const net = doc.networks?.[selection.name];
@@ -96,7 +99,23 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
     ${problemsHtml(problems.filter((p) => p.path.startsWith(`links[${selection.index}]`)))}`;
 }
 
-function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, problems: Problem[], conflicts: Map<string, string>, assigned: AssignedPorts): string {
+/** What the kernel says of a running node: its addresses and routes. */
+function kernelView(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, addresses: AssignedAddresses): string {
+  const parts: string[] = [];
+  const ends = Object.entries(live.links).filter(([end, link]) => end.startsWith(`${name}:`) && link.addresses?.length);
+  const own = ends.map(([end, link]) => `<li><b>${esc(end.split(":")[1])}</b> ${esc(link.addresses.join(", "))}</li>`);
+  if (!own.length && kindOf(node).placed_on_host && (node.address ?? addresses[name])) own.push(`<li>${esc(node.address ?? addresses[name])}</li>`);
+  if (own.length) parts.push(`<h3>Addresses</h3><ul class="addresses">${own.join("")}</ul>`);
+  const routes = live.routes[name]?.routes ?? [];
+  if (routes.length) {
+    parts.push(`<h3>Routes <span class="muted">(from the kernel)</span></h3><ul class="routes">${routes.map((r: any) =>
+      `<li>${esc(r.to)}${r.via ? ` via ${esc(r.via)}` : ""}${r.dev ? ` dev ${esc(r.dev)}` : ""}</li>`).join("")}</ul>`);
+  }
+  return doc.nodes?.[name] ? parts.join("") : "";
+}
+
+function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, problems: Problem[], conflicts: Map<string, string>,
+  assigned: AssignedPorts, addresses: AssignedAddresses): string {
   const liveNode = live.nodes[name];
   const conflict = conflicts.get(`n:${name}`);
   const hosts = Object.entries(doc.nodes ?? {}).filter(([, n]) => kindOf(n).holds_containers).map(([n]) => n);
@@ -130,6 +149,7 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
     parts.push(area("Routes", "routes", (node.routes ?? []).map((r) => `${r.to} via ${r.via}`).join("\n"), "default via 198.18.0.1"));
   }
   if (allows(node, "exec")) parts.push(area("Startup commands", "exec", (node.exec ?? []).join("\n"), "one command a line"));
+  parts.push(kernelView(doc, name, node, live, addresses));
   const ports = live.ports[name]?.listening ?? [];
   if (ports.length) parts.push(`<h3>Listening</h3><ul>${ports.map((p: any) => `<li>${esc(p.protocol)} ${esc(p.port)} ${esc(p.process)}</li>`).join("")}</ul>`);
   const published = live.published.filter((p) => p.host === name);

@@ -3,7 +3,7 @@
 // header and the view socket's first message.
 import type { Core } from "cytoscape";
 import { ApiError, sharedApi } from "./api";
-import { createCanvas, elements, runLayout } from "./canvas";
+import { createCanvas, elements, runLayout, showEnds, tuneForSize } from "./canvas";
 import { loadKinds } from "./kinds";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
 import { esc, renderPanel, type Selection } from "./panel";
@@ -50,7 +50,9 @@ export class Viewer {
     $("#lab-name").textContent = lab.name;
     $("#owner").textContent = `shared by ${lab.owner}${this.shared.snapshot ? " · a snapshot" : ""}`;
     this.status(lab.status, lab.status_reason);
-    this.cy.add(elements(doc, this.shared.assigned_ports ?? {}));
+    this.cy.add(elements(doc, this.shared.assigned_ports ?? {}, this.shared.assigned_addresses ?? {}));
+    showEnds(this.cy, this.cy.nodes().length <= 60);
+    tuneForSize(this.cy);
     this.cy.autoungrabify(true);
     const placed = this.cy.nodes().filter((n) => !n.isParent() && (n.position().x !== 0 || n.position().y !== 0));
     if (placed.length < this.cy.nodes().filter((n) => !n.isParent()).length) runLayout(this.cy, false);
@@ -137,7 +139,8 @@ export class Viewer {
       panel.innerHTML = this.summary();
       return;
     }
-    panel.innerHTML = renderPanel(this.shared.document, this.selection, this.live, [], new Map(), this.shared.assigned_ports ?? {});
+    panel.innerHTML = renderPanel(this.shared.document, this.selection, this.live, [], new Map(), this.shared.assigned_ports ?? {},
+      this.shared.assigned_addresses ?? {});
     // read-only: fields show values, and no control is offered
     panel.querySelectorAll("button, fieldset").forEach((e) => e.remove());
     panel.querySelectorAll<HTMLInputElement>("input, textarea, select").forEach((e) => (e.disabled = true));

@@ -26,6 +26,9 @@ class LabSerializer(serializers.ModelSerializer):
     assigned_ports = serializers.SerializerMethodField(
         help_text="the host ports handed out for `auto` ports, by `node:index` (PORT0 is index 0)"
     )
+    assigned_addresses = serializers.SerializerMethodField(
+        help_text="the addresses handed out, by `node:interface` and by container name (`a.b.c.d/len`)"
+    )
 
     class Meta:
         model = Lab
@@ -40,6 +43,7 @@ class LabSerializer(serializers.ModelSerializer):
             "labhost",
             "node_count",
             "assigned_ports",
+            "assigned_addresses",
             "created",
             "updated",
         ]
@@ -50,6 +54,15 @@ class LabSerializer(serializers.ModelSerializer):
 
     def get_assigned_ports(self, lab) -> dict[str, int]:
         return dict((lab.assignments or {}).get("ports", {}))
+
+    def get_assigned_addresses(self, lab) -> dict[str, str]:
+        return handed_out_addresses(lab.assignments)
+
+
+def handed_out_addresses(assignments: dict | None) -> dict[str, str]:
+    """Addresses a lab was given, by `node:interface` and by container name."""
+    assignments = assignments or {}
+    return {**assignments.get("interfaces", {}), **assignments.get("containers", {})}
 
 
 class DocumentPartSerializer(serializers.Serializer):

@@ -21,7 +21,7 @@ from labs import sharing
 from labs.models import Lab, ShareLink
 from labs.snapshots import full_snapshot, published_ports
 
-from .serializers import LabSerializer
+from .serializers import LabSerializer, handed_out_addresses
 
 TOKEN_HEADER = OpenApiParameter(
     "X-Wirelab-Share", str, OpenApiParameter.HEADER, required=True, description="the share link's token"
@@ -170,6 +170,7 @@ class SharedLabView(APIView):
             "lab": {"name": document.get("name", lab.name), "description": document.get("description", ""),
                     "owner": lab.owner.username, "status": lab.status, "status_reason": lab.status_reason},
             "document": document, "assigned_ports": dict((assignments or {}).get("ports", {})),
+            "assigned_addresses": handed_out_addresses(assignments),
             "published": published_ports(lab) if link.can_view and link.snapshot is None else [],
         })  # fmt: skip
 

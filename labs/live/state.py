@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from worker.live.events import entity_key
+from worker.live.events import PER_NODE, entity_key
 
 log = logging.getLogger(__name__)
 SEQ = "seq"
@@ -75,7 +75,13 @@ def clear(lab_uid: str) -> None:
         client.close()
 
 
-SECTIONS = {"node.state": "nodes", "port.state": "ports", "counters": "counters", "impairment": "impairments"}
+SECTIONS = {
+    "node.state": "nodes",
+    "port.state": "ports",
+    "route.state": "routes",
+    "counters": "counters",
+    "impairment": "impairments",
+}
 
 
 def snapshot(lab_uid: str) -> dict:
@@ -97,9 +103,7 @@ def snapshot(lab_uid: str) -> dict:
             link = out["links"].setdefault(name, {"node": event["node"], "iface": event["iface"]})
             link.update({k: v for k, v in event.items() if k != "type"})
         elif kind in SECTIONS:
-            name = (
-                event["node"] if kind in ("node.state", "port.state") else f"{event['node']}:{event['iface']}"
-            )
+            name = event["node"] if kind in PER_NODE else f"{event['node']}:{event['iface']}"
             out[SECTIONS[kind]][name] = event
     return out
 

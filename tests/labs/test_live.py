@@ -123,6 +123,30 @@ async def test_counters_rise_while_pinging(monitor, labs_up, user, run_in):
     await ws.disconnect()
 
 
+async def test_routes_are_read_from_the_kernel_as_they_change(monitor, labs_up, user, run_in):
+    lab = await run_sync(labs_up, TWO_ROUTERS, user)
+    ws = await connect(f"/ws/labs/{lab.id}/", user)
+    await ws.connect()
+    snapshot = await ws.receive_json_from(timeout=30)
+
+    def connected_route(routes):
+        return {"to": "198.18.30.0/30", "via": None, "dev": "eth1"} in routes
+
+    if not connected_route(snapshot["routes"].get("a", {}).get("routes", [])):
+        await collect(ws, lambda m: any(e["node"] == "a" and connected_route(e["routes"])
+                                        for e in events_of(m, "route.state")), timeout=30)  # fmt: skip
+    await run_sync(run_in, lab.uid, "a", "ip route add 10.99.0.0/16 via 198.18.30.2")
+    added = {"to": "10.99.0.0/16", "via": "198.18.30.2", "dev": "eth1"}
+    await collect(ws, lambda m: any(e["node"] == "a" and added in e["routes"]
+                                    for e in events_of(m, "route.state")), timeout=30)  # fmt: skip
+    await run_sync(run_in, lab.uid, "a", "ip route del 10.99.0.0/16")
+    await collect(ws, lambda m: any(e["node"] == "a" and added not in e["routes"]
+                                    for e in events_of(m, "route.state")), timeout=30)  # fmt: skip
+    await ws.disconnect()
+    state = await run_sync(_rest_state, user, lab.id)
+    assert connected_route(state["routes"]["a"]["routes"]) and added not in state["routes"]["a"]["routes"]
+
+
 async def test_impairments(labs_up, user, run_in):
     lab = await run_sync(labs_up, TWO_ROUTERS, user)
 

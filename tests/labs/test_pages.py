@@ -28,6 +28,32 @@ def test_the_front_page_shows_a_visitor_what_wirelab_does(client):
     assert finders.find("wirelab/running-lab.png")  # collected and served with the other static files
 
 
+def test_an_empty_account_says_what_to_do_and_opens_a_demo(client, user):
+    from labs.models import Lab
+
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert "No labs yet" in page and "Start from a demo" in page
+    assert 'action="/labs/demo/docker-modes/"' in page and 'action="/labs/demo/routed/"' in page
+    response = client.post("/labs/demo/routed/")
+    lab = Lab.objects.get(owner=user)
+    assert response.status_code == 302 and response["Location"] == f"/labs/{lab.id}/"
+    assert lab.name == "routed" and set(lab.document["nodes"]) == {"r1", "h1", "h2"}
+    assert "No labs yet" not in client.get("/").content.decode()
+    response = client.post("/labs/demo/nothing-here/", follow=True)
+    assert "there is no demo named" in response.content.decode()
+    assert Lab.objects.filter(owner=user).count() == 1
+    assert client.get("/labs/demo/routed/").status_code == 405  # opening one is a POST
+
+
+def test_a_lab_tells_the_addresses_it_was_given(client, lab):
+    client.force_login(lab.owner)
+    body = client.get(f"/api/labs/{lab.id}/").json()
+    addresses = body["assigned_addresses"]
+    assert addresses == {**lab.assignments["interfaces"], **lab.assignments["containers"]}
+    assert addresses["app-1"].startswith("198.19.128.") and addresses["nginx-2"].endswith("/24")
+
+
 def test_sign_in_page(client, user):
     assert client.get("/accounts/login/").status_code == 200
     response = client.post("/accounts/login/", {"username": "alice", "password": "pw-alice-1"})

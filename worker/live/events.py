@@ -2,7 +2,7 @@
 (to send only changes) and the publisher (to keep the latest state of each entity)."""
 
 PER_INTERFACE = ("link.state", "cable.state", "counters", "impairment")
-PER_NODE = ("node.state", "port.state")
+PER_NODE = ("node.state", "port.state", "route.state")
 
 
 def entity_key(event: dict) -> str:

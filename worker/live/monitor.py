@@ -156,7 +156,7 @@ class Monitor:
 
     def refresh(self, watch: Watch, counters: bool, send: bool = True) -> list[dict]:
         try:
-            found, raw = watch.read(counters=counters)
+            found, raw, routes = watch.read(counters=counters)
         except Exception as exc:  # the namespace may vanish between discovery and reading
             log.debug("reading %s failed: %s", watch.path, exc)
             return []
@@ -165,6 +165,8 @@ class Monitor:
             node, _, iface = key.partition(":")
             kind = "link.state" if watch.owner else "cable.state"
             events.append({"type": kind, "node": node, "iface": iface, **state})
+        if routes is not None:
+            events.append({"type": "route.state", "node": watch.owner, "routes": routes})
         if counters:
             for key, values in watch.rates(raw).items():
                 node, _, iface = key.partition(":")

@@ -1,7 +1,7 @@
 """One watched namespace: its netlink event socket, and what its interfaces look like.
 
 `read()` turns a fresh netlink dump into plain state: node-side interfaces with their
-oper state, carrier and addresses; fabric-side cable ends with plugged or pulled; and
+oper state, carrier and addresses, and the node's routes; fabric-side cable ends with plugged or pulled; and
 (when sampling) interface counters, with rates since the last sample. The dumps are read
 with `netdump` (a tenth of pyroute2's cost per namespace), so that a lab host busy with many
 namespaces still answers a cable pull at once.
@@ -13,7 +13,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_LINK
+from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_LINK
 
 from .. import netdump
 from ..labels import parse_alias
@@ -40,7 +40,8 @@ class Watch:
     owners: dict = field(default_factory=dict)
 
     def open(self) -> None:
-        self.events = netlink_in(self.path, NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR)
+        groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | (RTMGRP_IPV4_ROUTE if self.owner else 0)
+        self.events = netlink_in(self.path, NETLINK_ROUTE, groups)
         self.events.setblocking(False)
         self.reader = netlink_in(self.path, NETLINK_ROUTE)
         if self.owner and self.pid:
@@ -58,8 +59,9 @@ class Watch:
         except (BlockingIOError, OSError):
             pass
 
-    def read(self, counters: bool = False) -> tuple[dict[str, dict], dict[str, dict]]:
-        """(interfaces by "node:iface", raw counters by "node:iface" when asked) from one dump."""
+    def read(self, counters: bool = False) -> tuple[dict[str, dict], dict[str, dict], list[dict] | None]:
+        """(interfaces by "node:iface", raw counters by "node:iface" when asked, a node's routes)
+        from one dump each."""
         found, raw = {}, {}
         links = netdump.links(self.reader, stats=counters)
         addresses = netdump.addresses(self.reader) if self.owner else {}
@@ -81,7 +83,14 @@ class Watch:
                     raw[key] = {name: link.stats.get(name, 0) for name in COUNTERS}
             elif not self.owner and note:
                 found[note] = {"cable": "plugged" if link.up else "pulled"}
-        return found, raw
+        return found, raw, self._routes(links) if self.owner else None
+
+    def _routes(self, links: dict) -> list[dict]:
+        names = {link.index: name for name, link in links.items()}
+        return [
+            {"to": "default" if r.to == "0.0.0.0/0" else r.to, "via": r.via, "dev": names.get(r.oif, "")}
+            for r in netdump.main_routes(self.reader)
+        ]
 
     def rates(self, counters: dict[str, dict]) -> dict[str, dict]:
         """Counters with per-second rates since the previous sample of the same interface."""

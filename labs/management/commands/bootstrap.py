@@ -18,8 +18,8 @@ from labs import services
 from labs.classroom.courses import create_course
 from labs.classroom.models import Course
 from labs.classroom.roles import make_teacher
+from labs.demos import demos
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_COURSE_NAME = "Container networking: the primer"
 
 
@@ -31,8 +31,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, username, **options):
         user = self._admin(username)
-        for path in sorted(DEMO_DIR.glob("*.yaml")):
-            self._load_demo(path, user)
+        for demo in demos():
+            self._load_demo(demo.path, user)
         self._demo_course(user)
 
     def _admin(self, username):
