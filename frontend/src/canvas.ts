@@ -63,12 +63,45 @@ function endLabel(doc: LabDocument, end: string, addresses: AssignedAddresses): 
   return address ? `${iface}\n${address}` : iface;
 }
 
+type Point = { x: number; y: number };
+
+/** Where each node is drawn: its own position, or, for a container without one, a spot in a
+ *  two-column grid around its host's position (hosts are drawn around their containers). */
+function placements(doc: LabDocument): Map<string, Point> {
+  const out = new Map<string, Point>();
+  const perHost = new Map<string, number>();
+  for (const [name, node] of Object.entries(doc.nodes ?? {})) {
+    if (node.position) out.set(name, { x: node.position.x, y: node.position.y });
+    else if (kindOf(node).placed_on_host && node.host && doc.nodes?.[node.host]?.position) {
+      const anchor = doc.nodes[node.host].position!;
+      const i = perHost.get(node.host) ?? 0;
+      perHost.set(node.host, i + 1);
+      out.set(name, { x: anchor.x - 50 + (i % 2) * 100, y: anchor.y + Math.floor(i / 2) * 60 });
+    }
+  }
+  return out;
+}
+
+/** A LAN segment is drawn as a bus as wide as the nodes plugged into it are spread, with its
+ *  name at the end that the farthest cable does not come in from. */
+function segmentShape(doc: LabDocument, network: string, at: Map<string, Point>): { width: number; side: string } {
+  const xs = Object.entries(doc.nodes ?? {})
+    .filter(([, n]) => Object.values(n.interfaces ?? {}).some((i) => i.network === network))
+    .map(([name]) => at.get(name)?.x)
+    .filter((x): x is number => x !== undefined);
+  if (xs.length < 2) return { width: 120, side: "left" };
+  const center = doc.networks?.[network]?.position?.x ?? (Math.max(...xs) + Math.min(...xs)) / 2;
+  const side = center - Math.min(...xs) > Math.max(...xs) - center ? "right" : "left";
+  return { width: Math.max(120, Math.max(...xs) - Math.min(...xs) + 80), side };
+}
+
 /** Cytoscape elements for a lab document; ids say what each element stands for. */
 export function elements(doc: LabDocument, assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}): ElementDefinition[] {
   const out: ElementDefinition[] = [];
   const containerAddress = (name: string) => doc.nodes?.[name]?.address ?? addresses[name];
+  const at = placements(doc);
   for (const [name, node] of Object.entries(doc.nodes ?? {})) {
-    const position = node.position ? { x: node.position.x, y: node.position.y } : undefined;
+    const position = at.get(name);
     const kind = kindOf(node);
     const data: Record<string, unknown> = { id: `n:${name}`, name, label: name, kind: node.kind };
     if (kind.placed_on_host && node.host && doc.nodes?.[node.host]) data.parent = `n:${node.host}`;
@@ -81,9 +114,11 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
     out.push({ group: "nodes", data, position, classes: [node.kind, ...traits].join(" ") });
     if (kind.holds_containers && bridgeContainers(doc, name).length) {
       const bridge = `br:${name}`;
-      const placed = bridgeContainers(doc, name).map((c) => doc.nodes![c].position).filter((p) => p) as { x: number; y: number }[];
+      // the bridge goes under its containers, below every container of the host
+      const placed = bridgeContainers(doc, name).map((c) => at.get(c)).filter((p) => p) as Point[];
+      const all = Object.entries(doc.nodes ?? {}).filter(([, n]) => n.host === name).map(([c]) => at.get(c)).filter((p) => p) as Point[];
       const below = placed.length
-        ? { x: placed.reduce((s, p) => s + p.x, 0) / placed.length, y: Math.max(...placed.map((p) => p.y)) + 45 }
+        ? { x: placed.reduce((s, p) => s + p.x, 0) / placed.length, y: Math.max(...all.map((p) => p.y)) + 60 }
         : undefined;
       out.push({ group: "nodes", data: { id: bridge, label: "docker0", parent: `n:${name}`, kind: "bridge" }, position: below, classes: "docker0" });
       for (const child of bridgeContainers(doc, name)) {
@@ -112,11 +147,12 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
   for (const [name, net] of Object.entries(doc.networks ?? {})) {
     if (net.kind === "bridge") continue;
     const position = net.position ? { x: net.position.x, y: net.position.y } : undefined;
+    const shape = net.kind === "segment" ? segmentShape(doc, name, at) : null;
     out.push({
       group: "nodes",
-      data: { id: `net:${name}`, name, label: `${name}\n${net.subnet ?? ""}`, kind: net.kind },
+      data: { id: `net:${name}`, name, label: `${name}\n${net.subnet ?? ""}`, kind: net.kind, ...(shape ? { width: shape.width } : {}) },
       position,
-      classes: net.kind,
+      classes: shape ? `${net.kind} label-${shape.side}` : net.kind,
     });
   }
   (doc.links ?? []).forEach((link, index) => {
@@ -150,7 +186,10 @@ const STYLE: any[] = [
       "background-position-x": 5 } },
   { selector: "node.docker0", style: { shape: "rectangle", width: 50, height: 14, "background-color": "#c9d3de", "border-width": 1,
       "font-size": 9, "text-valign": "center", "text-margin-y": 0 } },
-  { selector: "node.segment", style: { shape: "round-rectangle", width: 120, height: 16, "background-color": "#7f8fa3", "border-width": 0 } },
+  // a segment's name sits at its left end, out of the way of the cables plugged in above and below
+  { selector: "node.segment", style: { shape: "round-rectangle", width: "data(width)", height: 16, "background-color": "#7f8fa3",
+      "border-width": 0, "text-halign": "left", "text-valign": "center", "text-margin-x": -6, "text-margin-y": 0, "text-justification": "right" } },
+  { selector: "node.segment.label-right", style: { "text-halign": "right", "text-margin-x": 6, "text-justification": "left" } },
   { selector: "node.overlay", style: { shape: "ellipse", width: 110, height: 34, "background-color": "#e8dcf7",
       "border-style": "dashed", "border-color": "#7a54b0" } },
   ...Object.entries(ICONS).map(([kind, icon]) => ({ selector: `node.${kind}`, style: { "background-image": icon,
@@ -202,9 +241,13 @@ export function showEnds(cy: Core, on: boolean): void {
   cy.batch(() => (on ? cy.edges().addClass("ends") : cy.edges().removeClass("ends")));
 }
 
-export function runLayout(cy: Core, animate = true): void {
-  cy.layout({ name: "elk", animate, fit: true, padding: 30,
-              elk: { algorithm: "layered", "elk.direction": "DOWN", "spacing.nodeNode": 40 } } as any).run();
+/** Lay the lab out automatically; resolves when the nodes are in place (and fitted). */
+export function runLayout(cy: Core, animate = true): Promise<void> {
+  const layout = cy.layout({ name: "elk", animate, fit: true, padding: 30,
+                             elk: { algorithm: "layered", "elk.direction": "DOWN", "spacing.nodeNode": 40 } } as any);
+  const done = new Promise<void>((resolve) => layout.one("layoutstop", () => resolve()));
+  layout.run();
+  return done;
 }
 
 /** Mark elements that validation problems concern; returns problems no element took. */

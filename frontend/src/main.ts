@@ -55,7 +55,7 @@ class Editor {
     this.absorb(await this.api.get());
     this.ends = Object.keys(this.model.doc.nodes ?? {}).length <= 60; // big labs: on demand
     $("#ends").setAttribute("aria-pressed", String(this.ends));
-    this.draw(true);
+    await this.draw(true);
     tuneForSize(this.cy);
     this.cy.resize();
     this.cy.fit(undefined, 30);
@@ -98,7 +98,9 @@ class Editor {
 
   // Drawing ---------------------------------------------------------------------------
 
-  draw(layoutIfNeeded = false): void {
+  /** Draw the document; with `layoutIfNeeded`, lay out a lab whose nodes have no positions
+   *  (resolves when that is done). */
+  draw(layoutIfNeeded = false): Promise<void> {
     const selected = this.cy.$(":selected").map((e) => e.id());
     const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
     this.cy.elements().remove();
@@ -109,7 +111,7 @@ class Editor {
     });
     for (const id of selected) this.cy.getElementById(id).select();
     const unplaced = this.cy.nodes().filter((n) => !n.isParent() && n.position().x === 0 && n.position().y === 0);
-    if (layoutIfNeeded && unplaced.length > 1) runLayout(this.cy, false);
+    const laidOut = layoutIfNeeded && unplaced.length > 1 ? runLayout(this.cy, false) : Promise.resolve();
     markProblems(this.cy, this.problems);
     for (const [id, wanted] of this.conflicts) {
       this.cy.getElementById(id).addClass("problem");
@@ -117,6 +119,7 @@ class Editor {
     }
     paint(this.cy, this.live);
     this.renderPanel();
+    return laidOut;
   }
 
   renderPanel(force = true): void {
@@ -578,7 +581,7 @@ class Editor {
       }
       this.model = new LabModel(await this.api.document());
       this.absorb(await this.api.get());
-      this.draw(true);
+      await this.draw(true);
       await this.check(false);
     });
   }

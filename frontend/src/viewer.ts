@@ -55,7 +55,7 @@ export class Viewer {
     tuneForSize(this.cy);
     this.cy.autoungrabify(true);
     const placed = this.cy.nodes().filter((n) => !n.isParent() && (n.position().x !== 0 || n.position().y !== 0));
-    if (placed.length < this.cy.nodes().filter((n) => !n.isParent()).length) runLayout(this.cy, false);
+    if (placed.length < this.cy.nodes().filter((n) => !n.isParent()).length) await runLayout(this.cy, false);
     this.cy.resize();
     this.cy.fit(undefined, 30);
     this.events();

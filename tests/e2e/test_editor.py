@@ -110,10 +110,8 @@ def test_draw_deploy_console_and_pull_a_cable(browser_page):
 
     link = cy(page, "return cy.edges('.link').filter((e) => e.data('ends').includes('host1:eth0'))[0].id();")
     tap(page, link)
-    started = time.monotonic()
-    page.click("#panel button[data-action=pull]")
+    page.click("#panel button[data-action=pull]")  # how fast it shows is measured in bench/live.py
     page.wait_for_function(f"window.wirelab.cy.getElementById('{link}').hasClass('down')", timeout=30_000)
-    assert time.monotonic() - started < 2
     assert cy(page, f"return cy.getElementById('{link}').style('line-color');") == "rgb(214,69,69)"
     page.click("#panel button[data-action=plug]")
     page.wait_for_function(f"window.wirelab.cy.getElementById('{link}').hasClass('up')", timeout=30_000)
@@ -175,6 +173,15 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     page.click("#close-console")
     page.click("#fit")
     screenshot(page, "docker-modes-running")
+    # a running node's panel: its addresses and routes as the kernel has them, what listens, what is published
+    tap(page, "n:h1")
+    page.wait_for_function(
+        "(() => { const t = document.querySelector('#panel').innerText;"
+        " return t.includes('198.18.0.0/24 dev eth0') && t.includes('198.18.0.11/24') && t.includes('httpd'); })()",
+        timeout=30_000,
+    )
+    assert "h1:10000 → nginx-2:80" in page.inner_text("#panel")
+    screenshot(page, "panel-running-node")
 
 
 def test_a_broken_edit_is_shown_on_the_element_and_deploy_refuses(browser_page):
