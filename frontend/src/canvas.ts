@@ -194,9 +194,7 @@ const STYLE: any[] = [
       "border-style": "dashed", "border-color": "#7a54b0" } },
   ...Object.entries(ICONS).map(([kind, icon]) => ({ selector: `node.${kind}`, style: { "background-image": icon,
       "background-fit": "none", "background-clip": "none", "background-width": ICON_SIZES[kind], "background-height": ICON_SIZES[kind] } })),
-  // a Docker host holding containers keeps a small icon in its corner
-  { selector: "node.host:parent", style: { "background-width": 16, "background-height": 16, "background-position-x": 6,
-      "background-position-y": 6 } },
+  { selector: "node.host:parent", style: { "background-image": "none" } },  // its containers say what it is
   { selector: "node.segment, node.overlay", style: { "background-position-x": 8 } },
   { selector: "edge", style: { width: 2, "line-color": COLORS.idle, "curve-style": "bezier", "font-size": 9,
       "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8 } },

@@ -77,6 +77,7 @@ class Editor {
     await this.check(false);
     await this.share.load();
     this.cy.on("viewport select unselect", () => this.present());
+    performance.mark("wirelab:interactive"); // the page answers edits from here (bench/editor_load.py)
   }
 
   /** What the owner shows, for viewers of a presenting share link (at most ~10 a second). */
