@@ -158,8 +158,14 @@ def test_front_page_empty_account_and_a_demo_opened_from_it(browser_page):
     page.goto(f"{page.base}/")  # the other demo: fitted, and no label crossed either
     page.click("#demo-routed")
     page.wait_for_function("window.wirelab && window.wirelab.cy && window.wirelab.cy.nodes().length === 5")
-    assert cy(page, "return cy.nodes().filter((n) => { const b = n.renderedBoundingBox({includeLabels: true});"
-                    " return b.x1 < 0 || b.y1 < 0 || b.x2 > cy.width() || b.y2 > cy.height(); }).length;") == 0
+    assert (
+        cy(
+            page,
+            "return cy.nodes().filter((n) => { const b = n.renderedBoundingBox({includeLabels: true});"
+            " return b.x1 < 0 || b.y1 < 0 || b.x2 > cy.width() || b.y2 > cy.height(); }).length;",
+        )
+        == 0
+    )
     assert cy(page, LABELS_CROSSED) == []
 
 
