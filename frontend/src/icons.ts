@@ -16,6 +16,10 @@ export const ICONS: Record<string, string> = {
   switch: svg('<rect x="3" y="6" width="18" height="12" rx="2"/><path d="M7 10h10M15 8l2 2-2 2M17 14H7M9 12l-2 2 2 2"/>'),
   // a container: a cube
   container: svg('<path d="M12 3l8 4.5v9L12 21l-8-4.5v-9z"/><path d="M4 7.5l8 4.5 8-4.5M12 12v9"/>'),
+  // a LAN segment: a bus with three taps
+  segment: svg('<path d="M2 12h20M6 12V6M12 12v6M18 12V6"/><circle cx="6" cy="5" r="1.5"/><circle cx="12" cy="19" r="1.5"/><circle cx="18" cy="5" r="1.5"/>'),
+  // an overlay: a cloud with a tunnel through it
+  overlay: svg('<path d="M7 18h10a4 4 0 0 0 .5-8A5.5 5.5 0 0 0 7 9.5 4.3 4.3 0 0 0 7 18z"/><path d="M4 14h16" stroke-dasharray="2 2"/>'),
 };
 
 export function iconFor(kind: string): string | undefined {

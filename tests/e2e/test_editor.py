@@ -146,11 +146,11 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     assert len(icons) == 8 and all(url.startswith("data:image/svg+xml") for _, url in icons), icons
     every_kind = cy(
         page,
-        "const probe = cy.add(['host', 'router', 'switch', 'container'].map((k) => "
+        "const probe = cy.add(['host', 'router', 'switch', 'container', 'segment', 'overlay'].map((k) => "
         "({group: 'nodes', data: {id: 'probe:' + k}, classes: k})));"
         "const urls = probe.map((n) => n.style('background-image')); probe.remove(); return urls;",
     )
-    assert len(set(every_kind)) == 4 and all(u.startswith("data:image/svg+xml") for u in every_kind)
+    assert len(set(every_kind)) == 6 and all(u.startswith("data:image/svg+xml") for u in every_kind)
     assert page.is_visible("#legend")
     canvas_before = page.locator("#canvas").bounding_box()
     page.click("#deploy")
