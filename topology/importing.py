@@ -1,24 +1,46 @@
-"""One way in for lab documents: Wirelab's own format or a containerlab file.
+"""One way in for lab documents: Wirelab's own format, a containerlab file, or a Kathará lab
+(a directory's files, or a zip of them).
 
-Returns the parsed document with every problem found (containerlab's warnings first),
+Returns the parsed document with every problem found (the importer's warnings first),
 or raises TopologyError when the text cannot be read as a lab at all.
 """
 
 from __future__ import annotations
 
-from .containerlab import import_containerlab, looks_like_containerlab
+import re
+
+from .containerlab import import_containerlab, looks_like_containerlab, refuse_template, substitute
 from .document import LabDoc, load_text, parse_document
 from .images import ImagePolicy
+from .kathara import import_kathara
 from .problems import Problem
 from .validation import validate
+
+CONTAINERLAB_TOP = re.compile(r"^topology:", re.M)
 
 
 def read_lab(
     text: str | bytes, max_bytes: int = 1_000_000, images: ImagePolicy | None = None
 ) -> tuple[LabDoc, list[Problem]]:
+    notes: list[Problem] = []
+    source = text if isinstance(text, str) else text.decode("utf-8", errors="replace")
+    if CONTAINERLAB_TOP.search(source):
+        # containerlab expands variables in the text, before reading it as YAML
+        refuse_template(source)
+        if "${" in source:
+            text, notes = substitute(source)
     data = load_text(text, max_bytes)
     if looks_like_containerlab(data):
-        doc, notes = import_containerlab(data)
+        doc, more = import_containerlab(data)
+        notes += more
     else:
         doc, notes = parse_document(data), []
+    return doc, notes + validate(doc, images=images)
+
+
+def read_lab_files(
+    files: dict[str, bytes], images: ImagePolicy | None = None
+) -> tuple[LabDoc, list[Problem]]:
+    """A Kathará lab from its files (paths relative to the lab's folder)."""
+    doc, notes = import_kathara(files)
     return doc, notes + validate(doc, images=images)
