@@ -194,6 +194,8 @@ def _convert_link(index: int, link: Any, notes: list[Problem]) -> dict | None:
     if not isinstance(link, dict):
         raise TopologyError([error(path, "a link must be a mapping with `endpoints`")])
     kind = link.get("type", "veth")
+    if not isinstance(kind, str):
+        raise TopologyError([error(join_path(path, "type"), "a link's type is a word such as veth")])
     if kind in SINGLE_ENDPOINT_TYPES:
         notes.append(warning(path, f"a '{kind}' link reaches outside the lab; left out"))
         return None

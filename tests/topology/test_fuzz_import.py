@@ -77,3 +77,80 @@ def test_mutated_demo_documents(mutations):
             continue
     only_problems(yaml.safe_dump(data))
     only_problems(json.dumps(data, default=str))
+
+
+# Peers' labs: the containerlab triangle mutated anywhere, and Kathará labs of random lines
+# and files. Every answer is a list of problems.
+from tests.topology.test_containerlab import FRR_TRIANGLE  # noqa: E402
+from tests.topology.test_kathara import OSPF_LAB  # noqa: E402
+from topology.importing import read_lab_files  # noqa: E402
+from topology.kathara import files_from_zip  # noqa: E402
+
+CLAB_SEED = yaml.safe_load(
+    FRR_TRIANGLE.replace("${MGMT_NET:=clab-mgmt}", "m").replace("${LAB_NAME:=triangle}", "t")
+)
+CLAB_PATHS = [p for p in paths(CLAB_SEED) if p]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(CLAB_PATHS), values), min_size=1, max_size=4))
+def test_mutated_containerlab_files(mutations):
+    data = copy.deepcopy(CLAB_SEED)
+    for path, value in mutations:
+        target = data
+        try:
+            for part in path[:-1]:
+                target = target[part]
+            target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    only_problems(yaml.safe_dump(data))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200), st.sampled_from(["${", "{{ x }}", "topology:\n", "${A:=", "${A:-b}"]))
+def test_containerlab_text_with_variables_and_templates(text, piece):
+    only_problems(f"topology:\n  nodes:\n    a: {{kind: linux, image: '{piece}'}}\n{text}")
+    only_problems(f"topology:\n{piece}{text}")
+
+
+def only_lab_problems(files):
+    try:
+        _, problems = read_lab_files(files)
+    except TopologyError as exc:
+        problems = exc.problems
+    assert all(isinstance(p, Problem) and p.message for p in problems)
+
+
+conf_lines = st.one_of(
+    st.text(max_size=40),
+    st.builds(
+        lambda d, k, v: f'{d}[{k}]="{v}"', st.text(max_size=6), st.text(max_size=6), st.text(max_size=12)
+    ),
+    st.builds(
+        lambda d, n, v: f"{d}[{n}]={v}",
+        st.sampled_from(["r1", "pc1", "x"]),
+        st.integers(-2, 300),
+        st.sampled_from(["A", "B/aa:bb", "", "../x", "A B"]),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(conf_lines, max_size=12),
+    st.dictionaries(st.text(max_size=12), st.binary(max_size=64), max_size=5),
+)
+def test_random_kathara_labs(lines, extra):
+    files = {**extra, "lab.conf": "\n".join(lines).encode()}
+    only_lab_problems(files)
+    only_lab_problems({**OSPF_LAB, **extra, "lab.conf": OSPF_LAB["lab.conf"] + "\n".join(lines).encode()})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_random_archives(data):
+    try:
+        only_lab_problems(files_from_zip(b"PK\x03\x04" + data))
+    except TopologyError as exc:
+        assert exc.problems and exc.problems[0].message
