@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import yaml
 from django.conf import settings
 
+from topology.containerlab import to_containerlab
 from topology.document import LabDoc, dump_document
 from topology.importing import read_lab
+from topology.kathara import to_kathara, zip_files
 from topology.problems import Problem, TopologyError, errors_in
 from topology.validation import validate
 
@@ -73,8 +76,26 @@ def copy_of(doc: LabDoc, assignments: dict, owner) -> Lab:
     return copy
 
 
-def export_lab(lab: Lab, fmt: str = "yaml") -> str:
-    return dump_document(lab_document(lab), "json" if fmt == "json" else "yaml")
+EXPORT_FORMATS = ("yaml", "json", "containerlab", "kathara")
+
+
+def export_lab(lab: Lab, fmt: str = "yaml") -> str | bytes:
+    """The lab as a Wirelab document (yaml, json), a containerlab file, or a zipped Kathará
+    folder; what a peer's format cannot hold is said in comments at the top."""
+    doc = lab_document(lab)
+    addresses = dict((lab.assignments or {}).get("interfaces", {}))
+    if fmt == "containerlab":
+        data, notes = to_containerlab(doc, addresses)
+        return _said(notes) + yaml.safe_dump(data, sort_keys=False)
+    if fmt == "kathara":
+        files, notes = to_kathara(doc, addresses)
+        files["lab.conf"] = _said(notes) + files["lab.conf"]
+        return zip_files(files, lab.slug)
+    return dump_document(doc, "json" if fmt == "json" else "yaml")
+
+
+def _said(notes: list[Problem]) -> str:
+    return "".join(f"# left out: {n.path + ': ' if n.path else ''}{n.message}\n" for n in notes)
 
 
 def lab_problems(lab: Lab) -> list[Problem]:

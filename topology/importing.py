@@ -12,16 +12,23 @@ import re
 from .containerlab import import_containerlab, looks_like_containerlab, refuse_template, substitute
 from .document import LabDoc, load_text, parse_document
 from .images import ImagePolicy
-from .kathara import import_kathara
-from .problems import Problem
+from .kathara import files_from_zip, import_kathara
+from .problems import Problem, TopologyError, error
 from .validation import validate
 
 CONTAINERLAB_TOP = re.compile(r"^topology:", re.M)
+ZIP_MAGIC = b"PK\x03\x04"  # a zipped Kathará lab folder
 
 
 def read_lab(
     text: str | bytes, max_bytes: int = 1_000_000, images: ImagePolicy | None = None
 ) -> tuple[LabDoc, list[Problem]]:
+    if isinstance(text, bytes) and text.startswith(ZIP_MAGIC):
+        if len(text) > max_bytes:
+            raise TopologyError(
+                [error("", f"the archive is {len(text)} bytes; the limit is {max_bytes} bytes")]
+            )
+        return read_lab_files(files_from_zip(text), images)
     notes: list[Problem] = []
     source = text if isinstance(text, str) else text.decode("utf-8", errors="replace")
     if CONTAINERLAB_TOP.search(source):

@@ -482,7 +482,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The lab as a document, to save, share or import elsewhere. */
+        /** @description The lab as a document, to save, share or import elsewhere (here, containerlab or Kathará). */
         get: operations["labs_export_retrieve"];
         put?: never;
         post?: never;
@@ -2754,8 +2754,8 @@ export interface operations {
     labs_export_retrieve: {
         parameters: {
             query?: {
-                /** @description document format */
-                as?: "json" | "yaml";
+                /** @description yaml or json (a Wirelab document), containerlab (a .clab.yml file) or kathara (a zipped Kathará lab folder) */
+                as?: "containerlab" | "json" | "kathara" | "yaml";
             };
             header?: never;
             path: {
@@ -2772,6 +2772,7 @@ export interface operations {
                 };
                 content: {
                     "application/yaml": string;
+                    "application/zip": string;
                 };
             };
         };

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -35,6 +35,15 @@ from .serializers import (
     OperationSerializer,
     ProblemsSerializer,
 )
+
+# content type and file name ending of each export format
+EXPORTS = {
+    "yaml": ("application/yaml", ".yaml"),
+    "json": ("application/json", ".json"),
+    "containerlab": ("application/yaml", ".clab.yml"),
+    "kathara": ("application/zip", "-kathara.zip"),
+}
+
 
 DOCUMENT_BODY = {
     "application/yaml": OpenApiTypes.STR,
@@ -80,19 +89,28 @@ class LabViewSet(viewsets.ModelViewSet):
         return problems_response(services.lab_problems(self.get_object()), status.HTTP_200_OK)
 
     @extend_schema(
-        parameters=[OpenApiParameter("as", str, enum=["yaml", "json"], description="document format")],
-        responses={(200, "application/yaml"): OpenApiTypes.STR},
-    )
+        parameters=[
+            OpenApiParameter(
+                "as", str, enum=list(services.EXPORT_FORMATS),
+                description="yaml or json (a Wirelab document), containerlab (a .clab.yml file) or kathara "
+                "(a zipped Kathará lab folder)",
+            )
+        ],
+        responses={
+            (200, "application/yaml"): OpenApiTypes.STR,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+        },
+    )  # fmt: skip
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
-        """The lab as a document, to save, share or import elsewhere."""
+        """The lab as a document, to save, share or import elsewhere (here, containerlab or Kathará)."""
         lab = self.get_object()
-        fmt = "json" if request.query_params.get("as") == "json" else "yaml"
-        response = HttpResponse(
-            services.export_lab(lab, fmt),
-            content_type="application/json" if fmt == "json" else "application/yaml",
-        )
-        response["Content-Disposition"] = f'attachment; filename="{lab.slug}.{fmt}"'
+        fmt = request.query_params.get("as", "yaml")
+        if fmt not in services.EXPORT_FORMATS:
+            raise ValidationError({"as": f"one of {', '.join(services.EXPORT_FORMATS)}"})
+        content_type, name = EXPORTS[fmt]
+        response = HttpResponse(services.export_lab(lab, fmt), content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{lab.slug}{name}"'
         return response
 
     @extend_schema(request=DOCUMENT_BODY, responses={201: LabSerializer, 400: ProblemsSerializer})

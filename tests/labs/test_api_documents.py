@@ -144,6 +144,48 @@ def test_containerlab_file_imports(api, fixture_text):
     assert sorted(lab.nodes.values_list("name", "kind")) == [("br", "switch"), ("n1", "host"), ("n2", "host")]
 
 
+def test_a_zipped_kathara_lab_imports_and_exports_both_ways(api, demo_text):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.topology.test_kathara import OSPF_LAB, zipped
+
+    files = {**OSPF_LAB, "lab.conf": OSPF_LAB["lab.conf"].replace(b"kathara/frr", b"kathara/base")}
+    upload = SimpleUploadedFile("ospf.zip", zipped(files, top="ospf/"), content_type="application/zip")
+    response = api.post("/api/labs/import/", {"file": upload}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert any(p["path"] == "r1/etc/frr/frr.conf" for p in response.json()["problems"])
+    lab = Lab.objects.get(id=response.json()["id"])
+    assert lab.name == "ospf-triangle"
+    assert sorted(lab.nodes.values_list("name", "kind")) == [
+        ("pc1", "host"), ("r1", "router"), ("r2", "router"), ("r3", "router")
+    ]  # fmt: skip
+
+    routed = api.post("/api/labs/import/", demo_text("routed"), content_type="application/yaml").json()
+    exported = api.get(f"/api/labs/{routed['id']}/export/?as=kathara")
+    assert exported["Content-Type"] == "application/zip"
+    assert exported["Content-Disposition"] == 'attachment; filename="routed-kathara.zip"'
+    again = SimpleUploadedFile("routed.zip", exported.content, content_type="application/zip")
+    back = api.post("/api/labs/import/", {"file": again}, format="multipart")
+    assert back.status_code == 201 and back.json()["node_count"] == 3
+
+    clab = api.get(f"/api/labs/{routed['id']}/export/?as=containerlab")
+    assert clab["Content-Disposition"] == 'attachment; filename="routed.clab.yml"'
+    text = clab.content.decode()
+    assert text.startswith("# left out: containerlab's bridge nodes are Linux bridges")
+    assert api.post("/api/labs/import/", text, content_type="application/yaml").status_code == 201
+    assert api.get(f"/api/labs/{routed['id']}/export/?as=gns3").status_code == 400
+
+
+def test_a_broken_archive_is_a_400_with_the_reason(api):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("x.zip", b"PK\x03\x04broken", content_type="application/zip")
+    response = api.post("/api/labs/import/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert "not a readable zip" in response.json()["problems"][0]["message"]
+    assert Lab.objects.count() == 0
+
+
 def test_kinds_list_the_registry_with_the_traits_the_editor_asks(api):
     kinds = {k["name"]: k for k in api.get("/api/kinds/").json()}
     assert set(kinds) == {"host", "router", "switch", "container"}

@@ -42,6 +42,22 @@ def test_import_list_export_round_trip(user):
     assert Lab.objects.count() == 1
 
 
+def test_a_kathara_folder_imports_and_labs_export_for_peers(user, tmp_path):
+    from tests.topology.test_kathara import OSPF_LAB
+
+    folder = tmp_path / "ospf"
+    for name, data in OSPF_LAB.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data.replace(b"kathara/frr", b"kathara/base"))
+    code, out, err = run("lab", "import", str(folder), "--owner", "alice")
+    assert code == 0, err
+    assert "imported ospf-triangle as ospf-triangle (4 nodes)" in out
+    assert "r1/etc/frr/frr.conf" in err
+    run("lab", "import", str(DEMOS / "routed.yaml"), "--owner", "alice")
+    code, out, _ = run("lab", "export", "routed", "--as", "containerlab")
+    assert code == 0 and yaml.safe_load(out)["topology"]["nodes"]["r1"]["kind"] == "linux"
+
+
 def test_validate_prints_one_problem_a_line_and_exits_1():
     code, out, _ = run("lab", "validate", str(FIXTURES / "broken-many.yaml"))
     assert code == 1

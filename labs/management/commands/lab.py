@@ -5,7 +5,9 @@ Uses the same services as the API; problems print one per line and exit 1.
 
 from __future__ import annotations
 
+import io
 import sys
+import zipfile
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -14,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from labs import services
 from labs.management.lab_lifecycle import LifecycleActions, add_parsers
 from labs.models import Lab
+from topology.kathara import MAX_FILES
 from topology.problems import TopologyError, errors_in
 
 
@@ -22,13 +25,21 @@ class Command(LifecycleActions, BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-        imp = sub.add_parser("import", help="create a lab from a document or containerlab file")
-        imp.add_argument("file", help="path to the document, or - for standard input")
+        imp = sub.add_parser(
+            "import", help="create a lab from a document, a containerlab file or a Kathará lab"
+        )
+        imp.add_argument(
+            "file", help="path to the document (or a Kathará lab's folder or zip), or - for standard input"
+        )
         imp.add_argument("--owner", default=None, help="username (default: the first superuser)")
         imp.add_argument("--replace", action="store_true", help="replace the lab with the same name")
-        exp = sub.add_parser("export", help="print a lab's document")
+        exp = sub.add_parser("export", help="print a lab's document (or write it as another tool's lab)")
         exp.add_argument("slug")
         exp.add_argument("--json", action="store_true", help="JSON instead of YAML")
+        exp.add_argument(
+            "--as", dest="fmt", choices=services.EXPORT_FORMATS, default=None,
+            help="containerlab: a .clab.yml file; kathara: a zipped Kathará lab folder",
+        )  # fmt: skip
         val = sub.add_parser("validate", help="check a document; exit 1 on errors")
         val.add_argument("file")
         sub.add_parser("list", help="list labs")
@@ -40,10 +51,23 @@ class Command(LifecycleActions, BaseCommand):
     def _read(self, path: str) -> bytes:
         if path == "-":
             return sys.stdin.buffer.read()
+        if Path(path).is_dir():
+            return self._zip_folder(Path(path))
         try:
             return Path(path).read_bytes()
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+
+    def _zip_folder(self, folder: Path) -> bytes:
+        """A Kathará lab folder as the zip the importer reads (bounded like an uploaded one)."""
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+        if len(files) > MAX_FILES:
+            raise CommandError(f"{folder} holds {len(files)} files; a lab has at most {MAX_FILES}")
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            for path in files:
+                archive.write(path, path.relative_to(folder).as_posix())
+        return out.getvalue()
 
     def _fail(self, problems) -> None:
         for problem in problems:
@@ -74,11 +98,17 @@ class Command(LifecycleActions, BaseCommand):
             self.stderr.write(str(problem))
         self.stdout.write(f"imported {lab.name} as {lab.slug} ({lab.nodes.count()} nodes)")
 
-    def do_export(self, slug, json, **_):
+    def do_export(self, slug, json, fmt, **_):
         lab = Lab.objects.filter(slug=slug).first()
         if lab is None:
             raise CommandError(f"no lab {slug!r}; `manage.py lab list` shows them")
-        self.stdout.write(services.export_lab(lab, "json" if json else "yaml"), ending="")
+        out = services.export_lab(lab, fmt or ("json" if json else "yaml"))
+        if isinstance(out, bytes):
+            self.stdout.flush()
+            sys.stdout.buffer.write(out)
+            sys.stdout.buffer.flush()
+        else:
+            self.stdout.write(out, ending="")
 
     def do_validate(self, file, **_):
         problems = services.check_text(self._read(file))
