@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from tests.ports import free_port, wait_for_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -58,12 +59,6 @@ REPLAY = """async (seconds) => {
   window.__frames = () => frames;
   window.__stop = () => { running = false; clearInterval(timer); };
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def lab_of(n: int) -> dict:
@@ -143,12 +138,7 @@ def serve(env: dict) -> tuple[subprocess.Popen, str]:
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
+    wait_for_port(port)
     return web, f"http://127.0.0.1:{port}"
 
 

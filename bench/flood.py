@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 import requests
 
 from bench.live import BENCH_DB, _admin, setup_django
+from tests.ports import free_port
 
 STAR = "name: {name}\nnetworks:\n  lan: {{kind: segment, subnet: 198.18.{net}.0/24}}\nnodes:\n{hosts}"
 
@@ -47,12 +47,6 @@ nodes:
 links:
   - {{endpoints: [a:eth1, b:eth1], subnet: 198.18.40.0/30}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Installation:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +17,7 @@ from playwright.sync_api import sync_playwright
 
 from labs.live.service import MonitorService
 from labs.models import Lab
+from tests.ports import free_port, wait_for_port
 from tests.processes import shared_database_url, start_worker
 from worker.converge import destroy
 
@@ -30,17 +29,11 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".wirelab" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(transactional_db, tmp_path, settings):
     """A running Wirelab on a free port; yields its base URL. Labs made are destroyed after."""
     queue = f"e2e-{uuid.uuid4().hex[:6]}"
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, DATABASE_URL=shared_database_url(), WIRELAB_LABHOST=queue)
     settings.WIRELAB_LABHOST = queue
     logs = tmp_path / "logs"
@@ -57,12 +50,7 @@ def server(transactional_db, tmp_path, settings):
     monitor = MonitorService()
     monitor.start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
+        wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
     finally:
         for lab in Lab.objects.all():

@@ -50,6 +50,20 @@ def paths(data, prefix=()):
 ALL_PATHS = [p for p in paths(SEED) if p]
 
 
+def mutated(seed, mutations):
+    """A copy of `seed` with each (path, value) set where the path still leads somewhere."""
+    data = copy.deepcopy(seed)
+    for path, value in mutations:
+        target = data
+        try:
+            for part in path[:-1]:
+                target = target[part]
+            target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    return data
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=300))
 def test_random_text(text):
@@ -66,15 +80,7 @@ def test_random_structures(data):
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(ALL_PATHS), values), min_size=1, max_size=4))
 def test_mutated_demo_documents(mutations):
-    data = copy.deepcopy(SEED)
-    for path, value in mutations:
-        target = data
-        try:
-            for part in path[:-1]:
-                target = target[part]
-            target[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
+    data = mutated(SEED, mutations)
     only_problems(yaml.safe_dump(data))
     only_problems(json.dumps(data, default=str))
 
@@ -95,15 +101,7 @@ CLAB_PATHS = [p for p in paths(CLAB_SEED) if p]
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(CLAB_PATHS), values), min_size=1, max_size=4))
 def test_mutated_containerlab_files(mutations):
-    data = copy.deepcopy(CLAB_SEED)
-    for path, value in mutations:
-        target = data
-        try:
-            for part in path[:-1]:
-                target = target[part]
-            target[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
+    data = mutated(CLAB_SEED, mutations)
     only_problems(yaml.safe_dump(data))
 
 
