@@ -66,6 +66,16 @@ def request_exec(lab: Lab, node: str, command: list[str], timeout: float = 60, u
     return _job(lab, Operation.Kind.EXEC, {"node": node, "command": command, "timeout": timeout}, user)
 
 
+def request_nat(lab: Lab, node: str, user=None) -> Operation:
+    """Read a running emulated host's NAT rules (with counters) and tracked connections."""
+    _running(lab)
+    found = lab_document(lab).nodes.get(node)
+    kind = get_kind(found.kind) if found else None
+    if kind is None or not kind.sandboxed:
+        raise ControlRefused(f"lab {lab.slug} has no emulated host or router {node}")
+    return _job(lab, Operation.Kind.NAT, {"node": node}, user)
+
+
 def _node_with_container(lab: Lab, node: str) -> None:
     found = lab_document(lab).nodes.get(node)
     kind = get_kind(found.kind) if found else None

@@ -34,6 +34,7 @@ class Operation(models.Model):
         NODE = "node", "Node action"
         EXEC = "exec", "Command"
         CHECK = "check", "Checks"
+        NAT = "nat", "NAT table"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -21,6 +21,7 @@ from .config import EngineConfig
 from .converge import converge, lab_lock
 from .errors import EngineError, EngineUnreachable, Stopped
 from .live.controls import Impairment, impair, set_cable
+from .natview import nat_view
 from .report import Report
 from .runtime import DockerRuntime, Runtime, Tty, node_container
 
@@ -140,6 +141,17 @@ class LabHost:
             if info is None or info.status != "running":
                 raise EngineError(f"node {node} is not running; deploy the lab first")
             return runtime.exec(info.id, command, timeout=timeout, limit=limit)
+        finally:
+            runtime.close()
+
+    def nat(self, lab: str, node: str) -> dict:
+        """A running emulated host's NAT rules with their counters and its tracked connections."""
+        runtime = self.runtime()
+        try:
+            info = node_container(runtime, lab, node)
+            if info is None or info.status != "running" or not info.pid:
+                raise EngineError(f"node {node} is not running; deploy the lab first")
+            return nat_view(info.pid)
         finally:
             runtime.close()
 

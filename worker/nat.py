@@ -33,8 +33,12 @@ def _nft(pid: int, payload: dict | None, *args: str) -> str:
     return result.stdout
 
 
+RULES_FORMAT = 2  # 2: every rule counts its packets and bytes (a changed format rewrites the table)
+COUNT = {"counter": None}
+
+
 def wanted_hash(lab: str, sandbox: SandboxSpec) -> str:
-    return f"wl:{lab}:" + digest([[p.__dict__ for p in sandbox.publish], sandbox.masquerade])
+    return f"wl:{lab}:" + digest([[p.__dict__ for p in sandbox.publish], sandbox.masquerade, RULES_FORMAT])
 
 
 def current_marker(pid: int) -> str | None:
@@ -87,8 +91,10 @@ def batch(lab: str, sandbox: SandboxSpec) -> dict:
     for pub in sandbox.publish:
         dnat = {"dnat": {"addr": pub.address, "port": pub.port}}
         tag = f"wl:{lab} publish {pub.container}"
-        commands.append(_rule("prerouting", [_dport(pub.protocol, pub.host_port), dnat], tag))
-        commands.append(_rule("output", [LOCAL_DESTINATION, _dport(pub.protocol, pub.host_port), dnat], tag))
+        commands.append(_rule("prerouting", [_dport(pub.protocol, pub.host_port), COUNT, dnat], tag))
+        commands.append(
+            _rule("output", [LOCAL_DESTINATION, _dport(pub.protocol, pub.host_port), COUNT, dnat], tag)
+        )
     for subnet in sandbox.masquerade:
         net, prefix = subnet.split("/")
         prefix_match = {"prefix": {"addr": net, "len": int(prefix)}}
@@ -100,6 +106,7 @@ def batch(lab: str, sandbox: SandboxSpec) -> dict:
                 [
                     {"match": {"op": "==", "left": field, "right": prefix_match}},
                     {"match": {"op": "!=", "left": dest, "right": prefix_match}},
+                    COUNT,
                     {"masquerade": None},
                 ],
                 f"wl:{lab} masquerade",

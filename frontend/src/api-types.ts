@@ -509,6 +509,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/labs/{id}/nat/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Read the NAT rules (with packet and byte counters) and the tracked connections of a
+         *     running emulated host, `node`; the operation's result holds `rules` and `connections`. */
+        post: operations["labs_nat_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/labs/{id}/operations/": {
         parameters: {
             query?: never;
@@ -1158,6 +1176,9 @@ export interface components {
         NodeActionRequest: {
             action: components["schemas"]["ActionEnum"];
         };
+        NodeNameRequest: {
+            node: string;
+        };
         /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
          *
          *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
@@ -1215,9 +1236,10 @@ export interface components {
          *     * `node` - Node action
          *     * `exec` - Command
          *     * `check` - Checks
+         *     * `nat` - NAT table
          * @enum {string}
          */
-        OperationKindEnum: "deploy" | "destroy" | "cable" | "impair" | "node" | "exec" | "check";
+        OperationKindEnum: "deploy" | "destroy" | "cable" | "impair" | "node" | "exec" | "check" | "nat";
         /**
          * @description * `queued` - Queued
          *     * `running` - Running
@@ -2792,6 +2814,33 @@ export interface operations {
                 "application/json": components["schemas"]["ImpairmentRequest"];
                 "application/x-www-form-urlencoded": components["schemas"]["ImpairmentRequest"];
                 "multipart/form-data": components["schemas"]["ImpairmentRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    labs_nat_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this lab. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NodeNameRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["NodeNameRequest"];
+                "multipart/form-data": components["schemas"]["NodeNameRequest"];
             };
         };
         responses: {

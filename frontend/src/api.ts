@@ -54,6 +54,7 @@ export const labApi = (id: number) => ({
   capture: (node: string, iface: string, seconds: number) =>
     api<{ id: number }>("POST", `/api/labs/${id}/captures/`, { node, iface, seconds }),
   capturesList: () => api<any[]>("GET", `/api/labs/${id}/captures/`),
+  nat: (node: string) => api<{ operation: number }>("POST", `/api/labs/${id}/nat/`, { node }),
   nodeAction: async (node: string, action: string) => {
     const nodes = await api<any[]>("GET", `/api/nodes/?lab=${id}`);
     const found = nodes.find((n) => n.name === node);

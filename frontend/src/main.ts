@@ -11,7 +11,7 @@ import { kindOf, loadKinds } from "./kinds";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
 import { Minimap } from "./minimap";
 import { LabModel } from "./model";
-import { renderPanel, type Selection } from "./panel";
+import { natHtml, renderPanel, type Selection } from "./panel";
 import { SharePanel } from "./share";
 import { ConsoleWatch, NodeConsole } from "./terminal";
 import { Viewer } from "./viewer";
@@ -41,6 +41,7 @@ class Editor {
   ends = true; // interface names and addresses shown at the cable ends
   private presentTimer = 0;
   exercise: ExerciseBox | null = null; // a student's lab for an exercise
+  natView: { node: string; view: any; when: string } | null = null; // the NAT table last read
 
   constructor(private labId: number, attemptId?: number) {
     this.api = labApi(labId);
@@ -128,6 +129,10 @@ class Editor {
     const panel = $("#panel");
     if (!force && panel.contains(document.activeElement) && document.activeElement !== document.body) return;
     panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses);
+    const nat = this.natView;
+    if (nat && this.selection?.type === "node" && this.selection.name === nat.node && $("#nat-view")) {
+      $("#nat-view").innerHTML = natHtml(nat.node, nat.view, nat.when);
+    }
   }
 
   message(text: string, kind: "error" | "info" = "info"): void {
@@ -490,8 +495,30 @@ class Editor {
       const [node, iface] = ends[0].split(":");
       await this.capture(node, iface);
     } else if (action === "console" && selection?.type === "node") this.openConsole(selection.name);
+    else if (action === "nat" && selection?.type === "node") await this.readNat(selection.name);
     else if (action === "restart" && selection?.type === "node") {
       await this.control(() => this.api.nodeAction(selection.name, "restart"), `restarting ${selection.name}`);
+    }
+  }
+
+  /** Ask the lab host for a host's NAT rules and connections; shown when the job is done. */
+  async readNat(node: string): Promise<void> {
+    try {
+      const { operation } = await this.api.nat(node);
+      this.message(`reading the NAT table of ${node}…`);
+      for (let i = 0; i < 60; i++) {
+        await new Promise((resolve) => window.setTimeout(resolve, 500));
+        const op: any = (await this.api.operations()).find((o) => o.id === operation);
+        if (op?.status === "failed") return this.message(`NAT table of ${node}: ${op.error}`, "error");
+        if (op?.status === "succeeded") {
+          this.natView = { node, view: op.result, when: new Date().toLocaleTimeString() };
+          this.message(`NAT table of ${node} read`);
+          return this.renderPanel();
+        }
+      }
+      this.message(`NAT table of ${node}: no answer from the lab host yet`, "error");
+    } catch (error) {
+      this.message((error as Error).message, "error");
     }
   }
 

@@ -154,7 +154,9 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
   if (ports.length) parts.push(`<h3>Listening</h3><ul>${ports.map((p: any) => `<li>${esc(p.protocol)} ${esc(p.port)} ${esc(p.process)}</li>`).join("")}</ul>`);
   const published = live.published.filter((p) => p.host === name);
   if (published.length) parts.push(`<h3>Published</h3><ul>${published.map((p) => `<li>${esc(name)}:${esc(p.host_port)} → ${esc(p.container)}:${esc(p.port)}</li>`).join("")}</ul>`);
-  if (kind.has_container) parts.push(`<div class="buttons"><button data-action="console">Console</button><button data-action="restart">Restart</button></div>`);
+  if (kind.has_container) parts.push(`<div class="buttons"><button data-action="console">Console</button><button data-action="restart">Restart</button>${
+    kind.sandboxed && liveNode ? '<button data-action="nat">NAT table</button>' : ""}</div>`);
+  if (kind.sandboxed) parts.push('<div id="nat-view"></div>');
   parts.push(problemsHtml(problems));
   return parts.join("");
 }
@@ -172,4 +174,22 @@ function labSummary(doc: LabDocument, live: LiveState, problems: Problem[]): str
     <p>Drag from the palette to add, drag from a node's handle to another to connect; select to edit.</p>
     ${published ? `<h3>Published ports</h3><ul>${published}</ul>` : ""}
     <h3>Problems</h3>${problems.length ? problemsHtml(problems) : '<p class="muted">none</p>'}`;
+}
+
+/** A host's NAT as its kernel has it: rules with counters, then tracked connections with the
+ *  rewrite each one shows (original tuple → reply tuple). */
+export function natHtml(node: string, view: { rules: any[]; connections: any[] }, when: string): string {
+  const tuple = (t: any) => `${esc(t.src)}${t.sport ? `:${esc(t.sport)}` : ""} → ${esc(t.dst)}${t.dport ? `:${esc(t.dport)}` : ""}`;
+  const rules = view.rules.length
+    ? `<table class="nat"><tr><th>chain</th><th>rule</th><th>packets</th></tr>${view.rules.map((r) =>
+      `<tr><td>${esc(r.chain)}</td><td><code>${esc(r.rule)}</code></td><td>${esc(r.packets ?? "")}</td></tr>`).join("")}</table>`
+    : '<p class="muted">no NAT rules: nothing published, nothing masqueraded</p>';
+  const rewrites = view.connections.filter((c) => c.dnat || c.snat);
+  const connections = rewrites.length
+    ? `<ul class="conntrack">${rewrites.map((c) => `<li><b>${esc(c.protocol)}</b> ${tuple(c.original)}<br>
+        ↳ reply ${tuple(c.reply)} <span class="muted">${c.dnat ? "DNAT" : ""}${c.dnat && c.snat ? " + " : ""}${c.snat ? "masquerade" : ""}
+        ${esc(c.state)}</span></li>`).join("")}</ul>`
+    : '<p class="muted">no rewritten connections tracked now</p>';
+  return `<h3>NAT on ${esc(node)} <span class="muted">(read from the kernel at ${esc(when)})</span></h3>${rules}
+    <h3>Connections rewritten</h3>${connections}`;
 }

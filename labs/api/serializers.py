@@ -227,3 +227,7 @@ class CaptureSerializer(serializers.ModelSerializer):
 
     def get_size(self, capture) -> int:
         return len(capture.pcap or b"")
+
+
+class NodeNameSerializer(serializers.Serializer):
+    node = serializers.CharField(max_length=100)

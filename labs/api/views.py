@@ -32,6 +32,7 @@ from .serializers import (
     KindSerializer,
     LabEventSerializer,
     LabSerializer,
+    NodeNameSerializer,
     OperationSerializer,
     ProblemsSerializer,
 )
@@ -176,6 +177,14 @@ class LabViewSet(viewsets.ModelViewSet):
         data = valid_data(ImpairmentSerializer, request)
         ends = [(data.pop("node", ""), data.pop("iface", ""))]
         return controlled(controls.request_impairment, self.get_object(), ends, data, user=request.user)
+
+    @extend_schema(request=NodeNameSerializer, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def nat(self, request, pk=None):
+        """Read the NAT rules (with packet and byte counters) and the tracked connections of a
+        running emulated host, `node`; the operation's result holds `rules` and `connections`."""
+        data = valid_data(NodeNameSerializer, request)
+        return controlled(controls.request_nat, self.get_object(), data["node"], user=request.user)
 
     @extend_schema(request=CaptureSerializer, responses={202: CaptureSerializer})
     @action(detail=True, methods=["get", "post"])

@@ -176,6 +176,11 @@ def _exec(op: Operation, labhost: LabHost) -> dict:
     return {"exit_code": code, "output": output.replace("\x00", "")}
 
 
+def _nat(op: Operation, labhost: LabHost) -> dict:
+    """An emulated host's NAT rules with their counters and its tracked connections."""
+    return labhost.nat(op.lab.uid, op.params["node"])
+
+
 def _check(op: Operation, labhost: LabHost) -> dict:
     """A round of an exercise's checks; the results go to the student's attempt."""
     from ..classroom import grading
@@ -199,6 +204,7 @@ CONTROLS = {
     Operation.Kind.NODE: _node,
     Operation.Kind.EXEC: _exec,
     Operation.Kind.CHECK: _check,
+    Operation.Kind.NAT: _nat,
 }
 
 

@@ -182,6 +182,11 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     )
     assert "h1:10000 → nginx-2:80" in page.inner_text("#panel")
     screenshot(page, "panel-running-node")
+    # the host's NAT as its kernel has it, read through the lab host
+    page.click("#panel button[data-action=nat]")
+    page.wait_for_selector("#nat-view table.nat", timeout=30_000)
+    nat = page.inner_text("#nat-view")
+    assert "tcp dport 10000" in nat and "dnat to" in nat and "masquerade" in nat
 
 
 def test_a_broken_edit_is_shown_on_the_element_and_deploy_refuses(browser_page):

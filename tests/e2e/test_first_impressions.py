@@ -95,6 +95,9 @@ def test_front_page_empty_account_and_a_demo_opened_from_it(browser_page):
     page.wait_for_function("window.wirelab && window.wirelab.cy && window.wirelab.cy.nodes().length > 5")
     page.wait_for_function("document.querySelector('#save-state').textContent === 'saved'", timeout=30_000)
 
+    # the toolbar is one line at this size: the canvas does not shrink when a status reason shows
+    assert page.locator("#toolbar").bounding_box()["height"] < 48
+
     # fitted on open: every node inside the canvas
     outside = cy(
         page,
