@@ -200,7 +200,7 @@ const STYLE: any[] = [
       "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
   { selector: "edge[label]", style: { label: "data(label)" } },
   // interface names and addresses at the cable ends (the Addresses toggle)
-  { selector: "edge.ends", style: { label: "", "font-size": 8, "source-text-offset": 26, "target-text-offset": 26,
+  { selector: "edge.ends", style: { label: "", "font-size": 8, "source-text-offset": 40, "target-text-offset": 40,
       "text-wrap": "wrap", "text-rotation": "none", color: "#35506f", ...LABEL_BACKGROUND } },
   { selector: "edge.ends[sourceLabel]", style: { "source-label": "data(sourceLabel)" } },
   { selector: "edge.ends[targetLabel]", style: { "target-label": "data(targetLabel)" } },
@@ -242,7 +242,9 @@ export function showEnds(cy: Core, on: boolean): void {
 /** Lay the lab out automatically; resolves when the nodes are in place (and fitted). */
 export function runLayout(cy: Core, animate = true): Promise<void> {
   const layout = cy.layout({ name: "elk", animate, fit: true, padding: 30,
-                             elk: { algorithm: "layered", "elk.direction": "DOWN", "spacing.nodeNode": 40 } } as any);
+                             elk: { algorithm: "layered", "elk.direction": "DOWN", "spacing.nodeNode": 50,
+                                    // room along each cable for the labels at its ends
+                                    "elk.layered.spacing.nodeNodeBetweenLayers": 110 } } as any);
   const done = new Promise<void>((resolve) => layout.one("layoutstop", () => resolve()));
   layout.run();
   return done;

@@ -6,6 +6,7 @@ import { ApiError, sharedApi } from "./api";
 import { createCanvas, elements, runLayout, showEnds, tuneForSize } from "./canvas";
 import { loadKinds } from "./kinds";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
+import { Minimap } from "./minimap";
 import { esc, renderPanel, type Selection } from "./panel";
 
 const TOKEN_KEY = "wirelab-share-token";
@@ -58,6 +59,7 @@ export class Viewer {
     if (placed.length < this.cy.nodes().filter((n) => !n.isParent()).length) await runLayout(this.cy, false);
     this.cy.resize();
     this.cy.fit(undefined, 30);
+    new Minimap(this.cy, $("#workspace"));
     this.events();
     const canView = this.shared.mode !== "clone";
     if (this.shared.mode !== "view") $("#clone").hidden = false;
@@ -178,6 +180,7 @@ export class Viewer {
     badge.textContent = status;
     badge.className = `status ${status}`;
     badge.title = reason;
+    $("#workspace").dataset.status = status;
   }
 
   message(text: string, kind: "error" | "info" = "info"): void {
