@@ -69,18 +69,17 @@ def request_exec(lab: Lab, node: str, command: list[str], timeout: float = 60, u
 def request_nat(lab: Lab, node: str, user=None) -> Operation:
     """Read a running emulated host's NAT rules (with counters) and tracked connections."""
     _running(lab)
-    found = lab_document(lab).nodes.get(node)
-    kind = get_kind(found.kind) if found else None
-    if kind is None or not kind.sandboxed:
-        raise ControlRefused(f"lab {lab.slug} has no emulated host or router {node}")
+    _node_with_container(lab, node, "sandboxed", "emulated host or router")
     return _job(lab, Operation.Kind.NAT, {"node": node}, user)
 
 
-def _node_with_container(lab: Lab, node: str) -> None:
+def _node_with_container(lab: Lab, node: str, trait: str = "has_container", what: str = "node") -> None:
+    """Refuse unless the lab's `node` is of a kind with `trait`."""
     found = lab_document(lab).nodes.get(node)
     kind = get_kind(found.kind) if found else None
-    if kind is None or not kind.has_container:
-        raise ControlRefused(f"lab {lab.slug} has no node {node} with a container")
+    if kind is None or not getattr(kind, trait):
+        suffix = " with a container" if trait == "has_container" else ""
+        raise ControlRefused(f"lab {lab.slug} has no {what} {node}{suffix}")
 
 
 def request_capture(lab: Lab, node: str, iface: str, seconds: int, max_bytes: int) -> Capture:

@@ -100,7 +100,7 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
 }
 
 /** What the kernel says of a running node: its addresses and routes. */
-function kernelView(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, addresses: AssignedAddresses): string {
+function kernelView(name: string, node: NodeDocument, live: LiveState, addresses: AssignedAddresses): string {
   const parts: string[] = [];
   const ends = Object.entries(live.links).filter(([end, link]) => end.startsWith(`${name}:`) && link.addresses?.length);
   const own = ends.map(([end, link]) => `<li><b>${esc(end.split(":")[1])}</b> ${esc(link.addresses.join(", "))}</li>`);
@@ -111,7 +111,7 @@ function kernelView(doc: LabDocument, name: string, node: NodeDocument, live: Li
     parts.push(`<h3>Routes <span class="muted">(from the kernel)</span></h3><ul class="routes">${routes.map((r: any) =>
       `<li>${esc(r.to)}${r.via ? ` via ${esc(r.via)}` : ""}${r.dev ? ` dev ${esc(r.dev)}` : ""}</li>`).join("")}</ul>`);
   }
-  return doc.nodes?.[name] ? parts.join("") : "";
+  return parts.join("");
 }
 
 function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, problems: Problem[], conflicts: Map<string, string>,
@@ -149,7 +149,7 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
     parts.push(area("Routes", "routes", (node.routes ?? []).map((r) => `${r.to} via ${r.via}`).join("\n"), "default via 198.18.0.1"));
   }
   if (allows(node, "exec")) parts.push(area("Startup commands", "exec", (node.exec ?? []).join("\n"), "one command a line"));
-  parts.push(kernelView(doc, name, node, live, addresses));
+  parts.push(kernelView(name, node, live, addresses));
   const ports = live.ports[name]?.listening ?? [];
   if (ports.length) parts.push(`<h3>Listening</h3><ul>${ports.map((p: any) => `<li>${esc(p.protocol)} ${esc(p.port)} ${esc(p.process)}</li>`).join("")}</ul>`);
   const published = live.published.filter((p) => p.host === name);

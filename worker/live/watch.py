@@ -60,8 +60,8 @@ class Watch:
             pass
 
     def read(self, counters: bool = False) -> tuple[dict[str, dict], dict[str, dict], list[dict] | None]:
-        """(interfaces by "node:iface", raw counters by "node:iface" when asked, a node's routes)
-        from one dump each."""
+        """(interfaces by "node:iface", raw counters by "node:iface" when asked, a node's routes
+        when not sampling counters) from one dump each."""
         found, raw = {}, {}
         links = netdump.links(self.reader, stats=counters)
         addresses = netdump.addresses(self.reader) if self.owner else {}
@@ -83,7 +83,8 @@ class Watch:
                     raw[key] = {name: link.stats.get(name, 0) for name in COUNTERS}
             elif not self.owner and note:
                 found[note] = {"cable": "plugged" if link.up else "pulled"}
-        return found, raw, self._routes(links) if self.owner else None
+        # routes change only with a netlink event: a counter sample does not read them again
+        return found, raw, self._routes(links) if self.owner and not counters else None
 
     def _routes(self, links: dict) -> list[dict]:
         names = {link.index: name for name, link in links.items()}
