@@ -26,6 +26,14 @@ class EngineConfig:
     # The lab host this engine serves, when several share one installation: it joins the mark,
     # so each sees and touches only what it made itself, even when they share a Docker engine.
     labhost: str = ""
+    # Deploys take started sandboxes from this lab host's warm pool (worker/pool.py) when it has
+    # some of the image; the pool itself is filled by the lab host's upkeep.
+    pool: bool = False
+
+    @property
+    def claims_dir(self) -> Path:
+        """Where the engine records what each claimed warm sandbox was personalised for."""
+        return self.lock_dir / "claims"
 
     @property
     def mark(self) -> str:

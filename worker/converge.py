@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from topology.spec import FABRIC, LabHostSpec
 
-from . import containers, execs, fabric, labels, nat, sockets, wiring
+from . import containers, execs, fabric, labels, nat, pool, sockets, wiring
 from .config import EngineConfig
 from .errors import EngineError, ImageMissing, Stopped
 from .netlink import Namespaces, create_veth, delete_link
@@ -89,7 +89,7 @@ class _Converge:
         self.stop = stop
         self.report = Report(lab=spec.lab)
         self._progress = progress
-        self.pool = ThreadPoolExecutor(config.workers)
+        self.threads = ThreadPoolExecutor(config.workers)
         self.holders: dict[str, ContainerInfo] = {}  # node -> the container holding its netns
         self.apps: dict[str, ContainerInfo] = {}
         self.created: set[str] = set()
@@ -131,7 +131,7 @@ class _Converge:
             if not self.spec.sandboxes and not self.spec.apps and fabric.remove(self.spec.lab):
                 self.changed("fabric namespace removed")
         finally:
-            self.pool.shutdown(wait=True)
+            self.threads.shutdown(wait=True)
         self.say(f"done: {len(self.report.changes)} change(s)")
         return self.report
 
@@ -150,7 +150,7 @@ class _Converge:
     # Containers -------------------------------------------------------------------------
 
     def _parallel(self, fn, items) -> list:
-        return list(self.pool.map(fn, items))
+        return list(self.threads.map(fn, items))
 
     def _remove(self, infos: list[ContainerInfo]) -> None:
         if not infos:
@@ -216,7 +216,47 @@ class _Converge:
             else:
                 stale.append(info)
         self._remove(stale)
-        self.holders.update(self._create([w for n, w in wanted.items() if n not in self.holders]))
+        missing = [w for n, w in wanted.items() if n not in self.holders]
+        self.holders.update(self._claim(missing))
+        self.holders.update(self._create([w for w in missing if w.node not in self.holders]))
+        self._personalize()
+
+    def _claim(self, missing: list[containers.Wanted]) -> dict[str, ContainerInfo]:
+        """Warm sandboxes from this lab host's pool for the nodes one can become (worker/pool.py)."""
+        fits = pool.claimable(self.spec) if self.config.pool else set()
+        wanted = [w for w in missing if w.node in fits]
+        if not wanted:
+            return {}
+        self.checkpoint()
+        claimed = pool.claim(self.runtime, self.config, wanted, self.threads)
+        files = {s.name: s.files for s in self.spec.sandboxes}
+
+        def put_files(node: str) -> None:
+            try:
+                if files.get(node):
+                    self.runtime.put_files(claimed[node].id, files[node])
+            except EngineError as exc:
+                self.failed[node] = str(exc)
+
+        self._parallel(put_files, list(claimed))
+        for node in claimed:
+            self.created.add(node)
+            self.changed(f"{node}: sandbox claimed from the warm pool")
+        if claimed:
+            self.say(f"claimed {len(claimed)} warm sandbox(es)")
+        return claimed
+
+    def _personalize(self) -> None:
+        """A claimed sandbox's hostname and forwarding, made again after a restart reset them."""
+        sandboxes = {s.name: s for s in self.spec.sandboxes}
+        for node, info in self.holders.items():
+            if not info.pooled or node not in sandboxes or node in self.failed:
+                continue
+            try:
+                if pool.personalize(info.pid, node, sandboxes[node].sysctls):
+                    self.runtime.write_hostname(info.id, node)
+            except EngineError as exc:
+                self.failed[node] = str(exc)
 
     def sync_apps(self, existing: list[ContainerInfo]) -> None:
         wanted = {}

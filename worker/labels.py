@@ -11,6 +11,8 @@ ROLE = "wirelab.role"  # sandbox | app
 SPEC = "wirelab.spec"  # hash of what the container was made from
 SANDBOX_ID = "wirelab.sandbox"  # for host-mode apps: the sandbox whose netns they share
 INSTALLATION = "wirelab.installation"  # the Wirelab installation (its database) that made it
+POOL = "wirelab.pool"  # a warm sandbox made ahead of need: which pool it belongs to
+POOL_PREFIX = "wlpool-"  # the name of a warm sandbox nobody has claimed yet
 ROUTE_PROTO = 87  # routes the engine adds carry this rtnetlink protocol number
 
 
@@ -24,6 +26,16 @@ def valid_tag(tag: str) -> bool:
 
 def container_name(lab: str, node: str) -> str:
     return f"wl-{lab}-{node}"
+
+
+CONTAINER_NAME = re.compile(r"^wl-([0-9a-z]{4,16})-([^-].*)$")
+
+
+def parse_container_name(name: str) -> tuple[str, str] | None:
+    """(lab, node) from a node container's name (a claimed warm sandbox is known by it alone:
+    Docker never changes labels, but renames it into the lab), else None."""
+    found = CONTAINER_NAME.match(name.lstrip("/"))
+    return (found[1], found[2]) if found else None
 
 
 def fabric_namespace(lab: str) -> str:

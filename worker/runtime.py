@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 import docker
@@ -57,6 +58,18 @@ class ContainerInfo:
     lab: str = ""
     oom_killed: bool = False
     installation: str = ""
+    pooled: bool = False  # a warm sandbox claimed from the pool: named into the lab, not labelled
+
+
+@dataclass
+class PoolMember:
+    """A warm sandbox as the container engine lists it."""
+
+    id: str
+    name: str
+    pool: str
+    image_id: str
+    running: bool
 
 
 class Tty(Protocol):
@@ -184,8 +197,23 @@ def _kill_exec(client: docker.DockerClient, exec_id: str) -> None:
             os.kill(info["Pid"], signal.SIGKILL)
 
 
-def _container_info(container_id: str, name: str, lab_labels: dict | None, state: dict) -> ContainerInfo:
+def _container_info(
+    container_id: str, name: str, lab_labels: dict | None, state: dict, claims: Path | None = None
+) -> ContainerInfo:
+    """What the engine knows of a container. A warm sandbox claimed from the pool carries the
+    pool's labels (Docker never changes labels), so its lab and node come from the name it was
+    renamed to, and what it was made from from the claim record the engine keeps beside it."""
     lab_labels = lab_labels or {}
+    claimed = labels.POOL in lab_labels and labels.parse_container_name(name)
+    if claimed:
+        lab, node = claimed
+        lab_labels = {
+            **lab_labels,
+            labels.LAB: lab,
+            labels.NODE: node,
+            labels.ROLE: Role.SANDBOX,
+            labels.SPEC: read_claim(claims, container_id) if claims else "",
+        }
     return ContainerInfo(
         id=container_id,
         name=name.lstrip("/"),
@@ -200,7 +228,16 @@ def _container_info(container_id: str, name: str, lab_labels: dict | None, state
         lab=lab_labels.get(labels.LAB, ""),
         oom_killed=bool(state.get("OOMKilled")),
         installation=lab_labels.get(labels.INSTALLATION, ""),
+        pooled=bool(claimed),
     )
+
+
+def read_claim(claims: Path, container_id: str) -> str:
+    """The spec hash a claimed sandbox was personalised for ('' if unknown: it is then replaced)."""
+    try:
+        return (claims / container_id).read_text().strip()
+    except OSError:
+        return ""
 
 
 # Where containerd keeps each running container's task, with its init process id: under
@@ -270,25 +307,31 @@ class DockerRuntime:
         return missing
 
     def list(self, lab: str | None = None, running: bool = False) -> list[ContainerInfo]:
-        """Containers carrying a lab's label (any lab's when `lab` is None); an engine serving one of
-        several lab hosts lists only those carrying its own mark."""
-        wanted = [f"{labels.LAB}={lab}" if lab else labels.LAB]
-        if self.config.labhost:
-            wanted.append(f"{labels.INSTALLATION}={self.config.mark}")
-        filters: dict = {"label": wanted}
-        if running:
-            filters["status"] = "running"
-        try:
-            raw = self.client.api.containers(all=not running, filters=filters)
-        except APIError as exc:
-            raise EngineError(f"the Docker engine failed to list containers: {exc}") from None
+        """Containers carrying a lab's label (any lab's when `lab` is None), and warm sandboxes
+        claimed into it (known by their names); an engine serving one of several lab hosts lists
+        only those carrying its own mark."""
+        marked = [f"{labels.INSTALLATION}={self.config.mark}"]
+        claimed = labels.container_name(lab, "") if lab else "wl-"
+        labelled = [f"{labels.LAB}={lab}" if lab else labels.LAB, *(marked if self.config.labhost else [])]
+        queries = [
+            {"label": labelled},
+            {"label": [labels.POOL, *marked], "name": [f"^/{claimed}"]},
+        ]
+        raw = []
+        for filters in queries:
+            if running:
+                filters["status"] = "running"
+            try:
+                raw += self.client.api.containers(all=not running, filters=filters)
+            except APIError as exc:
+                raise EngineError(f"the Docker engine failed to list containers: {exc}") from None
 
         def from_listing(item: dict) -> ContainerInfo | None:
             pid = running_pid(item["Id"]) if item.get("State") == "running" else 0
             if not pid:
                 return None
             state = {"Status": "running", "Pid": pid}
-            return _container_info(item["Id"], (item.get("Names") or ["/"])[0], item.get("Labels"), state)
+            return self._described(item["Id"], (item.get("Names") or ["/"])[0], item.get("Labels"), state)
 
         def inspected(item: dict) -> ContainerInfo | None:
             try:
@@ -304,7 +347,7 @@ class DockerRuntime:
         else:
             with ThreadPoolExecutor(self.config.workers) as pool:  # one inspect each, side by side
                 found += pool.map(inspected, rest)
-        return [info for info in found if info is not None]
+        return [info for info in found if info is not None and info.lab and (lab is None or info.lab == lab)]
 
     def inspect(self, container_id: str) -> ContainerInfo:
         try:
@@ -314,7 +357,10 @@ class DockerRuntime:
 
     def _info(self, container_id: str) -> ContainerInfo:
         data = self.client.api.inspect_container(container_id)
-        return _container_info(data["Id"], data["Name"], data["Config"]["Labels"], data["State"])
+        return self._described(data["Id"], data["Name"], data["Config"]["Labels"], data["State"])
+
+    def _described(self, container_id: str, name: str, lab_labels: dict | None, state: dict) -> ContainerInfo:
+        return _container_info(container_id, name, lab_labels, state, self.config.claims_dir)
 
     def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo:
         """Create and start one container with the safety baseline applied; `files` (path ->
@@ -386,6 +432,65 @@ class DockerRuntime:
         except APIError as exc:
             if exc.status_code != 409:  # removal already in progress
                 raise EngineError(f"could not remove container {container_id[:12]}: {exc}") from None
+        (self.config.claims_dir / container_id).unlink(missing_ok=True)
+
+    # Warm sandboxes (worker/pool.py) ---------------------------------------------------
+
+    def pool_members(self, pool: str | None = None) -> list[PoolMember]:
+        """This engine's unclaimed warm sandboxes (of one pool, or of every pool)."""
+        mine = f"{labels.INSTALLATION}={self.config.mark}"
+        filters = {
+            "label": [f"{labels.POOL}={pool}" if pool else labels.POOL, mine],
+            "name": [f"^/{labels.POOL_PREFIX}"],
+        }
+        try:
+            raw = self.client.api.containers(all=True, filters=filters)
+        except APIError as exc:
+            raise EngineError(f"the Docker engine failed to list warm sandboxes: {exc}") from None
+        return [
+            PoolMember(
+                item["Id"],
+                (item.get("Names") or ["/"])[0].lstrip("/"),
+                (item.get("Labels") or {}).get(labels.POOL, ""),
+                item.get("ImageID", ""),
+                item.get("State") == "running",
+            )
+            for item in raw
+        ]
+
+    def image_id(self, image: str) -> str:
+        """The id of the image a name points to now ('' when it is not on this lab host)."""
+        try:
+            return self.client.images.get(image).id
+        except ImageNotFound:
+            return ""
+        except APIError as exc:
+            raise EngineError(f"the Docker engine failed to look up image {image}: {exc}") from None
+
+    def rename(self, container_id: str, name: str) -> None:
+        try:
+            self.client.api.rename(container_id, name)
+        except (APIError, NotFound) as exc:
+            raise EngineError(f"could not rename container {container_id[:12]} to {name}: {exc}") from None
+
+    def write_hostname(self, container_id: str, hostname: str) -> None:
+        """Write a container's /etc/hostname: Docker's own file on this host, which it bind-mounts
+        (and writes again at each start), so neither an archive nor the container can replace it."""
+        try:
+            path = self.client.api.inspect_container(container_id)["HostnamePath"]
+            handle = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+            try:
+                os.write(handle, f"{hostname}\n".encode())
+            finally:
+                os.close(handle)
+        except (APIError, NotFound, KeyError, OSError) as exc:
+            raise EngineError(f"could not write the hostname of {container_id[:12]}: {exc}") from None
+
+    def put_files(self, container_id: str, files: dict[str, str]) -> None:
+        try:
+            self.client.api.put_archive(container_id, "/", file_archive(files))
+        except (APIError, NotFound) as exc:
+            raise EngineError(f"could not put files into container {container_id[:12]}: {exc}") from None
 
     def exec(
         self, container_id: str, command: list[str], environment=None, timeout: float = 60, limit: int = 65536
@@ -452,9 +557,11 @@ class DockerRuntime:
             return None
 
     def events(self) -> Iterator[tuple[str, str]]:
-        """(container id, action) for every change to a container of any lab, as it happens."""
+        """(container id, action) for every change to a container Wirelab made (a lab's, or a warm
+        sandbox, whose claim is a rename), as it happens."""
         try:
-            stream = self.client.events(decode=True, filters={"label": labels.LAB, "type": "container"})
+            mine = {"label": labels.INSTALLATION, "type": "container"}
+            stream = self.client.events(decode=True, filters=mine)
             for event in stream:
                 yield event.get("id", ""), event.get("Action", "")
         except (APIError, DockerException, OSError) as exc:

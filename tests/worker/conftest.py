@@ -38,6 +38,8 @@ def leftovers(tag: str) -> list[str]:
     client = docker.from_env()
     try:
         listed = client.api.containers(all=True, filters={"label": f"wirelab.lab={tag}"})  # no inspects:
+        # warm sandboxes claimed into the lab are its by their names
+        listed += client.api.containers(all=True, filters={"label": "wirelab.pool", "name": f"^/wl-{tag}-"})
         found = [c["Names"][0].lstrip("/") for c in listed]  # they may be removed meanwhile
     finally:
         client.close()

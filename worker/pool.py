@@ -1,0 +1,296 @@
+"""Warm sandboxes: started, unwired containers of the images labs use most, kept by each lab
+host so that a deploy claims them instead of waiting for Docker to start its emulated machines.
+
+- A member is named `wlpool-<random>` and carries the pool's label and this engine's mark only:
+  no lab owns it, so cleanup and garbage collection of labs never touch it, and only this
+  module's refill and drain remove it.
+- Claiming renames a member to the node's container name, under a lock file that every process
+  of the lab host shares: Docker's rename is not a compare-and-swap (two renames of one
+  container both succeed), so the lock is what keeps two deploys from taking the same member.
+  From then on the container is the lab's by its name (Docker never changes labels); a claim
+  record beside the lab locks says which spec it was personalised for. A member renamed but not
+  recorded (a crash in between) counts as stale: the next converge replaces it and destroy
+  removes it, like any container of the lab.
+- A claimed sandbox is personalised (hostname, forwarding, the node's files) and is never given
+  back: destroying the lab removes it. Nothing of one lab can survive into another.
+- Only a sandbox that a member can become exactly is claimed: the standard capabilities, no
+  environment of its own (a container's environment is fixed when it is made), no sysctl but
+  forwarding, and no host-mode app on it (Docker copies a joined container's hostname into the
+  app when the app is made, so the app would carry the pool's name). The rest start cold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from topology.spec import LabHostSpec, SandboxSpec, digest
+
+from . import labels
+from .config import EngineConfig
+from .containers import Wanted
+from .errors import EngineError
+from .runtime import DockerRuntime
+
+CAPABILITIES = ("NET_ADMIN", "NET_RAW")  # what every emulated machine gets (topology/kinds.py)
+PERSONAL_SYSCTLS = frozenset({"net.ipv4.ip_forward"})  # set after the claim, in its namespace
+CLONE_NEWUTS, CLONE_NEWNET = 0x04000000, 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def pool_of(image: str) -> str:
+    """The pool a sandbox of `image` is claimed from."""
+    return digest(["sandbox", image, sorted(CAPABILITIES)])[:16]
+
+
+def claimable(spec: LabHostSpec) -> set[str]:
+    """The lab's sandboxes that a warm member can become exactly (see the module's note)."""
+    joined = {app.host for app in spec.apps if app.mode == "host"}
+    return {s.name for s in spec.sandboxes if _fits(s) and s.name not in joined}
+
+
+def _fits(sandbox: SandboxSpec) -> bool:
+    return (
+        sorted(sandbox.capabilities) == sorted(CAPABILITIES)
+        and not sandbox.env
+        and set(sandbox.sysctls) <= PERSONAL_SYSCTLS
+    )
+
+
+def member_options() -> dict:
+    """How members are made: a sandbox's options without what belongs to one node."""
+    return {"network_mode": "none", "tty": True, "stdin_open": True, "cap_add": list(CAPABILITIES)}
+
+
+@contextlib.contextmanager
+def _flock(config: EngineConfig, name: str, wait: bool = True) -> Iterator[bool]:
+    """An exclusive lock shared by every process of this lab host; yields False when `wait` is
+    off and another holds it."""
+    config.lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.lock_dir / name, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+# Claiming --------------------------------------------------------------------------------
+
+
+def claim(runtime: DockerRuntime, config: EngineConfig, wanted: list[Wanted], workers: ThreadPoolExecutor):
+    """Take a running member of the right pool for each of `wanted` that one is there for, rename
+    it to the node's container, and record the claim; returns node -> its container."""
+    by_pool: dict[str, list[Wanted]] = {}
+    for item in wanted:
+        by_pool.setdefault(pool_of(item.image), []).append(item)
+    taken: list[tuple[Wanted, str]] = []
+    with _flock(config, "pool.lock"):
+        for pool, items in by_pool.items():
+            current = runtime.image_id(items[0].image)
+            members = [m for m in runtime.pool_members(pool) if m.running and m.image_id == current]
+            pairs = list(zip(items, members, strict=False))
+
+            def rename(pair) -> tuple[Wanted, str] | None:
+                item, member = pair
+                try:
+                    runtime.rename(member.id, item.name)
+                except EngineError:
+                    return None  # gone meanwhile: this node starts cold
+                return item, member.id
+
+            taken += [done for done in workers.map(rename, pairs) if done]
+    config.claims_dir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for item, container_id in taken:
+        (config.claims_dir / container_id).write_text(item.spec_hash)
+        with contextlib.suppress(EngineError):
+            out[item.node] = runtime.inspect(container_id)
+    return out
+
+
+def personalize(pid: int, hostname: str, sysctls: dict[str, str]) -> bool:
+    """Give a claimed sandbox its node's hostname and sysctls, in its own namespaces; returns
+    whether the hostname had to change (after a claim, or a restart put the pool's back)."""
+    result: dict = {}
+
+    def enter() -> None:
+        try:
+            for kind, flag in (("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET)):
+                target = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY)
+                try:
+                    if _libc.setns(target, flag) != 0:
+                        code = ctypes.get_errno()
+                        raise OSError(code, os.strerror(code), kind)
+                finally:
+                    os.close(target)
+            result["changed"] = socket.gethostname() != hostname
+            if result["changed"]:
+                socket.sethostname(hostname)
+            for key, value in sysctls.items():
+                with open(f"/proc/sys/{key.replace('.', '/')}", "w") as handle:
+                    handle.write(value)
+        except OSError as exc:  # handed to the caller's thread
+            result["error"] = exc
+
+    # setns moves only the calling thread: a thread of its own, which ends with it
+    worker = threading.Thread(target=enter, name="personalize")
+    worker.start()
+    worker.join()
+    if "error" in result:
+        raise EngineError(f"could not personalise sandbox {hostname}: {result['error']}")
+    return result["changed"]
+
+
+# Keeping the pool --------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """How many warm sandboxes of an image this lab host keeps."""
+
+    image: str
+    size: int
+
+
+def targets(config: EngineConfig, configured: dict[str, int], most: int) -> list[Target]:
+    """The configured sizes, raised by unexpired preparations, all bounded together by `most`."""
+    sizes = dict(configured)
+    now = time.time()
+    for image, (count, until) in _prepared(config).items():
+        if until > now:
+            sizes[image] = max(sizes.get(image, 0), count)
+    out, left = [], most
+    for image, size in sorted(sizes.items()):
+        out.append(Target(image, max(0, min(size, left))))
+        left -= out[-1].size
+    return out
+
+
+def prepare(config: EngineConfig, counts: dict[str, int], seconds: float) -> None:
+    """Keep at least `counts` warm sandboxes of each image for the next `seconds` (a class)."""
+    with _flock(config, "pool-prepared.lock"):
+        prepared = {i: v for i, v in _prepared(config).items() if v[1] > time.time()}
+        until = time.time() + seconds
+        for image, count in counts.items():
+            prepared[image] = [count, until]
+        path = config.lock_dir / "pool-prepared.json"
+        path.write_text(json.dumps(prepared))
+
+
+def _prepared(config: EngineConfig) -> dict[str, list]:
+    try:
+        return json.loads((config.lock_dir / "pool-prepared.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def busy(config: EngineConfig) -> bool:
+    """Whether a lab's converge (or node action) holds its lock on this host right now."""
+    for path in config.lock_dir.glob("*.lock"):
+        if path.name.startswith("pool"):
+            continue
+        try:
+            handle = open(path)  # noqa: SIM115 (closed below)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            handle.close()
+    return False
+
+
+def refill(
+    runtime: DockerRuntime, config: EngineConfig, wanted: list[Target], batch: int, progress=None
+) -> dict[str, int]:
+    """One round of upkeep: remove members that are stale (exited, of an older image, of a pool
+    no longer wanted, or beyond a size), then start up to `batch` new ones. Returns counts of
+    what it did; does nothing when another process is refilling."""
+    say = progress or (lambda _: None)
+    done = {"removed": 0, "started": 0}
+    with _flock(config, "pool-refill.lock", wait=False) as mine:
+        if not mine:
+            return done
+        current = {pool_of(t.image): (t, runtime.image_id(t.image)) for t in wanted}
+        with _flock(config, "pool.lock"):  # what is listed here is not claimed meanwhile
+            keep: dict[str, int] = {}
+            stale = []
+            for member in runtime.pool_members():
+                pool = member.pool
+                target, image_id = current.get(pool, (None, ""))
+                fresh = target and member.running and member.image_id == image_id
+                if fresh and keep.get(pool, 0) < target.size:
+                    keep[pool] = keep.get(pool, 0) + 1
+                else:
+                    stale.append(member)
+            for member in stale:
+                runtime.remove(member.id)
+            done["removed"] = len(stale)
+        _forget_claims(runtime, config)
+        missing = [
+            target
+            for pool, (target, image_id) in current.items()
+            if image_id
+            for _ in range(target.size - keep.get(pool, 0))
+        ][:batch]
+        if missing:
+            say(f"starting {len(missing)} warm sandbox(es)")
+
+        def start(target: Target) -> bool:
+            name = f"{labels.POOL_PREFIX}{secrets.token_hex(6)}"
+            try:
+                runtime.run(name, target.image, {labels.POOL: pool_of(target.image)}, **member_options())
+            except EngineError as exc:
+                say(f"could not start a warm sandbox of {target.image}: {exc}")
+                return False
+            return True
+
+        with ThreadPoolExecutor(config.workers) as workers:
+            done["started"] = sum(workers.map(start, missing))
+    return done
+
+
+def _forget_claims(runtime: DockerRuntime, config: EngineConfig, settle: float = 60) -> None:
+    """Remove the claim records of containers that no longer exist (removed behind the engine's
+    back); a record younger than `settle` seconds may belong to a claim under way."""
+    if not config.claims_dir.exists():
+        return
+    existing = {info.id for info in runtime.list()}
+    for path in config.claims_dir.iterdir():
+        with contextlib.suppress(OSError):
+            if path.name not in existing and path.stat().st_mtime < time.time() - settle:
+                path.unlink()
+
+
+def drain(runtime: DockerRuntime, config: EngineConfig) -> int:
+    """Remove every unclaimed member of this engine's pools; returns how many."""
+    with _flock(config, "pool.lock"):
+        members = runtime.pool_members()
+        for member in members:
+            runtime.remove(member.id)
+    return len(members)
+
+
+def status(runtime: DockerRuntime, config: EngineConfig, wanted: list[Target]) -> list[dict]:
+    """Per image: its target size, and the members ready now."""
+    out = []
+    for target in wanted:
+        image_id = runtime.image_id(target.image)
+        members = runtime.pool_members(pool_of(target.image))
+        ready = sum(1 for m in members if m.running and m.image_id == image_id)
+        out.append({"image": target.image, "size": target.size, "ready": ready})
+    return out
