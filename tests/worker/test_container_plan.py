@@ -26,7 +26,7 @@ def containers_step(text: str, runtime: FakeRuntime) -> _Converge:
         run.sync_holders(existing)
         run.sync_apps(existing)
     finally:
-        run.pool.shutdown()
+        run.threads.shutdown()
     return run
 
 
