@@ -19,6 +19,19 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _pool_sizes(name: str, default: str) -> dict[str, int]:
+    """`IMAGE=COUNT,IMAGE=COUNT` -> {image: count}."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    sizes = {}
+    for item in filter(None, (part.strip() for part in os.environ.get(name, default).split(","))):
+        image, _, count = item.rpartition("=")
+        if not image or not count.isdigit():
+            raise ImproperlyConfigured(f"{name}: '{item}' is not IMAGE=COUNT (e.g. wirelab/node:busybox=8)")
+        sizes[image] = int(count)
+    return sizes
+
+
 def _secret_key() -> str:
     key = os.environ.get("WIRELAB_SECRET_KEY")
     if key:
@@ -131,6 +144,13 @@ WIRELAB_HEARTBEAT_SECONDS = float(os.environ.get("WIRELAB_HEARTBEAT_SECONDS", "5
 WIRELAB_LABHOST_LOST_SECONDS = float(os.environ.get("WIRELAB_LABHOST_LOST_SECONDS", "30"))
 # New labs go to the least loaded lab host (spread) or the fullest that still has room (pack).
 WIRELAB_PLACEMENT = os.environ.get("WIRELAB_PLACEMENT", "spread")
+# Warm sandboxes (worker/pool.py): started sandboxes each lab host keeps per image, which
+# deploys claim instead of starting their own ("IMAGE=COUNT,..."; empty: none kept), at most
+# WIRELAB_POOL_MAX together with what teachers prepared (0: deploys never claim); topped up
+# every WIRELAB_POOL_INTERVAL seconds while no deploy runs on the lab host.
+WIRELAB_POOL = _pool_sizes("WIRELAB_POOL", "wirelab/node:busybox=8")
+WIRELAB_POOL_MAX = int(os.environ.get("WIRELAB_POOL_MAX", "200"))
+WIRELAB_POOL_INTERVAL = float(os.environ.get("WIRELAB_POOL_INTERVAL", "5"))
 
 # A console with no keystrokes for this long is closed.
 WIRELAB_CONSOLE_IDLE_SECONDS = int(os.environ.get("WIRELAB_CONSOLE_IDLE_SECONDS", "900"))

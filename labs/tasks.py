@@ -43,6 +43,16 @@ def run_capture(capture_id: int) -> str:
         return "gone"
 
 
+@shared_task(name="labs.tasks.prepare_warm")
+def prepare_warm(counts: dict[str, int], seconds: float) -> dict[str, int]:
+    """Keep at least `counts` warm sandboxes per image on this lab host for `seconds` (a class);
+    the pool's upkeep starts them while no deploy runs."""
+    from .hostside.engine import this_labhost
+
+    this_labhost().prepare_warm(counts, seconds)
+    return counts
+
+
 @shared_task(name="labs.tasks.collect")
 def collect(dry_run: bool = False) -> list[str]:
     """Take down at once (or only name) what this lab host holds for labs that moved away or

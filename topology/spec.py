@@ -177,9 +177,29 @@ class LabHostSpec:
         """Apps that get a namespace of their own (held by an infra container), wired before they start."""
         return [a.name for a in self.apps if a.mode in ("bridge", "overlay")]
 
+    def warmable(self) -> list[SandboxSpec]:
+        """The sandboxes a lab host's warm sandbox (started ahead, see worker/pool.py) can become
+        exactly: the standard capabilities, no environment of their own (fixed when a container is
+        made), no sysctl but forwarding (set afterwards in its namespace), and no host-mode app
+        on them (Docker copies a joined container's hostname into the app when it makes it, so
+        the app would carry the warm sandbox's name)."""
+        joined = {a.host for a in self.apps if a.mode == "host"}
+        return [
+            s
+            for s in self.sandboxes
+            if sorted(s.capabilities) == sorted(WARM_CAPABILITIES)
+            and not s.env
+            and set(s.sysctls) <= WARM_SYSCTLS
+            and s.name not in joined
+        ]
+
     def containers(self) -> int:
         """Containers the lab host runs for it: a sandbox per node, an app each, and their holders."""
         return len(self.sandboxes) + len(self.apps) + len(self.own_namespace_apps())
+
+
+WARM_CAPABILITIES = ("NET_ADMIN", "NET_RAW")  # what warm sandboxes are made with: a host's or router's
+WARM_SYSCTLS = frozenset({"net.ipv4.ip_forward"})  # what a claimed one can still be given
 
 
 def digest(value: Any) -> str:

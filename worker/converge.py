@@ -223,7 +223,7 @@ class _Converge:
 
     def _claim(self, missing: list[containers.Wanted]) -> dict[str, ContainerInfo]:
         """Warm sandboxes from this lab host's pool for the nodes one can become (worker/pool.py)."""
-        fits = pool.claimable(self.spec) if self.config.pool else set()
+        fits = {s.name for s in self.spec.warmable()} if self.config.pool else set()
         wanted = [w for w in missing if w.node in fits]
         if not wanted:
             return {}

@@ -14,7 +14,7 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from topology.spec import LabHostSpec
 
-from . import gc
+from . import gc, pool
 from .capture import capture as capture_cable
 from .checks import run_checks
 from .config import EngineConfig
@@ -78,6 +78,37 @@ class LabHost:
         runtime = self.runtime()
         try:
             return gc.collect(known, labhost, self.config, runtime, progress=progress, dry_run=dry_run)
+        finally:
+            runtime.close()
+
+    # Warm sandboxes (worker/pool.py) ----------------------------------------------------------
+
+    def keep_warm(self, sizes: dict[str, int], most: int, batch: int = 8, progress=None) -> dict | None:
+        """One round of pool upkeep (at most `batch` new sandboxes); None, doing nothing, while
+        a deploy runs here: a class pressing Deploy goes first."""
+        if pool.busy(self.config):
+            return None
+        runtime = self.runtime()
+        try:
+            return pool.refill(runtime, self.config, pool.targets(self.config, sizes, most), batch, progress)
+        finally:
+            runtime.close()
+
+    def warm_status(self, sizes: dict[str, int], most: int) -> list[dict]:
+        runtime = self.runtime()
+        try:
+            return pool.status(runtime, self.config, pool.targets(self.config, sizes, most))
+        finally:
+            runtime.close()
+
+    def prepare_warm(self, counts: dict[str, int], seconds: float) -> None:
+        """Keep at least `counts` warm sandboxes per image for the next `seconds` (a class)."""
+        pool.prepare(self.config, counts, seconds)
+
+    def drain_warm(self) -> int:
+        runtime = self.runtime()
+        try:
+            return pool.drain(runtime, self.config)
         finally:
             runtime.close()
 

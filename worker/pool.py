@@ -13,10 +13,8 @@ host so that a deploy claims them instead of waiting for Docker to start its emu
   removes it, like any container of the lab.
 - A claimed sandbox is personalised (hostname, forwarding, the node's files) and is never given
   back: destroying the lab removes it. Nothing of one lab can survive into another.
-- Only a sandbox that a member can become exactly is claimed: the standard capabilities, no
-  environment of its own (a container's environment is fixed when it is made), no sysctl but
-  forwarding, and no host-mode app on it (Docker copies a joined container's hostname into the
-  app when the app is made, so the app would carry the pool's name). The rest start cold.
+- Only a sandbox that a member can become exactly is claimed (`LabHostSpec.warmable`); the
+  rest start cold.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from topology.spec import LabHostSpec, SandboxSpec, digest
+from topology.spec import WARM_CAPABILITIES, digest
 
 from . import labels
 from .config import EngineConfig
@@ -42,34 +40,18 @@ from .containers import Wanted
 from .errors import EngineError
 from .runtime import DockerRuntime
 
-CAPABILITIES = ("NET_ADMIN", "NET_RAW")  # what every emulated machine gets (topology/kinds.py)
-PERSONAL_SYSCTLS = frozenset({"net.ipv4.ip_forward"})  # set after the claim, in its namespace
 CLONE_NEWUTS, CLONE_NEWNET = 0x04000000, 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def pool_of(image: str) -> str:
     """The pool a sandbox of `image` is claimed from."""
-    return digest(["sandbox", image, sorted(CAPABILITIES)])[:16]
-
-
-def claimable(spec: LabHostSpec) -> set[str]:
-    """The lab's sandboxes that a warm member can become exactly (see the module's note)."""
-    joined = {app.host for app in spec.apps if app.mode == "host"}
-    return {s.name for s in spec.sandboxes if _fits(s) and s.name not in joined}
-
-
-def _fits(sandbox: SandboxSpec) -> bool:
-    return (
-        sorted(sandbox.capabilities) == sorted(CAPABILITIES)
-        and not sandbox.env
-        and set(sandbox.sysctls) <= PERSONAL_SYSCTLS
-    )
+    return digest(["sandbox", image, sorted(WARM_CAPABILITIES)])[:16]
 
 
 def member_options() -> dict:
     """How members are made: a sandbox's options without what belongs to one node."""
-    return {"network_mode": "none", "tty": True, "stdin_open": True, "cap_add": list(CAPABILITIES)}
+    return {"network_mode": "none", "tty": True, "stdin_open": True, "cap_add": list(WARM_CAPABILITIES)}
 
 
 @contextlib.contextmanager

@@ -17,17 +17,19 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from kombu.exceptions import KombuError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from labs import lifecycle, sharing
+from labs import lifecycle, sharing, warm
 from labs.api.control import refused
 from labs.api.documents import document_text
 from labs.api.views import DOCUMENT_BODY, DOCUMENT_PARSERS
 from labs.models import Lab, ShareLink
+from topology.problems import TopologyError
 
 from . import attempts, courses, grading
 from .exercises import (
@@ -37,6 +39,7 @@ from .exercises import (
     read_exercise,
     replace_exercise,
     rules_of,
+    template_of,
 )
 from .models import Attempt, Course, Exercise, Membership
 from .roles import can_teach, courses_of, role_in, teaches
@@ -247,6 +250,12 @@ def _csv(course: Course, grid: dict) -> HttpResponse:
     return response
 
 
+class PrepareSerializer(serializers.Serializer):
+    students = serializers.IntegerField(
+        min_value=1, max_value=warm.MAX_STUDENTS, help_text="how many students will start it"
+    )
+
+
 class ExerciseViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The exercises of your courses."""
 
@@ -275,6 +284,23 @@ class ExerciseViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             {"attempt": grading.summary(attempt), "operation": op.id if op else None},
             status=status.HTTP_202_ACCEPTED,
         )
+
+    @extend_schema(request=PrepareSerializer, responses={202: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def prepare(self, request, pk=None):
+        """Have the lab hosts start this exercise's sandboxes ahead of a class (teachers): each
+        student's Start then claims warm ones instead of waiting for them to start."""
+        exercise = self.get_object()
+        _must_teach(exercise.course, request.user)
+        asked = PrepareSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        try:
+            done = warm.prepare(template_of(exercise), asked.validated_data["students"])
+        except TopologyError as exc:  # an image no longer allowed, since the exercise was written
+            raise ValidationError({"document": [str(p) for p in exc.problems]}) from None
+        except (KombuError, OSError) as exc:
+            return Response({"detail": f"the lab hosts could not be asked: {exc}"}, status=503)
+        return Response(done, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         parameters=[OpenApiParameter("as", str, enum=["yaml", "json"])],

@@ -19,4 +19,7 @@ def this_labhost() -> LabHost:
 
 @cache
 def _engine_of(labhost: str) -> LabHost:
-    return LabHost(EngineConfig(installation=Installation.current_key(), labhost=labhost))
+    config = EngineConfig(
+        installation=Installation.current_key(), labhost=labhost, pool=settings.WIRELAB_POOL_MAX > 0
+    )
+    return LabHost(config)

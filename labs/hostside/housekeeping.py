@@ -5,7 +5,9 @@
 - the disk: a node that wrote more than WIRELAB_NODE_DISK_LIMIT_MB to its own filesystem is
   stopped (the lab host's disk is every lab's), every WIRELAB_DISK_CHECK_INTERVAL s;
 - classrooms (`labs.classroom.upkeep`): idle labs taken down, labs of closed exercises ended,
-  automatic checks, every WIRELAB_CLASSROOM_INTERVAL s.
+  automatic checks, every WIRELAB_CLASSROOM_INTERVAL s;
+- warm sandboxes (`worker/pool.py`): topped up to WIRELAB_POOL and what teachers prepared, a
+  few at a time while no deploy runs, every WIRELAB_POOL_INTERVAL s.
 """
 
 from __future__ import annotations
@@ -87,8 +89,16 @@ def _classroom_round() -> None:
     classroom_round()
 
 
+def keep_warm() -> dict | None:
+    """One round of the warm pool's upkeep; None while a deploy runs on this lab host."""
+    if settings.WIRELAB_POOL_MAX <= 0:
+        return None
+    return this_labhost().keep_warm(settings.WIRELAB_POOL, settings.WIRELAB_POOL_MAX, progress=log.info)
+
+
 def start_housekeeping() -> list[threading.Event]:
     started = [
+        every(settings.WIRELAB_POOL_INTERVAL, keep_warm, "warm-pool"),
         every(settings.WIRELAB_GC_INTERVAL, _collect_and_log, "gc"),
         every(settings.WIRELAB_DISK_CHECK_INTERVAL, stop_disk_hogs, "disk-check"),
         every(settings.WIRELAB_CLASSROOM_INTERVAL, _classroom_round, "classroom"),

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, list[dict]], None]
 SAMPLES_PER_TURN = 4
 MAX_FAILURES = 30  # turns failed in a row before the monitor gives up (and is restarted)
-DOCKER_ACTIONS = frozenset({"start", "die", "stop", "oom", "restart", "destroy", "create"})
+# a warm sandbox claimed into a lab only changes its name
+DOCKER_ACTIONS = frozenset({"start", "die", "stop", "oom", "restart", "destroy", "create", "rename"})
 EVERYTHING, AGAIN = "*every-node*", "*what-runs*"  # asks: every node's state, or only what runs
 
 

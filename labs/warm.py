@@ -1,0 +1,50 @@
+"""Warm sandboxes ahead of a class: how many of a lab's sandboxes a lab host can have started
+before the students press Start (`LabHostSpec.warmable`), and the request to every lab host
+that takes labs now. The lab hosts keep them (worker/pool.py) for PREPARED_SECONDS."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from django.conf import settings
+
+from topology.compiler import compile_lab
+from topology.document import LabDoc
+
+from . import fleet
+from .images import current_policy
+from .models import LabHost
+
+PREPARED_SECONDS = 2 * 3600
+MAX_STUDENTS = 500
+
+
+def warmable_per_lab(doc: LabDoc) -> Counter:
+    """Image -> how many of one lab's sandboxes a warm one can become (nothing is deployed: the
+    tag only names the compiled spec)."""
+    specs, _ = compile_lab(doc, "warm", settings.WIRELAB_LABHOST, images=current_policy())
+    return Counter(s.image for spec in specs.values() for s in spec.warmable())
+
+
+def taking_labs() -> list[str]:
+    """The lab hosts new labs may go to; this one when none has registered yet."""
+    names = [h.name for h in fleet.alive() if h.state == LabHost.State.ACTIVE]
+    return sorted(names) or [settings.WIRELAB_LABHOST]
+
+
+def prepare(doc: LabDoc, students: int) -> dict:
+    """Ask each lab host that takes labs for its share of `students` labs' warm sandboxes
+    (placement spreads the class over them); returns what was asked of whom."""
+    from celery import current_app
+
+    per_lab = warmable_per_lab(doc)
+    hosts = taking_labs()
+    share = math.ceil(students / len(hosts))
+    counts = {image: count * share for image, count in per_lab.items()}
+    if counts:
+        for name in hosts:
+            current_app.send_task(
+                "labs.tasks.prepare_warm", kwargs={"counts": counts, "seconds": PREPARED_SECONDS}, queue=name
+            )
+    return {"students": students, "lab_hosts": hosts, "per_lab_host": counts, "seconds": PREPARED_SECONDS}
