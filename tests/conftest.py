@@ -1,11 +1,16 @@
 """Shared fixtures: paths to the small topology files in tests/fixtures."""
 
+import os
 from pathlib import Path
 
 import docker
 import pytest
 
 from worker.labels import container_name
+
+# The lab host processes the suite starts keep no warm sandboxes: a test that wants a pool
+# asks for one and drains it (tests/labs/test_warm.py).
+os.environ["WIRELAB_POOL"] = ""
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEMOS = Path(__file__).parent.parent / "labs" / "demo"

@@ -310,11 +310,10 @@ class DockerRuntime:
         """Containers carrying a lab's label (any lab's when `lab` is None), and warm sandboxes
         claimed into it (known by their names); an engine serving one of several lab hosts lists
         only those carrying its own mark."""
-        marked = [f"{labels.INSTALLATION}={self.config.mark}"]
+        marked = [f"{labels.INSTALLATION}={self.config.mark}"] if self.config.labhost else []
         claimed = labels.container_name(lab, "") if lab else "wl-"
-        labelled = [f"{labels.LAB}={lab}" if lab else labels.LAB, *(marked if self.config.labhost else [])]
         queries = [
-            {"label": labelled},
+            {"label": [f"{labels.LAB}={lab}" if lab else labels.LAB, *marked]},
             {"label": [labels.POOL, *marked], "name": [f"^/{claimed}"]},
         ]
         raw = []

@@ -1,7 +1,8 @@
 """`manage.py labhost run`: this machine's lab host side (its workers and live monitor);
 `labhost monitor`: the monitor alone; `labhost gc`: remove what belongs to labs that no
-longer exist (or moved away) on this lab host. For admins, from any machine of the
-installation: `labhost list`, and `cordon`, `activate`, `drain`, `evacuate NAME`."""
+longer exist (or moved away) on this lab host; `labhost pool`: its warm sandboxes. For
+admins, from any machine of the installation: `labhost list`, and `cordon`, `activate`,
+`drain`, `evacuate NAME`."""
 
 import ipaddress
 import re
@@ -26,6 +27,12 @@ class Command(BaseCommand):
         gc = sub.add_parser("gc", help="remove containers and namespaces of labs that no longer exist")
         gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
         sub.add_parser("monitor", help="stream the live state of this host's labs until stopped")
+        warm = sub.add_parser("pool", help="this lab host's warm sandboxes: how many are ready")
+        what = warm.add_mutually_exclusive_group()
+        what.add_argument("--fill", action="store_true", help="start the missing ones now")
+        what.add_argument("--drain", action="store_true", help="remove every unclaimed one")
+        what.add_argument("--prepare", metavar="IMAGE=COUNT", help="keep at least COUNT ready (a class)")
+        warm.add_argument("--minutes", type=int, default=120, help="how long --prepare holds (120)")
         run = sub.add_parser("run", help="run this machine's lab host: its two workers and its monitor")
         run.add_argument("--name", default=settings.WIRELAB_LABHOST, help="the lab host's name and queue")
         run.add_argument(
@@ -128,6 +135,29 @@ class Command(BaseCommand):
             raise CommandError(f"lab host {name} is alive: drain it to move its labs")
         for line in fleet.evacuate(host):
             self.stdout.write(line)
+
+    def do_pool(self, fill=False, drain=False, prepare=None, minutes=120, **_):
+        from labs.hostside.engine import this_labhost
+
+        labhost = this_labhost()
+        if drain:
+            self.stdout.write(f"removed {labhost.drain_warm()} warm sandbox(es)")
+            return
+        if prepare:
+            image, _, count = prepare.rpartition("=")
+            if not image or not count.isdigit() or not 0 < minutes <= 24 * 60:
+                raise CommandError("--prepare IMAGE=COUNT (e.g. wirelab/node:busybox=60), --minutes 1-1440")
+            labhost.prepare_warm({image: int(count)}, minutes * 60)
+        sizes, most = settings.WIRELAB_POOL, settings.WIRELAB_POOL_MAX
+        while fill or prepare:
+            done = labhost.keep_warm(sizes, most, progress=self.stdout.write)
+            if not done or not done["started"]:
+                break
+        rows = labhost.warm_status(sizes, most)
+        if not rows:
+            self.stdout.write("no warm sandboxes are kept (WIRELAB_POOL is empty)")
+        for row in rows:
+            self.stdout.write(f"{row['image']}: {row['ready']} ready of {row['size']}")
 
     def do_gc(self, dry_run=False, **_):
         from labs.hostside.housekeeping import collect_orphans
