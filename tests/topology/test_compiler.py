@@ -116,3 +116,15 @@ def test_the_spec_carries_ports_with_their_protocol_and_every_cable_name():
     assert set(spec.cables) == {"h1:eth0"}
     assert spec.cables["h1:eth0"] in {w.b.ifname for w in spec.wires}
     assert LabHostSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_warmable_sandboxes_are_the_ones_a_warm_sandbox_can_become(demo_text):
+    def warmable(text: str) -> list[str]:
+        specs, _ = compile_lab(read_document(text), "t0000", "local")
+        return sorted(s.name for s in specs["local"].warmable())
+
+    assert warmable(demo_text("routed")) == ["h1", "h2", "r1"]  # forwarding is set after the claim
+    # h1 and h2 hold host-mode apps, which take their host's hostname when they are made
+    assert warmable(demo_text("docker-modes")) == ["client"]
+    own_env = "name: e\nnodes:\n  a: {kind: host, env: {X: '1'}}\n  b: {kind: host}\n"
+    assert warmable(own_env) == ["b"]  # a container's environment is fixed when it is made

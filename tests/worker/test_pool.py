@@ -153,7 +153,9 @@ def test_a_claim_cut_short_leaves_no_orphan_and_no_double_claim(runtime):
         assert info.pooled and info.node == "h1" and info.spec_hash == ""
         assert [m.id for m in ready(runtime)] == [second.id]
 
-        specs, _ = compile_lab(read_document("wirelab: 1\nname: cut\nnodes:\n  h1: {kind: host}\n"), tag, "local")
+        specs, _ = compile_lab(
+            read_document("wirelab: 1\nname: cut\nnodes:\n  h1: {kind: host}\n"), tag, "local"
+        )
         report = converge(specs["local"], POOLED)
         (now,) = runtime.list(tag)
         assert now.id == second.id and now.spec_hash  # the unrecorded one replaced, by the next member

@@ -1,0 +1,44 @@
+"""Asking for warm sandboxes (no lab host needed): the setting's format, and a teacher's
+request to prepare an exercise for a class."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.settings import _pool_sizes
+from tests.labs.test_classroom import client_of, course, joined, teacher  # noqa: F401 (fixtures)
+
+
+def test_the_pool_setting_is_image_equals_count(monkeypatch):
+    monkeypatch.setenv("WIRELAB_POOL", " wirelab/node:busybox=8, registry:5000/frr:9=2 ,")
+    assert _pool_sizes("WIRELAB_POOL", "") == {"wirelab/node:busybox": 8, "registry:5000/frr:9": 2}
+    monkeypatch.setenv("WIRELAB_POOL", "")
+    assert _pool_sizes("WIRELAB_POOL", "x=1") == {}
+    monkeypatch.setenv("WIRELAB_POOL", "wirelab/node:busybox")
+    with pytest.raises(ImproperlyConfigured, match="WIRELAB_POOL: 'wirelab/node:busybox' is not IMAGE=COUNT"):
+        _pool_sizes("WIRELAB_POOL", "")
+
+
+def test_a_teacher_prepares_an_exercise_for_a_class(course, teacher, monkeypatch):  # noqa: F811
+    from celery import current_app
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, **kw: sent.append((name, kw)))
+    exercise = course.exercises.get(title__startswith="2.")  # two hosts and a bridge-mode app
+    url = f"/api/exercises/{exercise.id}/prepare/"
+
+    student = joined("sam", course)
+    assert client_of(student).post(url, {"students": 30}, format="json").status_code == 403
+    too_many = client_of(teacher).post(url, {"students": 100000}, format="json")
+    assert too_many.status_code == 400 and "students" in too_many.data
+    assert sent == []
+
+    response = client_of(teacher).post(url, {"students": 30}, format="json")
+    assert response.status_code == 202, response.data
+    assert response.data["per_lab_host"] == {"wirelab/node:busybox": 60}
+    assert response.data["lab_hosts"] == ["local"]  # none registered yet: this one
+    assert sent == [
+        (
+            "labs.tasks.prepare_warm",
+            {"kwargs": {"counts": {"wirelab/node:busybox": 60}, "seconds": 7200}, "queue": "local"},
+        )
+    ]
