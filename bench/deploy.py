@@ -9,7 +9,9 @@ the same bridge in a namespace of its own.
 Usage: .venv/bin/python -m bench.deploy [--sizes 10,50,100] [--repeat 3] [--kinds chain,star] [--json FILE]
 
 Also reports the time to re-converge each lab, unchanged, right after its deploy, and then
-to add one node to it and take that node away again (a one-node edit of a running lab).
+to add one node to it and take that node away again (a one-node edit of a running lab), and a
+warm deploy: the same lab from a pool of warm sandboxes (worker/pool.py) filled beforehand,
+untimed, as a lab host's upkeep fills it between deploys.
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ import secrets
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import docker
 from pyroute2 import IPRoute, netns
 
 from topology.compiler import compile_lab
 from topology.document import read_document
+from worker import pool
 from worker.config import EngineConfig
 from worker.converge import converge, destroy
+from worker.runtime import DockerRuntime
 
 CONFIG = EngineConfig()
+WARM = replace(CONFIG, pool=True)
 RECONVERGE: list[float] = []  # seconds to re-converge each lab just deployed, unchanged
 EDITS: list[tuple[float, float]] = []  # seconds to add one node to it, and to remove that node
 IMAGE = "wirelab/node:busybox"
@@ -76,6 +82,26 @@ def engine_round(text: str, grown: str) -> tuple[float, float]:
         destroy(tag, "local", config=CONFIG)
         destroyed = time.perf_counter() - start
     return deployed, destroyed
+
+
+def warm_round(text: str, n: int) -> float:
+    runtime = DockerRuntime(WARM)
+    try:
+        pool.refill(runtime, WARM, [pool.Target(IMAGE, n)], batch=n)
+        tag = "w" + secrets.token_hex(3)
+        specs, _ = compile_lab(read_document(text), tag, "local")
+        start = time.perf_counter()
+        try:
+            report = converge(specs["local"], WARM)
+            deployed = time.perf_counter() - start
+            assert not report.failed_nodes, report.failed_nodes
+            assert sum("claimed from the warm pool" in c for c in report.changes) == n
+        finally:
+            destroy(tag, "local", config=WARM)
+    finally:
+        pool.drain(runtime, WARM)
+        runtime.close()
+    return deployed
 
 
 # The floor -----------------------------------------------------------------------------
@@ -185,17 +211,18 @@ def main() -> None:
     print(
         f"{'lab':10} {'deploy s':>9} {'floor s':>8} {'ratio':>6}   "
         f"{'destroy s':>9} {'floor s':>8} {'ratio':>6}   {'unchanged re-converge s':>23} "
-        f"{'add 1 node s':>12} {'remove 1 s':>10}"
+        f"{'add 1 node s':>12} {'remove 1 s':>10}   {'warm deploy s':>13} {'ratio':>6}"
     )
     kinds = [(k, m) for k, m in (("chain", chain), ("star", star)) if k in args.kinds.split(",")]
     for kind, make in kinds:
         for n in (int(s) for s in args.sizes.split(",")):
-            ours, floor = [], []
+            ours, floor, warm = [], [], []
             RECONVERGE.clear()
             EDITS.clear()
             for _ in range(args.repeat):  # interleaved, so drift hits both alike
                 ours.append(engine_round(make(n), make(n + 1)))
                 floor.append(floor_round(kind, n))
+                warm.append(warm_round(make(n), n))
             row = {
                 "lab": f"{kind}-{n}",
                 "deploy": statistics.median(d for d, _ in ours),
@@ -205,13 +232,15 @@ def main() -> None:
                 "reconverge": statistics.median(RECONVERGE),
                 "add_one": statistics.median(a for a, _ in EDITS),
                 "remove_one": statistics.median(r for _, r in EDITS),
+                "warm_deploy": statistics.median(warm),
             }
             rows.append(row)
             print(
                 f"{row['lab']:10} {row['deploy']:9.2f} {row['deploy_floor']:8.2f} "
                 f"{row['deploy'] / row['deploy_floor']:6.2f}   {row['destroy']:9.2f} "
                 f"{row['destroy_floor']:8.2f} {row['destroy'] / row['destroy_floor']:6.2f}   "
-                f"{row['reconverge']:23.3f} {row['add_one']:12.2f} {row['remove_one']:10.2f}",
+                f"{row['reconverge']:23.3f} {row['add_one']:12.2f} {row['remove_one']:10.2f}   "
+                f"{row['warm_deploy']:13.2f} {row['warm_deploy'] / row['deploy_floor']:6.2f}",
                 flush=True,
             )
     if args.json:

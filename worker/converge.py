@@ -249,14 +249,17 @@ class _Converge:
     def _personalize(self) -> None:
         """A claimed sandbox's hostname and forwarding, made again after a restart reset them."""
         sandboxes = {s.name: s for s in self.spec.sandboxes}
-        for node, info in self.holders.items():
-            if not info.pooled or node not in sandboxes or node in self.failed:
-                continue
+
+        def one(node: str) -> None:
+            info = self.holders[node]
             try:
                 if pool.personalize(info.pid, node, sandboxes[node].sysctls):
                     self.runtime.write_hostname(info.id, node)
             except EngineError as exc:
                 self.failed[node] = str(exc)
+
+        claimed = [n for n, i in self.holders.items() if i.pooled and n in sandboxes and n not in self.failed]
+        self._parallel(one, claimed)
 
     def sync_apps(self, existing: list[ContainerInfo]) -> None:
         wanted = {}
@@ -415,19 +418,33 @@ class _Converge:
         new_apps = [n for n in self.apps if n in self.created]
         if new_apps:
             time.sleep(self.config.app_settle_seconds)
-        for name in [s.name for s in self.spec.sandboxes] + [a.name for a in self.spec.apps]:
-            self.report.nodes[name] = self._state(name)
+        names = [s.name for s in self.spec.sandboxes] + [a.name for a in self.spec.apps]
+        fresh = self._fresh(names)
+        for name in names:
+            self.report.nodes[name] = self._state(name, fresh)
         for name, state in self.report.failed_nodes.items():
             self.say(f"{name}: {state.state}: {state.reason}")
 
-    def _state(self, name: str) -> NodeState:
+    def _fresh(self, names: list[str]) -> dict[str, ContainerInfo]:
+        """The nodes made in this converge or not running when listed, as they are now (what
+        was listed running is fresh enough): one listing for many, an inspect each for few."""
+        known = {n: self.apps.get(n) or self.holders.get(n) for n in names if n not in self.failed}
+        stale = {n: i for n, i in known.items() if i and (n in self.created or i.status != "running")}
+        if len(stale) > 4:
+            ids = {i.id for i in stale.values()}
+            return {i.node: i for i in self.runtime.list(self.spec.lab) if i.id in ids}
+        return {n: self.runtime.inspect(i.id) for n, i in stale.items()}
+
+    def _state(self, name: str, fresh: dict[str, ContainerInfo]) -> NodeState:
         if name in self.failed:
             return NodeState("failed", self.failed[name])
         info = self.apps.get(name) or self.holders.get(name)
         if info is None:
             return NodeState("failed", "not created")
-        if name in self.created or info.status != "running":  # what was just listed is fresh enough
-            info = self.runtime.inspect(info.id)
+        if name in self.created or info.status != "running":
+            info = fresh.get(name)
+            if info is None:
+                return NodeState("failed", "its container is gone")
         state = node_state(self.runtime, info)
         if state.state == "running":
             return state

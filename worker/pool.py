@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from topology.spec import WARM_CAPABILITIES, digest
 
@@ -54,12 +55,18 @@ def member_options() -> dict:
     return {"network_mode": "none", "tty": True, "stdin_open": True, "cap_add": list(WARM_CAPABILITIES)}
 
 
+def _own(config: EngineConfig, what: str) -> Path:
+    """A file of this engine's pool (several lab hosts may share a machine and its lock folder)."""
+    folder = config.lock_dir / "pool"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{digest(config.mark)[:8]}.{what}"
+
+
 @contextlib.contextmanager
-def _flock(config: EngineConfig, name: str, wait: bool = True) -> Iterator[bool]:
+def _flock(config: EngineConfig, what: str, wait: bool = True) -> Iterator[bool]:
     """An exclusive lock shared by every process of this lab host; yields False when `wait` is
     off and another holds it."""
-    config.lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(config.lock_dir / name, "a") as handle:
+    with open(_own(config, what), "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -78,7 +85,7 @@ def claim(runtime: DockerRuntime, config: EngineConfig, wanted: list[Wanted], wo
     for item in wanted:
         by_pool.setdefault(pool_of(item.image), []).append(item)
     taken: list[tuple[Wanted, str]] = []
-    with _flock(config, "pool.lock"):
+    with _flock(config, "claim.lock"):
         for pool, items in by_pool.items():
             current = runtime.image_id(items[0].image)
             members = [m for m in runtime.pool_members(pool) if m.running and m.image_id == current]
@@ -94,12 +101,16 @@ def claim(runtime: DockerRuntime, config: EngineConfig, wanted: list[Wanted], wo
 
             taken += [done for done in workers.map(rename, pairs) if done]
     config.claims_dir.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for item, container_id in taken:
+
+    def record(pair: tuple[Wanted, str]):
+        item, container_id = pair
         (config.claims_dir / container_id).write_text(item.spec_hash)
-        with contextlib.suppress(EngineError):
-            out[item.node] = runtime.inspect(container_id)
-    return out
+        try:
+            return item.node, runtime.inspect(container_id)
+        except EngineError:
+            return None  # gone meanwhile: this node starts cold
+
+    return dict(done for done in workers.map(record, taken) if done)
 
 
 def personalize(pid: int, hostname: str, sysctls: dict[str, str]) -> bool:
@@ -162,18 +173,17 @@ def targets(config: EngineConfig, configured: dict[str, int], most: int) -> list
 
 def prepare(config: EngineConfig, counts: dict[str, int], seconds: float) -> None:
     """Keep at least `counts` warm sandboxes of each image for the next `seconds` (a class)."""
-    with _flock(config, "pool-prepared.lock"):
+    with _flock(config, "prepared.lock"):
         prepared = {i: v for i, v in _prepared(config).items() if v[1] > time.time()}
         until = time.time() + seconds
         for image, count in counts.items():
             prepared[image] = [count, until]
-        path = config.lock_dir / "pool-prepared.json"
-        path.write_text(json.dumps(prepared))
+        _own(config, "prepared.json").write_text(json.dumps(prepared))
 
 
 def _prepared(config: EngineConfig) -> dict[str, list]:
     try:
-        return json.loads((config.lock_dir / "pool-prepared.json").read_text())
+        return json.loads(_own(config, "prepared.json").read_text())
     except (OSError, ValueError):
         return {}
 
@@ -181,8 +191,6 @@ def _prepared(config: EngineConfig) -> dict[str, list]:
 def busy(config: EngineConfig) -> bool:
     """Whether a lab's converge (or node action) holds its lock on this host right now."""
     for path in config.lock_dir.glob("*.lock"):
-        if path.name.startswith("pool"):
-            continue
         try:
             handle = open(path)  # noqa: SIM115 (closed below)
         except OSError:
@@ -204,11 +212,11 @@ def refill(
     what it did; does nothing when another process is refilling."""
     say = progress or (lambda _: None)
     done = {"removed": 0, "started": 0}
-    with _flock(config, "pool-refill.lock", wait=False) as mine:
+    with _flock(config, "refill.lock", wait=False) as mine:
         if not mine:
             return done
         current = {pool_of(t.image): (t, runtime.image_id(t.image)) for t in wanted}
-        with _flock(config, "pool.lock"):  # what is listed here is not claimed meanwhile
+        with _flock(config, "claim.lock"):  # what is listed here is not claimed meanwhile
             keep: dict[str, int] = {}
             stale = []
             for member in runtime.pool_members():
@@ -259,8 +267,11 @@ def _forget_claims(runtime: DockerRuntime, config: EngineConfig, settle: float =
 
 
 def drain(runtime: DockerRuntime, config: EngineConfig) -> int:
-    """Remove every unclaimed member of this engine's pools; returns how many."""
-    with _flock(config, "pool.lock"):
+    """Remove every unclaimed member of this engine's pools, and forget what teachers prepared;
+    returns how many were removed."""
+    with _flock(config, "prepared.lock"):
+        _own(config, "prepared.json").unlink(missing_ok=True)
+    with _flock(config, "claim.lock"):
         members = runtime.pool_members()
         for member in members:
             runtime.remove(member.id)

@@ -476,7 +476,9 @@ class DockerRuntime:
         """Write a container's /etc/hostname: Docker's own file on this host, which it bind-mounts
         (and writes again at each start), so neither an archive nor the container can replace it."""
         try:
-            path = self.client.api.inspect_container(container_id)["HostnamePath"]
+            path = f"{self._docker_root()}/containers/{container_id}/hostname"
+            if not os.path.exists(path):  # a daemon that keeps it elsewhere
+                path = self.client.api.inspect_container(container_id)["HostnamePath"]
             handle = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
             try:
                 os.write(handle, f"{hostname}\n".encode())
@@ -484,6 +486,11 @@ class DockerRuntime:
                 os.close(handle)
         except (APIError, NotFound, KeyError, OSError) as exc:
             raise EngineError(f"could not write the hostname of {container_id[:12]}: {exc}") from None
+
+    def _docker_root(self) -> str:
+        if not hasattr(self, "_root"):
+            self._root = self.client.info().get("DockerRootDir", "/var/lib/docker")
+        return self._root
 
     def put_files(self, container_id: str, files: dict[str, str]) -> None:
         try:
