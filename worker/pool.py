@@ -100,6 +100,7 @@ def claim(runtime: DockerRuntime, config: EngineConfig, wanted: list[Wanted], wo
                 return item, member.id
 
             taken += [done for done in workers.map(rename, pairs) if done]
+    _consume_prepared(config, [item.image for item, _ in taken])
     config.claims_dir.mkdir(parents=True, exist_ok=True)
 
     def record(pair: tuple[Wanted, str]):
@@ -172,12 +173,28 @@ def targets(config: EngineConfig, configured: dict[str, int], most: int) -> list
 
 
 def prepare(config: EngineConfig, counts: dict[str, int], seconds: float) -> None:
-    """Keep at least `counts` warm sandboxes of each image for the next `seconds` (a class)."""
+    """Keep at least `counts` warm sandboxes of each image for the next `seconds` (a class),
+    less those claimed since."""
     with _flock(config, "prepared.lock"):
         prepared = {i: v for i, v in _prepared(config).items() if v[1] > time.time()}
         until = time.time() + seconds
         for image, count in counts.items():
             prepared[image] = [count, until]
+        _own(config, "prepared.json").write_text(json.dumps(prepared))
+
+
+def _consume_prepared(config: EngineConfig, images: list[str]) -> None:
+    """A prepared class is used up as its students claim: afterwards the pool goes back to its
+    configured size instead of starting the whole class again."""
+    if not images:
+        return
+    with _flock(config, "prepared.lock"):
+        prepared = _prepared(config)
+        if not prepared:
+            return
+        for image in images:
+            if image in prepared:
+                prepared[image][0] = max(0, prepared[image][0] - 1)
         _own(config, "prepared.json").write_text(json.dumps(prepared))
 
 
