@@ -8,7 +8,11 @@ of checks over every lab (all students pressing Check together), and the live-st
 of a lab that was already running (a cable flapped every half second), before the class
 starts and while it starts (p50/p95, and their ratio).
 
-Usage: .venv/bin/python -m bench.classroom [--students 30] [--hosts 10]
+Run cold (the lab host keeps no warm sandboxes) and warm (the teacher prepared the exercise
+beforehand through the API, and the pool was filled before the students press Start; the time
+that took is reported apart), each on an installation of its own, in the same command.
+
+Usage: .venv/bin/python -m bench.classroom [--students 30] [--hosts 10] [--modes cold,warm]
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -38,16 +43,32 @@ def make_class(students: int, hosts: int, base: str):
     from labs.classroom.exercises import add_exercise, read_exercise
     from labs.classroom.roles import make_teacher
 
-    teacher = get_user_model().objects.create_user("teacher")
-    make_teacher(teacher)
-    course = create_course("Benchmark class", teacher)
+    teacher = Student.new("teacher", base)
+    make_teacher(get_user_model().objects.get(username="teacher"))
+    course = create_course("Benchmark class", get_user_model().objects.get(username="teacher"))
     exercise = add_exercise(course, read_exercise(exercise_text(hosts)))
     people = []
     for i in range(students):
         student = Student.new(f"student{i}", base)
         join(course, get_user_model().objects.get(username=f"student{i}"))
         people.append(student)
-    return exercise, people
+    return exercise, teacher, people
+
+
+def prepare_class(exercise, teacher: Student, students: int, hosts: int) -> float:
+    """The teacher prepares the exercise for the class; seconds until the pool holds it all."""
+    from labs.hostside.engine import this_labhost
+
+    started = time.perf_counter()
+    answer = teacher.post(f"/api/exercises/{exercise.id}/prepare/", {"students": students})
+    if answer.status_code != 202:
+        raise SystemExit(f"prepare refused: {answer.status_code} {answer.text[:200]}")
+
+    def ready() -> bool:
+        return sum(row["ready"] for row in this_labhost().warm_status({}, 100_000)) >= students * hosts
+
+    wait_until(ready, 1800, "the prepared sandboxes", every=1)
+    return time.perf_counter() - started
 
 
 class LiveProbe:
@@ -173,10 +194,12 @@ def one_round_of_checks(students: list[Student]) -> float:
     return time.perf_counter() - started
 
 
-def report(running, checked, scores, peak, *, check_round, students, samples) -> None:
+def report(running, checked, scores, peak, *, check_round, students, samples, prepared=None) -> None:
     def spread(values, unit):
         return f"p50 {statistics.median(values):.1f} {unit}, p95 {percentile(values, 95):.1f} {unit}"
 
+    if prepared is not None:
+        print(f"preparing the class beforehand (not counted below): {prepared:.1f} s")
     print(f"labs running: {spread(running, 's')}, last {running[-1]:.1f} s")
     print(f"first checks in: {spread(checked, 's')}, last {checked[-1]:.1f} s; scores {sorted(set(scores))}")
     print(f"peak deploy queue: {peak}")
@@ -191,23 +214,22 @@ def report(running, checked, scores, peak, *, check_round, students, samples) ->
     print(f"flaps not seen within 10 s: {lost}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--students", type=int, default=30)
-    parser.add_argument("--hosts", type=int, default=10)
-    args = parser.parse_args()
-    setup_django()
+def run_class(mode: str, args) -> dict:
     from django.conf import settings
+    from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from labs.classroom.models import Attempt
-    from labs.models import Lab
+    from labs.classroom.models import Attempt, Course
+    from labs.hostside.engine import this_labhost
+    from labs.models import Lab, LabHost
     from worker.converge import destroy
 
-    installation = Installation(Path(tempfile.mkdtemp(prefix="wirelab-bench-class-")))
+    os.environ["WIRELAB_POOL"] = ""  # warm or not, only what the teacher prepares
+    installation = Installation(Path(tempfile.mkdtemp(prefix=f"wirelab-bench-class-{mode}-")))
     settings.WIRELAB_LABHOST = installation.queue
     try:
-        exercise, students = make_class(args.students, args.hosts, installation.url)
+        exercise, teacher, students = make_class(args.students, args.hosts, installation.url)
+        prepared = prepare_class(exercise, teacher, args.students, args.hosts) if mode == "warm" else None
         watcher = Student.new("watcher", installation.url)
         pair_id = watcher.new_lab(PAIR.format(name="already-running"))
         watcher.timed(f"/api/labs/{pair_id}/deploy/", pair_id)
@@ -216,7 +238,8 @@ def main() -> None:
         probe.thread.start()
         time.sleep(8)  # the baseline: the lab host with only this lab
 
-        print(f"{args.students} students press Start on a {args.hosts}-node exercise at once …", flush=True)
+        print(f"{mode}: {args.students} students press Start on a {args.hosts}-node exercise at once …",
+              flush=True)  # fmt: skip
         phase[0] = "during"
         t0 = press_start(exercise, students)
         running, checked, peak = follow_the_class(installation.queue, len(students), t0)
@@ -225,21 +248,34 @@ def main() -> None:
         check_round = one_round_of_checks(students)
         probe.stopping.set()
         probe.thread.join(timeout=20)
-        report(
-            running,
-            checked,
-            scores,
-            peak,
-            check_round=check_round,
-            students=len(students),
-            samples=probe.samples,
-        )
+        report(running, checked, scores, peak, check_round=check_round, students=len(students),
+               samples=probe.samples, prepared=prepared)  # fmt: skip
+        return {"p50": statistics.median(running), "p95": percentile(running, 95), "last": running[-1]}
     finally:
         for lab in Lab.objects.all():
             destroy(lab.uid, lab.labhost)
         installation.stop()
+        this_labhost().drain_warm()
+        LabHost.objects.filter(name=installation.queue).delete()  # not alive for the next mode
+        Course.objects.all().delete()  # the next mode starts from no one
+        get_user_model().objects.all().delete()
         connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--hosts", type=int, default=10)
+    parser.add_argument("--modes", default="cold,warm")
+    args = parser.parse_args()
+    setup_django()
+    try:
+        results = {mode: run_class(mode, args) for mode in args.modes.split(",")}
+    finally:
         _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    if {"cold", "warm"} <= results.keys():
+        cold, warm = results["cold"], results["warm"]
+        print("warm / cold: " + ", ".join(f"{k} {warm[k] / cold[k]:.2f}x" for k in ("p50", "p95", "last")))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,19 @@ import os
 import socket
 import threading
 
-CLONE_NEWNET = 0x40000000
+CLONE_NEWNET, CLONE_NEWUTS = 0x40000000, 0x04000000
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def setns(path: str, kind: int) -> None:
+    """Move the calling thread into the namespace at `path` (CLONE_NEWNET, CLONE_NEWUTS)."""
+    target = os.open(path, os.O_RDONLY)
+    try:
+        if _libc.setns(target, kind) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), path)
+    finally:
+        os.close(target)
 
 
 def socket_in(path: str, family: int, kind: int, proto: int = 0) -> socket.socket:
@@ -32,13 +43,7 @@ def sockets_in(paths, family: int, kind: int, proto: int = 0) -> dict:
     def enter() -> None:
         for path in paths:
             try:
-                target = os.open(path, os.O_RDONLY)
-                try:
-                    if _libc.setns(target, CLONE_NEWNET) != 0:
-                        code = ctypes.get_errno()
-                        raise OSError(code, os.strerror(code), path)
-                finally:
-                    os.close(target)
+                setns(path, CLONE_NEWNET)
                 made[path] = socket.socket(family, kind, proto)
             except OSError as exc:  # handed to the caller's thread
                 made[path] = exc

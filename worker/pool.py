@@ -20,10 +20,8 @@ host so that a deploy claims them instead of waiting for Docker to start its emu
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
-import os
 import secrets
 import socket
 import threading
@@ -35,14 +33,11 @@ from pathlib import Path
 
 from topology.spec import WARM_CAPABILITIES, digest
 
-from . import labels
+from . import labels, nsock
 from .config import EngineConfig
 from .containers import Wanted
 from .errors import EngineError
 from .runtime import DockerRuntime
-
-CLONE_NEWUTS, CLONE_NEWNET = 0x04000000, 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def pool_of(image: str) -> str:
@@ -121,14 +116,8 @@ def personalize(pid: int, hostname: str, sysctls: dict[str, str]) -> bool:
 
     def enter() -> None:
         try:
-            for kind, flag in (("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET)):
-                target = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY)
-                try:
-                    if _libc.setns(target, flag) != 0:
-                        code = ctypes.get_errno()
-                        raise OSError(code, os.strerror(code), kind)
-                finally:
-                    os.close(target)
+            nsock.setns(f"/proc/{pid}/ns/uts", nsock.CLONE_NEWUTS)
+            nsock.setns(f"/proc/{pid}/ns/net", nsock.CLONE_NEWNET)
             result["changed"] = socket.gethostname() != hostname
             if result["changed"]:
                 socket.sethostname(hostname)
