@@ -225,6 +225,7 @@ def run_class(mode: str, args) -> dict:
     from worker.converge import destroy
 
     os.environ["WIRELAB_POOL"] = ""  # warm or not, only what the teacher prepares
+    os.environ["WIRELAB_POOL_MAX"] = str(max(200, args.students * args.hosts))
     installation = Installation(Path(tempfile.mkdtemp(prefix=f"wirelab-bench-class-{mode}-")))
     settings.WIRELAB_LABHOST = installation.queue
     try:

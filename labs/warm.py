@@ -47,4 +47,11 @@ def prepare(doc: LabDoc, students: int) -> dict:
             current_app.send_task(
                 "labs.tasks.prepare_warm", kwargs={"counts": counts, "seconds": PREPARED_SECONDS}, queue=name
             )
-    return {"students": students, "lab_hosts": hosts, "per_lab_host": counts, "seconds": PREPARED_SECONDS}
+    answer = {"students": students, "lab_hosts": hosts, "per_lab_host": counts, "seconds": PREPARED_SECONDS}
+    most = settings.WIRELAB_POOL_MAX
+    if sum(counts.values()) > most:
+        answer["note"] = (
+            f"a lab host keeps at most {most} warm sandboxes (WIRELAB_POOL_MAX): "
+            "the rest of the class starts cold"
+        )
+    return answer

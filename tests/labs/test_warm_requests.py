@@ -18,7 +18,7 @@ def test_the_pool_setting_is_image_equals_count(monkeypatch):
         _pool_sizes("WIRELAB_POOL", "")
 
 
-def test_a_teacher_prepares_an_exercise_for_a_class(course, teacher, monkeypatch):  # noqa: F811
+def test_a_teacher_prepares_an_exercise_for_a_class(course, teacher, monkeypatch, settings):  # noqa: F811
     from celery import current_app
 
     sent = []
@@ -42,3 +42,7 @@ def test_a_teacher_prepares_an_exercise_for_a_class(course, teacher, monkeypatch
             {"kwargs": {"counts": {"wirelab/node:busybox": 60}, "seconds": 7200}, "queue": "local"},
         )
     ]
+    assert "note" not in response.data
+    settings.WIRELAB_POOL_MAX = 50
+    capped = client_of(teacher).post(url, {"students": 30}, format="json")
+    assert "at most 50 warm sandboxes" in capped.data["note"]
