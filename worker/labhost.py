@@ -84,15 +84,21 @@ class LabHost:
     # Warm sandboxes (worker/pool.py) ----------------------------------------------------------
 
     def keep_warm(self, sizes: dict[str, int], most: int, batch: int = 8, progress=None) -> dict | None:
-        """One round of pool upkeep (at most `batch` new sandboxes); None, doing nothing, while
-        a deploy runs here: a class pressing Deploy goes first."""
-        if pool.busy(self.config):
-            return None
+        """Top the pool up, a batch of new sandboxes at a time for as long as no deploy runs here
+        (a class pressing Deploy goes first: it waits for one batch at most); None when a deploy
+        ran from the start."""
+        total = None
         runtime = self.runtime()
         try:
-            return pool.refill(runtime, self.config, pool.targets(self.config, sizes, most), batch, progress)
+            while not pool.busy(self.config):
+                wanted = pool.targets(self.config, sizes, most)
+                done = pool.refill(runtime, self.config, wanted, batch, progress)
+                total = {k: v + (total or {}).get(k, 0) for k, v in done.items()}
+                if done["started"] < batch:
+                    break
         finally:
             runtime.close()
+        return total
 
     def warm_status(self, sizes: dict[str, int], most: int) -> list[dict]:
         runtime = self.runtime()

@@ -206,3 +206,39 @@ def test_the_pool_refills_and_sheds_what_it_no_longer_wants(runtime):
     assert pool.refill(runtime, POOLED, [pool.Target(IMAGE, 5)], batch=2)["started"] == 1
     assert all(m.name.startswith(POOL_PREFIX) for m in ready(runtime)) and len(ready(runtime)) == 5
     assert pool.status(runtime, POOLED, [pool.Target(IMAGE, 5)]) == [{"image": IMAGE, "size": 5, "ready": 5}]
+
+
+def test_members_of_an_image_since_rebuilt_are_never_claimed_and_are_replaced(runtime):
+    """Rebuilding a node image (a new recipe) leaves the pool's members on the old one: they
+    must not become a lab's nodes, and the next round of upkeep replaces them."""
+    client = docker.from_env()
+    name = f"wltest/pool:{new_tag()}"
+    base = client.images.get(IMAGE)
+    base.tag(name)
+    made = None
+    try:
+        pool.refill(runtime, POOLED, [pool.Target(name, 2)], batch=2)
+        old = {m.id for m in runtime.pool_members(pool.pool_of(name))}
+        assert len(old) == 2
+        made = client.containers.create(IMAGE)  # not started: its image's command stays /bin/sh
+        repository, version = name.split(":")
+        assert made.commit(repository=repository, tag=version).id != base.id  # the image, rebuilt
+
+        tag = new_tag()
+        text = f"wirelab: 1\nname: rebuilt\nnodes:\n  h1: {{kind: host, image: '{name}'}}\n"
+        specs, _ = compile_lab(read_document(text), tag, "local")
+        try:
+            report = converge(specs["local"], POOLED)
+            assert not any("claimed" in c for c in report.changes)  # started cold, on the new image
+            assert report.nodes["h1"].state == "running"
+        finally:
+            destroy(tag, "local", config=POOLED)
+        done = pool.refill(runtime, POOLED, [pool.Target(name, 2)], batch=2)
+        assert done == {"removed": 2, "started": 2}
+        assert not old & {m.id for m in runtime.pool_members(pool.pool_of(name))}
+    finally:
+        pool.drain(runtime, POOLED)
+        if made is not None:
+            made.remove(force=True)
+        client.images.remove(name, force=True)
+        client.close()

@@ -149,10 +149,8 @@ class Command(BaseCommand):
                 raise CommandError("--prepare IMAGE=COUNT (e.g. wirelab/node:busybox=60), --minutes 1-1440")
             labhost.prepare_warm({image: int(count)}, minutes * 60)
         sizes, most = settings.WIRELAB_POOL, settings.WIRELAB_POOL_MAX
-        while fill or prepare:
-            done = labhost.keep_warm(sizes, most, progress=self.stdout.write)
-            if not done or not done["started"]:
-                break
+        if fill or prepare:
+            labhost.keep_warm(sizes, most, progress=self.stdout.write)
         rows = labhost.warm_status(sizes, most)
         if not rows:
             self.stdout.write("no warm sandboxes are kept (WIRELAB_POOL is empty)")
