@@ -146,6 +146,21 @@ export class Dashboard {
         input.value = "";
       } catch (error) { this.say((error as Error).message, "error"); }
     });
+    const prepare = this.root.querySelector<HTMLFormElement>("#prepare");
+    prepare?.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const exercise = (prepare.elements.namedItem("exercise") as HTMLSelectElement).value;
+      const students = Number((prepare.elements.namedItem("students") as HTMLInputElement).value);
+      try {
+        const asked = await api<{ per_lab_host: Record<string, number>; lab_hosts: string[]; note?: string }>(
+          "POST", `/api/exercises/${exercise}/prepare/`, { students });
+        const count = Object.values(asked.per_lab_host).reduce((a, b) => a + b, 0);
+        const where = asked.lab_hosts.length === 1 ? "the lab host is" : `${asked.lab_hosts.length} lab hosts are each`;
+        this.say(count ? `Preparing: ${where} starting ${count} machine(s) for ${students} student(s).` +
+          (asked.note ? ` Note: ${asked.note}.` : "")
+          : "Nothing to prepare: this exercise's machines all start as they are deployed.");
+      } catch (error) { this.say((error as Error).message, "error"); }
+    });
     const roster = this.root.querySelector<HTMLFormElement>("#roster");
     roster?.addEventListener("submit", async (event) => {
       event.preventDefault();

@@ -59,7 +59,9 @@ def course_page(request, course_id: int):
     course = _course_or_404(request, course_id)
     if role_in(course, request.user) == Membership.Role.TEACHER:
         labs = request.user.labs.order_by("name")
-        return render(request, "classroom/dashboard.html", {"course": course, "labs": labs})
+        students = course.members.filter(role=Membership.Role.STUDENT).count()
+        context = {"course": course, "labs": labs, "students": students}
+        return render(request, "classroom/dashboard.html", context)
     mine = {a.exercise_id: a for a in Attempt.objects.filter(student=request.user, exercise__course=course)
             .select_related("lab")}  # fmt: skip
     rows = [(e, mine.get(e.id), instructions_html(e)) for e in course.exercises.all()]

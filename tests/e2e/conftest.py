@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from playwright.sync_api import sync_playwright
 
+from labs.hostside.engine import this_labhost
 from labs.live.service import MonitorService
 from labs.models import Lab
 from tests.ports import free_port, wait_for_port
@@ -63,6 +64,7 @@ def server(transactional_db, tmp_path, settings):
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        this_labhost().drain_warm()  # what a teacher prepared, once nobody tops it up
 
 
 @pytest.fixture

@@ -43,6 +43,14 @@ def test_a_student_fixes_exercise_two_and_the_teacher_sees_it_turn_green(server,
         teacher.click("#create-course")
         teacher.wait_for_selector("#dashboard #grid")
         code = teacher.inner_text("#join-code")
+        # ahead of the class: exercise two's two hosts, for two students, started on the lab host
+        teacher.click("summary:has-text('Prepare for a class')")
+        teacher.select_option(
+            "#prepare select[name=exercise]", label="2. Bridge mode: publish a port with NAT"
+        )
+        teacher.fill("#prepare input[name=students]", "2")
+        teacher.click("#prepare button[type=submit]")
+        teacher.wait_for_selector("#message:has-text('starting 4 machine(s) for 2 student(s)')")
 
         student = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
         watch_errors(student, errors)
