@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from . import labels
 from .errors import EngineError
-from .runtime import ContainerInfo
+from .runtime import ContainerInfo, PoolMember
 
 
 class FakeRuntime:
@@ -104,3 +104,18 @@ class FakeRuntime:
 
     def events(self) -> Iterator[tuple[str, str]]:
         return iter(())
+
+    def pool_members(self, pool: str | None = None) -> list[PoolMember]:
+        return []  # no warm sandboxes: every deploy starts cold
+
+    def image_id(self, image: str) -> str:
+        return image if self.images is None or image in self.images else ""
+
+    def rename(self, container_id: str, name: str) -> None:
+        self.inspect(container_id).name = name
+
+    def put_files(self, container_id: str, files: dict[str, str]) -> None:
+        self.files.setdefault(self.inspect(container_id).name, {}).update(files)
+
+    def write_hostname(self, container_id: str, hostname: str) -> None:
+        self.inspect(container_id)

@@ -37,7 +37,7 @@ from . import labels, nsock
 from .config import EngineConfig
 from .containers import Wanted
 from .errors import EngineError
-from .runtime import DockerRuntime
+from .runtime import Runtime
 
 
 def pool_of(image: str) -> str:
@@ -73,7 +73,7 @@ def _flock(config: EngineConfig, what: str, wait: bool = True) -> Iterator[bool]
 # Claiming --------------------------------------------------------------------------------
 
 
-def claim(runtime: DockerRuntime, config: EngineConfig, wanted: list[Wanted], workers: ThreadPoolExecutor):
+def claim(runtime: Runtime, config: EngineConfig, wanted: list[Wanted], workers: ThreadPoolExecutor):
     """Take a running member of the right pool for each of `wanted` that one is there for, rename
     it to the node's container, and record the claim; returns node -> its container."""
     by_pool: dict[str, list[Wanted]] = {}
@@ -211,7 +211,7 @@ def busy(config: EngineConfig) -> bool:
 
 
 def refill(
-    runtime: DockerRuntime, config: EngineConfig, wanted: list[Target], batch: int, progress=None
+    runtime: Runtime, config: EngineConfig, wanted: list[Target], batch: int, progress=None
 ) -> dict[str, int]:
     """One round of upkeep: remove members that are stale (exited, of an older image, of a pool
     no longer wanted, or beyond a size), then start up to `batch` new ones. Returns counts of
@@ -260,7 +260,7 @@ def refill(
     return done
 
 
-def _forget_claims(runtime: DockerRuntime, config: EngineConfig, settle: float = 60) -> None:
+def _forget_claims(runtime: Runtime, config: EngineConfig, settle: float = 60) -> None:
     """Remove the claim records of containers that no longer exist (removed behind the engine's
     back); a record younger than `settle` seconds may belong to a claim under way."""
     if not config.claims_dir.exists():
@@ -272,7 +272,7 @@ def _forget_claims(runtime: DockerRuntime, config: EngineConfig, settle: float =
                 path.unlink()
 
 
-def drain(runtime: DockerRuntime, config: EngineConfig) -> int:
+def drain(runtime: Runtime, config: EngineConfig) -> int:
     """Remove every unclaimed member of this engine's pools, and forget what teachers prepared;
     returns how many were removed."""
     with _flock(config, "prepared.lock"):
@@ -284,7 +284,7 @@ def drain(runtime: DockerRuntime, config: EngineConfig) -> int:
     return len(members)
 
 
-def status(runtime: DockerRuntime, config: EngineConfig, wanted: list[Target]) -> list[dict]:
+def status(runtime: Runtime, config: EngineConfig, wanted: list[Target]) -> list[dict]:
     """Per image: its target size, and the members ready now."""
     out = []
     for target in wanted:
