@@ -300,6 +300,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/exercises/{id}/prepare/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Have the lab hosts start this exercise's sandboxes ahead of a class (teachers): each
+         *     student's Start then claims warm ones instead of waiting for them to start. */
+        post: operations["exercises_prepare_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/exercises/{id}/start/": {
         parameters: {
             query?: never;
@@ -1324,6 +1342,10 @@ export interface components {
             publish_range?: string;
             /** @description {x, y} */
             position?: unknown;
+        };
+        PrepareRequest: {
+            /** @description how many students will start it */
+            students: number;
         };
         Problem: {
             path: string;
@@ -2391,6 +2413,36 @@ export interface operations {
                 };
                 content: {
                     "application/yaml": string;
+                };
+            };
+        };
+    };
+    exercises_prepare_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this exercise. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PrepareRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PrepareRequest"];
+                "multipart/form-data": components["schemas"]["PrepareRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };
