@@ -80,6 +80,8 @@ def claim(runtime: Runtime, config: EngineConfig, wanted: list[Wanted], workers:
     for item in wanted:
         by_pool.setdefault(pool_of(item.image), []).append(item)
     taken: list[tuple[Wanted, str]] = []
+    if not runtime.pool_members():
+        return {}  # an empty pool: no lock to take (looked at again under the lock otherwise)
     with _flock(config, "claim.lock"):
         for pool, items in by_pool.items():
             current = runtime.image_id(items[0].image)
@@ -218,6 +220,8 @@ def refill(
     what it did; does nothing when another process is refilling."""
     say = progress or (lambda _: None)
     done = {"removed": 0, "started": 0}
+    if not any(t.size for t in wanted) and not runtime.pool_members():
+        return done  # no pool kept, none left over: nothing to lock
     with _flock(config, "refill.lock", wait=False) as mine:
         if not mine:
             return done
@@ -275,13 +279,23 @@ def _forget_claims(runtime: Runtime, config: EngineConfig, settle: float = 60) -
 def drain(runtime: Runtime, config: EngineConfig) -> int:
     """Remove every unclaimed member of this engine's pools, and forget what teachers prepared;
     returns how many were removed."""
-    with _flock(config, "prepared.lock"):
-        _own(config, "prepared.json").unlink(missing_ok=True)
+    if _prepared(config):
+        with _flock(config, "prepared.lock"):
+            _own(config, "prepared.json").unlink(missing_ok=True)
+    if not runtime.pool_members():
+        return 0
     with _flock(config, "claim.lock"):
         members = runtime.pool_members()
         for member in members:
             runtime.remove(member.id)
     return len(members)
+
+
+def forget(config: EngineConfig) -> None:
+    """Remove this engine's pool files (its locks), once no process of its lab host runs: for a
+    lab host that is gone for good, and for tests that made one of their own."""
+    for what in ("claim.lock", "refill.lock", "prepared.lock", "prepared.json"):
+        _own(config, what).unlink(missing_ok=True)
 
 
 def status(runtime: Runtime, config: EngineConfig, wanted: list[Target]) -> list[dict]:

@@ -20,6 +20,7 @@ from labs.live.service import MonitorService
 from labs.models import Lab
 from tests.ports import free_port, wait_for_port
 from tests.processes import shared_database_url, start_worker
+from worker import pool
 from worker.converge import destroy
 
 CHROMIUM = "/usr/bin/chromium"
@@ -65,6 +66,7 @@ def server(transactional_db, tmp_path, settings):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         this_labhost().drain_warm()  # what a teacher prepared, once nobody tops it up
+        pool.forget(this_labhost().config)
 
 
 @pytest.fixture

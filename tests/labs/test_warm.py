@@ -14,6 +14,7 @@ from tests.labs.live_helpers import TWO_ROUTERS, cable, collect, connect, events
 from tests.labs.workers import Worker, lab_on_own_queue, star, wait_for
 from tests.worker.conftest import leftovers
 from topology.document import read_document
+from worker import pool
 from worker.labels import POOL_PREFIX
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
@@ -38,8 +39,10 @@ def names_of(tag: str) -> dict[str, str]:
 
 @pytest.fixture
 def drained():
+    """Its lab host's pool emptied after the test (its worker gone by then), and its files."""
     yield
     this_labhost().drain_warm()
+    pool.forget(this_labhost().config)
 
 
 def test_a_lab_host_killed_after_claiming_finishes_with_no_orphan_nor_double_claim(

@@ -33,6 +33,7 @@ def runtime():
     pool.drain(made, POOLED)
     yield made
     pool.drain(made, POOLED)
+    pool.forget(POOLED)
     made.close()
 
 
