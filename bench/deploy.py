@@ -58,14 +58,20 @@ def star(n: int) -> str:
 # The engine ----------------------------------------------------------------------------
 
 
-def engine_round(text: str, grown: str) -> tuple[float, float]:
-    tag = "b" + secrets.token_hex(3)
+def timed_deploy(text: str, tag: str, config: EngineConfig):
+    """Seconds to deploy the lab under `tag`, its report, spec and addresses."""
     specs, assignments = compile_lab(read_document(text), tag, "local")
     start = time.perf_counter()
+    report = converge(specs["local"], config)
+    deployed = time.perf_counter() - start
+    assert not report.failed_nodes, report.failed_nodes
+    return deployed, report, specs, assignments
+
+
+def engine_round(text: str, grown: str) -> tuple[float, float]:
+    tag = "b" + secrets.token_hex(3)
     try:
-        report = converge(specs["local"], CONFIG)
-        deployed = time.perf_counter() - start
-        assert not report.failed_nodes, report.failed_nodes
+        deployed, _, specs, assignments = timed_deploy(text, tag, CONFIG)
         start = time.perf_counter()
         again = converge(specs["local"], CONFIG)
         RECONVERGE.append(time.perf_counter() - start)
@@ -89,12 +95,8 @@ def warm_round(text: str, n: int) -> float:
     try:
         pool.refill(runtime, WARM, [pool.Target(IMAGE, n)], batch=n)
         tag = "w" + secrets.token_hex(3)
-        specs, _ = compile_lab(read_document(text), tag, "local")
-        start = time.perf_counter()
         try:
-            report = converge(specs["local"], WARM)
-            deployed = time.perf_counter() - start
-            assert not report.failed_nodes, report.failed_nodes
+            deployed, report, _, _ = timed_deploy(text, tag, WARM)
             assert sum("claimed from the warm pool" in c for c in report.changes) == n
         finally:
             destroy(tag, "local", config=WARM)

@@ -29,7 +29,11 @@ def fetch(run_in, tag, node, url):
 
 
 def test_docker_modes_reachability_matrix(engine, run_in):
-    lab = engine(DOCKER_MODES)
+    assert_docker_modes_matrix(run_in, engine(DOCKER_MODES))
+
+
+def assert_docker_modes_matrix(run_in, lab) -> None:
+    """The primer's paths on a deployed docker-modes lab (also its warm deploy, test_pool.py)."""
     tag = lab.tag
     assert fetch(run_in, tag, "client", "http://198.18.0.11:80/") == "nginx-1"
     assert fetch(run_in, tag, "client", "http://198.18.0.11:10000/") == "nginx-2"
