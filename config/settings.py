@@ -142,6 +142,10 @@ WIRELAB_LABHOST_CONTAINERS = int(os.environ.get("WIRELAB_LABHOST_CONTAINERS", "5
 # A lab host's worker says it is alive this often; one silent this long is lost.
 WIRELAB_HEARTBEAT_SECONDS = float(os.environ.get("WIRELAB_HEARTBEAT_SECONDS", "5"))
 WIRELAB_LABHOST_LOST_SECONDS = float(os.environ.get("WIRELAB_LABHOST_LOST_SECONDS", "30"))
+# A lab host takes a new lab only with this much memory per container of it available, beyond
+# its reserve (as it said at its last heartbeat).
+WIRELAB_MEMORY_PER_CONTAINER_MB = int(os.environ.get("WIRELAB_MEMORY_PER_CONTAINER_MB", "32"))
+WIRELAB_LABHOST_MEMORY_RESERVE_MB = int(os.environ.get("WIRELAB_LABHOST_MEMORY_RESERVE_MB", "512"))
 # New labs go to the least loaded lab host (spread) or the fullest that still has room (pack).
 WIRELAB_PLACEMENT = os.environ.get("WIRELAB_PLACEMENT", "spread")
 # Warm sandboxes (worker/pool.py): started sandboxes each lab host keeps per image, which

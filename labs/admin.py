@@ -46,11 +46,12 @@ class LabAdmin(admin.ModelAdmin):
 class LabHostAdmin(admin.ModelAdmin):
     """The lab hosts: their load and state; cordon, drain, evacuate, and garbage collection."""
 
-    list_display = ["name", "state", "alive", "running_labs", "load", "underlay", "last_heartbeat", "version"]
+    list_display = ["name", "state", "alive", "running_labs", "load", "memory_free_mb", "underlay",
+                    "last_heartbeat", "version"]  # fmt: skip
     list_filter = ["state"]
     search_fields = ["name", "underlay"]
-    readonly_fields = ["registered", "last_heartbeat", "lost_since", "containers", "memory_mb", "version",
-                       "gc_report"]  # fmt: skip
+    readonly_fields = ["registered", "last_heartbeat", "lost_since", "containers", "memory_mb",
+                       "memory_free_mb", "version", "gc_report"]  # fmt: skip
     actions = ["cordon", "activate", "drain", "evacuate", "gc_dry_run", "gc"]
 
     def get_queryset(self, request):

@@ -49,10 +49,13 @@ def register(name: str, underlay: str | None, capacity: int, memory_mb: int, ver
     return host
 
 
-def beat(name: str, containers: int | None) -> bool:
-    """Alive now; `containers` running (None: unknown this time, the last count stays). False when
-    the lab host must register again: its record is gone, or it was found lost meanwhile."""
+def beat(name: str, containers: int | None, memory_free_mb: int = 0) -> bool:
+    """Alive now; `containers` running (None: unknown this time, the last count stays) and the
+    memory it has available. False when the lab host must register again: its record is gone,
+    or it was found lost meanwhile."""
     counted = {} if containers is None else {"containers": containers}
+    if memory_free_mb:
+        counted["memory_free_mb"] = memory_free_mb
     mine = LabHost.objects.filter(name=name, lost_since__isnull=True)
     return bool(mine.update(last_heartbeat=timezone.now(), **counted))
 
@@ -138,7 +141,7 @@ def choose(lab: Lab, doc: LabDoc, avoid: str | None = None) -> str | None:
     if need > largest:
         raise Unplaceable(f"the lab needs {need} containers and the largest lab host holds {largest}")
     load = loads([h.name for h in usable])
-    fits = [h for h in usable if load[h.name] + need <= h.capacity_containers]
+    fits = [h for h in usable if load[h.name] + need <= h.capacity_containers and has_memory_for(h, need)]
     if not fits:
         return None
 
@@ -147,6 +150,18 @@ def choose(lab: Lab, doc: LabDoc, avoid: str | None = None) -> str | None:
 
     pack = settings.WIRELAB_PLACEMENT == "pack"
     return (max(fits, key=fullness) if pack else min(fits, key=fullness)).name
+
+
+def has_memory_for(host: LabHost, containers: int) -> bool:
+    """Whether the lab host had, at its last heartbeat, the memory `containers` more are expected to
+    take beside its reserve (one that did not say counts as having it)."""
+    if not host.memory_free_mb:
+        return True
+    per_container, reserve = (
+        settings.WIRELAB_MEMORY_PER_CONTAINER_MB,
+        settings.WIRELAB_LABHOST_MEMORY_RESERVE_MB,
+    )
+    return host.memory_free_mb >= containers * per_container + reserve
 
 
 def _pinned(host: LabHost | None, pin: str, need: int) -> str | None:
@@ -160,7 +175,7 @@ def _pinned(host: LabHost | None, pin: str, need: int) -> str | None:
         holds = host.capacity_containers
         raise Unplaceable(f"the lab needs {need} containers and lab host '{pin}' holds {holds}")
     room = host.capacity_containers - loads([pin])[pin]
-    return pin if need <= room else None
+    return pin if need <= room and has_memory_for(host, need) else None
 
 
 def settle(lab: Lab, labhost: str, spec: dict, fresh: bool) -> dict:

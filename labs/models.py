@@ -216,6 +216,9 @@ class LabHost(models.Model):
         default=500, help_text="containers (nodes and apps) of labs it may hold at once"
     )
     memory_mb = models.PositiveIntegerField(default=0, help_text="the machine's memory, as it reported it")
+    memory_free_mb = models.PositiveIntegerField(
+        default=0, help_text="memory available at its last heartbeat (0: not reported)"
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     version = models.CharField(max_length=100, blank=True, default="", help_text="Wirelab's and Docker's")
     containers = models.PositiveIntegerField(

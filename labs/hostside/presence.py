@@ -50,7 +50,7 @@ def heartbeat() -> None:
     except Exception as exc:
         log.warning("could not count this lab host's containers: %s", exc)
         running = None
-    if not fleet.beat(settings.WIRELAB_LABHOST, running):
+    if not fleet.beat(settings.WIRELAB_LABHOST, running, memory_mb("MemAvailable")):
         come_up()  # back after being found lost (or its record was deleted): its labs are restored
     fleet.sweep()
     lifecycle.place_waiting()
@@ -74,10 +74,11 @@ def _collect_once() -> None:
         connection.close()
 
 
-def memory_mb() -> int:
+def memory_mb(field: str = "MemTotal") -> int:
+    """The machine's memory (or another /proc/meminfo field, e.g. MemAvailable) in MiB."""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) // 1024
     except OSError:
         pass

@@ -336,3 +336,19 @@ def test_a_lab_host_found_lost_while_alive_registers_again_at_its_next_heartbeat
     fleet.register("b", None, 100, 1024, "test")
     assert fleet.beat("b", 2) and not LabHost.objects.get(name="b").lost
     assert fleet.lost_labs("b") == [Lab.objects.get(id=lab.id)]  # come_up restores them
+
+
+def test_placement_counts_the_memory_a_lab_host_has_left(user, settings):
+    """A lab host low on memory (its last heartbeat said so) takes no lab it cannot hold, even
+    with container room; one that did not say is judged by containers alone."""
+    settings.WIRELAB_MEMORY_PER_CONTAINER_MB, settings.WIRELAB_LABHOST_MEMORY_RESERVE_MB = 32, 512
+    host("a", memory_free_mb=512 + 32 * 4), host("b", memory_free_mb=600)
+    assert deploy(new_lab(user, 4, "fits-a"), user).labhost == "a"  # b has room for 2 only
+    assert deploy(new_lab(user, 2, "fits-both"), user).labhost == "b"  # spread: b is emptier
+    waiting = new_lab(user, 5, "too-big-now")
+    op = deploy(waiting, user)
+    assert op.status == "queued" and "waiting for room" in Lab.objects.get(id=waiting.id).status_reason
+    assert fleet.beat("a", 4, memory_free_mb=8000)  # memory came back: the waiting lab goes there
+    lifecycle.place_waiting()
+    assert Operation.objects.get(id=op.id).labhost == "a"
+    assert fleet.has_memory_for(LabHost(name="c"), 1000)  # one that never said
