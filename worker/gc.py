@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import fabric, labels
+from . import fabric, labels, pool
 from .config import EngineConfig
 from .converge import destroy
 from .runtime import Runtime, lab_tags
@@ -36,4 +36,6 @@ def collect(
             progress(f"{'would remove' if dry_run else 'removing'} lab {tag}, which no longer exists")
         if not dry_run:
             destroy(tag, labhost, config=config, runtime=runtime)
+    if not dry_run:
+        pool.forget_stale_claims(runtime, config)  # of claimed sandboxes removed behind our back
     return orphans

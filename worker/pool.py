@@ -240,7 +240,6 @@ def refill(
             for member in stale:
                 runtime.remove(member.id)
             done["removed"] = len(stale)
-        _forget_claims(runtime, config)
         missing = [
             target
             for pool, (target, image_id) in current.items()
@@ -264,7 +263,7 @@ def refill(
     return done
 
 
-def _forget_claims(runtime: Runtime, config: EngineConfig, settle: float = 60) -> None:
+def forget_stale_claims(runtime: Runtime, config: EngineConfig, settle: float = 60) -> None:
     """Remove the claim records of containers that no longer exist (removed behind the engine's
     back); a record younger than `settle` seconds may belong to a claim under way."""
     if not config.claims_dir.exists():

@@ -293,6 +293,7 @@ class DockerRuntime:
 
     def __init__(self, config: EngineConfig, client: docker.DockerClient | None = None):
         self.config = config
+        self._root: str | None = None
         try:
             self.client = client or docker.from_env(timeout=int(config.docker_timeout))
         except DockerException as exc:
@@ -494,7 +495,7 @@ class DockerRuntime:
             raise EngineError(f"could not write the hostname of {container_id[:12]}: {exc}") from None
 
     def _docker_root(self) -> str:
-        if not hasattr(self, "_root"):
+        if self._root is None:  # asked once per runtime, which lives for one job
             self._root = self.client.info().get("DockerRootDir", "/var/lib/docker")
         return self._root
 

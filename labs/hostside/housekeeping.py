@@ -90,7 +90,7 @@ def _classroom_round() -> None:
 
 
 def keep_warm() -> dict | None:
-    """One round of the warm pool's upkeep; None while a deploy runs on this lab host."""
+    """The warm pool's upkeep: topped up while no deploy runs (None when one ran from the start)."""
     if settings.WIRELAB_POOL_MAX <= 0:
         return None
     return this_labhost().keep_warm(settings.WIRELAB_POOL, settings.WIRELAB_POOL_MAX, progress=log.info)
