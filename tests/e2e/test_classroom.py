@@ -41,7 +41,8 @@ def test_a_student_fixes_exercise_two_and_the_teacher_sees_it_turn_green(server,
         teacher.goto(f"{server}/courses/")
         teacher.fill("input[name=name]", "Networks 101")
         teacher.click("#create-course")
-        teacher.wait_for_selector("#dashboard #grid")
+        # the grid drawn by the page's script: its forms are wired up (a click before would reload)
+        teacher.wait_for_selector("#grid table.results, #grid p.card")
         code = teacher.inner_text("#join-code")
         # ahead of the class: exercise two's two hosts, for two students, started on the lab host
         teacher.click("summary:has-text('Prepare for a class')")
