@@ -155,6 +155,13 @@ WIRELAB_PLACEMENT = os.environ.get("WIRELAB_PLACEMENT", "spread")
 WIRELAB_POOL = _pool_sizes("WIRELAB_POOL", "wirelab/node:busybox=8")
 WIRELAB_POOL_MAX = int(os.environ.get("WIRELAB_POOL_MAX", "200"))
 WIRELAB_POOL_INTERVAL = float(os.environ.get("WIRELAB_POOL_INTERVAL", "5"))
+# An allowed image a lab host lacks is pulled from its registry when the registry matches one
+# of these patterns ("docker.io", "registry.example.org:5000", "*"; empty: never pulled, the
+# deploy fails and says so), refused when its layers add up to more than WIRELAB_IMAGE_MAX_MB.
+WIRELAB_IMAGE_PULL_FROM = tuple(
+    p.strip() for p in os.environ.get("WIRELAB_IMAGE_PULL_FROM", "*").split(",") if p.strip()
+)
+WIRELAB_IMAGE_MAX_MB = int(os.environ.get("WIRELAB_IMAGE_MAX_MB", "4096"))
 
 # A console with no keystrokes for this long is closed.
 WIRELAB_CONSOLE_IDLE_SECONDS = int(os.environ.get("WIRELAB_CONSOLE_IDLE_SECONDS", "900"))

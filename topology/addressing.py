@@ -24,9 +24,11 @@ class Assignments:
     interfaces: dict[str, str] = field(default_factory=dict)  # "node:iface" -> "a.b.c.d/p"
     containers: dict[str, str] = field(default_factory=dict)  # container -> "a.b.c.d/p"
     ports: dict[str, int] = field(default_factory=dict)  # "container:index" -> host port
+    images: dict[str, str] = field(default_factory=dict)  # image -> digest it was first deployed with
 
     def as_dict(self) -> dict:
-        return {"interfaces": self.interfaces, "containers": self.containers, "ports": self.ports}
+        out = {"interfaces": self.interfaces, "containers": self.containers, "ports": self.ports}
+        return {**out, "images": self.images} if self.images else out
 
     @classmethod
     def from_dict(cls, data: dict | None) -> Assignments:
@@ -35,6 +37,7 @@ class Assignments:
             dict(data.get("interfaces", {})),
             dict(data.get("containers", {})),
             {k: int(v) for k, v in data.get("ports", {}).items()},
+            {str(k): str(v) for k, v in (data.get("images") or {}).items()},
         )
 
 
@@ -94,6 +97,7 @@ def assign(res: Resolved, previous: Assignments | None = None) -> tuple[Assignme
     _assign_interfaces(res, previous, out, problems)
     _assign_containers(res, previous, out, problems)
     _assign_ports(res.doc, previous, out, problems)
+    out.images = dict(previous.images)  # pins stay until a deploy no longer runs the image
     return out, problems
 
 

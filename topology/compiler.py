@@ -12,7 +12,7 @@ import zlib
 
 from .addressing import Assignments, host_mode_port, static_ip
 from .document import LabDoc, NodeDoc
-from .images import ImagePolicy
+from .images import ImagePolicy, capabilities_for
 from .kinds import get_kind, kind_of, split_mode
 from .problems import TopologyError, errors_in
 from .resolve import DEFAULT_BRIDGE_SUBNET, Resolved, resolve
@@ -71,6 +71,10 @@ def compile_lab(
     if images is not None:
         for node in [*spec.sandboxes, *spec.apps]:
             node.image = images.image_for(node.image)
+    for sandbox in spec.sandboxes:
+        sandbox.capabilities += [c for c in capabilities_for(sandbox.image) if c not in sandbox.capabilities]
+    running = {node.image for node in [*spec.sandboxes, *spec.apps]}
+    spec.pins = {image: ref for image, ref in assignments.images.items() if image in running}
     return {labhost: spec}, assignments
 
 

@@ -49,3 +49,25 @@ class ImagePolicy:
         allowed = ", ".join(str(rule) for rule in self.rules[:8]) or "none"
         more = f" and {len(self.rules) - 8} more" if len(self.rules) > 8 else ""
         return f"image '{image}' is not allowed on this installation; allowed: {allowed}{more}"
+
+
+# Capabilities the daemons of an image need beyond its kind's own (by repository). FRR runs as
+# root in the node and its bgpd binds port 179.
+IMAGE_CAPABILITIES = {"wirelab/frr": ("NET_BIND_SERVICE",)}
+
+
+def repository(image: str) -> str:
+    """`wirelab/frr:latest` -> `wirelab/frr` (a digest or a tag removed; a registry port kept)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return name[: len(name) - len(last)] + last.split(":", 1)[0]
+
+
+def registry_of(image: str) -> str:
+    """The registry an image comes from: its first part when that names a host, else Docker Hub."""
+    first, sep, _ = image.partition("/")
+    return first if sep and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def capabilities_for(image: str) -> tuple[str, ...]:
+    return IMAGE_CAPABILITIES.get(repository(image), ())

@@ -155,6 +155,7 @@ class LabHostSpec:
     apps: list[AppSpec] = field(default_factory=list)
     wires: list[WireSpec] = field(default_factory=list)
     cables: dict[str, str] = field(default_factory=dict)  # "node:iface" -> its fabric end
+    pins: dict[str, str] = field(default_factory=dict)  # image -> the digest it was first deployed with
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -29,6 +29,11 @@ class EngineConfig:
     # Deploys take started sandboxes from this lab host's warm pool (worker/pool.py) when it has
     # some of the image; the pool itself is filled by the lab host's upkeep.
     pool: bool = False
+    # Images a lab names and this lab host lacks: Wirelab's own are built, others pulled from
+    # the registries matching these patterns (none by default), each bounded (worker/images.py).
+    pull_from: tuple[str, ...] = ()
+    image_max_mb: int = 4096
+    image_build_seconds: float = 900.0
 
     @property
     def claims_dir(self) -> Path:

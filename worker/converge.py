@@ -16,9 +16,9 @@ from contextlib import contextmanager
 
 from topology.spec import FABRIC, LabHostSpec
 
-from . import containers, execs, fabric, labels, nat, pool, sockets, wiring
+from . import containers, execs, fabric, images, labels, nat, pool, sockets, wiring
 from .config import EngineConfig
-from .errors import EngineError, ImageMissing, Stopped
+from .errors import EngineError, Stopped
 from .netlink import Namespaces, create_veth, delete_link
 from .plan import namespace_plans
 from .report import NodeState, Report
@@ -95,6 +95,7 @@ class _Converge:
         self.created: set[str] = set()
         self.failed: dict[str, str] = {}
         self.plans = namespace_plans(spec)
+        self.references: dict[str, str] = {}  # image -> what its containers are made from
 
     def say(self, message: str) -> None:
         self.report.log.append(message)
@@ -136,16 +137,14 @@ class _Converge:
         return self.report
 
     def preflight(self) -> None:
-        images = {s.image for s in self.spec.sandboxes} | {a.image for a in self.spec.apps}
+        """Every image the lab names is here (built or pulled now if need be), and pinned."""
+        wanted = {s.image for s in self.spec.sandboxes} | {a.image for a in self.spec.apps}
         if self.spec.own_namespace_apps():
-            images.add(containers.HOLDER_IMAGE)
-        missing = self.runtime.missing_images(images)
-        if missing:
-            raise ImageMissing(
-                f"image{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                f"{'are' if len(missing) > 1 else 'is'} not on lab host {self.spec.labhost}; "
-                "nothing was changed"
-            )
+            wanted.add(containers.HOLDER_IMAGE)
+        self.references = images.provide(
+            self.runtime, wanted, self.spec.pins, self.config, say=self.say, checkpoint=self.checkpoint
+        )
+        self.report.images = images.pins_of(self.runtime, self.references)
 
     # Containers -------------------------------------------------------------------------
 
@@ -172,9 +171,8 @@ class _Converge:
             self.checkpoint()
             holder = (holders or {}).get(item.node, "")
             try:
-                info = self.runtime.run(
-                    item.name, item.image, item.labels(self.spec.lab, holder), **item.options
-                )
+                image = self.references.get(item.image, item.image)
+                info = self.runtime.run(item.name, image, item.labels(self.spec.lab, holder), **item.options)
             except EngineError as exc:
                 self.failed[item.node] = str(exc)
                 return

@@ -111,6 +111,12 @@ class FakeRuntime:
     def image_id(self, image: str) -> str:
         return image if self.images is None or image in self.images else ""
 
+    def pull(self, reference: str) -> Iterator[dict]:
+        yield {"error": "the in-memory engine has no registry"}
+
+    def repo_digest(self, reference: str) -> str:
+        return ""  # every image is made here
+
     def rename(self, container_id: str, name: str) -> None:
         self.inspect(container_id).name = name
 

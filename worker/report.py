@@ -22,6 +22,7 @@ class Report:
     changes: list[str] = field(default_factory=list)
     nodes: dict[str, NodeState] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)  # image -> its registry digest reference
 
     @property
     def failed_nodes(self) -> dict[str, NodeState]:

@@ -23,6 +23,8 @@ from typing import Protocol
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+from topology.images import repository
+
 from . import labels
 from .config import EngineConfig
 from .errors import EngineError, EngineUnreachable
@@ -105,6 +107,9 @@ class Runtime(Protocol):
     # warm sandboxes (worker/pool.py)
     def pool_members(self, pool: str | None = None) -> list[PoolMember]: ...
     def image_id(self, image: str) -> str: ...
+    # images a lab names (worker/images.py)
+    def pull(self, reference: str) -> Iterator[dict]: ...
+    def repo_digest(self, reference: str) -> str: ...
     def rename(self, container_id: str, name: str) -> None: ...
     def put_files(self, container_id: str, files: dict[str, str]) -> None: ...
     def write_hostname(self, container_id: str, hostname: str) -> None: ...
@@ -463,6 +468,25 @@ class DockerRuntime:
             )
             for item in raw
         ]
+
+    def pull(self, reference: str) -> Iterator[dict]:
+        """Pull an image from its registry: the engine's progress events as they come."""
+        try:
+            yield from self.client.api.pull(reference, stream=True, decode=True)
+        except APIError as exc:
+            yield {"error": exc.explanation or str(exc)}
+
+    def repo_digest(self, reference: str) -> str:
+        """`repository@sha256:...` of the image a reference points to, when it came from a
+        registry ('' for an image made here)."""
+        try:
+            digests = self.client.images.get(reference).attrs.get("RepoDigests") or []
+        except ImageNotFound:
+            return ""
+        except APIError as exc:
+            raise EngineError(f"the Docker engine failed to look up image {reference}: {exc}") from None
+        own = repository(reference)
+        return next((d for d in digests if d.split("@", 1)[0] == own), digests[0] if digests else "")
 
     def image_id(self, image: str) -> str:
         """The id of the image a name points to now ('' when it is not on this lab host)."""

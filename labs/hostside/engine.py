@@ -20,6 +20,10 @@ def this_labhost() -> LabHost:
 @cache
 def _engine_of(labhost: str) -> LabHost:
     config = EngineConfig(
-        installation=Installation.current_key(), labhost=labhost, pool=settings.WIRELAB_POOL_MAX > 0
+        installation=Installation.current_key(),
+        labhost=labhost,
+        pool=settings.WIRELAB_POOL_MAX > 0,
+        pull_from=settings.WIRELAB_IMAGE_PULL_FROM,
+        image_max_mb=settings.WIRELAB_IMAGE_MAX_MB,
     )
     return LabHost(config)

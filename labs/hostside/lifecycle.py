@@ -138,7 +138,8 @@ def converge_operation(op: Operation, labhost: LabHost, echo=None, resumed: bool
         reason = "; ".join(f"{n}: {s.reason}" for n, s in report.failed_nodes.items())
     else:
         status, reason = LabStatus.RUNNING, ""
-    _finish(op, Operation.Status.SUCCEEDED, status, reason)
+    pins = report.images if op.kind == Operation.Kind.DEPLOY else None
+    _finish(op, Operation.Status.SUCCEEDED, status, reason, pins=pins)
     say.publish()
     return op
 
@@ -159,17 +160,22 @@ def _undo(op: Operation, labhost: LabHost, say: _Progress) -> None:
     say("could not undo: the Docker engine stayed away; destroy the lab to remove what is left")
 
 
-def _finish(op: Operation, status: str, lab_status: str | None, reason: str, error: str = "") -> None:
+def _finish(
+    op: Operation, status: str, lab_status: str | None, reason: str, *, error: str = "", pins=None
+) -> None:
     """The row's outcome and the lab's status in one transaction: a worker dying in between
     leaves both as they were (and the operation is resumed), never one without the other.
     While the database is away, the outcome waits here and is written when it is back.
-    (`lab_status` None: the lab's status is another operation's to set.)"""
+    (`lab_status` None: the lab's status is another operation's to set; `pins`: the digests a
+    deploy ran its images from, kept with the lab's assignments for its next deploys.)"""
     op.status, op.error, op.finished = status, error, timezone.now()
     changes = len(op.result.get("changes", [])) if op.result else 0
     outcome = f"failed: {error}" if error else f"done ({changes} changes)"
 
     def write() -> None:
         with transaction.atomic():
+            if pins is not None:
+                _keep_pins(op.lab_id, pins)
             if lab_status is not None:
                 Lab.objects.filter(id=op.lab_id).update(
                     status=lab_status, status_reason=reason[:500], updated=timezone.now()
@@ -182,6 +188,13 @@ def _finish(op: Operation, status: str, lab_status: str | None, reason: str, err
     until_stored(write, f"recording the outcome of {op.kind} #{op.id}")
     if lab_status is not None:
         live.publish_status(op.lab.uid, lab_status, reason)
+
+
+def _keep_pins(lab_id: int, pins: dict) -> None:
+    lab = Lab.objects.select_for_update().only("assignments").get(id=lab_id)
+    if (lab.assignments or {}).get("images", {}) != pins:
+        lab.assignments = {**(lab.assignments or {}), "images": pins}
+        lab.save(update_fields=["assignments"])
 
 
 def unfinished(labhost: str) -> list[tuple[int, str, bool]]:

@@ -93,7 +93,8 @@ def test_bootstrap_creates_admin_once_and_loads_demos(settings, tmp_path):
     assert code == 0
     assert "Created the admin account: user admin, password" in out
     assert (tmp_path / "admin-password").exists()
-    assert set(Lab.objects.values_list("slug", flat=True)) == {"docker-modes", "routed"}
+    demos = {"docker-modes", "routed", "ospf-triangle", "bgp-two-as"}
+    assert set(Lab.objects.values_list("slug", flat=True)) == demos
     assert "demo course loaded: students join at /join/ with the code" in out
     from labs.classroom.models import Course
 
@@ -101,4 +102,4 @@ def test_bootstrap_creates_admin_once_and_loads_demos(settings, tmp_path):
     assert course.exercises.count() == 4 and course.members.get().user.username == "admin"
     code, out, _ = run("bootstrap")
     assert "Created the admin account" not in out
-    assert Lab.objects.count() == 2 and Course.objects.count() == 1
+    assert Lab.objects.count() == len(demos) and Course.objects.count() == 1

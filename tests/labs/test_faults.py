@@ -17,8 +17,9 @@ from labs import lifecycle
 from labs.hostside.jobs import carry_out
 from labs.models import Operation
 from tests.faults import Outage
-from tests.labs.workers import Worker, containers_of, lab_on_own_queue, wait_for
+from tests.labs.workers import Worker, containers_of, lab_on_own_queue
 from tests.processes import shared_database_url
+from tests.waiting import wait_for
 from tests.worker.conftest import leftovers
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]

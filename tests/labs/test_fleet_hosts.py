@@ -23,8 +23,9 @@ from labs import controls, fleet, lifecycle
 from labs.live.state import snapshot
 from labs.models import Capture, Installation, Lab, LabHost, LabStatus, Operation
 from labs.services import import_lab
-from tests.labs.workers import star, wait_for
+from tests.labs.workers import star
 from tests.processes import shared_database_url
+from tests.waiting import wait_for
 from worker.converge import destroy
 
 pytestmark = pytest.mark.kernel

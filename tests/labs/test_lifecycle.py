@@ -79,7 +79,7 @@ def test_api_deploy_destroy_and_operations(api, user, labs_made, settings):
 
 def test_what_a_deleted_lab_left_is_collected_periodically_and_nothing_else(user, labs_made):
     from labs.hostside.housekeeping import collect_orphans, every
-    from tests.labs.workers import wait_for
+    from tests.waiting import wait_for
 
     kept, _ = import_lab(star(2, "kept"), user)
     gone, _ = import_lab(star(2, "gone"), user)

@@ -11,7 +11,8 @@ from labs import lifecycle, warm
 from labs.hostside.engine import this_labhost
 from labs.models import Operation
 from tests.labs.live_helpers import TWO_ROUTERS, cable, collect, connect, events_of, run_sync
-from tests.labs.workers import Worker, lab_on_own_queue, star, wait_for
+from tests.labs.workers import Worker, lab_on_own_queue, star
+from tests.waiting import wait_for
 from tests.worker.conftest import leftovers
 from topology.document import read_document
 from worker import pool

@@ -1,12 +1,11 @@
-"""Helpers for tests that run real lab-host workers: labs on a queue of their own, waiting
-for a condition, and what a lab holds on the Docker engine."""
+"""Helpers for tests that run real lab-host workers: labs on a queue of their own and what a
+lab holds on the Docker engine."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -22,16 +21,6 @@ from tests.processes import start_worker
 def star(n: int, name: str) -> str:
     hosts = "".join(f"  h{i}: {{kind: host, interfaces: {{eth0: {{network: lan}}}}}}\n" for i in range(n))
     return f"name: {name}\nnetworks:\n  lan: {{kind: segment, subnet: 198.18.0.0/24}}\nnodes:\n{hosts}"
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def lab_on_own_queue(user, labs_made, hosts: int, name: str, settings) -> tuple[Lab, str]:
