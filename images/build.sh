@@ -81,17 +81,32 @@ build_debian() (
     | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
 )
 
+# replaced TAG OLD_ID: the image TAG pointed to before a rebuild goes, unless a container uses it.
+replaced() {
+  [ -n "$2" ] && [ "$(docker image inspect -f '{{ .Id }}' "$1" 2>/dev/null)" != "$2" ] \
+    && docker image rm "$2" >/dev/null 2>&1 || true
+}
+
 # build NAME: one image under its own lock, so two asking at once build it once.
 build() {
   mkdir -p "$LOCKS"
   exec {lock}>"$LOCKS/$1.lock"
   flock "$lock"
+  local tag
   case "$1" in
-    busybox) build_busybox ;;
-    debian) build_debian wirelab/node:debian node.packages ;;
-    frr) build_debian wirelab/frr:latest frr.packages ;;
+    busybox) tag=wirelab/node:busybox ;;
+    debian) tag=wirelab/node:debian ;;
+    frr) tag=wirelab/frr:latest ;;
     *) echo "unknown image '$1' (busybox, debian, frr or all)" >&2; return 2 ;;
   esac
+  local before
+  before="$(docker image inspect -f '{{ .Id }}' "$tag" 2>/dev/null || true)"
+  case "$1" in
+    busybox) build_busybox ;;
+    debian) build_debian "$tag" node.packages ;;
+    frr) build_debian "$tag" frr.packages ;;
+  esac
+  replaced "$tag" "$before"
   flock -u "$lock"
 }
 

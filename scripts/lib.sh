@@ -32,7 +32,7 @@ ensure_packages() {
 }
 
 BASE_PACKAGES=(python3 python3-venv python3-dev gcc docker.io redis-server redis-tools iproute2
-  nftables iptables busybox-static tcpdump ca-certificates)
+  nftables iptables busybox-static tcpdump ca-certificates mmdebstrap)
 
 ensure_venv() {
   local want have
@@ -112,8 +112,27 @@ ensure_frontend_matches() {
   fi
 }
 
+# ensure_images [NAME...]: build Wirelab's node images that are missing or out of date
+# (images/build.sh; busybox when none is named).
 ensure_images() {
-  "$ROOT/images/build.sh"
+  "$ROOT/images/build.sh" "$@"
+}
+
+# build_images_later NAME...: the same in the background (the Debian images take a minute
+# each the first time); a lab that needs one meanwhile waits for that build, or makes it.
+build_images_later() {
+  step "Building the Debian node images in the background (log: $STATE/images.log)"
+  nohup "$ROOT/images/build.sh" "$@" >>"$STATE/images.log" 2>&1 &
+}
+
+# ensure_test_registry: Debian's Docker registry, which the tests start on loopback
+# themselves; the service the package would run on every address is kept off.
+ensure_test_registry() {
+  command -v docker-registry >/dev/null 2>&1 && return 0
+  ensure_packages docker-registry
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 }
 
 stop_started() {

@@ -11,7 +11,8 @@ ensure_packages "${BASE_PACKAGES[@]}"
 ensure_venv
 ensure_docker
 ensure_redis
-ensure_images
+ensure_images busybox
+build_images_later debian frr
 
 step "Preparing the database"
 "$PY" manage.py migrate --noinput -v0

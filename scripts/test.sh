@@ -11,7 +11,8 @@ ensure_venv
 ensure_docker
 ensure_redis
 ensure_postgres
-ensure_images
+ensure_test_registry
+ensure_images all
 
 step "ruff"
 "$VENV/bin/ruff" check .
