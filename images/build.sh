@@ -58,7 +58,7 @@ debian_sources() {
 build_debian() (
   local tag="$1" packages="$HERE/debian/$2" recipe sources started
   command -v mmdebstrap >/dev/null || { echo "mmdebstrap is not installed" >&2; return 1; }
-  recipe="$(recipe_of "$HERE/build.sh" "$HERE"/debian/{caps.c,customize.sh,wirelab-init} "$packages" \
+  recipe="$(recipe_of "$HERE/build.sh" "$HERE"/debian/{caps.c,customize.sh,wirelab-init,wirelab-frr} "$packages" \
     <(debian_suite))"
   [ "$(built_recipe "$tag")" = "$recipe" ] && return 0
   echo "==> Building $tag from Debian $(debian_suite) packages (about a minute, once)"
