@@ -40,7 +40,9 @@ def test_ospf_triangle_converges_and_a_pulled_cable_reroutes(engine, run_in):
     LabHost(CONFIG).cable(lab.spec, "r1", "eth2", plugged=False)
     # Within the dead interval r1 sends r3's LAN through r2 (r1:eth1 198.18.0.1 - r2:eth1 198.18.0.2).
     wait_for(lambda: learnt(run_in, lab.tag, "r1", "198.18.3.0/24", "ospf", "198.18.0.2"), 60, "re-route")
-    wait_for(lambda: learnt(run_in, lab.tag, "r3", "198.18.1.0/24", "ospf", "198.18.0.5"), 60, "r3's way back")
+    wait_for(
+        lambda: learnt(run_in, lab.tag, "r3", "198.18.1.0/24", "ospf", "198.18.0.5"), 60, "r3's way back"
+    )
     wait_for(lambda: run_in(lab.tag, "h1", "ping -c 1 -W 2 198.18.3.10")[0] == 0, 30, "h1 to reach h3 again")
     _, trace = run_in(lab.tag, "h1", "traceroute -n -w 1 -q 1 198.18.3.10 2>&1")
     assert "198.18.0.2" in trace and "198.18.0.6" in trace, trace  # through r2, then r3
