@@ -11,6 +11,10 @@ from worker.labels import container_name
 # The lab host processes the suite starts keep no warm sandboxes: a test that wants a pool
 # asks for one and drains it (tests/labs/test_warm.py).
 os.environ["WIRELAB_POOL"] = ""
+# ... and pull from no registry: only a test's own loopback registry, when it says so.
+os.environ["WIRELAB_IMAGE_PULL_FROM"] = ""
+
+pytest_plugins = ["tests.registry"]  # the test registry's fixtures
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEMOS = Path(__file__).parent.parent / "labs" / "demo"

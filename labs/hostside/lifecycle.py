@@ -37,6 +37,9 @@ def _last_good_spec(op: Operation) -> LabHostSpec:
     return LabHostSpec.empty(op.lab.uid, op.labhost)
 
 
+IMAGE_WORK = ("pulling image", "pulled image", "building image")
+
+
 class _Progress:
     """Each line goes to the row's log, the caller, and the lab's live group."""
 
@@ -58,6 +61,15 @@ class _Progress:
         if self.echo:
             self.echo(line)
         self.publish(line)
+        if line.startswith(IMAGE_WORK):  # a minute's work: said beside the diagram too
+            self.reason(line)
+
+    def reason(self, line: str) -> None:
+        try:
+            Lab.objects.filter(id=self.op.lab_id, status=LabStatus.DEPLOYING).update(status_reason=line[:500])
+            live.publish_status(self.op.lab.uid, LabStatus.DEPLOYING, line)
+        except Exception as exc:  # a courtesy, as the live progress is
+            log.debug("could not show the image progress of operation %s: %s", self.op.id, exc)
 
     def publish(self, line: str = "") -> None:
         event = {"type": "operation", "id": self.op.id, "kind": self.op.kind, "status": self.op.status,

@@ -30,6 +30,11 @@ async def run_sync(fn, *args):
 
 def deploy(text: str, user):
     lab, _ = import_lab(text, user)
+    return redeploy(lab, user)
+
+
+def redeploy(lab, user):
+    """Deploy a stored lab on this lab host as its worker would; returns it fresh."""
     op = carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id)
     assert op.status == "succeeded", op.log
     lab.refresh_from_db()
