@@ -13,7 +13,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 LOCKS="${WIRELAB_IMAGE_LOCKS:-/run/wirelab/images}"
 
-recipe_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# recipe_of FILE...: what the files say, not where they are (clones share built images).
+recipe_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 built_recipe() {
   docker image inspect -f '{{ index .Config.Labels "wirelab.recipe" }}' "$1" 2>/dev/null || true
