@@ -112,6 +112,36 @@ r3[image]="kathara/frr"
     "pc3.startup": b"ip addr add 10.3.0.10/24 dev eth0\nip route add default via 10.3.0.1\n",
 }
 
+
+# Kathará's classic BGP lab, our own: two autonomous systems on one domain, a LAN each.
+def bgp_conf(asn: int, router_id: str, peer: str, peer_asn: int, lan: str) -> str:
+    return (
+        f"router bgp {asn}\n bgp router-id {router_id}\n no bgp ebgp-requires-policy\n"
+        f" neighbor {peer} remote-as {peer_asn}\n neighbor {peer} timers 1 3\n"
+        f" neighbor {peer} timers connect 1\n address-family ipv4 unicast\n  network {lan}\n"
+        " exit-address-family\n"
+    )
+
+
+KATHARA_BGP = {
+    "lab.conf": b"""LAB_NAME="two-as"
+as1[0]="X"
+as1[1]="L1"
+as2[0]="X"
+as2[1]="L2"
+as1[image]="kathara/frr"
+as2[image]="kathara/frr"
+""",
+    "as1.startup": startup_with_frr(
+        {"eth0": "10.0.0.1/30", "eth1": "10.1.0.1/24"},
+        bgp_conf(65001, "1.1.1.1", "10.0.0.2", 65002, "10.1.0.0/24"),
+    ),
+    "as2.startup": startup_with_frr(
+        {"eth0": "10.0.0.2/30", "eth1": "10.2.0.1/24"},
+        bgp_conf(65002, "2.2.2.2", "10.0.0.1", 65001, "10.2.0.0/24"),
+    ),
+}
+
 # containerlab's frr01-style lab, our own: FRR routers in a line, configured by their exec lines.
 CONTAINERLAB_FRR = """
 name: frr01
@@ -152,6 +182,15 @@ def test_a_kathara_ospf_lab_runs_on_wirelabs_frr_and_reroutes(labs_up, user, run
     wait_for(
         lambda: "via 10.0.12.2" in ospf_route(run_in, lab.uid, "r1", "10.3.0.0/24"), 60, "the way via r2"
     )
+
+
+def test_a_kathara_bgp_lab_runs_on_wirelabs_frr(labs_up, user, run_in):
+    from tests.waiting import wait_for
+
+    lab = labs_up(zipped(KATHARA_BGP, top="bgp/"), user)
+    assert lab.status == "running", lab.status_reason
+    shown = lambda: run_in(lab.uid, "as1", "ip route show 10.2.0.0/24 proto bgp")[1]  # noqa: E731
+    assert "via 10.0.0.2" in wait_for(shown, 90, "as1's BGP route to AS 65002's LAN")
 
 
 def test_a_containerlab_frr_lab_runs_on_wirelabs_frr(labs_up, user, run_in):
