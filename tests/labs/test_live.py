@@ -147,6 +147,30 @@ async def test_routes_are_read_from_the_kernel_as_they_change(monitor, labs_up, 
     assert connected_route(state["routes"]["a"]["routes"]) and added not in state["routes"]["a"]["routes"]
 
 
+async def test_a_routers_ospf_routes_reach_the_browser_as_they_converge_and_reroute(monitor, labs_up, user):
+    lab = await run_sync(labs_up, (DEMOS / "ospf-triangle.yaml").read_text(), user)
+    ws = await connect(f"/ws/labs/{lab.id}/", user)
+    await ws.connect()
+    snapshot = await ws.receive_json_from(timeout=30)
+
+    def r1_routes_lan3(via: str):
+        wanted = {"to": "198.18.3.0/24", "via": via}
+
+        def seen(messages) -> bool:
+            routes = [snapshot["routes"].get("r1", {}).get("routes", [])]
+            routes += [e["routes"] for e in events_of(messages, "route.state") if e["node"] == "r1"]
+            return any(wanted.items() <= route.items() for route in routes[-1])
+
+        return seen
+
+    direct, through_r2 = "198.18.0.10", "198.18.0.2"
+    if not r1_routes_lan3(direct)([]):
+        await collect(ws, r1_routes_lan3(direct), timeout=90)  # OSPF's adjacencies, then its routes
+    await run_sync(cable, lab.id, [["r1", "eth2"]], False)  # r1 - r3 pulled
+    await collect(ws, r1_routes_lan3(through_r2), timeout=60)
+    await ws.disconnect()
+
+
 async def test_impairments(labs_up, user, run_in):
     lab = await run_sync(labs_up, TWO_ROUTERS, user)
 
