@@ -23,5 +23,6 @@ ensure_frontend_matches
 step "pytest"
 export DATABASE_URL="${TEST_DATABASE_URL:-postgres://wirelab:wirelab@127.0.0.1:5432/wirelab}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+export WIRELAB_IMAGE_PULL_FROM=""  # the suite pulls only from the registry it starts on loopback
 "$PY" manage.py collectstatic --noinput -v0
 exec "$VENV/bin/pytest" "$@"

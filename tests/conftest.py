@@ -5,14 +5,17 @@ from pathlib import Path
 
 import docker
 import pytest
+from django.conf import settings
 
 from worker.labels import container_name
 
 # The lab host processes the suite starts keep no warm sandboxes: a test that wants a pool
 # asks for one and drains it (tests/labs/test_warm.py).
 os.environ["WIRELAB_POOL"] = ""
-# ... and pull from no registry: only a test's own loopback registry, when it says so.
+# ... and pull from no registry: only a test's own loopback registry, when it says so (the
+# settings of this process were read before this file: set there too).
 os.environ["WIRELAB_IMAGE_PULL_FROM"] = ""
+settings.WIRELAB_IMAGE_PULL_FROM = ()
 
 pytest_plugins = ["tests.registry"]  # the test registry's fixtures
 
