@@ -158,18 +158,23 @@ def test_front_page_empty_account_and_a_demo_opened_from_it(browser_page):
     screenshot(page, "docker-modes-before-deploy")
     assert serious_violations(page) == []
 
-    page.goto(f"{page.base}/")  # the other demo: fitted, and no label crossed either
-    page.click("#demo-routed")
-    page.wait_for_function("window.wirelab && window.wirelab.cy && window.wirelab.cy.nodes().length === 5")
-    assert (
-        cy(
+    for demo, drawn in (
+        ("routed", 5),
+        ("ospf-triangle", 9),
+        ("bgp-two-as", 6),
+    ):  # the others: fitted, no label crossed
+        page.goto(f"{page.base}/")
+        page.click(f"#demo-{demo}")
+        page.wait_for_function(
+            f"window.wirelab && window.wirelab.cy && window.wirelab.cy.nodes().length === {drawn}"
+        )
+        outside = cy(
             page,
             "return cy.nodes().filter((n) => { const b = n.renderedBoundingBox({includeLabels: true});"
             " return b.x1 < 0 || b.y1 < 0 || b.x2 > cy.width() || b.y2 > cy.height(); }).length;",
         )
-        == 0
-    )
-    assert cy(page, LABELS_CROSSED) == []
+        assert outside == 0, demo
+        assert cy(page, LABELS_CROSSED) == [], demo
 
 
 def test_a_500_node_lab_opens_and_a_live_change_restyles_only_its_element(browser_page):
