@@ -8,7 +8,12 @@ only when it changes, see images/build.sh).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import queue
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from fnmatch import fnmatchcase
@@ -36,7 +41,7 @@ def provide(runtime, images: set[str], pins: dict[str, str], config, *, say: Say
         image = next(i for i, r in use.items() if r == reference)
         name = BUILT_HERE.get(with_tag(image))
         if name:
-            build(name, image, config.image_build_seconds, say)
+            build(name, image, config.image_build_seconds, say=say, checkpoint=checkpoint)
         elif any(fnmatchcase(registry_of(reference), p) for p in config.pull_from):
             pull(runtime, reference, config.image_max_mb, say, checkpoint)
         else:
@@ -58,27 +63,57 @@ def pins_of(runtime, use: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def build(name: str, image: str, seconds: float, say: Say) -> None:
+def build(name: str, image: str, seconds: float, *, say: Say, checkpoint, script=BUILD_SCRIPT) -> None:
     """Build one of Wirelab's images with images/build.sh (which another build of the same
-    image waits for), its lines in the log."""
+    image waits for), its lines in the log; stopped (with all it started) past `seconds` or
+    when the deploy must stop, even while it prints nothing."""
     say(f"building image {image} on this lab host (its first use here; about a minute)")
-    started = time.monotonic()
-    with subprocess.Popen(
-        [str(BUILD_SCRIPT), name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        try:
-            for line in process.stdout:
-                if line.strip():
-                    say(f"  {line.strip()[:300]}")
-                if time.monotonic() - started > seconds:
-                    process.kill()
-                    raise ImageMissing(
-                        f"building image {image} took longer than {seconds:g} s; nothing was changed"
-                    )
-        finally:
-            code = process.wait()
-    if code != 0:
-        raise ImageMissing(f"building image {image} failed (exit {code}); nothing was changed")
+    deadline = time.monotonic() + seconds
+    output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    process = subprocess.Popen([str(script), name], start_new_session=True, **output)
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
+    try:
+        while (line := _next_line(lines)) is not None:
+            if line.strip():
+                say(f"  {line.strip()[:300]}")
+            if time.monotonic() > deadline:
+                raise ImageMissing(
+                    f"building image {image} took longer than {seconds:g} s; nothing was changed"
+                )
+            checkpoint()
+    finally:
+        _end(process)
+    if process.returncode != 0:
+        raise ImageMissing(f"building image {image} failed (exit {process.returncode}); nothing was changed")
+
+
+def _read_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def _next_line(lines: queue.Queue) -> str | None:
+    """The next line of output ('' when none came for a moment), None once it has ended."""
+    try:
+        return lines.get(timeout=0.5)
+    except queue.Empty:
+        return ""
+
+
+def _end(process: subprocess.Popen) -> None:
+    """Wait for a build that finished; stop one that did not (politely first: mmdebstrap
+    removes its temporary root when terminated)."""
+    if process.poll() is None:
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(wait)
+                break
+    process.wait()
+    process.stdout.close()
 
 
 def pull(runtime, reference: str, max_mb: int, say: Say, checkpoint) -> None:

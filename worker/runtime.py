@@ -475,6 +475,8 @@ class DockerRuntime:
             yield from self.client.api.pull(reference, stream=True, decode=True)
         except APIError as exc:
             yield {"error": exc.explanation or str(exc)}
+        except OSError as exc:  # requests' errors: the engine went silent or away mid-pull
+            yield {"error": f"the Docker engine stopped answering: {exc}"}
 
     def repo_digest(self, reference: str) -> str:
         """`repository@sha256:...` of the image a reference points to, when it came from a
