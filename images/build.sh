@@ -93,20 +93,15 @@ build() {
   mkdir -p "$LOCKS"
   exec {lock}>"$LOCKS/$1.lock"
   flock "$lock"
-  local tag
+  local tag make before
   case "$1" in
-    busybox) tag=wirelab/node:busybox ;;
-    debian) tag=wirelab/node:debian ;;
-    frr) tag=wirelab/frr:latest ;;
+    busybox) tag=wirelab/node:busybox make=(build_busybox) ;;
+    debian) tag=wirelab/node:debian make=(build_debian wirelab/node:debian node.packages) ;;
+    frr) tag=wirelab/frr:latest make=(build_debian wirelab/frr:latest frr.packages) ;;
     *) echo "unknown image '$1' (busybox, debian, frr or all)" >&2; return 2 ;;
   esac
-  local before
   before="$(docker image inspect -f '{{ .Id }}' "$tag" 2>/dev/null || true)"
-  case "$1" in
-    busybox) build_busybox ;;
-    debian) build_debian "$tag" node.packages ;;
-    frr) build_debian "$tag" frr.packages ;;
-  esac
+  "${make[@]}"
   replaced "$tag" "$before"
   flock -u "$lock"
 }

@@ -54,9 +54,12 @@ def provide(runtime, images: set[str], pins: dict[str, str], config, *, say: Say
 
 
 def pins_of(runtime, use: dict[str, str]) -> dict[str, str]:
-    """image -> its digest reference, for the images that came from a registry."""
+    """image -> its digest reference, for the images that came from a registry (Wirelab's own
+    never do: not looked up, so a lab of them re-converges without an inspect per image)."""
     out = {}
     for image, reference in use.items():
+        if with_tag(image) in BUILT_HERE:
+            continue
         digest = runtime.repo_digest(reference)
         if digest:
             out[image] = digest
