@@ -138,6 +138,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 WIRELAB_LABHOST = os.environ.get("WIRELAB_LABHOST", "local")
 # Where other lab hosts reach this one, and how many lab containers it may hold (`labs.fleet`).
 WIRELAB_UNDERLAY = os.environ.get("WIRELAB_UNDERLAY") or None
+# The network namespace holding that address, where the VXLAN tunnels stitching a lab across lab
+# hosts start ('' : the machine's own; a name in /var/run/netns when lab hosts share a machine).
+WIRELAB_UNDERLAY_NETNS = os.environ.get("WIRELAB_UNDERLAY_NETNS", "")
+# The underlay's MTU: a segment stitched over it carries 50 bytes less (the VXLAN header).
+WIRELAB_UNDERLAY_MTU = int(os.environ.get("WIRELAB_UNDERLAY_MTU", "1500"))
 WIRELAB_LABHOST_CONTAINERS = int(os.environ.get("WIRELAB_LABHOST_CONTAINERS", "500"))
 # A lab host's worker says it is alive this often; one silent this long is lost.
 WIRELAB_HEARTBEAT_SECONDS = float(os.environ.get("WIRELAB_HEARTBEAT_SECONDS", "5"))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from .addressing import Assignments, host_mode_port, static_ip
 from .document import LabDoc, NodeDoc
 from .images import ImagePolicy, capabilities_for
 from .kinds import get_kind, kind_of, split_mode
-from .problems import TopologyError, errors_in
+from .problems import TopologyError, error, errors_in
 from .resolve import DEFAULT_BRIDGE_SUBNET, Resolved, resolve
 from .spec import (
     FABRIC,
@@ -26,6 +28,7 @@ from .spec import (
     PublishSpec,
     RouteSpec,
     SandboxSpec,
+    StitchSpec,
     VxlanSpec,
     WireEnd,
     WireSpec,
@@ -52,35 +55,134 @@ def vni_of(network: str) -> int:
     return zlib.crc32(network.encode()) % (2**24 - 2) + 1
 
 
+@dataclass(frozen=True)
+class Underlay:
+    """What a lab spanning lab hosts is stitched over: each lab host's underlay address, the
+    VNI of each stitched segment (handed out centrally, by its fabric bridge's name), and the
+    underlay's MTU (a stitched segment carries 50 bytes less)."""
+
+    addresses: dict[str, str]
+    vni: Callable[[str], int]
+    mtu: int = UNDERLAY_MTU
+
+
 def compile_lab(
     doc: LabDoc,
     lab: str,
     labhost: str,
     previous: Assignments | None = None,
     images: ImagePolicy | None = None,
+    *,
+    underlay: Underlay | None = None,
 ) -> tuple[dict[str, LabHostSpec], Assignments]:
-    """One spec per lab host (all nodes on `labhost` for now), and the addresses used.
+    """One spec per lab host, and the addresses used.
 
-    With an image policy, a refused image is an error and an alias runs its stand-in."""
+    Every node runs on `labhost` but the hosts and routers a `placement` pins elsewhere (their
+    containers with them); a segment with members on several lab hosts is stitched between
+    them over the `underlay`. With an image policy, a refused image is an error and an alias
+    runs its stand-in."""
     assignments, problems = check(doc, previous, images)
     if errors_in(problems):
         raise TopologyError(errors_in(problems))
+    where = locations(doc, labhost)
+    _check_underlay(doc, where, underlay)
     res = resolve(doc)
     spec = LabHostSpec(lab=lab, labhost=labhost, name=doc.name)
-    _Compiler(doc, res, assignments, spec).run()
+    compiler = _Compiler(doc, res, assignments, spec, where=where, underlay=underlay)
+    compiler.run()
     if images is not None:
         for node in [*spec.sandboxes, *spec.apps]:
             node.image = images.image_for(node.image)
     for sandbox in spec.sandboxes:
         sandbox.capabilities += [c for c in capabilities_for(sandbox.image) if c not in sandbox.capabilities]
-    running = {node.image for node in [*spec.sandboxes, *spec.apps]}
-    spec.pins = {image: ref for image, ref in assignments.images.items() if image in running}
-    return {labhost: spec}, assignments
+    specs = _split(spec, where, compiler.stitched, underlay)
+    for part in specs.values():
+        running = {node.image for node in [*part.sandboxes, *part.apps]}
+        part.pins = {image: ref for image, ref in assignments.images.items() if image in running}
+    return specs, assignments
+
+
+def locations(doc: LabDoc, labhost: str) -> dict[str, str]:
+    """The lab host of every host, router and container: its own `placement`, its host's, or
+    the lab's."""
+    where = {}
+    for name, node in doc.nodes.items():
+        if kind_of(node).sandboxed:
+            where[name] = node.placement.labhost if node.placement else labhost
+    for name, node in doc.nodes.items():
+        if kind_of(node).placed_on_host and node.host in where:
+            where[name] = where[node.host]
+    return where
+
+
+def _check_underlay(doc: LabDoc, where: dict[str, str], underlay: Underlay | None) -> None:
+    if len(set(where.values())) < 2:
+        return
+    known = underlay.addresses if underlay else {}
+    problems = [
+        error(f"nodes.{name}.placement.labhost", f"lab host '{host}' has no underlay address to stitch over")
+        for name, host in where.items()
+        if doc.nodes[name].placement is not None and host not in known
+    ]
+    if problems or underlay is None:
+        raise TopologyError(problems or [error("placement", "a lab on several lab hosts needs an underlay")])
+
+
+def _split(
+    whole: LabHostSpec, where: dict[str, str], stitched: dict[str, list[str]], underlay: Underlay | None
+) -> dict[str, LabHostSpec]:
+    """The lab's one spec cut into a spec per lab host, each with the stitches of its segments."""
+    hosts = sorted(set(where.values()))
+    if len(hosts) < 2:
+        whole.labhost = hosts[0] if hosts else whole.labhost
+        return {whole.labhost: whole}
+    parts = {
+        host: LabHostSpec(lab=whole.lab, labhost=host, name=whole.name, part=host, pins=dict(whole.pins))
+        for host in hosts
+    }
+    for sandbox in whole.sandboxes:
+        parts[where[sandbox.name]].sandboxes.append(sandbox)
+    for app in whole.apps:
+        parts[where[app.name]].apps.append(app)
+    for wire in whole.wires:
+        node = wire.b.node if wire.a.node == FABRIC else wire.a.node
+        parts[where[node]].wires.append(wire)
+    for key, port in whole.cables.items():
+        parts[where[key.split(":", 1)[0]]].cables[key] = port
+    for part in parts.values():
+        part.segments = sorted({w.b.bridge for w in part.wires if w.b.node == FABRIC and w.b.bridge})
+    for bridge, members in stitched.items():
+        assert underlay is not None  # _check_underlay
+        vni = underlay.vni(bridge)
+        for host in members:
+            local = underlay.addresses[host]
+            parts[host].stitches.append(
+                StitchSpec(
+                    name=short_name("t", f"{bridge}|{vni}|{local}", 10),  # made anew if either changes
+                    vni=vni,
+                    bridge=bridge,
+                    local=local,
+                    peers=[underlay.addresses[h] for h in members if h != host],
+                    mtu=underlay.mtu - VXLAN_OVERHEAD,
+                )
+            )
+    return parts
 
 
 class _Compiler:
-    def __init__(self, doc: LabDoc, res: Resolved, assignments: Assignments, spec: LabHostSpec):
+    def __init__(
+        self,
+        doc: LabDoc,
+        res: Resolved,
+        assignments: Assignments,
+        spec: LabHostSpec,
+        *,
+        where: dict[str, str],
+        underlay: Underlay | None,
+    ):
         self.doc, self.res, self.asg, self.spec = doc, res, assignments, spec
+        self.where, self.underlay = where, underlay
+        self.stitched: dict[str, list[str]] = {}  # fabric bridge -> the lab hosts it spans
         self.sandboxes: dict[str, SandboxSpec] = {}
         self.members: dict[str, list] = {}  # L2 domain -> its interfaces, so lookups stay linear
         for iface in res.interfaces.values():
@@ -161,8 +263,9 @@ class _Compiler:
                 continue  # switch ports are bridge ports, made by their peers' wires
             domain = self.res.domains.get(iface.domain)
             bridge = self._domain_bridge(iface.domain)
+            mtu = self._stitched_mtu(iface.domain, bridge)
             self.sandboxes[iface.node].interfaces.append(
-                InterfaceSpec(iface.name, self._interface_address(key, iface.address, domain.subnet))
+                InterfaceSpec(iface.name, self._interface_address(key, iface.address, domain.subnet), mtu)
             )
             if bridge is not None:
                 bridges.add(bridge)
@@ -171,9 +274,19 @@ class _Compiler:
                     WireSpec(
                         WireEnd(iface.node, iface.name),
                         WireEnd(FABRIC, fabric_port(key), bridge=bridge),
+                        mtu=mtu,
                     )
                 )
         self.spec.segments = sorted(bridges)
+
+    def _stitched_mtu(self, domain_key: str, bridge: str | None) -> int | None:
+        """A segment whose members run on several lab hosts is stitched over the underlay: its
+        frames carry a VXLAN header there, so its interfaces get 50 bytes less."""
+        hosts = sorted({self.where[i.node] for i in self.members.get(domain_key, []) if i.node in self.where})
+        if bridge is None or len(hosts) < 2 or self.underlay is None:
+            return None
+        self.stitched[bridge] = hosts
+        return self.underlay.mtu - VXLAN_OVERHEAD
 
     def _host_bridge(self, host: str) -> tuple[str, ipaddress.IPv4Interface]:
         network = self.res.bridges.get(host)
@@ -238,7 +351,7 @@ class _Compiler:
     def _overlay_app(self, app: AppSpec, network: str, host: SandboxSpec) -> None:
         subnet = ipaddress.ip_network(self.doc.networks[network].subnet, strict=False)
         bridge = short_name("ov", network, 8)
-        mtu = UNDERLAY_MTU - VXLAN_OVERHEAD
+        mtu = self._overlay_mtu(network)
         if not any(b.name == bridge for b in host.bridges):
             host.bridges.append(BridgeSpec(bridge, [], mtu=mtu))
         address = self._app_address(app.name, self.doc.nodes[app.name].address, subnet)
@@ -250,6 +363,12 @@ class _Compiler:
                 mtu=mtu,
             )
         )
+
+    def _overlay_mtu(self, network: str) -> int:
+        """50 bytes less than the smallest MTU of the interfaces its hosts' tunnels start on."""
+        hosts = {n.host for n in self.doc.nodes.values() if n.mode == f"overlay:{network}"}
+        under = [self._vtep_interface(h).mtu or UNDERLAY_MTU for h in hosts if h in self.sandboxes]
+        return min(under, default=UNDERLAY_MTU) - VXLAN_OVERHEAD
 
     def _overlays(self) -> None:
         by_network: dict[str, list[str]] = {}
@@ -273,7 +392,10 @@ class _Compiler:
                 )
 
     def _vtep_address(self, host: str) -> str:
+        return self._vtep_interface(host).addresses[0].split("/")[0]
+
+    def _vtep_interface(self, host: str) -> InterfaceSpec:
         for iface in self.sandboxes[host].interfaces:
             if iface.addresses:
-                return iface.addresses[0].split("/")[0]
+                return iface
         raise TopologyError([])  # validation makes sure every overlay host has an address

@@ -90,6 +90,13 @@ def parse_port(value: Any) -> Any:
 PortField = Annotated[PortDoc, Field()]
 
 
+class PlacementDoc(Strict):
+    """Where a lab (or one host or router of it) runs: pinned to a lab host by name (otherwise
+    the scheduler chooses)."""
+
+    labhost: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", description="the lab host to run on")
+
+
 class NodeDoc(Strict):
     """A node: a host, router, switch or container (see `topology.kinds`)."""
 
@@ -114,6 +121,9 @@ class NodeDoc(Strict):
     )
     publish_range: str | None = Field(
         default=None, description="hosts: host ports containers may publish, e.g. 1-65535"
+    )
+    placement: PlacementDoc | None = Field(
+        default=None, description="hosts and routers: the lab host it runs on, when the lab spans several"
     )
     position: Position | None = None
 
@@ -158,12 +168,6 @@ class LinkDoc(Strict):
 
     endpoints: list[str] = Field(min_length=2, max_length=2)
     subnet: str | None = None
-
-
-class PlacementDoc(Strict):
-    """Where a lab runs: pinned to one lab host by name (otherwise the scheduler chooses)."""
-
-    labhost: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", description="the lab host to run on")
 
 
 class LabDoc(Strict):

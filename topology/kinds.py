@@ -80,7 +80,17 @@ register(
         label="Host",
         description="An emulated machine (a Docker host or an end host); may hold containers.",
         fields=frozenset(
-            {"image", "env", "exec", "files", "interfaces", "routes", "port_range", "publish_range"}
+            {
+                "image",
+                "env",
+                "exec",
+                "files",
+                "interfaces",
+                "routes",
+                "port_range",
+                "publish_range",
+                "placement",
+            }
         ),
         has_interfaces=True,
         sandboxed=True,
@@ -95,7 +105,7 @@ register(
         name="router",
         label="Router",
         description="Forwards between its interfaces and has static routes.",
-        fields=frozenset({"image", "env", "exec", "files", "interfaces", "routes"}),
+        fields=frozenset({"image", "env", "exec", "files", "interfaces", "routes", "placement"}),
         has_interfaces=True,
         sandboxed=True,
         forwards=True,

@@ -96,6 +96,21 @@ class VxlanSpec:
 
 
 @dataclass
+class StitchSpec:
+    """A VXLAN end in the lab's fabric namespace that carries one of its segments to the same
+    segment's bridge on other lab hosts, over the underlay. Its socket lives in the lab host's
+    underlay namespace (where it is made), the device in the fabric."""
+
+    name: str
+    vni: int
+    bridge: str
+    local: str  # this lab host's underlay address
+    peers: list[str]  # the other lab hosts' underlay addresses
+    mtu: int
+    port: int = 4789
+
+
+@dataclass
 class SandboxSpec:
     """An emulated machine (host or router): a long-lived container whose netns it is."""
 
@@ -156,6 +171,8 @@ class LabHostSpec:
     wires: list[WireSpec] = field(default_factory=list)
     cables: dict[str, str] = field(default_factory=dict)  # "node:iface" -> its fabric end
     pins: dict[str, str] = field(default_factory=dict)  # image -> the digest it was first deployed with
+    part: str = ""  # a lab spanning lab hosts: this host's part, which names its fabric namespace
+    stitches: list[StitchSpec] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

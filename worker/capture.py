@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
-from . import fabric
 from .errors import EngineError
+from .live.controls import fabric_of
 
 
-def capture(lab: str, cable: str, seconds: int, max_bytes: int) -> bytes:
+def capture(lab: str, cable: str, seconds: int, max_bytes: int, installation: str | None = None) -> bytes:
     """Capture what crosses a cable (its fabric end) for up to `seconds`; returns pcap bytes."""
-    if not fabric.exists(lab):
-        raise EngineError(f"lab {lab} is not running on this lab host")
     command = [
-        "ip", "netns", "exec", fabric.fabric_namespace(lab),
+        "ip", "netns", "exec", os.path.basename(fabric_of(lab, installation)),
         "timeout", "--signal=INT", str(seconds),
         "tcpdump", "-i", cable, "-U", "-s", "262144", "-w", "-",
     ]  # fmt: skip

@@ -32,6 +32,10 @@ class EngineConfig:
     # Images a lab names and this lab host lacks: Wirelab's own are built, others pulled from
     # the registries matching these patterns (none by default), each bounded (worker/images.py).
     pull_from: tuple[str, ...] = ()
+    # The network namespace holding this lab host's underlay address, where the tunnels that
+    # stitch a lab across lab hosts start: '' is the machine's own (a path or a name in
+    # /var/run/netns otherwise: several lab hosts on one machine, each with an underlay of its own).
+    underlay_netns: str = ""
     image_max_mb: int = 4096
     image_build_seconds: float = 900.0
 
@@ -39,6 +43,11 @@ class EngineConfig:
     def claims_dir(self) -> Path:
         """Where the engine records what each claimed warm sandbox was personalised for."""
         return self.lock_dir / "claims"
+
+    @property
+    def underlay_path(self) -> str:
+        name = self.underlay_netns
+        return name if not name or name.startswith("/") else f"/var/run/netns/{name}"
 
     @property
     def mark(self) -> str:

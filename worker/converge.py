@@ -129,8 +129,7 @@ class _Converge:
             self.startup([a.name for a in self.spec.apps], self.apps)
             self.checkpoint()
             self.observe()
-            if not self.spec.sandboxes and not self.spec.apps and fabric.remove(self.spec.lab):
-                self.changed("fabric namespace removed")
+            self.remove_fabrics()
         finally:
             self.threads.shutdown(wait=True)
         self.say(f"done: {len(self.report.changes)} change(s)")
@@ -309,19 +308,32 @@ class _Converge:
 
     # Namespaces -----------------------------------------------------------------------
 
+    @property
+    def fabric_name(self) -> str:
+        return fabric.fabric_namespace(self.spec.lab, self.spec.part)
+
     def sync_fabric(self) -> None:
-        if FABRIC in self.plans and fabric.create(self.spec.lab, self.config.mark):
+        if FABRIC in self.plans and fabric.create(self.fabric_name, self.config.mark):
             self.changed("fabric namespace created")
+
+    def remove_fabrics(self) -> None:
+        """The lab's fabric namespaces this lab host made and no longer needs: all of them once
+        it holds nothing of the lab, else one named for another part (the lab began or ceased
+        to span lab hosts)."""
+        empty = not self.spec.sandboxes and not self.spec.apps
+        for name in fabric.owned(self.config.mark, self.spec.lab):
+            if (empty or name != self.fabric_name) and fabric.remove(name):
+                self.changed(f"fabric namespace {name} removed")
 
     def _path(self, owner: str) -> str | None:
         if owner == FABRIC:
-            return fabric.path_of(self.spec.lab)
+            return fabric.path_of(self.fabric_name)
         holder = self.holders.get(owner)
         return f"/proc/{holder.pid}/ns/net" if holder and holder.pid else None
 
     def wire(self) -> set[str]:
         """Veth pairs first (from the root namespace), then each namespace's own settings."""
-        ns = Namespaces()
+        ns = Namespaces(self.config.underlay_path)
         alias = labels.alias(self.spec.lab)
         try:
             paths = {owner: self._path(owner) for owner in self.plans}

@@ -1,4 +1,9 @@
-"""The lab's fabric namespace (`wl-<lab>`): the home of its segments and switches."""
+"""The lab's fabric namespace (`wl-<lab>`, or `wl-<lab>.<part>` for a lab host's part of a lab
+spanning several): the home of its segments, switches and the stitches between lab hosts.
+
+Each is marked (its loopback's alias) with the engine that made it, so lab hosts sharing one
+machine each find only their own.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +11,32 @@ import os
 
 from pyroute2 import IPRoute, netns
 
-from .labels import fabric_namespace, installation_alias
+from .labels import fabric_namespace, installation_alias, parse_fabric_namespace
 from .nsock import netlink_fd_in
 
-__all__ = ["create", "exists", "fabric_namespace", "installation_of", "labs_with_fabric", "path_of", "remove"]
+__all__ = ["create", "fabric_namespace", "find", "installation_of", "labs_with_fabric", "owned", "remove"]
 
 NETNS_DIR = "/var/run/netns"
 
 
-def path_of(lab: str) -> str:
-    return f"{NETNS_DIR}/{fabric_namespace(lab)}"
+def path_of(name: str) -> str:
+    return f"{NETNS_DIR}/{name}"
 
 
-def exists(lab: str) -> bool:
-    return os.path.exists(path_of(lab))
-
-
-def create(lab: str, installation: str) -> bool:
-    """Make the lab's fabric namespace, its loopback marked with the installation's name."""
-    if exists(lab):
+def create(name: str, installation: str) -> bool:
+    """Make a fabric namespace, its loopback marked with the installation's name."""
+    if os.path.exists(path_of(name)):
         return False
-    netns.create(fabric_namespace(lab))
-    with IPRoute(fileno=netlink_fd_in(path_of(lab))) as ipr:
+    netns.create(name)
+    with IPRoute(fileno=netlink_fd_in(path_of(name))) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], ifalias=installation_alias(installation))
     return True
 
 
-def installation_of(lab: str) -> str:
-    """The installation whose mark the lab's fabric namespace carries ('' if none)."""
+def installation_of(name: str) -> str:
+    """The installation whose mark a fabric namespace carries ('' if none)."""
     try:
-        with IPRoute(fileno=netlink_fd_in(path_of(lab))) as ipr:
+        with IPRoute(fileno=netlink_fd_in(path_of(name))) as ipr:
             alias = ipr.get_links(ipr.link_lookup(ifname="lo")[0])[0].get_attr("IFLA_IFALIAS") or ""
     except Exception:  # gone meanwhile, or not a namespace we can read: not ours to touch
         return ""
@@ -43,21 +44,32 @@ def installation_of(lab: str) -> str:
     return alias[len(prefix) :] if alias.startswith(prefix) else ""
 
 
-def remove(lab: str) -> bool:
-    if not exists(lab):
+def remove(name: str) -> bool:
+    if not os.path.exists(path_of(name)):
         return False
-    netns.remove(fabric_namespace(lab))
+    netns.remove(name)
     return True
 
 
-def labs_with_fabric(installation: str | None = None) -> set[str]:
-    """Tags of every lab that has a fabric namespace on this host (made by `installation`,
-    if given: its namespace's mark is read)."""
+def owned(installation: str | None = None, lab: str | None = None) -> dict[str, str]:
+    """Every fabric namespace on this machine (of `lab`; made by `installation`, if given: its
+    mark is read), by name, with its lab's tag."""
     try:
         names = os.listdir(NETNS_DIR)
     except FileNotFoundError:
-        return set()
-    tags = {name[3:] for name in names if name.startswith("wl-")}
+        return {}
+    found = {name: tag for name in names if (tag := parse_fabric_namespace(name)) and lab in (None, tag)}
     if installation is None:
-        return tags
-    return {tag for tag in tags if installation_of(tag) == installation}
+        return found
+    return {name: tag for name, tag in found.items() if installation_of(name) == installation}
+
+
+def find(lab: str, installation: str | None = None) -> str | None:
+    """The path of the lab's fabric namespace that `installation` made here, if any."""
+    names = sorted(owned(installation, lab))
+    return path_of(names[0]) if names else None
+
+
+def labs_with_fabric(installation: str | None = None) -> set[str]:
+    """Tags of every lab that has a fabric namespace on this host (made by `installation`)."""
+    return set(owned(installation).values())

@@ -38,8 +38,19 @@ def parse_container_name(name: str) -> tuple[str, str] | None:
     return (found[1], found[2]) if found else None
 
 
-def fabric_namespace(lab: str) -> str:
-    return f"wl-{lab}"
+def fabric_namespace(lab: str, part: str = "") -> str:
+    """The lab's fabric namespace here: `part` names a lab host's part of a lab spanning several
+    (two lab hosts on one machine then hold two)."""
+    return f"wl-{lab}.{part}" if part else f"wl-{lab}"
+
+
+FABRIC_NAME = re.compile(r"^wl-([0-9a-z]{4,16})(\.[a-z0-9][a-z0-9_-]{0,99})?$")
+
+
+def parse_fabric_namespace(name: str) -> str | None:
+    """The lab's tag from a fabric namespace's name, else None."""
+    found = FABRIC_NAME.match(name)
+    return found[1] if found else None
 
 
 def installation_alias(installation: str) -> str:

@@ -14,6 +14,8 @@ import socket
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from topology.spec import StitchSpec
+
 from . import netdump
 from .errors import EngineError
 from .labels import ROUTE_PROTO
@@ -48,11 +50,16 @@ class Namespace:
 class Namespaces:
     """Netlink sockets by namespace path, opened on first use and closed together."""
 
-    def __init__(self) -> None:
+    def __init__(self, underlay: str = "") -> None:
         self._sockets: dict[str, IPRoute] = {}
         self._readers: dict[str, socket.socket | OSError] = {}
         self._fds: dict[str, int] = {}
         self.root = IPRoute()
+        self.underlay_path = underlay  # where tunnels between lab hosts start ('': the root namespace)
+
+    @property
+    def underlay(self) -> IPRoute:
+        return self[self.underlay_path] if self.underlay_path else self.root
 
     def at(self, path: str) -> Namespace:
         return Namespace(self, path)
@@ -139,6 +146,25 @@ def create_vxlan(ipr: IPRoute, name: str, vni: int, local: str, port: int) -> No
         vxlan_local=local,
         vxlan_port=port,
         vxlan_learning=1,
+    )
+
+
+def create_stitch(where: Namespace, stitch: StitchSpec) -> None:
+    """A VXLAN end made from the underlay namespace straight into `where` (a fabric): its UDP
+    socket stays in the underlay, so the lab's namespace holds no address of the lab host's."""
+    ns = where.owner
+    _call(
+        f"creating the stitch {stitch.name} (VNI {stitch.vni}) from {stitch.local}",
+        ns.underlay.link,
+        "add",
+        ifname=stitch.name,
+        kind="vxlan",
+        vxlan_id=stitch.vni,
+        vxlan_local=stitch.local,
+        vxlan_port=stitch.port,
+        vxlan_learning=1,
+        mtu=stitch.mtu,
+        net_ns_fd=ns.fd(where.path),
     )
 
 

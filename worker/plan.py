@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from topology.spec import FABRIC, LabHostSpec, VxlanSpec
+from topology.spec import FABRIC, LabHostSpec, StitchSpec, VxlanSpec
 
 
 @dataclass
@@ -29,10 +29,11 @@ class NamespacePlan:
     bridges: dict[str, Port] = field(default_factory=dict)
     ports: dict[str, Port] = field(default_factory=dict)
     vxlans: list[VxlanSpec] = field(default_factory=list)
+    stitches: list[StitchSpec] = field(default_factory=list)  # the fabric's tunnels to other lab hosts
     routes: list[tuple[str, str]] = field(default_factory=list)
 
     def owned_names(self) -> set[str]:
-        return set(self.bridges) | set(self.ports) | {v.name for v in self.vxlans}
+        return set(self.bridges) | set(self.ports) | {v.name for v in [*self.vxlans, *self.stitches]}
 
 
 def namespace_plans(spec: LabHostSpec) -> dict[str, NamespacePlan]:
@@ -46,6 +47,7 @@ def namespace_plans(spec: LabHostSpec) -> dict[str, NamespacePlan]:
         fabric = plan(FABRIC)
         for bridge in spec.segments:
             fabric.bridges[bridge] = Port(bridge)
+        fabric.stitches = list(spec.stitches)
     addresses: dict[tuple[str, str], tuple[list[str], int | None]] = {}
     for sandbox in spec.sandboxes:
         node = plan(sandbox.name)

@@ -39,9 +39,10 @@ def configure(where: Namespace, plan: NamespacePlan, alias: str, current: dict |
         changes += _named(
             port.name, netlink.sync_addresses(where, link, port.addresses, have.get(link.index, set()))
         )
-    for vxlan in plan.vxlans:
+    for vxlan in [*plan.vxlans, *plan.stitches]:
         link = current[vxlan.name]
-        changes += _named(vxlan.name, netlink.shape(where, link, alias, None, current[vxlan.bridge].index))
+        mtu = getattr(vxlan, "mtu", None)
+        changes += _named(vxlan.name, netlink.shape(where, link, alias, mtu, current[vxlan.bridge].index))
         changes += _named(vxlan.name, netlink.sync_flood_list(where, link, vxlan.peers))
     changes += netlink.sync_routes(where, plan.routes)
     lo = current.get("lo")
@@ -61,12 +62,15 @@ def _create_devices(where: Namespace, plan: NamespacePlan, existing: dict) -> li
         if bridge.name not in existing:
             netlink.create_bridge(where.ipr, bridge.name, bridge.mtu)
             changes.append(f"bridge {bridge.name} created")
-    for vxlan in plan.vxlans:
+    for vxlan in [*plan.vxlans, *plan.stitches]:
         link = existing.get(vxlan.name)
         if link is not None and link.kind != "vxlan":
             netlink.delete_link(where.ipr, link.index)
             link = None
-        if link is None:
+        if link is None and vxlan in plan.stitches:
+            netlink.create_stitch(where, vxlan)
+            changes.append(f"stitch {vxlan.name} (VNI {vxlan.vni}) to {', '.join(vxlan.peers)} created")
+        elif link is None:
             netlink.create_vxlan(where.ipr, vxlan.name, vxlan.vni, vxlan.local, vxlan.port)
             changes.append(f"VXLAN {vxlan.name} (VNI {vxlan.vni}) created")
     return changes

@@ -1723,12 +1723,18 @@ export interface components {
              * @default null
              */
             publish_range?: string | null;
+            /**
+             * @description hosts and routers: the lab host it runs on, when the lab spans several
+             * @default null
+             */
+            placement?: components["schemas"]["PlacementDoc"] | null;
             /** @default null */
             position?: components["schemas"]["Position"] | null;
         };
         /**
          * PlacementDoc
-         * @description Where a lab runs: pinned to one lab host by name (otherwise the scheduler chooses).
+         * @description Where a lab (or one host or router of it) runs: pinned to a lab host by name (otherwise
+         *     the scheduler chooses).
          */
         PlacementDoc: {
             /**

@@ -25,5 +25,6 @@ def _engine_of(labhost: str) -> LabHost:
         pool=settings.WIRELAB_POOL_MAX > 0,
         pull_from=settings.WIRELAB_IMAGE_PULL_FROM,
         image_max_mb=settings.WIRELAB_IMAGE_MAX_MB,
+        underlay_netns=settings.WIRELAB_UNDERLAY_NETNS,
     )
     return LabHost(config)

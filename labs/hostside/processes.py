@@ -40,12 +40,22 @@ def commands(name: str) -> dict[str, list[str]]:
     }
 
 
-def run_labhost(name: str, underlay: str | None, containers: int, log_dir: str | None, say=print) -> int:
+def run_labhost(
+    name: str,
+    underlay: str | None,
+    containers: int,
+    log_dir: str | None,
+    *,
+    underlay_netns: str = "",
+    say=print,
+) -> int:
     """Start the three, wait until one ends or a signal comes, stop the rest; the exit code of
     the first to end (0 when stopped by a signal)."""
     env = dict(os.environ, WIRELAB_LABHOST=name, WIRELAB_LABHOST_CONTAINERS=str(containers))
     if underlay:
         env["WIRELAB_UNDERLAY"] = underlay
+    if underlay_netns:
+        env["WIRELAB_UNDERLAY_NETNS"] = underlay_netns
     stop = threading.Event()
     ended: list[int] = []  # the exit code of a process that ended on its own, before any stop
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -128,3 +128,72 @@ def test_warmable_sandboxes_are_the_ones_a_warm_sandbox_can_become(demo_text):
     assert warmable(demo_text("docker-modes")) == ["client"]
     own_env = "name: e\nnodes:\n  a: {kind: host, env: {X: '1'}}\n  b: {kind: host}\n"
     assert warmable(own_env) == ["b"]  # a container's environment is fixed when it is made
+
+
+def spanning(text, pins, underlay=None, vnis=None):
+    """Compile with hosts and routers pinned to lab hosts ('a' is the lab's own)."""
+    import yaml
+
+    from topology.compiler import Underlay
+
+    data = yaml.safe_load(text)
+    for node, host in pins.items():
+        data["nodes"][node]["placement"] = {"labhost": host}
+    vnis = {} if vnis is None else vnis
+    if underlay is None:
+        underlay = Underlay(
+            {"a": "192.0.2.1", "b": "192.0.2.2"}, lambda b: vnis.setdefault(b, 100 + len(vnis))
+        )
+    return compile_lab(read_document(yaml.safe_dump(data)), "t1", "a", underlay=underlay)[0]
+
+
+def test_a_lab_spanning_lab_hosts_is_one_spec_each_with_its_segments_stitched(demo_text):
+    specs = spanning(demo_text("docker-modes"), {"h2": "b"})
+    a, b = specs["a"], specs["b"]
+    assert (a.part, b.part) == ("a", "b")
+    assert {s.name for s in a.sandboxes} == {"h1", "client"} and {s.name for s in b.sandboxes} == {"h2"}
+    assert {x.name for x in b.apps} == {"nginx-3", "app-dyn", "app-2"}  # containers go with their host
+    assert set(b.cables) == {"h2:eth0"} and set(a.cables) == {"h1:eth0", "client:eth0"}
+    assert a.segments == b.segments
+    [sa], [sb] = a.stitches, b.stitches
+    assert (sa.vni, sa.bridge) == (sb.vni, sb.bridge) == (100, a.segments[0])
+    assert (sa.local, sa.peers, sb.local, sb.peers) == (
+        "192.0.2.1",
+        ["192.0.2.2"],
+        "192.0.2.2",
+        ["192.0.2.1"],
+    )
+    # the stitched LAN loses the VXLAN header to the underlay, the overlay above it as much again
+    assert sa.mtu == 1450
+    h2 = b.sandboxes[0]
+    assert h2.interfaces[0].mtu == 1450
+    assert {br.name: br.mtu for br in h2.bridges if br.name.startswith("ov")}.popitem()[1] == 1400
+    assert [w.mtu for w in b.wires if w.a.node == "app-2"] == [1400]
+    assert all(not s.stitches for s in spanning(demo_text("docker-modes"), {"h2": "a"}).values())
+
+
+def test_only_segments_with_members_on_several_lab_hosts_are_stitched(demo_text):
+    specs = spanning(demo_text("routed"), {"h2": "b"})  # lan2 spans a and b; lan1 stays on a
+    [stitch] = specs["a"].stitches
+    assert specs["b"].segments == [stitch.bridge] and len(specs["a"].segments) == 2
+    r1 = next(s for s in specs["a"].sandboxes if s.name == "r1")
+    assert sorted((i.name, i.mtu) for i in r1.interfaces) == [("eth0", None), ("eth1", 1450)]
+
+
+def test_a_pin_to_a_lab_host_without_an_underlay_address_is_refused_at_its_node(demo_text):
+    from topology.compiler import Underlay
+
+    with pytest.raises(TopologyError) as refused:
+        spanning(demo_text("routed"), {"h2": "c"}, Underlay({"a": "192.0.2.1"}, lambda b: 1))
+    [problem] = refused.value.problems
+    assert problem.path == "nodes.h2.placement.labhost" and "'c' has no underlay address" in problem.message
+
+
+def test_only_hosts_and_routers_are_placed_their_containers_follow(demo_text):
+    import yaml
+
+    data = yaml.safe_load(demo_text("docker-modes"))
+    data["nodes"]["app-1"]["placement"] = {"labhost": "b"}
+    with pytest.raises(TopologyError) as refused:
+        compile_lab(read_document(yaml.safe_dump(data)), "t1", "a")
+    assert [p.path for p in refused.value.problems] == ["nodes.app-1.placement"]

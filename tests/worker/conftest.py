@@ -43,8 +43,7 @@ def leftovers(tag: str) -> list[str]:
         found = [c["Names"][0].lstrip("/") for c in listed]  # they may be removed meanwhile
     finally:
         client.close()
-    if fabric.exists(tag):
-        found.append(f"namespace wl-{tag}")
+    found += [f"namespace {name}" for name in fabric.owned(lab=tag)]
     with IPRoute() as ipr:  # nothing of the lab's in the lab host's own namespace either
         for link in ipr.get_links():
             if (link.get_attr("IFLA_IFALIAS") or "").startswith(f"wirelab:{tag}"):
@@ -56,20 +55,19 @@ def leftovers(tag: str) -> list[str]:
 def engine():
     """`engine(text, tag=None, previous=None, config=CONFIG)` compiles and converges; cleans up
     after."""
-    tags: list[str] = []
+    tags: dict[str, EngineConfig] = {}  # each lab, with the engine that made it (only it removes it)
 
     def deploy(
         text: str, tag: str | None = None, previous: Assignments | None = None, config: EngineConfig = CONFIG
     ) -> Deployed:
         tag = tag or new_tag()
-        if tag not in tags:
-            tags.append(tag)
+        tags.setdefault(tag, config)
         specs, assignments = compile_lab(read_document(text), tag, "local", previous)
         report = converge(specs["local"], config)
         return Deployed(tag, specs["local"], report, assignments)
 
     deploy.tags = tags
     yield deploy
-    for tag in tags:
-        destroy(tag, "local", config=CONFIG)
+    for tag, config in tags.items():
+        destroy(tag, "local", config=config)
     assert [left for tag in tags for left in leftovers(tag)] == []

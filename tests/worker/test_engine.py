@@ -32,8 +32,9 @@ def test_docker_modes_reachability_matrix(engine, run_in):
     assert_docker_modes_matrix(run_in, engine(DOCKER_MODES))
 
 
-def assert_docker_modes_matrix(run_in, lab) -> None:
-    """The primer's paths on a deployed docker-modes lab (also its warm deploy, test_pool.py)."""
+def assert_docker_modes_matrix(run_in, lab, overlay_mtu: int = 1450) -> None:
+    """The primer's paths on a deployed docker-modes lab (also its warm deploy, test_pool.py,
+    and spread over two lab hosts, test_stitching.py)."""
     tag = lab.tag
     assert fetch(run_in, tag, "client", "http://198.18.0.11:80/") == "nginx-1"
     assert fetch(run_in, tag, "client", "http://198.18.0.11:10000/") == "nginx-2"
@@ -49,7 +50,7 @@ def assert_docker_modes_matrix(run_in, lab) -> None:
     code, output = run_in(tag, "app-1", "ping -c 2 -W 2 198.19.128.3")
     assert code == 0, output
     # full-size frames fit the overlay's MTU: 1422 bytes of payload + 28 of headers = 1450
-    code, output = run_in(tag, "app-2", "ping -c 1 -W 2 -s 1422 198.19.128.2")
+    code, output = run_in(tag, "app-2", f"ping -c 1 -W 2 -s {overlay_mtu - 28} 198.19.128.2")
     assert code == 0, output
 
     # masquerade: a bridge-mode container is seen on the LAN with its host's address
@@ -276,7 +277,7 @@ def test_destroy_leaves_nothing_and_gc_takes_only_this_installations_orphans(eng
     kept = engine(ROUTED, config=mine)
     orphan = engine(ROUTED, config=mine)
     foreign = engine(ROUTED, config=replace(CONFIG, installation=f"other{new_tag()}"))
-    assert fabric.installation_of(orphan.tag) == mine.installation
+    assert fabric.installation_of(fabric.fabric_namespace(orphan.tag)) == mine.installation
     assert LabHost(mine).gc({kept.tag}, "local", dry_run=True) == [orphan.tag]
     assert leftovers(orphan.tag) != []
     # another installation's lab is unknown here too, and still never taken
@@ -285,9 +286,9 @@ def test_destroy_leaves_nothing_and_gc_takes_only_this_installations_orphans(eng
     assert leftovers(kept.tag) != [] and leftovers(foreign.tag) != []
 
     report = destroy(kept.tag, "local", config=mine)
-    assert "fabric namespace removed" in report.changes
+    assert f"fabric namespace wl-{kept.tag} removed" in report.changes
     assert leftovers(kept.tag) == []
-    assert not fabric.exists(kept.tag)
+    assert fabric.find(kept.tag) is None
     assert converge(report_spec := kept.spec.empty(kept.tag, "local"), mine).changes == []
     assert report_spec.sandboxes == []
 

@@ -7,6 +7,7 @@ qdiscs on the same end, so they shape what the node receives.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 
@@ -15,21 +16,27 @@ from ..errors import EngineError
 from ..netlink import Namespaces
 
 
-def _fabric_link(ns: Namespaces, lab: str, cable: str):
-    if not fabric.exists(lab):
+def fabric_of(lab: str, installation: str | None) -> str:
+    """The path of the lab's fabric namespace on this lab host (made by `installation`)."""
+    path = fabric.find(lab, installation)
+    if path is None:
         raise EngineError(f"lab {lab} is not running on this lab host")
-    where = ns.at(fabric.path_of(lab))
+    return path
+
+
+def _fabric_link(ns: Namespaces, lab: str, cable: str, installation: str | None):
+    where = ns.at(fabric_of(lab, installation))
     found = where.links().get(cable)
     if found is None:
         raise EngineError(f"cable {cable} is not in lab {lab}")
     return where, found
 
 
-def set_cable(lab: str, cable: str, plugged: bool) -> None:
+def set_cable(lab: str, cable: str, plugged: bool, installation: str | None = None) -> None:
     """Plug or pull a cable, named by its end in the fabric (the spec's `cables`)."""
     ns = Namespaces()
     try:
-        where, link = _fabric_link(ns, lab, cable)
+        where, link = _fabric_link(ns, lab, cable, installation)
         where.ipr.link("set", index=link.index, state="up" if plugged else "down")
     finally:
         ns.close()
@@ -70,7 +77,7 @@ class Impairment:
         return commands
 
 
-def impair(lab: str, cable: str, impairment: Impairment) -> None:
+def impair(lab: str, cable: str, impairment: Impairment, installation: str | None = None) -> None:
     """Set (or with an empty impairment, clear) the impairment of a node interface's cable.
 
     The tc command does this because pyroute2's netem has no rate and its tbf wants more
@@ -78,13 +85,13 @@ def impair(lab: str, cable: str, impairment: Impairment) -> None:
     """
     ns = Namespaces()
     try:
-        _, link = _fabric_link(ns, lab, cable)
+        where, link = _fabric_link(ns, lab, cable, installation)
     finally:
         ns.close()
     commands = impairment.tc_commands(link.name)
     # deleting a root qdisc that is not there fails: let the batch go on past it
     result = subprocess.run(
-        ["ip", "netns", "exec", f"wl-{lab}", "tc", "-force", "-batch", "-"],
+        ["ip", "netns", "exec", os.path.basename(where.path), "tc", "-force", "-batch", "-"],
         input="\n".join(commands) + "\n",
         capture_output=True,
         text=True,

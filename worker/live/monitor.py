@@ -40,7 +40,7 @@ class Found:
 
     node_events: list[tuple[str, dict]] = field(default_factory=list)
     wanted: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # path -> lab, owner, pid
-    fabrics: set[str] = field(default_factory=set)
+    fabrics: dict[str, str] = field(default_factory=dict)
     opened: dict[str, Watch] = field(default_factory=dict)
 
 
@@ -54,7 +54,8 @@ class Monitor:
         self.tick = tick
         self.runtime = runtime
         self.watches: dict[str, Watch] = {}
-        self.fabrics: set[str] = set()  # labs whose fabric namespace was there at the last discovery
+        self.fabrics: dict[str, str] = {}  # own fabric namespaces (name -> lab) at the last discovery
+        self.seen_fabrics: set[str] = set()  # everyone's, then
         self.last_turn = 0.0  # when a turn last went through: the heartbeat
         self.reported: dict[str, dict[str, dict]] = {}  # lab -> entity key -> last event
         self.asks: queue.Queue = queue.Queue()  # container ids changed, or EVERYTHING / AGAIN
@@ -96,8 +97,8 @@ class Monitor:
             if info.role in NAMESPACE_ROLES and info.pid:
                 found.wanted[f"/proc/{info.pid}/ns/net"] = (info.lab, info.node, info.pid)
         found.fabrics = self._own_fabrics()
-        for lab in found.fabrics:
-            found.wanted[fabric.path_of(lab)] = (lab, "", 0)
+        for name, lab in found.fabrics.items():
+            found.wanted[fabric.path_of(name)] = (lab, "", 0)
         with self.lock:
             watched = set(self.watches)
         for path, (lab, owner, pid) in found.wanted.items():
@@ -111,15 +112,17 @@ class Monitor:
                 found.opened[path] = watch
         return found
 
-    def _own_fabrics(self) -> set[str]:
-        tags = fabric.labs_with_fabric()
+    def _own_fabrics(self) -> dict[str, str]:
+        """This lab host's fabric namespaces, by name, with their labs' tags."""
+        names = fabric.owned()
+        self.seen_fabrics = set(names)
         if self.mark is None:
-            return tags
-        for tag in tags - self.fabric_marks.keys():
-            if mark := fabric.installation_of(tag):  # unreadable now: read again next time
-                self.fabric_marks[tag] = mark
-        self.fabric_marks = {tag: mark for tag, mark in self.fabric_marks.items() if tag in tags}
-        return {tag for tag in tags if self.fabric_marks.get(tag) == self.mark}
+            return names
+        for name in names.keys() - self.fabric_marks.keys():
+            if mark := fabric.installation_of(name):  # unreadable now: read again next time
+                self.fabric_marks[name] = mark
+        self.fabric_marks = {name: mark for name, mark in self.fabric_marks.items() if name in names}
+        return {name: tag for name, tag in names.items() if self.fabric_marks.get(name) == self.mark}
 
     def take_in(self, found: Found) -> None:
         """Follow what runs: new namespaces get their watch, vanished ones lose theirs."""
@@ -279,7 +282,7 @@ class Monitor:
                 self.refresh(by_fd[key.fd], counters=False)
         if time.monotonic() >= self.next_tick and not self.sampling:
             self.next_tick = time.monotonic() + self.tick
-            if fabric.labs_with_fabric() != self.fabrics:
+            if set(fabric.owned()) != self.seen_fabrics:
                 self.asks.put(AGAIN)  # a fabric made after its containers' events: watch it too
             self.sampling = list(self.watches.values())
         # a few samples per turn, so events never wait behind a whole round of them

@@ -6,9 +6,12 @@ admins, from any machine of the installation: `labhost list`, and `cordon`, `act
 
 import ipaddress
 import re
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from worker.config import EngineConfig
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 ACTIONS = {
@@ -38,6 +41,11 @@ class Command(BaseCommand):
         run.add_argument(
             "--underlay", default=settings.WIRELAB_UNDERLAY, help="where other lab hosts reach it"
         )
+        run.add_argument(
+            "--underlay-netns",
+            default=settings.WIRELAB_UNDERLAY_NETNS,
+            help="the network namespace holding the underlay address (default: the machine's own)",
+        )
         run.add_argument("--containers", type=int, default=settings.WIRELAB_LABHOST_CONTAINERS,
                          help="lab containers it may hold at once")  # fmt: skip
         run.add_argument("--log-dir", help="write worker.log, worker-slow.log and monitor.log here")
@@ -64,7 +72,7 @@ class Command(BaseCommand):
         if service.failure is not None:
             raise CommandError(f"the monitor stopped: {service.failure}")
 
-    def do_run(self, name, underlay, containers, log_dir=None, **_):
+    def do_run(self, name, underlay, containers, log_dir=None, underlay_netns="", **_):
         from labs.hostside.processes import run_labhost
 
         if not NAME.match(name or ""):
@@ -78,7 +86,11 @@ class Command(BaseCommand):
                 raise CommandError(f"--underlay: '{underlay}' is not an IP address") from None
         if containers < 1:
             raise CommandError("--containers: a lab host holds at least one container")
-        code = run_labhost(name, underlay, containers, log_dir, say=self.stdout.write)
+        if underlay_netns and not Path(EngineConfig(underlay_netns=underlay_netns).underlay_path).exists():
+            raise CommandError(f"--underlay-netns: there is no network namespace '{underlay_netns}'")
+        code = run_labhost(
+            name, underlay, containers, log_dir, underlay_netns=underlay_netns, say=self.stdout.write
+        )
         if code:
             raise CommandError(f"lab host {name} stopped: a process ended with code {code}")
 
