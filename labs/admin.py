@@ -19,6 +19,7 @@ from .models import (
     Node,
     Operation,
     ShareLink,
+    StitchVni,
 )
 
 
@@ -26,10 +27,18 @@ from .models import (
 class LabAdmin(admin.ModelAdmin):
     """All labs across users, where they run, and a destroy that does not ask the owner."""
 
-    list_display = ["name", "slug", "owner", "status", "labhost", "uid", "updated"]
+    list_display = ["name", "slug", "owner", "status", "labhost", "other_labhosts", "uid", "updated"]
     list_filter = ["status", "labhost", "owner"]
     search_fields = ["name", "slug", "uid", "description", "owner__username"]
-    readonly_fields = ["uid", "document", "assignments", "created", "updated"]
+    readonly_fields = ["uid", "document", "assignments", "parts", "created", "updated"]
+
+    @admin.display(description="also on")
+    def other_labhosts(self, lab: Lab) -> str:
+        return (
+            ", ".join(f"{host} ({len(part.get('nodes', []))} nodes)" for host, part in lab.parts.items())
+            or "-"
+        )
+
     actions = ["force_destroy"]
 
     @admin.action(description="Destroy the selected labs (their documents stay)")
@@ -185,3 +194,13 @@ class ImageRuleAdmin(admin.ModelAdmin):
     list_display = ["pattern", "use_instead", "order", "note"]
     list_editable = ["use_instead", "order"]
     search_fields = ["pattern", "use_instead", "note"]
+
+
+@admin.register(StitchVni)
+class StitchVniAdmin(admin.ModelAdmin):
+    """The VNIs stitching labs across lab hosts: which lab and segment holds each."""
+
+    list_display = ["number", "lab", "tag", "bridge", "created"]
+    search_fields = ["lab__name", "tag", "=number"]
+    list_select_related = ["lab"]
+    readonly_fields = ["number", "lab", "tag", "bridge", "created"]

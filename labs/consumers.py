@@ -186,13 +186,14 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             "reply": self.channel_name,
             "watch": live.console_watch_group(self.lab.uid, kwargs["node"]),
         }
-        await self.channel_layer.send(live.console_channel(self.lab.labhost), request)
+        self.labhost = self.lab.host_of(kwargs["node"])
+        await self.channel_layer.send(live.console_channel(self.labhost), request)
         self.waiting = asyncio.ensure_future(self._expect_answer())
 
     async def _expect_answer(self) -> None:
         await asyncio.sleep(self.OPEN_TIMEOUT)
         if self.inbox is None:
-            await self._fail(f"lab host {self.lab.labhost} did not answer; is its worker running?")
+            await self._fail(f"lab host {self.labhost} did not answer; is its worker running?")
 
     async def _fail(self, message: str, code: int = 4404) -> None:
         await self.send(text_data=json.dumps({"type": "error", "message": message}))

@@ -42,13 +42,23 @@ def _interfaces(lab: Lab, ends: list[tuple[str, str]]) -> list[list[str]]:
 
 def request_cable(lab: Lab, ends: list[tuple[str, str]], plugged: bool, user=None) -> Operation:
     _running(lab)
-    return _job(lab, Operation.Kind.CABLE, {"ends": _interfaces(lab, ends), "plugged": plugged}, user)
+    return _on_ends(lab, Operation.Kind.CABLE, _interfaces(lab, ends), {"plugged": plugged}, user)
 
 
 def request_impairment(lab: Lab, ends: list[tuple[str, str]], values: dict, user=None) -> Operation:
     _running(lab)
     values = {k: values.get(k, 0) for k in IMPAIRMENT_FIELDS}
-    return _job(lab, Operation.Kind.IMPAIR, {"ends": _interfaces(lab, ends), "values": values}, user)
+    return _on_ends(lab, Operation.Kind.IMPAIR, _interfaces(lab, ends), {"values": values}, user)
+
+
+def _on_ends(lab: Lab, kind: str, ends: list[list[str]], params: dict, user) -> Operation:
+    """A job on cable ends, on the lab host of each (the two ends of a cable between nodes on two
+    lab hosts: a job each, the first returned)."""
+    by_host: dict[str, list[list[str]]] = {}
+    for end in ends:
+        by_host.setdefault(lab.host_of(end[0]), []).append(end)
+    jobs = [_job(lab, kind, {"ends": mine, **params}, user, host) for host, mine in by_host.items()]
+    return jobs[0]
 
 
 def request_node_action(lab: Lab, node: str, action: str, user=None) -> Operation:
@@ -56,21 +66,22 @@ def request_node_action(lab: Lab, node: str, action: str, user=None) -> Operatio
     if action not in NODE_ACTIONS:
         raise ControlRefused(f"'{action}' is not one of {', '.join(NODE_ACTIONS)}")
     _node_with_container(lab, node)
-    return _job(lab, Operation.Kind.NODE, {"node": node, "action": action}, user)
+    return _job(lab, Operation.Kind.NODE, {"node": node, "action": action}, user, lab.host_of(node))
 
 
 def request_exec(lab: Lab, node: str, command: list[str], timeout: float = 60, user=None) -> Operation:
     _node_with_container(lab, node)
     if (refusal := shell_refusal(lab.id)) is not None:
         raise ControlRefused(refusal)
-    return _job(lab, Operation.Kind.EXEC, {"node": node, "command": command, "timeout": timeout}, user)
+    params = {"node": node, "command": command, "timeout": timeout}
+    return _job(lab, Operation.Kind.EXEC, params, user, lab.host_of(node))
 
 
 def request_nat(lab: Lab, node: str, user=None) -> Operation:
     """Read a running emulated host's NAT rules (with counters) and tracked connections."""
     _running(lab)
     _node_with_container(lab, node, "sandboxed", "emulated host or router")
-    return _job(lab, Operation.Kind.NAT, {"node": node}, user)
+    return _job(lab, Operation.Kind.NAT, {"node": node}, user, lab.host_of(node))
 
 
 def _node_with_container(lab: Lab, node: str, trait: str = "has_container", what: str = "node") -> None:
@@ -91,12 +102,12 @@ def request_capture(lab: Lab, node: str, iface: str, seconds: int, max_bytes: in
     if not lab.owner.is_staff and busy.count() >= settings.WIRELAB_MAX_CAPTURES_IN_FLIGHT:
         raise LimitReached(f"you have {busy.count()} captures under way: let one finish first")
     cap = Capture.objects.create(lab=lab, node=node, iface=iface, seconds=seconds, max_bytes=max_bytes)
-    enqueue_capture(cap.id, lab.labhost)
+    enqueue_capture(cap.id, lab.host_of(node))
     return cap
 
 
-def _job(lab: Lab, kind: str, params: dict, user) -> Operation:
+def _job(lab: Lab, kind: str, params: dict, user, labhost: str | None = None) -> Operation:
     try:
-        return lifecycle.request_job(lab, kind, params, user)
+        return lifecycle.request_job(lab, kind, params, user, labhost=labhost)
     except lifecycle.LimitReached as exc:
         raise LimitReached(str(exc)) from None

@@ -15,11 +15,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from topology.document import LabDoc
 
+from . import stitching
 from .live.state import group_name, publish_status
 from .models import Lab, LabHost, LabStatus, Operation
 from .store.models import new_lab_tag
@@ -81,9 +82,10 @@ def sweep(now=None) -> list[str]:
         Operation.objects.filter(labhost=host.name, status__in=UNFINISHED).update(
             status=Operation.Status.FAILED, error=reason, finished=now
         )
-        for lab in Lab.objects.filter(labhost=host.name).exclude(status__in=AT_REST):
+        for lab in on_labhost(host.name).exclude(status__in=AT_REST):
             _set_status(lab, LabStatus.LOST, reason)
         marked.append(host.name)
+    stitching.release_old()
     return marked
 
 
@@ -93,7 +95,20 @@ def _set_status(lab: Lab, status: str, reason: str) -> None:
 
 
 def lost_labs(name: str) -> list[Lab]:
-    return list(Lab.objects.filter(labhost=name, status=LabStatus.LOST))
+    return list(on_labhost(name).filter(status=LabStatus.LOST))
+
+
+def on_labhost(name: str):
+    """The labs a lab host holds something of: its own, and parts of labs spanning lab hosts."""
+    return Lab.objects.filter(Q(labhost=name) | Q(parts__has_key=name))
+
+
+def lost_among(names: list[str]) -> str | None:
+    """The first of these lab hosts that is lost, if any."""
+    lost = set(
+        LabHost.objects.filter(name__in=names, lost_since__isnull=False).values_list("name", flat=True)
+    )
+    return next((name for name in names if name in lost), None)
 
 
 # Placement ------------------------------------------------------------------------------------
@@ -111,6 +126,10 @@ def usage(names: list[str]) -> dict[str, tuple[int, int]]:
     rows = placed_labs().filter(labhost__in=names).values("labhost")
     for row in rows.annotate(labs=Count("id"), total=Sum("containers")):
         out[row["labhost"]] = (row["labs"], row["total"] or 0)
+    parts = placed_labs().exclude(parts={}).values_list("parts", flat=True)
+    for host, containers in stitching.spanned(parts).items():
+        if host in out:
+            out[host] = (out[host][0] + 1, out[host][1] + containers)
     return out
 
 
@@ -165,17 +184,30 @@ def has_memory_for(host: LabHost, containers: int) -> bool:
 
 
 def _pinned(host: LabHost | None, pin: str, need: int) -> str | None:
-    if host is None:
-        raise Unplaceable(f"placement.labhost: there is no lab host named '{pin}'")
-    if host.lost:
-        raise Unplaceable(f"placement.labhost: lab host '{pin}' is lost")
-    if host.state != LabHost.State.ACTIVE:
-        raise Unplaceable(f"placement.labhost: lab host '{pin}' is {host.state} and takes no new labs")
+    _check_pin(host, pin, "placement.labhost")
     if need > host.capacity_containers:
         holds = host.capacity_containers
         raise Unplaceable(f"the lab needs {need} containers and lab host '{pin}' holds {holds}")
     room = host.capacity_containers - loads([pin])[pin]
     return pin if need <= room and has_memory_for(host, need) else None
+
+
+def _check_pin(host: LabHost | None, pin: str, path: str) -> None:
+    if host is None:
+        raise Unplaceable(f"{path}: there is no lab host named '{pin}'")
+    if host.lost:
+        raise Unplaceable(f"{path}: lab host '{pin}' is lost")
+    if host.state != LabHost.State.ACTIVE:
+        raise Unplaceable(f"{path}: lab host '{pin}' is {host.state} and takes no new labs")
+
+
+def check_node_pins(doc: LabDoc, keep: set[str]) -> None:
+    """Hosts and routers pinned to a lab host of their own: it exists and takes labs (or the lab
+    already runs a part there: a running part stays where it is, as running labs do)."""
+    hosts = {h.name: h for h in LabHost.objects.all()}
+    for name, node in doc.nodes.items():
+        if node.placement is not None and (pin := node.placement.labhost) not in keep:
+            _check_pin(hosts.get(pin), pin, f"nodes.{name}.placement.labhost")
 
 
 def settle(lab: Lab, labhost: str, spec: dict, fresh: bool) -> dict:
@@ -245,7 +277,7 @@ def drain(host: LabHost) -> list[str]:
 
 def evacuate(host: LabHost) -> list[str]:
     """Redeploy elsewhere, from their documents, the labs a lost lab host held."""
-    return _move_labs(host, Lab.objects.filter(labhost=host.name, status=LabStatus.LOST))
+    return _move_labs(host, on_labhost(host.name).filter(status=LabStatus.LOST))
 
 
 def _move_labs(host: LabHost, labs) -> list[str]:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from topology.compiler import compile_lab
 from topology.spec import LabHostSpec
 
-from . import fleet
+from . import fleet, stitching
 from .images import current_policy
 from .models import Capture, Lab, LabStatus, Operation
 from .queues import queue_of
@@ -109,6 +109,7 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "au
     for _ in range(3):
         seen = Lab.objects.get(id=lab.id)
         doc = lab_document(seen)
+        spans = stitching.may_span(doc)  # then compiled again, stitched, once placed (`_spread`)
         specs, assignments = compile_lab(doc, seen.uid, seen.labhost, lab_assignments(seen), current_policy())
         with transaction.atomic():
             locked = Lab.objects.select_for_update().get(id=lab.id)
@@ -116,6 +117,12 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "au
                 raise OperationRefused(f"lab {locked.slug} is busy: {busy.kind} #{busy.id} is {busy.status}")
             if locked.status in IDLE:
                 check_quota(locked)
+            if spans:
+                try:
+                    running = set() if locked.status in fleet.AT_REST else {locked.labhost, *locked.parts}
+                    fleet.check_node_pins(doc, keep=running)
+                except fleet.Unplaceable as exc:
+                    raise OperationRefused(str(exc)) from None
             if (locked.document, locked.assignments, locked.labhost, locked.uid) != (
                 seen.document,
                 seen.assignments,
@@ -124,8 +131,9 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "au
             ):
                 continue  # edited while it compiled: compile what is stored now
             locked.assignments = assignments.as_dict()
-            locked.containers = specs[locked.labhost].containers()
-            spec = specs[locked.labhost].to_dict()
+            own = specs.get(locked.labhost) or LabHostSpec.empty(locked.uid, locked.labhost)
+            locked.containers = own.containers()
+            spec = own.to_dict()
             moving = placing == "move" or (placing == "auto" and locked.status == LabStatus.LOST)
             if placing == "stay" or (not moving and locked.status not in fleet.AT_REST):
                 return _deploying(locked, user, enqueue, spec, locked.labhost)
@@ -151,7 +159,39 @@ def _deploying(
     lab.status = LabStatus.DEPLOYING
     lab.status_reason = fleet.waiting_reason(fleet.waiting().count()) if waiting else "queued"
     lab.save(update_fields=["assignments", "status", "status_reason", "containers", "updated"])
-    return _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=spec, labhost=labhost, params=params or {})
+    op = _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=spec, labhost=labhost, params=params or {})
+    if not waiting:
+        _spread(op, lab, enqueue)
+    return op
+
+
+def _spread(op: Operation, lab: Lab, enqueue: bool) -> None:
+    """A lab pinning hosts or routers elsewhere, placed now (the locked `lab` on its lab host,
+    with its final tag): compiled again for there, the deploy `op` keeps its own part and each
+    other lab host gets a deploy of its part, done together (`labs.hostside.lifecycle`)."""
+    doc = lab_document(lab)
+    if not stitching.may_span(doc) and not lab.parts:
+        return
+    specs, _ = compile_lab(
+        doc,
+        lab.uid,
+        lab.labhost,
+        lab_assignments(lab),
+        current_policy(),
+        underlay=stitching.underlay_for(lab),
+    )
+    own = specs.get(lab.labhost) or LabHostSpec.empty(lab.uid, lab.labhost)
+    for host in set(lab.parts) - set(specs) - {lab.labhost}:  # a part no longer wanted there
+        specs[host] = LabHostSpec.empty(lab.uid, host)
+    lab.parts, lab.containers = stitching.parts_of(specs, lab.labhost), own.containers()
+    lab.save(update_fields=["parts", "containers"])
+    others = [
+        _new(lab, Operation.Kind.DEPLOY, op.requested_by, enqueue, spec=spec.to_dict(), labhost=host,
+             params={"part_of": op.id})
+        for host, spec in specs.items() if host != lab.labhost
+    ]  # fmt: skip
+    op.spec, op.params = own.to_dict(), {**op.params, "parts": [o.id for o in others]}
+    op.save(update_fields=["spec", "params"])
 
 
 def place_waiting() -> int:
@@ -184,6 +224,7 @@ def _place_one(op_id: int) -> bool:
         op.spec, op.labhost = fleet.settle(lab, labhost, op.spec, op.params.get("fresh", False)), labhost
         Lab.objects.filter(id=lab.id).update(status_reason="queued")
         op.save(update_fields=["spec", "labhost"])
+        _spread(op, lab, enqueue=True)
         transaction.on_commit(lambda: enqueue_operation(op.id, op.labhost, kind=op.kind))
         return True
 
@@ -204,7 +245,16 @@ def request_destroy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
     lab.status, lab.status_reason = LabStatus.DESTROYING, "queued"
     lab.save(update_fields=["status", "status_reason", "updated"])
     spec = LabHostSpec.empty(lab.uid, lab.labhost).to_dict()
-    return _new(lab, Operation.Kind.DESTROY, user, enqueue, spec=spec)
+    op = _new(lab, Operation.Kind.DESTROY, user, enqueue, spec=spec)
+    others = [
+        _new(lab, Operation.Kind.DESTROY, user, enqueue, spec=LabHostSpec.empty(lab.uid, host).to_dict(),
+             labhost=host, params={"part_of": op.id})
+        for host in lab.labhosts[1:]
+    ]  # fmt: skip
+    if others:
+        op.params = {"parts": [o.id for o in others]}
+        op.save(update_fields=["params"])
+    return op
 
 
 def _stopped_in_place(lab: Lab, waiting: Operation | None, user) -> Operation:
@@ -230,13 +280,17 @@ def _stopped_in_place(lab: Lab, waiting: Operation | None, user) -> Operation:
     )  # fmt: skip
 
 
-def request_job(lab: Lab, kind: str, params: dict, user=None, enqueue: bool = True) -> Operation:
-    """Queue a control or a command on the lab's lab host."""
+def request_job(
+    lab: Lab, kind: str, params: dict, user=None, enqueue: bool = True, *, labhost: str | None = None
+) -> Operation:
+    """Queue a control or a command on the lab's lab host (or on `labhost`, the one holding the
+    nodes it is about, when the lab spans several)."""
     if lab.status == LabStatus.LOST:
-        raise OperationRefused(f"lab host {lab.labhost} is lost: deploy the lab again to run it on another")
+        lost = fleet.lost_among(lab.labhosts) or lab.labhost
+        raise OperationRefused(f"lab host {lost} is lost: deploy the lab again to run it on another")
     check_in_flight(lab, user)
     with transaction.atomic():
-        return _new(lab, kind, user or lab.owner, enqueue, params=params)
+        return _new(lab, kind, user or lab.owner, enqueue, labhost, params=params)
 
 
 def _new(lab: Lab, kind: str, user, enqueue: bool, labhost: str | None = None, **fields) -> Operation:

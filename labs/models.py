@@ -19,6 +19,7 @@ __all__ = [
     "Node",
     "Operation",
     "ShareLink",
+    "StitchVni",
 ]  # fmt: skip
 
 
@@ -240,3 +241,24 @@ class LabHost(models.Model):
     @property
     def lost(self) -> bool:
         return self.lost_since is not None
+
+
+class StitchVni(models.Model):
+    """A VXLAN network identifier handed out to one stitched segment (its fabric bridge) of a lab
+    spanning lab hosts, under one ownership tag: unique across the installation while anything
+    may carry it, so two labs' stitches over the same lab hosts never meet. Released when the
+    lab's destroy is done; one of a tag the lab no longer has (it moved, or its lab host was lost)
+    is kept a while longer, until that lab host's garbage collection took down the old part."""
+
+    number = models.PositiveIntegerField(unique=True)
+    lab = models.ForeignKey("topology.Lab", on_delete=models.CASCADE, related_name="vnis")
+    tag = models.CharField(max_length=16, help_text="the lab's ownership tag when it was handed out")
+    bridge = models.CharField(max_length=15)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["tag", "bridge"], name="one_vni_per_tagged_segment")]
+
+    def __str__(self) -> str:
+        return f"VNI {self.number}: {self.lab} {self.bridge}"

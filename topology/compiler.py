@@ -116,16 +116,26 @@ def locations(doc: LabDoc, labhost: str) -> dict[str, str]:
 
 
 def _check_underlay(doc: LabDoc, where: dict[str, str], underlay: Underlay | None) -> None:
-    if len(set(where.values())) < 2:
+    """Every lab host of a lab spanning several has an address to stitch over (without an
+    underlay, the specs are only planned: their segments are not stitched)."""
+    if len(set(where.values())) < 2 or underlay is None:
         return
-    known = underlay.addresses if underlay else {}
+    known = underlay.addresses
     problems = [
         error(f"nodes.{name}.placement.labhost", f"lab host '{host}' has no underlay address to stitch over")
         for name, host in where.items()
         if doc.nodes[name].placement is not None and host not in known
     ]
-    if problems or underlay is None:
-        raise TopologyError(problems or [error("placement", "a lab on several lab hosts needs an underlay")])
+    unpinned = {host for name, host in where.items() if doc.nodes[name].placement is None} - set(known)
+    problems += [
+        error(
+            "placement.labhost",
+            f"lab host '{host}', where the lab runs, has no underlay address to stitch over",
+        )
+        for host in sorted(unpinned)
+    ]
+    if problems:
+        raise TopologyError(problems)
 
 
 def _split(
@@ -152,7 +162,7 @@ def _split(
     for part in parts.values():
         part.segments = sorted({w.b.bridge for w in part.wires if w.b.node == FABRIC and w.b.bridge})
     for bridge, members in stitched.items():
-        assert underlay is not None  # _check_underlay
+        assert underlay is not None  # only then are segments stitched
         vni = underlay.vni(bridge)
         for host in members:
             local = underlay.addresses[host]

@@ -117,18 +117,19 @@ def _finish(op: Operation, status: str, error: str = "") -> None:
     )
 
 
-def deployed_spec(lab: Lab) -> LabHostSpec:
-    """The spec of the lab's last successful deploy, which controls act on."""
+def deployed_spec(lab: Lab, labhost: str) -> LabHostSpec:
+    """The spec of the lab's last successful deploy on `labhost`, which controls act on."""
     if lab.status not in (LabStatus.RUNNING, LabStatus.DEGRADED):
         raise EngineError(f"lab {lab.slug} is {lab.status}")
-    op = lab.operations.filter(kind=Operation.Kind.DEPLOY, status=Operation.Status.SUCCEEDED).first()
+    done = lab.operations.filter(kind=Operation.Kind.DEPLOY, status=Operation.Status.SUCCEEDED)
+    op = done.filter(labhost=labhost).first()
     if op is None:
         raise EngineError(f"lab {lab.slug} has not been deployed")
     return LabHostSpec.from_dict(op.spec)
 
 
 def _cable(op: Operation, labhost: LabHost) -> dict:
-    spec, plugged = deployed_spec(op.lab), bool(op.params["plugged"])
+    spec, plugged = deployed_spec(op.lab, op.labhost), bool(op.params["plugged"])
     done = []
     for node, iface in op.params["ends"]:
         labhost.cable(spec, node, iface, plugged)
@@ -138,7 +139,7 @@ def _cable(op: Operation, labhost: LabHost) -> dict:
 
 
 def _impair(op: Operation, labhost: LabHost) -> dict:
-    spec, values = deployed_spec(op.lab), op.params["values"]
+    spec, values = deployed_spec(op.lab, op.labhost), op.params["values"]
     described = ", ".join(f"{k} {v}" for k, v in values.items() if v) or "none"
     errors = []
     for node, iface in op.params["ends"]:
@@ -160,7 +161,7 @@ def _impair(op: Operation, labhost: LabHost) -> dict:
 
 def _node(op: Operation, labhost: LabHost) -> dict:
     node, action = op.params["node"], op.params["action"]
-    changes = labhost.node_action(deployed_spec(op.lab), node, action)
+    changes = labhost.node_action(deployed_spec(op.lab, op.labhost), node, action)
     note(op.lab_id, LabEvent.Kind.NODE, f"{node}: {action}")
     if changes:
         note(op.lab_id, LabEvent.Kind.NODE, f"{node}: rewired ({len(changes)} changes)")
@@ -187,7 +188,7 @@ def _check(op: Operation, labhost: LabHost) -> dict:
 
     attempt = op.params["attempt"]
     try:
-        spec = deployed_spec(op.lab)
+        spec = deployed_spec(op.lab, op.labhost)
         results = labhost.check(
             spec, op.params["checks"], progress=lambda r: grading.each_result(op.lab.uid, attempt, r)
         )
@@ -215,7 +216,7 @@ def run_capture(capture_id: int, labhost: LabHost | None = None) -> Capture:
         return cap  # taken up already (a message sent twice)
     labhost = labhost or this_labhost()
     try:
-        spec = deployed_spec(cap.lab)
+        spec = deployed_spec(cap.lab, cap.lab.host_of(cap.node))
         cap.pcap = labhost.capture(spec, cap.node, cap.iface, cap.seconds, cap.max_bytes)
         cap.status = Capture.Status.DONE
         note(cap.lab_id, LabEvent.Kind.CAPTURE, f"{cap.node}:{cap.iface}: captured {len(cap.pcap)} bytes")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from topology.spec import LabHostSpec
 from worker.labhost import EngineError, EngineUnreachable, LabHost, Stopped
 
+from .. import stitching
 from ..live import state as live
 from ..models import Lab, LabEvent, LabStatus, Operation
 from .durable import DATABASE_AWAY, forget_connection, until_stored
@@ -27,13 +28,17 @@ def _last_good_spec(op: Operation) -> LabHostSpec:
     """What to go back to when a deploy fails: the last deploy that worked, else nothing."""
     good = (
         Operation.objects.filter(
-            lab=op.lab, kind__in=Operation.LIFECYCLE, status=Operation.Status.SUCCEEDED, id__lt=op.id
+            lab=op.lab,
+            labhost=op.labhost,
+            kind__in=Operation.LIFECYCLE,
+            status=Operation.Status.SUCCEEDED,
+            id__lt=op.id,
         )
         .order_by("-id")
         .first()
     )
-    if good is not None and good.kind == Operation.Kind.DEPLOY:
-        return LabHostSpec.from_dict(good.spec)
+    if good is not None and good.kind == Operation.Kind.DEPLOY and good.spec.get("lab") == op.spec.get("lab"):
+        return LabHostSpec.from_dict(good.spec)  # (under another tag, before a move, it is another's)
     return LabHostSpec.empty(op.lab.uid, op.labhost)
 
 
@@ -179,33 +184,88 @@ def _finish(
     leaves both as they were (and the operation is resumed), never one without the other.
     While the database is away, the outcome waits here and is written when it is back.
     (`lab_status` None: the lab's status is another operation's to set; `pins`: the digests a
-    deploy ran its images from, kept with the lab's assignments for its next deploys.)"""
+    deploy ran its images from, kept with the lab's assignments for its next deploys.)
+
+    A part of a lab spanning lab hosts keeps its own outcome; the last part to finish sets the
+    lab's status from all of theirs (`_group_outcome`)."""
     op.status, op.error, op.finished = status, error, timezone.now()
     changes = len(op.result.get("changes", [])) if op.result else 0
     outcome = f"failed: {error}" if error else f"done ({changes} changes)"
+    grouped = "parts" in op.params or "part_of" in op.params
+    if op.params.get("undo_of"):
+        lab_status = None  # it takes a part back after its lab's deploy failed elsewhere
+    said: list[tuple[str, str]] = []
 
     def write() -> None:
+        said.clear()
         with transaction.atomic():
+            lab = Lab.objects.select_for_update().get(id=op.lab_id)  # parts finish one at a time
+            status_now, reason_now = lab_status, reason
+            if grouped:
+                op.result = {**(op.result or {}), "outcome": [lab_status, reason]}
             if pins is not None:
-                _keep_pins(op.lab_id, pins)
-            if lab_status is not None:
-                Lab.objects.filter(id=op.lab_id).update(
-                    status=lab_status, status_reason=reason[:500], updated=timezone.now()
-                )
+                _keep_pins(lab, pins, merge=grouped)
             op.save(update_fields=["status", "error", "finished", "result", "log"])
+            if grouped:
+                status_now, reason_now = _group_outcome(op)
+            if status_now is not None and not (grouped and lab.status == LabStatus.LOST):
+                Lab.objects.filter(id=op.lab_id).update(
+                    status=status_now, status_reason=reason_now[:500], updated=timezone.now()
+                )
+                said.append((status_now, reason_now))
+            if status_now == LabStatus.STOPPED:
+                Lab.objects.filter(id=op.lab_id).update(parts={})
+                stitching.release(lab)
             LabEvent.objects.create(
                 lab_id=op.lab_id, kind=LabEvent.Kind.DEPLOY, message=f"{op.kind} #{op.id} {outcome}"[:1000]
             )
 
     until_stored(write, f"recording the outcome of {op.kind} #{op.id}")
-    if lab_status is not None:
-        live.publish_status(op.lab.uid, lab_status, reason)
+    for status_now, reason_now in said:
+        live.publish_status(op.lab.uid, status_now, reason_now)
 
 
-def _keep_pins(lab_id: int, pins: dict) -> None:
-    lab = Lab.objects.select_for_update().only("assignments").get(id=lab_id)
-    if (lab.assignments or {}).get("images", {}) != pins:
-        lab.assignments = {**(lab.assignments or {}), "images": pins}
+SEVERITY = [LabStatus.FAILED, LabStatus.DEGRADED, LabStatus.RUNNING, LabStatus.STOPPED]
+
+
+def _group_outcome(op: Operation) -> tuple[str | None, str]:
+    """The lab's status once every part of its deploy or destroy is done (None while one is not):
+    the worst of theirs, with each part's reason; a deploy that failed anywhere takes the parts
+    that worked back to what they ran before."""
+    head = op if "parts" in op.params else Operation.objects.get(id=op.params["part_of"])
+    members = [head, *Operation.objects.filter(id__in=head.params.get("parts", [])).order_by("id")]
+    if any(not m.done for m in members):
+        return None, ""
+    outcomes = []
+    for member in members:
+        status, reason = (member.result or {}).get("outcome") or [LabStatus.FAILED, member.error]
+        outcomes.append((status or LabStatus.FAILED, reason))
+    worst = min((status for status, _ in outcomes), key=SEVERITY.index)
+    reason = "; ".join(f"{m.labhost}: {r}" for m, (_, r) in zip(members, outcomes, strict=True) if r)
+    if head.kind == Operation.Kind.DEPLOY and worst == LabStatus.FAILED:
+        for member in members:
+            if member.status == Operation.Status.SUCCEEDED:
+                _take_back(member)
+    return worst, reason
+
+
+def _take_back(part: Operation) -> None:
+    """Converge a part whose deploy worked back to what its lab host ran before (or nothing)."""
+    from ..lifecycle import enqueue_operation
+
+    undo = Operation.objects.create(
+        lab_id=part.lab_id, kind=Operation.Kind.DEPLOY, labhost=part.labhost,
+        spec=_last_good_spec(part).to_dict(), params={"undo_of": part.id},
+    )  # fmt: skip
+    transaction.on_commit(lambda: enqueue_operation(undo.id, undo.labhost, kind=undo.kind))
+
+
+def _keep_pins(lab: Lab, pins: dict, merge: bool = False) -> None:
+    """The digests the lab's images ran from (a part's added to the others' when it spans)."""
+    kept = (lab.assignments or {}).get("images", {})
+    wanted = {**kept, **pins} if merge else pins
+    if kept != wanted:
+        lab.assignments = {**(lab.assignments or {}), "images": wanted}
         lab.save(update_fields=["assignments"])
 
 

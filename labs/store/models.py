@@ -44,6 +44,11 @@ class Lab(models.Model):
     containers = models.PositiveIntegerField(
         default=0, help_text="containers it holds on its lab host when deployed (counts against capacity)"
     )
+    parts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="when it spans lab hosts: the other lab hosts' parts, {labhost: {containers, nodes}}",
+    )
     assignments = models.JSONField(
         default=dict, blank=True, help_text="automatic addresses and ports handed out so far"
     )
@@ -55,6 +60,18 @@ class Lab(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def host_of(self, node: str) -> str:
+        """The lab host that runs `node` (its lab host's, unless a part elsewhere holds it)."""
+        for labhost, part in (self.parts or {}).items():
+            if node in part.get("nodes", []):
+                return labhost
+        return self.labhost
+
+    @property
+    def labhosts(self) -> list[str]:
+        """Every lab host holding something of the lab, its own first."""
+        return [self.labhost, *sorted(set(self.parts or {}) - {self.labhost})]
 
 
 class Part(models.Model):

@@ -26,6 +26,8 @@ from labs.services import import_lab
 from tests.labs.workers import star
 from tests.processes import shared_database_url
 from tests.waiting import wait_for
+from worker import fabric
+from worker.config import EngineConfig
 from worker.converge import destroy
 
 pytestmark = pytest.mark.kernel
@@ -36,14 +38,22 @@ FAST = {"WIRELAB_HEARTBEAT_SECONDS": "1", "WIRELAB_LABHOST_LOST_SECONDS": "6"}
 class LabHostProcess:
     """`manage.py labhost run` for one lab host, in a session of its own (killed as a group)."""
 
-    def __init__(self, name: str, underlay: str, logs: Path):
-        self.name, self.underlay, self.logs = name, underlay, logs
+    def __init__(self, name: str, underlay: str, logs: Path, underlay_netns: str = ""):
+        self.name, self.underlay, self.logs, self.underlay_netns = name, underlay, logs, underlay_netns
         self.start()
+
+    @property
+    def config(self) -> EngineConfig:
+        """The engine configuration its workers run with (to clean up after it by hand)."""
+        key = Installation.current_key()
+        return EngineConfig(installation=key, labhost=self.name, underlay_netns=self.underlay_netns)
 
     def start(self) -> None:
         env = dict(os.environ, DATABASE_URL=shared_database_url(), **FAST)
         command = [sys.executable, str(MANAGE), "labhost", "run", "--name", self.name,
                    "--underlay", self.underlay, "--log-dir", str(self.logs)]  # fmt: skip
+        if self.underlay_netns:
+            command += ["--underlay-netns", self.underlay_netns]
         self.process = subprocess.Popen(command, env=env, stdout=open(self.logs / "labhost.log", "a"),  # noqa: SIM115
                                         stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
@@ -73,25 +83,36 @@ def two_labhosts(transactional_db, tmp_path, settings):
         pytest.fail("this test needs the PostgreSQL database that `make test` provides")
     settings.WIRELAB_LABHOST_LOST_SECONDS = 6
     settings.WIRELAB_QUOTA_RUNNING_LABS = 10
-    key = Installation.current_key()
+    with labhosts(tmp_path, {"a": ("198.19.250.1", ""), "b": ("198.19.250.2", "")}) as hosts:
+        yield hosts
+
+
+@contextlib.contextmanager
+def labhosts(tmp_path: Path, underlays: dict[str, tuple[str, str]]):
+    """A `labhost run` per letter, with its (underlay address, underlay namespace); all killed and
+    everything they made removed afterwards."""
     suffix = uuid.uuid4().hex[:4]
     hosts = {}
-    for letter, address in (("a", "198.19.250.1"), ("b", "198.19.250.2")):
-        logs = tmp_path / letter
-        logs.mkdir()
-        hosts[letter] = LabHostProcess(f"fleet-{letter}-{suffix}", address, logs)
     try:
+        for letter, (address, netns) in underlays.items():
+            logs = tmp_path / letter
+            logs.mkdir()
+            hosts[letter] = LabHostProcess(f"fleet-{letter}-{suffix}", address, logs, netns)
         yield hosts
     finally:
         for process in hosts.values():
             process.kill()
-        for process in hosts.values():  # everything either made, whichever lab it was for
-            for tag in marked(f"{key}/{process.name}"):
-                destroy(tag, process.name)
-        for lab in Lab.objects.all():
-            destroy(lab.uid, lab.labhost)
-        for process in hosts.values():
-            assert marked(f"{key}/{process.name}") == {}
+        clean_up_after(hosts.values())
+
+
+def clean_up_after(processes) -> None:
+    """Everything the lab hosts made, whichever lab it was for, even when the test failed."""
+    for process in processes:
+        for tag in set(marked(process.config.mark)) | {lab.uid for lab in Lab.objects.all()}:
+            destroy(tag, process.name, config=process.config)
+    for process in processes:
+        assert marked(process.config.mark) == {}
+        assert fabric.owned(process.config.mark) == {}
 
 
 def link_up(uid: str, name: str) -> bool:
