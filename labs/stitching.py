@@ -97,3 +97,42 @@ def spanned(parts: dict) -> dict[str, int]:
         for host, part in each.items():
             out[host] = out.get(host, 0) + part.get("containers", 0)
     return out
+
+
+def shown(lab: Lab) -> dict:
+    """For people, when the lab spans lab hosts: where each node runs and each stitched segment
+    (between which lab hosts, its VNI and MTU), as its last deploy made them; else {}."""
+    if not lab.parts:
+        return {}
+    from topology.kinds import get_kind
+
+    from .models import Operation
+
+    nodes = (lab.document or {}).get("nodes", {})
+    where = {
+        name: lab.host_of(name)
+        for name, node in nodes.items()
+        if (kind := get_kind(node.get("kind", ""))) is not None and kind.has_container
+    }
+    head = lab.operations.filter(
+        kind=Operation.Kind.DEPLOY, labhost=lab.labhost, params__has_key="parts"
+    ).first()
+    segments: dict[str, dict] = {}
+    if head is not None:
+        specs = [
+            head.spec,
+            *Operation.objects.filter(id__in=head.params["parts"]).values_list("spec", flat=True),
+        ]
+        for spec in specs:
+            for stitch in spec.get("stitches", []):
+                seen = segments.setdefault(
+                    stitch["bridge"],
+                    {
+                        "segment": stitch.get("segment", ""),
+                        "vni": stitch["vni"],
+                        "mtu": stitch["mtu"],
+                        "labhosts": [],
+                    },
+                )
+                seen["labhosts"] = sorted({*seen["labhosts"], spec["labhost"]})
+    return {"labhosts": where, "stitches": sorted(segments.values(), key=lambda s: s["segment"])}

@@ -95,7 +95,7 @@ def compile_lab(
             node.image = images.image_for(node.image)
     for sandbox in spec.sandboxes:
         sandbox.capabilities += [c for c in capabilities_for(sandbox.image) if c not in sandbox.capabilities]
-    specs = _split(spec, where, compiler.stitched, underlay)
+    specs = _split(spec, where, compiler.stitched, underlay, compiler.labels)
     for part in specs.values():
         running = {node.image for node in [*part.sandboxes, *part.apps]}
         part.pins = {image: ref for image, ref in assignments.images.items() if image in running}
@@ -139,7 +139,11 @@ def _check_underlay(doc: LabDoc, where: dict[str, str], underlay: Underlay | Non
 
 
 def _split(
-    whole: LabHostSpec, where: dict[str, str], stitched: dict[str, list[str]], underlay: Underlay | None
+    whole: LabHostSpec,
+    where: dict[str, str],
+    stitched: dict[str, list[str]],
+    underlay: Underlay | None,
+    labels: dict[str, str],
 ) -> dict[str, LabHostSpec]:
     """The lab's one spec cut into a spec per lab host, each with the stitches of its segments."""
     hosts = sorted(set(where.values()))
@@ -174,6 +178,7 @@ def _split(
                     local=local,
                     peers=[underlay.addresses[h] for h in members if h != host],
                     mtu=underlay.mtu - VXLAN_OVERHEAD,
+                    segment=labels.get(bridge, ""),
                 )
             )
     return parts
@@ -193,6 +198,7 @@ class _Compiler:
         self.doc, self.res, self.asg, self.spec = doc, res, assignments, spec
         self.where, self.underlay = where, underlay
         self.stitched: dict[str, list[str]] = {}  # fabric bridge -> the lab hosts it spans
+        self.labels: dict[str, str] = {}  # fabric bridge -> what it is, for people
         self.sandboxes: dict[str, SandboxSpec] = {}
         self.members: dict[str, list] = {}  # L2 domain -> its interfaces, so lookups stay linear
         for iface in res.interfaces.values():
@@ -264,7 +270,12 @@ class _Compiler:
             if i.link is not None
         )
         anchors = segments or switches or cables
-        return short_name("s", anchors[0], 10) if anchors else None
+        if not anchors:
+            return None
+        bridge = short_name("s", anchors[0], 10)
+        kind, _, what = anchors[0].partition(":")
+        self.labels[bridge] = {"net": what, "switch": f"switch {what}"}.get(kind, what.replace("|", " -- "))
+        return bridge
 
     def _wire_interfaces(self) -> None:
         bridges: set[str] = set()

@@ -108,6 +108,7 @@ class StitchSpec:
     peers: list[str]  # the other lab hosts' underlay addresses
     mtu: int
     port: int = 4789
+    segment: str = ""  # what it carries, for people: a network's name, "switch NAME" or a cable's ends
 
 
 @dataclass

@@ -1069,6 +1069,10 @@ export interface components {
             readonly assigned_addresses: {
                 [key: string]: string;
             };
+            /** @description when the lab spans lab hosts: `labhosts` (node -> the lab host it runs on) and `stitches` (each segment stitched between lab hosts: segment, labhosts, vni, mtu); else {} */
+            readonly spans: {
+                [key: string]: unknown;
+            };
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */

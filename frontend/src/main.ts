@@ -11,7 +11,7 @@ import { kindOf, loadKinds } from "./kinds";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
 import { Minimap } from "./minimap";
 import { LabModel } from "./model";
-import { natHtml, renderPanel, type Selection } from "./panel";
+import { natHtml, renderPanel, type Selection, type Spans } from "./panel";
 import { SharePanel } from "./share";
 import { ConsoleWatch, NodeConsole } from "./terminal";
 import { Viewer } from "./viewer";
@@ -38,6 +38,7 @@ class Editor {
   share: SharePanel;
   ports: AssignedPorts = {}; // host ports handed out for `auto` ports
   addresses: AssignedAddresses = {}; // addresses handed out, by node:iface and container
+  spans: Spans = {}; // where each node runs, when the lab spans lab hosts
   ends = true; // interface names and addresses shown at the cable ends
   private presentTimer = 0;
   exercise: ExerciseBox | null = null; // a student's lab for an exercise
@@ -93,9 +94,10 @@ class Editor {
   }
 
   /** What the lab was given (from a lab as the API returns it): host ports and addresses. */
-  absorb(lab: { assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses }): void {
+  absorb(lab: { assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses; spans?: Spans }): void {
     this.ports = lab.assigned_ports ?? {};
     this.addresses = lab.assigned_addresses ?? {};
+    this.spans = lab.spans ?? {};
   }
 
   // Drawing ---------------------------------------------------------------------------
@@ -128,7 +130,8 @@ class Editor {
     if (this.share.isOpen) return;
     const panel = $("#panel");
     if (!force && panel.contains(document.activeElement) && document.activeElement !== document.body) return;
-    panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses);
+    panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses,
+      this.spans);
     const nat = this.natView;
     if (nat && this.selection?.type === "node" && this.selection.name === nat.node && $("#nat-view")) {
       $("#nat-view").innerHTML = natHtml(nat.node, nat.view, nat.when);
@@ -713,6 +716,8 @@ class Editor {
       this.message(`${op.kind} ${op.status}${op.error ? `: ${op.error}` : ""}`, op.status === "failed" ? "error" : "info");
       const lab = await this.api.get();
       this.onStatus(lab.status, lab.status_reason);
+      this.absorb(lab); // what the deploy placed where (a lab spanning lab hosts)
+      this.renderPanel(false);
       return;
     }
     if (!this.connection?.connected) window.setTimeout(() => this.follow(), 1000);

@@ -70,18 +70,35 @@ function impairmentForm(ends: string[], live: LiveState): string {
     <button data-action="impair">Apply impairment</button></fieldset>`;
 }
 
+/** Where a lab spanning lab hosts runs (the lab API's `spans`): each node's lab host, and each
+ *  segment stitched between lab hosts with its VNI and MTU. */
+export type Spans = {
+  labhosts?: Record<string, string>;
+  stitches?: { segment: string; labhosts: string[]; vni: number; mtu: number }[];
+};
+
+function stitchHtml(spans: Spans, segment: string): string {
+  const stitch = spans.stitches?.find((s) => s.segment === segment);
+  if (!stitch) return "";
+  return `<div class="stitch">stitched between lab hosts ${esc(stitch.labhosts.join(" and "))}: VXLAN (VNI ${esc(stitch.vni)})
+    over their underlay; MTU <b>${esc(stitch.mtu)}</b> (the VXLAN header takes 50 bytes)</div>`;
+}
+
 export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>,
-  assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}): string {
-  if (!selection) return labSummary(doc, live, problems);
+  assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}, spans: Spans = {}): string {
+  if (!selection) return labSummary(doc, live, problems, spans);
   if (selection.type === "node") {
     const node = doc.nodes?.[selection.name];
-    if (!node) return labSummary(doc, live, problems);
-    return nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts, assigned, addresses);
+    if (!node) return labSummary(doc, live, problems, spans);
+    const where = spans.labhosts?.[selection.name];
+    return (where ? `<div class="muted labhost">runs on lab host <b>${esc(where)}</b></div>` : "") +
+      nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts, assigned, addresses);
   }
   if (selection.type === "network") {
     const net = doc.networks?.[selection.name];
-    if (!net) return labSummary(doc, live, problems);
-    return networkPanel(selection.name, net, problems.filter((p) => p.path.startsWith(`networks.${selection.name}`)), conflicts);
+    if (!net) return labSummary(doc, live, problems, spans);
+    return networkPanel(selection.name, net, problems.filter((p) => p.path.startsWith(`networks.${selection.name}`)), conflicts) +
+      stitchHtml(spans, selection.name);
   }
   if (selection.type === "attachment") {
     const end = `${selection.node}:${selection.iface}`;
@@ -90,8 +107,9 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
       <button data-action="capture">Capture 10 s</button></div>${impairmentForm([end], live)}`;
   }
   const link = doc.links?.[selection.index];
-  if (!link) return labSummary(doc, live, problems);
+  if (!link) return labSummary(doc, live, problems, spans);
   return `<h2>Link</h2>${link.endpoints.map((e) => cableControls(e, live)).join("")}
+    ${stitchHtml(spans, [...link.endpoints].sort().join(" -- "))}
     ${field("Subnet", "link-subnet", link.subnet ?? "")}
     <div class="buttons"><button data-action="pull">Pull cable</button><button data-action="plug">Plug cable</button>
     <button data-action="capture">Capture 10 s</button></div>
@@ -168,10 +186,14 @@ function networkPanel(name: string, net: NetworkDocument, problems: Problem[], c
     ${field("Subnet", "subnet", net.subnet ?? "")}${problemsHtml(problems)}`;
 }
 
-function labSummary(doc: LabDocument, live: LiveState, problems: Problem[]): string {
+function labSummary(doc: LabDocument, live: LiveState, problems: Problem[], spans: Spans = {}): string {
   const published = live.published.map((p) => `<li>${esc(p.host)}:${esc(p.host_port)} → ${esc(p.container)}:${esc(p.port)}</li>`).join("");
+  const hosts = [...new Set(Object.values(spans.labhosts ?? {}))].sort();
+  const stitched = (spans.stitches ?? []).map((s) =>
+    `<li><b>${esc(s.segment)}</b>: ${esc(s.labhosts.join(" ↔ "))}, VNI ${esc(s.vni)}, MTU ${esc(s.mtu)}</li>`).join("");
   return `<h2>${esc(doc.name)}</h2><p class="muted">${esc(doc.description ?? "")}</p>
     <p>Drag from the palette to add, drag from a node's handle to another to connect; select to edit.</p>
+    ${hosts.length ? `<h3>Lab hosts</h3><p class="spans">runs on ${esc(hosts.join(", "))}</p><ul class="stitches">${stitched}</ul>` : ""}
     ${published ? `<h3>Published ports</h3><ul>${published}</ul>` : ""}
     <h3>Problems</h3>${problems.length ? problemsHtml(problems) : '<p class="muted">none</p>'}`;
 }

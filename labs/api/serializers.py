@@ -6,6 +6,7 @@ import math
 
 from rest_framework import serializers
 
+from labs import stitching
 from labs.models import Lab
 
 
@@ -29,6 +30,10 @@ class LabSerializer(serializers.ModelSerializer):
     assigned_addresses = serializers.SerializerMethodField(
         help_text="the addresses handed out, by `node:interface` and by container name (`a.b.c.d/len`)"
     )
+    spans = serializers.SerializerMethodField(
+        help_text="when the lab spans lab hosts: `labhosts` (node -> the lab host it runs on) and "
+        "`stitches` (each segment stitched between lab hosts: segment, labhosts, vni, mtu); else {}"
+    )
 
     class Meta:
         model = Lab
@@ -44,6 +49,7 @@ class LabSerializer(serializers.ModelSerializer):
             "node_count",
             "assigned_ports",
             "assigned_addresses",
+            "spans",
             "created",
             "updated",
         ]
@@ -57,6 +63,9 @@ class LabSerializer(serializers.ModelSerializer):
 
     def get_assigned_addresses(self, lab) -> dict[str, str]:
         return handed_out_addresses(lab.assignments)
+
+    def get_spans(self, lab) -> dict:
+        return stitching.shown(lab)
 
 
 def handed_out_addresses(assignments: dict | None) -> dict[str, str]:

@@ -57,7 +57,9 @@ def done(job_id: int) -> Operation:
     return Operation.objects.get(id=job_id)
 
 
-def test_docker_modes_spanning_two_lab_hosts_through_the_installation(spanning_labhosts, user, run_in):
+def test_docker_modes_spanning_two_lab_hosts_through_the_installation(
+    spanning_labhosts, user, run_in, client
+):
     hosts = spanning_labhosts
     a, b, underlay = hosts.a, hosts.b, hosts.underlay
     wait_for(lambda: {h.name for h in fleet.alive()} >= {a.name, b.name}, 90, "both lab hosts to register")
@@ -75,6 +77,14 @@ def test_docker_modes_spanning_two_lab_hosts_through_the_installation(spanning_l
     assert marked(b.config.mark) == {lab.uid: {"h2", "nginx-3", "app-dyn", "app-2"}}
     assert marked(a.config.mark)[lab.uid] >= {"h1", "client", "nginx-2", "app-1"}
     [vni] = StitchVni.objects.filter(lab=lab, tag=lab.uid)
+    client.force_login(user)
+    spans = client.get(f"/api/labs/{lab.id}/").json()["spans"]
+    assert (
+        spans["labhosts"]["h2"] == spans["labhosts"]["app-2"] == b.name and spans["labhosts"]["h1"] == a.name
+    )
+    assert spans["stitches"] == [
+        {"segment": "lan", "vni": vni.number, "mtu": 1450, "labhosts": sorted([a.name, b.name])}
+    ]
 
     # the primer's paths, h1 and h2 on two lab hosts
     nodes = {

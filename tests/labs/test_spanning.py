@@ -189,3 +189,23 @@ def test_an_edit_that_brings_every_node_home_empties_the_other_lab_hosts_part(us
     assert part.labhost == "b" and LabHostSpec.from_dict(part.spec).node_names() == []
     assert Lab.objects.get(id=lab.id).parts == {}
     assert {s.name for s in LabHostSpec.from_dict(op.spec).sandboxes} == {"r1", "h1", "h2", "h3"}
+
+
+def test_the_api_says_where_each_node_runs_and_what_is_stitched_over_which_mtu(user, client):
+    lab = spanning_lab(user)
+    op, _ = deploy(lab, user)
+    client.force_login(user)
+    spans = client.get(f"/api/labs/{lab.id}/").json()["spans"]
+    assert spans["labhosts"] == {"r1": "a", "h1": "a", "h2": "b", "h3": "b"}
+    vnis = {s["segment"]: s["vni"] for s in op.spec["stitches"]}
+    assert spans["stitches"] == [
+        {
+            "segment": "h1:eth1 -- h3:eth0",
+            "vni": vnis["h1:eth1 -- h3:eth0"],
+            "mtu": 1450,
+            "labhosts": ["a", "b"],
+        },
+        {"segment": "lan2", "vni": vnis["lan2"], "mtu": 1450, "labhosts": ["a", "b"]},
+    ]
+    alone = import_lab(ROUTED.format(name="alone", pin="a"), user)[0]
+    assert client.get(f"/api/labs/{alone.id}/").json()["spans"] == {}
