@@ -31,7 +31,7 @@ ensure_packages() {
     || { tail -n 20 "$STATE/apt.log"; die "apt-get install failed (log: $STATE/apt.log)"; }
 }
 
-BASE_PACKAGES=(python3 python3-venv python3-dev gcc docker.io redis-server redis-tools iproute2
+BASE_PACKAGES=(python3 python3-venv python3-dev gcc docker.io redis-server redis-tools iproute2 containernetworking-plugins
   nftables iptables busybox-static tcpdump ca-certificates mmdebstrap)
 
 ensure_venv() {

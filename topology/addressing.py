@@ -189,7 +189,7 @@ def _assign_ports(doc: LabDoc, prev: Assignments, out: Assignments, problems: li
         wanted = []
         for name, node in containers_on(doc, host_name).items():
             base, _ = split_mode(node.mode)
-            if base not in ("host", "bridge"):
+            if base not in ("host", "bridge", "cni"):
                 continue
             for index, port in enumerate(node.ports):
                 value = host_mode_port(port) if base == "host" else port.host

@@ -7,6 +7,7 @@ same topology always compiles to the same names and an edit changes only what ch
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import zlib
 from collections.abc import Callable
@@ -204,10 +205,10 @@ class _Compiler:
         for iface in res.interfaces.values():
             self.members.setdefault(iface.domain, []).append(iface)
         self.bridge_names: dict[str, str | None] = {}
-        self.bridge_hosts = {  # hosts with a bridge-mode container: they forward
+        self.bridge_hosts = {  # hosts with a bridge-mode (or CNI) container: they forward
             n.host
             for n in doc.nodes.values()
-            if kind_of(n).placed_on_host and split_mode(n.mode)[0] == "bridge"
+            if kind_of(n).placed_on_host and split_mode(n.mode)[0] in ("bridge", "cni")
         }
 
     def run(self) -> None:
@@ -346,7 +347,23 @@ class _Compiler:
             self._bridge_app(app, node, host)
         elif mode == "overlay":
             self._overlay_app(app, network, host)
+        elif mode == "cni":
+            self._cni_app(app, node, network)
         return app
+
+    def _cni_app(self, app: AppSpec, node: NodeDoc, network: str) -> None:
+        """The network's configuration list, named for it, and the ports the runtime asks the
+        chain to map (CNI's portMappings capability)."""
+        config = {"cniVersion": "1.0.0", **copy.deepcopy(self.doc.networks[network].config), "name": network}
+        mappings = [
+            {
+                "hostPort": port.host if port.host != "auto" else self.asg.ports[f"{app.name}:{index}"],
+                "containerPort": port.container,
+                "protocol": port.protocol,
+            }
+            for index, port in enumerate(node.ports)
+        ]
+        app.cni = {"network": network, "config": config, "port_mappings": mappings}
 
     def _bridge_app(self, app: AppSpec, node: NodeDoc, host: SandboxSpec) -> None:
         bridge, gateway = self._host_bridge(host.name)

@@ -155,11 +155,15 @@ class NodeDoc(Strict):
 
 
 class NetworkDoc(Strict):
-    """A network: an L2 `segment`, a host's docker0-like `bridge`, or an `overlay`."""
+    """A network: an L2 `segment`, a host's docker0-like `bridge`, an `overlay`, or a `cni`
+    network (a CNI configuration list run on a host for the containers that join it)."""
 
-    kind: Literal["segment", "bridge", "overlay"]
+    kind: Literal["segment", "bridge", "overlay", "cni"]
     subnet: str | None = None
-    host: str | None = Field(default=None, description="bridge networks: the host it is on")
+    host: str | None = Field(default=None, description="bridge and cni networks: the host it is on")
+    config: dict[str, Any] | None = Field(
+        default=None, description="cni networks: the CNI network configuration list ({cniVersion, plugins})"
+    )
     position: Position | None = None
 
 

@@ -155,7 +155,7 @@ DEFAULT_CONTAINER_MODE = "bridge"
 
 
 def split_mode(mode: str | None) -> tuple[str, str | None]:
-    """`overlay:ov1` -> ("overlay", "ov1"); `bridge` -> ("bridge", None)."""
+    """`overlay:ov1` -> ("overlay", "ov1"); `cni:net` -> ("cni", "net"); `bridge` -> ("bridge", None)."""
     mode = mode or DEFAULT_CONTAINER_MODE
     if ":" in mode:
         base, _, network = mode.partition(":")

@@ -152,6 +152,7 @@ class AppSpec:
     routes: list[RouteSpec] = field(default_factory=list)
     ports: list[PortSpec] = field(default_factory=list)  # host mode: taken on the host
     files: dict[str, str] = field(default_factory=dict)  # path -> content, put in before it starts
+    cni: dict = field(default_factory=dict)  # cni mode: {network, config (the list), port_mappings}
 
     def container_hash(self) -> str:
         made = [self.host, self.image, self.mode, self.command, self.env, self.capabilities]
@@ -194,7 +195,7 @@ class LabHostSpec:
 
     def own_namespace_apps(self) -> list[str]:
         """Apps that get a namespace of their own (held by an infra container), wired before they start."""
-        return [a.name for a in self.apps if a.mode in ("bridge", "overlay")]
+        return [a.name for a in self.apps if a.mode in OWN_NAMESPACE_MODES]
 
     def warmable(self) -> list[SandboxSpec]:
         """The sandboxes a lab host's warm sandbox (started ahead, see worker/pool.py) can become
@@ -217,6 +218,7 @@ class LabHostSpec:
         return len(self.sandboxes) + len(self.apps) + len(self.own_namespace_apps())
 
 
+OWN_NAMESPACE_MODES = ("bridge", "overlay", "cni")  # apps with a namespace of their own, held for them
 WARM_CAPABILITIES = ("NET_ADMIN", "NET_RAW")  # what warm sandboxes are made with: a host's or router's
 WARM_SYSCTLS = frozenset({"net.ipv4.ip_forward"})  # what a claimed one can still be given
 

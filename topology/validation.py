@@ -18,6 +18,7 @@ from .addressing import (
     parse_range,
     static_ip,
 )
+from .cni import check_config, maps_ports
 from .document import DEFAULT_PORT_RANGE, DEFAULT_PUBLISH_RANGE, LabDoc, read_document
 from .exercise import TARGET
 from .images import ImagePolicy
@@ -215,16 +216,28 @@ def _check_networks(doc: LabDoc, res: Resolved) -> list[Problem]:
             out.append(error(path + ".subnet", "an overlay network needs a subnet"))
         if net.kind in ("bridge", "overlay"):
             out += _check_pool_subnet(path, net)
-        if net.kind == "bridge":
+        if net.kind in ("bridge", "cni"):
             host = doc.nodes.get(net.host or "")
             if not net.host:
-                out.append(error(path + ".host", "a bridge network lives on a host: name it"))
+                out.append(error(path + ".host", f"a {net.kind} network lives on a host: name it"))
             elif host is None:
                 out.append(error(path + ".host", f"no node named '{net.host}'"))
             elif not kind_of(host).holds_containers:
                 out.append(error(path + ".host", f"'{net.host}' is a {host.kind}, not a host"))
         elif net.host:
-            out.append(error(path + ".host", f"only bridge networks sit on a host; this is a {net.kind}"))
+            out.append(
+                error(path + ".host", f"only bridge and cni networks sit on a host; this is a {net.kind}")
+            )
+        if net.kind == "cni":
+            out += check_config(path + ".config", net.config)
+            if net.subnet:
+                out.append(error(path + ".subnet", "a cni network's addresses come from its plugins' ipam"))
+        elif net.config is not None:
+            out.append(
+                error(
+                    path + ".config", f"only cni networks have a plugin configuration; this is a {net.kind}"
+                )
+            )
     for index, link in enumerate(doc.links):
         if link.subnet is not None and parse_subnet(link.subnet) is None:
             out.append(
@@ -344,17 +357,31 @@ def _check_containers(doc: LabDoc) -> list[Problem]:
         elif not (get_kind(host.kind) and get_kind(host.kind).holds_containers):
             out.append(error(path + ".host", f"'{node.host}' is a {host.kind}; containers run on hosts"))
         base, network = split_mode(node.mode)
-        if base == "overlay":
+        if base in ("overlay", "cni"):
             net = doc.networks.get(network or "")
             if net is None:
-                out.append(error(path + ".mode", f"no overlay network named '{network}'"))
-            elif net.kind != "overlay":
-                out.append(error(path + ".mode", f"'{network}' is a {net.kind} network, not an overlay"))
+                out.append(error(path + ".mode", f"no {base} network named '{network}'"))
+            elif net.kind != base:
+                wanted = "an overlay" if base == "overlay" else "a cni network"
+                out.append(error(path + ".mode", f"'{network}' is a {net.kind} network, not {wanted}"))
+            elif base == "cni" and node.host and net.host != node.host:
+                out.append(
+                    error(path + ".mode", f"cni network '{network}' is on host {net.host}, not {node.host}")
+                )
+            elif base == "cni" and node.ports and not maps_ports(net.config):
+                out.append(
+                    error(
+                        path + ".ports",
+                        f"cni network '{network}' maps no ports: chain a portmap plugin with "
+                        "capabilities: {portMappings: true}",
+                    )
+                )
         elif base not in CONTAINER_MODES or network is not None:
             out.append(
                 error(
                     path + ".mode",
-                    f"'{node.mode}' is not a mode: use host, bridge, overlay:<network> or none",
+                    f"'{node.mode}' is not a mode: "
+                    "use host, bridge, overlay:<network>, cni:<network> or none",
                 )
             )
         if node.address and base not in ("bridge", "overlay"):
@@ -403,10 +430,10 @@ def _check_host_ports(doc: LabDoc, host_name: str, host) -> list[Problem]:
         base, _ = split_mode(node.mode)
         for index, port in enumerate(node.ports):
             path = join_path("nodes", name, "ports", index)
-            if base == "bridge":
+            if base in ("bridge", "cni"):
                 if port.container is None:
                     out.append(
-                        error(path, "in bridge mode a port is published as HOST:CONTAINER or auto:CONTAINER")
+                        error(path, f"in {base} mode a port is published as HOST:CONTAINER or auto:CONTAINER")
                     )
                     continue
                 _check_port_number(out, path, port.container, "container port")

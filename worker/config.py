@@ -50,6 +50,13 @@ class EngineConfig:
         return name if not name or name.startswith("/") else f"/var/run/netns/{name}"
 
     @property
+    def seen_mark(self) -> str | None:
+        """The mark what this engine looks at must carry: its own when it serves one of several lab
+        hosts; none (a lab's tag alone decides) for an installation's only engine, as its container
+        listing does."""
+        return self.mark if self.labhost else None
+
+    @property
     def mark(self) -> str:
         """What everything this engine makes carries (container label, fabric loopback alias)."""
         return f"{self.installation}/{self.labhost}" if self.labhost else self.installation

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from topology.spec import FABRIC, LabHostSpec
+from topology.spec import FABRIC, OWN_NAMESPACE_MODES, LabHostSpec
 
-from . import containers, execs, fabric, images, labels, nat, pool, sockets, wiring
+from . import cni, containers, execs, fabric, images, labels, nat, pool, sockets, wiring
 from .config import EngineConfig
 from .errors import EngineError, Stopped
 from .netlink import Namespaces, create_veth, delete_link
@@ -123,6 +123,7 @@ class _Converge:
             with_nat = self.wire()
             self.checkpoint()
             self.sync_nat(with_nat)
+            self.sync_cni()
             self.startup([s.name for s in self.spec.sandboxes], self.holders)
             self.checkpoint()
             self.sync_apps(existing)
@@ -196,7 +197,7 @@ class _Converge:
         """Sandboxes and namespace holders: everything that owns a namespace to wire."""
         wanted = {s.name: containers.sandbox(self.spec.lab, s) for s in self.spec.sandboxes}
         for app in self.spec.apps:
-            if app.mode in ("bridge", "overlay"):
+            if app.mode in OWN_NAMESPACE_MODES:
                 wanted[app.name] = containers.holder(self.spec.lab, app)
         stale = []
         for info in existing:
@@ -321,7 +322,7 @@ class _Converge:
         it holds nothing of the lab, else one named for another part (the lab began or ceased
         to span lab hosts)."""
         empty = not self.spec.sandboxes and not self.spec.apps
-        for name in fabric.owned(self.config.mark, self.spec.lab):
+        for name in fabric.owned(self.config.seen_mark, self.spec.lab):
             if (empty or name != self.fabric_name) and fabric.remove(name):
                 self.changed(f"fabric namespace {name} removed")
 
@@ -399,6 +400,67 @@ class _Converge:
                 self.failed[sandbox.name] = str(exc)
                 continue
             self.report.changes += [f"{sandbox.name}: {c}" for c in changes]
+
+    def sync_cni(self) -> None:
+        """Containers on CNI networks: their chain ADDed once their namespace is held, CHECKed on
+        each converge (DELeted and ADDed again when that fails or the list changed), DELeted when
+        they go (worker/cni.py)."""
+        lab = cni.lab_dir(self.config.lock_dir, self.spec.lab)
+        wanted = {a.name: a for a in self.spec.apps if a.mode == "cni"}
+        kept = cni.kept_results(lab)
+        for name in sorted(set(kept) - set(wanted)):
+            self._cni_delete(lab, name, kept[name].get("host", ""))
+            self.changed(f"{name}: CNI networking deleted")
+        for name, app in wanted.items():
+            holder, host = self.holders.get(name), self.holders.get(app.host)
+            if holder is None or host is None or not holder.pid or not host.pid or name in self.failed:
+                continue  # reported where its container failed
+            mappings = tuple(app.cni.get("port_mappings", []))
+            netns = (f"/proc/{host.pid}/ns/net", f"/proc/{holder.pid}/ns/net")
+            attachment = cni.Attachment(lab, name, app.host, holder.id, *netns, app.cni["config"], mappings)
+            if self._cni_still_there(attachment):
+                self.report.cni[name] = kept[name]["result"]
+                continue
+            self.checkpoint()
+            try:
+                if name in kept:  # made for a container gone since, or from another list
+                    same = kept[name]["container_id"] == holder.id
+                    self._cni_delete(lab, name, app.host, netns[1] if same else "")
+                self.report.cni[name] = cni.add(attachment)
+            except EngineError as exc:
+                self.failed[name] = str(exc)
+                continue
+            plugins = " + ".join(p.get("type", "?") for p in app.cni["config"]["plugins"])
+            self.say(f"{name}: CNI network {app.cni['network']} added ({plugins})")
+            self.changed(f"{name}: CNI networking added")
+        if not wanted:
+            cni.forget(lab)
+
+    def _cni_still_there(self, attachment: cni.Attachment) -> bool:
+        """Whether what ADD made for this container from this list is still there: CHECK says so;
+        when a plugin's CHECK complains (portmap 1.1.1 looks for IPv6 chains it never made for an
+        IPv4 container), the container's interface being there decides, and the complaint is told."""
+        kept = cni.kept_for(attachment)
+        if kept is None:
+            return False
+        complaint = cni.check(attachment, kept)
+        if not complaint:
+            return True
+        ns = Namespaces()
+        try:
+            there = cni.IFNAME in ns.at(attachment.netns).links()
+        except EngineError:
+            there = False
+        finally:
+            ns.close()
+        self.say(f"{attachment.container}: CNI CHECK: {complaint}" + ("" if there else "; adding it again"))
+        return there
+
+    def _cni_delete(self, lab, name: str, host: str, netns: str = "") -> None:
+        holder = self.holders.get(host)
+        cni.delete(
+            lab, name, f"/proc/{holder.pid}/ns/net" if holder and holder.pid else "/nonexistent", netns
+        )
 
     # Startup commands and node states -------------------------------------------------
 

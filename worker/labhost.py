@@ -140,16 +140,16 @@ class LabHost:
     # Controls on a running lab ------------------------------------------------------------
 
     def cable(self, spec: LabHostSpec, node: str, iface: str, plugged: bool) -> None:
-        set_cable(spec.lab, _cable(spec, node, iface), plugged, self.config.mark)
+        set_cable(spec.lab, _cable(spec, node, iface), plugged, self.config.seen_mark)
 
     def impair(self, spec: LabHostSpec, node: str, iface: str, values: dict) -> Impairment:
         known = {f.name for f in fields(Impairment)}
         impairment = Impairment(**{k: v for k, v in values.items() if k in known})
-        impair(spec.lab, _cable(spec, node, iface), impairment, self.config.mark)
+        impair(spec.lab, _cable(spec, node, iface), impairment, self.config.seen_mark)
         return impairment
 
     def capture(self, spec: LabHostSpec, node: str, iface: str, seconds: int, max_bytes: int) -> bytes:
-        return capture_cable(spec.lab, _cable(spec, node, iface), seconds, max_bytes, self.config.mark)
+        return capture_cable(spec.lab, _cable(spec, node, iface), seconds, max_bytes, self.config.seen_mark)
 
     def node_action(self, spec: LabHostSpec, node: str, action: str) -> list[str]:
         """Stop, start or restart a node; after a start its links and addresses are made again."""

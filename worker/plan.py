@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from topology.spec import FABRIC, LabHostSpec, StitchSpec, VxlanSpec
+from topology.spec import FABRIC, OWN_NAMESPACE_MODES, LabHostSpec, StitchSpec, VxlanSpec
 
 
 @dataclass
@@ -58,7 +58,7 @@ def namespace_plans(spec: LabHostSpec) -> dict[str, NamespacePlan]:
         for iface in sandbox.interfaces:
             addresses[(sandbox.name, iface.name)] = (iface.addresses, iface.mtu)
     for app in spec.apps:
-        if app.mode in ("bridge", "overlay"):
+        if app.mode in OWN_NAMESPACE_MODES:
             node = plan(app.name)
             node.routes = [(r.to, r.via) for r in app.routes]
             for iface in app.interfaces:

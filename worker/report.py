@@ -23,6 +23,7 @@ class Report:
     nodes: dict[str, NodeState] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)  # image -> its registry digest reference
+    cni: dict[str, dict] = field(default_factory=dict)  # container on a CNI network -> its chain's result
 
     @property
     def failed_nodes(self) -> dict[str, NodeState]:

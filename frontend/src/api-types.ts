@@ -1073,6 +1073,12 @@ export interface components {
             readonly spans: {
                 [key: string]: unknown;
             };
+            /** @description each container on a CNI network -> its plugin chain's result (interfaces, ips, routes) as its last deploy got it from the plugins; {} when the lab has no CNI network */
+            readonly cni: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */
@@ -1138,17 +1144,20 @@ export interface components {
             name: string;
             kind: components["schemas"]["NetworkKindEnum"];
             subnet?: string;
-            /** @description bridge networks: the host it is on */
+            /** @description bridge and cni networks: the host it is on */
             host?: string;
+            /** @description cni networks: the configuration list {plugins: [...]} */
+            config?: unknown;
             position?: unknown;
         };
         /**
          * @description * `segment` - segment
          *     * `bridge` - bridge
          *     * `overlay` - overlay
+         *     * `cni` - cni
          * @enum {string}
          */
-        NetworkKindEnum: "segment" | "bridge" | "overlay";
+        NetworkKindEnum: "segment" | "bridge" | "overlay" | "cni";
         /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
          *
          *     Writes do not go through this serializer: they are edits of the document (see `parts.py`). */
@@ -1158,8 +1167,10 @@ export interface components {
             name: string;
             kind: components["schemas"]["NetworkKindEnum"];
             subnet?: string;
-            /** @description bridge networks: the host it is on */
+            /** @description bridge and cni networks: the host it is on */
             host?: string;
+            /** @description cni networks: the configuration list {plugins: [...]} */
+            config?: unknown;
             position?: unknown;
         };
         /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
@@ -1175,7 +1186,7 @@ export interface components {
             image?: string;
             /** @description containers: the emulated host */
             host?: string;
-            /** @description containers: host, bridge, overlay:<net> or none */
+            /** @description containers: host, bridge, overlay:<net>, cni:<net> or none */
             mode?: string;
             address?: string;
             /** @description a string or a list of strings */
@@ -1213,7 +1224,7 @@ export interface components {
             image?: string;
             /** @description containers: the emulated host */
             host?: string;
-            /** @description containers: host, bridge, overlay:<net> or none */
+            /** @description containers: host, bridge, overlay:<net>, cni:<net> or none */
             mode?: string;
             address?: string;
             /** @description a string or a list of strings */
@@ -1311,8 +1322,10 @@ export interface components {
             name?: string;
             kind?: components["schemas"]["NetworkKindEnum"];
             subnet?: string;
-            /** @description bridge networks: the host it is on */
+            /** @description bridge and cni networks: the host it is on */
             host?: string;
+            /** @description cni networks: the configuration list {plugins: [...]} */
+            config?: unknown;
             position?: unknown;
         };
         /** @description A part of a lab document as the API shows it: its row id, its lab, and its document form.
@@ -1327,7 +1340,7 @@ export interface components {
             image?: string;
             /** @description containers: the emulated host */
             host?: string;
-            /** @description containers: host, bridge, overlay:<net> or none */
+            /** @description containers: host, bridge, overlay:<net>, cni:<net> or none */
             mode?: string;
             address?: string;
             /** @description a string or a list of strings */
@@ -1634,14 +1647,15 @@ export interface components {
         };
         /**
          * NetworkDoc
-         * @description A network: an L2 `segment`, a host's docker0-like `bridge`, or an `overlay`.
+         * @description A network: an L2 `segment`, a host's docker0-like `bridge`, an `overlay`, or a `cni`
+         *     network (a CNI configuration list run on a host for the containers that join it).
          */
         NetworkDoc: {
             /**
              * Kind
              * @enum {string}
              */
-            kind: "segment" | "bridge" | "overlay";
+            kind: "segment" | "bridge" | "overlay" | "cni";
             /**
              * Subnet
              * @default null
@@ -1649,10 +1663,18 @@ export interface components {
             subnet?: string | null;
             /**
              * Host
-             * @description bridge networks: the host it is on
+             * @description bridge and cni networks: the host it is on
              * @default null
              */
             host?: string | null;
+            /**
+             * Config
+             * @description cni networks: the CNI network configuration list ({cniVersion, plugins})
+             * @default null
+             */
+            config?: {
+                [key: string]: unknown;
+            } | null;
             /** @default null */
             position?: components["schemas"]["Position"] | null;
         };

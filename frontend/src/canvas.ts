@@ -43,7 +43,8 @@ export function publishedLabel(doc: LabDocument, host: string, assigned: Assigne
     ((node.ports ?? []) as unknown[]).forEach((raw, index) => {
       const port = portEntry(raw);
       const mode = node.mode ?? "bridge";
-      if (mode === "bridge" && port.container) lines.push(`${host}:${hostPort(name, index, port.host, assigned)} → ${name}:${port.container}`);
+      const mapped = mode === "bridge" || mode.startsWith("cni:"); // Wirelab's DNAT, or the portmap plugin's
+      if (mapped && port.container) lines.push(`${host}:${hostPort(name, index, port.host, assigned)} → ${name}:${port.container}`);
       if (mode === "host") {
         const taken = hostPort(name, index, port.container ?? port.host, assigned);
         lines.push(`${host}:${taken} ← ${name} (host mode${port.host === "auto" ? `, PORT${index}` : ""})`);
@@ -143,14 +144,22 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
       if (containerAddress(name)) data.sourceLabel = containerAddress(name);
       out.push({ group: "edges", data, classes: "overlay-member" });
     }
+    if (kind.placed_on_host && mode.startsWith("cni:") && doc.networks?.[mode.slice(4)]) {
+      out.push({ group: "edges", data: { id: `cni:${name}`, source: `n:${name}`, target: `net:${mode.slice(4)}` },
+                 classes: "cni-member" });
+    }
   }
   for (const [name, net] of Object.entries(doc.networks ?? {})) {
     if (net.kind === "bridge") continue;
     const position = net.position ? { x: net.position.x, y: net.position.y } : undefined;
     const shape = net.kind === "segment" ? segmentShape(doc, name, at) : null;
+    const cni = net.kind === "cni";
+    const plugins = cni ? ((net.config as any)?.plugins ?? []).map((p: any) => p?.type).join(" + ") : "";
+    const parent = cni && net.host && doc.nodes?.[net.host] ? { parent: `n:${net.host}` } : {};
     out.push({
       group: "nodes",
-      data: { id: `net:${name}`, name, label: `${name}\n${net.subnet ?? ""}`, kind: net.kind, ...(shape ? { width: shape.width } : {}) },
+      data: { id: `net:${name}`, name, label: cni ? `${name}\nCNI ${plugins}` : `${name}\n${net.subnet ?? ""}`, kind: net.kind,
+              ...(shape ? { width: shape.width } : {}), ...parent },
       position,
       classes: shape ? `${net.kind} label-${shape.side}` : net.kind,
     });
@@ -192,6 +201,9 @@ const STYLE: any[] = [
   { selector: "node.segment.label-right", style: { "text-halign": "right", "text-margin-x": 6, "text-justification": "left" } },
   { selector: "node.overlay", style: { shape: "ellipse", width: 110, height: 34, "background-color": "#e8dcf7",
       "border-style": "dashed", "border-color": "#7a54b0" } },
+  // a CNI network sits on its host, like docker0, and says which plugins it chains
+  { selector: "node.cni", style: { shape: "round-rectangle", width: 60, height: 14, "background-color": "#d9ead3", "border-width": 1,
+      "border-color": "#4f7a43", "font-size": 9, "text-valign": "bottom", "text-margin-y": 3 } },
   ...Object.entries(ICONS).map(([kind, icon]) => ({ selector: `node.${kind}`, style: { "background-image": icon,
       "background-fit": "none", "background-clip": "none", "background-width": ICON_SIZES[kind], "background-height": ICON_SIZES[kind] } })),
   { selector: "node.host:parent", style: { "background-image": "none" } },  // its containers say what it is
@@ -206,6 +218,7 @@ const STYLE: any[] = [
   { selector: "edge.ends[targetLabel]", style: { "target-label": "data(targetLabel)" } },
   { selector: "edge.veth", style: { width: 1, "line-style": "dotted" } },
   { selector: "edge.overlay-member", style: { "line-style": "dashed", "line-color": "#7a54b0" } },
+  { selector: "edge.cni-member", style: { width: 1, "line-style": "dotted", "line-color": "#4f7a43" } },
   { selector: ".up", style: { "line-color": COLORS.ok } },
   { selector: ".down", style: { "line-color": COLORS.bad, "line-style": "dashed" } },  // not by colour alone
   { selector: "node.running", style: { "border-color": COLORS.ok, "border-width": 3 } },

@@ -39,6 +39,7 @@ class Editor {
   ports: AssignedPorts = {}; // host ports handed out for `auto` ports
   addresses: AssignedAddresses = {}; // addresses handed out, by node:iface and container
   spans: Spans = {}; // where each node runs, when the lab spans lab hosts
+  cni: Record<string, any> = {}; // each CNI-networked container's chain result, from its last deploy
   ends = true; // interface names and addresses shown at the cable ends
   private presentTimer = 0;
   exercise: ExerciseBox | null = null; // a student's lab for an exercise
@@ -94,10 +95,11 @@ class Editor {
   }
 
   /** What the lab was given (from a lab as the API returns it): host ports and addresses. */
-  absorb(lab: { assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses; spans?: Spans }): void {
+  absorb(lab: { assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses; spans?: Spans; cni?: Record<string, any> }): void {
     this.ports = lab.assigned_ports ?? {};
     this.addresses = lab.assigned_addresses ?? {};
     this.spans = lab.spans ?? {};
+    this.cni = lab.cni ?? {};
   }
 
   // Drawing ---------------------------------------------------------------------------
@@ -131,7 +133,7 @@ class Editor {
     const panel = $("#panel");
     if (!force && panel.contains(document.activeElement) && document.activeElement !== document.body) return;
     panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses,
-      this.spans);
+      this.spans, this.cni);
     const nat = this.natView;
     if (nat && this.selection?.type === "node" && this.selection.name === nat.node && $("#nat-view")) {
       $("#nat-view").innerHTML = natHtml(nat.node, nat.view, nat.when);

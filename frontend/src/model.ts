@@ -73,6 +73,7 @@ export class LabModel {
       for (const node of Object.values(this.nodes())) {
         for (const iface of Object.values(node.interfaces ?? {})) if (iface.network === from) iface.network = to;
         if (node.mode === `overlay:${from}`) node.mode = `overlay:${to}`;
+        if (node.mode === `cni:${from}`) node.mode = `cni:${to}`;
       }
       return;
     }
@@ -102,7 +103,7 @@ export class LabModel {
       for (const [ifName, iface] of Object.entries(node.interfaces ?? {})) {
         if (iface.network === name) delete (node.interfaces as Record<string, any>)[ifName];
       }
-      if (node.mode === `overlay:${name}`) node.mode = "bridge";
+      if (node.mode === `overlay:${name}` || node.mode === `cni:${name}`) node.mode = "bridge";
     }
   }
 }

@@ -84,15 +84,28 @@ function stitchHtml(spans: Spans, segment: string): string {
     over their underlay; MTU <b>${esc(stitch.mtu)}</b> (the VXLAN header takes 50 bytes)</div>`;
 }
 
+/** What a container's CNI chain gave it (its result: interfaces, ips, routes), as the plugins said. */
+function cniHtml(node: NodeDocument, result: any): string {
+  if (!(node.mode ?? "").startsWith("cni:")) return "";
+  if (!result) return '<h3>CNI</h3><p class="muted">not added yet: deploy the lab</p>';
+  const ifaces = (result.interfaces ?? []) as any[];
+  const where = (i: any) => (i.sandbox ? "in the container" : "on the host");
+  const ips = ((result.ips ?? []) as any[]).map((ip) =>
+    `<li>${esc(ifaces[ip.interface]?.name ?? "")} ${esc(ip.address)}${ip.gateway ? ` gateway ${esc(ip.gateway)}` : ""}</li>`);
+  return `<h3>CNI result <span class="muted">(from the plugins)</span></h3><ul class="cni-ips">${ips.join("")}</ul>
+    <p class="muted cni-interfaces">made: ${ifaces.map((i) => `${esc(i.name)} ${where(i)}`).join(", ")}</p>`;
+}
+
 export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>,
-  assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}, spans: Spans = {}): string {
+  assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}, spans: Spans = {}, cni: Record<string, any> = {}): string {
   if (!selection) return labSummary(doc, live, problems, spans);
   if (selection.type === "node") {
     const node = doc.nodes?.[selection.name];
     if (!node) return labSummary(doc, live, problems, spans);
     const where = spans.labhosts?.[selection.name];
     return (where ? `<div class="muted labhost">runs on lab host <b>${esc(where)}</b></div>` : "") +
-      nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts, assigned, addresses);
+      nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts, assigned, addresses) +
+      cniHtml(node, cni[selection.name]);
   }
   if (selection.type === "network") {
     const net = doc.networks?.[selection.name];
@@ -181,9 +194,13 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
 
 function networkPanel(name: string, net: NetworkDocument, problems: Problem[], conflicts: Map<string, string>): string {
   const conflict = conflicts.get(`net:${name}`);
+  const cni = net.kind === "cni"
+    ? `<p>run by the CNI reference plugins in host <b>${esc(net.host ?? "")}</b>'s namespace:</p>
+       <pre class="cni-config">${esc(JSON.stringify(net.config ?? {}, null, 2))}</pre>`
+    : field("Subnet", "subnet", net.subnet ?? "");
   return `<h2>${esc(net.kind)} ${esc(name)}</h2>${field("Name", "name", conflict ?? name, conflict ? 'class="invalid"' : "")}
     ${conflict ? `<div class="error">another element is already named '${esc(conflict)}'</div>` : ""}
-    ${field("Subnet", "subnet", net.subnet ?? "")}${problemsHtml(problems)}`;
+    ${cni}${problemsHtml(problems)}`;
 }
 
 function labSummary(doc: LabDocument, live: LiveState, problems: Problem[], spans: Spans = {}): string {

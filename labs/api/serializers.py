@@ -7,7 +7,7 @@ import math
 from rest_framework import serializers
 
 from labs import stitching
-from labs.models import Lab
+from labs.models import Lab, Operation
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -30,6 +30,10 @@ class LabSerializer(serializers.ModelSerializer):
     assigned_addresses = serializers.SerializerMethodField(
         help_text="the addresses handed out, by `node:interface` and by container name (`a.b.c.d/len`)"
     )
+    cni = serializers.SerializerMethodField(
+        help_text="each container on a CNI network -> its plugin chain's result (interfaces, ips, "
+        "routes) as its last deploy got it from the plugins; {} when the lab has no CNI network"
+    )
     spans = serializers.SerializerMethodField(
         help_text="when the lab spans lab hosts: `labhosts` (node -> the lab host it runs on) and "
         "`stitches` (each segment stitched between lab hosts: segment, labhosts, vni, mtu); else {}"
@@ -50,6 +54,7 @@ class LabSerializer(serializers.ModelSerializer):
             "assigned_ports",
             "assigned_addresses",
             "spans",
+            "cni",
             "created",
             "updated",
         ]
@@ -66,6 +71,17 @@ class LabSerializer(serializers.ModelSerializer):
 
     def get_spans(self, lab) -> dict:
         return stitching.shown(lab)
+
+    def get_cni(self, lab) -> dict[str, dict]:
+        networks = (lab.document or {}).get("networks", {})
+        if not any(net.get("kind") == "cni" for net in networks.values()):
+            return {}
+        out: dict[str, dict] = {}
+        done = lab.operations.filter(kind=Operation.Kind.DEPLOY, status=Operation.Status.SUCCEEDED)
+        for result in done.values_list("result", flat=True)[: len(lab.labhosts)]:  # newest first
+            for container, chained in (result or {}).get("cni", {}).items():
+                out.setdefault(container, chained)
+        return out
 
 
 def handed_out_addresses(assignments: dict | None) -> dict[str, str]:
@@ -95,7 +111,9 @@ class NodeSerializer(DocumentPartSerializer):
     kind = serializers.CharField(help_text="one of /api/kinds/")
     image = serializers.CharField(required=False)
     host = serializers.CharField(required=False, help_text="containers: the emulated host")
-    mode = serializers.CharField(required=False, help_text="containers: host, bridge, overlay:<net> or none")
+    mode = serializers.CharField(
+        required=False, help_text="containers: host, bridge, overlay:<net>, cni:<net> or none"
+    )
     address = serializers.CharField(required=False)
     command = serializers.JSONField(required=False, help_text="a string or a list of strings")
     env = serializers.DictField(child=serializers.CharField(), required=False)
@@ -110,9 +128,12 @@ class NodeSerializer(DocumentPartSerializer):
 
 class NetworkSerializer(DocumentPartSerializer):
     name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["segment", "bridge", "overlay"])
+    kind = serializers.ChoiceField(choices=["segment", "bridge", "overlay", "cni"])
     subnet = serializers.CharField(required=False)
-    host = serializers.CharField(required=False, help_text="bridge networks: the host it is on")
+    host = serializers.CharField(required=False, help_text="bridge and cni networks: the host it is on")
+    config = serializers.JSONField(
+        required=False, help_text="cni networks: the configuration list {plugins: [...]}"
+    )
     position = serializers.JSONField(required=False)
 
 

@@ -162,6 +162,7 @@ def test_front_page_empty_account_and_a_demo_opened_from_it(browser_page):
         ("routed", 5),
         ("ospf-triangle", 9),
         ("bgp-two-as", 6),
+        ("cni", 10),
     ):  # the others: fitted, no label crossed
         page.goto(f"{page.base}/")
         page.click(f"#demo-{demo}")
@@ -175,6 +176,7 @@ def test_front_page_empty_account_and_a_demo_opened_from_it(browser_page):
         )
         assert outside == 0, demo
         assert cy(page, LABELS_CROSSED) == [], demo
+        screenshot(page, f"demo-{demo}")
 
 
 def test_a_500_node_lab_opens_and_a_live_change_restyles_only_its_element(browser_page):

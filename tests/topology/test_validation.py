@@ -150,3 +150,76 @@ def test_node_files_are_few_small_and_at_plain_absolute_paths():
     total = "\n".join(f"      /f{i}: {'x' * 60_000}" for i in range(5))
     text = FILES.replace("      {path}: {content}", total).replace("{{", "{").replace("}}", "}")
     assert any("at most 256 KiB together" in p for p in messages(text))
+
+
+CNI_BASE = """
+name: cni
+networks:
+  lan: {kind: segment, subnet: 198.18.0.0/24}
+  net:
+    kind: cni
+    host: h1
+    config: CONFIG
+nodes:
+  h1: {kind: host, interfaces: {eth0: {network: lan}}}
+  h2: {kind: host, interfaces: {eth0: {network: lan}}}
+  app: {kind: container, host: h1, image: i, mode: cni:net, ports: ['10002:80']}
+"""
+BRIDGE_PORTMAP = (
+    "{plugins: [{type: bridge, ipam: {type: host-local, subnet: 10.9.0.0/24}},"
+    " {type: portmap, capabilities: {portMappings: true}}]}"
+)
+
+
+def test_the_cni_demo_validates_clean_and_a_good_chain_too(demo_text):
+    assert validate_text(demo_text("cni"))[1] == []
+    assert messages(CNI_BASE.replace("CONFIG", BRIDGE_PORTMAP)) == []
+
+
+def test_a_cni_configuration_is_checked_plugin_by_plugin():
+    bad = (
+        "{cniVersion: 0.3.0, plugins: [{type: portmap}, {type: bridge, dataDir: /etc, ipam: {type: dhcp}},"
+        " {type: rocket}]}"
+    )
+    found = messages(CNI_BASE.replace("CONFIG", bad))
+    assert "error: networks.net.config.cniVersion: use one of 0.4.0, 1.0.0" in found
+    assert any(
+        p.startswith("error: networks.net.config.plugins[0].type: portmap cannot come first") for p in found
+    )
+    assert any(
+        p.startswith("error: networks.net.config.plugins[1].type: bridge cannot come after") for p in found
+    )
+    assert "error: networks.net.config.plugins[1].dataDir: set by Wirelab, not by the lab" in found
+    assert any(
+        p.startswith("error: networks.net.config.plugins[1].ipam.type: use one of host-local, static")
+        for p in found
+    )
+    assert any(
+        p.startswith("error: networks.net.config.plugins[2].type: 'rocket' is not a plugin here")
+        for p in found
+    )
+    # no portmap with the capability: the container's ports cannot be mapped
+    found = messages(
+        CNI_BASE.replace("CONFIG", "{plugins: [{type: macvlan, master: eth0, ipam: {type: static}}]}")
+    )
+    assert any(p.startswith("error: nodes.app.ports: cni network 'net' maps no ports") for p in found)
+
+
+def test_a_cni_network_lives_on_a_host_its_containers_share():
+    text = CNI_BASE.replace("CONFIG", BRIDGE_PORTMAP)
+    found = messages(text.replace("host: h1, image: i, mode: cni:net", "host: h2, image: i, mode: cni:net"))
+    assert "error: nodes.app.mode: cni network 'net' is on host h1, not h2" in found
+    found = messages(text.replace("    host: h1\n    config", "    config"))
+    assert "error: networks.net.host: a cni network lives on a host: name it" in found
+    assert (
+        "error: networks.lan.config: only cni networks have a plugin configuration; this is a segment"
+        in messages(
+            text.replace(
+                "lan: {kind: segment, subnet: 198.18.0.0/24}",
+                "lan: {kind: segment, subnet: 198.18.0.0/24, config: {}}",
+            )
+        )
+    )
+    assert "error: nodes.app.mode: 'lan' is a segment network, not a cni network" in messages(
+        text.replace("mode: cni:net", "mode: cni:lan")
+    )
