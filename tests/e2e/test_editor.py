@@ -189,6 +189,26 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     assert "tcp dport 10000" in nat and "dnat to" in nat and "masquerade" in nat
 
 
+def test_the_cni_demo_deploys_and_shows_what_the_plugins_made(browser_page):
+    page = browser_page
+    page.set_input_files("input[type=file][name=file]", str(DEMOS / "cni.yaml"))
+    page.click("#import-lab")
+    page.wait_for_function("window.wirelab && window.wirelab.cy.nodes().length === 10")
+    h2 = cy(page, "return cy.getElementById('n:h2').data('label');")
+    assert "h2:10002 → web-cni:80" in h2
+    assert cy(page, "return cy.getElementById('net:cni-br').parent().id();") == "n:h2"
+    page.click("#deploy")
+    page.wait_for_function("document.querySelector('#status').textContent === 'running'", timeout=90_000)
+    page.evaluate("window.wirelab.select({type: 'node', name: 'web-cni'})")
+    page.wait_for_selector("#panel .cni-ips", timeout=30_000)
+    result = page.inner_text("#panel .cni-ips")
+    assert "eth0 198.19.64." in result and "gateway 198.19.64.1" in result
+    assert "cni0 on the host" in page.inner_text("#panel .cni-interfaces")
+    page.evaluate("window.wirelab.select({type: 'network', name: 'cni-mac'})")
+    assert '"type": "macvlan"' in page.inner_text("#panel .cni-config")
+    screenshot(page, "cni-running")
+
+
 def test_a_broken_edit_is_shown_on_the_element_and_deploy_refuses(browser_page):
     page = browser_page
     page.fill("input[name=name]", "broken")
