@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from topology.compiler import locations
 from topology.document import LabDoc
 
 from . import stitching
@@ -39,15 +40,43 @@ class Unplaceable(Exception):
 # Registration and heartbeats (called by the lab host's own worker) ---------------------------
 
 
-def register(name: str, underlay: str | None, capacity: int, memory_mb: int, version: str) -> LabHost:
+def register(
+    name: str,
+    underlay: str | None,
+    capacity: int,
+    memory_mb: int,
+    version: str,
+    *,
+    cni_plugins: tuple[str, ...] | list[str] = (),
+) -> LabHost:
     """This lab host is up: its record made or refreshed; if it was lost, it is back."""
     now = timezone.now()
     host, _ = LabHost.objects.update_or_create(
         name=name,
         defaults={"underlay": underlay, "capacity_containers": capacity, "memory_mb": memory_mb,
-                  "version": version[:100], "last_heartbeat": now, "lost_since": None},
+                  "version": version[:100], "last_heartbeat": now, "lost_since": None,
+                  "cni_plugins": sorted(cni_plugins)},
     )  # fmt: skip
     return host
+
+
+def check_cni_plugins(lab: Lab, doc: LabDoc) -> None:
+    """Every plugin a CNI network of the lab chains is one its host's lab host said it has (a lab
+    host that said nothing is not judged: its engine refuses a missing plugin by name)."""
+    said = dict(LabHost.objects.values_list("name", "cni_plugins"))
+    where = locations(doc, lab.labhost)
+    for name, net in doc.networks.items():
+        if net.kind != "cni" or net.host not in where:
+            continue
+        labhost = where[net.host]
+        have = said.get(labhost) or []
+        for index, plugin in enumerate((net.config or {}).get("plugins", [])):
+            kind = plugin.get("type")
+            if have and kind not in have:
+                raise Unplaceable(
+                    f"networks.{name}.config.plugins[{index}].type: lab host '{labhost}' has no CNI plugin "
+                    f"'{kind}' (it has {', '.join(have)})"
+                )
 
 
 def beat(name: str, containers: int | None, memory_free_mb: int = 0) -> bool:

@@ -159,10 +159,20 @@ def _deploying(
     lab.status = LabStatus.DEPLOYING
     lab.status_reason = fleet.waiting_reason(fleet.waiting().count()) if waiting else "queued"
     lab.save(update_fields=["assignments", "status", "status_reason", "containers", "updated"])
+    if not waiting:
+        _check_placed(lab)
     op = _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=spec, labhost=labhost, params=params or {})
     if not waiting:
         _spread(op, lab, enqueue)
     return op
+
+
+def _check_placed(lab: Lab) -> None:
+    """What only the lab hosts it was placed on can say: that they have its CNI plugins."""
+    try:
+        fleet.check_cni_plugins(lab, lab_document(lab))
+    except fleet.Unplaceable as exc:
+        raise OperationRefused(str(exc)) from None
 
 
 def _spread(op: Operation, lab: Lab, enqueue: bool) -> None:

@@ -231,6 +231,9 @@ class LabHost(models.Model):
         null=True, blank=True, help_text="set when heartbeats stopped; cleared when it comes back"
     )
     gc_report = models.TextField(blank=True, default="", help_text="what its last asked-for collection found")
+    cni_plugins = models.JSONField(
+        default=list, blank=True, help_text="the CNI plugin types it has, as it said when it registered"
+    )
 
     class Meta:
         ordering = ["name"]

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from topology.spec import SPEC_VERSION
+from worker import cni
 
 from .. import fleet, lifecycle
 from .engine import this_labhost
@@ -34,7 +35,15 @@ def come_up() -> None:
         log.warning("lab host %s: no Docker engine version: %s", name, exc)
         engine = "unknown"
     version = f"wirelab {source_version()} (spec {SPEC_VERSION}), docker {engine}"
-    fleet.register(name, settings.WIRELAB_UNDERLAY, settings.WIRELAB_LABHOST_CONTAINERS, memory_mb(), version)
+    plugins = sorted(cni.available())
+    fleet.register(
+        name,
+        settings.WIRELAB_UNDERLAY,
+        settings.WIRELAB_LABHOST_CONTAINERS,
+        memory_mb(),
+        version,
+        cni_plugins=plugins,
+    )
     for lab in fleet.lost_labs(name):
         try:
             lifecycle.request_deploy(lab, lab.owner, placing="stay")
