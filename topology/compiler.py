@@ -19,9 +19,11 @@ from .images import ImagePolicy, capabilities_for
 from .kinds import get_kind, kind_of, split_mode
 from .problems import TopologyError, error, errors_in
 from .resolve import DEFAULT_BRIDGE_SUBNET, Resolved, resolve
+from .services import endpoints
 from .spec import (
     FABRIC,
     AppSpec,
+    BackendSpec,
     BridgeSpec,
     InterfaceSpec,
     LabHostSpec,
@@ -29,6 +31,7 @@ from .spec import (
     PublishSpec,
     RouteSpec,
     SandboxSpec,
+    ServiceSpec,
     StitchSpec,
     VxlanSpec,
     WireEnd,
@@ -96,6 +99,7 @@ def compile_lab(
             node.image = images.image_for(node.image)
     for sandbox in spec.sandboxes:
         sandbox.capabilities += [c for c in capabilities_for(sandbox.image) if c not in sandbox.capabilities]
+    spec.services = compiler.services()
     specs = _split(spec, where, compiler.stitched, underlay, compiler.labels)
     for part in specs.values():
         running = {node.image for node in [*part.sandboxes, *part.apps]}
@@ -152,7 +156,14 @@ def _split(
         whole.labhost = hosts[0] if hosts else whole.labhost
         return {whole.labhost: whole}
     parts = {
-        host: LabHostSpec(lab=whole.lab, labhost=host, name=whole.name, part=host, pins=dict(whole.pins))
+        host: LabHostSpec(
+            lab=whole.lab,
+            labhost=host,
+            name=whole.name,
+            part=host,
+            pins=dict(whole.pins),
+            services=whole.services,
+        )
         for host in hosts
     }
     for sandbox in whole.sandboxes:
@@ -401,6 +412,22 @@ class _Compiler:
                 mtu=mtu,
             )
         )
+
+    def services(self) -> list[ServiceSpec]:
+        """Every service with its backends' addresses and ports (validated: each has them)."""
+        out = []
+        for name, service in self.doc.services.items():
+            found, _ = endpoints(self.doc, name, service, self._first_address, self.asg.ports)
+            backends = [BackendSpec(e.node, e.address, e.port) for e in found]
+            out.append(ServiceSpec(name, service.address, service.port, service.protocol, backends))
+        return out
+
+    def _first_address(self, host: str) -> str | None:
+        sandbox = self.sandboxes.get(host)
+        for iface in sandbox.interfaces if sandbox else []:
+            if iface.addresses:
+                return iface.addresses[0].split("/")[0]
+        return None
 
     def _overlay_mtu(self, network: str) -> int:
         """50 bytes less than the smallest MTU of the interfaces its hosts' tunnels start on."""

@@ -174,6 +174,21 @@ class LinkDoc(Strict):
     subnet: str | None = None
 
 
+class ServiceDoc(Strict):
+    """A virtual IP and port in front of several backends, balanced by the kernel (nftables
+    `numgen` DNAT in every host and router of the lab, as kube-proxy does on every node)."""
+
+    address: str = Field(description="the virtual IP (an unused address of a LAN reaches every client on it)")
+    port: int = Field(description="the port clients connect to")
+    protocol: Literal["tcp", "udp"] = "tcp"
+    backends: list[str] = Field(
+        description="nodes behind it: hosts, routers, host-mode containers, or bridge-mode containers "
+        "publishing target_port"
+    )
+    target_port: int | None = Field(default=None, description="the backends' port (default: port)")
+    position: Position | None = None
+
+
 class LabDoc(Strict):
     """A whole lab."""
 
@@ -187,8 +202,11 @@ class LabDoc(Strict):
         default=None, description="makes the lab a classroom exercise: instructions, checks, rules"
     )
     placement: PlacementDoc | None = Field(default=None, description="pins the lab to a lab host")
+    services: dict[str, ServiceDoc] = Field(
+        default_factory=dict, description="virtual IPs balanced over backends by the kernel"
+    )
 
-    @field_validator("nodes", "networks", mode="before")
+    @field_validator("nodes", "networks", "services", mode="before")
     @classmethod
     def _no_null_maps(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -362,6 +380,8 @@ def document_to_data(doc: LabDoc) -> dict:
         data["exercise"] = doc.exercise.model_dump(mode="json", exclude_defaults=True, by_alias=True)
     if doc.placement is not None:
         data["placement"] = doc.placement.model_dump()
+    if doc.services:
+        data["services"] = {name: svc.model_dump(exclude_defaults=True) for name, svc in doc.services.items()}
     return data
 
 

@@ -112,6 +112,27 @@ class StitchSpec:
 
 
 @dataclass
+class BackendSpec:
+    """One backend of a service: the node it stands for, and where it is reached."""
+
+    node: str
+    address: str
+    port: int
+
+
+@dataclass
+class ServiceSpec:
+    """A virtual IP and port, DNATed by every host and router of the lab to one of its backends
+    that runs (nftables numgen, round robin)."""
+
+    name: str
+    address: str
+    port: int
+    protocol: str
+    backends: list[BackendSpec] = field(default_factory=list)
+
+
+@dataclass
 class SandboxSpec:
     """An emulated machine (host or router): a long-lived container whose netns it is."""
 
@@ -175,6 +196,7 @@ class LabHostSpec:
     pins: dict[str, str] = field(default_factory=dict)  # image -> the digest it was first deployed with
     part: str = ""  # a lab spanning lab hosts: this host's part, which names its fabric namespace
     stitches: list[StitchSpec] = field(default_factory=list)
+    services: list[ServiceSpec] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -226,6 +248,11 @@ WARM_SYSCTLS = frozenset({"net.ipv4.ip_forward"})  # what a claimed one can stil
 def digest(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def from_data(cls, data: Any):
+    """A spec dataclass from its plain data (what `asdict` gave)."""
+    return _build(cls, data)
 
 
 def _build(cls, data: Any):

@@ -25,6 +25,7 @@ from .images import ImagePolicy
 from .kinds import CONTAINER_MODES, get_kind, kind_names, kind_of, split_mode
 from .problems import Problem, TopologyError, error, join_path, warning
 from .resolve import Resolved, parse_subnet, resolve
+from .services import check_services
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
@@ -76,6 +77,7 @@ def check(
     assignments, pool_problems = assign(res, previous)
     problems += pool_problems
     problems += _check_host_networks(doc, res, assignments)
+    problems += check_services(doc, lambda host: first_address(res, assignments, host), assignments.ports)
     problems += _check_exercise(doc)
     return assignments, _dedupe(problems)
 
@@ -312,6 +314,12 @@ def _host_addresses(res: Resolved, assignments: Assignments, host: str) -> list:
         if ip is not None:
             out.append(ip)
     return out
+
+
+def first_address(res: Resolved, assignments: Assignments, host: str) -> str | None:
+    """A host's (or router's) first address, where services reach it."""
+    found = _host_addresses(res, assignments, host)
+    return str(found[0]) if found else None
 
 
 def _check_host_networks(doc: LabDoc, res: Resolved, assignments: Assignments) -> list[Problem]:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from topology.spec import FABRIC, OWN_NAMESPACE_MODES, LabHostSpec
 
-from . import cni, containers, execs, fabric, images, labels, nat, pool, sockets, wiring
+from . import cni, containers, execs, fabric, images, labels, nat, pool, services, sockets, wiring
 from .config import EngineConfig
 from .errors import EngineError, Stopped
 from .netlink import Namespaces, create_veth, delete_link
@@ -130,6 +130,7 @@ class _Converge:
             self.startup([a.name for a in self.spec.apps], self.apps)
             self.checkpoint()
             self.observe()
+            self.sync_services()
             self.remove_fabrics()
         finally:
             self.threads.shutdown(wait=True)
@@ -461,6 +462,23 @@ class _Converge:
         cni.delete(
             lab, name, f"/proc/{holder.pid}/ns/net" if holder and holder.pid else "/nonexistent", netns
         )
+
+    def sync_services(self) -> None:
+        """The lab's services in every host and router here, over the backends that run now."""
+        if not services.keep(self.config, self.spec):
+            return  # never had any: no table to look at
+        running = {name for name, state in self.report.nodes.items() if state.state == "running"}
+        wanted = services.live(self.spec.services, running, set(self.spec.node_names()))
+        for sandbox in self.spec.sandboxes:
+            holder = self.holders.get(sandbox.name)
+            if holder is None or not holder.pid or self.report.nodes[sandbox.name].state != "running":
+                continue
+            try:
+                changes = services.sync(self.spec.lab, holder.pid, wanted)
+            except EngineError as exc:
+                self.say(f"{sandbox.name}: services not set: {exc}")
+                continue
+            self.report.changes += [f"{sandbox.name}: {c}" for c in changes]
 
     # Startup commands and node states -------------------------------------------------
 

@@ -14,7 +14,7 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from topology.spec import LabHostSpec
 
-from . import gc, pool
+from . import gc, pool, services
 from .capture import capture as capture_cable
 from .checks import run_checks
 from .config import EngineConfig
@@ -164,8 +164,8 @@ class LabHost:
                 if info is None:
                     raise EngineError(f"{node} has no container to {action}")
                 getattr(runtime, action)(info.id)
-                if action == "stop":
-                    return []
+                if action == "stop":  # a service's backend that stopped is dropped at once
+                    return services.refresh(self.config, runtime, spec.lab)
                 return converge(spec, self.config, runtime=runtime, locked=True).changes
         finally:
             runtime.close()

@@ -18,7 +18,7 @@ TABLE = "wirelab"
 FAMILY = "ip"
 
 
-def _nft(pid: int, payload: dict | None, *args: str) -> str:
+def nft(pid: int, payload: dict | None, *args: str) -> str:
     command = ["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "-j", *args]
     result = subprocess.run(
         command,
@@ -41,9 +41,9 @@ def wanted_hash(lab: str, sandbox: SandboxSpec) -> str:
     return f"wl:{lab}:" + digest([[p.__dict__ for p in sandbox.publish], sandbox.masquerade, RULES_FORMAT])
 
 
-def current_marker(pid: int) -> str | None:
+def current_marker(pid: int, table: str = TABLE) -> str | None:
     try:
-        data = json.loads(_nft(pid, None, "list", "table", FAMILY, TABLE))
+        data = json.loads(nft(pid, None, "list", "table", FAMILY, table))
     except EngineError:
         return None  # no table yet
     for item in data.get("nftables", []):
@@ -53,21 +53,23 @@ def current_marker(pid: int) -> str | None:
     return None
 
 
-def _chain(name: str, hook: str | None = None, prio: int = 0) -> dict:
-    chain = {"family": FAMILY, "table": TABLE, "name": name}
+def chain(
+    name: str, hook: str | None = None, prio: int = 0, *, table: str = TABLE, kind: str = "nat"
+) -> dict:
+    made = {"family": FAMILY, "table": table, "name": name}
     if hook:
-        chain.update(type="nat", hook=hook, prio=prio, policy="accept")
-    return {"add": {"chain": chain}}
+        made.update(type=kind, hook=hook, prio=prio, policy="accept")
+    return {"add": {"chain": made}}
 
 
-def _rule(chain: str, expr: list, comment: str | None = None) -> dict:
-    rule = {"family": FAMILY, "table": TABLE, "chain": chain, "expr": expr}
+def rule(chain: str, expr: list, comment: str | None = None, *, table: str = TABLE) -> dict:
+    made = {"family": FAMILY, "table": table, "chain": chain, "expr": expr}
     if comment:
-        rule["comment"] = comment
-    return {"add": {"rule": rule}}
+        made["comment"] = comment
+    return {"add": {"rule": made}}
 
 
-def _dport(protocol: str, port: int) -> dict:
+def dport(protocol: str, port: int) -> dict:
     return {
         "match": {"op": "==", "left": {"payload": {"protocol": protocol, "field": "dport"}}, "right": port}
     }
@@ -82,18 +84,18 @@ def batch(lab: str, sandbox: SandboxSpec) -> dict:
     table = {"family": FAMILY, "name": TABLE}
     commands = [{"add": {"table": table}}, {"delete": {"table": table}}, {"add": {"table": table}}]
     commands += [
-        _chain("prerouting", "prerouting", -100),
-        _chain("output", "output", -100),
-        _chain("postrouting", "postrouting", 100),
-        _chain("spec"),
-        _rule("spec", [{"accept": None}], wanted_hash(lab, sandbox)),
+        chain("prerouting", "prerouting", -100),
+        chain("output", "output", -100),
+        chain("postrouting", "postrouting", 100),
+        chain("spec"),
+        rule("spec", [{"accept": None}], wanted_hash(lab, sandbox)),
     ]
     for pub in sandbox.publish:
         dnat = {"dnat": {"addr": pub.address, "port": pub.port}}
         tag = f"wl:{lab} publish {pub.container}"
-        commands.append(_rule("prerouting", [_dport(pub.protocol, pub.host_port), COUNT, dnat], tag))
+        commands.append(rule("prerouting", [dport(pub.protocol, pub.host_port), COUNT, dnat], tag))
         commands.append(
-            _rule("output", [LOCAL_DESTINATION, _dport(pub.protocol, pub.host_port), COUNT, dnat], tag)
+            rule("output", [LOCAL_DESTINATION, dport(pub.protocol, pub.host_port), COUNT, dnat], tag)
         )
     for subnet in sandbox.masquerade:
         net, prefix = subnet.split("/")
@@ -101,7 +103,7 @@ def batch(lab: str, sandbox: SandboxSpec) -> dict:
         field = {"payload": {"protocol": "ip", "field": "saddr"}}
         dest = {"payload": {"protocol": "ip", "field": "daddr"}}
         commands.append(
-            _rule(
+            rule(
                 "postrouting",
                 [
                     {"match": {"op": "==", "left": field, "right": prefix_match}},
@@ -123,9 +125,9 @@ def sync_nat(lab: str, sandbox: SandboxSpec, pid: int) -> list[str]:
         if marker is None:
             return []
         table = {"family": FAMILY, "name": TABLE}
-        _nft(pid, {"nftables": [{"delete": {"table": table}}]}, "-f", "-")
+        nft(pid, {"nftables": [{"delete": {"table": table}}]}, "-f", "-")
         return ["NAT rules removed"]
     if marker == wanted_hash(lab, sandbox):
         return []
-    _nft(pid, batch(lab, sandbox), "-f", "-")
+    nft(pid, batch(lab, sandbox), "-f", "-")
     return [f"NAT: {len(sandbox.publish)} published port(s), masquerade {', '.join(sandbox.masquerade)}"]

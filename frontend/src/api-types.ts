@@ -1891,6 +1891,42 @@ export interface components {
             via?: string | null;
         };
         /**
+         * ServiceDoc
+         * @description A virtual IP and port in front of several backends, balanced by the kernel (nftables
+         *     `numgen` DNAT in every host and router of the lab, as kube-proxy does on every node).
+         */
+        ServiceDoc: {
+            /**
+             * Address
+             * @description the virtual IP (an unused address of a LAN reaches every client on it)
+             */
+            address: string;
+            /**
+             * Port
+             * @description the port clients connect to
+             */
+            port: number;
+            /**
+             * Protocol
+             * @default tcp
+             * @enum {string}
+             */
+            protocol?: "tcp" | "udp";
+            /**
+             * Backends
+             * @description nodes behind it: hosts, routers, host-mode containers, or bridge-mode containers publishing target_port
+             */
+            backends: string[];
+            /**
+             * Target Port
+             * @description the backends' port (default: port)
+             * @default null
+             */
+            target_port?: number | null;
+            /** @default null */
+            position?: components["schemas"]["Position"] | null;
+        };
+        /**
          * LabDoc
          * @description A whole lab.
          */
@@ -1928,6 +1964,13 @@ export interface components {
              * @default null
              */
             placement?: components["schemas"]["PlacementDoc"] | null;
+            /**
+             * Services
+             * @description virtual IPs balanced over backends by the kernel
+             */
+            services?: {
+                [key: string]: components["schemas"]["ServiceDoc"];
+            };
         };
     };
     responses: never;

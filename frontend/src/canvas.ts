@@ -164,6 +164,16 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
       classes: shape ? `${net.kind} label-${shape.side}` : net.kind,
     });
   }
+  // a service: its virtual IP, with a dashed line to each backend it balances over
+  for (const [name, svc] of Object.entries((doc as any).services ?? {}) as [string, any][]) {
+    const position = svc.position ? { x: svc.position.x, y: svc.position.y } : undefined;
+    out.push({ group: "nodes", data: { id: `svc:${name}`, name, label: `${name}\n${svc.address}:${svc.port}`, kind: "service" },
+               position, classes: "service" });
+    for (const backend of (svc.backends ?? []) as string[]) {
+      if (doc.nodes?.[backend]) out.push({ group: "edges", data: { id: `svc:${name}:${backend}`, source: `svc:${name}`, target: `n:${backend}` },
+                                           classes: "service-backend" });
+    }
+  }
   (doc.links ?? []).forEach((link, index) => {
     const [a, b] = link.endpoints;
     out.push({
@@ -219,6 +229,10 @@ const STYLE: any[] = [
   { selector: "edge.veth", style: { width: 1, "line-style": "dotted" } },
   { selector: "edge.overlay-member", style: { "line-style": "dashed", "line-color": "#7a54b0" } },
   { selector: "edge.cni-member", style: { width: 1, "line-style": "dotted", "line-color": "#4f7a43" } },
+  { selector: "node.service", style: { shape: "diamond", width: 26, height: 26, "background-color": "#fbe3c0", "border-width": 2,
+      "border-color": "#b86e00", "font-size": 10 } },
+  { selector: "edge.service-backend", style: { width: 1, "line-style": "dashed", "line-color": "#b86e00", "target-arrow-shape": "triangle",
+      "target-arrow-color": "#b86e00", "arrow-scale": 0.7 } },
   { selector: ".up", style: { "line-color": COLORS.ok } },
   { selector: ".down", style: { "line-color": COLORS.bad, "line-style": "dashed" } },  // not by colour alone
   { selector: "node.running", style: { "border-color": COLORS.ok, "border-width": 3 } },

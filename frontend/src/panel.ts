@@ -208,8 +208,11 @@ function labSummary(doc: LabDocument, live: LiveState, problems: Problem[], span
   const hosts = [...new Set(Object.values(spans.labhosts ?? {}))].sort();
   const stitched = (spans.stitches ?? []).map((s) =>
     `<li><b>${esc(s.segment)}</b>: ${esc(s.labhosts.join(" ↔ "))}, VNI ${esc(s.vni)}, MTU ${esc(s.mtu)}</li>`).join("");
+  const services = Object.entries((doc as any).services ?? {}).map(([name, s]: [string, any]) =>
+    `<li><b>${esc(name)}</b> ${esc(s.address)}:${esc(s.port)}${s.protocol === "udp" ? "/udp" : ""} → ${esc((s.backends ?? []).join(", "))}</li>`).join("");
   return `<h2>${esc(doc.name)}</h2><p class="muted">${esc(doc.description ?? "")}</p>
     <p>Drag from the palette to add, drag from a node's handle to another to connect; select to edit.</p>
+    ${services ? `<h3>Services <span class="muted">(balanced round robin by every host's kernel)</span></h3><ul class="services">${services}</ul>` : ""}
     ${hosts.length ? `<h3>Lab hosts</h3><p class="spans">runs on ${esc(hosts.join(", "))}</p><ul class="stitches">${stitched}</ul>` : ""}
     ${published ? `<h3>Published ports</h3><ul>${published}</ul>` : ""}
     <h3>Problems</h3>${problems.length ? problemsHtml(problems) : '<p class="muted">none</p>'}`;

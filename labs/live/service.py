@@ -42,7 +42,9 @@ class MonitorService:
         self.publisher = LabPublisher(settings.REDIS_URL, get_channel_layer(), window)
         self.publisher.loop = self.loop
         config = replace(this_labhost().config, docker_timeout=30)
-        self.monitor = Monitor(self.publish, DockerRuntime(config), tick=tick, mark=config.mark)
+        self.monitor = Monitor(
+            self.publish, DockerRuntime(config), tick=tick, mark=config.mark, config=config
+        )
         self.stopping = threading.Event()
         self.done = threading.Event()
         self.failure: Exception | None = None

@@ -163,6 +163,7 @@ def test_front_page_empty_account_and_a_demo_opened_from_it(browser_page):
         ("ospf-triangle", 9),
         ("bgp-two-as", 6),
         ("cni", 10),
+        ("load-balancing", 10),
     ):  # the others: fitted, no label crossed
         page.goto(f"{page.base}/")
         page.click(f"#demo-{demo}")

@@ -197,3 +197,35 @@ def test_only_hosts_and_routers_are_placed_their_containers_follow(demo_text):
     with pytest.raises(TopologyError) as refused:
         compile_lab(read_document(yaml.safe_dump(data)), "t1", "a")
     assert [p.path for p in refused.value.problems] == ["nodes.app-1.placement"]
+
+
+def test_a_service_reaches_each_backend_where_the_lab_can(demo_text):
+    text = demo_text("docker-modes") + (
+        "services:\n  web: {address: 198.18.0.200, port: 80, backends: [nginx-1, nginx-2, nginx-3, app-dyn, h2]}\n"
+        "  dns: {address: 198.18.0.201, port: 53, protocol: udp, target_port: 5353, backends: [client]}\n"
+    )
+    spec, _ = compiled(text)
+    web, dns = spec.services
+    assert [(b.node, b.address, b.port) for b in web.backends] == [
+        ("nginx-1", "198.18.0.11", 80),  # host mode: its host, its port
+        ("nginx-2", "198.18.0.11", 10000),  # bridge mode: its host, the port it publishes
+        ("nginx-3", "198.18.0.12", 10001),
+        ("app-dyn", "198.18.0.12", 31000),  # host mode on PORT0, handed out
+        ("h2", "198.18.0.12", 80),
+    ]
+    assert (dns.protocol, [(b.address, b.port) for b in dns.backends]) == ("udp", [("198.18.0.100", 5353)])
+
+
+def test_a_service_backend_out_of_reach_is_refused_with_the_way_out(demo_text):
+    text = demo_text("docker-modes") + (
+        "services:\n  web: {address: 198.18.0.300, port: 80, backends: [app-1, nginx-2], target_port: 8080}\n"
+    )
+    with pytest.raises(TopologyError) as refused:
+        compiled(text)
+    found = {(p.path, p.message) for p in refused.value.problems}
+    assert ("services.web.address", "'198.18.0.300' is not an IPv4 address") in found
+    assert any(path == "services.web.backends[0]" and "overlay mode" in m for path, m in found)
+    assert (
+        "services.web.backends[1]",
+        "nginx-2 publishes no host port for 8080: add 'auto:8080' to its ports",
+    ) in found

@@ -4,6 +4,7 @@ everything the test made, by its tag, even when the test fails."""
 from __future__ import annotations
 
 import secrets
+import subprocess
 from dataclasses import dataclass
 
 import docker
@@ -18,6 +19,7 @@ from worker import fabric
 from worker.config import EngineConfig
 from worker.converge import converge, destroy
 from worker.report import Report
+from worker.runtime import DockerRuntime
 
 CONFIG = EngineConfig(app_settle_seconds=0.5)
 
@@ -71,3 +73,17 @@ def engine():
     for tag, config in tags.items():
         destroy(tag, "local", config=config)
     assert [left for tag in tags for left in leftovers(tag)] == []
+
+
+def in_netns_of(tag: str, node: str, command: list[str]) -> str:
+    """What a command run by the lab host in a sandbox's network namespace prints (for tools the
+    node's image lacks: nft, iptables-save)."""
+    runtime = DockerRuntime(CONFIG)
+    try:
+        pid = next(i.pid for i in runtime.list(tag) if i.node == node and i.role == "sandbox")
+    finally:
+        runtime.close()
+    done = subprocess.run(
+        ["nsenter", f"--net=/proc/{pid}/ns/net", *command], capture_output=True, text=True, check=False
+    )
+    return done.stdout

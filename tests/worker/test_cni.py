@@ -8,11 +8,10 @@ import subprocess
 import pytest
 
 from tests.conftest import DEMOS
-from tests.worker.conftest import CONFIG
+from tests.worker.conftest import CONFIG, in_netns_of
 from tests.worker.test_engine import fetch
 from worker import cni
 from worker.converge import destroy
-from worker.runtime import DockerRuntime
 
 CNI_DEMO = (DEMOS / "cni.yaml").read_text()
 pytestmark = pytest.mark.kernel
@@ -30,17 +29,6 @@ def root_traces() -> list[str]:
         out = subprocess.run(command, capture_output=True, text=True, check=False).stdout
         seen += [line for line in out.splitlines() if "cni" in line.lower() or "198.19.64." in line]
     return seen
-
-
-def in_netns_of(tag: str, node: str, command: list[str]) -> str:
-    runtime = DockerRuntime(CONFIG)
-    try:
-        pid = next(i.pid for i in runtime.list(tag) if i.node == node and i.role == "sandbox")
-    finally:
-        runtime.close()
-    return subprocess.run(
-        ["nsenter", f"--net=/proc/{pid}/ns/net", *command], check=True, capture_output=True, text=True
-    ).stdout
 
 
 def test_cni_bridge_portmap_and_macvlan_deploy_reach_and_leave_nothing(engine, run_in):

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .. import fabric
+from .. import fabric, services
+from ..config import EngineConfig
 from ..errors import EngineError
 from ..runtime import NAMESPACE_ROLES, NODE_ROLES, ContainerInfo, Runtime, node_state
 from ..sockets import listening_ports
@@ -47,8 +48,16 @@ class Found:
 class Monitor:
     """Watches the labs on this lab host; `run(stop)` until `stop` is set."""
 
-    def __init__(self, publish: Publish, runtime: Runtime, tick: float = 1.0, mark: str | None = None):
+    def __init__(
+        self,
+        publish: Publish,
+        runtime: Runtime,
+        tick: float = 1.0,
+        mark: str | None = None,
+        config: EngineConfig | None = None,
+    ):
         self.publish = publish
+        self.config = config  # when given, a lab's services follow its containers' events
         self.mark = mark  # only what carries this mark is watched (None: every lab here)
         self.fabric_marks: dict[str, str] = {}  # lab -> its fabric namespace's mark, read once
         self.tick = tick
@@ -93,6 +102,10 @@ class Monitor:
                 infos.append(self.runtime.inspect(container_id))
         infos = [info for info in infos if self.mark is None or info.installation == self.mark]
         found = Found(node_events=[e for e in map(self._node_event, infos) if e])
+        if self.config is not None and changed:
+            for lab in sorted({info.lab for info in infos if info.lab}):
+                with contextlib.suppress(EngineError):  # the next event tries again
+                    services.refresh(self.config, self.runtime, lab)
         for info in self.runtime.list(running=True):
             if info.role in NAMESPACE_ROLES and info.pid:
                 found.wanted[f"/proc/{info.pid}/ns/net"] = (info.lab, info.node, info.pid)

@@ -1,0 +1,131 @@
+"""Services: a virtual IP and port DNATed by every host and router of the lab to one of its
+running backends, round robin (nftables `numgen inc`), as kube-proxy does on every node. A
+service with no backend running refuses at once (a TCP reset or ICMP port unreachable) rather
+than leaving clients waiting.
+
+The rules are a table of their own (`wirelab_svc`) in each emulated host and router, written as
+one JSON batch with a marker of what it holds, so only a change rewrites it. A backend that stops
+is dropped when its state changes: at the end of each converge, after a node action, and on the
+container engine's events (the monitor calls `refresh`). Each lab host keeps what the lab's
+services are in `<lock dir>/services/<lab>.json` for that.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from topology.spec import LabHostSpec, ServiceSpec, digest, from_data
+
+from .config import EngineConfig
+from .errors import EngineError
+from .nat import COUNT, FAMILY, chain, current_marker, dport, nft, rule
+from .runtime import Role, Runtime
+
+TABLE = "wirelab_svc"
+
+
+def live(services: list[ServiceSpec], running: set[str], here: set[str]) -> list[ServiceSpec]:
+    """The services with only the backends that run (a node another lab host holds is taken as
+    running: its own lab host drops it there)."""
+    return [
+        replace(s, backends=[b for b in s.backends if b.node in running or b.node not in here])
+        for s in services
+    ]
+
+
+def _marker(lab: str, services: list[ServiceSpec]) -> str:
+    return f"wl:{lab}:" + digest([asdict(s) for s in services])
+
+
+def _daddr(address: str) -> dict:
+    return {
+        "match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": address}
+    }
+
+
+def _balance(service: ServiceSpec) -> dict:
+    table = [[i, {"concat": [b.address, b.port]}] for i, b in enumerate(service.backends)]
+    pick = {"numgen": {"mode": "inc", "mod": len(service.backends), "offset": 0}}
+    return {"dnat": {"family": "ip", "addr": {"map": {"key": pick, "data": {"set": table}}}}}
+
+
+def batch(lab: str, services: list[ServiceSpec]) -> dict:
+    table = {"family": FAMILY, "name": TABLE}
+    commands = [{"add": {"table": table}}, {"delete": {"table": table}}, {"add": {"table": table}}]
+    commands += [
+        chain("prerouting", "prerouting", -100, table=TABLE),
+        chain("output", "output", -100, table=TABLE),
+        chain("refuse-forward", "forward", 0, table=TABLE, kind="filter"),
+        chain("refuse-output", "output", 0, table=TABLE, kind="filter"),
+        chain("spec", table=TABLE),
+        rule("spec", [{"accept": None}], _marker(lab, services), table=TABLE),
+    ]
+    for service in services:
+        match = [_daddr(service.address), dport(service.protocol, service.port), COUNT]
+        tag = f"wl:{lab} service {service.name}"
+        if service.backends:
+            for hook in ("prerouting", "output"):
+                commands.append(rule(hook, [*match, _balance(service)], tag, table=TABLE))
+        else:
+            refuse = {"reject": {"type": "tcp reset"}} if service.protocol == "tcp" else {"reject": None}
+            for hook in ("refuse-forward", "refuse-output"):
+                commands.append(rule(hook, [*match, refuse], tag, table=TABLE))
+    return {"nftables": commands}
+
+
+def sync(lab: str, pid: int, services: list[ServiceSpec]) -> list[str]:
+    """Make one host's service table hold `services` (none: no table); returns what changed."""
+    marker = current_marker(pid, TABLE)
+    if not services:
+        if marker is None:
+            return []
+        nft(pid, {"nftables": [{"delete": {"table": {"family": FAMILY, "name": TABLE}}}]}, "-f", "-")
+        return ["services removed"]
+    if marker == _marker(lab, services):
+        return []
+    nft(pid, batch(lab, services), "-f", "-")
+    shown = ", ".join(f"{s.name} {s.address}:{s.port} -> {len(s.backends)} backend(s)" for s in services)
+    return [f"services: {shown}"]
+
+
+# What the lab host keeps of a lab's services, for refreshing them between converges ---------
+
+
+def _kept_path(config: EngineConfig, lab: str) -> Path:
+    return config.lock_dir / "services" / f"{lab}.json"
+
+
+def keep(config: EngineConfig, spec: LabHostSpec) -> bool:
+    """Keep (or forget) what the lab's services are on this lab host; whether it has any, or had."""
+    path = _kept_path(config, spec.lab)
+    if not spec.services:
+        had = path.exists()
+        path.unlink(missing_ok=True)
+        return had
+    path.parent.mkdir(parents=True, exist_ok=True)
+    here = spec.node_names()
+    path.write_text(json.dumps({"services": [asdict(s) for s in spec.services], "here": here}))
+    return True
+
+
+def refresh(config: EngineConfig, runtime: Runtime, lab: str) -> list[str]:
+    """Rewrite the lab's service tables on this lab host for the backends that run now (a no-op for
+    a lab without services)."""
+    try:
+        kept = json.loads(_kept_path(config, lab).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+    services = [from_data(ServiceSpec, s) for s in kept["services"]]
+    infos = runtime.list(lab)
+    running = {i.node for i in infos if i.status == "running"}
+    wanted = live(services, running, set(kept["here"]))
+    changes = []
+    for info in infos:
+        if info.role == Role.SANDBOX and info.status == "running" and info.pid:
+            try:
+                changes += [f"{info.node}: {c}" for c in sync(lab, info.pid, wanted)]
+            except EngineError:
+                continue  # stopped meanwhile: its next start brings it up to date
+    return changes
