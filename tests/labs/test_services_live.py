@@ -1,0 +1,25 @@
+"""A service's backend killed behind Wirelab's back, with the lab host's monitor running: the
+monitor's container event rewrites the hosts' service tables and the backend is dropped."""
+
+import docker
+import pytest
+
+from tests.conftest import DEMOS
+from tests.waiting import wait_for
+from tests.worker.test_services import answers
+
+pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_monitor_drops_a_killed_backend_and_takes_it_back_when_it_runs(monitor, labs_up, user, run_in):
+    lab = labs_up((DEMOS / "load-balancing.yaml").read_text(), user)
+    assert set(answers(run_in, lab.uid)) == {"web-1", "web-2", "web-3"}
+    client = docker.from_env()
+    try:
+        web3 = client.containers.get(f"wl-{lab.uid}-web-3")
+        web3.kill()
+        wait_for(lambda: set(answers(run_in, lab.uid, times=6)) == {"web-1", "web-2"}, 60, "web-3 dropped")
+        web3.start()  # its holder kept its namespace: it serves again, and is taken back
+        wait_for(lambda: "web-3" in answers(run_in, lab.uid, times=6), 60, "web-3 back in the rotation")
+    finally:
+        client.close()
