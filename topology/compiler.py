@@ -418,9 +418,17 @@ class _Compiler:
         out = []
         for name, service in self.doc.services.items():
             found, _ = endpoints(self.doc, name, service, self._first_address, self.asg.ports)
-            backends = [BackendSpec(e.node, e.address, e.port) for e in found]
+            backends = [BackendSpec(e.node, e.address, e.port, e.host, self._inner(e)) for e in found]
             out.append(ServiceSpec(name, service.address, service.port, service.protocol, backends))
         return out
+
+    def _inner(self, endpoint) -> str:
+        """A bridge-mode backend's own address and port: its host DNATs there directly (a second
+        DNAT, to its published port, would not happen: a connection is NATed once per hook)."""
+        app = next((a for a in self.spec.apps if a.name == endpoint.node), None)
+        if not endpoint.inner_port or app is None or not app.interfaces or not app.interfaces[0].addresses:
+            return ""
+        return f"{app.interfaces[0].addresses[0].split('/')[0]}:{endpoint.inner_port}"
 
     def _first_address(self, host: str) -> str | None:
         sandbox = self.sandboxes.get(host)

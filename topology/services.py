@@ -22,6 +22,8 @@ class Endpoint:
     node: str
     address: str
     port: int
+    host: str = ""
+    inner_port: int = 0  # a bridge-mode container's own port (its host reaches it there directly)
 
 
 def endpoints(
@@ -50,7 +52,7 @@ def endpoints(
                 error(path, f"{backend} is {what}: reach a container through its host (host or bridge mode)")
             )
             continue
-        port = target
+        port, inner = target, 0
         if mode == "host" and node.ports and service.target_port is None:
             port = host_mode_port(node.ports[0])  # where it listens: its first port (PORT0 if automatic)
             port = ports.get(f"{backend}:0") if port == "auto" else port
@@ -70,11 +72,12 @@ def endpoints(
                 continue
             i, p = published[0]
             port = p.host if p.host != "auto" else ports.get(f"{backend}:{i}")
+            inner = target if mode == "bridge" else 0
         address = address_of(host or "")
         if address is None or port is None:
             problems.append(error(path, f"{backend} has no address yet: give its host an interface on a LAN"))
             continue
-        out.append(Endpoint(backend, address, int(port)))
+        out.append(Endpoint(backend, address, int(port), host or "", inner))
     return out, problems
 
 

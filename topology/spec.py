@@ -118,6 +118,8 @@ class BackendSpec:
     node: str
     address: str
     port: int
+    host: str = ""  # the host it runs on (or is)
+    inner: str = ""  # a bridge-mode container's own address:port, what its own host DNATs to
 
 
 @dataclass

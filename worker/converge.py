@@ -474,7 +474,7 @@ class _Converge:
             if holder is None or not holder.pid or self.report.nodes[sandbox.name].state != "running":
                 continue
             try:
-                changes = services.sync(self.spec.lab, holder.pid, wanted)
+                changes = services.sync(self.spec.lab, holder.pid, services.seen_from(wanted, sandbox.name))
             except EngineError as exc:
                 self.say(f"{sandbox.name}: services not set: {exc}")
                 continue

@@ -196,6 +196,12 @@ def shape(where: Namespace, link: Link, alias: str, mtu: int | None, master: int
     return changes
 
 
+def hairpin(where: Namespace, link: Link) -> None:
+    """Let a bridge port send a frame back out where it came in: a container whose connection its
+    host DNATs back to itself (a published port, a service's backend), as Docker does."""
+    _call(f"setting hairpin mode on {link.name}", where.ipr.brport, "set", index=link.index, mode=1)
+
+
 def sync_addresses(where: Namespace, link: Link, wanted: list[str], have: set[str]) -> list[str]:
     """Make an interface's addresses `wanted`, given what it has (from `Namespace.addresses()`)."""
     changes = []

@@ -16,12 +16,12 @@ import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from topology.spec import LabHostSpec, ServiceSpec, digest, from_data
+from topology.spec import BackendSpec, LabHostSpec, ServiceSpec, digest, from_data
 
 from .config import EngineConfig
 from .errors import EngineError
 from .nat import COUNT, FAMILY, chain, current_marker, dport, nft, rule
-from .runtime import Role, Runtime
+from .runtime import NODE_ROLES, Role, Runtime
 
 TABLE = "wirelab_svc"
 
@@ -35,14 +35,32 @@ def live(services: list[ServiceSpec], running: set[str], here: set[str]) -> list
     ]
 
 
+def seen_from(services: list[ServiceSpec], host: str) -> list[ServiceSpec]:
+    """The services as one host DNATs them: its own bridge-mode backends at their own address."""
+
+    def where(backend: BackendSpec) -> BackendSpec:
+        if backend.host != host or not backend.inner:
+            return replace(backend, inner="")  # reached at its host's address (and published port)
+        address, port = backend.inner.rsplit(":", 1)
+        return replace(backend, address=address, port=int(port))
+
+    return [replace(s, backends=[where(b) for b in s.backends]) for s in services]
+
+
 def _marker(lab: str, services: list[ServiceSpec]) -> str:
     return f"wl:{lab}:" + digest([asdict(s) for s in services])
 
 
 def _daddr(address: str) -> dict:
-    return {
-        "match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": address}
-    }
+    return _address_is("daddr", address)
+
+
+def _saddr(address: str) -> dict:
+    return _address_is("saddr", address)
+
+
+def _address_is(field: str, address: str) -> dict:
+    return {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": field}}, "right": address}}
 
 
 def _balance(service: ServiceSpec) -> dict:
@@ -57,6 +75,7 @@ def batch(lab: str, services: list[ServiceSpec]) -> dict:
     commands += [
         chain("prerouting", "prerouting", -100, table=TABLE),
         chain("output", "output", -100, table=TABLE),
+        chain("postrouting", "postrouting", 100, table=TABLE),
         chain("refuse-forward", "forward", 0, table=TABLE, kind="filter"),
         chain("refuse-output", "output", 0, table=TABLE, kind="filter"),
         chain("spec", table=TABLE),
@@ -68,6 +87,14 @@ def batch(lab: str, services: list[ServiceSpec]) -> dict:
         if service.backends:
             for hook in ("prerouting", "output"):
                 commands.append(rule(hook, [*match, _balance(service)], tag, table=TABLE))
+            for backend in service.backends:
+                if backend.inner:  # a container reaching itself through the VIP: seen as from its host
+                    hairpin = [
+                        _saddr(backend.address),
+                        _daddr(backend.address),
+                        dport(service.protocol, backend.port),
+                    ]
+                    commands.append(rule("postrouting", [*hairpin, {"masquerade": None}], tag, table=TABLE))
         else:
             refuse = {"reject": {"type": "tcp reset"}} if service.protocol == "tcp" else {"reject": None}
             for hook in ("refuse-forward", "refuse-output"):
@@ -119,13 +146,13 @@ def refresh(config: EngineConfig, runtime: Runtime, lab: str) -> list[str]:
         return []
     services = [from_data(ServiceSpec, s) for s in kept["services"]]
     infos = runtime.list(lab)
-    running = {i.node for i in infos if i.status == "running"}
+    running = {i.node for i in infos if i.status == "running" and i.role in NODE_ROLES}  # not an app's holder
     wanted = live(services, running, set(kept["here"]))
     changes = []
     for info in infos:
         if info.role == Role.SANDBOX and info.status == "running" and info.pid:
             try:
-                changes += [f"{info.node}: {c}" for c in sync(lab, info.pid, wanted)]
+                changes += [f"{info.node}: {c}" for c in sync(lab, info.pid, seen_from(wanted, info.node))]
             except EngineError:
                 continue  # stopped meanwhile: its next start brings it up to date
     return changes

@@ -9,6 +9,8 @@ from . import netlink
 from .netlink import Namespace
 from .plan import NamespacePlan
 
+DOCKER0 = "docker0"
+
 
 def configure(where: Namespace, plan: NamespacePlan, alias: str, current: dict | None = None) -> list[str]:
     """Make one namespace match its plan; returns what changed.
@@ -35,7 +37,10 @@ def configure(where: Namespace, plan: NamespacePlan, alias: str, current: dict |
             continue  # its wire could not be made; reported there
         master = current[port.bridge].index if port.bridge else 0
         port_alias = f"{alias} {port.note}" if port.note else alias
-        changes += _named(port.name, netlink.shape(where, link, port_alias, port.mtu, master))
+        shaped = netlink.shape(where, link, port_alias, port.mtu, master)
+        if port.bridge == DOCKER0 and "attach to bridge" in shaped:
+            netlink.hairpin(where, link)  # a container reaching itself through its host's DNAT
+        changes += _named(port.name, shaped)
         changes += _named(
             port.name, netlink.sync_addresses(where, link, port.addresses, have.get(link.index, set()))
         )

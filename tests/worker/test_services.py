@@ -40,8 +40,13 @@ def test_a_service_balances_over_its_backends_and_drops_those_that_stop(engine, 
     assert sorted(set(got)) == ["nginx-1", "nginx-2", "nginx-3"] and len(got) == 30, got
     # from a bridge-mode container too: its host DNATs what it forwards
     assert set(answers(run_in, lab.tag, "nginx-2", 6)) == {"nginx-1", "nginx-2", "nginx-3"}
-    table = in_netns_of(lab.tag, "h2", ["nft", "list", "table", "ip", "wirelab_svc"])
+    table = in_netns_of(lab.tag, "client", ["nft", "list", "table", "ip", "wirelab_svc"])
     assert "numgen inc mod 3" in table and "198.18.0.12 . 10001" in table, table
+    own = in_netns_of(lab.tag, "h2", ["nft", "list", "table", "ip", "wirelab_svc"])  # nginx-3 is h2's own:
+    assert (
+        "198.19.0.2 . 80" in own and "198.18.0.12 . 10001" not in own
+    )  # reached directly, hairpin masqueraded
+    assert "ip saddr 198.19.0.2 ip daddr 198.19.0.2 tcp dport 80 masquerade" in own
     assert engine(WITH_SERVICE, tag=lab.tag, previous=lab.assignments).report.changes == []
 
     facade = LabHost(CONFIG)
