@@ -40,6 +40,7 @@ class Editor {
   addresses: AssignedAddresses = {}; // addresses handed out, by node:iface and container
   spans: Spans = {}; // where each node runs, when the lab spans lab hosts
   cni: Record<string, any> = {}; // each CNI-networked container's chain result, from its last deploy
+  lastStatus = ""; // the lab's status as last shown
   ends = true; // interface names and addresses shown at the cable ends
   private presentTimer = 0;
   exercise: ExerciseBox | null = null; // a student's lab for an exercise
@@ -735,8 +736,14 @@ class Editor {
   }
 
   onLive(state: LiveState): void {
+    const before = this.lastStatus; // the state is updated in place: its status before is kept here
+    this.lastStatus = state.status.status;
     this.live = state;
     this.onStatus(state.status.status, state.status.reason);
+    if (before && before !== state.status.status && state.status.status !== "deploying") {
+      // a deploy or destroy ended: what it placed where, and what the CNI plugins gave
+      this.api.get().then((lab) => { this.absorb(lab); this.renderPanel(false); }).catch(() => undefined);
+    }
     paint(this.cy, state);
     this.renderPanel(false);
   }
