@@ -120,18 +120,17 @@ def _error_text(out: str, err: bytes) -> str:
 
 def add(attachment: Attachment) -> dict:
     """ADD through the chain; the last result is kept (with what it was made from) and returned.
-    A chain that fails halfway is deleted again, so nothing half-made stays."""
+    A chain that fails halfway is deleted again, whole, as the spec asks of a runtime, so nothing
+    half-made stays (an address the failing plugin's IPAM took included)."""
     ipam = attachment.lab_dir / "ipam"
     ipam.mkdir(parents=True, exist_ok=True)
     result: dict | None = None
-    made: list[dict] = []
     try:
         for plugin in attachment.config["plugins"]:
             conf = _plugin_config(attachment.config, plugin, ipam, attachment.port_mappings, result)
             result = _run("ADD", attachment, conf)
-            made.append(plugin)
     except EngineError:
-        _delete(attachment, made, result)
+        _delete(attachment, attachment.config["plugins"], result)
         raise
     kept = {
         "config": attachment.config,

@@ -79,3 +79,18 @@ def test_a_container_leaving_its_cni_network_is_deleted_from_it_and_its_address_
     rules = in_netns_of(lab.tag, "h2", ["iptables-save", "-t", "nat"])
     assert "10002" not in rules
     assert fetch(run_in, lab.tag, "client", "http://198.18.0.12:10003/") == "web-cni"
+
+
+def test_a_chain_failing_halfway_is_deleted_whole_and_its_container_says_why(engine):
+    broken = CNI_DEMO.replace(
+        "        - {type: portmap, capabilities: {portMappings: true}, snat: true}",
+        "        - {type: portmap, capabilities: {portMappings: true}, snat: true}\n"
+        "        - {type: tuning, sysctl: {net.ipv4.conf.eth0.no_such_setting: '1'}}",
+    )
+    lab = engine(broken)
+    failed = lab.report.nodes["web-cni"]
+    assert failed.state == "failed" and "CNI plugin tuning (ADD)" in failed.reason, failed
+    assert lab.report.nodes["web-mac"].state == "running"  # the rest of the lab is up
+    ipam = cni.lab_dir(CONFIG.lock_dir, lab.tag) / "ipam" / "cni-br"
+    assert not [p for p in ipam.glob("198.19.64.*")]  # the bridge's address given back
+    assert "10002" not in in_netns_of(lab.tag, "h2", ["iptables-save", "-t", "nat"])

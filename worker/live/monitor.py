@@ -121,6 +121,8 @@ class Monitor:
                     watch.open()
                 except OSError as exc:
                     log.info("cannot watch %s: %s", path, exc)
+                    if not owner:  # a fabric being made (not mounted yet): the next tick looks again
+                        self.seen_fabrics.discard(os.path.basename(path))
                     continue
                 found.opened[path] = watch
         return found
