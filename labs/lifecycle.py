@@ -278,9 +278,9 @@ def _stopped_in_place(lab: Lab, waiting: Operation | None, user) -> Operation:
         waiting.save(update_fields=["status", "error", "finished"])
     was_lost = lab.status == LabStatus.LOST
     if was_lost:
-        fleet.retag(lab)
-    lab.status, lab.status_reason = LabStatus.STOPPED, ""
-    lab.save(update_fields=["uid", "status", "status_reason", "updated"])
+        fleet.retag(lab)  # what any of its lab hosts still holds is then an orphan, collected there
+    lab.status, lab.status_reason, lab.parts = LabStatus.STOPPED, "", {}
+    lab.save(update_fields=["uid", "status", "status_reason", "parts", "updated"])
     note = "stopped while waiting for room"
     if was_lost:
         note = f"lab host {lab.labhost} is lost: the lab is stopped here"

@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from topology.compiler import Underlay
 from topology.document import LabDoc
+from topology.kinds import get_kind
 from topology.spec import LabHostSpec
 
-from .models import Lab, LabHost, StitchVni
+from .models import Lab, LabHost, Operation, StitchVni
 
 VNI_FIRST, VNI_LAST = 4096, 2**24 - 1
 OLD_TAG_GRACE = timedelta(hours=1)  # a moved lab's old VNIs wait this long for its old parts' collection
@@ -104,10 +105,6 @@ def shown(lab: Lab) -> dict:
     (between which lab hosts, its VNI and MTU), as its last deploy made them; else {}."""
     if not lab.parts:
         return {}
-    from topology.kinds import get_kind
-
-    from .models import Operation
-
     nodes = (lab.document or {}).get("nodes", {})
     where = {
         name: lab.host_of(name)

@@ -173,6 +173,9 @@ def test_a_lost_lab_host_makes_the_labs_with_a_part_there_lost_and_its_parts_cou
     assert [x.id for x in fleet.lost_labs("b")] == [lab.id]
     with pytest.raises(lifecycle.OperationRefused, match="lab host b is lost"):
         lifecycle.request_job(lost, "exec", {"node": "h1", "command": ["true"]}, user)
+    lifecycle.request_destroy(lost, user, enqueue=False)  # stopped here: its parts are orphans now
+    stopped = Lab.objects.get(id=lab.id)
+    assert (stopped.status, stopped.parts) == (LabStatus.STOPPED, {}) and stopped.uid != lost.uid
 
 
 def test_an_edit_that_brings_every_node_home_empties_the_other_lab_hosts_part(user):
