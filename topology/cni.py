@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .problems import Problem, error, join_path
@@ -19,6 +20,11 @@ MAX_PLUGINS = 8
 MAX_CONFIG_BYTES = 16 * 1024
 # set by the engine, never by a document: where IPAM keeps its state, what the runtime passes
 ENGINE_KEYS = frozenset({"dataDir", "runtimeConfig", "prevResult"})
+# The plugins run as root on the lab host (only their network namespace is the host's): what they
+# write outside it must be the namespace's own. tuning writes /proc/sys/<key>, which is per
+# namespace only under net.; host-local reads the file `resolvConf` names.
+NET_SYSCTL = re.compile(r"^net(\.[A-Za-z0-9_-]+)+$")
+HOST_FILE_KEYS = frozenset({"resolvConf"})
 
 
 def check_config(path: str, config: Any) -> list[Problem]:
@@ -59,12 +65,22 @@ def _check_plugin(path: str, plugin: Any, first: bool) -> list[Problem]:
         error(join_path(path, key), "set by Wirelab, not by the lab")
         for key in sorted(ENGINE_KEYS & set(plugin))
     ]
+    sysctls = plugin.get("sysctl") if kind == "tuning" else None
+    if sysctls is not None and not isinstance(sysctls, dict):
+        out.append(error(path + ".sysctl", "a mapping of net.* settings to values"))
+    for key in sysctls if isinstance(sysctls, dict) else []:
+        if not NET_SYSCTL.match(str(key)):
+            out.append(error(join_path(path + ".sysctl", key), "only the container's own net.* settings"))
     ipam = plugin.get("ipam")
     if ipam is not None:
         if not isinstance(ipam, dict) or ipam.get("type") not in IPAM:
             out.append(error(path + ".ipam.type", f"use one of {', '.join(sorted(IPAM))} address management"))
         elif ENGINE_KEYS & set(ipam):
             out.append(error(path + ".ipam.dataDir", "set by Wirelab: each lab keeps its own addresses"))
+        elif HOST_FILE_KEYS & set(ipam):
+            out.append(
+                error(path + ".ipam.resolvConf", "a file of the lab host: name DNS servers in ipam.dns")
+            )
     elif kind in INTERFACE_PLUGINS - {"host-device"}:
         out.append(error(path + ".ipam", f"a {kind} plugin needs address management: host-local or static"))
     return out

@@ -20,6 +20,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from topology.cni import check_config
+
 from .errors import EngineError
 
 PLUGIN_DIR = Path("/usr/lib/cni")
@@ -122,6 +124,9 @@ def add(attachment: Attachment) -> dict:
     """ADD through the chain; the last result is kept (with what it was made from) and returned.
     A chain that fails halfway is deleted again, whole, as the spec asks of a runtime, so nothing
     half-made stays (an address the failing plugin's IPAM took included)."""
+    refused = check_config("config", attachment.config)  # again here: the plugins run as root
+    if refused:
+        raise EngineError(f"CNI network {attachment.config.get('name')}: {refused[0]}")
     ipam = attachment.lab_dir / "ipam"
     ipam.mkdir(parents=True, exist_ok=True)
     result: dict | None = None

@@ -198,6 +198,22 @@ def test_a_cni_configuration_is_checked_plugin_by_plugin():
         p.startswith("error: networks.net.config.plugins[2].type: 'rocket' is not a plugin here")
         for p in found
     )
+    # what would reach past the host's namespace: a global sysctl, a file of the lab host
+    escape = (
+        "{plugins: [{type: bridge, ipam: {type: host-local, subnet: 10.9.0.0/24, resolvConf: /etc/shadow}},"
+        " {type: tuning, sysctl: {kernel.pid_max: '10', 'net/../kernel/core_pattern': x, net.ipv4.ip_forward: '1'}}]}"
+    )
+    found = messages(CNI_BASE.replace("CONFIG", escape).replace(", ports: ['10002:80']", ""))
+    assert any(
+        p.startswith("error: networks.net.config.plugins[0].ipam.resolvConf: a file of the lab host")
+        for p in found
+    )
+    assert (
+        "error: networks.net.config.plugins[1].sysctl.kernel.pid_max: only the container's own net.* settings"
+        in found
+    )
+    assert any("net/../kernel/core_pattern" in p for p in found)
+    assert not any("net.ipv4.ip_forward" in p for p in found)
     # no portmap with the capability: the container's ports cannot be mapped
     found = messages(
         CNI_BASE.replace("CONFIG", "{plugins: [{type: macvlan, master: eth0, ipam: {type: static}}]}")
