@@ -136,7 +136,7 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "au
             spec = own.to_dict()
             moving = placing == "move" or (placing == "auto" and locked.status == LabStatus.LOST)
             if placing == "stay" or (not moving and locked.status not in fleet.AT_REST):
-                return _deploying(locked, user, enqueue, spec, locked.labhost)
+                return _deploying(locked, user, enqueue, spec, locked.labhost, doc=doc)
             avoid = locked.labhost if moving else None
             try:
                 labhost = fleet.choose(locked, doc, avoid=avoid)
@@ -148,38 +148,38 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "au
                     locked, user, False, spec, fleet.UNPLACED, params={"avoid": avoid, "fresh": fresh}
                 )
             spec = fleet.settle(locked, labhost, spec, fresh)
-            return _deploying(locked, user, enqueue, spec, labhost)
+            return _deploying(locked, user, enqueue, spec, labhost, doc=doc)
     raise OperationRefused(f"lab {lab.slug} kept changing while it was compiled; deploy it again")
 
 
 def _deploying(
-    lab: Lab, user, enqueue: bool, spec: dict, labhost: str, *, params: dict | None = None
+    lab: Lab, user, enqueue: bool, spec: dict, labhost: str, *, params: dict | None = None, doc=None
 ) -> Operation:
+    """The deploy's row (`doc`: the lab's document, for one placed now)."""
     waiting = labhost == fleet.UNPLACED
     lab.status = LabStatus.DEPLOYING
     lab.status_reason = fleet.waiting_reason(fleet.waiting().count()) if waiting else "queued"
     lab.save(update_fields=["assignments", "status", "status_reason", "containers", "updated"])
     if not waiting:
-        _check_placed(lab)
+        _check_placed(lab, doc)
     op = _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=spec, labhost=labhost, params=params or {})
     if not waiting:
-        _spread(op, lab, enqueue)
+        _spread(op, lab, doc, enqueue)
     return op
 
 
-def _check_placed(lab: Lab) -> None:
+def _check_placed(lab: Lab, doc) -> None:
     """What only the lab hosts it was placed on can say: that they have its CNI plugins."""
     try:
-        fleet.check_cni_plugins(lab, lab_document(lab))
+        fleet.check_cni_plugins(lab, doc)
     except fleet.Unplaceable as exc:
         raise OperationRefused(str(exc)) from None
 
 
-def _spread(op: Operation, lab: Lab, enqueue: bool) -> None:
+def _spread(op: Operation, lab: Lab, doc, enqueue: bool) -> None:
     """A lab pinning hosts or routers elsewhere, placed now (the locked `lab` on its lab host,
     with its final tag): compiled again for there, the deploy `op` keeps its own part and each
     other lab host gets a deploy of its part, done together (`labs.hostside.lifecycle`)."""
-    doc = lab_document(lab)
     if not stitching.may_span(doc) and not lab.parts:
         return
     specs, _ = compile_lab(
@@ -195,12 +195,18 @@ def _spread(op: Operation, lab: Lab, enqueue: bool) -> None:
         specs[host] = LabHostSpec.empty(lab.uid, host)
     lab.parts, lab.containers = stitching.parts_of(specs, lab.labhost), own.containers()
     lab.save(update_fields=["parts", "containers"])
+    op.spec = own.to_dict()
+    _with_parts(op, lab, {host: spec for host, spec in specs.items() if host != lab.labhost}, enqueue)
+
+
+def _with_parts(op: Operation, lab: Lab, parts: dict[str, LabHostSpec], enqueue: bool) -> None:
+    """A job like `op` on each other lab host, with its part's spec, done together with it."""
     others = [
-        _new(lab, Operation.Kind.DEPLOY, op.requested_by, enqueue, spec=spec.to_dict(), labhost=host,
-             params={"part_of": op.id})
-        for host, spec in specs.items() if host != lab.labhost
-    ]  # fmt: skip
-    op.spec, op.params = own.to_dict(), {**op.params, "parts": [o.id for o in others]}
+        _new(lab, op.kind, op.requested_by, enqueue, host, spec=spec.to_dict(), params={"part_of": op.id})
+        for host, spec in parts.items()
+    ]
+    if others or "parts" in op.params:
+        op.params = {**op.params, "parts": [o.id for o in others]}
     op.save(update_fields=["spec", "params"])
 
 
@@ -224,8 +230,9 @@ def _place_one(op_id: int) -> bool:
         if op.labhost != fleet.UNPLACED or op.status != Operation.Status.QUEUED:
             return True  # taken care of meanwhile
         lab = Lab.objects.select_for_update().get(id=op.lab_id)
+        doc = lab_document(lab)
         try:
-            labhost = fleet.choose(lab, lab_document(lab), avoid=op.params.get("avoid"))
+            labhost = fleet.choose(lab, doc, avoid=op.params.get("avoid"))
         except fleet.Unplaceable as exc:
             _fail_waiting(op, lab, str(exc))
             return True
@@ -234,7 +241,7 @@ def _place_one(op_id: int) -> bool:
         op.spec, op.labhost = fleet.settle(lab, labhost, op.spec, op.params.get("fresh", False)), labhost
         Lab.objects.filter(id=lab.id).update(status_reason="queued")
         op.save(update_fields=["spec", "labhost"])
-        _spread(op, lab, enqueue=True)
+        _spread(op, lab, doc, enqueue=True)
         transaction.on_commit(lambda: enqueue_operation(op.id, op.labhost, kind=op.kind))
         return True
 
@@ -256,14 +263,8 @@ def request_destroy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
     lab.save(update_fields=["status", "status_reason", "updated"])
     spec = LabHostSpec.empty(lab.uid, lab.labhost).to_dict()
     op = _new(lab, Operation.Kind.DESTROY, user, enqueue, spec=spec)
-    others = [
-        _new(lab, Operation.Kind.DESTROY, user, enqueue, spec=LabHostSpec.empty(lab.uid, host).to_dict(),
-             labhost=host, params={"part_of": op.id})
-        for host in lab.labhosts[1:]
-    ]  # fmt: skip
-    if others:
-        op.params = {"parts": [o.id for o in others]}
-        op.save(update_fields=["params"])
+    if lab.labhosts[1:]:
+        _with_parts(op, lab, {host: LabHostSpec.empty(lab.uid, host) for host in lab.labhosts[1:]}, enqueue)
     return op
 
 

@@ -5,11 +5,11 @@ Only interfaces carrying the lab's alias are ever changed or removed.
 
 from __future__ import annotations
 
+from topology.compiler import DOCKER0
+
 from . import netlink
 from .netlink import Namespace
 from .plan import NamespacePlan
-
-DOCKER0 = "docker0"
 
 
 def configure(where: Namespace, plan: NamespacePlan, alias: str, current: dict | None = None) -> list[str]:
@@ -37,10 +37,10 @@ def configure(where: Namespace, plan: NamespacePlan, alias: str, current: dict |
             continue  # its wire could not be made; reported there
         master = current[port.bridge].index if port.bridge else 0
         port_alias = f"{alias} {port.note}" if port.note else alias
-        shaped = netlink.shape(where, link, port_alias, port.mtu, master)
-        if port.bridge == DOCKER0 and "attach to bridge" in shaped:
+        attaching = bool(master) and link.master != master
+        changes += _named(port.name, netlink.shape(where, link, port_alias, port.mtu, master))
+        if attaching and port.bridge == DOCKER0:
             netlink.hairpin(where, link)  # a container reaching itself through its host's DNAT
-        changes += _named(port.name, shaped)
         changes += _named(
             port.name, netlink.sync_addresses(where, link, port.addresses, have.get(link.index, set()))
         )
