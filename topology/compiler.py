@@ -17,6 +17,7 @@ from .addressing import Assignments, host_mode_port, static_ip
 from .document import LabDoc, NodeDoc
 from .images import ImagePolicy, capabilities_for
 from .kinds import get_kind, kind_of, split_mode
+from .names import names_of
 from .problems import TopologyError, error, errors_in
 from .resolve import DEFAULT_BRIDGE_SUBNET, Resolved, resolve
 from .services import endpoints
@@ -100,6 +101,7 @@ def compile_lab(
     for sandbox in spec.sandboxes:
         sandbox.capabilities += [c for c in capabilities_for(sandbox.image) if c not in sandbox.capabilities]
     spec.services = compiler.services()
+    spec.names = names_of(spec)
     specs = _split(spec, where, compiler.stitched, underlay, compiler.labels)
     for part in specs.values():
         running = {node.image for node in [*part.sandboxes, *part.apps]}
@@ -163,6 +165,7 @@ def _split(
             part=host,
             pins=dict(whole.pins),
             services=whole.services,
+            names=whole.names,
         )
         for host in hosts
     }

@@ -90,6 +90,8 @@ def check_services(
     taken: dict[tuple[str, int, str], str] = {}
     for name, service in doc.services.items():
         path = join_path("services", name)
+        if name in doc.nodes:
+            problems.append(error(path, f"'{name}' is already a node's name: DNS could not tell them apart"))
         try:
             ipaddress.IPv4Address(service.address)
         except ValueError:

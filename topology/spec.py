@@ -135,6 +135,16 @@ class ServiceSpec:
 
 
 @dataclass
+class NamesSpec:
+    """The lab's names for its embedded DNS: `records` by scope ("lab", "bridge:HOST",
+    "overlay:BRIDGE") -> name -> addresses; `views`: each namespace's owner -> the scopes it
+    resolves in, the narrowest first (a container's name means its address on a shared network)."""
+
+    records: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    views: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
 class SandboxSpec:
     """An emulated machine (host or router): a long-lived container whose netns it is."""
 
@@ -199,6 +209,7 @@ class LabHostSpec:
     part: str = ""  # a lab spanning lab hosts: this host's part, which names its fabric namespace
     stitches: list[StitchSpec] = field(default_factory=list)
     services: list[ServiceSpec] = field(default_factory=list)
+    names: NamesSpec = field(default_factory=NamesSpec)
 
     def to_dict(self) -> dict:
         return asdict(self)

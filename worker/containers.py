@@ -10,6 +10,7 @@ from . import labels
 from .runtime import Role
 
 HOLDER_IMAGE = "wirelab/node:busybox"
+RESOLVER = "127.0.0.11"  # the lab's DNS, in every namespace (live/resolver.py), where Docker has its own
 EXEC_MARKER = "/tmp/.wirelab-exec"  # noqa: S108 (inside the node, not on the lab host)
 
 
@@ -52,6 +53,7 @@ def sandbox(lab: str, spec: SandboxSpec) -> Wanted:
         options={
             "hostname": spec.name,
             "network_mode": "none",
+            "dns": [RESOLVER],
             "tty": True,
             "stdin_open": True,
             "environment": spec.env,
@@ -69,8 +71,14 @@ def holder(lab: str, app: AppSpec) -> Wanted:
         node=app.name,
         name=holder_name(lab, app.name),
         image=HOLDER_IMAGE,
-        spec_hash=digest(["netns", HOLDER_IMAGE]),
-        options={"hostname": app.name, "network_mode": "none", "tty": True, "stdin_open": True},
+        spec_hash=digest(["netns", HOLDER_IMAGE, RESOLVER]),
+        options={
+            "hostname": app.name,
+            "network_mode": "none",
+            "dns": [RESOLVER],
+            "tty": True,
+            "stdin_open": True,
+        },
     )
 
 

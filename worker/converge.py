@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from topology.spec import FABRIC, OWN_NAMESPACE_MODES, LabHostSpec
 
-from . import cni, containers, execs, fabric, images, labels, nat, pool, services, sockets, wiring
+from . import cni, containers, execs, fabric, images, labels, names, nat, pool, services, sockets, wiring
 from .config import EngineConfig
 from .errors import EngineError, Stopped
 from .netlink import Namespaces, create_veth, delete_link
@@ -124,6 +124,7 @@ class _Converge:
             self.checkpoint()
             self.sync_nat(with_nat)
             self.sync_cni()
+            names.keep(self.config, self.spec)
             self.startup([s.name for s in self.spec.sandboxes], self.holders)
             self.checkpoint()
             self.sync_apps(existing)

@@ -75,6 +75,11 @@ def dport(protocol: str, port: int) -> dict:
     }
 
 
+def address_is(field: str, address: str) -> dict:
+    """Match an IPv4 header's `saddr` or `daddr`."""
+    return {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": field}}, "right": address}}
+
+
 LOCAL_DESTINATION = {
     "match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}
 }

@@ -35,19 +35,25 @@ from topology.spec import WARM_CAPABILITIES, digest
 
 from . import labels, nsock
 from .config import EngineConfig
-from .containers import Wanted
+from .containers import RESOLVER, Wanted
 from .errors import EngineError
 from .runtime import Runtime
 
 
 def pool_of(image: str) -> str:
     """The pool a sandbox of `image` is claimed from."""
-    return digest(["sandbox", image, sorted(WARM_CAPABILITIES)])[:16]
+    return digest(["sandbox", image, sorted(WARM_CAPABILITIES), RESOLVER])[:16]
 
 
 def member_options() -> dict:
     """How members are made: a sandbox's options without what belongs to one node."""
-    return {"network_mode": "none", "tty": True, "stdin_open": True, "cap_add": list(WARM_CAPABILITIES)}
+    return {
+        "network_mode": "none",
+        "dns": [RESOLVER],
+        "tty": True,
+        "stdin_open": True,
+        "cap_add": list(WARM_CAPABILITIES),
+    }
 
 
 def _own(config: EngineConfig, what: str) -> Path:

@@ -20,7 +20,7 @@ from topology.spec import BackendSpec, LabHostSpec, ServiceSpec, digest, from_da
 
 from .config import EngineConfig
 from .errors import EngineError
-from .nat import COUNT, FAMILY, chain, current_marker, dport, nft, rule
+from .nat import COUNT, FAMILY, address_is, chain, current_marker, dport, nft, rule
 from .runtime import NODE_ROLES, Role, Runtime
 
 TABLE = "wirelab_svc"
@@ -52,15 +52,11 @@ def _marker(lab: str, services: list[ServiceSpec]) -> str:
 
 
 def _daddr(address: str) -> dict:
-    return _address_is("daddr", address)
+    return address_is("daddr", address)
 
 
 def _saddr(address: str) -> dict:
-    return _address_is("saddr", address)
-
-
-def _address_is(field: str, address: str) -> dict:
-    return {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": field}}, "right": address}}
+    return address_is("saddr", address)
 
 
 def _balance(service: ServiceSpec) -> dict:

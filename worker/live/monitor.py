@@ -24,6 +24,7 @@ from ..runtime import NAMESPACE_ROLES, NODE_ROLES, ContainerInfo, Runtime, node_
 from ..sockets import listening_ports
 from .events import entity_key
 from .processes import socket_owners
+from .resolver import Resolver
 from .watch import Watch
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Monitor:
     ):
         self.publish = publish
         self.config = config  # when given, a lab's services follow its containers' events
+        self.resolver = Resolver(config) if config is not None else None  # and its names are answered
         self.mark = mark  # only what carries this mark is watched (None: every lab here)
         self.fabric_marks: dict[str, str] = {}  # lab -> its fabric namespace's mark, read once
         self.tick = tick
@@ -144,6 +146,8 @@ class Monitor:
         for lab, event in found.node_events:
             self._emit(lab, [event])
         self.fabrics = found.fabrics
+        if self.resolver is not None:
+            self.resolver.follow({path: seen for path, seen in found.wanted.items() if seen[1] and seen[2]})
         with self.lock:
             for path in list(self.watches):
                 if path not in found.wanted or not os.path.exists(path):
@@ -259,6 +263,10 @@ class Monitor:
         is raised, so whoever runs the monitor can exit and be restarted."""
         threading.Thread(target=self._follow_docker, args=(stop,), daemon=True).start()
         threading.Thread(target=self._look, args=(self.closing,), name="discovery", daemon=True).start()
+        if self.resolver is not None:
+            answering = threading.Thread(target=self.resolver.run, args=(self.closing,), name="resolver")
+            answering.daemon = True
+            answering.start()
         selector = selectors.DefaultSelector()  # epoll: no limit on how many namespaces
         selector.register(self._wake_r, selectors.EVENT_READ)
         failures, self.next_tick, self.sampling = 0, 0.0, []
