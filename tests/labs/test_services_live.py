@@ -1,5 +1,6 @@
 """A service's backend killed behind Wirelab's back, with the lab host's monitor running: the
-monitor's container event rewrites the hosts' service tables and the backend is dropped."""
+monitor's container event rewrites the hosts' service tables and the backend is dropped. The
+monitor also answers the lab's names."""
 
 import docker
 import pytest
@@ -14,6 +15,9 @@ pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
 def test_the_monitor_drops_a_killed_backend_and_takes_it_back_when_it_runs(monitor, labs_up, user, run_in):
     lab = labs_up((DEMOS / "load-balancing.yaml").read_text(), user)
     assert set(answers(run_in, lab.uid)) == {"web-1", "web-2", "web-3"}
+    # the monitor answers the lab's names: the service by its own
+    by_name = lambda: run_in(lab.uid, "client", "timeout 5 wget -qO- http://web/")  # noqa: E731
+    assert wait_for(lambda: by_name()[0] == 0, 60, "the client reaching http://web/")
     client = docker.from_env()
     try:
         web3 = client.containers.get(f"wl-{lab.uid}-web-3")
