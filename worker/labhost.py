@@ -14,7 +14,7 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from topology.spec import LabHostSpec
 
-from . import gc, pool, services
+from . import gc, journey, pool, services
 from .capture import capture as capture_cable
 from .checks import run_checks
 from .config import EngineConfig
@@ -189,6 +189,15 @@ class LabHost:
             if info is None or info.status != "running" or not info.pid:
                 raise EngineError(f"node {node} is not running; deploy the lab first")
             return nat_view(info.pid)
+        finally:
+            runtime.close()
+
+    def trace(self, spec: LabHostSpec, node: str, target: str, **probe) -> dict:
+        """A packet's journey from `node` to `target` (an address, or a name the node resolves):
+        `protocol` (icmp, tcp, udp), `port`, `timeout`; see `journey.trace`."""
+        runtime = self.runtime()
+        try:
+            return journey.trace(runtime, spec, node, target, installation=self.config.seen_mark, **probe)
         finally:
             runtime.close()
 
