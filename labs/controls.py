@@ -84,6 +84,17 @@ def request_nat(lab: Lab, node: str, user=None) -> Operation:
     return _job(lab, Operation.Kind.NAT, {"node": node}, user, lab.host_of(node))
 
 
+def request_trace(lab: Lab, node: str, probe: dict, user=None) -> Operation:
+    """Trace a probe from `node`: `target` (an address or a name), `protocol` (icmp, tcp, udp),
+    `port` (tcp and udp), `timeout` in seconds; the operation's result is the journey."""
+    _running(lab)
+    _node_with_container(lab, node)
+    if probe["protocol"] != "icmp" and not probe.get("port"):
+        raise ControlRefused(f"a {probe['protocol']} probe needs a port")
+    params = {"node": node, **probe}
+    return _job(lab, Operation.Kind.TRACE, params, user, lab.host_of(node))
+
+
 def _node_with_container(lab: Lab, node: str, trait: str = "has_container", what: str = "node") -> None:
     """Refuse unless the lab's `node` is of a kind with `trait`."""
     found = lab_document(lab).nodes.get(node)

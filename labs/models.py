@@ -36,6 +36,7 @@ class Operation(models.Model):
         EXEC = "exec", "Command"
         CHECK = "check", "Checks"
         NAT = "nat", "NAT table"
+        TRACE = "trace", "Packet trace"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -13,6 +13,7 @@ import struct
 import time
 
 from . import netdump
+from .containers import RESOLVER as LAB_DNS
 from .errors import EngineError
 from .nsock import netlink_in
 
@@ -22,6 +23,8 @@ REQUEST = struct.Struct("BBBxI48x")  # inet_diag_req_v2: family, protocol, ext, 
 TCP_LISTEN, UDP_UNCONNECTED = 10, 7  # kernel socket states
 INODE_OFFSET = 68  # in inet_diag_msg, after family..retrans (4), the socket id (48) and 4 counters
 QUERIES = (("tcp", socket.IPPROTO_TCP, TCP_LISTEN), ("udp", socket.IPPROTO_UDP, UDP_UNCONNECTED))
+SOURCE_OFFSET = 8  # the socket id's source address, after family..retrans (4) and the two ports
+RESOLVER = socket.inet_aton(LAB_DNS)  # the lab DNS (live/resolver.py): the lab host's socket, not the node's
 
 
 def diag_socket(pid: int) -> socket.socket:
@@ -43,6 +46,8 @@ def listening_sockets(pid: int, sock: socket.socket | None = None) -> dict[str, 
             for family in (socket.AF_INET, socket.AF_INET6):
                 request = REQUEST.pack(family, number, 0, 1 << state)
                 for msg in netdump.dump(sock, SOCK_DIAG_BY_FAMILY, request, "sockets"):
+                    if family == socket.AF_INET and msg[SOURCE_OFFSET : SOURCE_OFFSET + 4] == RESOLVER:
+                        continue
                     port = struct.unpack_from("!H", msg, 4)[0]
                     found[str(struct.unpack_from("I", msg, INODE_OFFSET)[0])] = (proto, port)
     except (OSError, EngineError):

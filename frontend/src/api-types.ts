@@ -579,6 +579,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/labs/{id}/trace/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Trace a probe (`protocol` icmp, tcp or udp, to `target` and `port`) from `node`: the
+         *     operation's result is its journey: `hops` in order (node or cable, interface, direction,
+         *     the packet as seen there, each `rewrite` with conntrack's entry, a VXLAN `tunnel`), and its
+         *     `outcome` (reached, refused, unreachable, no-route, lost, timeout: where, and why). */
+        post: operations["labs_trace_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/labs/{id}/validate/": {
         parameters: {
             query?: never;
@@ -989,12 +1009,8 @@ export interface components {
             readonly id: number;
             course: number;
             title: string;
-            /** Format: int64 */
             order?: number;
-            /**
-             * Format: int64
-             * @description counts the changes of the document
-             */
+            /** @description counts the changes of the document */
             version?: number;
             /** @description HTML rendered from the Markdown */
             readonly instructions: string;
@@ -1270,9 +1286,10 @@ export interface components {
          *     * `exec` - Command
          *     * `check` - Checks
          *     * `nat` - NAT table
+         *     * `trace` - Packet trace
          * @enum {string}
          */
-        OperationKindEnum: "deploy" | "destroy" | "cable" | "impair" | "node" | "exec" | "check" | "nat";
+        OperationKindEnum: "deploy" | "destroy" | "cable" | "impair" | "node" | "exec" | "check" | "nat" | "trace";
         /**
          * @description * `queued` - Queued
          *     * `running` - Running
@@ -1374,6 +1391,13 @@ export interface components {
             problems: components["schemas"]["Problem"][];
         };
         /**
+         * @description * `icmp` - icmp
+         *     * `tcp` - tcp
+         *     * `udp` - udp
+         * @enum {string}
+         */
+        ProtocolEnum: "icmp" | "tcp" | "udp";
+        /**
          * @description * `error` - error
          *     * `warning` - warning
          * @enum {string}
@@ -1420,6 +1444,20 @@ export interface components {
             snapshot?: boolean;
             /** Format: date-time */
             expires?: string | null;
+        };
+        TraceRequest: {
+            /** @description the node the probe leaves from */
+            node: string;
+            /** @description an IPv4 address, or a name the node resolves */
+            target: string;
+            /** @default icmp */
+            protocol?: components["schemas"]["ProtocolEnum"];
+            port?: number;
+            /**
+             * Format: double
+             * @default 2
+             */
+            timeout?: number;
         };
         /**
          * AddressCheck
@@ -3023,6 +3061,33 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
+            };
+        };
+    };
+    labs_trace_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this lab. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TraceRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["TraceRequest"];
+                "multipart/form-data": components["schemas"]["TraceRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

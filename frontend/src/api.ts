@@ -55,6 +55,8 @@ export const labApi = (id: number) => ({
     api<{ id: number }>("POST", `/api/labs/${id}/captures/`, { node, iface, seconds }),
   capturesList: () => api<any[]>("GET", `/api/labs/${id}/captures/`),
   nat: (node: string) => api<{ operation: number }>("POST", `/api/labs/${id}/nat/`, { node }),
+  trace: (node: string, target: string, protocol: string, port?: number) =>
+    api<{ operation: number }>("POST", `/api/labs/${id}/trace/`, { node, target, protocol, ...(port ? { port } : {}) }),
   nodeAction: async (node: string, action: string) => {
     const nodes = await api<any[]>("GET", `/api/nodes/?lab=${id}`);
     const found = nodes.find((n) => n.name === node);

@@ -5,6 +5,7 @@ import edgehandles from "cytoscape-edgehandles";
 import elk from "cytoscape-elk";
 import type { LabDocument, Problem } from "./api";
 import { ICONS } from "./icons";
+import { JOURNEY_STYLE } from "./journey";
 import { kindOf } from "./kinds";
 
 cytoscape.use(edgehandles);
@@ -250,7 +251,7 @@ const STYLE: any[] = [
 const BIG_LAB = 200;
 
 export function createCanvas(container: HTMLElement): Core {
-  return cytoscape({ container, style: STYLE, boxSelectionEnabled: true, minZoom: 0.05, maxZoom: 3 });
+  return cytoscape({ container, style: [...STYLE, ...JOURNEY_STYLE], boxSelectionEnabled: true, minZoom: 0.05, maxZoom: 3 });
 }
 
 /** Settings that keep panning smooth for the lab's size; call after the elements are in. */

@@ -7,3 +7,7 @@ export function el(tag: string, content = "", className = ""): HTMLElement {
   if (className) element.className = className;
   return element;
 }
+
+/** Text made safe to put into HTML. */
+export const esc = (value: unknown) =>
+  String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);

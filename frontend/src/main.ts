@@ -8,6 +8,7 @@ import { type PaletteItem, addItem, connect, palette, parsePorts } from "./edits
 import { Dashboard } from "./dashboard";
 import { ExerciseBox } from "./exercise";
 import { kindOf, loadKinds } from "./kinds";
+import { type Journey, type Stop, animate, clearJourney, journeyHtml, stops } from "./journey";
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
 import { Minimap } from "./minimap";
 import { LabModel } from "./model";
@@ -45,6 +46,8 @@ class Editor {
   private presentTimer = 0;
   exercise: ExerciseBox | null = null; // a student's lab for an exercise
   natView: { node: string; view: any; when: string } | null = null; // the NAT table last read
+  journey: { node: string; journey: Journey; walk: Stop[]; at: number } | null = null; // the last trace
+  traceInput = { target: "", protocol: "icmp", port: "" }; // what the trace form last held
 
   constructor(private labId: number, attemptId?: number) {
     this.api = labApi(labId);
@@ -138,6 +141,16 @@ class Editor {
     const nat = this.natView;
     if (nat && this.selection?.type === "node" && this.selection.name === nat.node && $("#nat-view")) {
       $("#nat-view").innerHTML = natHtml(nat.node, nat.view, nat.when);
+    }
+    if ($("#trace-target")) {
+      ($("#trace-target") as HTMLInputElement).value = this.traceInput.target;
+      ($("#trace-protocol") as HTMLSelectElement).value = this.traceInput.protocol;
+      ($("#trace-port") as HTMLInputElement).value = this.traceInput.port;
+    }
+    const trace = this.journey;
+    if (trace && this.selection?.type === "node" && this.selection.name === trace.node && $("#trace-view")) {
+      $("#trace-view").innerHTML = journeyHtml(trace.journey, trace.walk);
+      this.markStop(trace.at);
     }
   }
 
@@ -502,6 +515,7 @@ class Editor {
       await this.capture(node, iface);
     } else if (action === "console" && selection?.type === "node") this.openConsole(selection.name);
     else if (action === "nat" && selection?.type === "node") await this.readNat(selection.name);
+    else if (action === "trace" && selection?.type === "node") await this.trace(selection.name);
     else if (action === "restart" && selection?.type === "node") {
       await this.control(() => this.api.nodeAction(selection.name, "restart"), `restarting ${selection.name}`);
     }
@@ -509,23 +523,53 @@ class Editor {
 
   /** Ask the lab host for a host's NAT rules and connections; shown when the job is done. */
   async readNat(node: string): Promise<void> {
+    const view = await this.result(() => this.api.nat(node), `NAT table of ${node}`, `reading the NAT table of ${node}…`);
+    if (view === null) return;
+    this.natView = { node, view, when: new Date().toLocaleTimeString() };
+    this.message(`NAT table of ${node} read`);
+    this.renderPanel();
+  }
+
+  /** Trace a probe from `node` as the form says; list its journey and walk it on the diagram. */
+  async trace(node: string): Promise<void> {
+    const target = ($("#trace-target") as HTMLInputElement).value.trim();
+    const protocol = ($("#trace-protocol") as HTMLSelectElement).value;
+    const port = ($("#trace-port") as HTMLInputElement).value;
+    this.traceInput = { target, protocol, port };
+    if (!target) return this.message("trace: say where to (an address, or a name the node knows)", "error");
+    const journey: Journey | null = await this.result(() => this.api.trace(node, target, protocol, Number(port) || undefined),
+      `trace from ${node}`, `tracing ${protocol} from ${node} to ${target}…`);
+    if (journey === null) return;
+    const walk = stops(journey, this.model.doc);
+    this.journey = { node, journey, walk, at: -1 };
+    this.message(`trace from ${node}: ${journey.outcome.result} at ${journey.outcome.at}`);
+    this.renderPanel();
+    await animate(this.cy, walk, journey.outcome, (index) => {
+      if (this.journey?.walk === walk) this.markStop((this.journey.at = index));
+    });
+  }
+
+  markStop(index: number): void {
+    document.querySelectorAll("#trace-view li").forEach((li) =>
+      li.classList.toggle("current", Number((li as HTMLElement).dataset.index) === index));
+  }
+
+  /** A job's result once the lab host has done it (null, with the error said, if it failed). */
+  async result(start: () => Promise<{ operation: number }>, what: string, doing: string): Promise<any> {
     try {
-      const { operation } = await this.api.nat(node);
-      this.message(`reading the NAT table of ${node}…`);
+      const { operation } = await start();
+      this.message(doing);
       for (let i = 0; i < 60; i++) {
         await new Promise((resolve) => window.setTimeout(resolve, 500));
         const op: any = (await this.api.operations()).find((o) => o.id === operation);
-        if (op?.status === "failed") return this.message(`NAT table of ${node}: ${op.error}`, "error");
-        if (op?.status === "succeeded") {
-          this.natView = { node, view: op.result, when: new Date().toLocaleTimeString() };
-          this.message(`NAT table of ${node} read`);
-          return this.renderPanel();
-        }
+        if (op?.status === "failed") return this.message(`${what}: ${op.error}`, "error"), null;
+        if (op?.status === "succeeded") return op.result;
       }
-      this.message(`NAT table of ${node}: no answer from the lab host yet`, "error");
+      this.message(`${what}: no answer from the lab host yet`, "error");
     } catch (error) {
       this.message((error as Error).message, "error");
     }
+    return null;
   }
 
   async control(call: () => Promise<unknown>, doing: string): Promise<void> {
@@ -741,7 +785,10 @@ class Editor {
     this.live = state;
     this.onStatus(state.status.status, state.status.reason);
     if (before && before !== state.status.status && state.status.status !== "deploying") {
-      // a deploy or destroy ended: what it placed where, and what the CNI plugins gave
+      // a deploy or destroy ended: what it placed where, and what the CNI plugins gave; a journey
+      // traced before is history
+      clearJourney(this.cy);
+      this.journey = null;
       this.api.get().then((lab) => { this.absorb(lab); this.renderPanel(false); }).catch(() => undefined);
     }
     paint(this.cy, state);

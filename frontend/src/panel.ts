@@ -3,6 +3,7 @@ import type { LabDocument, NetworkDocument, NodeDocument, Problem } from "./api"
 import { allows, kindOf } from "./kinds";
 import { type AssignedAddresses, type AssignedPorts, portEntry } from "./canvas";
 import type { LiveState } from "./live";
+import { esc } from "./dom";
 
 export type Selection =
   | { type: "node"; name: string }
@@ -11,8 +12,7 @@ export type Selection =
   | { type: "attachment"; node: string; iface: string }
   | null;
 
-export const esc = (value: unknown) =>
-  String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+export { esc };
 
 function field(label: string, name: string, value: unknown, attrs = ""): string {
   return `<label>${label}<input data-field="${name}" value="${esc(value)}" ${attrs}></label>`;
@@ -188,6 +188,7 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
   if (kind.has_container) parts.push(`<div class="buttons"><button data-action="console">Console</button><button data-action="restart">Restart</button>${
     kind.sandboxed && liveNode ? '<button data-action="nat">NAT table</button>' : ""}</div>`);
   if (kind.sandboxed) parts.push('<div id="nat-view"></div>');
+  if (kind.has_container && liveNode?.state === "running") parts.push(traceForm());
   parts.push(problemsHtml(problems));
   return parts.join("");
 }
@@ -234,4 +235,13 @@ export function natHtml(node: string, view: { rules: any[]; connections: any[] }
     : '<p class="muted">no rewritten connections tracked now</p>';
   return `<h3>NAT on ${esc(node)} <span class="muted">(read from the kernel at ${esc(when)})</span></h3>${rules}
     <h3>Connections rewritten</h3>${connections}`;
+}
+
+/** Trace a probe from the selected node: where to, which protocol and port. */
+function traceForm(): string {
+  return `<h3>Trace a packet</h3><div class="trace-form">
+    <label>To<input id="trace-target" placeholder="address or name" maxlength="253"></label>
+    <label>Protocol<select id="trace-protocol"><option>icmp</option><option>tcp</option><option>udp</option></select></label>
+    <label>Port<input id="trace-port" type="number" min="1" max="65535" placeholder="tcp, udp"></label>
+    <button data-action="trace">Trace</button></div><div id="trace-view"></div>`;
 }

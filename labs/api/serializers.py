@@ -261,3 +261,15 @@ class CaptureSerializer(serializers.ModelSerializer):
 
 class NodeNameSerializer(serializers.Serializer):
     node = serializers.CharField(max_length=100)
+
+
+class TraceSerializer(serializers.Serializer):
+    node = serializers.CharField(max_length=100, help_text="the node the probe leaves from")
+    target = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9.-]*$",
+        max_length=253,
+        help_text="an IPv4 address, or a name the node resolves",
+    )
+    protocol = serializers.ChoiceField(choices=["icmp", "tcp", "udp"], default="icmp")
+    port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
+    timeout = serializers.FloatField(min_value=0.2, max_value=5.0, default=2.0)

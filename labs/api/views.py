@@ -35,6 +35,7 @@ from .serializers import (
     NodeNameSerializer,
     OperationSerializer,
     ProblemsSerializer,
+    TraceSerializer,
 )
 
 # content type and file name ending of each export format
@@ -185,6 +186,17 @@ class LabViewSet(viewsets.ModelViewSet):
         running emulated host, `node`; the operation's result holds `rules` and `connections`."""
         data = valid_data(NodeNameSerializer, request)
         return controlled(controls.request_nat, self.get_object(), data["node"], user=request.user)
+
+    @extend_schema(request=TraceSerializer, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def trace(self, request, pk=None):
+        """Trace a probe (`protocol` icmp, tcp or udp, to `target` and `port`) from `node`: the
+        operation's result is its journey: `hops` in order (node or cable, interface, direction,
+        the packet as seen there, each `rewrite` with conntrack's entry, a VXLAN `tunnel`), and its
+        `outcome` (reached, refused, unreachable, no-route, lost, timeout: where, and why)."""
+        data = valid_data(TraceSerializer, request)
+        node = data.pop("node")
+        return controlled(controls.request_trace, self.get_object(), node, data, user=request.user)
 
     @extend_schema(request=CaptureSerializer, responses={202: CaptureSerializer})
     @action(detail=True, methods=["get", "post"])

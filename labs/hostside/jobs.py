@@ -182,6 +182,21 @@ def _nat(op: Operation, labhost: LabHost) -> dict:
     return labhost.nat(op.lab.uid, op.params["node"])
 
 
+def _trace(op: Operation, labhost: LabHost) -> dict:
+    """A packet's journey from a node: its hops, rewrites and where it stopped."""
+    params = op.params
+    spec = deployed_spec(op.lab, op.labhost)
+    probe = {
+        "protocol": params["protocol"],
+        "port": params.get("port") or 0,
+        "timeout": params.get("timeout", 2),
+    }
+    journey = labhost.trace(spec, params["node"], params["target"], **probe)
+    outcome = journey["outcome"]
+    note(op.lab_id, LabEvent.Kind.NODE, f"trace {params['node']} -> {params['target']}: {outcome['result']}")
+    return journey
+
+
 def _check(op: Operation, labhost: LabHost) -> dict:
     """A round of an exercise's checks; the results go to the student's attempt."""
     from ..classroom import grading
@@ -206,6 +221,7 @@ CONTROLS = {
     Operation.Kind.EXEC: _exec,
     Operation.Kind.CHECK: _check,
     Operation.Kind.NAT: _nat,
+    Operation.Kind.TRACE: _trace,
 }
 
 

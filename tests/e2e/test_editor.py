@@ -187,6 +187,30 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     page.wait_for_selector("#nat-view table.nat", timeout=30_000)
     nat = page.inner_text("#nat-view")
     assert "tcp dport 10000" in nat and "dnat to" in nat and "masquerade" in nat
+    # a packet's journey: the client to h1:10000, DNATed to nginx-2 and back, walked on the diagram
+    page.evaluate("window.wirelab.select({type: 'node', name: 'client'})")
+    page.evaluate(
+        "window.hops = []; window.addEventListener('wirelab:hop', (e) => window.hops.push(e.detail.place))"
+    )
+    page.fill("#trace-target", "h1")
+    page.select_option("#trace-protocol", "tcp")
+    page.fill("#trace-port", "10000")
+    page.click("#panel button[data-action=trace]")
+    page.wait_for_selector("#trace-view ol.journey li", timeout=30_000)
+    listed = page.eval_on_selector_all(
+        "#trace-view ol.journey li b", "(items) => items.map((b) => b.textContent)"
+    )
+    client, h1 = "cable client:eth0", "cable h1:eth0"
+    assert listed == ["client", client, h1, "h1", "nginx-2", "nginx-2", "h1", h1, client, "client"], listed
+    assert "DNAT 198.18.0.11:10000" in page.inner_text("#trace-view") and "reached" in page.inner_text(
+        "#trace-view .outcome"
+    )
+    page.wait_for_function(f"window.hops.length === {len(listed)}", timeout=30_000)
+    assert page.evaluate("window.hops") == listed  # the dot went through them in order
+    label = cy(page, "return cy.getElementById('trace:packet').data('label');")
+    assert label == "reached at nginx-2"
+    assert page.eval_on_selector("#trace-view li.current", "(li) => li.dataset.index") == str(len(listed) - 1)
+    screenshot(page, "journey")
 
 
 def test_the_cni_demo_deploys_and_shows_what_the_plugins_made(browser_page):

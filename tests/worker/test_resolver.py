@@ -12,6 +12,7 @@ from tests.waiting import wait_for
 from tests.worker.conftest import CONFIG, in_netns_of
 from worker.live.resolver import Resolver
 from worker.runtime import NAMESPACE_ROLES, DockerRuntime
+from worker.sockets import listening_ports
 
 pytestmark = pytest.mark.kernel
 WITH_SERVICE = (
@@ -53,9 +54,14 @@ def resolved(run_in, tag: str, node: str, name: str) -> str:
 
 def test_containers_resolve_the_labs_names(engine, run_in, resolver):
     lab = engine(WITH_SERVICE)
-    resolver(lab.tag)
+    answering = resolver(lab.tag)
     out = wait_for(lambda: resolved(run_in, lab.tag, "client", "h2"), 60, "the client resolving h2")
     assert "198.18.0.12" in out and "127.0.0.11" in out
+    # the resolver's socket is the lab host's: not among what the node listens on
+    (path,) = [p for p, listener in answering.listeners.items() if listener.owner == "client"]
+    port = answering.listeners[path].sock.getsockname()[1]
+    pid = int(path.split("/")[2])
+    assert ("udp", port) not in listening_ports(pid) and listening_ports(pid) == set()
     code, out = run_in(lab.tag, "client", "cat /etc/resolv.conf")
     assert "nameserver 127.0.0.11" in out
     # a host-mode container is its host's stack; the service by its virtual IP, and it answers
