@@ -37,6 +37,7 @@ from .errors import EngineError
 from .frames import Packet, read_arp, read_frame
 from .labels import parse_alias
 from .live.processes import container_of, process_name, socket_processes
+from .nftrace import Tracing, Verdict, rule_text
 from .runtime import NAMESPACE_ROLES, Runtime
 
 PROTOCOLS = ("icmp", "tcp", "udp")
@@ -457,21 +458,30 @@ def trace(
         with contextlib.suppress(OSError):
             cables = fabric_cables(fabric_path)
     probe = Probe(protocol, address, port)
-    captures = open_captures(owners)
+    tracing = Tracing({i.pid: i.node for i in infos}, protocol)
     try:
-        started = time.time()
-        send_probe(origin_path, probe, min(max(timeout, 0.1), MAX_TIMEOUT))
-        time.sleep(SETTLE)
-        seen, asked, answered = read_captures(captures, owners, cables)
+        captures = open_captures(owners)
+        try:
+            started = time.time()
+            send_probe(origin_path, probe, min(max(timeout, 0.1), MAX_TIMEOUT))
+            time.sleep(SETTLE)
+            seen, asked, answered = read_captures(captures, owners, cables)
+        finally:
+            for sock in captures.values():
+                sock.close()
+        drops = tracing.drops()
     finally:
-        for sock in captures.values():
-            sock.close()
+        tracing.close()
     mine = classify(seen, probe)
     journey = hops(mine, started)
     _confirm(journey, infos, probe)
     ended = outcome(probe, mine, node, [a for a in asked if a.target not in answered])
     if ended["result"] == "reached" and probe.protocol != "icmp":
         _taken_by(ended, mine, infos, listed)
+    elif ended["result"] in ("lost", "refused", "timeout"):
+        dropped = _dropped_by(drops, probe, seen, mine)
+        if dropped is not None:
+            _blame(ended, dropped, infos)
     return {
         "probe": {
             "from": node,
@@ -550,3 +560,36 @@ def _taken_by(ended: dict, mine: list[Sighting], infos, listed) -> None:
     where = f" in {container}" if container and container != ended["at"] else ""
     ended["reason"] = f"{program}{where} took it on port {key[1]}"
     ended["program"], ended["container"] = program, container
+
+
+def _dropped_by(
+    drops: list[Verdict], probe: Probe, seen: list[Sighting], mine: list[Sighting]
+) -> Verdict | None:
+    """The first drop of one of the probe's packets (a reject's drop too)."""
+    isn = _tcp_isn(seen, probe) if probe.protocol == "tcp" else None
+    requests = {s.packet.tuple() for s in mine if s.leg == "request"}
+    port = probe.source[1]
+    for verdict in drops:
+        packet = verdict.packet
+        if packet.protocol != probe.protocol:
+            continue
+        if probe.protocol == "tcp":
+            if _leg(packet, probe, isn):
+                return verdict
+        elif port in (packet.sport, packet.dport) or packet.tuple() in requests:
+            return verdict
+    return None
+
+
+def _blame(ended: dict, verdict: Verdict, infos) -> None:
+    pid = next((i.pid for i in infos if i.node == verdict.node), 0)
+    text = rule_text(pid, verdict) if pid else ""
+    table = f"{verdict.family} {verdict.table}"
+    ended["rule"] = {"node": verdict.node, "table": table, "chain": verdict.chain, "rule": text}
+    said = f"{verdict.family} {verdict.table} chain {verdict.chain}" + (f": {text}" if text else "")
+    if ended["result"] == "refused":
+        ended["reason"] = f"{verdict.node} refused it by a rule ({said})"
+    else:
+        ended.update(
+            result="dropped", at=verdict.node, reason=f"dropped by a rule in {verdict.node} ({said})"
+        )

@@ -2,11 +2,14 @@
 node, seen at every cable and interface, with each NAT rewrite (confirmed by conntrack), the VXLAN
 encapsulation of the overlay, and where and why a probe stopped."""
 
+import subprocess
+
 import pytest
 
 from tests.conftest import DEMOS
-from tests.worker.conftest import CONFIG
+from tests.worker.conftest import CONFIG, in_netns_of
 from worker.labhost import LabHost
+from worker.runtime import DockerRuntime
 
 pytestmark = pytest.mark.kernel
 
@@ -14,6 +17,14 @@ pytestmark = pytest.mark.kernel
 @pytest.fixture(scope="module")
 def modes_text():
     return (DEMOS / "docker-modes.yaml").read_text()
+
+
+def pid_of(tag: str, node: str) -> int:
+    runtime = DockerRuntime(CONFIG)
+    try:
+        return next(i.pid for i in runtime.list(tag) if i.node == node and i.role == "sandbox")
+    finally:
+        runtime.close()
 
 
 def path(journey: dict, leg: str) -> list[str]:
@@ -102,3 +113,18 @@ def test_where_and_why_a_probe_stops(engine, modes_text):
     )
     with pytest.raises(Exception, match="knows no name"):
         trace(lab.spec, "client", "app-2", protocol="icmp")  # not on the overlay
+
+
+def test_a_probe_dropped_by_a_rule_names_the_rule(engine, modes_text):
+    lab = engine(modes_text)
+    student = "table ip student {\n chain gate {\n type filter hook forward priority 0;\n tcp dport 80 drop\n }\n}\n"
+    subprocess.run(
+        ["nsenter", f"--net=/proc/{pid_of(lab.tag, 'h1')}/ns/net", "nft", "-f", "-"],
+        input=student, text=True, check=True,
+    )  # fmt: skip
+    journey = LabHost(CONFIG).trace(lab.spec, "client", "198.18.0.11", protocol="tcp", port=10000, timeout=1)
+    outcome = journey["outcome"]
+    assert (outcome["result"], outcome["at"]) == ("dropped", "h1"), outcome
+    assert outcome["rule"]["chain"] == "gate" and outcome["rule"]["rule"] == "tcp dport 80 drop"
+    assert path(journey, "request")[-1] == "h1" and not path(journey, "reply")  # seen arriving, then gone
+    assert "wirelab_trace" not in in_netns_of(lab.tag, "h1", ["nft", "list", "tables"])  # tracing undone
