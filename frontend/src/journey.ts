@@ -22,6 +22,7 @@ export interface Journey {
   hops: Hop[];
   outcome: { result: string; at: string; reason: string };
   seconds: number;
+  unseen_labhosts?: string[]; // a lab spanning lab hosts: the hops there are not seen
 }
 
 /** One place on the way: consecutive hops at the same node or cable, with what happened there. */
@@ -75,6 +76,8 @@ export function journeyHtml(journey: Journey, walk: Stop[]): string {
   return `<h3>Journey ${esc(probe.protocol)} ${esc(probe.from)} → ${esc(target)}
       <span class="muted">(${esc(probe.address)}, ${esc(journey.seconds)} s)</span></h3>
     <p class="outcome outcome-${esc(outcome.result)}"><b>${esc(outcome.result)}</b> at ${esc(outcome.at)}: ${esc(outcome.reason)}</p>
+    ${journey.unseen_labhosts?.length ? `<p class="muted">traced on ${esc(probe.from)}'s lab host: hops on
+      ${esc(journey.unseen_labhosts.join(", "))} are not shown</p>` : ""}
     <ol class="journey">${items}</ol>`;
 }
 

@@ -192,6 +192,9 @@ def _trace(op: Operation, labhost: LabHost) -> dict:
         "timeout": params.get("timeout", 2),
     }
     journey = labhost.trace(spec, params["node"], params["target"], **probe)
+    unseen = [host for host in op.lab.labhosts if host != op.labhost]
+    if unseen:  # a lab spanning lab hosts: each sees only its own namespaces
+        journey["unseen_labhosts"] = unseen
     outcome = journey["outcome"]
     note(op.lab_id, LabEvent.Kind.NODE, f"trace {params['node']} -> {params['target']}: {outcome['result']}")
     return journey

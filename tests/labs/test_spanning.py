@@ -149,6 +149,8 @@ def test_jobs_go_to_the_lab_host_of_their_node_and_a_cable_across_two_to_both(us
     lab = Lab.objects.get(id=lab.id)
     assert controls.request_exec(lab, "h3", ["true"], user=user).labhost == "b"
     assert controls.request_nat(lab, "h1", user=user).labhost == "a"
+    traced = controls.request_trace(lab, "h3", {"target": "h1", "protocol": "icmp"}, user=user)
+    assert traced.labhost == "b" and traced.params == {"node": "h3", "target": "h1", "protocol": "icmp"}
     pulled = controls.request_cable(lab, [("h1", "eth1"), ("h3", "eth0")], False, user)
     jobs = Operation.objects.filter(kind=Operation.Kind.CABLE).order_by("id")
     assert pulled == jobs[0] and [(j.labhost, j.params["ends"]) for j in jobs] == [
