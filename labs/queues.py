@@ -1,13 +1,13 @@
 """The Celery queues of a lab host.
 
 Deploys, destroys, controls and node actions go to the lab host's own queue (its name);
-commands, exercise checks and packet captures, which may run for minutes at a user's request, go to its slow
-queue, served by a worker pool of their own, so they never hold up another user's deploy or
-cable pull.
+commands, exercise checks, packet captures and traces, which may run for seconds to minutes at
+a user's request, go to its slow queue, served by a worker pool of their own, so they never
+hold up another user's deploy or cable pull.
 """
 
 SLOW_SUFFIX = ".slow"
-SLOW_KINDS = frozenset({"exec", "capture", "check"})
+SLOW_KINDS = frozenset({"exec", "capture", "check", "trace"})
 
 
 def queue_of(labhost: str, kind: str) -> str:

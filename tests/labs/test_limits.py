@@ -103,12 +103,14 @@ def test_commands_and_captures_wait_on_the_slow_queue_not_before_deploys(user, m
     lab = running(user, "queues")
     controls.request_exec(lab, "a", ["true"], user=user)
     controls.request_capture(lab, "a", "eth1", 5, 100_000)
+    controls.request_trace(lab, "a", {"target": "198.18.0.1", "protocol": "icmp"}, user=user)
     controls.request_cable(lab, [("a", "eth1")], False, user)
     Lab.objects.filter(id=lab.id).update(status="stopped")
     lifecycle.request_deploy(lab, user)
     assert sent == [
         (lifecycle.RUN_OPERATION, f"{lab.labhost}.slow"),
         (lifecycle.RUN_CAPTURE, f"{lab.labhost}.slow"),
+        (lifecycle.RUN_OPERATION, f"{lab.labhost}.slow"),
         (lifecycle.RUN_OPERATION, lab.labhost),
         (lifecycle.RUN_OPERATION, lab.labhost),
     ]
