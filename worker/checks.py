@@ -24,6 +24,7 @@ from topology.spec import LabHostSpec
 
 from . import netdump
 from .errors import EngineError
+from .frames import echo_request
 from .nsock import netlink_in, socket_in
 from .runtime import ContainerInfo, Runtime, node_container
 from .sockets import listening_ports
@@ -264,18 +265,7 @@ def _probe_ping(netns: str, address: str, port: int | None, check: dict) -> str:
 
 
 def _echo(ident: int, seq: int) -> bytes:
-    payload = b"wirelab-check".ljust(32, b".")
-    header = struct.pack("!BBHHH", ICMP_ECHO, 0, 0, ident, seq)
-    return struct.pack("!BBHHH", ICMP_ECHO, 0, _checksum(header + payload), ident, seq) + payload
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
+    return echo_request(ident, seq, b"wirelab-check".ljust(32, b"."))
 
 
 UNREACHABLE = {0: "network is unreachable", 1: "host unreachable", 3: "port unreachable", 13: "prohibited"}

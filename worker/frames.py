@@ -45,6 +45,12 @@ class Packet:
         return out
 
 
+def echo_request(ident: int, seq: int, payload: bytes) -> bytes:
+    """An ICMP echo request, checksummed, for a raw ICMP socket."""
+    echo = dpkt.icmp.ICMP.Echo(id=ident, seq=seq, data=payload)
+    return bytes(dpkt.icmp.ICMP(type=dpkt.icmp.ICMP_ECHO, code=0, data=echo))
+
+
 def read_frame(frame: bytes) -> Packet | None:
     """The IPv4 packet an Ethernet frame carries (inside a VXLAN one: the inner one, with the
     tunnel noted), or None."""

@@ -34,7 +34,7 @@ from topology.spec import LabHostSpec
 
 from . import fabric, natview, netdump, nsock
 from .errors import EngineError
-from .frames import Packet, read_arp, read_frame
+from .frames import Packet, echo_request, read_arp, read_frame
 from .labels import parse_alias
 from .live.processes import container_of, process_name, socket_processes
 from .nftrace import Tracing, Verdict, rule_text
@@ -247,10 +247,8 @@ def _udp(sock: socket.socket, probe: Probe, timeout: float) -> None:
 
 def _icmp(sock: socket.socket, probe: Probe, timeout: float) -> None:
     ident = secrets.randbelow(0xFFFF) + 1
-    header = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-    checksum = _checksum(header + probe.token)
     try:
-        sock.sendto(struct.pack("!BBHHH", 8, 0, checksum, ident, 1) + probe.token, (probe.target, 0))
+        sock.sendto(echo_request(ident, 1, probe.token), (probe.target, 0))
     except OSError as exc:
         return _failed(probe, exc.errno or 0)
     probe.source = (sock.getsockname()[0], ident)
@@ -273,15 +271,6 @@ def _icmp(sock: socket.socket, probe: Probe, timeout: float) -> None:
         return None
     probe.outcome = "timeout"
     return None
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
 
 
 # Telling the probe's packets apart, and the hops ---------------------------------------------
