@@ -13,7 +13,8 @@ The frames are ordered by their kernel timestamps (one clock for all namespaces)
 addresses or ports between two sightings of one direction is a rewrite, confirmed by the node's
 connection tracking (the entry of the probe's connection, original and reply tuples). Where it
 stopped: the probe socket's own outcome (connected, refused, unreachable, no answer), the ICMP error
-and the node that sent it, or the last place it was seen.
+and the node that sent it, an ARP question nobody answered, the rule that dropped it (nftables
+tracing in each node meanwhile, `nftrace.py`), or the last place it was seen.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ not (a drop there shows only as the last place the packet was seen).
 from __future__ import annotations
 
 import contextlib
+import secrets
 import socket
 import struct
 import subprocess
@@ -24,7 +25,7 @@ from .errors import EngineError
 from .frames import Packet, read_ip
 from .nat import FAMILY, chain, nft, rule
 
-TABLE = "wirelab_trace"
+TABLE = "wirelab_trace"  # and the trace's own suffix: two traces at once never undo each other's
 NETLINK_NETFILTER = 12
 NFNLGRP_NFTRACE = 9
 TRACE_MESSAGE = (10 << 8) | 17  # NFNL_SUBSYS_NFTABLES, NFT_MSG_TRACE
@@ -49,8 +50,8 @@ class Verdict:
     packet: Packet
 
 
-def marking(protocol: str) -> dict:
-    table = {"family": FAMILY, "name": TABLE}
+def marking(protocol: str, name: str) -> dict:
+    table = {"family": FAMILY, "name": name}
     mark = [
         {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": PROTOCOL_NUMBERS[protocol]}},
         {"mangle": {"key": {"meta": {"key": "nftrace"}}, "value": 1}},
@@ -60,10 +61,10 @@ def marking(protocol: str) -> dict:
             {"add": {"table": table}},
             {"delete": {"table": table}},
             {"add": {"table": table}},
-            chain("prerouting", "prerouting", -350, table=TABLE, kind="filter"),
-            chain("output", "output", -350, table=TABLE, kind="filter"),
-            rule("prerouting", mark, table=TABLE),
-            rule("output", mark, table=TABLE),
+            chain("prerouting", "prerouting", -350, table=name, kind="filter"),
+            chain("output", "output", -350, table=name, kind="filter"),
+            rule("prerouting", mark, table=name),
+            rule("output", mark, table=name),
         ]
     }
 
@@ -73,6 +74,7 @@ class Tracing:
 
     def __init__(self, namespaces: dict[int, str], protocol: str):
         self.namespaces = namespaces
+        self.table = f"{TABLE}_{secrets.token_hex(4)}"
         self.listeners: dict[int, socket.socket] = {}
         self.marked: list[int] = []
         paths = {f"/proc/{pid}/ns/net": pid for pid in namespaces}
@@ -88,10 +90,9 @@ class Tracing:
             done = pool.map(lambda pid: self._mark(pid, protocol), list(self.listeners))
         self.marked = [pid for pid in done if pid]
 
-    @staticmethod
-    def _mark(pid: int, protocol: str) -> int:
+    def _mark(self, pid: int, protocol: str) -> int:
         try:
-            nft(pid, marking(protocol), "-f", "-")
+            nft(pid, marking(protocol, self.table), "-f", "-")
         except EngineError:
             return 0  # a node without nftables in its kernel view: not traced
         return pid
@@ -111,12 +112,11 @@ class Tracing:
             sock.close()
         if self.marked:
             with ThreadPoolExecutor(min(8, len(self.marked))) as pool:
-                list(pool.map(_unmark, self.marked))
+                list(pool.map(self._unmark, self.marked))
 
-
-def _unmark(pid: int) -> None:
-    with contextlib.suppress(EngineError):  # the node may be gone: its table went with it
-        nft(pid, {"nftables": [{"delete": {"table": {"family": FAMILY, "name": TABLE}}}]}, "-f", "-")
+    def _unmark(self, pid: int) -> None:
+        with contextlib.suppress(EngineError):  # the node may be gone: its table went with it
+            nft(pid, {"nftables": [{"delete": {"table": {"family": FAMILY, "name": self.table}}}]}, "-f", "-")
 
 
 def _messages(sock: socket.socket):
