@@ -1009,8 +1009,12 @@ export interface components {
             readonly id: number;
             course: number;
             title: string;
+            /** Format: int64 */
             order?: number;
-            /** @description counts the changes of the document */
+            /**
+             * Format: int64
+             * @description counts the changes of the document
+             */
             version?: number;
             /** @description HTML rendered from the Markdown */
             readonly instructions: string;
