@@ -1,4 +1,4 @@
-"""The life-cycle half of `manage.py lab`: deploy, destroy, status and exec."""
+"""The life-cycle half of `manage.py lab`: deploy, destroy, status, exec and trace."""
 
 from __future__ import annotations
 
@@ -26,6 +26,19 @@ def add_parsers(sub) -> None:
     run.add_argument("node")
     run.add_argument("cmd", nargs="+")
     run.add_argument("--timeout", type=float, default=60, help="seconds before the command is stopped")
+    trace = sub.add_parser(
+        "trace", help="a packet's journey from a node: lab trace SLUG NODE TARGET [--tcp PORT]"
+    )
+    trace.add_argument("slug")
+    trace.add_argument("node")
+    trace.add_argument("target", help="an address, or a name the node knows")
+    how = trace.add_mutually_exclusive_group()
+    how.add_argument("--tcp", type=int, metavar="PORT", help="a TCP SYN to PORT (default: an ICMP echo)")
+    how.add_argument("--udp", type=int, metavar="PORT", help="a UDP datagram to PORT")
+    trace.add_argument("--timeout", type=float, default=2, help="seconds to wait for an answer (at most 5)")
+    trace.add_argument(
+        "--json", action="store_true", dest="as_json", help="the journey as the API returns it"
+    )
 
 
 class LifecycleActions:
@@ -111,6 +124,24 @@ class LifecycleActions:
         self.stdout.write(op.result.get("output", ""), ending="")
         raise SystemExit(op.result.get("exit_code", 1))
 
+    def do_trace(self, slug, node, target, *, tcp, udp, timeout, as_json, **_):
+        """Trace a probe from a node on the lab host that holds it, and print its journey."""
+        lab = self._lab(slug)
+        protocol, port = ("tcp", tcp) if tcp else ("udp", udp) if udp else ("icmp", None)
+        probe = {"target": target, "protocol": protocol, "timeout": min(max(timeout, 0.2), 5.0)}
+        try:
+            op = controls.request_trace(lab, node, {**probe, **({"port": port} if port else {})})
+        except controls.ControlRefused as exc:
+            raise CommandError(str(exc)) from None
+        op = self._await(op, 120)
+        if op.status != Operation.Status.SUCCEEDED:
+            raise CommandError(op.error or f"the trace did not run ({op.status})")
+        if as_json:
+            self.stdout.write(json.dumps(op.result, indent=2))
+            return
+        for line in journey_lines(op.result):
+            self.stdout.write(line)
+
     def _await(self, op: Operation, ceiling: float) -> Operation:
         deadline = time.monotonic() + ceiling
         while not op.done:
@@ -122,4 +153,31 @@ class LifecycleActions:
         return op
 
 
-__all__ = ["LifecycleActions", "add_parsers"]
+def journey_lines(journey: dict) -> list[str]:
+    """A journey as text: its outcome, then a line a hop."""
+
+    def end(packet: dict, side: str) -> str:
+        port = packet.get("sport" if side == "src" else "dport")
+        return f"{packet[side]}:{port}" if port else packet[side]
+
+    probe, outcome = journey["probe"], journey["outcome"]
+    target = f"{probe['to']}:{probe['port']}" if probe.get("port") else probe["to"]
+    lines = [
+        f"{probe['protocol']} {probe['from']} -> {target} ({probe['address']}): {outcome['result']} at "
+        f"{outcome['at']}: {outcome['reason']} ({journey['seconds']} s)"
+    ]
+    for hop in journey["hops"]:
+        packet = hop["packet"]
+        place = hop["node"] or f"cable {hop['cable']}"
+        what = packet.get("flags") or packet.get("icmp", "")
+        line = f"{hop['leg']:8} {place:24} {hop['iface']:16} {hop['direction']:3} "
+        line += f"{end(packet, 'src')} -> {end(packet, 'dst')} {what}"
+        if rewrite := hop.get("rewrite"):
+            line += f"  [{rewrite['kind']} {rewrite['from']} -> {rewrite['to']}]"
+        if tunnel := hop.get("tunnel"):
+            line += f"  [VXLAN {tunnel['src']} -> {tunnel['dst']} VNI {tunnel['vni']}]"
+        lines.append(line.rstrip())
+    return lines
+
+
+__all__ = ["LifecycleActions", "add_parsers", "journey_lines"]

@@ -86,6 +86,14 @@ def _deploy_exec_and_console(lab, user, capfd):
     assert "from-a" in capfd.readouterr().out
     assert Operation.objects.filter(lab=lab, kind="exec", status="succeeded").exists()
 
+    call_command("lab", "trace", lab.slug, "a", "b")  # by name, from the lab host's slow worker
+    said = capfd.readouterr().out.splitlines()
+    assert said[0].startswith("icmp a -> b (198.18.30.2): reached at b"), said
+    assert [line.split()[:2] for line in said[1:]] == [
+        ["request", "a"], ["request", "cable"], ["request", "cable"], ["request", "b"],
+        ["reply", "b"], ["reply", "cable"], ["reply", "cable"], ["reply", "a"],
+    ]  # fmt: skip
+
     asyncio.run(_console_says_hello(lab, user))
 
 
