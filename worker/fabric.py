@@ -24,10 +24,14 @@ def path_of(name: str) -> str:
 
 
 def create(name: str, installation: str) -> bool:
-    """Make a fabric namespace, its loopback marked with the installation's name."""
-    if os.path.exists(path_of(name)):
+    """Make a fabric namespace, its loopback marked with the installation's name; whether it made
+    (or marked) one. One of this name without a mark was left by a converge stopped between the
+    two steps (its name holds the lab's tag, which no other lab has): it is marked now, or it would
+    be no one's to watch or remove."""
+    if not os.path.exists(path_of(name)):
+        netns.create(name)
+    elif installation_of(name):
         return False
-    netns.create(name)
     with IPRoute(fileno=netlink_fd_in(path_of(name))) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], ifalias=installation_alias(installation))
     return True

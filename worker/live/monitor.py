@@ -34,6 +34,7 @@ MAX_FAILURES = 30  # turns failed in a row before the monitor gives up (and is r
 # a warm sandbox claimed into a lab only changes its name
 DOCKER_ACTIONS = frozenset({"start", "die", "stop", "oom", "restart", "destroy", "create", "rename"})
 EVERYTHING, AGAIN = "*every-node*", "*what-runs*"  # asks: every node's state, or only what runs
+UNMARKED_LOOK_SECONDS = 30  # a fabric namespace without a mark is looked at again this long
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Monitor:
         self.watches: dict[str, Watch] = {}
         self.fabrics: dict[str, str] = {}  # own fabric namespaces (name -> lab) at the last discovery
         self.seen_fabrics: set[str] = set()  # everyone's, then
+        self.unmarked: dict[str, float] = {}  # fabric namespaces seen without a mark yet, since when
         self.last_turn = 0.0  # when a turn last went through: the heartbeat
         self.reported: dict[str, dict[str, dict]] = {}  # lab -> entity key -> last event
         self.asks: queue.Queue = queue.Queue()  # container ids changed, or EVERYTHING / AGAIN
@@ -135,9 +137,15 @@ class Monitor:
         self.seen_fabrics = set(names)
         if self.mark is None:
             return names
+        now = time.monotonic()
         for name in names.keys() - self.fabric_marks.keys():
-            if mark := fabric.installation_of(name):  # unreadable now: read again next time
+            if mark := fabric.installation_of(name):
                 self.fabric_marks[name] = mark
+                self.unmarked.pop(name, None)
+            elif now - self.unmarked.setdefault(name, now) < UNMARKED_LOOK_SECONDS:
+                # being made (its mark comes a moment after it): the next tick looks again
+                self.seen_fabrics.discard(name)
+        self.unmarked = {name: since for name, since in self.unmarked.items() if name in names}
         self.fabric_marks = {name: mark for name, mark in self.fabric_marks.items() if name in names}
         return {name: tag for name, tag in names.items() if self.fabric_marks.get(name) == self.mark}
 
