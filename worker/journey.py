@@ -465,7 +465,9 @@ def trace(
     mine = classify(seen, probe)
     journey = hops(mine, started)
     _confirm(journey, infos, probe)
-    ended = outcome(probe, mine, node, [a for a in asked if a.target not in answered])
+    seen_at = [s.node for s in mine if s.leg == "request" and s.node]
+    stuck = seen_at[-1] if seen_at else origin  # where an unanswered ARP question would keep it
+    ended = outcome(probe, mine, node, [a for a in asked if a.target not in answered and a.node == stuck])
     if ended["result"] == "reached" and probe.protocol != "icmp":
         _taken_by(ended, mine, infos, listed)
     elif ended["result"] in ("lost", "refused", "timeout"):
