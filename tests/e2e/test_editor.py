@@ -210,6 +210,7 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     label = cy(page, "return cy.getElementById('trace:packet').data('label');")
     assert label == "reached at nginx-2"
     assert page.eval_on_selector("#trace-view li.current", "(li) => li.dataset.index") == str(len(listed) - 1)
+    page.eval_on_selector("#trace-view", "(view) => view.scrollIntoView()")
     screenshot(page, "journey")
 
 
