@@ -239,9 +239,9 @@ export function natHtml(node: string, view: { rules: any[]; connections: any[] }
 
 /** Trace a probe from the selected node: where to, which protocol and port. */
 function traceForm(): string {
-  return `<h3>Trace a packet</h3><div class="trace-form">
+  return `<section class="trace"><h3>Trace a packet</h3><div class="trace-form">
     <label>To<input id="trace-target" placeholder="address or name" maxlength="253"></label>
     <label>Protocol<select id="trace-protocol"><option>icmp</option><option>tcp</option><option>udp</option></select></label>
     <label>Port<input id="trace-port" type="number" min="1" max="65535" placeholder="tcp, udp"></label>
-    <button data-action="trace">Trace</button></div><div id="trace-view"></div>`;
+    <button data-action="trace">Trace</button></div><div id="trace-view"></div></section>`;
 }

@@ -144,7 +144,7 @@ export class Viewer {
     panel.innerHTML = renderPanel(this.shared.document, this.selection, this.live, [], new Map(), this.shared.assigned_ports ?? {},
       this.shared.assigned_addresses ?? {});
     // read-only: fields show values, and no control is offered
-    panel.querySelectorAll("button, fieldset").forEach((e) => e.remove());
+    panel.querySelectorAll("button, fieldset, section.trace").forEach((e) => e.remove());
     panel.querySelectorAll<HTMLInputElement>("input, textarea, select").forEach((e) => (e.disabled = true));
   }
 
