@@ -73,7 +73,10 @@ def test_an_anonymous_viewer_watches_a_running_lab_until_the_link_is_revoked(bro
         viewer.wait_for_selector("#panel h2:has-text('router b')")
         assert viewer.locator("#panel button").count() == 0
         assert viewer.locator("#panel input:not([disabled])").count() == 0
-        assert viewer.locator("#panel .live").count() == 1 and viewer.locator("#panel section.trace").count() == 0
+        assert (
+            viewer.locator("#panel .live").count() == 1
+            and viewer.locator("#panel section.trace").count() == 0
+        )
         screenshot(viewer, "shared-view")
 
         # revoked: the open view closes and the link answers no more
