@@ -470,16 +470,15 @@ class _Converge:
             return  # never had any: no table to look at
         running = {name for name, state in self.report.nodes.items() if state.state == "running"}
         wanted = services.live(self.spec.services, running, set(self.spec.node_names()))
-        for sandbox in self.spec.sandboxes:
-            holder = self.holders.get(sandbox.name)
-            if holder is None or not holder.pid or self.report.nodes[sandbox.name].state != "running":
-                continue
-            try:
-                changes = services.sync(self.spec.lab, holder.pid, services.seen_from(wanted, sandbox.name))
-            except EngineError as exc:
-                self.say(f"{sandbox.name}: services not set: {exc}")
-                continue
-            self.report.changes += [f"{sandbox.name}: {c}" for c in changes]
+        hosts = {
+            s.name: holder.pid
+            for s in self.spec.sandboxes
+            if (holder := self.holders.get(s.name)) and holder.pid and s.name in running
+        }
+        changes, failed = services.apply(self.spec.lab, wanted, hosts)
+        self.report.changes += changes
+        for host, reason in failed.items():
+            self.say(f"{host}: services not set: {reason}")
 
     # Startup commands and node states -------------------------------------------------
 

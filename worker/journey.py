@@ -50,6 +50,7 @@ SO_TIMESTAMPNS = SCM_TIMESTAMPNS = 35
 SO_ATTACH_FILTER = 26
 PACKET_OUTGOING = 4
 ETH_P_ALL = 0x0003
+ETH_P_ARP = b"\x08\x06"  # the ethertype of an ARP frame, as it stands in the frame
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Probe:
     port: int = 0
     token: bytes = field(default_factory=lambda: b"wirelab-trace-" + secrets.token_hex(8).encode())
     source: tuple[str, int] = ("", 0)
+    isn: int | None = None  # a TCP probe's SYN sequence number, as first seen leaving the node
     outcome: str = ""  # reached | refused | unreachable | no-route | timeout
     error: str = ""
 
@@ -132,13 +134,15 @@ def read_captures(
             ifname, pkttype = address[0], address[2]
             if ifname == "lo" and pkttype == PACKET_OUTGOING:
                 continue  # seen again coming in
-            packet = read_frame(frame)
-            if packet is None:
+            if frame[12:14] == ETH_P_ARP:
                 arp = read_arp(frame)
                 if arp and arp[0] == 1 and owners[path] and pkttype == PACKET_OUTGOING:
                     asked.append(Asked(owners[path], ifname, arp[2]))
                 elif arp and arp[0] == 2:
                     answered.add(arp[1])
+                continue
+            packet = read_frame(frame)
+            if packet is None:
                 continue
             order += 1
             owner = owners[path]
@@ -279,12 +283,13 @@ def _icmp(sock: socket.socket, probe: Probe, timeout: float) -> None:
 
 def classify(sightings: list[Sighting], probe: Probe) -> list[Sighting]:
     """The sightings of the probe, each with its leg, in the order they happened."""
-    isn = _tcp_isn(sightings, probe) if probe.protocol == "tcp" else None
+    if probe.protocol == "tcp":
+        probe.isn = _tcp_isn(sightings, probe)
     requests: set[tuple] = set()
     mine = []
     for s in sorted(sightings, key=lambda s: (s.at, s.order)):
         packet = s.packet
-        leg = _leg(packet, probe, isn)
+        leg = _leg(packet, probe)
         if leg == "request":
             requests.add(packet.tuple())
         elif not leg and packet.protocol == probe.protocol and _reversed(packet.tuple()) in requests:
@@ -309,10 +314,11 @@ def _tcp_isn(sightings: list[Sighting], probe: Probe) -> int | None:
     return None
 
 
-def _leg(packet: Packet, probe: Probe, isn: int | None) -> str:
+def _leg(packet: Packet, probe: Probe) -> str:
+    isn = probe.isn
     if packet.icmp and packet.quoted is not None:
-        return "error" if _is_request(packet.quoted, probe, isn) else ""
-    if _is_request(packet, probe, isn):
+        return "error" if _is_request(packet.quoted, probe) else ""
+    if _is_request(packet, probe):
         return "request"
     if probe.protocol == "icmp" and packet.icmp == (0, 0) and packet.payload == probe.token:
         return "reply"
@@ -322,11 +328,11 @@ def _leg(packet: Packet, probe: Probe, isn: int | None) -> str:
     return ""
 
 
-def _is_request(packet: Packet, probe: Probe, isn: int | None) -> bool:
+def _is_request(packet: Packet, probe: Probe) -> bool:
     if packet.protocol != probe.protocol:
         return False
     if probe.protocol == "tcp":
-        return isn is not None and packet.seq == isn and "S" in packet.flags
+        return probe.isn is not None and packet.seq == probe.isn and "S" in packet.flags
     if probe.protocol == "udp":
         return packet.payload.startswith(probe.token[:8]) and probe.token in packet.payload
     return packet.icmp is not None and packet.icmp[0] == 8 and probe.token in packet.payload
@@ -393,10 +399,10 @@ def outcome(probe: Probe, mine: list[Sighting], origin: str, unanswered: list[As
         replies = [s for s in mine if s.leg == "reply" and s.node]
         by = replies[0].node if replies else where
         return _ended("refused", by, f"{by} refused it: nothing takes {probe.protocol} {probe.port}")
-    return _unanswered(probe, requests, origin, unanswered)
+    return _unanswered(probe, requests, origin, where, unanswered)
 
 
-def _unanswered(probe: Probe, requests: list[Sighting], origin: str, unanswered) -> dict:
+def _unanswered(probe: Probe, requests: list[Sighting], origin: str, where: str, unanswered) -> dict:
     if unanswered:
         ask = unanswered[-1]
         return _ended(
@@ -409,8 +415,7 @@ def _unanswered(probe: Probe, requests: list[Sighting], origin: str, unanswered)
         last = requests[-1]
         place = f"{last.node}:{last.iface}" if last.node else f"cable {last.cable}"
         return _ended("lost", last.node or last.cable, f"last seen at {place}, then no answer")
-    arrived = [s.node for s in requests if s.node and not s.outgoing]
-    return _ended(probe.outcome, arrived[-1] if arrived else origin, probe.error)
+    return _ended(probe.outcome, where, probe.error)
 
 
 def _ended(result: str, at: str, reason: str) -> dict:
@@ -471,7 +476,7 @@ def trace(
     if ended["result"] == "reached" and probe.protocol != "icmp":
         _taken_by(ended, mine, infos, listed)
     elif ended["result"] in ("lost", "refused", "timeout"):
-        dropped = _dropped_by(drops, probe, seen, mine)
+        dropped = _dropped_by(drops, probe, mine)
         if dropped is not None:
             _blame(ended, dropped, infos)
     return {
@@ -554,11 +559,8 @@ def _taken_by(ended: dict, mine: list[Sighting], infos, listed) -> None:
     ended["program"], ended["container"] = program, container
 
 
-def _dropped_by(
-    drops: list[Verdict], probe: Probe, seen: list[Sighting], mine: list[Sighting]
-) -> Verdict | None:
+def _dropped_by(drops: list[Verdict], probe: Probe, mine: list[Sighting]) -> Verdict | None:
     """The first drop of one of the probe's packets (a reject's drop too)."""
-    isn = _tcp_isn(seen, probe) if probe.protocol == "tcp" else None
     requests = {s.packet.tuple() for s in mine if s.leg == "request"}
     port = probe.source[1]
     for verdict in drops:
@@ -566,7 +568,7 @@ def _dropped_by(
         if packet.protocol != probe.protocol:
             continue
         if probe.protocol == "tcp":
-            if _leg(packet, probe, isn):
+            if _leg(packet, probe):
                 return verdict
         elif port in (packet.sport, packet.dport) or packet.tuple() in requests:
             return verdict

@@ -53,6 +53,17 @@ def current_marker(pid: int, table: str = TABLE) -> str | None:
     return None
 
 
+def fresh_table(name: str = TABLE) -> list[dict]:
+    """Commands that empty a table (made if missing) at the start of a batch: the batch then
+    replaces it atomically."""
+    table = {"family": FAMILY, "name": name}
+    return [{"add": {"table": table}}, {"delete": {"table": table}}, {"add": {"table": table}}]
+
+
+def drop_table(pid: int, name: str = TABLE) -> None:
+    nft(pid, {"nftables": [{"delete": {"table": {"family": FAMILY, "name": name}}}]}, "-f", "-")
+
+
 def chain(
     name: str, hook: str | None = None, prio: int = 0, *, table: str = TABLE, kind: str = "nat"
 ) -> dict:
@@ -86,8 +97,7 @@ LOCAL_DESTINATION = {
 
 
 def batch(lab: str, sandbox: SandboxSpec) -> dict:
-    table = {"family": FAMILY, "name": TABLE}
-    commands = [{"add": {"table": table}}, {"delete": {"table": table}}, {"add": {"table": table}}]
+    commands = fresh_table()
     commands += [
         chain("prerouting", "prerouting", -100),
         chain("output", "output", -100),
@@ -129,8 +139,7 @@ def sync_nat(lab: str, sandbox: SandboxSpec, pid: int) -> list[str]:
     if not needed:
         if marker is None:
             return []
-        table = {"family": FAMILY, "name": TABLE}
-        nft(pid, {"nftables": [{"delete": {"table": table}}]}, "-f", "-")
+        drop_table(pid)
         return ["NAT rules removed"]
     if marker == wanted_hash(lab, sandbox):
         return []

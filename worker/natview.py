@@ -23,7 +23,7 @@ SETTINGS = ("type ", "policy ")
 TUPLE_FIELDS = ("src", "dst", "sport", "dport")
 
 
-def _in_namespace(pid: int, command: list[str]) -> str:
+def in_namespace(pid: int, command: list[str]) -> str:
     try:
         result = subprocess.run(
             ["nsenter", f"--net=/proc/{pid}/ns/net", *command],
@@ -39,7 +39,7 @@ def _in_namespace(pid: int, command: list[str]) -> str:
 def rules(pid: int) -> list[dict]:
     """The NAT rules, chain by chain, each with its packet and byte counters."""
     try:
-        text = _in_namespace(pid, ["nft", "list", "table", FAMILY, TABLE])
+        text = in_namespace(pid, ["nft", "list", "table", FAMILY, TABLE])
     except EngineError as exc:
         if "No such file or directory" in str(exc):
             return []  # the host publishes nothing and masquerades nothing
@@ -65,7 +65,7 @@ def parse_rules(text: str) -> list[dict]:
 
 def connections(pid: int) -> list[dict]:
     """The namespace's tracked connections (at most MAX_CONNECTIONS)."""
-    return parse_conntrack(_in_namespace(pid, ["cat", "/proc/net/nf_conntrack"]))
+    return parse_conntrack(in_namespace(pid, ["cat", "/proc/net/nf_conntrack"]))
 
 
 def parse_conntrack(text: str) -> list[dict]:

@@ -66,7 +66,7 @@ class Link:
     stats: dict[str, int] | None = None  # packet and byte counters, when asked for
 
 
-def _attributes(data: bytes, offset: int, wanted: frozenset) -> dict[int, bytes]:
+def attributes(data: bytes, offset: int, wanted: frozenset) -> dict[int, bytes]:
     """The values of the `wanted` attributes from `offset` on (the others are skipped)."""
     found, end, unpack = {}, len(data), ATTR.unpack_from
     while offset + 4 <= end:
@@ -79,7 +79,7 @@ def _attributes(data: bytes, offset: int, wanted: frozenset) -> dict[int, bytes]
     return found
 
 
-def _string(value: bytes) -> str:
+def text_of(value: bytes) -> str:
     return value.split(b"\0", 1)[0].decode(errors="replace")
 
 
@@ -125,12 +125,12 @@ def links(sock: socket.socket, stats: bool = False) -> dict:
     out = {}
     for msg in dump(sock, RTM_GETLINK, body, "interfaces"):
         _, _, index, flags, _ = IFINFO.unpack_from(msg)
-        found = _attributes(msg, IFINFO.size, LINK_ATTRIBUTES)
-        info = _attributes(found.get(IFLA_LINKINFO, b""), 0, KIND_ATTRIBUTE)
-        name = _string(found.get(IFLA_IFNAME, b""))
+        found = attributes(msg, IFINFO.size, LINK_ATTRIBUTES)
+        info = attributes(found.get(IFLA_LINKINFO, b""), 0, KIND_ATTRIBUTE)
+        name = text_of(found.get(IFLA_IFNAME, b""))
         out[name] = Link(
-            index=index, name=name, kind=_string(info.get(IFLA_INFO_KIND, b"")),
-            alias=_string(found.get(IFLA_IFALIAS, b"")), master=_number(found.get(IFLA_MASTER)),
+            index=index, name=name, kind=text_of(info.get(IFLA_INFO_KIND, b"")),
+            alias=text_of(found.get(IFLA_IFALIAS, b"")), master=_number(found.get(IFLA_MASTER)),
             mtu=_number(found.get(IFLA_MTU)), up=bool(flags & IFF_UP), carrier=bool(flags & IFF_LOWER_UP),
             stats=_stats(found.get(IFLA_STATS64)) if stats else None,
         )  # fmt: skip
@@ -148,7 +148,7 @@ def addresses(sock: socket.socket) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {}
     for msg in dump(sock, RTM_GETADDR, IFADDR.pack(0, 0, 0, 0, 0), "addresses"):
         _, prefixlen, _, _, index = IFADDR.unpack_from(msg)
-        value = _attributes(msg, IFADDR.size, ADDRESS_ATTRIBUTE).get(IFA_ADDRESS, b"")
+        value = attributes(msg, IFADDR.size, ADDRESS_ATTRIBUTE).get(IFA_ADDRESS, b"")
         if len(value) in (4, 16):
             address = ipaddress.ip_address(value)
             if not address.is_link_local or address.version == 4:
@@ -178,7 +178,7 @@ def main_routes(sock: socket.socket) -> list[Route]:
     body = RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
     for msg in dump(sock, RTM_GETROUTE, body, "routes"):
         _, dst_len, _, _, table, proto, _, _, _ = RTMSG.unpack_from(msg)
-        found = _attributes(msg, RTMSG.size, ROUTE_ATTRIBUTES)
+        found = attributes(msg, RTMSG.size, ROUTE_ATTRIBUTES)
         table = _number(found[RTA_TABLE]) if RTA_TABLE in found else table
         if table != MAIN_TABLE:
             continue

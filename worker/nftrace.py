@@ -1,11 +1,11 @@
 """Why a packet was dropped: nftables tracing in a node's namespace during a trace.
 
-A table of its own (`wirelab_trace`) marks the probe's protocol for tracing before anything else
-sees it (priority -350, before conntrack), and a netlink socket subscribed to the namespace's
+A table of its own (`wirelab_trace_*`) marks the probe's protocol for tracing before anything
+else sees it (priority -350, before conntrack), and a netlink socket subscribed to the namespace's
 trace group hears each rule the packet meets and its verdict. pyroute2 has no parser for trace
-messages, so their few attributes are read here (nfnetlink's header, then type-length-value
-attributes). Rules of iptables-nft are nftables rules and are traced too; iptables-legacy's are
-not (a drop there shows only as the last place the packet was seen).
+messages: their nfnetlink header is read here, their attributes with `netdump.attributes`. Rules
+of iptables-nft are nftables rules and are traced too; iptables-legacy's are not (a drop there
+shows only as the last place the packet was seen).
 """
 
 from __future__ import annotations
@@ -14,25 +14,28 @@ import contextlib
 import secrets
 import socket
 import struct
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dpkt
 
-from . import nsock
+from . import netdump, nsock
 from .errors import EngineError
 from .frames import Packet, read_ip
-from .nat import FAMILY, chain, nft, rule
+from .nat import chain, drop_table, fresh_table, nft, rule
+from .natview import in_namespace
 
 TABLE = "wirelab_trace"  # and the trace's own suffix: two traces at once never undo each other's
 NETLINK_NETFILTER = 12
 NFNLGRP_NFTRACE = 9
 TRACE_MESSAGE = (10 << 8) | 17  # NFNL_SUBSYS_NFTABLES, NFT_MSG_TRACE
-TABLE_ATTR, CHAIN_ATTR, HANDLE, KIND, VERDICT, TRACE_ID = 1, 2, 3, 4, 5, 6
+TABLE_ATTR, CHAIN_ATTR, HANDLE, KIND, VERDICT = 1, 2, 3, 4, 5
 NETWORK_HEADER, TRANSPORT_HEADER, FAMILY_ATTR, POLICY = 8, 9, 15, 16
 RULE, POLICY_KIND = 3, 1  # NFT_TRACETYPE_RULE, NFT_TRACETYPE_POLICY
 NF_DROP = 0
+TRACE_ATTRIBUTES = frozenset({TABLE_ATTR, CHAIN_ATTR, HANDLE, KIND, VERDICT, NETWORK_HEADER, TRANSPORT_HEADER,
+                              FAMILY_ATTR, POLICY})  # fmt: skip
+VERDICT_CODE = frozenset({1})  # NFTA_VERDICT_CODE
 FAMILIES = {1: "inet", 2: "ip", 3: "arp", 5: "netdev", 7: "bridge", 10: "ip6"}
 MAX_MESSAGES = 5000
 PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17}
@@ -51,16 +54,13 @@ class Verdict:
 
 
 def marking(protocol: str, name: str) -> dict:
-    table = {"family": FAMILY, "name": name}
     mark = [
         {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": PROTOCOL_NUMBERS[protocol]}},
         {"mangle": {"key": {"meta": {"key": "nftrace"}}, "value": 1}},
     ]
     return {
         "nftables": [
-            {"add": {"table": table}},
-            {"delete": {"table": table}},
-            {"add": {"table": table}},
+            *fresh_table(name),
             chain("prerouting", "prerouting", -350, table=name, kind="filter"),
             chain("output", "output", -350, table=name, kind="filter"),
             rule("prerouting", mark, table=name),
@@ -116,7 +116,7 @@ class Tracing:
 
     def _unmark(self, pid: int) -> None:
         with contextlib.suppress(EngineError):  # the node may be gone: its table went with it
-            nft(pid, {"nftables": [{"delete": {"table": {"family": FAMILY, "name": self.table}}}]}, "-f", "-")
+            drop_table(pid, self.table)
 
 
 def _messages(sock: socket.socket):
@@ -135,25 +135,17 @@ def _messages(sock: socket.socket):
                 break
             if kind == TRACE_MESSAGE:
                 count += 1
-                yield _attributes(data[offset + 20 : offset + length])  # after nlmsghdr and nfgenmsg
+                # after nlmsghdr and nfgenmsg
+                yield netdump.attributes(data[offset + 20 : offset + length], 0, TRACE_ATTRIBUTES)
             offset += (length + 3) & ~3
-
-
-def _attributes(data: bytes) -> dict[int, bytes]:
-    out, offset = {}, 0
-    while offset + 4 <= len(data):
-        length, kind = struct.unpack_from("=HH", data, offset)
-        if length < 4:
-            break
-        out[kind & 0x3FFF] = data[offset + 4 : offset + length]  # without the nested and byte-order flags
-        offset += (length + 3) & ~3
-    return out
 
 
 def _drop(attrs: dict[int, bytes], node: str) -> Verdict | None:
     kind = struct.unpack("!I", attrs[KIND])[0] if KIND in attrs else 0
     if kind == RULE and VERDICT in attrs:
-        code = struct.unpack("!i", _attributes(attrs[VERDICT]).get(1, b"\xff\xff\xff\xff"))[0]
+        code = struct.unpack(
+            "!i", netdump.attributes(attrs[VERDICT], 0, VERDICT_CODE).get(1, b"\xff\xff\xff\xff")
+        )[0]
     elif kind == POLICY_KIND and POLICY in attrs:
         code = struct.unpack("!I", attrs[POLICY])[0]
     else:
@@ -169,8 +161,8 @@ def _drop(attrs: dict[int, bytes], node: str) -> Verdict | None:
     return Verdict(
         node=node,
         family=FAMILIES.get(struct.unpack("!I", attrs.get(FAMILY_ATTR, b"\0\0\0\2"))[0], "ip"),
-        table=attrs.get(TABLE_ATTR, b"").rstrip(b"\0").decode(errors="replace"),
-        chain=attrs.get(CHAIN_ATTR, b"").rstrip(b"\0").decode(errors="replace"),
+        table=netdump.text_of(attrs.get(TABLE_ATTR, b"")),
+        chain=netdump.text_of(attrs.get(CHAIN_ATTR, b"")),
         handle=struct.unpack("!Q", attrs[HANDLE])[0] if kind == RULE and HANDLE in attrs else 0,
         packet=packet,
     )
@@ -180,14 +172,12 @@ def rule_text(pid: int, verdict: Verdict) -> str:
     """The dropping rule as `nft` lists it (or the chain's policy)."""
     if not verdict.handle:
         return f"policy drop of chain {verdict.chain}"
-    command = ["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "-a", "list", "chain"]
     try:
-        listed = subprocess.run(
-            [*command, verdict.family, verdict.table, verdict.chain],
-            capture_output=True, text=True, timeout=10, check=False,
-        ).stdout  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return ""
+        listed = in_namespace(
+            pid, ["nft", "-a", "list", "chain", verdict.family, verdict.table, verdict.chain]
+        )
+    except EngineError:
+        return ""  # the chain went meanwhile
     suffix = f"# handle {verdict.handle}"
     lines = [line.strip() for line in listed.splitlines()]
     return next((line[: -len(suffix)].strip() for line in lines if line.endswith(suffix)), "")

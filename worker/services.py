@@ -12,18 +12,18 @@ services are in `<lock dir>/services/<lab>.json` for that.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
-from pathlib import Path
 
 from topology.spec import BackendSpec, LabHostSpec, ServiceSpec, digest, from_data
 
+from . import kept
 from .config import EngineConfig
 from .errors import EngineError
-from .nat import COUNT, FAMILY, address_is, chain, current_marker, dport, nft, rule
+from .nat import COUNT, address_is, chain, current_marker, dport, drop_table, fresh_table, nft, rule
 from .runtime import NODE_ROLES, Role, Runtime
 
 TABLE = "wirelab_svc"
+KEPT = "services"
 
 
 def live(services: list[ServiceSpec], running: set[str], here: set[str]) -> list[ServiceSpec]:
@@ -66,8 +66,7 @@ def _balance(service: ServiceSpec) -> dict:
 
 
 def batch(lab: str, services: list[ServiceSpec]) -> dict:
-    table = {"family": FAMILY, "name": TABLE}
-    commands = [{"add": {"table": table}}, {"delete": {"table": table}}, {"add": {"table": table}}]
+    commands = fresh_table(TABLE)
     commands += [
         chain("prerouting", "prerouting", -100, table=TABLE),
         chain("output", "output", -100, table=TABLE),
@@ -104,7 +103,7 @@ def sync(lab: str, pid: int, services: list[ServiceSpec]) -> list[str]:
     if not services:
         if marker is None:
             return []
-        nft(pid, {"nftables": [{"delete": {"table": {"family": FAMILY, "name": TABLE}}}]}, "-f", "-")
+        drop_table(pid, TABLE)
         return ["services removed"]
     if marker == _marker(lab, services):
         return []
@@ -116,39 +115,33 @@ def sync(lab: str, pid: int, services: list[ServiceSpec]) -> list[str]:
 # What the lab host keeps of a lab's services, for refreshing them between converges ---------
 
 
-def _kept_path(config: EngineConfig, lab: str) -> Path:
-    return config.lock_dir / "services" / f"{lab}.json"
-
-
 def keep(config: EngineConfig, spec: LabHostSpec) -> bool:
     """Keep (or forget) what the lab's services are on this lab host; whether it has any, or had."""
-    path = _kept_path(config, spec.lab)
-    if not spec.services:
-        had = path.exists()
-        path.unlink(missing_ok=True)
-        return had
-    path.parent.mkdir(parents=True, exist_ok=True)
-    here = spec.node_names()
-    path.write_text(json.dumps({"services": [asdict(s) for s in spec.services], "here": here}))
-    return True
+    data = {"services": [asdict(s) for s in spec.services], "here": spec.node_names()}
+    return kept.keep(config, KEPT, spec.lab, data if spec.services else None)
 
 
 def refresh(config: EngineConfig, runtime: Runtime, lab: str) -> list[str]:
     """Rewrite the lab's service tables on this lab host for the backends that run now (a no-op for
     a lab without services)."""
-    try:
-        kept = json.loads(_kept_path(config, lab).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    held = kept.read(config, KEPT, lab)
+    if held is None:
         return []
-    services = [from_data(ServiceSpec, s) for s in kept["services"]]
+    services = [from_data(ServiceSpec, s) for s in held["services"]]
     infos = runtime.list(lab)
     running = {i.node for i in infos if i.status == "running" and i.role in NODE_ROLES}  # not an app's holder
-    wanted = live(services, running, set(kept["here"]))
-    changes = []
-    for info in infos:
-        if info.role == Role.SANDBOX and info.status == "running" and info.pid:
-            try:
-                changes += [f"{info.node}: {c}" for c in sync(lab, info.pid, seen_from(wanted, info.node))]
-            except EngineError:
-                continue  # stopped meanwhile: its next start brings it up to date
-    return changes
+    hosts = {i.node: i.pid for i in infos if i.role == Role.SANDBOX and i.status == "running" and i.pid}
+    return apply(lab, live(services, running, set(held["here"])), hosts)[0]
+
+
+def apply(lab: str, wanted: list[ServiceSpec], hosts: dict[str, int]) -> tuple[list[str], dict[str, str]]:
+    """Each running host's or router's table (`hosts`: name -> a pid in its namespace) made to
+    hold `wanted` as it sees them: (what changed, the hosts where that failed and why). One
+    stopped meanwhile is brought up to date by its next start."""
+    changes, failed = [], {}
+    for host, pid in hosts.items():
+        try:
+            changes += [f"{host}: {c}" for c in sync(lab, pid, seen_from(wanted, host))]
+        except EngineError as exc:
+            failed[host] = str(exc)
+    return changes, failed

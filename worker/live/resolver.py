@@ -37,11 +37,11 @@ import dns.rrset
 from topology.names import lookup, reverse
 from topology.spec import NamesSpec
 
-from .. import names, nsock
+from .. import kept, names, nsock
 from ..config import EngineConfig
 from ..containers import RESOLVER
 from ..errors import EngineError
-from ..nat import FAMILY, address_is, chain, dport, nft, rule
+from ..nat import address_is, chain, dport, fresh_table, nft, rule
 
 log = logging.getLogger(__name__)
 TABLE = "wirelab_dns"
@@ -52,7 +52,6 @@ MAX_DATAGRAM = 512  # plain DNS over UDP; a longer answer is truncated (TC)
 
 def redirect(port: int) -> dict:
     """The namespace's rule: 127.0.0.11:53 is the resolver's own port."""
-    table = {"family": FAMILY, "name": TABLE}
     to_resolver = [
         address_is("daddr", RESOLVER),
         dport("udp", 53),
@@ -60,9 +59,7 @@ def redirect(port: int) -> dict:
     ]
     return {
         "nftables": [
-            {"add": {"table": table}},
-            {"delete": {"table": table}},
-            {"add": {"table": table}},
+            *fresh_table(TABLE),
             chain("output", "output", -100, table=TABLE),
             rule("output", to_resolver, table=TABLE),
         ]
@@ -139,7 +136,7 @@ class Resolver:
         self.wanted: dict[str, tuple[str, str, int]] = {}  # namespace path -> lab, owner, pid
         self.listeners: dict[str, Listener] = {}  # only this thread changes them
         self.failed: dict[str, float] = {}  # path -> when making its listener failed: not retried at once
-        self.kept: dict[str, tuple[int, NamesSpec | None]] = {}  # lab -> its names file's mtime, its names
+        self.cached: dict[str, tuple[int, NamesSpec | None]] = {}  # lab -> its names file's mtime, its names
         self.lock = threading.Lock()
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -192,7 +189,7 @@ class Resolver:
             self.selector.register(listener.sock, selectors.EVENT_READ, path)
         self.failed = {p: t for p, t in self.failed.items() if p in wanted}
         labs = {lab for lab, _, _ in wanted.values()}
-        self.kept = {lab: kept for lab, kept in self.kept.items() if lab in labs}
+        self.cached = {lab: held for lab, held in self.cached.items() if lab in labs}
         for path, listener in self.listeners.items():
             if listener.paused and now - listener.second >= 1:
                 listener.paused, listener.answered, listener.second = False, 0, now
@@ -241,12 +238,12 @@ class Resolver:
         listener.pauses += 1
 
     def _names(self, lab: str) -> NamesSpec | None:
-        path = names.kept_path(self.config, lab)
+        path = kept.path(self.config, names.KEPT, lab)
         try:
             stamp = os.stat(path).st_mtime_ns
         except FileNotFoundError:
             stamp = 0
-        cached = self.kept.get(lab)
+        cached = self.cached.get(lab)
         if cached is None or cached[0] != stamp:
-            cached = self.kept[lab] = (stamp, names.read(self.config, lab) if stamp else None)
+            cached = self.cached[lab] = (stamp, names.read(self.config, lab) if stamp else None)
         return cached[1]
