@@ -20,6 +20,7 @@ from topology.spec import LabHostSpec
 
 from . import fleet, stitching
 from .images import current_policy
+from .live.state import publish_status
 from .models import Capture, Lab, LabStatus, Operation
 from .queues import queue_of
 from .store.documents import lab_assignments, lab_document
@@ -163,6 +164,7 @@ def _deploying(
     if not waiting:
         _check_placed(lab, doc)
     op = _new(lab, Operation.Kind.DEPLOY, user, enqueue, spec=spec, labhost=labhost, params=params or {})
+    announce_status(lab, user)
     if not waiting:
         _spread(op, lab, doc, enqueue)
     return op
@@ -263,9 +265,17 @@ def request_destroy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
     lab.save(update_fields=["status", "status_reason", "updated"])
     spec = LabHostSpec.empty(lab.uid, lab.labhost).to_dict()
     op = _new(lab, Operation.Kind.DESTROY, user, enqueue, spec=spec)
+    announce_status(lab, user)
     if lab.labhosts[1:]:
         _with_parts(op, lab, {host: LabHostSpec.empty(lab.uid, host) for host in lab.labhosts[1:]}, enqueue)
     return op
+
+
+def announce_status(lab: Lab, user) -> None:
+    """Every open view of the lab hears its new status once it is stored, and who asked."""
+    uid, status, reason = lab.uid, lab.status, lab.status_reason
+    by = getattr(user, "username", "") or ""
+    transaction.on_commit(lambda: publish_status(uid, status, reason, by))
 
 
 def _stopped_in_place(lab: Lab, waiting: Operation | None, user) -> Operation:
@@ -285,6 +295,7 @@ def _stopped_in_place(lab: Lab, waiting: Operation | None, user) -> Operation:
     note = "stopped while waiting for room"
     if was_lost:
         note = f"lab host {lab.labhost} is lost: the lab is stopped here"
+    announce_status(lab, user)
     return Operation.objects.create(
         lab=lab, kind=Operation.Kind.DESTROY, labhost=lab.labhost, requested_by=user, log=note,
         status=Operation.Status.SUCCEEDED, started=now, finished=now,

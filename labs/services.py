@@ -14,20 +14,21 @@ from topology.validation import validate
 
 from .images import current_policy
 from .models import Lab
-from .store.documents import lab_document, save_document
+from .store.documents import guard_problems, lab_document, save_document
 
 
 def max_document_bytes() -> int:
     return settings.WIRELAB_MAX_DOCUMENT_BYTES
 
 
-def check_text(text: str | bytes) -> list[Problem]:
-    """Every problem of a document, without storing anything."""
+def check_text(text: str | bytes, lab: Lab | None = None) -> list[Problem]:
+    """Every problem of a document, without storing anything; with `lab`, as that lab's next
+    version: the rules on changing it (an exercise's locks and kinds) too, as saving would say."""
     try:
-        _, problems = read_lab(text, max_document_bytes(), current_policy())
+        doc, problems = read_lab(text, max_document_bytes(), current_policy())
     except TopologyError as exc:
         return exc.problems
-    return problems
+    return problems + guard_problems(lab, doc)
 
 
 def _read_valid(text: str | bytes):

@@ -61,24 +61,28 @@ class PortDoc(Strict):
 
     def short(self) -> str | int:
         if self.container is None:
-            return self.host
+            return self.host if self.protocol == "tcp" else f"{self.host}/{self.protocol}"
         proto = "" if self.protocol == "tcp" else f"/{self.protocol}"
         return f"{self.host}:{self.container}{proto}"
 
 
 def parse_port(value: Any) -> Any:
-    """Accept `10000:80`, `auto:80`, `80/udp`, `80`, `auto` or a mapping."""
+    """Accept `10000:80`, `auto:80`, `80/udp`, `80`, `auto` or a mapping.
+
+    `80` (number or text) is port 80 itself, never a dynamic one: only `auto` asks for that."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
         return {"host": value}
     if isinstance(value, str):
-        if value == "auto":
-            return {"host": "auto"}
+        if value.strip() in ("auto", "auto/tcp", "auto/udp"):
+            return {"host": "auto", "protocol": value.strip()[5:] or "tcp"}
         match = PORT_PATTERN.match(value.strip())
         if not match:
             raise ValueError(f"'{value}' is not a port: use HOST:CONTAINER[/udp], auto:CONTAINER or auto")
-        host = match["host"] or "auto"
+        if match["host"] is None:  # a number alone is that port, as in `ports: [80]`; auto asks for one
+            return {"host": int(match["container"]), "protocol": match["proto"] or "tcp"}
+        host = match["host"]
         return {
             "host": host if host == "auto" else int(host),
             "container": int(match["container"]),

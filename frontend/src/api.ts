@@ -13,9 +13,22 @@ export function csrfToken(): string {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+/** What the server said of a refused request: its `detail`, or each problem's sentence. */
+function refusal(status: number, body: any): string {
+  if (typeof body?.detail === "string") return body.detail;
+  const problems = (body?.problems ?? []) as Problem[];
+  const errors = problems.filter((p) => p.severity === "error");
+  if (errors.length) return errors.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ");
+  if (body && typeof body === "object") {
+    const fields = Object.entries(body).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(" ") : String(v)}`);
+    if (fields.length) return fields.join("; ");
+  }
+  return `request failed (${status})`;
+}
+
 export class ApiError extends Error {
   constructor(public status: number, public body: any) {
-    super(typeof body?.detail === "string" ? body.detail : `request failed (${status})`);
+    super(refusal(status, body));
   }
 }
 
@@ -41,8 +54,8 @@ export const labApi = (id: number) => ({
   get: () => api<Lab>("GET", `/api/labs/${id}/`),
   document: () => api<LabDocument>("GET", `/api/labs/${id}/export/?as=json`),
   save: (doc: LabDocument) => api<Lab & { problems: Problem[] }>("PUT", `/api/labs/${id}/document/`, doc),
-  validate: (doc: LabDocument) =>
-    api<{ valid: boolean; problems: Problem[] }>("POST", `/api/validate/`, { document: JSON.stringify(doc) }),
+  validate: (doc: LabDocument) => // as this lab's next version: an exercise's locks and kinds too
+    api<{ valid: boolean; problems: Problem[] }>("POST", `/api/labs/${id}/check/`, { document: JSON.stringify(doc) }),
   deploy: () => api<Operation>("POST", `/api/labs/${id}/deploy/`),
   destroy: () => api<Operation>("POST", `/api/labs/${id}/destroy/`),
   operations: () => api<Operation[]>("GET", `/api/labs/${id}/operations/`),
@@ -53,6 +66,8 @@ export const labApi = (id: number) => ({
     api("POST", `/api/labs/${id}/impair/`, { node, iface, ...values }),
   capture: (node: string, iface: string, seconds: number) =>
     api<{ id: number }>("POST", `/api/labs/${id}/captures/`, { node, iface, seconds }),
+  captureGet: (capture: number) =>
+    api<{ id: number; status: string; error: string; size: number; node: string; iface: string }>("GET", `/api/captures/${capture}/`),
   capturesList: () => api<any[]>("GET", `/api/labs/${id}/captures/`),
   nat: (node: string) => api<{ operation: number }>("POST", `/api/labs/${id}/nat/`, { node }),
   trace: (node: string, target: string, protocol: string, port?: number) =>

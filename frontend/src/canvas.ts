@@ -48,7 +48,8 @@ export function publishedLabel(doc: LabDocument, host: string, assigned: Assigne
       if (mapped && port.container) lines.push(`${host}:${hostPort(name, index, port.host, assigned)} → ${name}:${port.container}`);
       if (mode === "host") {
         const taken = hostPort(name, index, port.container ?? port.host, assigned);
-        lines.push(`${host}:${taken} ← ${name} (host mode${port.host === "auto" ? `, PORT${index}` : ""})`);
+        const dynamic = port.host === "auto" && port.container === undefined; // `auto:80` is port 80 itself
+        lines.push(`${host}:${taken} ← ${name} (host mode${dynamic ? `, PORT${index}` : ""})`);
       }
     });
   }
@@ -238,6 +239,7 @@ const STYLE: any[] = [
   { selector: ".down", style: { "line-color": COLORS.bad, "line-style": "dashed" } },  // not by colour alone
   { selector: "node.running", style: { "border-color": COLORS.ok, "border-width": 3 } },
   { selector: "node.failed, node.exited", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "dashed" } },
+  { selector: "node.locked", style: { "border-style": "dashed", "border-width": 2, "border-color": "#6b7785" } },
   { selector: ".problem", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "double", "line-color": COLORS.bad,
       "line-style": "dashed" } },
   { selector: "node.check-passed", style: { "underlay-color": COLORS.ok, "underlay-opacity": 0.25, "underlay-padding": 8 } },

@@ -93,7 +93,8 @@ function switchHasSubnet(doc: LabDocument, sw: string): boolean {
   return (doc.links ?? []).some((l) => l.subnet && l.endpoints.some((e) => e.startsWith(`${sw}:`)));
 }
 
-/** `10000:80, auto:443/udp, 80, auto`: the document's short forms, checked by the server. */
-export function parsePorts(text: string): string[] {
-  return text.split(",").map((p) => p.trim()).filter(Boolean);
+/** `10000:80, auto:443/udp, 80, auto`: the document's short forms, checked by the server; a
+ *  number alone is that port (sent as a number, as `ports: [80]` writes it). */
+export function parsePorts(text: string): (string | number)[] {
+  return text.split(",").map((p) => p.trim()).filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
 }

@@ -15,7 +15,7 @@ export interface Attempt {
 
 interface ExerciseInfo {
   id: number; title: string; instructions: string; checks: { title: string; weight: number; kind: string }[];
-  rules: { consoles: boolean; check_every: number };
+  rules: { consoles: boolean; check_every: number; locked: string[]; kinds: string[] | null };
 }
 
 export class ExerciseBox {

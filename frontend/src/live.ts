@@ -4,7 +4,7 @@ import type { Core } from "cytoscape";
 
 export interface LiveState {
   seq: number;
-  status: { status: string; reason: string };
+  status: { status: string; reason: string; by?: string }; // by: who caused it, when someone did
   nodes: Record<string, any>;
   links: Record<string, any>;
   ports: Record<string, any>;
@@ -79,7 +79,9 @@ export class LiveConnection {
     if (message.type === "snapshot") {
       const { type, lab, ...rest } = message;
       this.state = { ...emptyState(), ...rest };
-      if (lab) this.state.status = { status: lab.status, reason: lab.reason };
+      // the lab's row (read for the snapshot) is the truth; the last status event says who
+      if (!rest.status && lab) this.state.status = { status: lab.status, reason: lab.reason };
+      if (lab?.by && lab.status === this.state.status.status) this.state.status.by = lab.by;
     } else if (message.type === "events") {
       if (message.seq <= this.state.seq) return;
       if (message.seq !== this.state.seq + 1) {
@@ -107,7 +109,7 @@ function apply(state: LiveState, event: any): void {
     case "route.state": state.routes[event.node] = event; break;
     case "counters": state.counters[key] = event; break;
     case "impairment": state.impairments[key] = event; break;
-    case "lab.status": state.status = { status: event.status, reason: event.reason }; break;
+    case "lab.status": state.status = { status: event.status, reason: event.reason, by: event.by }; break;
     case "link.state":
     case "cable.state": state.links[key] = { ...(state.links[key] ?? {}), ...event }; break;
   }

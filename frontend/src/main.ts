@@ -12,8 +12,10 @@ import { type Journey, type Stop, animate, clearJourney, journeyHtml, stops } fr
 import { LiveConnection, emptyState, paint, type LiveState } from "./live";
 import { Minimap } from "./minimap";
 import { LabModel } from "./model";
-import { natHtml, renderPanel, type Selection, type Spans } from "./panel";
+import { esc, natHtml, renderPanel, type Selection, type Spans } from "./panel";
 import { SharePanel } from "./share";
+import { commandFrom } from "./shellwords";
+import { EditRules } from "./rules";
 import { ConsoleWatch, NodeConsole } from "./terminal";
 import { Viewer } from "./viewer";
 
@@ -45,11 +47,13 @@ class Editor {
   ends = true; // interface names and addresses shown at the cable ends
   private presentTimer = 0;
   exercise: ExerciseBox | null = null; // a student's lab for an exercise
+  rules = new EditRules(); // what the exercise lets a student change
+  refused = ""; // why the last change was not saved (the canvas shows what is stored)
   natView: { node: string; view: any; when: string } | null = null; // the NAT table last read
   journey: { node: string; journey: Journey; walk: Stop[]; at: number } | null = null; // the last trace
   traceInput = { target: "", protocol: "icmp", port: "" }; // what the trace form last held
 
-  constructor(private labId: number, attemptId?: number) {
+  constructor(private labId: number, attemptId?: number, private me = "") {
     this.api = labApi(labId);
     this.cy = createCanvas($("#canvas"));
     this.share = new SharePanel(labId, $("#panel"), () => this.renderPanel());
@@ -58,6 +62,8 @@ class Editor {
 
   async start(): Promise<void> {
     await loadKinds();
+    await this.exercise?.load();
+    this.rules = EditRules.of(this.exercise?.exercise.rules);
     this.model = new LabModel(await this.api.document());
     this.absorb(await this.api.get());
     this.ends = Object.keys(this.model.doc.nodes ?? {}).length <= 60; // big labs: on demand
@@ -80,7 +86,6 @@ class Editor {
       onOther: (message) => this.exercise?.onMessage(message),
     });
     this.connection.open();
-    await this.exercise?.load();
     await this.check(false);
     await this.share.load();
     this.cy.on("viewport select unselect", () => this.present());
@@ -127,6 +132,7 @@ class Editor {
       this.cy.getElementById(id).addClass("problem");
       this.cy.getElementById(`n:${wanted}`).union(this.cy.getElementById(`net:${wanted}`)).addClass("problem");
     }
+    for (const name of this.rules.locked) this.cy.getElementById(`n:${name}`).addClass("locked");
     paint(this.cy, this.live);
     this.renderPanel();
     return laidOut;
@@ -138,6 +144,14 @@ class Editor {
     if (!force && panel.contains(document.activeElement) && document.activeElement !== document.body) return;
     panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses,
       this.spans, this.cni);
+    if (this.refused) panel.insertAdjacentHTML("afterbegin", `<div class="refused" role="alert"><b>Not saved:</b> ${esc(this.refused)}
+      <span class="muted">(the diagram shows what is stored)</span></div>`);
+    const selected = this.selection;
+    if (selected?.type === "node" && this.rules.isLocked(selected.name)) {
+      panel.querySelectorAll<HTMLInputElement>("[data-field]").forEach((input) => (input.disabled = true));
+      panel.querySelector("h2")?.insertAdjacentHTML("afterend",
+        `<p class="locked-note">&#x1F512; locked by the exercise: ${esc(selected.name)} cannot be changed (it can be moved)</p>`);
+    }
     const nat = this.natView;
     if (nat && this.selection?.type === "node" && this.selection.name === nat.node && $("#nat-view")) {
       $("#nat-view").innerHTML = natHtml(nat.node, nat.view, nat.when);
@@ -155,16 +169,38 @@ class Editor {
   }
 
   message(text: string, kind: "error" | "info" = "info"): void {
+    this.messageHtml(esc(text), kind);
+  }
+
+  /** The message line with markup (a link): `html` must be escaped by the caller. */
+  messageHtml(html: string, kind: "error" | "info" = "info"): void {
     const bar = $("#message");
-    bar.textContent = text;
+    bar.innerHTML = html;
     bar.className = kind;
   }
 
   // Saving ----------------------------------------------------------------------------
 
+  /** An edit was made to the model: refused at once if the exercise does not allow it (the
+   *  canvas goes back to what it was), else drawn and saved. */
   changed(): void {
+    const before = this.model.previous();
+    const refusal = before && this.rules.refusal(before, this.model.doc);
+    if (refusal) {
+      this.model.revert();
+      this.refuse(refusal);
+      return;
+    }
+    this.refused = "";
     this.draw();
     this.scheduleSave();
+  }
+
+  /** Say why a change was not saved, where the user looks, and show what is stored. */
+  refuse(sentence: string): void {
+    this.refused = sentence;
+    this.message(`not saved: ${sentence}`, "error");
+    this.draw();
   }
 
   scheduleSave(): void {
@@ -190,9 +226,15 @@ class Editor {
         this.absorb(await this.api.save(this.model.doc));
         $("#save-state").textContent = "saved";
       } catch (error) {
-        $("#save-state").textContent = "not saved";
-        $("#save-state").className = "bad";
-        this.message(`not saved: ${(error as Error).message}`, "error");
+        // refused by the server: what it said, and the canvas back to what is stored
+        const stored = await this.api.document().catch(() => null);
+        if (stored) this.model.reset(stored);
+        this.problems = [];
+        $("#save-state").textContent = stored ? "saved" : "not saved";
+        $("#save-state").className = stored ? "ok" : "bad";
+        this.pending = false;
+        this.refuse((error as Error).message);
+        return;
       }
     }
     if (save) this.pending = false;
@@ -207,7 +249,7 @@ class Editor {
 
   palette(): void {
     const box = $("#palette");
-    this.items = palette();
+    this.items = palette().filter((item) => item.network || this.rules.allowsKind(item.kind));
     box.innerHTML = this.items.map((item, i) => `<div class="item ${item.kind}" draggable="true" data-index="${i}" tabindex="0" role="button"
       title="Drag onto the canvas, or press Enter to add">${item.label}</div>`).join("");
     box.addEventListener("keydown", (event) => {
@@ -465,12 +507,21 @@ class Editor {
     }
     if (selection.type !== "node") return;
     if (fieldName === "name") return this.rename("node", selection.name, value.trim());
+    let command: string | string[] | null = null;
+    if (fieldName === "command") {
+      try {
+        command = commandFrom(value, this.model.doc.nodes![selection.name].command as string | string[] | null);
+      } catch (error) {
+        return this.message(`command of ${selection.name}: ${(error as Error).message}: not saved`, "error");
+      }
+    }
     this.model.edit((doc) => {
       const node: any = doc.nodes![selection.name];
       if (fieldName.startsWith("address:")) node.interfaces[fieldName.slice(8)].address = value.trim() || null;
       else if (fieldName === "ports") node.ports = parsePorts(value);
       else if (fieldName === "env") node.env = Object.fromEntries(value.split("\n").filter((l) => l.includes("=")).map((l) => [l.split("=")[0].trim(), l.slice(l.indexOf("=") + 1)]));
       else if (fieldName === "exec") node.exec = value.split("\n").map((l) => l.trim()).filter(Boolean);
+      else if (fieldName === "command") node.command = command;
       else if (fieldName === "routes") node.routes = value.split("\n").map((l) => l.trim().split(/\s+via\s+/)).filter((p) => p.length === 2).map(([to, via]) => ({ to, via }));
       else node[fieldName] = value || null;
     });
@@ -581,14 +632,25 @@ class Editor {
     }
   }
 
-  async capture(node: string, iface: string): Promise<void> {
+  /** Capture on a cable end; once the lab host has the file, the message line links to it. */
+  async capture(node: string, iface: string, seconds = 10): Promise<void> {
+    const end = `${node}:${iface}`;
     try {
-      const capture = await this.api.capture(node, iface, 10);
-      this.message(`capturing on ${node}:${iface} for 10 s`);
-      window.setTimeout(() => {
-        this.message(`capture ready: /api/captures/${capture.id}/pcap/`);
-        $("#captures").innerHTML += `<a href="/api/captures/${capture.id}/pcap/">${node}:${iface} pcap</a> `;
-      }, 11_000);
+      const { id } = await this.api.capture(node, iface, seconds);
+      this.message(`capturing on ${end} for ${seconds} s…`);
+      for (let waited = 0; waited < seconds + 90; waited++) {
+        await new Promise((resolve) => window.setTimeout(resolve, 1000));
+        const capture = await this.api.captureGet(id);
+        if (capture.status === "failed") return this.message(`capture on ${end} failed: ${capture.error}`, "error");
+        if (capture.status !== "done") continue;
+        const empty = capture.size <= 24; // a pcap file's header alone
+        const link = `<a class="pcap" href="/api/captures/${id}/pcap/" download>download ${esc(end)}.pcap</a>`;
+        $("#captures").insertAdjacentHTML("beforeend", `${link} `);
+        return this.messageHtml(empty
+          ? `capture on ${esc(end)} ready, but empty: nothing crossed it in ${seconds} s (send traffic while it captures) · ${link}`
+          : `capture on ${esc(end)} ready (${Math.max(1, Math.round(capture.size / 1024))} KiB): ${link}, open it in Wireshark`);
+      }
+      this.message(`capture on ${end}: no answer from the lab host yet`, "error");
     } catch (error) {
       this.message((error as Error).message, "error");
     }
@@ -714,11 +776,17 @@ class Editor {
   }
 
   undo(): void {
-    if (this.model.undo()) this.changed();
+    if (!this.model.undo()) return;
+    this.refused = "";
+    this.draw();
+    this.scheduleSave();
   }
 
   redo(): void {
-    if (this.model.redo()) this.changed();
+    if (!this.model.redo()) return;
+    this.refused = "";
+    this.draw();
+    this.scheduleSave();
   }
 
   // Life cycle and live state --------------------------------------------------------------
@@ -760,8 +828,9 @@ class Editor {
     $("#log").textContent = op.log;
     $("#log").scrollTop = 1e9;
     if (op.status === "succeeded" || op.status === "failed") {
-      this.message(`${op.kind} ${op.status}${op.error ? `: ${op.error}` : ""}`, op.status === "failed" ? "error" : "info");
+      if (op.status === "failed") this.message(`${op.kind} failed: ${op.error}`, "error");
       const lab = await this.api.get();
+      if (op.status === "succeeded") this.sayStatus({ status: lab.status, reason: lab.status_reason });
       this.onStatus(lab.status, lab.status_reason);
       this.absorb(lab); // what the deploy placed where (a lab spanning lab hosts)
       this.renderPanel(false);
@@ -784,6 +853,7 @@ class Editor {
     this.lastStatus = state.status.status;
     this.live = state;
     this.onStatus(state.status.status, state.status.reason);
+    if (before && before !== state.status.status) this.sayStatus(state.status);
     if (before && before !== state.status.status && state.status.status !== "deploying") {
       // a deploy or destroy ended: what it placed where, and what the CNI plugins gave; a journey
       // traced before is history
@@ -793,6 +863,22 @@ class Editor {
     }
     paint(this.cy, state);
     this.renderPanel(false);
+  }
+
+  /** The lab's status changed: say so in the message line (in place of what it said about the
+   *  operation before), naming who did it when it was someone else. */
+  sayStatus(status: LiveState["status"]): void {
+    const other = status.by && status.by !== this.me ? status.by : "";
+    const sentences: Record<string, string> = {
+      deploying: other ? `${other} is starting this lab` : "starting the lab…",
+      destroying: other ? `${other} is stopping this lab` : "stopping the lab…",
+      stopped: other ? `this lab was stopped by ${other}` : "the lab is stopped",
+      running: "the lab is running",
+      degraded: `the lab runs, degraded: ${status.reason}`,
+      failed: `the lab failed: ${status.reason}`,
+    };
+    const sentence = sentences[status.status];
+    if (sentence) this.message(sentence, status.status === "failed" || status.status === "degraded" || other ? "error" : "info");
   }
 
   onSocket(up: boolean): void {
@@ -829,7 +915,7 @@ function boot(id: string, what: string, make: (root: HTMLElement) => { start(): 
 }
 
 boot("editor", "the lab", (root) =>
-  new Editor(Number(root.dataset.labId), root.dataset.attemptId ? Number(root.dataset.attemptId) : undefined));
+  new Editor(Number(root.dataset.labId), root.dataset.attemptId ? Number(root.dataset.attemptId) : undefined, root.dataset.user ?? ""));
 boot("dashboard", "the class", (root) => new Dashboard(Number(root.dataset.courseId), root));
 
 const watchRoot = document.getElementById("console-watch");

@@ -19,6 +19,24 @@ export class LabModel {
     change(this.doc);
   }
 
+  /** The document as it was before the last edit (null when there is none). */
+  previous(): LabDocument | null {
+    const last = this.undoStack[this.undoStack.length - 1];
+    return last ? JSON.parse(last) : null;
+  }
+
+  /** Take the last edit back for good (it was refused): no redo brings it back. */
+  revert(): void {
+    const previous = this.undoStack.pop();
+    if (previous) this.doc = JSON.parse(previous);
+  }
+
+  /** Show `doc` (what is stored) from now on, in place of a refused edit. */
+  reset(doc: LabDocument): void {
+    this.redoStack = [];
+    this.doc = normalise(doc);
+  }
+
   undo(): boolean {
     const previous = this.undoStack.pop();
     if (!previous) return false;

@@ -4,6 +4,7 @@ import { allows, kindOf } from "./kinds";
 import { type AssignedAddresses, type AssignedPorts, portEntry } from "./canvas";
 import type { LiveState } from "./live";
 import { esc } from "./dom";
+import { commandText } from "./shellwords";
 
 export type Selection =
   | { type: "node"; name: string }
@@ -161,7 +162,7 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
     parts.push(`<label>Host<select data-field="host">${hosts.map((h) => `<option ${h === node.host ? "selected" : ""}>${esc(h)}</option>`).join("")}</select></label>`);
     const modes = ["host", "bridge", "none", ...overlays.map((o) => `overlay:${o}`)];
     parts.push(`<label>Mode<select data-field="mode">${modes.map((m) => `<option ${m === (node.mode ?? "bridge") ? "selected" : ""}>${esc(m)}</option>`).join("")}</select></label>`);
-    parts.push(field("Command", "command", Array.isArray(node.command) ? node.command.join(" ") : node.command ?? ""));
+    parts.push(field("Command", "command", commandText(node.command as string | string[] | null), 'placeholder="the image\'s own; sh -c \'...\' for a shell line"'));
     parts.push(field("Ports", "ports", portsText(node), 'placeholder="10000:80, auto:443 (bridge) or 80, auto (host)"'));
     const handed = handedOut(name, node, assigned);
     if (handed) parts.push(`<div class="muted handed-out">handed out: ${esc(handed)}</div>`);

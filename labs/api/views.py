@@ -90,6 +90,14 @@ class LabViewSet(viewsets.ModelViewSet):
         """Every problem of the stored lab; `valid` is false when any is an error."""
         return problems_response(services.lab_problems(self.get_object()), status.HTTP_200_OK)
 
+    @extend_schema(request=DOCUMENT_BODY, responses=ProblemsSerializer)
+    @action(detail=True, methods=["post"], url_path="check", parser_classes=DOCUMENT_PARSERS)
+    def check_change(self, request, pk=None):
+        """Every problem of a document as this lab's next version, without storing it: what
+        saving it would say, the rules on changing this lab (an exercise's locks) included."""
+        problems = services.check_text(document_text(request), self.get_object())
+        return problems_response(problems, status.HTTP_200_OK)
+
     @extend_schema(
         parameters=[
             OpenApiParameter(

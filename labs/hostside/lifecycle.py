@@ -221,8 +221,17 @@ def _finish(
             )
 
     until_stored(write, f"recording the outcome of {op.kind} #{op.id}")
+    by = _requester(op)
     for status_now, reason_now in said:
-        live.publish_status(op.lab.uid, status_now, reason_now)
+        live.publish_status(op.lab.uid, status_now, reason_now, by)
+
+
+def _requester(op: Operation) -> str:
+    """Who asked for the operation, by user name ("" for the lab host's own upkeep)."""
+    try:
+        return op.requested_by.username if op.requested_by_id else ""
+    except Exception:  # the user is gone, or the database is: the status is told without a name
+        return ""
 
 
 SEVERITY = [LabStatus.FAILED, LabStatus.DEGRADED, LabStatus.RUNNING, LabStatus.STOPPED]

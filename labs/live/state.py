@@ -43,13 +43,15 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def publish_status(lab_uid: str, status: str, reason: str = "") -> None:
-    """A lab's status to its sockets (a stopped lab's live state cleared first). Live state is a
-    courtesy, the lab's row is the truth: Redis away, this is logged and nothing more."""
+def publish_status(lab_uid: str, status: str, reason: str = "", by: str = "") -> None:
+    """A lab's status to its sockets (a stopped lab's live state cleared first), with the name of
+    who caused it when someone did. Live state is a courtesy, the lab's row is the truth: Redis
+    away, this is logged and nothing more."""
     try:
         if status == "stopped":
             clear(lab_uid)
-        publish_now(lab_uid, [{"type": "lab.status", "status": status, "reason": reason[:500]}])
+        event = {"type": "lab.status", "status": status, "reason": reason[:500], "by": by[:150]}
+        publish_now(lab_uid, [event])
     except Exception as exc:
         log.warning("could not publish the status of lab %s: %s", lab_uid, exc)
 

@@ -27,6 +27,13 @@ def guard_edits(guard: Guard) -> Guard:
     return guard
 
 
+def guard_problems(lab: Lab | None, doc: LabDoc) -> list[Problem]:
+    """What the registered rules on changing a stored lab say of `doc` as its next version."""
+    if lab is None or not lab.pk:
+        return []
+    return [p for guard in GUARDS for p in guard(lab, doc)]
+
+
 def unique_slug(name: str, exclude_id: int | None = None) -> str:
     base = slugify(name)[:100] or "lab"
     slug, n = base, 2
@@ -53,8 +60,7 @@ def save_document(doc: LabDoc, owner, lab: Lab | None = None, labhost: str = "lo
     """
     previous = lab_assignments(lab) if lab else None
     assignments, problems = check(doc, previous, current_policy())
-    if lab is not None and lab.pk:
-        problems += [p for guard in GUARDS for p in guard(lab, doc)]
+    problems += guard_problems(lab, doc)
     if errors_in(problems):
         raise TopologyError(problems)
     if lab is None:

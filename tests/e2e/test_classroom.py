@@ -1,6 +1,8 @@
-"""A class in real browsers: the teacher makes a course from the demo, a student joins with the
-code, starts exercise 2, sees its checks fail, fixes the lab in the editor, redeploys and sees
-them pass live, while the teacher's dashboard turns green without a reload."""
+"""A class in real browsers: the teacher makes a course from the demo and prepares it, a student
+joins with the code, starts exercise 1, sees web-b fail, fixes its command and port in the panel
+as the instructions say, redeploys and sees the checks pass live while the teacher's dashboard
+turns green; a locked node cannot be changed, and the teacher stopping the lab is told to the
+student's open editor."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from labs.classroom.roles import make_teacher
+from labs.models import Lab
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
+from .conftest import CHROMIUM, CHROMIUM_ARGS, outside_the_browser_loop, screenshot
 from .test_editor import saved, tap
 
 pytestmark = pytest.mark.kernel
@@ -31,24 +34,27 @@ def watch_errors(page, errors: list) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
 
 
-def test_a_student_fixes_exercise_two_and_the_teacher_sees_it_turn_green(server, django_user_model):
+def stored_document(lab_id: int) -> dict:
+    return outside_the_browser_loop(lambda: Lab.objects.get(id=lab_id).document)
+
+
+def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(server, django_user_model):
     make_teacher(django_user_model.objects.create_user("tina", password="pw-tina-12345"))
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         teacher = signed_in(browser, server, "tina", "pw-tina-12345")
         watch_errors(teacher, errors)
+        teacher.on("dialog", lambda dialog: dialog.accept())  # "Take sam's lab down?"
         teacher.goto(f"{server}/courses/")
         teacher.fill("input[name=name]", "Networks 101")
         teacher.click("#create-course")
         # the grid drawn by the page's script: its forms are wired up (a click before would reload)
         teacher.wait_for_selector("#grid table.results, #grid p.card")
         code = teacher.inner_text("#join-code")
-        # ahead of the class: exercise two's two hosts, for two students, started on the lab host
+        # ahead of the class: exercise one's two hosts, for two students, started on the lab host
         teacher.click("summary:has-text('Prepare for a class')")
-        teacher.select_option(
-            "#prepare select[name=exercise]", label="2. Bridge mode: publish a port with NAT"
-        )
+        teacher.select_option("#prepare select[name=exercise]", label="1. Host mode: two servers, one port")
         teacher.fill("#prepare input[name=students]", "2")
         teacher.click("#prepare button[type=submit]")
         teacher.wait_for_selector("#message:has-text('starting 4 machine(s) for 2 student(s)')")
@@ -59,31 +65,79 @@ def test_a_student_fixes_exercise_two_and_the_teacher_sees_it_turn_green(server,
         student.fill("#id_username", "sam")
         student.fill("#id_password", "a-long-pass-123")
         student.click("#join")
-        student.wait_for_selector("text=2. Bridge mode: publish a port with NAT")
-        student.locator(".exercise-card", has_text="2. Bridge mode").locator("button[type=submit]").click()
+        student.wait_for_selector("text=1. Host mode: two servers, one port")
+        student.locator(".exercise-card", has_text="1. Host mode").locator("button[type=submit]").click()
         student.wait_for_selector("#exercise .check")
-        assert student.inner_text("#exercise h2") == "2. Bridge mode: publish a port with NAT"
+        lab_id = int(student.get_attribute("#editor", "data-lab-id"))
+        # the palette offers only what the exercise lets a student add; locked nodes are marked
+        assert student.locator("#palette .item.router").count() == 0
+        assert student.locator("#palette .item.container").count() > 0
+        locked = student.evaluate("window.wirelab.cy.nodes('.locked').map(n => n.id()).sort()")
+        assert locked == ["n:client", "n:h1", "n:web-a"]
 
-        # deployed on start and checked once it runs: the published port is missing
+        # deployed on start and checked once it runs: web-b cannot take port 80 too
         student.wait_for_selector("#exercise .check.fail", timeout=LONG)
-        assert "connection refused" in student.inner_text("#exercise .check.fail .why")
         teacher.wait_for_selector("tr[data-student=sam] td.cell.fail", timeout=LONG)
-        screenshot(student, "exercise-failing")
+        screenshot(student, "exercise-one-failing")
 
-        tap(student, "n:web")
-        student.fill("#panel [data-field=ports]", "10000:80")
+        # the fix the instructions ask for, typed into the panel: the command keeps its words
+        tap(student, "n:web-b")
+        command = student.locator("#panel [data-field=command]")
+        shown = command.input_value()
+        assert shown == "sh -c 'mkdir -p /www && echo web-b > /www/index.html && exec httpd -f -p 80 -h /www'"
+        command.fill(shown.replace("-p 80 ", "-p 8080 "))
+        command.press("Tab")
+        saved(student)
+        student.fill("#panel [data-field=ports]", "8080")
         student.press("#panel [data-field=ports]", "Tab")
         saved(student)
+        web_b = stored_document(lab_id)["nodes"]["web-b"]
+        assert web_b["command"] == [
+            "sh", "-c", "mkdir -p /www && echo web-b > /www/index.html && exec httpd -f -p 8080 -h /www"
+        ]  # fmt: skip
+        assert web_b["ports"] == [8080]  # a number is that port, not a dynamic one
+        assert student.locator("#panel .handed-out").count() == 0
+        label = student.evaluate("window.wirelab.cy.getElementById('n:h1').data('label')")
+        assert "h1:8080 ← web-b (host mode)" in label and "PORT0" not in label, label
         student.click("#deploy")
         student.wait_for_function(  # the round stored, not only each result as it came
             "document.querySelector('#exercise .score').textContent.startsWith('100% complete')", timeout=LONG
         )
         assert student.locator("#exercise .check.pass").count() == 2
-        screenshot(student, "exercise-solved")
+        screenshot(student, "exercise-one-solved")
         teacher.wait_for_function(
             "document.querySelectorAll('tr[data-student=sam] td.cell.pass').length === 2", timeout=LONG
         )
         assert teacher.locator("tr[data-student=sam] .score").first.inner_text().strip() == "100%"
         screenshot(teacher, "teacher-dashboard")
+
+        # a locked node: its fields are read-only, deleting it is refused on the spot with the
+        # exercise's sentence, and a change only the server catches comes back with its sentence
+        # while the canvas goes back to what is stored
+        tap(student, "n:h1")
+        assert student.locator("#panel .locked-note").count() == 1
+        assert student.locator("#panel [data-field=name]").is_disabled()
+        student.evaluate("document.activeElement?.blur()")
+        student.keyboard.press("Delete")
+        student.wait_for_selector("#message.error:has-text('h1 is locked by the exercise')")
+        assert student.evaluate("window.wirelab.cy.getElementById('n:h1').nonempty()")
+        student.evaluate(
+            "() => { const w = window.wirelab; w.rules = new w.rules.constructor(); "
+            "w.model.edit(d => { d.nodes.h1.image = 'wirelab/node:debian'; }); w.changed(); }"
+        )
+        student.wait_for_selector(
+            "#panel .refused:has-text('h1 is locked by the exercise: it cannot be changed')"
+        )
+        assert student.evaluate("window.wirelab.model.doc.nodes.h1.image ?? null") is None
+        assert stored_document(lab_id)["nodes"]["h1"].get("image") is None
+        screenshot(student, "exercise-one-refused")
+
+        # the teacher takes the lab down: the student's open editor says so, and who did it
+        teacher.locator("tr[data-student=sam] button", has_text="Stop").first.click()
+        student.wait_for_selector("#message:has-text('tina')", timeout=15_000)
+        student.wait_for_function("document.querySelector('#status').textContent === 'stopped'", timeout=LONG)
+        student.wait_for_selector("#message:has-text('this lab was stopped by tina')")
+        assert student.evaluate("window.wirelab.cy.nodes('.running').length") == 0
+        screenshot(student, "exercise-one-stopped-by-the-teacher")
         browser.close()
     assert errors == [], errors

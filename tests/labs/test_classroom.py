@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from labs import lifecycle
 from labs.classroom import attempts, grading
 from labs.classroom.courses import DEMO_COURSE
 from labs.classroom.models import Attempt, Course, Membership
@@ -149,6 +151,45 @@ def test_a_students_edits_keep_to_the_exercise_rules(course):
     assert fixed.status_code == 200, fixed.data
     moved = api.patch(f"/api/nodes/{_node_id(lab, 'h1')}/", {"position": {"x": 5, "y": 5}}, format="json")
     assert moved.status_code == 200  # moving a locked node on the canvas is fine
+
+
+def test_checking_a_students_next_document_says_what_saving_it_would_and_stores_nothing(course):
+    student = joined("sam", course)
+    attempt, _ = attempts.start(course.exercises.get(order=1), student, enqueue=False)
+    api, lab = client_of(student), attempt.lab_id
+    doc = api.get(f"/api/labs/{lab}/export/?as=json").json()
+    stored = Lab.objects.get(id=lab).document
+    doc["nodes"]["h1"]["interfaces"]["eth0"]["address"] = "198.18.0.12/24"
+    doc["nodes"]["r9"] = {"kind": "router"}
+    checked = api.post(f"/api/labs/{lab}/check/", {"document": json.dumps(doc)}, format="json")
+    assert checked.status_code == 200
+    assert checked.data["valid"] is False
+    assert [(p["path"], p["message"]) for p in checked.data["problems"] if p["severity"] == "error"] == [
+        ("nodes.h1", "h1 is locked by the exercise: it cannot be changed"),
+        ("nodes.r9.kind", "this exercise lets you add nodes of kinds container, not router"),
+    ]
+    assert Lab.objects.get(id=lab).document == stored
+    del doc["nodes"]["r9"]
+    doc["nodes"]["h1"]["interfaces"]["eth0"]["address"] = "198.18.0.11/24"
+    doc["nodes"]["web-b"]["ports"] = [8080]  # the exercise's own fix
+    assert api.post(f"/api/labs/{lab}/check/", {"document": json.dumps(doc)}, format="json").data["valid"]
+
+
+def test_a_teacher_stopping_a_students_lab_is_told_to_its_open_views_at_once(
+    course, teacher, monkeypatch, django_capture_on_commit_callbacks
+):
+    told = []
+    monkeypatch.setattr(lifecycle, "publish_status", lambda *args: told.append(args))
+    student = joined("sam", course)
+    attempt, _ = attempts.start(course.exercises.get(order=1), student, enqueue=False)
+    Operation.objects.filter(lab_id=attempt.lab_id).update(status="succeeded")
+    Lab.objects.filter(id=attempt.lab_id).update(status="running")
+    told.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_of(teacher).post(f"/api/attempts/{attempt.id}/stop/")
+    assert response.status_code == 202, response.data
+    uid = Lab.objects.get(id=attempt.lab_id).uid
+    assert told == [(uid, "destroying", "queued", "tina")]  # before the lab host even takes it
 
 
 def _node_id(lab_id: int, name: str) -> int:

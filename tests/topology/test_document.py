@@ -22,14 +22,15 @@ def problems_of(text, max_bytes=1_000_000):
 
 def test_ports_short_forms_parse_to_one_shape():
     doc = read_document(
-        "name: x\nnodes:\n  c: {kind: container, ports: ['10000:80', 'auto:53/udp', auto, 8080, '443']}\n"
+        "name: x\nnodes:\n  c: {kind: container, ports: ['10000:80', 'auto:53/udp', auto, 8080, '443', '53/udp']}\n"
     )
     assert doc.nodes["c"].ports == [
         PortDoc(host=10000, container=80),
         PortDoc(host="auto", container=53, protocol="udp"),
         PortDoc(host="auto"),
         PortDoc(host=8080),
-        PortDoc(host="auto", container=443),
+        PortDoc(host=443),  # a number typed as text is that port too, never a dynamic one
+        PortDoc(host=53, protocol="udp"),
     ]
 
 
@@ -80,3 +81,9 @@ def test_json_schema_is_derived_from_the_models():
     assert schema["title"] == "LabDoc"
     assert "nodes" in schema["properties"]
     assert "NodeDoc" in schema["$defs"]
+
+
+def test_a_port_with_its_protocol_reads_back_the_same():
+    doc = read_document("name: x\nnodes:\n  c: {kind: container, ports: ['53/udp', 'auto/udp', 8080]}\n")
+    assert document_to_data(doc)["nodes"]["c"]["ports"] == ["53/udp", "auto/udp", 8080]
+    assert read_document(dump_document(doc)) == doc
