@@ -239,7 +239,6 @@ const STYLE: any[] = [
   { selector: ".down", style: { "line-color": COLORS.bad, "line-style": "dashed" } },  // not by colour alone
   { selector: "node.running", style: { "border-color": COLORS.ok, "border-width": 3 } },
   { selector: "node.failed, node.exited", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "dashed" } },
-  { selector: "node.locked", style: { "border-style": "dashed", "border-width": 2, "border-color": "#6b7785" } },
   { selector: ".problem", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "double", "line-color": COLORS.bad,
       "line-style": "dashed" } },
   { selector: "node.check-passed", style: { "underlay-color": COLORS.ok, "underlay-opacity": 0.25, "underlay-padding": 8 } },

@@ -71,7 +71,7 @@ class Editor {
     await this.draw(true);
     tuneForSize(this.cy);
     this.cy.resize();
-    this.cy.fit(undefined, 30);
+    this.fit();
     new Minimap(this.cy, $("#workspace"));
     this.palette();
     this.toolbar();
@@ -90,6 +90,17 @@ class Editor {
     await this.share.load();
     this.cy.on("viewport select unselect", () => this.present());
     performance.mark("wirelab:interactive"); // the page answers edits from here (bench/editor_load.py)
+  }
+
+  /** Fit the diagram into the canvas, left of the minimap in its corner (never under it). */
+  fit(): void {
+    const margin = 30;
+    const width = this.cy.width() - 180 - 2 * margin; // the minimap is 180 px wide
+    const box = this.cy.elements().boundingBox({});
+    if (!this.cy.elements().length || width <= 0 || box.w === 0) return void this.cy.fit(undefined, margin);
+    const zoom = Math.min(width / box.w, (this.cy.height() - 2 * margin) / box.h, 1.5);
+    this.cy.zoom(zoom);
+    this.cy.pan({ x: margin - box.x1 * zoom, y: (this.cy.height() - box.h * zoom) / 2 - box.y1 * zoom });
   }
 
   /** What the owner shows, for viewers of a presenting share link (at most ~10 a second). */
@@ -132,7 +143,11 @@ class Editor {
       this.cy.getElementById(id).addClass("problem");
       this.cy.getElementById(`n:${wanted}`).union(this.cy.getElementById(`net:${wanted}`)).addClass("problem");
     }
-    for (const name of this.rules.locked) this.cy.getElementById(`n:${name}`).addClass("locked");
+    for (const name of this.rules.locked) { // said on the diagram itself: "h1 · locked"
+      const node = this.cy.getElementById(`n:${name}`);
+      const [first, ...rest] = String(node.data("label") ?? name).split("\n");
+      node.addClass("locked").data("label", [`${first} · locked`, ...rest].join("\n"));
+    }
     paint(this.cy, this.live);
     this.renderPanel();
     return laidOut;
@@ -191,6 +206,7 @@ class Editor {
       this.refuse(refusal);
       return;
     }
+    if (this.refused) this.message(""); // the refusal no longer holds
     this.refused = "";
     this.draw();
     this.scheduleSave();
@@ -675,7 +691,7 @@ class Editor {
     on("#undo", () => this.undo());
     on("#redo", () => this.redo());
     on("#layout", () => runLayout(this.cy));
-    on("#fit", () => this.cy.fit(undefined, 30));
+    on("#fit", () => this.fit());
     on("#ends", () => this.toggleEnds());
     const find = $<HTMLInputElement>("#find");
     find.addEventListener("focus", () => {
@@ -737,7 +753,7 @@ class Editor {
       else if (ctrl && event.key === "c" && this.selection?.type === "node") clipboard = this.selection.name;
       else if (ctrl && event.key === "v" && clipboard && this.model.doc.nodes?.[clipboard]) this.paste(clipboard);
       else if (event.key === "Delete" || event.key === "Backspace") this.deleteSelection();
-      else if (event.key === "f") this.cy.fit(undefined, 30);
+      else if (event.key === "f") this.fit();
       else if (event.key === "a") this.toggleEnds();
       else if (event.key === "/") { event.preventDefault(); $("#find").focus(); }
       else if (event.key === "l") runLayout(this.cy);
@@ -799,9 +815,7 @@ class Editor {
     try {
       const op = kind === "deploy" ? await this.api.deploy() : await this.api.destroy();
       this.operation = op.id;
-      $("#log").textContent = "";
-      $("#bottom").classList.add("open", "log");
-      this.cy.resize();
+      $("#log").textContent = ""; // the drawer opens if it fails (its log says why)
       this.message(`${kind} #${op.id} queued`);
       this.follow();
     } catch (error) {
@@ -828,7 +842,11 @@ class Editor {
     $("#log").textContent = op.log;
     $("#log").scrollTop = 1e9;
     if (op.status === "succeeded" || op.status === "failed") {
-      if (op.status === "failed") this.message(`${op.kind} failed: ${op.error}`, "error");
+      if (op.status === "failed") {
+        this.message(`${op.kind} failed: ${op.error}`, "error");
+        $("#bottom").classList.add("open", "log");
+        this.cy.resize();
+      }
       const lab = await this.api.get();
       if (op.status === "succeeded") this.sayStatus({ status: lab.status, reason: lab.status_reason });
       this.onStatus(lab.status, lab.status_reason);
@@ -853,7 +871,8 @@ class Editor {
     this.lastStatus = state.status.status;
     this.live = state;
     this.onStatus(state.status.status, state.status.reason);
-    if (before && before !== state.status.status) this.sayStatus(state.status);
+    const troubled = state.status.status === "degraded" || state.status.status === "failed";
+    if ((before && before !== state.status.status) || (!before && troubled)) this.sayStatus(state.status);
     if (before && before !== state.status.status && state.status.status !== "deploying") {
       // a deploy or destroy ended: what it placed where, and what the CNI plugins gave; a journey
       // traced before is history

@@ -69,10 +69,20 @@ def publish_now(lab_uid: str, events: list[dict]) -> int:
     return seq
 
 
+# Forget a lab's entities but keep its sequence number: a client holding seq N drops any message
+# numbered N or less, so starting again from 1 would silence the lab until the next snapshot.
+_CLEAR = """
+local seq = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[1])
+if seq then redis.call('HSET', KEYS[1], ARGV[1], seq) end
+"""
+
+
 def clear(lab_uid: str) -> None:
+    """Forget what the lab's live state holds; its sequence number goes on from where it was."""
     client = _client()
     try:
-        client.delete(state_key(lab_uid))
+        client.eval(_CLEAR, 1, state_key(lab_uid), SEQ)
     finally:
         client.close()
 
