@@ -126,7 +126,9 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
             "() => { const w = window.wirelab; w.rules = new w.rules.constructor(); "
             "w.model.edit(d => { d.nodes.h1.image = 'wirelab/node:debian'; }); w.changed(); }"
         )
-        student.wait_for_selector("#panel .problems:has-text('h1 is locked by the exercise: it cannot be changed')")
+        student.wait_for_selector(
+            "#panel .problems:has-text('h1 is locked by the exercise: it cannot be changed')"
+        )
         assert "not saved" in student.inner_text("#save-state")
         assert stored_document(lab_id)["nodes"]["h1"].get("image") is None
         screenshot(student, "exercise-one-refused")
