@@ -158,11 +158,11 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
         "window.wirelab.cy.getElementById('n:nginx-1b').hasClass('exited')", timeout=90_000
     )
     page.wait_for_function("document.querySelector('#status').textContent === 'degraded'", timeout=30_000)
-    canvas_after = page.locator("#canvas").bounding_box()  # the deploy log is open below it
+    canvas_after = page.locator("#canvas").bounding_box()  # the deploy log opens only on failure
     kept = (canvas_after["width"] * canvas_after["height"]) / (
         canvas_before["width"] * canvas_before["height"]
     )
-    assert kept >= 0.7, kept
+    assert kept >= 0.95, kept  # no drawer over it (the message line may take a second row)
     failed = cy(
         page,
         "const n = cy.getElementById('n:nginx-1b'); return [n.style('border-style'), n.hasClass('exited')];",
@@ -170,7 +170,7 @@ def test_import_demo_shows_containers_ports_and_the_clash(browser_page, tmp_path
     assert failed == ["dashed", True]  # its state shows by a line, not by colour alone
     page.evaluate("window.wirelab.select({type: 'node', name: 'nginx-1b'})")
     assert "Address already in use" in page.inner_text("#panel .live")
-    page.click("#close-console")
+    assert "Address already in use" in page.inner_text("#message")  # the lab's status, in full
     page.click("#fit")
     screenshot(page, "docker-modes-running")
     # a running node's panel: its addresses and routes as the kernel has them, what listens, what is published
