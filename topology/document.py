@@ -22,7 +22,10 @@ DEFAULT_NODE_IMAGE = "wirelab/node:busybox"
 DEFAULT_PORT_RANGE = "31000-31999"
 DEFAULT_PUBLISH_RANGE = "1-65535"
 
-PORT_PATTERN = re.compile(r"^(?:(?P<host>auto|\d+):)?(?P<container>\d+)(?:/(?P<proto>tcp|udp))?$")
+# HOST:CONTAINER or one port alone (a number, or auto), then an optional /tcp or /udp
+PORT_PATTERN = re.compile(
+    r"^(?:(?P<host>auto|\d+):(?P<container>\d+)|(?P<alone>auto|\d+))(?:/(?P<proto>tcp|udp))?$"
+)
 
 
 class Position(Strict):
@@ -66,6 +69,10 @@ class PortDoc(Strict):
         return f"{self.host}:{self.container}{proto}"
 
 
+def _host_port(text: str) -> int | str:
+    return text if text == "auto" else int(text)
+
+
 def parse_port(value: Any) -> Any:
     """Accept `10000:80`, `auto:80`, `80/udp`, `80`, `auto` or a mapping.
 
@@ -75,19 +82,13 @@ def parse_port(value: Any) -> Any:
     if isinstance(value, int):
         return {"host": value}
     if isinstance(value, str):
-        if value.strip() in ("auto", "auto/tcp", "auto/udp"):
-            return {"host": "auto", "protocol": value.strip()[5:] or "tcp"}
         match = PORT_PATTERN.match(value.strip())
         if not match:
             raise ValueError(f"'{value}' is not a port: use HOST:CONTAINER[/udp], auto:CONTAINER or auto")
-        if match["host"] is None:  # a number alone is that port, as in `ports: [80]`; auto asks for one
-            return {"host": int(match["container"]), "protocol": match["proto"] or "tcp"}
-        host = match["host"]
-        return {
-            "host": host if host == "auto" else int(host),
-            "container": int(match["container"]),
-            "protocol": match["proto"] or "tcp",
-        }
+        port = {"protocol": match["proto"] or "tcp"}
+        if match["alone"] is not None:
+            return {"host": _host_port(match["alone"]), **port}
+        return {"host": _host_port(match["host"]), "container": int(match["container"]), **port}
     return value
 
 

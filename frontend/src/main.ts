@@ -71,8 +71,8 @@ class Editor {
     await this.draw(true);
     tuneForSize(this.cy);
     this.cy.resize();
-    this.fit();
     new Minimap(this.cy, $("#workspace"));
+    this.fit(); // left of the minimap
     this.palette();
     this.toolbar();
     this.canvasEvents();
@@ -95,7 +95,7 @@ class Editor {
   /** Fit the diagram into the canvas, left of the minimap in its corner (never under it). */
   fit(): void {
     const margin = 30;
-    const width = this.cy.width() - 180 - 2 * margin; // the minimap is 180 px wide
+    const width = this.cy.width() - ($("#minimap")?.offsetWidth ?? 0) - 2 * margin;
     const box = this.cy.elements().boundingBox({});
     if (!this.cy.elements().length || width <= 0 || box.w === 0) return void this.cy.fit(undefined, margin);
     const zoom = Math.min(width / box.w, (this.cy.height() - 2 * margin) / box.h, 1.5);
@@ -165,7 +165,7 @@ class Editor {
     if (selected?.type === "node" && this.rules.isLocked(selected.name)) {
       panel.querySelectorAll<HTMLInputElement>("[data-field]").forEach((input) => (input.disabled = true));
       panel.querySelector("h2")?.insertAdjacentHTML("afterend",
-        `<p class="locked-note">&#x1F512; locked by the exercise: ${esc(selected.name)} cannot be changed (it can be moved)</p>`);
+        `<p class="locked-note">Locked by the exercise: ${esc(selected.name)} cannot be changed (it can be moved).</p>`);
     }
     const nat = this.natView;
     if (nat && this.selection?.type === "node" && this.selection.name === nat.node && $("#nat-view")) {
@@ -206,6 +206,11 @@ class Editor {
       this.refuse(refusal);
       return;
     }
+    this.drawAndSave();
+  }
+
+  /** The document changed for good (an accepted edit, undo, redo): draw it and save it. */
+  drawAndSave(): void {
     if (this.refused) this.message(""); // the refusal no longer holds
     this.refused = "";
     this.draw();
@@ -242,14 +247,17 @@ class Editor {
         this.absorb(await this.api.save(this.model.doc));
         $("#save-state").textContent = "saved";
       } catch (error) {
-        // refused by the server: what it said, and the canvas back to what is stored
-        const stored = await this.api.document().catch(() => null);
-        if (stored) this.model.reset(stored);
-        this.problems = [];
-        $("#save-state").textContent = stored ? "saved" : "not saved";
-        $("#save-state").className = stored ? "ok" : "bad";
+        // refused by the server: what it said, and the canvas back to what is stored (whose
+        // problems are then checked as for any document)
         this.pending = false;
         this.refuse((error as Error).message);
+        const stored = await this.api.document().catch(() => null);
+        if (stored) {
+          this.model.reset(stored);
+          return this.check(false);
+        }
+        $("#save-state").textContent = "not saved";
+        $("#save-state").className = "bad";
         return;
       }
     }
@@ -792,17 +800,11 @@ class Editor {
   }
 
   undo(): void {
-    if (!this.model.undo()) return;
-    this.refused = "";
-    this.draw();
-    this.scheduleSave();
+    if (this.model.undo()) this.drawAndSave();
   }
 
   redo(): void {
-    if (!this.model.redo()) return;
-    this.refused = "";
-    this.draw();
-    this.scheduleSave();
+    if (this.model.redo()) this.drawAndSave();
   }
 
   // Life cycle and live state --------------------------------------------------------------
