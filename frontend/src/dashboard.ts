@@ -55,8 +55,8 @@ export class Dashboard {
       }
       student.attempts[String(attempt.exercise)] = attempt;
       this.render();
-    } else if (message.type === "broadcast") {
-      this.say(`sent: ${message.message}`);
+    } else if (message.type === "message") {
+      this.say(`${message.from} sent to the class: ${message.message}`);
     }
   }
 

@@ -45,12 +45,6 @@ export class ExerciseBox {
       this.render();
       return true;
     }
-    if (message.type === "broadcast") {
-      this.say(`${message.from}: ${message.message}`, "info");
-      const note = this.root.querySelector(".broadcast");
-      if (note) note.textContent = `${message.from}: ${message.message}`;
-      return true;
-    }
     return false;
   }
 
@@ -121,7 +115,7 @@ export class ExerciseBox {
       if (confirm("Put the exercise's starting lab back? Your changes are lost.")) void this.run("reset");
     };
     buttons.append(check, reset);
-    box.append(buttons, el("p", "", "broadcast"));
+    box.append(buttons);
     this.mark(results);
   }
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from labs.classroom import api as classroom
+from labs.classroom.inbox_api import InboxReadView, InboxView
 
 from . import sharing, views
 
@@ -24,5 +25,7 @@ urlpatterns = [
     path("shared/", sharing.SharedLabView.as_view(), name="shared-lab"),
     path("shared/state/", sharing.SharedStateView.as_view(), name="shared-state"),
     path("shared/clone/", sharing.SharedCloneView.as_view(), name="shared-clone"),
+    path("inbox/", InboxView.as_view(), name="inbox"),
+    path("inbox/read/", InboxReadView.as_view(), name="inbox-read"),
     path("", include(router.urls)),
 ]

@@ -31,7 +31,7 @@ from labs.api.views import DOCUMENT_BODY, DOCUMENT_PARSERS
 from labs.models import Lab, ShareLink
 from topology.problems import TopologyError
 
-from . import attempts, courses, grading
+from . import attempts, courses, grading, messages
 from .exercises import (
     add_exercise,
     export_exercise,
@@ -205,7 +205,7 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         message = str(request.data.get("message", "")).strip()
         if not message or len(message) > 500:
             raise ValidationError({"message": "write a message of at most 500 characters"})
-        grading.broadcast(course, request.user.username, message)
+        messages.send(course, request.user, message)
         return Response({"sent": True}, status=status.HTTP_202_ACCEPTED)
 
 

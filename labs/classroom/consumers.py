@@ -1,5 +1,6 @@
 """The teachers' sockets: `/ws/courses/<id>/`, the dashboard, told of every student's attempt
-as it changes (lab status, checks under way, results) and of the teachers' broadcasts; and
+as it changes (lab status, checks under way, results) and of the teachers' messages;
+`/ws/inbox/`, every page of a signed-in person, told of their courses' messages; and
 `/ws/attempts/<id>/nodes/<node>/watch/`, a student's consoles on a node, read-only."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from ..consumers import FORBIDDEN
 from ..live.state import console_watch_group
 from .grading import course_group
+from .messages import inbox_group
 from .models import Attempt, Course
 from .roles import teaches
 
@@ -44,6 +46,29 @@ class CourseConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "attempt", "attempt": message["attempt"]})
 
     async def course_broadcast(self, message):
+        await self.send_json(message["payload"])
+
+
+class InboxConsumer(AsyncJsonWebsocketConsumer):
+    """`/ws/inbox/`: a signed-in person's pages hear their courses' messages as they are sent."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if not user or not user.is_authenticated:
+            await self.close(code=FORBIDDEN)
+            return
+        self.group = inbox_group(user.id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        """Read-only: messages are marked read over REST."""
+
+    async def inbox_message(self, message):
         await self.send_json(message["payload"])
 
 

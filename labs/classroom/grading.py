@@ -86,11 +86,3 @@ def each_result(lab_uid: str, attempt_id: int, result: dict) -> None:
 def _send(group: str, message: dict) -> None:
     with contextlib.suppress(Exception):  # no channel layer: nobody is watching
         async_to_sync(get_channel_layer().group_send)(group, message)
-
-
-def broadcast(course, sender: str, message: str) -> None:
-    """A teacher's message to every student's lab page and to the dashboard."""
-    payload = {"type": "broadcast", "from": sender, "message": message}
-    _send(course_group(course.id), {"type": "course.broadcast", "payload": payload})
-    for uid in Attempt.objects.filter(exercise__course=course).values_list("lab__uid", flat=True):
-        _send(group_name(uid), {"type": "lab.checks", "payload": payload})

@@ -40,6 +40,9 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="courses")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.STUDENT)
     joined = models.DateTimeField(auto_now_add=True)
+    read_until = models.PositiveBigIntegerField(
+        default=0, help_text="the last course message this member has read"
+    )
 
     class Meta:
         ordering = ["role", "user__username"]
@@ -89,3 +92,19 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student} on {self.exercise}"
+
+
+class CourseMessage(models.Model):
+    """A teacher's message to everyone in the course: kept, so it waits until each member has
+    read it and can be read again."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    text = models.CharField(max_length=500)
+    sent = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.sender} to {self.course}: {self.text[:40]}"

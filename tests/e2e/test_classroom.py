@@ -1,7 +1,8 @@
 """A class in real browsers: the teacher makes a course from the demo and prepares it, a student
 joins with the code, starts exercise 1, sees web-b fail, fixes its command and port in the panel
 as the instructions say, redeploys and sees the checks pass live while the teacher's dashboard
-turns green; a locked node cannot be changed, and the teacher stopping the lab is told to the
+turns green; the teacher's message reaches both students wherever they are and waits until
+read; a locked node cannot be changed, and the teacher stopping the lab is told to the
 student's open editor."""
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         student.locator(".exercise-card", has_text="1. Host mode").locator("button[type=submit]").click()
         student.wait_for_selector("#exercise .check")
         lab_id = int(student.get_attribute("#editor", "data-lab-id"))
+        other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # a second student
+        watch_errors(other, errors)
+        other.goto(f"{server}/join/?code={code}")
+        other.fill("#id_username", "kim")
+        other.fill("#id_password", "another-pass-456")
+        other.click("#join")
+        other.wait_for_selector("text=1. Host mode: two servers, one port")
         # the palette offers only what the exercise lets a student add; locked nodes are marked
         student.wait_for_selector("#palette .item.container")
         assert student.locator("#palette .item.router").count() == 0
@@ -110,6 +118,32 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         )
         assert teacher.locator("tr[data-student=sam] .score").first.inner_text().strip() == "100%"
         screenshot(teacher, "teacher-dashboard")
+
+        # a message from the teacher: on the student's open lab page at once, and waiting for the
+        # other student, who was away on another page, until read; then it can be read again
+        other.goto(f"{server}/")
+        teacher.fill("#broadcast input[name=message]", "Five minutes left: save your work")
+        teacher.click("#broadcast button[type=submit]")
+        teacher.wait_for_selector("#message:has-text('Five minutes left')")
+        student.wait_for_selector("#inbox li.unread:has-text('tina to Networks 101')")
+        assert "Five minutes left: save your work" in student.inner_text("#inbox")
+        other.wait_for_selector("#inbox li.unread:has-text('Five minutes left')")  # live, on My labs
+        other.goto(f"{server}/courses/")  # still there on the next page
+        other.wait_for_selector("#inbox li.unread:has-text('Five minutes left')")
+        screenshot(other, "message-waiting")
+        other.click("#inbox button:text-is('Mark read')")
+        other.wait_for_selector("#inbox", state="hidden")
+        other.reload()
+        other.wait_for_selector("header .inbox-link:text-is('Messages')")
+        assert other.locator("#inbox").is_hidden()
+        other.click("header .inbox-link")
+        other.wait_for_selector("#inbox li.read:has-text('Five minutes left')")
+        screenshot(student, "message-on-the-lab-page")
+        student.click("#inbox button:text-is('Mark read')")
+        student.wait_for_selector("#inbox", state="hidden")
+        student.wait_for_function(  # the diagram has taken back the band's room
+            "window.wirelab.cy.height() === document.querySelector('#canvas').clientHeight"
+        )
 
         # a locked node: its fields are read-only, and deleting it is refused on the spot with
         # the exercise's sentence while it stays drawn

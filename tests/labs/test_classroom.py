@@ -192,6 +192,28 @@ def test_a_teacher_stopping_a_students_lab_is_told_to_its_open_views_at_once(
     assert told == [(uid, "destroying", "queued", "tina")]  # before the lab host even takes it
 
 
+def test_a_teachers_message_waits_unread_for_each_student_and_can_be_read_again(course, teacher):
+    sam, kim = joined("sam", course), joined("kim", course)
+    elsewhere = client_of(teacher).post("/api/courses/", {"name": "Other"}, format="json").data["id"]
+    client_of(teacher).post(f"/api/courses/{elsewhere}/broadcast/", {"message": "not for 101"}, format="json")
+    sent = client_of(teacher).post(f"/api/courses/{course.id}/broadcast/", {"message": "five minutes left"},
+                                   format="json")  # fmt: skip
+    assert sent.status_code == 202
+    inbox = client_of(sam).get("/api/inbox/").data
+    assert inbox["unread"] == 1
+    assert [(m["from"], m["course_name"], m["message"], m["unread"]) for m in inbox["messages"]] == [
+        ("tina", "Networks 101", "five minutes left", True)]  # fmt: skip
+    assert client_of(teacher).get("/api/inbox/").data["messages"] == []  # a sender's own are not news
+    assert client_of(sam).post("/api/inbox/read/").data["unread"] == 0
+    again = client_of(sam).get("/api/inbox/").data
+    assert again["unread"] == 0 and again["messages"][0]["message"] == "five minutes left"  # read again
+    assert client_of(kim).get("/api/inbox/").data["unread"] == 1  # each student reads for themselves
+    too_long = client_of(teacher).post(
+        f"/api/courses/{course.id}/broadcast/", {"message": "x" * 501}, format="json"
+    )
+    assert too_long.status_code == 400 and "500 characters" in str(too_long.data["message"])
+
+
 def _node_id(lab_id: int, name: str) -> int:
     return Lab.objects.get(id=lab_id).nodes.get(name=name).id
 

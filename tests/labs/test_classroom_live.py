@@ -1,12 +1,13 @@
 """The classroom's sockets with the real Redis channel layer: the teacher's dashboard hears
 every attempt change of the course (and nobody else may listen), the student's lab page
-hears its own check results, and a teacher's broadcast reaches both."""
+hears its own check results, and a teacher's message reaches the dashboard and every page the
+student has open."""
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
-from labs.classroom import attempts, grading
+from labs.classroom import attempts, grading, messages
 from labs.classroom.courses import create_course, join
 from labs.classroom.roles import make_teacher
 
@@ -50,12 +51,16 @@ async def test_the_dashboard_hears_attempts_and_only_teachers_may_listen():
     seen = await lab_page.receive_json_from(timeout=10)
     assert seen["type"] == "checks" and seen["id"] == attempt.id and seen["score"] == 1
 
-    await sync_to_async(grading.broadcast)(course, "tina", "five minutes left")
+    inbox = await connect("/ws/inbox/", sam)  # any page sam has open
+    assert (await inbox.connect())[0]
+    await sync_to_async(messages.send)(course, teacher, "five minutes left")  # autocommit: sent at once
     assert (await dashboard.receive_json_from(timeout=10))["message"] == "five minutes left"
-    assert (await lab_page.receive_json_from(timeout=10)) == {
-        "type": "broadcast", "from": "tina", "message": "five minutes left"}  # fmt: skip
-    for socket in (dashboard, lab_page):
+    heard = await inbox.receive_json_from(timeout=10)
+    assert (heard["type"], heard["from"], heard["course_name"], heard["message"]) == (
+        "message", "tina", "Live", "five minutes left")  # fmt: skip
+    for socket in (dashboard, lab_page, inbox):
         await socket.disconnect()
+    assert (await (await connect("/ws/inbox/", None)).connect()) == (False, 4403)
 
 
 async def test_a_teacher_watches_a_students_console_read_only(labs_made):
