@@ -22,8 +22,16 @@ from .demos import demo, demos
 
 
 def home(request):
-    labs = request.user.labs.all() if request.user.is_authenticated else []
-    return render(request, "labs/home.html", {"labs": labs, "demos": demos()})
+    """My labs, and the demos: a card for each one not among them, a button for a fresh copy of
+    the others (a demo is described once on the page)."""
+    labs = list(request.user.labs.all()) if request.user.is_authenticated else []
+    yours = {lab.name for lab in labs}
+    context = {
+        "labs": labs,
+        "demos": [d for d in demos() if d.name not in yours],
+        "owned_demos": [d for d in demos() if d.name in yours],
+    }
+    return render(request, "labs/home.html", context)
 
 
 @login_required

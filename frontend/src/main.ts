@@ -814,6 +814,9 @@ class Editor {
       this.message("fix the problems marked in red before deploying", "error");
       return;
     }
+    const idle = ["draft", "stopped"].includes(this.live.status.status);
+    if (kind === "destroy" && !idle && !confirm(`Destroy ${this.model.doc.name}? Its containers and cables are taken down `
+      + "(consoles close, what the nodes wrote is lost); the lab's document stays.")) return;
     try {
       const op = kind === "deploy" ? await this.api.deploy() : await this.api.destroy();
       this.operation = op.id;

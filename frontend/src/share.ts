@@ -107,6 +107,7 @@ export class SharePanel {
       this.close();
       this.onClose();
     } else if (button.dataset.revoke) {
+      if (!confirm("Revoke this link? Whoever watches through it is shut out, and it answers no more.")) return;
       await this.api.revoke(Number(button.dataset.revoke));
       await this.refresh();
     } else if (button.dataset.copy && this.created) {

@@ -38,3 +38,17 @@ def courses_of(user):
 
 def taught_by(user):
     return Course.objects.filter(members__user=user, members__role=Membership.Role.TEACHER)
+
+
+def only_a_student(user) -> bool:
+    """Whether `user` is in courses as a student and nothing more (no teacher, no staff): their
+    pages leave out the builders' tools (the API's pages, the health page)."""
+    if not user or not user.is_authenticated or can_teach(user):
+        return False
+    roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    return roles == {Membership.Role.STUDENT}
+
+
+def navigation(request) -> dict:
+    """Template context: what the header offers this person."""
+    return {"builder_tools": not only_a_student(request.user)}

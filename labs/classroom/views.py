@@ -142,7 +142,7 @@ def _too_many_tries(request) -> bool:
 def join_page(request):
     """`/join/?code=CODE`: join a course; a visitor without an account makes one here."""
     code = (request.POST.get("code") or request.GET.get("code") or "").strip()
-    context = {"code": code, "errors": {}}
+    context = {"code": code, "errors": {}, "username": request.POST.get("username", "")}
     if request.method != "POST":
         return render(request, "classroom/join.html", context)
     course = courses.find_course(code)
@@ -154,10 +154,8 @@ def join_page(request):
     if request.user.is_authenticated:
         courses.join(course, request.user)
         return redirect("course", course_id=course.id)
-    username = request.POST.get("username", "")
-    context["username"] = username
     try:
-        user = courses.sign_up(course, username, request.POST.get("password", ""))
+        user = courses.sign_up(course, context["username"], request.POST.get("password", ""))
     except courses.CourseRefused as exc:
         context["errors"][exc.field] = str(exc)
         return render(request, "classroom/join.html", context, status=400)

@@ -170,6 +170,14 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         student.keyboard.press("Control+z")
         saved(student)
 
+        # Destroy asks first; dismissed, nothing happens
+        asked = []
+        student.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        student.click("#destroy")
+        student.wait_for_timeout(500)
+        assert asked and asked[0].startswith("Destroy host-mode (sam)?"), asked
+        assert student.inner_text("#status") == "running"
+
         # the teacher takes the lab down: the student's open editor says so, and who did it
         teacher.locator("tr[data-student=sam] button", has_text="Stop").first.click()
         student.wait_for_selector("#message:has-text('tina')", timeout=15_000)

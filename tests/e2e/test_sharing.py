@@ -80,6 +80,7 @@ def test_an_anonymous_viewer_watches_a_running_lab_until_the_link_is_revoked(bro
         screenshot(viewer, "shared-view")
 
         # revoked: the open view closes and the link answers no more
+        owner.once("dialog", lambda dialog: dialog.accept())  # "Revoke this link?"
         owner.click("#share-links button[data-revoke]")
         viewer.wait_for_selector("#panel h2:has-text('Not available')", timeout=30_000)
         assert viewer.evaluate("window.wirelab.cy.nodes().length") == 0

@@ -130,3 +130,41 @@ def test_health_sees_a_running_lab_host(admin_client):
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+def test_a_demo_is_described_once_on_my_labs(client, user):
+    client.force_login(user)
+    card = "too (<code>wget -qO- http://web/</code>)"  # the backticks shown as code
+    assert client.get("/").content.decode().count(card) == 1
+    client.post("/labs/demo/load-balancing/")
+    page = client.get("/").content.decode()
+    assert card not in page  # listed as the user's lab, not again as a card
+    assert page.count('id="demo-load-balancing"') == 1 and 'id="demo-routed"' in page  # a fresh copy
+
+
+def test_the_way_in_for_a_class_and_what_a_student_is_offered(client, user):
+    from labs.classroom.courses import create_course, join
+    from labs.classroom.roles import make_teacher
+
+    for page in ("/", "/accounts/login/"):
+        assert 'href="/join/"' in client.get(page).content.decode(), page
+    wrong = client.post("/join/", {"code": "NOPE1234", "username": "sam", "password": "a-long-pass-1"})
+    assert wrong.status_code == 400 and 'value="sam"' in wrong.content.decode()  # the name is kept
+    make_teacher(user)
+    course = create_course("Nets", user)
+    client.force_login(user)
+    assert 'href="/api/schema/ui/"' in client.get("/").content.decode()  # a teacher builds
+    student = type(user).objects.create_user("sam", password="pw-sam-12345")
+    join(course, student)
+    client.force_login(student)
+    page = client.get("/courses/").content.decode()
+    assert 'href="/api/schema/ui/"' not in page and 'href="/health/"' not in page
+
+
+def test_a_missing_page_is_wirelabs_own_and_says_where_to_go(client, user, settings):
+    settings.DEBUG = False
+    client.force_login(user)
+    response = client.get("/labs/999999/")
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "<h1>Not found</h1>" in page and 'href="/courses/"' in page and "Sign out" in page
