@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Attempt, Course, Exercise, Membership
+from .models import Attempt, Course, CourseMessage, Exercise, Membership
 
 
 class MembershipInline(admin.TabularInline):
@@ -40,3 +40,11 @@ class AttemptAdmin(admin.ModelAdmin):
     list_filter = ["exercise__course", "exercise"]
     search_fields = ["student__username"]
     readonly_fields = ["exercise", "student", "lab", "version", "results", "score", "checking", "checked"]
+
+
+@admin.register(CourseMessage)
+class CourseMessageAdmin(admin.ModelAdmin):
+    list_display = ["course", "sender", "text", "sent"]
+    list_filter = ["course"]
+    search_fields = ["text", "sender__username", "course__name"]
+    raw_id_fields = ["sender"]
