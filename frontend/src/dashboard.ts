@@ -55,6 +55,12 @@ export class Dashboard {
       }
       student.attempts[String(attempt.exercise)] = attempt;
       this.render();
+    } else if (message.type === "joined") {
+      if (!this.grid.students.some((s) => s.username === message.student)) {
+        this.grid.students.push({ username: message.student, attempts: {} });
+        this.render();
+      }
+      this.say(`${message.student} joined the course`);
     } else if (message.type === "message") {
       this.say(`${message.from} sent to the class: ${message.message}`);
     }
@@ -137,6 +143,12 @@ export class Dashboard {
   }
 
   private forms(): void {
+    const copy = this.root.querySelector<HTMLButtonElement>("#copy-join");
+    copy?.addEventListener("click", async () => {
+      const url = this.root.querySelector<HTMLAnchorElement>("#join-url")!.href;
+      await navigator.clipboard?.writeText(url).then(() => this.say(`copied: ${url}`),
+        () => this.say(`copy this link: ${url}`));
+    });
     const broadcast = this.root.querySelector<HTMLFormElement>("#broadcast");
     broadcast?.addEventListener("submit", async (event) => {
       event.preventDefault();

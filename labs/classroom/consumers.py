@@ -45,6 +45,9 @@ class CourseConsumer(AsyncJsonWebsocketConsumer):
     async def course_attempt(self, message):
         await self.send_json({"type": "attempt", "attempt": message["attempt"]})
 
+    async def course_member(self, message):
+        await self.send_json({"type": "joined", "student": message["student"]})
+
     async def course_broadcast(self, message):
         await self.send_json(message["payload"])
 

@@ -14,6 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from . import grading
 from .exercises import add_exercise, read_exercise
 from .models import Course, Membership
 
@@ -51,7 +52,10 @@ def find_course(code: str) -> Course | None:
 
 def join(course: Course, user) -> Membership:
     """`user` joins as a student (a teacher of the course stays a teacher)."""
-    membership, _ = Membership.objects.get_or_create(course=course, user=user)
+    membership, created = Membership.objects.get_or_create(course=course, user=user)
+    if created and membership.role == Membership.Role.STUDENT:
+        course_id, username = course.id, user.username
+        transaction.on_commit(lambda: grading.announce_member(course_id, username))
     return membership
 
 

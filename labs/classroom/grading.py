@@ -77,6 +77,11 @@ def announce(attempt_id: int) -> None:
     _send(group_name(attempt.lab.uid), {"type": "lab.checks", "payload": {"type": "checks", **data}})
 
 
+def announce_member(course_id: int, username: str) -> None:
+    """A student joined: the dashboard shows their row before they start anything."""
+    _send(course_group(course_id), {"type": "course.member", "student": username})
+
+
 def each_result(lab_uid: str, attempt_id: int, result: dict) -> None:
     """One check's result, sent as it comes (the round is stored when it ends)."""
     payload = {"type": "check.result", "attempt": attempt_id, "result": result}

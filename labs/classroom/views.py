@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
@@ -57,14 +58,15 @@ def course_create(request):
 @ensure_csrf_cookie
 def course_page(request, course_id: int):
     course = _course_or_404(request, course_id)
-    if role_in(course, request.user) == Membership.Role.TEACHER:
-        labs = request.user.labs.order_by("name")
-        students = course.members.filter(role=Membership.Role.STUDENT).count()
-        context = {"course": course, "labs": labs, "students": students}
-        return render(request, "classroom/dashboard.html", context)
     mine = {a.exercise_id: a for a in Attempt.objects.filter(student=request.user, exercise__course=course)
             .select_related("lab")}  # fmt: skip
     rows = [(e, mine.get(e.id), instructions_html(e)) for e in course.exercises.all()]
+    if role_in(course, request.user) == Membership.Role.TEACHER:  # the exercises to preview and try, too
+        labs = [lab for lab in request.user.labs.order_by("name") if lab.document.get("exercise")]
+        students = course.members.filter(role=Membership.Role.STUDENT).count()
+        join_url = request.build_absolute_uri(f"{reverse('join')}?code={course.join_code}")
+        context = {"course": course, "labs": labs, "students": students, "rows": rows, "join_url": join_url}
+        return render(request, "classroom/dashboard.html", context)
     return render(request, "classroom/student.html", {"course": course, "rows": rows})
 
 

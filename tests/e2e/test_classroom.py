@@ -53,6 +53,7 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         # the grid drawn by the page's script: its forms are wired up (a click before would reload)
         teacher.wait_for_selector("#grid table.results, #grid p.card")
         code = teacher.inner_text("#join-code")
+        assert teacher.get_attribute("#join-url", "href") == f"{server}/join/?code={code}"
         # ahead of the class: exercise one's two hosts, for two students, started on the lab host
         teacher.click("summary:has-text('Prepare for a class')")
         teacher.select_option("#prepare select[name=exercise]", label="1. Host mode: two servers, one port")
@@ -77,6 +78,7 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         other.fill("#id_password", "another-pass-456")
         other.click("#join")
         other.wait_for_selector("text=1. Host mode: two servers, one port")
+        teacher.wait_for_selector("tr[data-student=kim]")  # on the dashboard before starting anything
         # the palette offers only what the exercise lets a student add; locked nodes are marked
         student.wait_for_selector("#palette .item.container")
         assert student.locator("#palette .item.router").count() == 0

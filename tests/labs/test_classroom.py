@@ -214,6 +214,28 @@ def test_a_teachers_message_waits_unread_for_each_student_and_can_be_read_again(
     assert too_long.status_code == 400 and "500 characters" in str(too_long.data["message"])
 
 
+def test_the_dashboard_previews_the_exercises_and_gives_the_whole_join_link(client, course, teacher):
+    from labs.services import import_lab
+
+    import_lab(EXERCISE, teacher)  # a lab with an exercise section
+    import_lab("name: plain\n", teacher)  # and one without
+    client.force_login(teacher)
+    page = client.get(f"/courses/{course.id}/").content.decode()
+    assert f'href="http://testserver/join/?code={course.join_code}"' in page
+    assert page.count("Try it yourself") == course.exercises.count() == 4
+    assert "In <strong>host mode</strong>" in page  # the instructions, as students read them
+    options = page[
+        page.index('<select name="lab">') : page.index("</select>", page.index('<select name="lab">'))
+    ]
+    assert "bridge-nat" in options and "plain" not in options
+    response = client.post(f"/courses/{course.id}/exercises/{course.exercises.get(order=1).id}/start/")
+    attempt = Attempt.objects.get(student=teacher)  # the teacher's own try, a lab like a student's
+    assert response.status_code == 302 and response["Location"] == f"/labs/{attempt.lab_id}/"
+    assert [
+        s["username"] for s in client_of(teacher).get(f"/api/courses/{course.id}/results/").data["students"]
+    ] == []
+
+
 def _node_id(lab_id: int, name: str) -> int:
     return Lab.objects.get(id=lab_id).nodes.get(name=name).id
 
