@@ -389,12 +389,16 @@ class Editor {
     return true;
   }
 
-  select(selection: Selection): void {
+  /** Show `selection` in the panel; with `adding` (Shift held), the elements selected before stay
+   *  selected (two nodes, then Connect, joins them). */
+  select(selection: Selection, adding = false): void {
     this.share.close();
     this.selection = selection;
-    this.cy.elements().unselect();
-    if (selection?.type === "node") this.cy.getElementById(`n:${selection.name}`).select();
-    if (selection?.type === "network") this.cy.getElementById(`net:${selection.name}`).select();
+    if (!adding) { // with Shift the canvas adds the tapped element to what is selected itself
+      this.cy.elements().unselect();
+      if (selection?.type === "node") this.cy.getElementById(`n:${selection.name}`).select();
+      if (selection?.type === "network") this.cy.getElementById(`net:${selection.name}`).select();
+    }
     this.renderPanel();
   }
 
@@ -425,7 +429,8 @@ class Editor {
         this.link(from, id);
         return;
       }
-      if (id.startsWith("n:")) this.select({ type: "node", name: id.slice(2) });
+      const adding = (event.originalEvent as MouseEvent | undefined)?.shiftKey ?? false;
+      if (id.startsWith("n:")) this.select({ type: "node", name: id.slice(2) }, adding);
       else if (id.startsWith("net:")) this.select({ type: "network", name: id.slice(4) });
     });
     cy.on("tap", "edge", (event) => {
@@ -456,8 +461,9 @@ class Editor {
 
   link(source: string, target: string): void {
     const problem = connect(this.model, source, target);
-    if (problem) this.message(problem, "error");
-    else this.changed();
+    if (problem) return this.message(problem, "error");
+    this.message(""); // "connect pc1 to…" is done
+    this.changed();
   }
 
   tooltip(ends: string[] | undefined, event: MouseEvent): void {
@@ -477,6 +483,9 @@ class Editor {
   contextMenu(id: string, event: MouseEvent): void {
     if (!id.startsWith("n:")) return;
     const name = id.slice(2);
+    if (!this.live.nodes[name] || ["draft", "stopped"].includes(this.live.status.status)) {
+      return this.message(`${name} is not running: deploy the lab for its console, restart and captures`);
+    }
     const menu = $("#menu");
     const node = this.model.doc.nodes?.[name];
     const ifaces = Object.keys(node?.interfaces ?? {}).concat(
@@ -717,7 +726,8 @@ class Editor {
     });
     on("#connect", () => {
       const selected = this.cy.$("node:selected");
-      if (!selected.length) return this.message("select the first node, then press Connect and tap the second", "error");
+      if (selected.length === 2) return this.link(selected[0].id(), selected[1].id()); // two chosen: join them
+      if (!selected.length) return this.message("select the first node (or two, with Shift), then press Connect and tap the second", "error");
       this.connectFrom = selected[0].id();
       $("#connect").classList.add("active");
       this.message(`connect ${selected[0].data("name")} to…`);

@@ -49,10 +49,11 @@ export function portsText(node: NodeDocument): string {
     .join(", ");
 }
 
-function cableControls(end: string, live: LiveState): string {
+function cableControls(end: string, live: LiveState, planned: AssignedAddresses = {}): string {
   const link = live.links[end];
   const state = link ? `${link.oper ?? "?"}${link.cable === "pulled" ? " (cable pulled)" : ""}` : "not deployed";
-  const addresses = link?.addresses?.length ? ` · ${link.addresses.join(", ")}` : "";
+  const addresses = link?.addresses?.length ? ` · ${link.addresses.join(", ")}`
+    : planned[end] ? ` · ${planned[end]} once deployed` : "";
   const counters = live.counters[end];
   const traffic = counters
     ? `<div class="muted">rx ${counters.rx_packets} pkts (${Math.round(counters.rx_bps / 1000)} kbit/s), tx ${counters.tx_packets} pkts (${Math.round(counters.tx_bps / 1000)} kbit/s)</div>`
@@ -116,13 +117,13 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
   }
   if (selection.type === "attachment") {
     const end = `${selection.node}:${selection.iface}`;
-    return `<h2>Cable ${esc(end)}</h2>${cableControls(end, live)}
+    return `<h2>Cable ${esc(end)}</h2>${cableControls(end, live, addresses)}
       <div class="buttons"><button data-action="pull">Pull cable</button><button data-action="plug">Plug cable</button>
       <button data-action="capture">Capture 10 s</button></div>${impairmentForm([end], live)}`;
   }
   const link = doc.links?.[selection.index];
   if (!link) return labSummary(doc, live, problems, spans);
-  return `<h2>Link</h2>${link.endpoints.map((e) => cableControls(e, live)).join("")}
+  return `<h2>Link</h2>${link.endpoints.map((e) => cableControls(e, live, addresses)).join("")}
     ${stitchHtml(spans, [...link.endpoints].sort().join(" -- "))}
     ${field("Subnet", "link-subnet", link.subnet ?? "")}
     <div class="buttons"><button data-action="pull">Pull cable</button><button data-action="plug">Plug cable</button>
@@ -175,9 +176,9 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
         ${field("Address", `address:${ifName}`, iface.address ?? "", 'placeholder="automatic"')}</div>`);
     }
     for (const link of doc.links ?? []) {
-      for (const end of link.endpoints) if (end.startsWith(`${name}:`)) parts.push(cableControls(end, live));
+      for (const end of link.endpoints) if (end.startsWith(`${name}:`)) parts.push(cableControls(end, live, addresses));
     }
-    for (const [ifName] of Object.entries(node.interfaces ?? {})) parts.push(cableControls(`${name}:${ifName}`, live));
+    for (const [ifName] of Object.entries(node.interfaces ?? {})) parts.push(cableControls(`${name}:${ifName}`, live, addresses));
     parts.push(area("Routes", "routes", (node.routes ?? []).map((r) => `${r.to} via ${r.via}`).join("\n"), "default via 198.18.0.1"));
   }
   if (allows(node, "exec")) parts.push(area("Startup commands", "exec", (node.exec ?? []).join("\n"), "one command a line"));
@@ -186,8 +187,8 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
   if (ports.length) parts.push(`<h3>Listening</h3><ul>${ports.map((p: any) => `<li>${esc(p.protocol)} ${esc(p.port)} ${esc(p.process)}</li>`).join("")}</ul>`);
   const published = live.published.filter((p) => p.host === name);
   if (published.length) parts.push(`<h3>Published</h3><ul>${published.map((p) => `<li>${esc(name)}:${esc(p.host_port)} → ${esc(p.container)}:${esc(p.port)}</li>`).join("")}</ul>`);
-  if (kind.has_container) parts.push(`<div class="buttons"><button data-action="console">Console</button><button data-action="restart">Restart</button>${
-    kind.sandboxed && liveNode ? '<button data-action="nat">NAT table</button>' : ""}</div>`);
+  if (kind.has_container && liveNode) parts.push(`<div class="buttons"><button data-action="console">Console</button><button data-action="restart">Restart</button>${
+    kind.sandboxed ? '<button data-action="nat">NAT table</button>' : ""}</div>`);
   if (kind.sandboxed) parts.push('<div id="nat-view"></div>');
   if (kind.has_container && liveNode?.state === "running") parts.push(traceForm());
   parts.push(problemsHtml(problems));
@@ -225,8 +226,8 @@ function labSummary(doc: LabDocument, live: LiveState, problems: Problem[], span
 export function natHtml(node: string, view: { rules: any[]; connections: any[] }, when: string): string {
   const tuple = (t: any) => `${esc(t.src)}${t.sport ? `:${esc(t.sport)}` : ""} → ${esc(t.dst)}${t.dport ? `:${esc(t.dport)}` : ""}`;
   const rules = view.rules.length
-    ? `<table class="nat"><tr><th>chain</th><th>rule</th><th>packets</th></tr>${view.rules.map((r) =>
-      `<tr><td>${esc(r.chain)}</td><td><code>${esc(r.rule)}</code></td><td>${esc(r.packets ?? "")}</td></tr>`).join("")}</table>`
+    ? `<table class="nat"><tr><th>chain</th><th>rule</th><th>packets</th><th>bytes</th></tr>${view.rules.map((r) =>
+      `<tr><td>${esc(r.chain)}</td><td><code>${esc(r.rule)}</code></td><td>${esc(r.packets ?? "")}</td><td>${esc(r.bytes ?? "")}</td></tr>`).join("")}</table>`
     : '<p class="muted">no NAT rules: nothing published, nothing masqueraded</p>';
   const rewrites = view.connections.filter((c) => c.dnat || c.snat);
   const connections = rewrites.length

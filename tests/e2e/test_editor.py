@@ -1,5 +1,6 @@
 """The editor in a real browser: draw, deploy, watch, console; pull a cable; import; refuse."""
 
+import re
 import time
 
 import pytest
@@ -79,12 +80,22 @@ def test_draw_deploy_console_and_pull_a_cable(browser_page):
     page.press("#panel [data-field=ports]", "Tab")
     tap(page, "n:app2")
     page.select_option("#panel [data-field=mode]", "host")
-    for node in ("n:host1", "n:pc1"):
-        tap(page, node)
-        page.click("#connect")
-        tap(page, "n:sw1")
+    tap(page, "n:host1")  # Connect, then the other end
+    page.click("#connect")
+    tap(page, "n:sw1")
+    tap(page, "n:pc1")  # or both ends chosen first (Shift), then Connect
+    page.keyboard.down("Shift")
+    tap(page, "n:sw1")
+    page.keyboard.up("Shift")
+    page.click("#connect")
     saved(page)
+    assert page.inner_text("#message") == ""  # no "connect ... to…" left behind
     assert "host1:10000 → app1:80" in cy(page, "return cy.getElementById('n:host1').data('label');")
+    tap(page, "n:host1")  # a draft: no console or restart to offer, the address it will have
+    assert page.locator("#panel button[data-action=console], #panel button[data-action=restart]").count() == 0
+    assert re.search(
+        r"host1:eth0: not deployed · 198\.18\.\d+\.\d+/24 once deployed", page.inner_text("#panel")
+    )
     screenshot(page, "editor")
     stored = page.evaluate("fetch(`/api/labs/${window.wirelab.labId}/export/?as=json`).then((r) => r.json())")
     assert set(stored["nodes"]) == {"host1", "app1", "app2", "pc1", "sw1"}
