@@ -119,7 +119,7 @@ export function clearJourney(cy: Core): void {
 export const JOURNEY_STYLE: any[] = [
   { selector: "node.packet", style: { shape: "ellipse", width: 14, height: 14, "background-color": "#e07a00", "border-width": 2,
       "border-color": "#ffffff", "z-index": 999, "font-size": 10, "font-weight": "bold", color: "#8a4300", "text-valign": "top",
-      "text-margin-y": -4 } },
+      "text-margin-y": -4, events: "no" } }, // never in the way of a click on what it sits on
   { selector: "node.packet.reply", style: { "background-color": "#1a6ad6", color: "#0d3d80" } },
   { selector: ".traced", style: { "underlay-color": "#e07a00", "underlay-opacity": 0.18, "underlay-padding": 6 } },
   { selector: ".traced-now", style: { "underlay-opacity": 0.4 } },

@@ -156,7 +156,10 @@ class Editor {
   renderPanel(force = true): void {
     if (this.share.isOpen) return;
     const panel = $("#panel");
-    if (!force && panel.contains(document.activeElement) && document.activeElement !== document.body) return;
+    // live updates wait while someone types in the panel (a field would lose its text), not
+    // while a button just pressed holds the focus (a pulled cable's panel must say so)
+    const typing = document.activeElement?.closest("input, textarea, select");
+    if (!force && typing && panel.contains(typing)) return;
     panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses,
       this.spans, this.cni);
     if (this.refused) panel.insertAdjacentHTML("afterbegin", `<div class="refused" role="alert"><b>Not saved:</b> ${esc(this.refused)}
@@ -394,6 +397,10 @@ class Editor {
   select(selection: Selection, adding = false): void {
     this.share.close();
     this.selection = selection;
+    if (this.journey && !(selection?.type === "node" && selection.name === this.journey.node)) {
+      clearJourney(this.cy); // its list is in the traced node's panel: leaving it ends the walk's marks
+      this.journey = null;
+    }
     if (!adding) { // with Shift the canvas adds the tapped element to what is selected itself
       this.cy.elements().unselect();
       if (selection?.type === "node") this.cy.getElementById(`n:${selection.name}`).select();

@@ -49,16 +49,21 @@ export function portsText(node: NodeDocument): string {
     .join(", ");
 }
 
-function cableControls(end: string, live: LiveState, planned: AssignedAddresses = {}): string {
+function cableControls(end: string, live: LiveState, planned: AssignedAddresses = {}, switchPort = false): string {
   const link = live.links[end];
-  const state = link ? `${link.oper ?? "?"}${link.cable === "pulled" ? " (cable pulled)" : ""}` : "not deployed";
+  // a pulled cable is down whatever the far end's carrier said last
+  const running = !["draft", "stopped"].includes(live.status.status);
+  const state = link ? (link.cable === "pulled" ? "down (cable pulled)" : link.oper ?? "?")
+    : running && switchPort ? "a port of the switch's bridge (its cable's state shows at the other end)"
+    : "not deployed";
   const addresses = link?.addresses?.length ? ` · ${link.addresses.join(", ")}`
     : planned[end] ? ` · ${planned[end]} once deployed` : "";
   const counters = live.counters[end];
   const traffic = counters
     ? `<div class="muted">rx ${counters.rx_packets} pkts (${Math.round(counters.rx_bps / 1000)} kbit/s), tx ${counters.tx_packets} pkts (${Math.round(counters.tx_bps / 1000)} kbit/s)</div>`
     : "";
-  return `<div class="end" data-end="${esc(end)}"><b>${esc(end)}</b>: <span class="state-${esc(link?.oper)}">${esc(state)}</span>${esc(addresses)}${traffic}</div>`;
+  const look = link?.cable === "pulled" ? "down" : link?.oper;
+  return `<div class="end" data-end="${esc(end)}"><b>${esc(end)}</b>: <span class="state-${esc(look)}">${esc(state)}</span>${esc(addresses)}${traffic}</div>`;
 }
 
 function impairmentForm(ends: string[], live: LiveState): string {
@@ -123,7 +128,8 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
   }
   const link = doc.links?.[selection.index];
   if (!link) return labSummary(doc, live, problems, spans);
-  return `<h2>Link</h2>${link.endpoints.map((e) => cableControls(e, live, addresses)).join("")}
+  const onSwitch = (end: string) => kindOf(doc.nodes?.[end.split(":")[0]]).bridges_ports;
+  return `<h2>Link</h2>${link.endpoints.map((e) => cableControls(e, live, addresses, onSwitch(e))).join("")}
     ${stitchHtml(spans, [...link.endpoints].sort().join(" -- "))}
     ${field("Subnet", "link-subnet", link.subnet ?? "")}
     <div class="buttons"><button data-action="pull">Pull cable</button><button data-action="plug">Plug cable</button>
