@@ -15,6 +15,8 @@ import { LabModel } from "./model";
 import { esc, natHtml, renderPanel, type Selection, type Spans } from "./panel";
 import { SharePanel } from "./share";
 import { commandFrom } from "./shellwords";
+import { LabJobs } from "./jobs";
+import { MessageLine } from "./messageline";
 import { EditRules } from "./rules";
 import { ConsoleWatch, NodeConsole } from "./terminal";
 import { Viewer } from "./viewer";
@@ -27,6 +29,8 @@ class Editor {
   cy: Core;
   model!: LabModel;
   api: ReturnType<typeof labApi>;
+  line: MessageLine; // the message line under the toolbar
+  jobs: LabJobs; // what the page asks of the lab host
   problems: Problem[] = [];
   conflicts = new Map<string, string>(); // element id -> the name someone wanted for it
   selection: Selection = null;
@@ -53,8 +57,10 @@ class Editor {
   journey: { node: string; journey: Journey; walk: Stop[]; at: number } | null = null; // the last trace
   traceInput = { target: "", protocol: "icmp", port: "" }; // what the trace form last held
 
-  constructor(private labId: number, attemptId?: number, private me = "") {
+  constructor(private labId: number, attemptId?: number, me = "") {
     this.api = labApi(labId);
+    this.line = new MessageLine($("#message"), me);
+    this.jobs = new LabJobs(this.api, this.line, $("#captures"));
     this.cy = createCanvas($("#canvas"));
     this.share = new SharePanel(labId, $("#panel"), () => this.renderPanel());
     if (attemptId) this.exercise = new ExerciseBox(attemptId, $("#exercise"), this.cy, (m, k) => this.message(m, k));
@@ -187,14 +193,7 @@ class Editor {
   }
 
   message(text: string, kind: "error" | "info" = "info"): void {
-    this.messageHtml(esc(text), kind);
-  }
-
-  /** The message line with markup (a link): `html` must be escaped by the caller. */
-  messageHtml(html: string, kind: "error" | "info" = "info"): void {
-    const bar = $("#message");
-    bar.innerHTML = html;
-    bar.className = kind;
+    this.line.say(text, kind);
   }
 
   // Saving ----------------------------------------------------------------------------
@@ -509,8 +508,8 @@ class Editor {
       if (!button) return;
       const action = button.dataset.menu;
       if (action === "console") this.openConsole(name);
-      if (action === "restart") await this.control(() => this.api.nodeAction(name, "restart"), `restarting ${name}`);
-      if (action === "capture") await this.capture(name, button.dataset.iface!);
+      if (action === "restart") await this.jobs.control(() => this.api.nodeAction(name, "restart"), `restarting ${name}`);
+      if (action === "capture") await this.jobs.capture(name, button.dataset.iface!);
     };
     document.addEventListener("click", () => (menu.style.display = "none"), { once: true });
   }
@@ -592,29 +591,29 @@ class Editor {
     if (action === "pull" || action === "plug") {
       for (const end of ends) {
         const [node, iface] = end.split(":");
-        await this.control(() => this.api.cable(node, iface, action === "plug"), `${action === "plug" ? "plugging" : "pulling"} ${end}`);
+        await this.jobs.control(() => this.api.cable(node, iface, action === "plug"), `${action === "plug" ? "plugging" : "pulling"} ${end}`);
       }
     } else if (action === "impair") {
       const value = (name: string) => Number(($(`#panel [data-field="imp-${name}"]`) as HTMLInputElement).value || 0);
       const values = { delay_ms: value("delay_ms"), jitter_ms: value("jitter_ms"), loss_pct: value("loss_pct"), rate_kbit: value("rate_kbit") };
       for (const end of ends) {
         const [node, iface] = end.split(":");
-        await this.control(() => this.api.impair(node, iface, values), `impairing ${end}`);
+        await this.jobs.control(() => this.api.impair(node, iface, values), `impairing ${end}`);
       }
     } else if (action === "capture" && ends.length) {
       const [node, iface] = ends[0].split(":");
-      await this.capture(node, iface);
+      await this.jobs.capture(node, iface);
     } else if (action === "console" && selection?.type === "node") this.openConsole(selection.name);
     else if (action === "nat" && selection?.type === "node") await this.readNat(selection.name);
     else if (action === "trace" && selection?.type === "node") await this.trace(selection.name);
     else if (action === "restart" && selection?.type === "node") {
-      await this.control(() => this.api.nodeAction(selection.name, "restart"), `restarting ${selection.name}`);
+      await this.jobs.control(() => this.api.nodeAction(selection.name, "restart"), `restarting ${selection.name}`);
     }
   }
 
   /** Ask the lab host for a host's NAT rules and connections; shown when the job is done. */
   async readNat(node: string): Promise<void> {
-    const view = await this.result(() => this.api.nat(node), `NAT table of ${node}`, `reading the NAT table of ${node}…`);
+    const view = await this.jobs.result(() => this.api.nat(node), `NAT table of ${node}`, `reading the NAT table of ${node}…`);
     if (view === null) return;
     this.natView = { node, view, when: new Date().toLocaleTimeString() };
     this.message(`NAT table of ${node} read`);
@@ -628,7 +627,7 @@ class Editor {
     const port = ($("#trace-port") as HTMLInputElement).value;
     this.traceInput = { target, protocol, port };
     if (!target) return this.message("trace: say where to (an address, or a name the node knows)", "error");
-    const journey: Journey | null = await this.result(() => this.api.trace(node, target, protocol, Number(port) || undefined),
+    const journey: Journey | null = await this.jobs.result(() => this.api.trace(node, target, protocol, Number(port) || undefined),
       `trace from ${node}`, `tracing ${protocol} from ${node} to ${target}…`);
     if (journey === null) return;
     const walk = stops(journey, this.model.doc);
@@ -643,57 +642,6 @@ class Editor {
   markStop(index: number): void {
     document.querySelectorAll("#trace-view li").forEach((li) =>
       li.classList.toggle("current", Number((li as HTMLElement).dataset.index) === index));
-  }
-
-  /** A job's result once the lab host has done it (null, with the error said, if it failed). */
-  async result(start: () => Promise<{ operation: number }>, what: string, doing: string): Promise<any> {
-    try {
-      const { operation } = await start();
-      this.message(doing);
-      for (let i = 0; i < 60; i++) {
-        await new Promise((resolve) => window.setTimeout(resolve, 500));
-        const op: any = (await this.api.operations()).find((o) => o.id === operation);
-        if (op?.status === "failed") return this.message(`${what}: ${op.error}`, "error"), null;
-        if (op?.status === "succeeded") return op.result;
-      }
-      this.message(`${what}: no answer from the lab host yet`, "error");
-    } catch (error) {
-      this.message((error as Error).message, "error");
-    }
-    return null;
-  }
-
-  async control(call: () => Promise<unknown>, doing: string): Promise<void> {
-    try {
-      await call();
-      this.message(doing);
-    } catch (error) {
-      this.message((error as Error).message, "error");
-    }
-  }
-
-  /** Capture on a cable end; once the lab host has the file, the message line links to it. */
-  async capture(node: string, iface: string, seconds = 10): Promise<void> {
-    const end = `${node}:${iface}`;
-    try {
-      const { id } = await this.api.capture(node, iface, seconds);
-      this.message(`capturing on ${end} for ${seconds} s…`);
-      for (let waited = 0; waited < seconds + 90; waited++) {
-        await new Promise((resolve) => window.setTimeout(resolve, 1000));
-        const capture = await this.api.captureGet(id);
-        if (capture.status === "failed") return this.message(`capture on ${end} failed: ${capture.error}`, "error");
-        if (capture.status !== "done") continue;
-        const empty = capture.size <= 24; // a pcap file's header alone
-        const link = `<a class="pcap" href="/api/captures/${id}/pcap/" download>download ${esc(end)}.pcap</a>`;
-        $("#captures").insertAdjacentHTML("beforeend", `${link} `);
-        return this.messageHtml(empty
-          ? `capture on ${esc(end)} ready, but empty: nothing crossed it in ${seconds} s (send traffic while it captures) · ${link}`
-          : `capture on ${esc(end)} ready (${Math.max(1, Math.round(capture.size / 1024))} KiB): ${link}, open it in Wireshark`);
-      }
-      this.message(`capture on ${end}: no answer from the lab host yet`, "error");
-    } catch (error) {
-      this.message((error as Error).message, "error");
-    }
   }
 
   openConsole(node: string): void {
@@ -870,7 +818,7 @@ class Editor {
         this.cy.resize();
       }
       const lab = await this.api.get();
-      if (op.status === "succeeded") this.sayStatus({ status: lab.status, reason: lab.status_reason });
+      if (op.status === "succeeded") this.line.sayStatus({ status: lab.status, reason: lab.status_reason });
       this.onStatus(lab.status, lab.status_reason);
       this.absorb(lab); // what the deploy placed where (a lab spanning lab hosts)
       this.renderPanel(false);
@@ -894,7 +842,7 @@ class Editor {
     this.live = state;
     this.onStatus(state.status.status, state.status.reason);
     const troubled = state.status.status === "degraded" || state.status.status === "failed";
-    if ((before && before !== state.status.status) || (!before && troubled)) this.sayStatus(state.status);
+    if ((before && before !== state.status.status) || (!before && troubled)) this.line.sayStatus(state.status);
     if (before && before !== state.status.status && state.status.status !== "deploying") {
       // a deploy or destroy ended: what it placed where, and what the CNI plugins gave; a journey
       // traced before is history
@@ -904,22 +852,6 @@ class Editor {
     }
     paint(this.cy, state);
     this.renderPanel(false);
-  }
-
-  /** The lab's status changed: say so in the message line (in place of what it said about the
-   *  operation before), naming who did it when it was someone else. */
-  sayStatus(status: LiveState["status"]): void {
-    const other = status.by && status.by !== this.me ? status.by : "";
-    const sentences: Record<string, string> = {
-      deploying: other ? `${other} is starting this lab` : "starting the lab…",
-      destroying: other ? `${other} is stopping this lab` : "stopping the lab…",
-      stopped: other ? `this lab was stopped by ${other}` : "the lab is stopped",
-      running: "the lab is running",
-      degraded: `the lab runs, degraded: ${status.reason}`,
-      failed: `the lab failed: ${status.reason}`,
-    };
-    const sentence = sentences[status.status];
-    if (sentence) this.message(sentence, status.status === "failed" || status.status === "degraded" || other ? "error" : "info");
   }
 
   onSocket(up: boolean): void {
