@@ -35,6 +35,18 @@ def watch_errors(page, errors: list) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
 
 
+def joined_from_the_link(browser, base: str, code: str, username: str, errors: list):
+    """A new student's page: signed up through the course's join link, on the course's page."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    watch_errors(page, errors)
+    page.goto(f"{base}/join/?code={code}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", f"a-long-pass-for-{username}")
+    page.click("#join")
+    page.wait_for_selector("text=1. Host mode: two servers, one port")
+    return page
+
+
 def stored_document(lab_id: int) -> dict:
     return outside_the_browser_loop(lambda: Lab.objects.get(id=lab_id).document)
 
@@ -61,23 +73,11 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         teacher.click("#prepare button[type=submit]")
         teacher.wait_for_selector("#message:has-text('machine(s) for 2 student(s)')")
 
-        student = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        watch_errors(student, errors)
-        student.goto(f"{server}/join/?code={code}")
-        student.fill("#id_username", "sam")
-        student.fill("#id_password", "a-long-pass-123")
-        student.click("#join")
-        student.wait_for_selector("text=1. Host mode: two servers, one port")
+        student = joined_from_the_link(browser, server, code, "sam", errors)
         student.locator(".exercise-card", has_text="1. Host mode").locator("button[type=submit]").click()
         student.wait_for_selector("#exercise .check")
         lab_id = int(student.get_attribute("#editor", "data-lab-id"))
-        other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # a second student
-        watch_errors(other, errors)
-        other.goto(f"{server}/join/?code={code}")
-        other.fill("#id_username", "kim")
-        other.fill("#id_password", "another-pass-456")
-        other.click("#join")
-        other.wait_for_selector("text=1. Host mode: two servers, one port")
+        other = joined_from_the_link(browser, server, code, "kim", errors)  # a second student
         teacher.wait_for_selector("tr[data-student=kim]")  # on the dashboard before starting anything
         # the palette offers only what the exercise lets a student add; locked nodes are marked
         student.wait_for_selector("#palette .item.container")
