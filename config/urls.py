@@ -27,6 +27,9 @@ urlpatterns = [
     ),
     path("courses/<int:course_id>/exercises/new/", classroom.exercise_add, name="course-exercise-add"),
     path(
+        "courses/<int:course_id>/attempts/<int:attempt_id>/lab/", classroom.lab_watch, name="course-lab-watch"
+    ),
+    path(
         "courses/<int:course_id>/attempts/<int:attempt_id>/console/",
         classroom.console_watch,
         name="course-console-watch",

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from labs.models import Lab
 
 from . import sharing
+from .access import watchable
 from .classroom.exercises import shell_refusal
 from .live import state as live
 from .snapshots import full_snapshot
@@ -29,6 +30,11 @@ def _own_lab(user, lab_id: int) -> Lab | None:
     if not user or not user.is_authenticated:
         return None
     return Lab.objects.filter(id=lab_id, owner=user).first()
+
+
+@database_sync_to_async
+def _watched_lab(user, lab_id: int) -> Lab | None:
+    return watchable(user).filter(id=lab_id).first()
 
 
 class SnapshotBudget:
@@ -103,24 +109,27 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
 
 class LabConsumer(LiveConsumer):
-    """`/ws/labs/<id>/`: the owner's socket. It may also send `{"type": "present", ...}`: what
-    the owner shows, for viewers of the lab's presenting share links."""
+    """`/ws/labs/<id>/`: the socket of the lab's owner, and of those who may watch it (a course's
+    teachers). The owner may also send `{"type": "present", ...}`: what the owner shows, for
+    viewers of the lab's presenting share links."""
 
     SNAPSHOT_LONGEST_WAIT = 10.0  # seconds a snapshot may wait for its user's turn
     PRESENT_INTERVAL = 0.05  # seconds between presentation updates passed on
 
     async def connect(self):
-        self.lab = await _own_lab(self.scope.get("user"), self.scope["url_route"]["kwargs"]["lab_id"])
+        user = self.scope.get("user")
+        self.lab = await _watched_lab(user, self.scope["url_route"]["kwargs"]["lab_id"])
         if self.lab is None:
             await self.close(code=FORBIDDEN)
             return
+        self.owner = self.lab.owner_id == user.id
         await self.join(live.group_name(self.lab.uid))
         await self.accept()
         await self.send_snapshot()
 
     async def send_snapshot(self) -> None:
         """The snapshot, in the user's turn (a request that would wait long is dropped)."""
-        delay = SNAPSHOTS.wait_for(self.lab.owner_id, asyncio.get_running_loop().time())
+        delay = SNAPSHOTS.wait_for(self.scope["user"].id, asyncio.get_running_loop().time())
         if delay > self.SNAPSHOT_LONGEST_WAIT:
             return
         await asyncio.sleep(delay)
@@ -132,7 +141,7 @@ class LabConsumer(LiveConsumer):
             return
         if content.get("type") == "snapshot":
             await self.ask_snapshot()
-        elif content.get("type") == "present":
+        elif content.get("type") == "present" and self.owner:
             await self._present(content)
 
     async def _present(self, content: dict) -> None:
@@ -148,7 +157,7 @@ class LabConsumer(LiveConsumer):
 
     async def lab_access(self, message):
         """Sent when a lab is deleted or changes hands: close if this user lost it."""
-        if await _own_lab(self.scope.get("user"), self.lab.id) is None:
+        if await _watched_lab(self.scope.get("user"), self.lab.id) is None:
             await self.close(code=FORBIDDEN)
 
 

@@ -79,13 +79,16 @@ def check_cni_plugins(lab: Lab, doc: LabDoc) -> None:
                 )
 
 
-def beat(name: str, containers: int | None, memory_free_mb: int = 0) -> bool:
-    """Alive now; `containers` running (None: unknown this time, the last count stays) and the
-    memory it has available. False when the lab host must register again: its record is gone,
-    or it was found lost meanwhile."""
-    counted = {} if containers is None else {"containers": containers}
+def beat(name: str, containers: int | None, memory_free_mb: int = 0, warm: list[dict] | None = None) -> bool:
+    """Alive now; `containers` running (None: unknown this time, the last count stays), the
+    memory it has available and its warm sandboxes per image (None: unknown, the last stays).
+    False when the lab host must register again: its record is gone, or it was found lost
+    meanwhile."""
+    counted: dict = {} if containers is None else {"containers": containers}
     if memory_free_mb:
         counted["memory_free_mb"] = memory_free_mb
+    if warm is not None:
+        counted["warm"] = warm
     mine = LabHost.objects.filter(name=name, lost_since__isnull=True)
     return bool(mine.update(last_heartbeat=timezone.now(), **counted))
 

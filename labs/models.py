@@ -235,6 +235,9 @@ class LabHost(models.Model):
     cni_plugins = models.JSONField(
         default=list, blank=True, help_text="the CNI plugin types it has, as it said when it registered"
     )
+    warm = models.JSONField(
+        default=list, blank=True, help_text="its warm sandboxes at its last heartbeat: image, size, ready"
+    )
 
     class Meta:
         ordering = ["name"]

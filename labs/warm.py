@@ -33,15 +33,34 @@ def taking_labs() -> list[str]:
     return sorted(names) or [settings.WIRELAB_LABHOST]
 
 
-def prepare(doc: LabDoc, students: int) -> dict:
-    """Ask each lab host that takes labs for its share of `students` labs' warm sandboxes
-    (placement spreads the class over them); returns what was asked of whom."""
-    from celery import current_app
-
+def _shares(doc: LabDoc, students: int) -> tuple[list[str], dict[str, int]]:
+    """The lab hosts taking labs, and the warm sandboxes per image each keeps for its share of
+    `students` labs (placement spreads the class over them)."""
     per_lab = warmable_per_lab(doc)
     hosts = taking_labs()
     share = math.ceil(students / len(hosts))
-    counts = {image: count * share for image, count in per_lab.items()}
+    return hosts, {image: count * share for image, count in per_lab.items()}
+
+
+def readiness(doc: LabDoc, students: int) -> dict:
+    """How many of the warm sandboxes a class of `students` needs are ready now, as the lab
+    hosts said at their last heartbeat: `ready` of `wanted`, and per lab host."""
+    hosts, counts = _shares(doc, students)
+    reported = {h.name: h.warm for h in LabHost.objects.filter(name__in=hosts)}
+    per_host = {}
+    for name in hosts:
+        ready = {row["image"]: row["ready"] for row in reported.get(name) or []}
+        per_host[name] = sum(min(ready.get(image, 0), count) for image, count in counts.items())
+    wanted = sum(counts.values()) * len(hosts)
+    return {"students": students, "wanted": wanted, "ready": sum(per_host.values()), "per_lab_host": per_host}
+
+
+def prepare(doc: LabDoc, students: int) -> dict:
+    """Ask each lab host that takes labs for its share of `students` labs' warm sandboxes;
+    returns what was asked of whom."""
+    from celery import current_app
+
+    hosts, counts = _shares(doc, students)
     if counts:
         for name in hosts:
             current_app.send_task(

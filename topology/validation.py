@@ -263,11 +263,15 @@ def _check_pool_subnet(path: str, net) -> list[Problem]:
 def _check_interfaces(doc: LabDoc, res: Resolved) -> list[Problem]:
     out = []
     seen: dict[tuple[str | None, str], str] = {}
+    reach: dict[str, list] = {}  # node -> the subnets its interfaces are on, where known
     for iface in res.interfaces.values():
         node = doc.nodes[iface.node]
         kind = get_kind(node.kind)
         domain = res.domains.get(iface.domain) if iface.domain else None
         subnet = domain.subnet if domain else None
+        address = static_ip(iface.address)
+        on = subnet or (address.network if address else None)
+        reach.setdefault(iface.node, []).append(on)
         path = iface.path + (".address" if iface.address is not None else "")
         if kind is not None and not kind.has_interfaces:
             out.append(error(iface.path, f"a {node.kind} has no interfaces of its own"))
@@ -299,10 +303,25 @@ def _check_interfaces(doc: LabDoc, res: Resolved) -> list[Problem]:
             if route.to != "default" and parse_subnet(route.to) is None:
                 out.append(error(path + ".to", f"'{route.to}' is not a subnet or 'default'"))
             try:
-                ipaddress.ip_address(route.via)
+                via = ipaddress.ip_address(route.via)
             except ValueError:
                 out.append(error(path + ".via", f"'{route.via}' is not an address"))
+                continue
+            if (problem := _unreachable(node_name, via, reach.get(node_name, []))) is not None:
+                out.append(warning(path + ".via", problem))
     return out
+
+
+def _unreachable(node: str, via, subnets: list) -> str | None:
+    """Why `node` cannot use a route through `via`: none of its interfaces is on via's subnet
+    (a node pasted or recabled keeps routes its new place cannot use). None when it can, or
+    when an interface's subnet is not known before deploying."""
+    if not subnets:
+        return f"{node} has no interface to reach {via} through: the route cannot be used"
+    if None in subnets or any(via in subnet for subnet in subnets):
+        return None
+    on = ", ".join(sorted({str(s) for s in subnets}))
+    return f"{via} is on none of {node}'s subnets ({on}): the route cannot be used"
 
 
 def _host_addresses(res: Resolved, assignments: Assignments, host: str) -> list:

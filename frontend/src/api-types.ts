@@ -72,24 +72,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/attempts/{id}/view/": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** @description A read-only live view of the student's lab for a teacher: a view link that expires
-         *     in a few hours (the previous one the teacher made for this lab is revoked). */
-        post: operations["attempts_view_create"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/captures/{id}/": {
         parameters: {
             query?: never;
@@ -307,10 +289,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** @description POST: have the lab hosts start this exercise's sandboxes ahead of a class (teachers):
+         *     each student's Start then claims warm ones instead of waiting for them to start.
+         *     GET `?students=N`: how many of those are ready now (`ready` of `wanted`). */
+        get: operations["exercises_prepare_retrieve"];
         put?: never;
-        /** @description Have the lab hosts start this exercise's sandboxes ahead of a class (teachers): each
-         *     student's Start then claims warm ones instead of waiting for them to start. */
+        /** @description POST: have the lab hosts start this exercise's sandboxes ahead of a class (teachers):
+         *     each student's Start then claims warm ones instead of waiting for them to start.
+         *     GET `?students=N`: how many of those are ready now (`ready` of `wanted`). */
         post: operations["exercises_prepare_create"];
         delete?: never;
         options?: never;
@@ -2168,30 +2154,6 @@ export interface operations {
             };
         };
     };
-    attempts_view_create: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A unique integer value identifying this attempt. */
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-        };
-    };
     captures_retrieve: {
         parameters: {
             query?: never;
@@ -2586,9 +2548,49 @@ export interface operations {
             };
         };
     };
+    exercises_prepare_retrieve: {
+        parameters: {
+            query?: {
+                /** @description GET: the class's size */
+                students?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this exercise. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     exercises_prepare_create: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description GET: the class's size */
+                students?: number;
+            };
             header?: never;
             path: {
                 /** @description A unique integer value identifying this exercise. */
@@ -2604,6 +2606,16 @@ export interface operations {
             };
         };
         responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             202: {
                 headers: {
                     [name: string]: unknown;

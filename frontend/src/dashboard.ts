@@ -12,6 +12,7 @@ export class Dashboard {
   private grid: Grid = { exercises: [], students: [] };
   private socket: WebSocket | null = null;
   private delay = 500;
+  private preparing: object | null = null; // the preparation being followed (a new one replaces it)
 
   constructor(private courseId: number, private root: HTMLElement) {}
 
@@ -126,8 +127,7 @@ export class Dashboard {
       actions.append(b);
     };
     button("View", async () => {
-      const link = await api<{ url: string }>("POST", `/api/attempts/${attempt.id}/view/`);
-      window.open(link.url, "_blank", "noopener");
+      window.open(`/courses/${this.courseId}/attempts/${attempt.id}/lab/`, "_blank", "noopener");
     });
     button("Console", async () => {
       window.open(`/courses/${this.courseId}/attempts/${attempt.id}/console/`, "_blank", "noopener");
@@ -140,6 +140,22 @@ export class Dashboard {
     });
     cell.append(actions);
     return cell;
+  }
+
+  /** Say how many of the prepared machines are ready, as the lab hosts report them, until all
+   *  are (or, after ten minutes, how many were). */
+  private async followPreparation(exercise: string, students: number, note: string): Promise<void> {
+    const token = (this.preparing = {});
+    for (let waited = 0; waited <= 600 && this.preparing === token; waited += 2) {
+      const now = await api<{ ready: number; wanted: number; per_lab_host: Record<string, number> }>(
+        "GET", `/api/exercises/${exercise}/prepare/?students=${students}`);
+      const hosts = Object.keys(now.per_lab_host).length;
+      const on = hosts === 1 ? "on the lab host" : `on ${hosts} lab hosts`;
+      if (now.ready >= now.wanted) return this.say(`Ready for ${students} student(s): ${now.wanted} machine(s) warm ${on}.${note}`);
+      this.say(`Preparing: ${now.ready} of ${now.wanted} machine(s) ready ${on}…${note}`);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+    if (this.preparing === token) this.say("Still preparing after ten minutes: students who start now wait for their machines.", "error");
   }
 
   private forms(): void {
@@ -167,10 +183,11 @@ export class Dashboard {
         const asked = await api<{ per_lab_host: Record<string, number>; lab_hosts: string[]; note?: string }>(
           "POST", `/api/exercises/${exercise}/prepare/`, { students });
         const count = Object.values(asked.per_lab_host).reduce((a, b) => a + b, 0);
+        if (!count) return this.say("Nothing to prepare: this exercise's machines all start as they are deployed.");
         const where = asked.lab_hosts.length === 1 ? "the lab host is" : `${asked.lab_hosts.length} lab hosts are each`;
-        this.say(count ? `Preparing: ${where} starting ${count} machine(s) for ${students} student(s).` +
-          (asked.note ? ` Note: ${asked.note}.` : "")
-          : "Nothing to prepare: this exercise's machines all start as they are deployed.");
+        const note = asked.note ? ` Note: ${asked.note}.` : "";
+        this.say(`Preparing: ${where} starting ${count} machine(s) for ${students} student(s).${note}`);
+        await this.followPreparation(exercise, students, note);
       } catch (error) { this.say((error as Error).message, "error"); }
     });
     const roster = this.root.querySelector<HTMLFormElement>("#roster");

@@ -22,7 +22,7 @@ export interface LiveOptions {
   path: string; // the socket's path, e.g. /ws/labs/7/
   onChange: (state: LiveState) => void;
   onLink: (up: boolean) => void;
-  onOperation?: (event: any) => void;
+  onJob?: (event: any) => void; // a job's progress or end: an operation's, a capture's
   hello?: () => object; // the first message after each connect (a share link's join)
   onOther?: (message: any) => void; // messages other than state: present, joined, error
   onEnd?: (code: number) => void; // closed for good: access refused or withdrawn
@@ -91,8 +91,8 @@ export class LiveConnection {
       this.state.seq = message.seq;
       for (const event of message.events) {
         apply(this.state, event);
-        // deploy and destroy progress comes over the socket: no polling while it is open
-        if (event.type === "operation") this.options.onOperation?.(event);
+        // jobs are followed over the socket: no polling while it is open
+        if (event.type === "operation" || event.type === "capture") this.options.onJob?.(event);
       }
       // a deploy or destroy changes what is published: the snapshot has it
       if (message.events.some((e: any) => e.type === "lab.status")) this.socket?.send(JSON.stringify({ type: "snapshot" }));

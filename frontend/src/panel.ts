@@ -4,7 +4,7 @@ import { allows, kindOf } from "./kinds";
 import { type AssignedAddresses, type AssignedPorts, portEntry } from "./canvas";
 import type { LiveState } from "./live";
 import { esc } from "./dom";
-import { commandText } from "./shellwords";
+import { NODE_FIELDS } from "./fields";
 
 export type Selection =
   | { type: "node"; name: string }
@@ -19,8 +19,14 @@ function field(label: string, name: string, value: unknown, attrs = ""): string 
   return `<label>${label}<input data-field="${name}" value="${esc(value)}" ${attrs}></label>`;
 }
 
-function area(label: string, name: string, value: string, hint = ""): string {
-  return `<label>${label}<textarea data-field="${name}" rows="3" placeholder="${esc(hint)}">${esc(value)}</textarea></label>`;
+function area(label: string, name: keyof typeof NODE_FIELDS, node: NodeDocument, hint = ""): string {
+  const text = NODE_FIELDS[name].text(node);
+  return `<label>${label}<textarea data-field="${name}" rows="3" placeholder="${esc(hint)}">${esc(text)}</textarea></label>`;
+}
+
+/** A number the impairment form reads when it is applied (not a field of the document). */
+function setting(label: string, name: string, value: unknown, attrs: string): string {
+  return `<label>${label}<input data-impair="${name}" value="${esc(value)}" type="number" min="0" ${attrs}></label>`;
 }
 
 function problemsHtml(problems: Problem[]): string {
@@ -40,13 +46,6 @@ function handedOut(name: string, node: NodeDocument, assigned: AssignedPorts): s
     if (port.host !== "auto" || value === undefined) return "";
     return (node.mode ?? "bridge") === "host" ? `PORT${index} = ${value}` : `auto → ${value}`;
   }).filter(Boolean).join(", ");
-}
-
-export function portsText(node: NodeDocument): string {
-  return ((node.ports ?? []) as any[])
-    .map((p) => (typeof p !== "object" ? String(p) : p.container == null ? String(p.host)
-      : `${p.host}:${p.container}${p.protocol === "udp" ? "/udp" : ""}`))
-    .join(", ");
 }
 
 function cableControls(end: string, live: LiveState, planned: AssignedAddresses = {}, switchPort = false): string {
@@ -69,10 +68,10 @@ function cableControls(end: string, live: LiveState, planned: AssignedAddresses 
 function impairmentForm(ends: string[], live: LiveState): string {
   const current = live.impairments[ends[0]] ?? {};
   return `<fieldset><legend>Impairment (what the ${ends.length > 1 ? "ends receive" : "interface receives"})</legend>
-    ${field("Delay ms", "imp-delay_ms", current.delay_ms ?? 0, 'type="number" min="0"')}
-    ${field("Jitter ms", "imp-jitter_ms", current.jitter_ms ?? 0, 'type="number" min="0"')}
-    ${field("Loss %", "imp-loss_pct", current.loss_pct ?? 0, 'type="number" min="0" max="100"')}
-    ${field("Rate kbit/s (0: none)", "imp-rate_kbit", current.rate_kbit ?? 0, 'type="number" min="0"')}
+    ${setting("Delay ms", "delay_ms", current.delay_ms ?? 0, "")}
+    ${setting("Jitter ms", "jitter_ms", current.jitter_ms ?? 0, "")}
+    ${setting("Loss %", "loss_pct", current.loss_pct ?? 0, 'max="100"')}
+    ${setting("Rate kbit/s (0: none)", "rate_kbit", current.rate_kbit ?? 0, "")}
     ${current.error ? `<div class="error">${esc(current.error)}</div>` : ""}
     <button data-action="impair">Apply impairment</button></fieldset>`;
 }
@@ -131,7 +130,7 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
   const onSwitch = (end: string) => kindOf(doc.nodes?.[end.split(":")[0]]).bridges_ports;
   return `<h2>Link</h2>${link.endpoints.map((e) => cableControls(e, live, addresses, onSwitch(e))).join("")}
     ${stitchHtml(spans, [...link.endpoints].sort().join(" -- "))}
-    ${field("Subnet", "link-subnet", link.subnet ?? "")}
+    ${field("Subnet", "subnet", link.subnet ?? "")}
     <div class="buttons"><button data-action="pull">Pull cable</button><button data-action="plug">Plug cable</button>
     <button data-action="capture">Capture 10 s</button></div>
     ${impairmentForm(link.endpoints, live)}
@@ -169,25 +168,25 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
     parts.push(`<label>Host<select data-field="host">${hosts.map((h) => `<option ${h === node.host ? "selected" : ""}>${esc(h)}</option>`).join("")}</select></label>`);
     const modes = ["host", "bridge", "none", ...overlays.map((o) => `overlay:${o}`)];
     parts.push(`<label>Mode<select data-field="mode">${modes.map((m) => `<option ${m === (node.mode ?? "bridge") ? "selected" : ""}>${esc(m)}</option>`).join("")}</select></label>`);
-    parts.push(field("Command", "command", commandText(node.command as string | string[] | null), 'placeholder="the image\'s own; sh -c \'...\' for a shell line"'));
-    parts.push(field("Ports", "ports", portsText(node), 'placeholder="10000:80, auto:443 (bridge) or 80, auto (host)"'));
+    parts.push(field("Command", "command", NODE_FIELDS.command.text(node), 'placeholder="the image\'s own; sh -c \'...\' for a shell line"'));
+    parts.push(field("Ports", "ports", NODE_FIELDS.ports.text(node), 'placeholder="10000:80, auto:443 (bridge) or 80, auto (host)"'));
     const handed = handedOut(name, node, assigned);
     if (handed) parts.push(`<div class="muted handed-out">handed out: ${esc(handed)}</div>`);
-    parts.push(area("Environment", "env", Object.entries(node.env ?? {}).map(([k, v]) => `${k}=${v}`).join("\n"), "KEY=value"));
+    parts.push(area("Environment", "env", node, "KEY=value"));
   }
   if (allows(node, "routes")) {
     parts.push(`<h3>Interfaces</h3>`);
     for (const [ifName, iface] of Object.entries(node.interfaces ?? {})) {
       parts.push(`<div class="iface">${esc(ifName)} on ${esc(iface.network ?? "a link")}
-        ${field("Address", `address:${ifName}`, iface.address ?? "", 'placeholder="automatic"')}</div>`);
+        ${field("Address", "address", iface.address ?? "", `data-iface="${esc(ifName)}" placeholder="automatic"`)}</div>`);
     }
     for (const link of doc.links ?? []) {
       for (const end of link.endpoints) if (end.startsWith(`${name}:`)) parts.push(cableControls(end, live, addresses));
     }
     for (const [ifName] of Object.entries(node.interfaces ?? {})) parts.push(cableControls(`${name}:${ifName}`, live, addresses));
-    parts.push(area("Routes", "routes", (node.routes ?? []).map((r) => `${r.to} via ${r.via}`).join("\n"), "default via 198.18.0.1"));
+    parts.push(area("Routes", "routes", node, "default via 198.18.0.1"));
   }
-  if (allows(node, "exec")) parts.push(area("Startup commands", "exec", (node.exec ?? []).join("\n"), "one command a line"));
+  if (allows(node, "exec")) parts.push(area("Startup commands", "exec", node, "one command a line"));
   parts.push(kernelView(name, node, live, addresses));
   const ports = live.ports[name]?.listening ?? [];
   if (ports.length) parts.push(`<h3>Listening</h3><ul>${ports.map((p: any) => `<li>${esc(p.protocol)} ${esc(p.port)} ${esc(p.process)}</li>`).join("")}</ul>`);
@@ -220,7 +219,7 @@ function labSummary(doc: LabDocument, live: LiveState, problems: Problem[], span
   const services = Object.entries((doc as any).services ?? {}).map(([name, s]: [string, any]) =>
     `<li><b>${esc(name)}</b> ${esc(s.address)}:${esc(s.port)}${s.protocol === "udp" ? "/udp" : ""} → ${esc((s.backends ?? []).join(", "))}</li>`).join("");
   return `<h2>${esc(doc.name)}</h2><p class="muted">${esc(doc.description ?? "")}</p>
-    <p>Drag from the palette to add, drag from a node's handle to another to connect; select to edit.</p>
+    <p class="how-to">Drag from the palette to add, drag from a node's handle to another to connect; select to edit.</p>
     ${services ? `<h3>Services <span class="muted">(balanced round robin by every host's kernel)</span></h3><ul class="services">${services}</ul>` : ""}
     ${hosts.length ? `<h3>Lab hosts</h3><p class="spans">runs on ${esc(hosts.join(", "))}</p><ul class="stitches">${stitched}</ul>` : ""}
     ${published ? `<h3>Published ports</h3><ul>${published}</ul>` : ""}

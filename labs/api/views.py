@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labs import controls, lifecycle, services
+from labs.access import watchable
 from labs.models import Capture, Lab
 from labs.snapshots import full_snapshot
 from labs.store.documents import edit_document, save_document
@@ -64,10 +65,13 @@ class LabViewSet(viewsets.ModelViewSet):
     """Your labs. Import, export and validate work on whole lab documents."""
 
     serializer_class = LabSerializer
+    WATCHED = {"retrieve", "export", "operations", "state", "events"}  # what a watcher may read
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Lab.objects.none()
+        if self.request.method == "GET" and self.action in self.WATCHED:
+            return watchable(self.request.user).select_related("owner")
         return Lab.objects.filter(owner=self.request.user).select_related("owner")
 
     def perform_destroy(self, lab):

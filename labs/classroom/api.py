@@ -11,10 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
 
 from django.http import HttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from kombu.exceptions import KombuError
@@ -24,11 +22,11 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from labs import lifecycle, sharing, warm
+from labs import lifecycle, warm
 from labs.api.control import refused
 from labs.api.documents import document_text
 from labs.api.views import DOCUMENT_BODY, DOCUMENT_PARSERS
-from labs.models import Lab, ShareLink
+from labs.models import Lab
 from topology.problems import TopologyError
 
 from . import attempts, courses, grading, messages
@@ -43,8 +41,6 @@ from .exercises import (
 )
 from .models import Attempt, Course, Exercise, Membership
 from .roles import can_teach, courses_of, role_in, teaches
-
-TEACHER_VIEW_HOURS = 4
 
 
 class JoinThrottle(UserRateThrottle):
@@ -285,17 +281,25 @@ class ExerciseViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             status=status.HTTP_202_ACCEPTED,
         )
 
-    @extend_schema(request=PrepareSerializer, responses={202: OpenApiTypes.OBJECT})
-    @action(detail=True, methods=["post"])
+    @extend_schema(
+        request=PrepareSerializer,
+        parameters=[OpenApiParameter("students", int, description="GET: the class's size")],
+        responses={202: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get", "post"])
     def prepare(self, request, pk=None):
-        """Have the lab hosts start this exercise's sandboxes ahead of a class (teachers): each
-        student's Start then claims warm ones instead of waiting for them to start."""
+        """POST: have the lab hosts start this exercise's sandboxes ahead of a class (teachers):
+        each student's Start then claims warm ones instead of waiting for them to start.
+        GET `?students=N`: how many of those are ready now (`ready` of `wanted`)."""
         exercise = self.get_object()
         _must_teach(exercise.course, request.user)
-        asked = PrepareSerializer(data=request.data)
+        asked = PrepareSerializer(data=request.query_params if request.method == "GET" else request.data)
         asked.is_valid(raise_exception=True)
+        students = asked.validated_data["students"]
         try:
-            done = warm.prepare(template_of(exercise), asked.validated_data["students"])
+            if request.method == "GET":
+                return Response(warm.readiness(template_of(exercise), students))
+            done = warm.prepare(template_of(exercise), students)
         except TopologyError as exc:  # an image no longer allowed, since the exercise was written
             raise ValidationError({"document": [str(p) for p in exc.problems]}) from None
         except (KombuError, OSError) as exc:
@@ -392,17 +396,3 @@ class AttemptViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         except lifecycle.OperationRefused as exc:
             return refused(exc)
         return Response({"operation": op.id}, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT})
-    @action(detail=True, methods=["post"])
-    def view(self, request, pk=None):
-        """A read-only live view of the student's lab for a teacher: a view link that expires
-        in a few hours (the previous one the teacher made for this lab is revoked)."""
-        attempt = self._teacher()
-        for old in sharing.active_links(attempt.lab).filter(created_by=request.user, label="teacher view"):
-            sharing.revoke(old)
-        expires = timezone.now() + timedelta(hours=TEACHER_VIEW_HOURS)
-        _, token = sharing.create_link(
-            attempt.lab, request.user, mode=ShareLink.Mode.VIEW, label="teacher view", expires=expires
-        )
-        return Response({"url": f"/s/#{token}", "token": token}, status=status.HTTP_201_CREATED)

@@ -1,17 +1,19 @@
-"""A student's lab keeps to its exercise's rules and its course's limit, and is checked after each
-deploy."""
+"""A student's lab keeps to its exercise's rules and its course's limit, is checked after each
+deploy, and is watched by the course's teachers."""
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from ..access import let_watch
 from ..lifecycle import quota_rule
 from ..models import Operation
 from ..store.documents import guard_edits
 from .attempts import course_quota_problem, request_check
 from .exercises import student_edit_problems
 from .grading import announce
-from .models import Attempt
+from .models import Attempt, Membership
 
 
 @guard_edits
@@ -21,6 +23,13 @@ def exercise_rules(lab, doc):
 
 
 quota_rule(course_quota_problem)
+
+
+@let_watch
+def teachers_watch_their_students(user) -> Q:
+    """A course's teachers watch the labs of its exercises' attempts."""
+    teaching = Membership.objects.filter(user=user, role=Membership.Role.TEACHER).values("course_id")
+    return Q(attempt__exercise__course_id__in=teaching)
 
 
 @receiver(post_save, sender=Operation)

@@ -118,8 +118,16 @@ def exercise_add(request, course_id: int):
 
 
 @login_required
-def console_watch(request, course_id: int, attempt_id: int):
-    """A teacher follows what a student's consoles on one node print (read-only)."""
+@ensure_csrf_cookie
+def lab_watch(request, course_id: int, attempt_id: int):
+    """A teacher watches a student's lab as the student sees it, read-only: the same diagram,
+    live, with the exercise's checks and their results."""
+    attempt = _taught_attempt(request, course_id, attempt_id)
+    return render(request, "labs/lab.html", {"lab": attempt.lab, "attempt": attempt, "watching": True})
+
+
+def _taught_attempt(request, course_id: int, attempt_id: int) -> Attempt:
+    """The attempt, if the user teaches its course (404 otherwise, as if it did not exist)."""
     attempt = (
         Attempt.objects.filter(id=attempt_id, exercise__course_id=course_id)
         .select_related("exercise__course", "lab", "student")
@@ -127,6 +135,13 @@ def console_watch(request, course_id: int, attempt_id: int):
     )
     if attempt is None or role_in(attempt.exercise.course, request.user) != Membership.Role.TEACHER:
         raise Http404
+    return attempt
+
+
+@login_required
+def console_watch(request, course_id: int, attempt_id: int):
+    """A teacher follows what a student's consoles on one node print (read-only)."""
+    attempt = _taught_attempt(request, course_id, attempt_id)
     doc = lab_document(attempt.lab)
     nodes = [name for name, node in doc.nodes.items() if (k := get_kind(node.kind)) and k.has_container]
     node = request.GET.get("node") if request.GET.get("node") in nodes else (nodes[0] if nodes else "")

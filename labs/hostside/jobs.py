@@ -115,6 +115,24 @@ def _finish(op: Operation, status: str, error: str = "") -> None:
         lambda: op.save(update_fields=["status", "error", "finished", "result", "log"]),
         f"recording the outcome of {op.kind} #{op.id}",
     )
+    said = {
+        "type": "operation",
+        "id": op.id,
+        "kind": op.kind,
+        "status": status,
+        "line": "",
+        "error": op.error,
+    }
+    _announce(op.lab.uid, said)
+
+
+def _announce(lab_uid: str, event: dict) -> None:
+    """A job's end to the lab's open pages, which wait for it on their socket (the row is the
+    truth, read when the socket is away: this is a courtesy)."""
+    try:
+        publish_now(lab_uid, [event])
+    except Exception as exc:
+        log.debug("could not announce the end of a job of lab %s: %s", lab_uid, exc)
 
 
 def deployed_spec(lab: Lab, labhost: str) -> LabHostSpec:
@@ -244,6 +262,14 @@ def run_capture(capture_id: int, labhost: LabHost | None = None) -> Capture:
         note(cap.lab_id, LabEvent.Kind.ERROR, f"capture on {cap.node}:{cap.iface} failed: {exc}")
     cap.finished = timezone.now()
     cap.save(update_fields=["pcap", "status", "error", "finished"])
+    said = {
+        "type": "capture",
+        "id": cap.id,
+        "status": cap.status,
+        "error": cap.error,
+        "size": len(cap.pcap or b""),
+    }
+    _announce(cap.lab.uid, said)
     return cap
 
 

@@ -53,13 +53,16 @@ def come_up() -> None:
 
 
 def heartbeat() -> None:
-    """Alive as long as the worker is (a Docker engine away shows in /health/, not as a lost host)."""
+    """Alive as long as the worker is (a Docker engine away shows in /health/, not as a lost host),
+    with what it runs and the warm sandboxes it has ready (a prepared class waits for them)."""
+    labhost, warm = this_labhost(), None
     try:
-        running = len(this_labhost().runtime().list(running=True))
+        running = len(labhost.runtime().list(running=True))
+        warm = labhost.warm_status(settings.WIRELAB_POOL, settings.WIRELAB_POOL_MAX)
     except Exception as exc:
         log.warning("could not count this lab host's containers: %s", exc)
         running = None
-    if not fleet.beat(settings.WIRELAB_LABHOST, running, memory_mb("MemAvailable")):
+    if not fleet.beat(settings.WIRELAB_LABHOST, running, memory_mb("MemAvailable"), warm):
         come_up()  # back after being found lost (or its record was deleted): its labs are restored
     fleet.sweep()
     lifecycle.place_waiting()

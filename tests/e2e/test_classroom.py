@@ -1,11 +1,14 @@
 """A class in real browsers: the teacher makes a course from the demo and prepares it, a student
 joins with the code, starts exercise 1, sees web-b fail, fixes its command and port in the panel
 as the instructions say, redeploys and sees the checks pass live while the teacher's dashboard
-turns green; the teacher's message reaches both students wherever they are and waits until
-read; a locked node cannot be changed, and the teacher stopping the lab is told to the
-student's open editor."""
+turns green; the teacher watches the lab read-only; the student captures a cable's traffic to a
+file; the teacher's message reaches both students wherever they are and waits until read; a
+locked node cannot be changed, and the teacher stopping the lab is told to the student's open
+editor."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -17,6 +20,7 @@ from .conftest import CHROMIUM, CHROMIUM_ARGS, outside_the_browser_loop, screens
 from .test_editor import saved, tap
 
 pytestmark = pytest.mark.kernel
+PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"}
 LONG = 180_000  # ms: a deploy and a round of checks on a busy two-core machine
 
 
@@ -72,6 +76,7 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         teacher.fill("#prepare input[name=students]", "2")
         teacher.click("#prepare button[type=submit]")
         teacher.wait_for_selector("#message:has-text('machine(s) for 2 student(s)')")
+        teacher.wait_for_selector("#message:has-text('Ready for 2 student(s)')", timeout=LONG)  # said when so
 
         student = joined_from_the_link(browser, server, code, "sam", errors)
         student.locator(".exercise-card", has_text="1. Host mode").locator("button[type=submit]").click()
@@ -120,6 +125,42 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         )
         assert teacher.locator("tr[data-student=sam] .score").first.inner_text().strip() == "100%"
         screenshot(teacher, "teacher-dashboard")
+
+        # the teacher watches sam's lab as sam sees it: the same drawing, the checks with their
+        # results, live; nothing there changes it
+        with teacher.context.expect_page() as opened:
+            teacher.locator("tr[data-student=sam] button", has_text="View").first.click()
+        watch = opened.value
+        watch_errors(watch, errors)
+        watch.wait_for_selector("#exercise .score:has-text('100% complete')", timeout=LONG)
+        watch.wait_for_selector("#live.ok")
+        assert watch.locator("#exercise .check.pass").count() == 2
+        assert watch.locator("#deploy, #palette, #share-open").count() == 0
+        assert watch.locator("#exercise .buttons").is_hidden()
+        drawn = (
+            "window.wirelab.cy.nodes().filter(n => !n.isParent())"
+            ".map(n => `${n.id()}@${Math.round(n.position().x)},${Math.round(n.position().y)}`).sort()"
+        )
+        assert watch.evaluate(drawn) == student.evaluate(drawn)
+        tap(watch, "n:web-b")
+        watch.wait_for_selector("#panel [data-field=command]")
+        assert watch.locator("#panel [data-field=command]").is_disabled()
+        assert watch.locator("#panel .buttons").is_hidden()  # no console, restart, NAT table
+        screenshot(watch, "teacher-watching-a-student")
+
+        # a capture on the client's cable while a round of checks crosses it: the line that says
+        # the file is ready links it
+        tap(student, "if:client:eth0")
+        student.click("#panel button[data-action=capture]")
+        student.wait_for_selector("#message:has-text('capturing on client:eth0')")
+        student.click("#exercise button:text-is('Check')")
+        student.wait_for_selector("#message a.pcap", timeout=LONG)
+        assert "capture on client:eth0 ready" in student.inner_text("#message")
+        screenshot(student, "capture-ready")
+        with student.expect_download() as download:
+            student.click("#message a.pcap")
+        pcap = Path(download.value.path()).read_bytes()
+        assert pcap[:4] in PCAP_MAGIC and len(pcap) > 24, pcap[:32]  # frames, not only the header
 
         # a message from the teacher: on the student's open lab page at once, and waiting for the
         # other student, who was away on another page, until read; then it can be read again
@@ -186,6 +227,7 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         student.wait_for_function("document.querySelector('#status').textContent === 'stopped'", timeout=LONG)
         student.wait_for_selector("#message:has-text('this lab was stopped by tina')")
         assert student.evaluate("window.wirelab.cy.nodes('.running').length") == 0
+        watch.wait_for_function("document.querySelector('#status').textContent === 'stopped'", timeout=LONG)
         screenshot(student, "exercise-one-stopped-by-the-teacher")
         browser.close()
     assert errors == [], errors

@@ -4,6 +4,7 @@ and WebSocket clients that collect what they are sent."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from channels.routing import URLRouter
@@ -12,6 +13,7 @@ from django.db import connection
 
 from labs import lifecycle
 from labs.hostside.jobs import carry_out
+from labs.live import state
 from labs.routing import websocket_urlpatterns
 from labs.services import import_lab
 
@@ -94,3 +96,12 @@ nodes:
 links:
   - {endpoints: [a:eth1, b:eth1], subnet: 198.18.30.0/30}
 """
+
+
+def last_said(lab_uid: str, kind: str) -> dict:
+    """The last event of `kind` a lab's sockets were sent (kept in its live state)."""
+    client = state._client()
+    try:
+        return json.loads(client.hget(state.state_key(lab_uid), kind))
+    finally:
+        client.close()

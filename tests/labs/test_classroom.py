@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from rest_framework.test import APIClient
 
 from labs import lifecycle
@@ -25,6 +26,12 @@ EXERCISE = (DEMO_COURSE / "2-bridge-nat.yaml").read_text()
 def client_of(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
+    return client
+
+
+def page_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
     return client
 
 
@@ -248,18 +255,37 @@ def test_students_never_see_each_others_labs_or_attempts(course, teacher):
     assert kim_api.get(f"/api/attempts/{attempt.id}/").status_code == 404
     assert kim_api.post(f"/api/attempts/{attempt.id}/check/").status_code == 404
     assert kim_api.post(f"/api/attempts/{attempt.id}/reset/").status_code == 404
-    assert kim_api.post(f"/api/attempts/{attempt.id}/view/").status_code == 404
     assert kim_api.get(f"/api/labs/{attempt.lab_id}/").status_code == 404
+    assert kim_api.get(f"/api/labs/{attempt.lab_id}/export/").status_code == 404
     assert kim_api.get(f"/api/courses/{course.id}/results/").status_code == 403
-    assert client_of(sam).post(f"/api/attempts/{attempt.id}/view/").status_code == 403
-    # the teacher sees it and may open a read-only view
-    assert client_of(teacher).get(f"/api/attempts/{attempt.id}/").data["student"] == "sam"
-    view = client_of(teacher).post(f"/api/attempts/{attempt.id}/view/")
-    assert view.status_code == 201 and view.data["url"].startswith("/s/#")
+    watch = f"/courses/{course.id}/attempts/{attempt.id}/lab/"
+    assert page_client(kim).get(watch).status_code == 404
+    assert page_client(sam).get(watch).status_code == 404  # the student's own page is the lab's
+    # the teacher sees it, and watches the lab read-only: its page, document and operations
+    lab = f"/api/labs/{attempt.lab_id}/"
+    teacher_api = client_of(teacher)
+    assert teacher_api.get(f"/api/attempts/{attempt.id}/").data["student"] == "sam"
+    page = page_client(teacher).get(watch)
+    html = page.content.decode()
+    assert page.status_code == 200 and 'data-watching="1"' in html
+    assert "sam's lab · read-only" in html and 'id="deploy"' not in html
+    assert teacher_api.get(lab).data["id"] == attempt.lab_id
+    assert teacher_api.get(f"{lab}export/?as=json").status_code == 200
+    assert teacher_api.get(f"{lab}operations/").status_code == 200
+    assert teacher_api.get("/api/labs/").data == []  # not listed among the teacher's own labs
+    # ... and changes nothing: every change stays the student's
+    assert teacher_api.put(f"{lab}document/", {"name": "x"}, format="json").status_code == 404
+    assert teacher_api.post(f"{lab}deploy/").status_code == 404
+    assert (
+        teacher_api.post(f"{lab}captures/", {"node": "h1", "iface": "eth0"}, format="json").status_code == 404
+    )
+    assert teacher_api.delete(lab).status_code == 404
     # a teacher of another course does not
     other = get_user_model().objects.create_user("otto")
     make_teacher(other)
     assert client_of(other).get(f"/api/attempts/{attempt.id}/").status_code == 404
+    assert client_of(other).get(lab).status_code == 404
+    assert page_client(other).get(watch).status_code == 404
 
 
 def test_checking_a_lab_that_is_not_running_says_so(course):

@@ -13,7 +13,7 @@ from labs.hostside.jobs import run_capture
 from labs.models import Capture, LabEvent
 from tests.conftest import DEMOS
 
-from .live_helpers import TWO_ROUTERS, apply, cable, collect, connect, events_of, impair, run_sync
+from .live_helpers import TWO_ROUTERS, apply, cable, collect, connect, events_of, impair, last_said, run_sync
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -269,6 +269,8 @@ async def test_capture_holds_the_pings(labs_up, user, run_in):
     assert cap.status == "done", cap.error
     requests, replies = count_icmp(bytes(cap.pcap))
     assert requests >= 5 and replies >= 5
+    said = await run_sync(last_said, lab.uid, "capture")  # the page waiting for it hears the end
+    assert said == {"type": "capture", "id": cap.id, "status": "done", "error": "", "size": len(cap.pcap)}
 
 
 def count_icmp(pcap: bytes) -> tuple[int, int]:
@@ -309,6 +311,45 @@ async def test_socket_closes_when_the_lab_is_deleted_and_strangers_are_refused(u
     await run_sync(lab.delete)
     closed = await ws.receive_output(timeout=30)
     assert closed == {"type": "websocket.close", "code": 4403}
+
+
+async def test_a_watcher_reads_the_labs_socket_and_presents_nothing(user, other_user):
+    from django.db.models import Q
+
+    from labs import access, sharing
+    from labs.services import import_lab
+
+    lab, _ = await run_sync(import_lab, TWO_ROUTERS, user)
+
+    def watches(who) -> Q:  # a rule as the classroom's (its teachers watch their students' labs)
+        return Q(owner__username=user.username) if who.id == other_user.id else Q(pk__in=[])
+
+    access.let_watch(watches)
+    try:
+        ws = await connect(f"/ws/labs/{lab.id}/", other_user)
+        assert (await ws.connect())[0]
+        snapshot = await ws.receive_json_from(timeout=30)
+        assert snapshot["type"] == "snapshot" and "nodes" in snapshot
+        await ws.send_json_to(
+            {"type": "present", "extent": {"x1": 0, "y1": 0, "x2": 9, "y2": 9}, "selected": []}
+        )
+        await asyncio.sleep(0.5)
+        assert await run_sync(sharing.last_presentation, lab.uid) is None  # only the owner presents
+        owner = await connect(f"/ws/labs/{lab.id}/", user)
+        assert (await owner.connect())[0]
+        await owner.receive_json_from(timeout=30)
+        await owner.send_json_to(
+            {"type": "present", "extent": {"x1": 0, "y1": 0, "x2": 9, "y2": 9}, "selected": []}
+        )
+        for _ in range(100):
+            if await run_sync(sharing.last_presentation, lab.uid):
+                break
+            await asyncio.sleep(0.1)
+        assert (await run_sync(sharing.last_presentation, lab.uid))["extent"]["x2"] == 9
+        await ws.disconnect()
+        await owner.disconnect()
+    finally:
+        access.WATCH_RULES.remove(watches)
 
 
 async def test_no_leaks_over_200_flaps(monitor, labs_up, user):

@@ -6,6 +6,7 @@ import pytest
 from labs.hostside.jobs import carry_out
 from labs.models import Operation
 from tests.conftest import DEMOS
+from tests.labs.live_helpers import last_said
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
 
@@ -34,3 +35,5 @@ def test_a_trace_through_the_api(labs_up, user, api):
     assert [h["rewrite"]["kind"] for h in journey["hops"] if "rewrite" in h] == ["DNAT", "un-DNAT"]
     shown = api.get(f"/api/labs/{lab.id}/operations/").json()
     assert any(o["id"] == op.id and o["result"]["hops"] for o in shown)
+    said = last_said(lab.uid, "operation")  # the page that asked hears the end on its socket
+    assert (said["id"], said["kind"], said["status"]) == (op.id, "trace", "succeeded")

@@ -46,3 +46,23 @@ def test_a_teacher_prepares_an_exercise_for_a_class(course, teacher, monkeypatch
     settings.WIRELAB_POOL_MAX = 50
     capped = client_of(teacher).post(url, {"students": 30}, format="json")
     assert "at most 50 warm sandboxes" in capped.data["note"]
+
+
+def test_a_prepared_class_is_ready_when_its_lab_hosts_report_the_machines_warm(course, teacher):  # noqa: F811
+    from django.utils import timezone
+
+    from labs.models import LabHost
+
+    exercise = course.exercises.get(title__startswith="2.")  # two busybox sandboxes a lab
+    url = f"/api/exercises/{exercise.id}/prepare/?students=3"
+    busybox = "wirelab/node:busybox"
+    now = timezone.now()
+    LabHost.objects.create(name="h-a", last_heartbeat=now, warm=[{"image": busybox, "size": 8, "ready": 2}])
+    LabHost.objects.create(name="h-b", last_heartbeat=now, warm=[{"image": busybox, "size": 4, "ready": 4}])
+    assert client_of(joined("sam", course)).get(url).status_code == 403
+    assert client_of(teacher).get(url.replace("=3", "=0")).status_code == 400
+    # three students over two lab hosts: two labs' sandboxes (four) on each
+    ready = client_of(teacher).get(url).data
+    assert ready == {"students": 3, "wanted": 8, "ready": 6, "per_lab_host": {"h-a": 2, "h-b": 4}}
+    LabHost.objects.filter(name="h-a").update(warm=[{"image": busybox, "size": 8, "ready": 7}])
+    assert client_of(teacher).get(url).data["ready"] == 8  # more than enough counts as enough

@@ -93,6 +93,26 @@ def test_address_problems():
     assert any("'banana' is not an address" in p for p in found)
 
 
+def test_a_route_its_node_cannot_use_is_flagged():
+    found = messages(
+        base(
+            "  r1: {kind: router, interfaces: {eth0: {network: lan, address: 198.18.0.1/24}}}\n"
+            "  h2: {kind: host, interfaces: {eth0: {network: lan}}, routes: [{to: default, via: 198.18.0.1}]}\n"
+            # pasted elsewhere: its route still points at its old neighbour
+            "  h3: {kind: host, interfaces: {eth0: {network: far}}, routes: [{to: default, via: 198.18.0.1}]}\n"
+            "  h4: {kind: host, routes: [{to: 10.0.0.0/8, via: 198.18.0.1}]}\n",
+            networks="  far: {kind: segment, subnet: 198.18.9.0/24}\n",
+        )
+    )
+    cannot = [p for p in found if "the route cannot be used" in p]
+    assert cannot == [
+        "warning: nodes.h3.routes[0].via: 198.18.0.1 is on none of h3's subnets (198.18.9.0/24): "
+        "the route cannot be used",
+        "warning: nodes.h4.routes[0].via: h4 has no interface to reach 198.18.0.1 through: "
+        "the route cannot be used",
+    ]
+
+
 def test_links_cannot_reuse_or_double_attach():
     found = messages(
         base(

@@ -1,7 +1,7 @@
 // Edits a person makes on the canvas, turned into changes of the lab document.
-import type { LabDocument } from "./api";
-import { allKinds, kindOf } from "./kinds";
-import type { LabModel } from "./model";
+import type { LabDocument } from "../api";
+import { allKinds, kindOf } from "../kinds";
+import type { LabModel } from "../model";
 
 export interface PaletteItem {
   kind: string; // a node kind from the registry, or a network kind
@@ -95,6 +95,3 @@ function switchHasSubnet(doc: LabDocument, sw: string): boolean {
 
 /** `10000:80, auto:443/udp, 80, auto`: the document's short forms, checked by the server; a
  *  number alone is that port (sent as a number, as `ports: [80]` writes it). */
-export function parsePorts(text: string): (string | number)[] {
-  return text.split(",").map((p) => p.trim()).filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-}

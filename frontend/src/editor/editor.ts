@@ -1,0 +1,292 @@
+// The lab page's editor: the lab's document drawn on the canvas, the side panel, and saving.
+// What a person does with it lives in the parts it holds: editing (palette, connect, fields,
+// undo), running (deploy, controls, trace, capture, console) and the live state; boot.ts
+// starts them.
+import type { Core } from "cytoscape";
+import { type ApiError, labApi, type Problem } from "../api";
+import { type AssignedAddresses, type AssignedPorts, createCanvas, elements, markProblems, runLayout, showEnds } from "../canvas";
+import { ExerciseBox } from "../exercise";
+import { clearJourney, journeyHtml } from "../journey";
+import { LabJobs } from "../jobs";
+import { emptyState, paint, type LiveState } from "../live";
+import { MessageLine } from "../messageline";
+import type { LabModel } from "../model";
+import { esc, natHtml, renderPanel, type Selection, type Spans } from "../panel";
+import { EditRules } from "../rules";
+import { SharePanel } from "../share";
+import { Editing } from "./editing";
+import { LiveView } from "./livestate";
+import { Running } from "./running";
+
+export const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector(selector) as T;
+
+/** What the lab was given by its deploys, as the lab API returns it. */
+export interface Given {
+  assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses; spans?: Spans; cni?: Record<string, any>;
+}
+
+export class Editor {
+  cy: Core;
+  model!: LabModel;
+  api: ReturnType<typeof labApi>;
+  line: MessageLine; // the message line under the toolbar
+  jobs: LabJobs; // what the page asks of the lab host
+  share: SharePanel;
+  exercise: ExerciseBox | null = null; // a student's lab for an exercise
+  rules = new EditRules(); // what the exercise lets a student change
+  editing: Editing;
+  running: Running;
+  liveView: LiveView;
+
+  problems: Problem[] = [];
+  conflicts = new Map<string, string>(); // element id -> the name someone wanted for it
+  selection: Selection = null;
+  live: LiveState = emptyState();
+  ports: AssignedPorts = {}; // host ports handed out for `auto` ports
+  addresses: AssignedAddresses = {}; // addresses handed out, by node:iface and container
+  spans: Spans = {}; // where each node runs, when the lab spans lab hosts
+  cni: Record<string, any> = {}; // each CNI-networked container's chain result, from its last deploy
+  ends = true; // interface names and addresses shown at the cable ends
+  refused = ""; // why the last change was not saved (the canvas shows what is stored)
+  pending = false; // an edit not yet checked and saved
+  private saveTimer = 0;
+  private presentTimer = 0;
+
+  /** `watching`: a course's teacher sees the student's lab read-only (no edits, no controls). */
+  constructor(readonly labId: number, attemptId?: number, me = "", readonly watching = false) {
+    this.api = labApi(labId);
+    this.line = new MessageLine($("#message"), me);
+    this.cy = createCanvas($("#canvas"));
+    this.liveView = new LiveView(this);
+    this.jobs = new LabJobs(this.api, this.line, $("#captures"), () => this.liveView.connected);
+    this.share = new SharePanel(labId, $("#panel"), () => this.renderPanel());
+    this.editing = new Editing(this);
+    this.running = new Running(this);
+    if (attemptId) this.exercise = new ExerciseBox(attemptId, $("#exercise"), this.cy, (m, k) => this.message(m, k));
+  }
+
+  message(text: string, kind: "error" | "info" = "info"): void {
+    this.line.say(text, kind);
+  }
+
+  /** What the lab was given (from a lab as the API returns it): host ports and addresses. */
+  absorb(lab: Given): void {
+    this.ports = lab.assigned_ports ?? {};
+    this.addresses = lab.assigned_addresses ?? {};
+    this.spans = lab.spans ?? {};
+    this.cni = lab.cni ?? {};
+  }
+
+  // Drawing ---------------------------------------------------------------------------
+
+  /** Draw the document; with `layoutIfNeeded`, lay out a lab whose nodes have no positions
+   *  (resolves when that is done). */
+  draw(layoutIfNeeded = false): Promise<void> {
+    const selected = this.cy.$(":selected").map((e) => e.id());
+    const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
+    this.cy.elements().remove();
+    this.cy.add(elements(this.model.doc, this.ports, this.addresses));
+    showEnds(this.cy, this.ends);
+    this.cy.nodes().forEach((n) => {
+      if (!n.isParent() && positions.has(n.id()) && !this.model.doc.nodes?.[n.data("name")]?.position) n.position(positions.get(n.id())!);
+    });
+    for (const id of selected) this.cy.getElementById(id).select();
+    const unplaced = this.cy.nodes().filter((n) => !n.isParent() && n.position().x === 0 && n.position().y === 0);
+    const laidOut = layoutIfNeeded && unplaced.length > 1 ? runLayout(this.cy, false) : Promise.resolve();
+    markProblems(this.cy, this.problems);
+    for (const [id, wanted] of this.conflicts) {
+      this.cy.getElementById(id).addClass("problem");
+      this.cy.getElementById(`n:${wanted}`).union(this.cy.getElementById(`net:${wanted}`)).addClass("problem");
+    }
+    for (const name of this.rules.locked) { // said on the diagram itself: "h1 · locked"
+      const node = this.cy.getElementById(`n:${name}`);
+      const [first, ...rest] = String(node.data("label") ?? name).split("\n");
+      node.addClass("locked").data("label", [`${first} · locked`, ...rest].join("\n"));
+    }
+    paint(this.cy, this.live);
+    this.renderPanel();
+    return laidOut;
+  }
+
+  /** Fit the diagram into the canvas, left of the minimap in its corner (never under it). */
+  fit(): void {
+    const margin = 30;
+    const width = this.cy.width() - ($("#minimap")?.offsetWidth ?? 0) - 2 * margin;
+    const box = this.cy.elements().boundingBox({});
+    if (!this.cy.elements().length || width <= 0 || box.w === 0) return void this.cy.fit(undefined, margin);
+    const zoom = Math.min(width / box.w, (this.cy.height() - 2 * margin) / box.h, 1.5);
+    this.cy.zoom(zoom);
+    this.cy.pan({ x: margin - box.x1 * zoom, y: (this.cy.height() - box.h * zoom) / 2 - box.y1 * zoom });
+  }
+
+  toggleEnds(): void {
+    this.ends = !this.ends;
+    $("#ends").setAttribute("aria-pressed", String(this.ends));
+    showEnds(this.cy, this.ends);
+  }
+
+  /** What the owner shows, for viewers of a presenting share link (at most ~10 a second). */
+  present(): void {
+    if (!this.share.presenting || this.presentTimer) return;
+    this.presentTimer = window.setTimeout(() => {
+      this.presentTimer = 0;
+      const { x1, y1, x2, y2 } = this.cy.extent();
+      const selected = this.cy.$(":selected").map((e) => e.id()).slice(0, 50);
+      this.liveView.send({ type: "present", extent: { x1, y1, x2, y2 }, selected });
+    }, 100);
+  }
+
+  // The side panel --------------------------------------------------------------------
+
+  renderPanel(force = true): void {
+    if (this.share.isOpen) return;
+    const panel = $("#panel");
+    // live updates wait while someone types in the panel (a field would lose its text), not
+    // while a button just pressed holds the focus (a pulled cable's panel must say so)
+    const typing = document.activeElement?.closest("input, textarea, select");
+    if (!force && typing && panel.contains(typing)) return;
+    panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses,
+      this.spans, this.cni);
+    if (this.refused) panel.insertAdjacentHTML("afterbegin", `<div class="refused" role="alert"><b>Not saved:</b> ${esc(this.refused)}
+      <span class="muted">(the diagram shows what is stored)</span></div>`);
+    const selected = this.selection;
+    if (this.watching) panel.querySelectorAll<HTMLInputElement>("[data-field], [data-impair], #panel .trace input, #panel .trace select")
+      .forEach((input) => (input.disabled = true));
+    else if (selected?.type === "node" && this.rules.isLocked(selected.name)) {
+      panel.querySelectorAll<HTMLInputElement>("[data-field]").forEach((input) => (input.disabled = true));
+      panel.querySelector("h2")?.insertAdjacentHTML("afterend",
+        `<p class="locked-note">Locked by the exercise: ${esc(selected.name)} cannot be changed (it can be moved).</p>`);
+    }
+    const nat = this.running.natView;
+    if (nat && selected?.type === "node" && selected.name === nat.node && $("#nat-view")) {
+      $("#nat-view").innerHTML = natHtml(nat.node, nat.view, nat.when);
+    }
+    this.running.showTrace(selected);
+  }
+
+  /** Show `selection` in the panel; with `adding` (Shift held), the elements selected before stay
+   *  selected (two nodes, then Connect, joins them). */
+  select(selection: Selection, adding = false): void {
+    this.share.close();
+    this.selection = selection;
+    const journey = this.running.journey;
+    if (journey && !(selection?.type === "node" && selection.name === journey.node)) {
+      clearJourney(this.cy); // its list is in the traced node's panel: leaving it ends the walk's marks
+      this.running.journey = null;
+    }
+    if (!adding) { // with Shift the canvas adds the tapped element to what is selected itself
+      this.cy.elements().unselect();
+      if (selection?.type === "node") this.cy.getElementById(`n:${selection.name}`).select();
+      if (selection?.type === "network") this.cy.getElementById(`net:${selection.name}`).select();
+    }
+    this.renderPanel();
+  }
+
+  /** Select and show the element a problem's path names (`nodes.r1.interfaces.eth0`). */
+  goTo(path: string): void {
+    const match = path.match(/^(nodes|networks)\.([^.[]+)|^links\[(\d+)\]/);
+    if (!match) return;
+    const selection: Selection = match[3] !== undefined ? { type: "link", index: Number(match[3]) }
+      : match[1] === "nodes" ? { type: "node", name: match[2] } : { type: "network", name: match[2] };
+    const id = selection.type === "link" ? `l:${selection.index}` : selection.type === "node" ? `n:${selection.name}` : `net:${selection.name}`;
+    const element = this.cy.getElementById(id);
+    if (element.empty()) return;
+    this.select(selection);
+    if (selection.type === "link") element.select();
+    this.cy.animate({ center: { eles: element }, duration: 200 });
+  }
+
+  /** Jump to a node or network by name (the Find box). */
+  find(name: string): boolean {
+    const wanted = name.trim();
+    const nodes = this.model.doc.nodes ?? {};
+    const networks = this.model.doc.networks ?? {};
+    const exact = wanted in nodes ? `nodes.${wanted}` : wanted in networks ? `networks.${wanted}` : null;
+    const prefix = Object.keys(nodes).find((n) => n.toLowerCase().startsWith(wanted.toLowerCase()));
+    const path = exact ?? (wanted && prefix ? `nodes.${prefix}` : null);
+    if (!path) {
+      this.message(`no node or network named '${wanted}'`, "error");
+      return false;
+    }
+    this.goTo(path);
+    const element = this.cy.$(":selected");
+    if (this.cy.zoom() < 0.8) this.cy.animate({ zoom: { level: 1, position: element.position() }, duration: 200 });
+    return true;
+  }
+
+  // Saving ----------------------------------------------------------------------------
+
+  /** An edit was made to the model: refused at once if the exercise does not allow it (the
+   *  canvas goes back to what it was), else drawn and saved. */
+  changed(): void {
+    const before = this.model.previous();
+    const refusal = before && this.rules.refusal(before, this.model.doc);
+    if (refusal) {
+      this.model.revert();
+      this.refuse(refusal);
+      return;
+    }
+    this.drawAndSave();
+  }
+
+  /** The document changed for good (an accepted edit, undo, redo): draw it and save it. */
+  drawAndSave(): void {
+    if (this.refused) this.message(""); // the refusal no longer holds
+    this.refused = "";
+    this.draw();
+    this.scheduleSave();
+  }
+
+  /** Say why a change was not saved, where the user looks, and show what is stored. */
+  refuse(sentence: string): void {
+    this.refused = sentence;
+    this.message(`not saved: ${sentence}`, "error");
+    this.draw();
+  }
+
+  scheduleSave(): void {
+    this.pending = true;
+    this.saveState("editing…", "ok");
+    window.clearTimeout(this.saveTimer);
+    this.saveTimer = window.setTimeout(() => this.check(true), 250);
+  }
+
+  private saveState(text: string, look: "ok" | "bad"): void {
+    $("#save-state").textContent = text;
+    $("#save-state").className = look;
+  }
+
+  /** Validate the document as it is; save it when it has no errors. */
+  async check(save: boolean): Promise<void> {
+    try {
+      this.problems = (await this.api.validate(this.model.doc)).problems;
+    } catch (error) {
+      this.problems = (error as ApiError).body?.problems ?? [];
+    }
+    const errors = this.problems.filter((p) => p.severity === "error").length + this.conflicts.size;
+    this.saveState(errors ? `${errors} problem${errors > 1 ? "s" : ""}: not saved` : save ? "saving…" : "saved", errors ? "bad" : "ok");
+    if (save && !errors) {
+      try {
+        this.absorb(await this.api.save(this.model.doc));
+        this.saveState("saved", "ok");
+      } catch (error) {
+        // refused by the server: what it said, and the canvas back to what is stored (whose
+        // problems are then checked as for any document)
+        this.pending = false;
+        this.refuse((error as Error).message);
+        const stored = await this.api.document().catch(() => null);
+        if (stored) {
+          this.model.reset(stored);
+          return this.check(false);
+        }
+        return this.saveState("not saved", "bad");
+      }
+    }
+    if (save) this.pending = false;
+    this.draw();
+  }
+
+  hasErrors(): boolean {
+    return this.conflicts.size > 0 || this.problems.some((p) => p.severity === "error");
+  }
+}

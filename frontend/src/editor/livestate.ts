@@ -1,0 +1,87 @@
+// The lab's live state on the page: its socket, the status badge, the diagram's colours, the
+// cable tooltips, and the events the other parts wait for (operations, captures, checks).
+import { clearJourney } from "../journey";
+import { LiveConnection, paint, type LiveState } from "../live";
+import { type Editor, $ } from "./editor";
+
+export class LiveView {
+  private connection: LiveConnection | null = null;
+  private lastStatus = ""; // the lab's status as last shown
+
+  constructor(private editor: Editor) {}
+
+  get connected(): boolean {
+    return this.connection?.connected ?? false;
+  }
+
+  open(): void {
+    const editor = this.editor;
+    this.connection = new LiveConnection({
+      path: `/ws/labs/${editor.labId}/`,
+      onChange: (state) => this.onLive(state),
+      onLink: (up) => this.onSocket(up),
+      onJob: (event) => {
+        if (event.type === "operation") editor.running.onOperation(event);
+        editor.jobs.heard(event);
+      },
+      onOther: (message) => editor.exercise?.onMessage(message),
+    });
+    this.connection.open();
+    const cy = editor.cy;
+    cy.on("mouseover", "edge", (event) => this.tooltip(event.target.data("ends"), event.originalEvent as MouseEvent));
+    cy.on("mouseout", "edge", () => ($("#tooltip").style.display = "none"));
+  }
+
+  send(message: object): void {
+    this.connection?.send(message);
+  }
+
+  showStatus(status: string, reason: string): void {
+    const badge = $("#status");
+    badge.textContent = status;
+    badge.className = `status ${status}`;
+    badge.title = reason;
+    $("#workspace").dataset.status = status;
+    $("#status-reason").textContent = reason;
+  }
+
+  onLive(state: LiveState): void {
+    const editor = this.editor;
+    const before = this.lastStatus; // the state is updated in place: its status before is kept here
+    const now = state.status.status;
+    this.lastStatus = now;
+    editor.live = state;
+    this.showStatus(now, state.status.reason);
+    const troubled = now === "degraded" || now === "failed";
+    if ((before && before !== now) || (!before && troubled)) editor.line.sayStatus(state.status);
+    if (before && before !== now && now !== "deploying") {
+      // a deploy or destroy ended: what it placed where, and what the CNI plugins gave; a journey
+      // traced before is history
+      clearJourney(editor.cy);
+      editor.running.journey = null;
+      editor.api.get().then((lab) => { editor.absorb(lab); editor.renderPanel(false); }).catch(() => undefined);
+    }
+    paint(editor.cy, state);
+    editor.renderPanel(false);
+  }
+
+  private onSocket(up: boolean): void {
+    $("#live").textContent = up ? "live" : "reconnecting…";
+    $("#live").className = up ? "ok" : "bad";
+  }
+
+  private tooltip(ends: string[] | undefined, event: MouseEvent): void {
+    if (!ends) return;
+    const live = this.editor.live;
+    const lines = ends.map((end) => {
+      const c = live.counters[end];
+      const l = live.links[end];
+      return `${end}: ${l?.oper ?? "?"}${c ? ` · rx ${c.rx_packets} / tx ${c.tx_packets} pkts · ${Math.round((c.rx_bps + c.tx_bps) / 1000)} kbit/s` : ""}`;
+    });
+    const tip = $("#tooltip");
+    tip.textContent = lines.join("\n");
+    tip.style.display = "block";
+    tip.style.left = `${event.clientX + 12}px`;
+    tip.style.top = `${event.clientY + 12}px`;
+  }
+}

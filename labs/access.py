@@ -1,0 +1,32 @@
+"""Who may see a lab: its owner, and whoever a rule plugged in here lets watch it (a course's
+teachers watch their students' labs). Watching is reading: its page, document, operations and
+live state. Every change stays the owner's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import Q, QuerySet
+
+from .models import Lab
+
+Rule = Callable[[object], Q]  # a user -> the labs they may watch without owning them
+WATCH_RULES: list[Rule] = []
+
+
+def let_watch(rule: Rule) -> Rule:
+    """Register `rule`: the labs it names may be watched by that user."""
+    WATCH_RULES.append(rule)
+    return rule
+
+
+def watchable(user) -> QuerySet[Lab]:
+    """The labs `user` may watch: their own and those a rule gives them."""
+    if not user or not user.is_authenticated:
+        return Lab.objects.none()
+    if not WATCH_RULES:
+        return Lab.objects.filter(owner=user)
+    allowed = Q(owner=user)
+    for rule in WATCH_RULES:
+        allowed |= rule(user)
+    return Lab.objects.filter(id__in=Lab.objects.filter(allowed).values("id"))
