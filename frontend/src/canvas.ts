@@ -1,6 +1,6 @@
 // The topology canvas: the lab document drawn with Cytoscape.js, with live state on top.
 import cytoscape from "cytoscape";
-import type { Core, ElementDefinition } from "cytoscape";
+import type { Core, ElementDefinition, NodeSingular } from "cytoscape";
 import edgehandles from "cytoscape-edgehandles";
 import elk from "cytoscape-elk";
 import type { LabDocument, Problem } from "./api";
@@ -191,6 +191,14 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
 
 const ICON_SIZES: Record<string, number> = { host: 26, router: 30, switch: 18, container: 15, segment: 14, overlay: 20 };
 const LABEL_BACKGROUND = { "text-background-color": "#fbfcfd", "text-background-opacity": 0.85, "text-background-padding": 1 };
+
+/** Widen a container's box to its label (a name with "· locked" outgrows the usual width), so
+ *  that its text stays inside and cables end at its border, not across its words. */
+export function fitContainer(node: NodeSingular): void {
+  if (!node.hasClass("container")) return;
+  const longest = Math.max(...String(node.data("label") ?? "").split("\n").map((line) => line.length));
+  node.style("width", Math.max(76, Math.round(longest * 6.2 + 28))); // 10 px text, its icon, margins
+}
 
 const STYLE: any[] = [
   { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "font-size": 11, "text-valign": "bottom",

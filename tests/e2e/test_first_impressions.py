@@ -77,6 +77,75 @@ return crossed;
 """
 
 
+# Nodes that a cable runs through (not its own ends, nor the Docker hosts that hold them), and
+# nodes under the minimap in its corner.
+NODES_CROSSED = """
+const path = (e) => [e.sourceEndpoint(), e.targetEndpoint()];
+const crossed = [];
+const leaves = cy.nodes().filter((n) => !n.isParent());
+cy.edges().forEach((e) => {
+  const ends = e.source().union(e.target());
+  const mine = ends.union(ends.ancestors());
+  const [a, b] = path(e);
+  leaves.union(cy.nodes(':parent')).forEach((n) => {
+    if (mine.has(n)) return;
+    const box = n.boundingBox({includeLabels: false, includeOverlays: false});
+    const steps = Math.max(2, Math.ceil(Math.hypot(b.x - a.x, b.y - a.y) / 2));
+    for (let k = 0; k <= steps; k++) {
+      const p = {x: a.x + (b.x - a.x) * k / steps, y: a.y + (b.y - a.y) * k / steps};
+      if (p.x > box.x1 + 1 && p.x < box.x2 - 1 && p.y > box.y1 + 1 && p.y < box.y2 - 1) {
+        crossed.push(`${e.id()} runs through ${n.id()}`);
+        return;
+      }
+    }
+  });
+});
+const map = document.querySelector('#minimap').getBoundingClientRect();
+const canvas = document.querySelector('#canvas').getBoundingClientRect();
+cy.nodes().forEach((n) => {
+  const b = n.renderedBoundingBox({includeLabels: true});
+  const x1 = b.x1 + canvas.left, x2 = b.x2 + canvas.left, y1 = b.y1 + canvas.top, y2 = b.y2 + canvas.top;
+  if (x2 > map.left && x1 < map.right && y2 > map.top && y1 < map.bottom) crossed.push(`${n.id()} is under the minimap`);
+});
+return crossed;
+"""
+
+
+def test_the_exercise_labs_open_uncovered_and_uncrossed(browser_page):
+    """Each demo exercise as a student first sees it: every node inside the canvas, none under
+    the minimap, no cable through a node or a label, no drawer open over the diagram."""
+    page = browser_page
+
+    def start_each() -> list[int]:
+        from labs.classroom import attempts
+        from labs.classroom.courses import create_course
+        from labs.classroom.roles import make_teacher
+
+        eve = get_user_model().objects.get(username="eve")
+        make_teacher(eve)
+        course = create_course("Geometry", eve, from_demo=True)
+        return [attempts.start(e, eve, deploy=False)[0].lab_id for e in course.exercises.order_by("order")]
+
+    for lab_id in outside_the_browser_loop(start_each):
+        page.goto(f"{page.base}/labs/{lab_id}/")
+        page.wait_for_selector("#exercise .check")
+        page.wait_for_function(
+            "document.querySelector('#save-state').textContent === 'saved'", timeout=30_000
+        )
+        outside = cy(
+            page,
+            "return cy.nodes().filter((n) => { const b = n.renderedBoundingBox({includeLabels: true});"
+            " return b.x1 < 0 || b.y1 < 0 || b.x2 > cy.width() || b.y2 > cy.height(); }).map((n) => n.id());",
+        )
+        name = page.inner_text(".lab-name")
+        screenshot(page, f"exercise-{name.split(' ')[0]}")
+        assert outside == [], name
+        assert cy(page, LABELS_CROSSED) == [], name
+        assert cy(page, NODES_CROSSED) == [], name
+        assert page.locator("#bottom.open").count() == 0, name
+        assert page.locator("#toolbar").bounding_box()["height"] < 48, name
+
+
 def test_front_page_empty_account_and_a_demo_opened_from_it(browser_page):
     page = browser_page
     visitor = page.context.browser.new_page(viewport={"width": 1280, "height": 800})  # not signed in

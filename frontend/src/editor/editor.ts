@@ -4,7 +4,7 @@
 // starts them.
 import type { Core } from "cytoscape";
 import { type ApiError, labApi, type Problem } from "../api";
-import { type AssignedAddresses, type AssignedPorts, createCanvas, elements, markProblems, runLayout, showEnds } from "../canvas";
+import { type AssignedAddresses, type AssignedPorts, createCanvas, elements, fitContainer, markProblems, runLayout, showEnds } from "../canvas";
 import { ExerciseBox } from "../exercise";
 import { clearJourney, journeyHtml } from "../journey";
 import { LabJobs } from "../jobs";
@@ -102,6 +102,7 @@ export class Editor {
       const node = this.cy.getElementById(`n:${name}`);
       const [first, ...rest] = String(node.data("label") ?? name).split("\n");
       node.addClass("locked").data("label", [`${first} · locked`, ...rest].join("\n"));
+      fitContainer(node);
     }
     paint(this.cy, this.live);
     this.renderPanel();
