@@ -25,9 +25,12 @@ class Assignments:
     containers: dict[str, str] = field(default_factory=dict)  # container -> "a.b.c.d/p"
     ports: dict[str, int] = field(default_factory=dict)  # "container:index" -> host port
     images: dict[str, str] = field(default_factory=dict)  # image -> digest it was first deployed with
+    bridges: dict[str, str] = field(default_factory=dict)  # "host:docker0" -> its gateway address
 
     def as_dict(self) -> dict:
         out = {"interfaces": self.interfaces, "containers": self.containers, "ports": self.ports}
+        if self.bridges:
+            out["bridges"] = self.bridges
         return {**out, "images": self.images} if self.images else out
 
     @classmethod
@@ -38,6 +41,7 @@ class Assignments:
             dict(data.get("containers", {})),
             {k: int(v) for k, v in data.get("ports", {}).items()},
             {str(k): str(v) for k, v in (data.get("images") or {}).items()},
+            dict(data.get("bridges") or {}),
         )
 
 
@@ -65,6 +69,11 @@ def static_ip(text: str | None, subnet: IPNetwork | None = None):
         return None
 
 
+def gateway_of(subnet: IPNetwork):
+    """A container network's gateway on its host (docker0's address): the subnet's first address."""
+    return ipaddress.ip_interface(f"{next(subnet.hosts())}/{subnet.prefixlen}")
+
+
 class _Pool:
     """Free addresses of one subnet, handed out lowest first."""
 
@@ -72,7 +81,7 @@ class _Pool:
         self.subnet = subnet
         self.taken: set = set()
         if reserve_gateway and subnet.num_addresses > 2:
-            self.taken.add(next(subnet.hosts()))
+            self.taken.add(gateway_of(subnet).ip)
         self._cursor = subnet.hosts()
 
     def reserve(self, ip) -> bool:
@@ -127,6 +136,8 @@ def _assign_containers(res: Resolved, prev: Assignments, out: Assignments, probl
             continue
         pool = pools.setdefault(network, _Pool(subnet, reserve_gateway=True))
         node = res.doc.nodes[name]
+        if split_mode(node.mode)[0] == "bridge" and node.host:
+            out.bridges[f"{node.host}:docker0"] = str(gateway_of(subnet))
         ip = static_ip(node.address, subnet)
         if ip is not None:
             pool.reserve(ip.ip)

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .addressing import Assignments, host_mode_port, static_ip
+from .addressing import Assignments, gateway_of, host_mode_port, static_ip
 from .document import LabDoc, NodeDoc
 from .images import ImagePolicy, capabilities_for
 from .kinds import get_kind, kind_of, split_mode
@@ -329,7 +329,7 @@ class _Compiler:
         subnet = ipaddress.ip_network(
             self.doc.networks[network].subnet if network else DEFAULT_BRIDGE_SUBNET, strict=False
         )
-        return DOCKER0, ipaddress.ip_interface(f"{next(subnet.hosts())}/{subnet.prefixlen}")
+        return DOCKER0, gateway_of(subnet)
 
     def _app(self, name: str, node: NodeDoc) -> AppSpec:
         mode, network = split_mode(node.mode)

@@ -184,6 +184,10 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
       for (const end of link.endpoints) if (end.startsWith(`${name}:`)) parts.push(cableControls(end, live, addresses));
     }
     for (const [ifName] of Object.entries(node.interfaces ?? {})) parts.push(cableControls(`${name}:${ifName}`, live, addresses));
+    const bridge = addresses[`${name}:docker0`];
+    const running = !["draft", "stopped"].includes(live.status.status);
+    if (bridge) parts.push(`<div class="end docker0"><b>${esc(name)}:docker0</b>: ${esc(bridge)}${running ? "" : " once deployed"}
+      <span class="muted">· the bridge of its bridge-mode containers, their gateway</span></div>`);
     parts.push(area("Routes", "routes", node, "default via 198.18.0.1"));
   }
   if (allows(node, "exec")) parts.push(area("Startup commands", "exec", node, "one command a line"));

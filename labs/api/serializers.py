@@ -85,9 +85,11 @@ class LabSerializer(serializers.ModelSerializer):
 
 
 def handed_out_addresses(assignments: dict | None) -> dict[str, str]:
-    """Addresses a lab was given, by `node:interface` and by container name."""
+    """Addresses a lab was given, by `node:interface` (a Docker host's `docker0` included) and by
+    container name."""
     assignments = assignments or {}
-    return {**assignments.get("interfaces", {}), **assignments.get("containers", {})}
+    given = (assignments.get(part) or {} for part in ("interfaces", "bridges", "containers"))
+    return {key: value for part in given for key, value in part.items()}
 
 
 class DocumentPartSerializer(serializers.Serializer):

@@ -40,6 +40,17 @@ def test_bridge_and_overlay_pools_reserve_their_gateway():
     }
 
 
+def test_a_docker_host_with_bridge_mode_containers_is_given_its_docker0_address():
+    got = assigned(
+        LAB
+        + "  b2: {kind: container, host: h3, image: i}\n"
+        + "  n3: {kind: container, host: h2, image: i, mode: none}\n"
+    )
+    assert got.bridges == {"h1:docker0": "198.19.0.1/24", "h3:docker0": "198.19.0.1/24"}  # h2 has none
+    walled = LAB.replace("  lan:", "  br1: {kind: bridge, host: h1, subnet: 172.30.0.0/24}\n  lan:")
+    assert assigned(walled).bridges == {"h1:docker0": "172.30.0.1/24"}  # its own bridge network's
+
+
 def test_dynamic_ports_come_from_the_host_range_without_clashes():
     got = assigned(LAB)
     # 31000 is published statically by b1, so the automatic ones take the rest.
