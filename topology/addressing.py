@@ -26,11 +26,14 @@ class Assignments:
     ports: dict[str, int] = field(default_factory=dict)  # "container:index" -> host port
     images: dict[str, str] = field(default_factory=dict)  # image -> digest it was first deployed with
     bridges: dict[str, str] = field(default_factory=dict)  # "host:docker0" -> its gateway address
+    gateways: dict[str, dict] = field(default_factory=dict)  # host -> {"via": address, "router": name}
 
     def as_dict(self) -> dict:
         out = {"interfaces": self.interfaces, "containers": self.containers, "ports": self.ports}
         if self.bridges:
             out["bridges"] = self.bridges
+        if self.gateways:
+            out["gateways"] = self.gateways
         return {**out, "images": self.images} if self.images else out
 
     @classmethod
@@ -42,6 +45,7 @@ class Assignments:
             {k: int(v) for k, v in data.get("ports", {}).items()},
             {str(k): str(v) for k, v in (data.get("images") or {}).items()},
             dict(data.get("bridges") or {}),
+            {str(k): dict(v) for k, v in (data.get("gateways") or {}).items()},
         )
 
 
@@ -106,6 +110,7 @@ def assign(res: Resolved, previous: Assignments | None = None) -> tuple[Assignme
     _assign_interfaces(res, previous, out, problems)
     _assign_containers(res, previous, out, problems)
     _assign_ports(res.doc, previous, out, problems)
+    _auto_gateways(res, out)
     out.images = dict(previous.images)  # pins stay until a deploy no longer runs the image
     return out, problems
 
@@ -125,6 +130,34 @@ def _assign_interfaces(res: Resolved, prev: Assignments, out: Assignments, probl
         elif not kind_of(res.doc.nodes[iface.node]).bridges_ports:
             wanted.append((key, iface, pool))
     _hand_out(wanted, prev.interfaces, out.interfaces, problems)
+
+
+def _auto_gateways(res: Resolved, out: Assignments) -> None:
+    """A host whose networks hold exactly one router, and that has no default route of its own,
+    sends the rest through that router (as a DHCP client would), unless it says `gateway: none`."""
+    members: dict[str, list[str]] = {}
+    for key, iface in res.interfaces.items():
+        if iface.domain:
+            members.setdefault(iface.domain, []).append(key)
+    for name, node in res.doc.nodes.items():
+        kind = kind_of(node)
+        if not kind.sandboxed or kind.forwards or node.gateway == "none":
+            continue
+        if any(route.to == "default" for route in node.routes):
+            continue
+        routers: dict[str, str | None] = {}
+        for iface in res.interfaces.values():
+            if iface.node != name or not iface.domain:
+                continue
+            for key in members[iface.domain]:
+                other = res.interfaces[key]
+                if other.node != name and kind_of(res.doc.nodes[other.node]).forwards:
+                    ip = static_ip(other.address) or static_ip(out.interfaces.get(key))
+                    routers.setdefault(other.node, str(ip.ip) if ip else None)
+        if len(routers) == 1:
+            ((router, via),) = routers.items()
+            if via:
+                out.gateways[name] = {"via": via, "router": router}
 
 
 def _assign_containers(res: Resolved, prev: Assignments, out: Assignments, problems: list) -> None:

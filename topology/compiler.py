@@ -250,8 +250,13 @@ class _Compiler:
             files=dict(node.files),
             capabilities=list(kind.capabilities),
             sysctls=sysctls,
-            routes=[RouteSpec(r.to, r.via) for r in node.routes],
+            routes=[RouteSpec(r.to, r.via) for r in node.routes] + self._gateway(name),
         )
+
+    def _gateway(self, name: str) -> list[RouteSpec]:
+        """The default route `gateway: auto` gave the host (see `addressing._auto_gateways`)."""
+        given = self.asg.gateways.get(name)
+        return [RouteSpec("default", given["via"])] if given else []
 
     def _has_bridge_apps(self, host: str) -> bool:
         return host in self.bridge_hosts

@@ -120,6 +120,11 @@ class NodeDoc(Strict):
     )
     interfaces: dict[str, InterfaceDoc] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)
+    gateway: Literal["auto", "none"] | None = Field(
+        default=None,
+        description="hosts: 'auto' (the default) routes what has no route of its own through the one "
+        "router on the host's networks; 'none' does not",
+    )
     ports: list[PortField] = Field(default_factory=list)
     port_range: str | None = Field(
         default=None, description="hosts: range for automatic ports, e.g. 31000-31999"

@@ -87,6 +87,7 @@ register(
                 "files",
                 "interfaces",
                 "routes",
+                "gateway",
                 "port_range",
                 "publish_range",
                 "placement",

@@ -1067,6 +1067,11 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        Gateway: {
+            /** @description the router's address */
+            via: string;
+            router: string;
+        };
         ImpairmentRequest: {
             /** @description with iface: one interface (lab endpoint) */
             node?: string;
@@ -1126,6 +1131,10 @@ export interface components {
             /** @description the addresses handed out, by `node:interface` and by container name (`a.b.c.d/len`) */
             readonly assigned_addresses: {
                 [key: string]: string;
+            };
+            /** @description hosts given a default route by `gateway: auto`: host -> {via, router} */
+            readonly gateways: {
+                [key: string]: components["schemas"]["Gateway"];
             };
             /** @description when the lab spans lab hosts: `labhosts` (node -> the lab host it runs on) and `stitches` (each segment stitched between lab hosts: segment, labhosts, vni, mtu); else {} */
             readonly spans: {
@@ -1815,6 +1824,12 @@ export interface components {
             };
             /** Routes */
             routes?: components["schemas"]["Route"][];
+            /**
+             * Gateway
+             * @description hosts: 'auto' (the default) routes what has no route of its own through the one router on the host's networks; 'none' does not
+             * @default null
+             */
+            gateway?: ("auto" | "none") | null;
             /** Ports */
             ports?: components["schemas"]["PortDoc"][];
             /**

@@ -99,7 +99,11 @@ function segmentShape(doc: LabDocument, network: string, at: Map<string, Point>)
 }
 
 /** Cytoscape elements for a lab document; ids say what each element stands for. */
-export function elements(doc: LabDocument, assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}): ElementDefinition[] {
+/** Hosts given a default route by `gateway: auto` (the lab API's `gateways`). */
+export type Gateways = Record<string, { via: string; router: string }>;
+
+export function elements(doc: LabDocument, assigned: AssignedPorts = {}, addresses: AssignedAddresses = {},
+  gateways: Gateways = {}): ElementDefinition[] {
   const out: ElementDefinition[] = [];
   const containerAddress = (name: string) => doc.nodes?.[name]?.address ?? addresses[name];
   const at = placements(doc);
@@ -110,7 +114,8 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
     if (kind.placed_on_host && node.host && doc.nodes?.[node.host]) data.parent = `n:${node.host}`;
     if (kind.holds_containers) {
       const published = publishedLabel(doc, name, assigned);
-      data.label = published ? `${name}\n${published}` : name;
+      const gateway = gateways[name] ? `default via ${gateways[name].router}` : "";
+      data.label = [name, published, gateway].filter(Boolean).join("\n");
     }
     if (kind.placed_on_host) data.label = `${name}\n${node.mode ?? "bridge"}`;
     const traits = [kind.holds_containers ? "holder" : "", kind.placed_on_host ? "placed" : ""].filter((t) => t);

@@ -46,6 +46,7 @@ export const NODE_FIELDS = {
       .map((l) => [l.split("=")[0].trim(), l.slice(l.indexOf("=") + 1)])),
   },
   exec: { text: (node: Node) => (node.exec ?? []).join("\n"), value: lines },
+  gateway: { text: (node: Node) => node.gateway ?? "auto", value: (text: string) => (text === "none" ? "none" : null) },
   routes: {
     text: (node: Node) => (node.routes ?? []).map((r) => `${r.to} via ${r.via}`).join("\n"),
     value: (text: string) => lines(text).map((l) => l.split(/\s+via\s+/)).filter((p) => p.length === 2)

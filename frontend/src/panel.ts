@@ -1,7 +1,7 @@
 // The side panel: edits the selected element, shows its live state and its controls.
 import type { LabDocument, NetworkDocument, NodeDocument, Problem } from "./api";
 import { allows, kindOf } from "./kinds";
-import { type AssignedAddresses, type AssignedPorts, portEntry } from "./canvas";
+import { type AssignedAddresses, type AssignedPorts, type Gateways, portEntry } from "./canvas";
 import type { LiveState } from "./live";
 import { esc } from "./dom";
 import { NODE_FIELDS } from "./fields";
@@ -103,14 +103,16 @@ function cniHtml(node: NodeDocument, result: any): string {
 }
 
 export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>,
-  assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}, spans: Spans = {}, cni: Record<string, any> = {}): string {
+  assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}, spans: Spans = {}, cni: Record<string, any> = {},
+  gateways: Gateways = {}): string {
   if (!selection) return labSummary(doc, live, problems, spans);
   if (selection.type === "node") {
     const node = doc.nodes?.[selection.name];
     if (!node) return labSummary(doc, live, problems, spans);
     const where = spans.labhosts?.[selection.name];
     return (where ? `<div class="muted labhost">runs on lab host <b>${esc(where)}</b></div>` : "") +
-      nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts, assigned, addresses) +
+      nodePanel(doc, selection.name, node, live, problems.filter((p) => p.path.startsWith(`nodes.${selection.name}`)), conflicts, assigned, addresses,
+        gateways[selection.name]) +
       cniHtml(node, cni[selection.name]);
   }
   if (selection.type === "network") {
@@ -137,6 +139,15 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
     ${problemsHtml(problems.filter((p) => p.path.startsWith(`links[${selection.index}]`)))}`;
 }
 
+/** `gateway: auto` (a host on one router's networks routes the rest through it) or `none`. */
+function gatewayField(node: NodeDocument, given?: Gateways[string]): string {
+  const value = NODE_FIELDS.gateway.text(node);
+  const options = ["auto", "none"].map((o) => `<option ${o === value ? "selected" : ""}>${o}</option>`).join("");
+  const said = given ? `default via ${esc(given.via)} (${esc(given.router)}), given by auto`
+    : value === "none" ? "no default route but its own" : "auto: none given (its networks hold no single router, or it has a default route)";
+  return `<label>Gateway<select data-field="gateway">${options}</select></label><div class="muted gateway">${said}</div>`;
+}
+
 /** What the kernel says of a running node: its addresses and routes. */
 function kernelView(name: string, node: NodeDocument, live: LiveState, addresses: AssignedAddresses): string {
   const parts: string[] = [];
@@ -153,7 +164,7 @@ function kernelView(name: string, node: NodeDocument, live: LiveState, addresses
 }
 
 function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: LiveState, problems: Problem[], conflicts: Map<string, string>,
-  assigned: AssignedPorts, addresses: AssignedAddresses): string {
+  assigned: AssignedPorts, addresses: AssignedAddresses, gateway?: Gateways[string]): string {
   const liveNode = live.nodes[name];
   const conflict = conflicts.get(`n:${name}`);
   const hosts = Object.entries(doc.nodes ?? {}).filter(([, n]) => kindOf(n).holds_containers).map(([n]) => n);
@@ -189,6 +200,7 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
     if (bridge) parts.push(`<div class="end docker0"><b>${esc(name)}:docker0</b>: ${esc(bridge)}${running ? "" : " once deployed"}
       <span class="muted">· the bridge of its bridge-mode containers, their gateway</span></div>`);
     parts.push(area("Routes", "routes", node, "default via 198.18.0.1"));
+    if (allows(node, "gateway")) parts.push(gatewayField(node, gateway));
   }
   if (allows(node, "exec")) parts.push(area("Startup commands", "exec", node, "one command a line"));
   parts.push(kernelView(name, node, live, addresses));

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labs import stitching
@@ -21,6 +22,11 @@ class ProblemsSerializer(serializers.Serializer):
     problems = ProblemSerializer(many=True)
 
 
+class GatewaySerializer(serializers.Serializer):
+    via = serializers.CharField(help_text="the router's address")
+    router = serializers.CharField()
+
+
 class LabSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     node_count = serializers.SerializerMethodField()
@@ -29,6 +35,9 @@ class LabSerializer(serializers.ModelSerializer):
     )
     assigned_addresses = serializers.SerializerMethodField(
         help_text="the addresses handed out, by `node:interface` and by container name (`a.b.c.d/len`)"
+    )
+    gateways = serializers.SerializerMethodField(
+        help_text="hosts given a default route by `gateway: auto`: host -> {via, router}"
     )
     cni = serializers.SerializerMethodField(
         help_text="each container on a CNI network -> its plugin chain's result (interfaces, ips, "
@@ -53,6 +62,7 @@ class LabSerializer(serializers.ModelSerializer):
             "node_count",
             "assigned_ports",
             "assigned_addresses",
+            "gateways",
             "spans",
             "cni",
             "created",
@@ -68,6 +78,10 @@ class LabSerializer(serializers.ModelSerializer):
 
     def get_assigned_addresses(self, lab) -> dict[str, str]:
         return handed_out_addresses(lab.assignments)
+
+    @extend_schema_field(serializers.DictField(child=GatewaySerializer()))
+    def get_gateways(self, lab) -> dict[str, dict]:
+        return dict((lab.assignments or {}).get("gateways", {}))
 
     def get_spans(self, lab) -> dict:
         return stitching.shown(lab)

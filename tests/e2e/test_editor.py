@@ -277,3 +277,31 @@ def test_a_broken_edit_is_shown_on_the_element_and_deploy_refuses(browser_page):
     assert "fix the problems" in page.inner_text("#message")
     operations = page.evaluate("fetch(`/api/labs/${window.wirelab.labId}/operations/`).then((r) => r.json())")
     assert operations == []
+
+
+def test_an_end_host_cabled_to_one_router_is_given_its_gateway(browser_page):
+    page = browser_page
+    page.fill("input[name=name]", "gateway")
+    page.click("#create-lab")
+    page.wait_for_selector("#palette .item")
+    add(page, "Router")
+    add(page, "End host")
+    saved(page)
+    tap(page, "n:r1")
+    page.keyboard.down("Shift")
+    tap(page, "n:pc1")
+    page.keyboard.up("Shift")
+    page.click("#connect")
+    saved(page)
+    page.wait_for_function("(window.wirelab.gateways.pc1 || {}).router === 'r1'")
+    assert "default via r1" in cy(page, "return cy.getElementById('n:pc1').data('label');")
+    tap(page, "n:pc1")
+    via = page.evaluate("window.wirelab.gateways.pc1.via")
+    assert f"default via {via} (r1), given by auto" in page.inner_text("#panel .gateway")
+    screenshot(page, "gateway-auto")
+    page.select_option("#panel [data-field=gateway]", "none")
+    saved(page)
+    page.wait_for_function("!window.wirelab.gateways.pc1")
+    assert "default via" not in cy(page, "return cy.getElementById('n:pc1').data('label');")
+    stored = page.evaluate("fetch(`/api/labs/${window.wirelab.labId}/export/?as=json`).then((r) => r.json())")
+    assert stored["nodes"]["pc1"]["gateway"] == "none"

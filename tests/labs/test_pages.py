@@ -50,8 +50,10 @@ def test_a_lab_tells_the_addresses_it_was_given(client, lab):
     client.force_login(lab.owner)
     body = client.get(f"/api/labs/{lab.id}/").json()
     addresses = body["assigned_addresses"]
-    assert addresses == {**lab.assignments["interfaces"], **lab.assignments["containers"]}
+    given = lab.assignments
+    assert addresses == {**given["interfaces"], **given["bridges"], **given["containers"]}
     assert addresses["app-1"].startswith("198.19.128.") and addresses["nginx-2"].endswith("/24")
+    assert addresses["h1:docker0"] == "198.19.0.1/24"  # the gateway of h1's bridge-mode containers
 
 
 def test_sign_in_page(client, user):

@@ -229,3 +229,34 @@ def test_a_service_backend_out_of_reach_is_refused_with_the_way_out(demo_text):
         "services.web.backends[1]",
         "nginx-2 publishes no host port for 8080: add 'auto:8080' to its ports",
     ) in found
+
+
+def test_gateway_auto_routes_a_host_through_the_one_router_on_its_networks():
+    text = """
+name: gw
+networks:
+  lan: {kind: segment, subnet: 198.18.1.0/24}
+  two: {kind: segment, subnet: 198.18.2.0/24}
+nodes:
+  r1: {kind: router, interfaces: {eth0: {network: lan, address: 198.18.1.1/24}, eth1: {network: two}}}
+  r2: {kind: router, interfaces: {eth0: {network: two}}}
+  pc1: {kind: host, interfaces: {eth0: {network: lan}}}
+  pc2: {kind: host, interfaces: {eth0: {network: lan}}, gateway: none}
+  pc3: {kind: host, interfaces: {eth0: {network: lan}}, routes: [{to: default, via: 198.18.1.9}]}
+  pc4: {kind: host, interfaces: {eth0: {network: two}}}
+  pc5: {kind: host}
+  b: {kind: host}
+links:
+  - {endpoints: ['b:eth0', 'r2:eth1'], subnet: 198.18.3.0/30}
+"""
+    spec, assignments = compiled(text)
+    routes = {s.name: [(r.to, r.via) for r in s.routes] for s in spec.sandboxes}
+    assert routes["pc1"] == [("default", "198.18.1.1")]  # lan: r1 alone
+    assert routes["pc2"] == []  # gateway: none
+    assert routes["pc3"] == [("default", "198.18.1.9")]  # its own default stays the only one
+    assert routes["pc4"] == []  # two routers on its network: which one is the author's to say
+    assert routes["pc5"] == []  # no network at all
+    b_via = routes["b"][0][1]
+    assert routes["b"] == [("default", b_via)] and b_via == assignments.interfaces["r2:eth1"].split("/")[0]
+    assert assignments.gateways["pc1"] == {"via": "198.18.1.1", "router": "r1"}
+    assert set(assignments.gateways) == {"pc1", "b"}

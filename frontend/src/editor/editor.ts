@@ -4,7 +4,7 @@
 // starts them.
 import type { Core } from "cytoscape";
 import { type ApiError, labApi, type Problem } from "../api";
-import { type AssignedAddresses, type AssignedPorts, createCanvas, elements, fitContainer, markProblems, runLayout, showEnds } from "../canvas";
+import { type AssignedAddresses, type AssignedPorts, type Gateways, createCanvas, elements, fitContainer, markProblems, runLayout, showEnds } from "../canvas";
 import { ExerciseBox } from "../exercise";
 import { clearJourney, journeyHtml } from "../journey";
 import { LabJobs } from "../jobs";
@@ -22,7 +22,8 @@ export const $ = <T extends HTMLElement = HTMLElement>(selector: string) => docu
 
 /** What the lab was given by its deploys, as the lab API returns it. */
 export interface Given {
-  assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses; spans?: Spans; cni?: Record<string, any>;
+  assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses; gateways?: Gateways; spans?: Spans;
+  cni?: Record<string, any>;
 }
 
 export class Editor {
@@ -44,6 +45,7 @@ export class Editor {
   live: LiveState = emptyState();
   ports: AssignedPorts = {}; // host ports handed out for `auto` ports
   addresses: AssignedAddresses = {}; // addresses handed out, by node:iface and container
+  gateways: Gateways = {}; // default routes `gateway: auto` gave hosts
   spans: Spans = {}; // where each node runs, when the lab spans lab hosts
   cni: Record<string, any> = {}; // each CNI-networked container's chain result, from its last deploy
   ends = true; // interface names and addresses shown at the cable ends
@@ -73,6 +75,7 @@ export class Editor {
   absorb(lab: Given): void {
     this.ports = lab.assigned_ports ?? {};
     this.addresses = lab.assigned_addresses ?? {};
+    this.gateways = lab.gateways ?? {};
     this.spans = lab.spans ?? {};
     this.cni = lab.cni ?? {};
   }
@@ -85,7 +88,7 @@ export class Editor {
     const selected = this.cy.$(":selected").map((e) => e.id());
     const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
     this.cy.elements().remove();
-    this.cy.add(elements(this.model.doc, this.ports, this.addresses));
+    this.cy.add(elements(this.model.doc, this.ports, this.addresses, this.gateways));
     showEnds(this.cy, this.ends);
     this.cy.nodes().forEach((n) => {
       if (!n.isParent() && positions.has(n.id()) && !this.model.doc.nodes?.[n.data("name")]?.position) n.position(positions.get(n.id())!);
@@ -147,7 +150,7 @@ export class Editor {
     const typing = document.activeElement?.closest("input, textarea, select");
     if (!force && typing && panel.contains(typing)) return;
     panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses,
-      this.spans, this.cni);
+      this.spans, this.cni, this.gateways);
     if (this.refused) panel.insertAdjacentHTML("afterbegin", `<div class="refused" role="alert"><b>Not saved:</b> ${esc(this.refused)}
       <span class="muted">(the diagram shows what is stored)</span></div>`);
     const selected = this.selection;
