@@ -144,6 +144,13 @@ export class Dashboard {
 
   /** Say how many of the prepared machines are ready, as the lab hosts report them, until all
    *  are (or, after ten minutes, how many were). */
+  /** The preparation's own line, under its form (the page's message line moves on). */
+  private sayPrepared(text: string, kind: "error" | "info" = "info"): void {
+    const line = this.root.querySelector<HTMLElement>("#prepare-state")!;
+    line.textContent = text;
+    line.className = kind === "error" ? "error" : "";
+  }
+
   private async followPreparation(exercise: string, students: number, note: string): Promise<void> {
     const token = (this.preparing = {});
     for (let waited = 0; waited <= 600 && this.preparing === token; waited += 2) {
@@ -151,11 +158,11 @@ export class Dashboard {
         "GET", `/api/exercises/${exercise}/prepare/?students=${students}`);
       const hosts = Object.keys(now.per_lab_host).length;
       const on = hosts === 1 ? "on the lab host" : `on ${hosts} lab hosts`;
-      if (now.ready >= now.wanted) return this.say(`Ready for ${students} student(s): ${now.wanted} machine(s) warm ${on}.${note}`);
-      this.say(`Preparing: ${now.ready} of ${now.wanted} machine(s) ready ${on}…${note}`);
+      if (now.ready >= now.wanted) return this.sayPrepared(`Ready for ${students} student(s): ${now.wanted} machine(s) warm ${on}.${note}`);
+      this.sayPrepared(`Preparing: ${now.ready} of ${now.wanted} machine(s) ready ${on}…${note}`);
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }
-    if (this.preparing === token) this.say("Still preparing after ten minutes: students who start now wait for their machines.", "error");
+    if (this.preparing === token) this.sayPrepared("Still preparing after ten minutes: students who start now wait for their machines.", "error");
   }
 
   private forms(): void {
@@ -183,12 +190,12 @@ export class Dashboard {
         const asked = await api<{ per_lab_host: Record<string, number>; lab_hosts: string[]; note?: string }>(
           "POST", `/api/exercises/${exercise}/prepare/`, { students });
         const count = Object.values(asked.per_lab_host).reduce((a, b) => a + b, 0);
-        if (!count) return this.say("Nothing to prepare: this exercise's machines all start as they are deployed.");
+        if (!count) return this.sayPrepared("Nothing to prepare: this exercise's machines all start as they are deployed.");
         const where = asked.lab_hosts.length === 1 ? "the lab host is" : `${asked.lab_hosts.length} lab hosts are each`;
         const note = asked.note ? ` Note: ${asked.note}.` : "";
-        this.say(`Preparing: ${where} starting ${count} machine(s) for ${students} student(s).${note}`);
+        this.sayPrepared(`Preparing: ${where} starting ${count} machine(s) for ${students} student(s).${note}`);
         await this.followPreparation(exercise, students, note);
-      } catch (error) { this.say((error as Error).message, "error"); }
+      } catch (error) { this.sayPrepared((error as Error).message, "error"); }
     });
     const roster = this.root.querySelector<HTMLFormElement>("#roster");
     roster?.addEventListener("submit", async (event) => {

@@ -143,8 +143,10 @@ export function renderPanel(doc: LabDocument, selection: Selection, live: LiveSt
 function gatewayField(node: NodeDocument, given?: Gateways[string]): string {
   const value = NODE_FIELDS.gateway.text(node);
   const options = ["auto", "none"].map((o) => `<option ${o === value ? "selected" : ""}>${o}</option>`).join("");
+  const own = (node.routes ?? []).some((r) => r.to === "default");
   const said = given ? `default via ${esc(given.via)} (${esc(given.router)}), given by auto`
-    : value === "none" ? "no default route but its own" : "auto: none given (its networks hold no single router, or it has a default route)";
+    : own ? "its own default route is used" : value === "none" ? "no default route is added"
+    : "no router alone on its networks: no route added";
   return `<label>Gateway<select data-field="gateway">${options}</select></label><div class="muted gateway">${said}</div>`;
 }
 

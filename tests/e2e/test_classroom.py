@@ -39,11 +39,17 @@ def watch_errors(page, errors: list) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
 
 
-def joined_from_the_link(browser, base: str, code: str, username: str, errors: list):
-    """A new student's page: signed up through the course's join link, on the course's page."""
+def joined_from_the_link(browser, base: str, code: str, username: str, errors: list, typed: bool = False):
+    """A new student's page: signed up through the course's join link (or, `typed`, from the front
+    page's Join button with the code typed in), on the course's page."""
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     watch_errors(page, errors)
-    page.goto(f"{base}/join/?code={code}")
+    if typed:
+        page.goto(f"{base}/")
+        page.click("text=Join a course with a code")
+        page.fill("#id_code", code.lower())
+    else:
+        page.goto(f"{base}/join/?code={code}")
     page.fill("#id_username", username)
     page.fill("#id_password", f"a-long-pass-for-{username}")
     page.click("#join")
@@ -70,19 +76,25 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         teacher.wait_for_selector("#grid table.results, #grid p.card")
         code = teacher.inner_text("#join-code")
         assert teacher.get_attribute("#join-url", "href") == f"{server}/join/?code={code}"
+        # the exercises as students will read them, before any student starts one
+        teacher.click("details.exercises > summary")
+        card = teacher.locator(".exercise-card", has_text="1. Host mode")
+        card.locator("summary:text-is('Instructions')").click()
+        assert "In host mode a container uses its Docker host" in card.inner_text()
+        assert card.locator("button:text-is('Try it yourself')").count() == 1
         # ahead of the class: exercise one's two hosts, for two students, started on the lab host
         teacher.click("summary:has-text('Prepare for a class')")
         teacher.select_option("#prepare select[name=exercise]", label="1. Host mode: two servers, one port")
         teacher.fill("#prepare input[name=students]", "2")
         teacher.click("#prepare button[type=submit]")
-        teacher.wait_for_selector("#message:has-text('machine(s) for 2 student(s)')")
-        teacher.wait_for_selector("#message:has-text('Ready for 2 student(s)')", timeout=LONG)  # said when so
+        teacher.wait_for_selector("#prepare-state:has-text('machine(s)')")
+        teacher.wait_for_selector("#prepare-state:has-text('Ready for 2 student(s)')", timeout=LONG)  # said when so
 
         student = joined_from_the_link(browser, server, code, "sam", errors)
         student.locator(".exercise-card", has_text="1. Host mode").locator("button[type=submit]").click()
         student.wait_for_selector("#exercise .check")
         lab_id = int(student.get_attribute("#editor", "data-lab-id"))
-        other = joined_from_the_link(browser, server, code, "kim", errors)  # a second student
+        other = joined_from_the_link(browser, server, code, "kim", errors, typed=True)  # a second student
         teacher.wait_for_selector("tr[data-student=kim]")  # on the dashboard before starting anything
         # the palette offers only what the exercise lets a student add; locked nodes are marked
         student.wait_for_selector("#palette .item.container")
