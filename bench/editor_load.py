@@ -49,7 +49,7 @@ REPLAY = """async (seconds) => {
       const bps = (tick * 7919 + end.length * 104729) % 2e6;
       state.counters[end] = {rx_bps: bps, tx_bps: 0, rx_packets: tick, tx_packets: tick};
     }
-    w.liveView.onLive(state);
+    window.wirelabParts.liveView.onLive(state);
   };
   feed();
   const timer = setInterval(feed, 200);

@@ -11,3 +11,6 @@ export function el(tag: string, content = "", className = ""): HTMLElement {
 /** Text made safe to put into HTML. */
 export const esc = (value: unknown) =>
   String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+
+/** The first element `selector` matches (the page apps know their pages' elements). */
+export const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector(selector) as T;

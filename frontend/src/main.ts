@@ -1,6 +1,6 @@
 // The pages' entry: each page's app starts when the page has its root.
 import { Dashboard } from "./dashboard";
-import { openEditor } from "./editor/boot";
+import { makeParts, openEditor } from "./editor/boot";
 import { Editor } from "./editor/editor";
 import { ConsoleWatch } from "./terminal";
 import { Viewer } from "./viewer";
@@ -21,7 +21,9 @@ boot("viewer", "the link", (root) => new Viewer(root));
 boot("editor", "the lab", (root) => {
   const editor = new Editor(Number(root.dataset.labId), root.dataset.attemptId ? Number(root.dataset.attemptId) : undefined,
     root.dataset.user ?? "", root.dataset.watching === "1");
-  return Object.assign(editor, { start: () => openEditor(editor) });
+  const parts = makeParts(editor);
+  (window as any).wirelabParts = parts; // the page's parts, for its tests and benchmarks
+  return Object.assign(editor, { start: () => openEditor(editor, parts) });
 });
 boot("dashboard", "the class", (root) => new Dashboard(Number(root.dataset.courseId), root));
 

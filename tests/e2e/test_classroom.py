@@ -88,7 +88,9 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         teacher.fill("#prepare input[name=students]", "2")
         teacher.click("#prepare button[type=submit]")
         teacher.wait_for_selector("#prepare-state:has-text('machine(s)')")
-        teacher.wait_for_selector("#prepare-state:has-text('Ready for 2 student(s)')", timeout=LONG)  # said when so
+        teacher.wait_for_selector(
+            "#prepare-state:has-text('Ready for 2 student(s)')", timeout=LONG
+        )  # said when so
 
         student = joined_from_the_link(browser, server, code, "sam", errors)
         student.locator(".exercise-card", has_text="1. Host mode").locator("button[type=submit]").click()

@@ -272,11 +272,11 @@ def test_a_500_node_lab_opens_and_a_live_change_restyles_only_its_element(browse
         const w = window.wirelab; const names = Object.keys(w.model.doc.nodes);
         const state = {...w.live, status: {status: 'running', reason: ''}, nodes: {}, links: {}};
         for (const n of names) state.nodes[n] = {state: 'running'};
-        w.liveView.onLive(state);
+        window.wirelabParts.liveView.onLive(state);
         let count = 0; const count_ = () => count++;
         w.cy.on('style', count_);
         const next = {...state, nodes: {...state.nodes, [names[7]]: {state: 'exited'}}};
-        w.liveView.onLive(next);
+        window.wirelabParts.liveView.onLive(next);
         w.cy.removeListener('style', count_);
         return [count, w.cy.getElementById('n:' + names[7]).hasClass('exited'), w.cy.nodes('.running').length];
       }"""

@@ -6,12 +6,32 @@ import { runLayout, tuneForSize } from "../canvas";
 import { loadKinds } from "../kinds";
 import { Minimap } from "../minimap";
 import { LabModel } from "../model";
+import { $ } from "../dom";
 import { EditRules } from "../rules";
-import { $, Editor } from "./editor";
+import { Editing } from "./editing";
+import type { Editor } from "./editor";
+import { LiveView } from "./livestate";
+import { Running } from "./running";
 
 cytoscape.use(svg);
 
-export async function openEditor(editor: Editor): Promise<void> {
+/** The parts around the core, as the page (and its tests) reach them. */
+export interface Parts {
+  editing: Editing;
+  running: Running;
+  liveView: LiveView;
+}
+
+export function makeParts(editor: Editor): Parts {
+  const running = new Running(editor);
+  const liveView = new LiveView(editor, {
+    onOperation: (op) => running.onOperation(op),
+    onLabChanged: () => running.forgetJourney(),
+  });
+  return { editing: new Editing(editor), running, liveView };
+}
+
+export async function openEditor(editor: Editor, { editing, running, liveView }: Parts): Promise<void> {
   await loadKinds();
   await editor.exercise?.load();
   editor.rules = EditRules.of(editor.exercise?.exercise.rules);
@@ -25,12 +45,12 @@ export async function openEditor(editor: Editor): Promise<void> {
   new Minimap(editor.cy, $("#workspace"));
   editor.fit(); // left of the minimap
   viewControls(editor);
-  selectOnTap(editor);
+  selectOnTap(editor, editing);
   editor.cy.autoungrabify(editor.watching); // a watcher moves nothing
-  editor.liveView.open();
+  liveView.open();
   if (!editor.watching) {
-    editor.editing.wire();
-    editor.running.wire();
+    editing.wire();
+    running.wire();
     await editor.check(false);
     await editor.share.load();
   }
@@ -39,16 +59,16 @@ export async function openEditor(editor: Editor): Promise<void> {
 }
 
 /** A tap shows what it hit in the panel (or, with Connect under way, ends the connection). */
-function selectOnTap(editor: Editor): void {
+function selectOnTap(editor: Editor, editing: Editing): void {
   const cy = editor.cy;
   cy.on("tap", (event) => {
     if (event.target !== cy) return;
-    editor.editing.connectFrom = null;
+    editing.connectFrom = null;
     editor.select(null);
   });
   cy.on("tap", "node", (event) => {
     const id = event.target.id() as string;
-    if (editor.editing.connectTo(id)) return;
+    if (editing.connectTo(id)) return;
     const adding = (event.originalEvent as MouseEvent | undefined)?.shiftKey ?? false;
     if (id.startsWith("n:")) editor.select({ type: "node", name: id.slice(2) }, adding);
     else if (id.startsWith("net:")) editor.select({ type: "network", name: id.slice(4) });

@@ -6,7 +6,8 @@ import { csrfToken, type Problem } from "../api";
 import { fieldOf, nodeChange } from "../fields";
 import { kindOf } from "../kinds";
 import { LabModel } from "../model";
-import { type Editor, $ } from "./editor";
+import { $ } from "../dom";
+import type { Editor } from "./editor";
 import { type PaletteItem, addItem, connect, palette } from "./edits";
 
 export class Editing {

@@ -1,24 +1,19 @@
 // The lab page's editor: the lab's document drawn on the canvas, the side panel, and saving.
-// What a person does with it lives in the parts it holds: editing (palette, connect, fields,
-// undo), running (deploy, controls, trace, capture, console) and the live state; boot.ts
-// starts them.
+// What a person does with it lives in parts that boot.ts makes around it: editing (palette,
+// connect, fields, undo), running (deploy, controls, trace, capture, console) and the live
+// state. The core knows none of them; they add to the panel and follow selections through hooks.
 import type { Core } from "cytoscape";
 import { type ApiError, labApi, type Problem } from "../api";
 import { type AssignedAddresses, type AssignedPorts, type Gateways, createCanvas, elements, fitContainer, markProblems, runLayout, showEnds } from "../canvas";
 import { ExerciseBox } from "../exercise";
-import { clearJourney, journeyHtml } from "../journey";
+import { $ } from "../dom";
 import { LabJobs } from "../jobs";
 import { emptyState, paint, type LiveState } from "../live";
 import { MessageLine } from "../messageline";
 import type { LabModel } from "../model";
-import { esc, natHtml, renderPanel, type Selection, type Spans } from "../panel";
+import { esc, renderPanel, type Selection, type Spans } from "../panel";
 import { EditRules } from "../rules";
 import { SharePanel } from "../share";
-import { Editing } from "./editing";
-import { LiveView } from "./livestate";
-import { Running } from "./running";
-
-export const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector(selector) as T;
 
 /** What the lab was given by its deploys, as the lab API returns it. */
 export interface Given {
@@ -35,9 +30,11 @@ export class Editor {
   share: SharePanel;
   exercise: ExerciseBox | null = null; // a student's lab for an exercise
   rules = new EditRules(); // what the exercise lets a student change
-  editing: Editing;
-  running: Running;
-  liveView: LiveView;
+  socketUp = false; // the lab's socket is open (the live state says so)
+  send: (message: object) => void = () => undefined; // to the lab's socket, once it is open
+  /** Called after the panel is drawn, and when the selection changes (the parts' own views). */
+  readonly panelHooks: ((selection: Selection) => void)[] = [];
+  readonly selectHooks: ((selection: Selection) => void)[] = [];
 
   problems: Problem[] = [];
   conflicts = new Map<string, string>(); // element id -> the name someone wanted for it
@@ -59,11 +56,8 @@ export class Editor {
     this.api = labApi(labId);
     this.line = new MessageLine($("#message"), me);
     this.cy = createCanvas($("#canvas"));
-    this.liveView = new LiveView(this);
-    this.jobs = new LabJobs(this.api, this.line, $("#captures"), () => this.liveView.connected);
+    this.jobs = new LabJobs(this.api, this.line, $("#captures"), () => this.socketUp);
     this.share = new SharePanel(labId, $("#panel"), () => this.renderPanel());
-    this.editing = new Editing(this);
-    this.running = new Running(this);
     if (attemptId) this.exercise = new ExerciseBox(attemptId, $("#exercise"), this.cy, (m, k) => this.message(m, k));
   }
 
@@ -136,7 +130,7 @@ export class Editor {
       this.presentTimer = 0;
       const { x1, y1, x2, y2 } = this.cy.extent();
       const selected = this.cy.$(":selected").map((e) => e.id()).slice(0, 50);
-      this.liveView.send({ type: "present", extent: { x1, y1, x2, y2 }, selected });
+      this.send({ type: "present", extent: { x1, y1, x2, y2 }, selected });
     }, 100);
   }
 
@@ -161,11 +155,17 @@ export class Editor {
       panel.querySelector("h2")?.insertAdjacentHTML("afterend",
         `<p class="locked-note">Locked by the exercise: ${esc(selected.name)} cannot be changed (it can be moved).</p>`);
     }
-    const nat = this.running.natView;
-    if (nat && selected?.type === "node" && selected.name === nat.node && $("#nat-view")) {
-      $("#nat-view").innerHTML = natHtml(nat.node, nat.view, nat.when);
-    }
-    this.running.showTrace(selected);
+    for (const hook of this.panelHooks) hook(selected);
+  }
+
+  /** The lab's status on the badge and the band over the diagram. */
+  showStatus(status: string, reason: string): void {
+    const badge = $("#status");
+    badge.textContent = status;
+    badge.className = `status ${status}`;
+    badge.title = reason;
+    $("#workspace").dataset.status = status;
+    $("#status-reason").textContent = reason;
   }
 
   /** Show `selection` in the panel; with `adding` (Shift held), the elements selected before stay
@@ -173,11 +173,7 @@ export class Editor {
   select(selection: Selection, adding = false): void {
     this.share.close();
     this.selection = selection;
-    const journey = this.running.journey;
-    if (journey && !(selection?.type === "node" && selection.name === journey.node)) {
-      clearJourney(this.cy); // its list is in the traced node's panel: leaving it ends the walk's marks
-      this.running.journey = null;
-    }
+    for (const hook of this.selectHooks) hook(selection);
     if (!adding) { // with Shift the canvas adds the tapped element to what is selected itself
       this.cy.elements().unselect();
       if (selection?.type === "node") this.cy.getElementById(`n:${selection.name}`).select();

@@ -1,17 +1,21 @@
 // The lab's live state on the page: its socket, the status badge, the diagram's colours, the
 // cable tooltips, and the events the other parts wait for (operations, captures, checks).
-import { clearJourney } from "../journey";
+import { $ } from "../dom";
 import { LiveConnection, paint, type LiveState } from "../live";
-import { type Editor, $ } from "./editor";
+import type { Editor } from "./editor";
+
+/** What the other parts hear from the socket: an operation's progress, a deploy's end. */
+export interface Listeners {
+  onOperation(op: { id: number; status: string; line: string }): void;
+  onLabChanged(): void; // a deploy or destroy ended: what was drawn from the last one is history
+}
 
 export class LiveView {
   private connection: LiveConnection | null = null;
   private lastStatus = ""; // the lab's status as last shown
 
-  constructor(private editor: Editor) {}
-
-  get connected(): boolean {
-    return this.connection?.connected ?? false;
+  constructor(private editor: Editor, private listeners: Listeners) {
+    editor.send = (message) => this.connection?.send(message);
   }
 
   open(): void {
@@ -21,7 +25,7 @@ export class LiveView {
       onChange: (state) => this.onLive(state),
       onLink: (up) => this.onSocket(up),
       onJob: (event) => {
-        if (event.type === "operation") editor.running.onOperation(event);
+        if (event.type === "operation") this.listeners.onOperation(event);
         editor.jobs.heard(event);
       },
       onOther: (message) => editor.exercise?.onMessage(message),
@@ -32,18 +36,6 @@ export class LiveView {
     cy.on("mouseout", "edge", () => ($("#tooltip").style.display = "none"));
   }
 
-  send(message: object): void {
-    this.connection?.send(message);
-  }
-
-  showStatus(status: string, reason: string): void {
-    const badge = $("#status");
-    badge.textContent = status;
-    badge.className = `status ${status}`;
-    badge.title = reason;
-    $("#workspace").dataset.status = status;
-    $("#status-reason").textContent = reason;
-  }
 
   onLive(state: LiveState): void {
     const editor = this.editor;
@@ -51,14 +43,13 @@ export class LiveView {
     const now = state.status.status;
     this.lastStatus = now;
     editor.live = state;
-    this.showStatus(now, state.status.reason);
+    editor.showStatus(now, state.status.reason);
     const troubled = now === "degraded" || now === "failed";
     if ((before && before !== now) || (!before && troubled)) editor.line.sayStatus(state.status);
     if (before && before !== now && now !== "deploying") {
       // a deploy or destroy ended: what it placed where, and what the CNI plugins gave; a journey
       // traced before is history
-      clearJourney(editor.cy);
-      editor.running.journey = null;
+      this.listeners.onLabChanged();
       editor.api.get().then((lab) => { editor.absorb(lab); editor.renderPanel(false); }).catch(() => undefined);
     }
     paint(editor.cy, state);
@@ -66,6 +57,7 @@ export class LiveView {
   }
 
   private onSocket(up: boolean): void {
+    this.editor.socketUp = up;
     $("#live").textContent = up ? "live" : "reconnecting…";
     $("#live").className = up ? "ok" : "bad";
   }

@@ -1,10 +1,11 @@
 // Running the lab: deploy and destroy (followed on the lab's socket), the controls of a running
 // lab (cables, impairments, restarts, captures), its NAT table, traces and consoles.
 import type { ApiError, Problem } from "../api";
-import { type Journey, type Stop, animate, journeyHtml, stops } from "../journey";
-import type { Selection } from "../panel";
+import { $ } from "../dom";
+import { type Journey, type Stop, animate, clearJourney, journeyHtml, stops } from "../journey";
+import { natHtml, type Selection } from "../panel";
 import { NodeConsole } from "../terminal";
-import { type Editor, $ } from "./editor";
+import type { Editor } from "./editor";
 
 type Lifecycle = "deploy" | "destroy";
 
@@ -15,7 +16,19 @@ export class Running {
   private operation: number | null = null; // the deploy or destroy this page asked for
   private console: NodeConsole | null = null;
 
-  constructor(private editor: Editor) {}
+  constructor(private editor: Editor) {
+    editor.panelHooks.push((selection) => this.showInPanel(selection));
+    editor.selectHooks.push((selection) => {
+      const traced = this.journey?.node;
+      if (traced && !(selection?.type === "node" && selection.name === traced)) this.forgetJourney();
+    });
+  }
+
+  /** A journey's marks go when its node's panel is left, or when the lab is deployed again. */
+  forgetJourney(): void {
+    clearJourney(this.editor.cy);
+    this.journey = null;
+  }
 
   wire(): void {
     const on = (id: string, fn: () => void) => $(id).addEventListener("click", fn);
@@ -72,7 +85,7 @@ export class Running {
     $("#log").textContent = op.log;
     $("#log").scrollTop = 1e9;
     if (op.status !== "succeeded" && op.status !== "failed") {
-      if (!editor.liveView.connected) window.setTimeout(() => this.follow(), 1000);
+      if (!editor.socketUp) window.setTimeout(() => this.follow(), 1000);
       return;
     }
     if (op.status === "failed") {
@@ -82,7 +95,7 @@ export class Running {
     }
     const lab = await editor.api.get();
     if (op.status === "succeeded") editor.line.sayStatus({ status: lab.status, reason: lab.status_reason });
-    editor.liveView.showStatus(lab.status, lab.status_reason);
+    editor.showStatus(lab.status, lab.status_reason);
     editor.absorb(lab); // what the deploy placed where (a lab spanning lab hosts)
     editor.renderPanel(false);
   }
@@ -180,8 +193,13 @@ export class Running {
     });
   }
 
-  /** The trace form as last filled, and the last journey when its node is the one shown. */
-  showTrace(selection: Selection): void {
+  /** The NAT table last read, the trace form as last filled, and the last journey, when their
+   *  node is the one shown. */
+  private showInPanel(selection: Selection): void {
+    const nat = this.natView;
+    if (nat && selection?.type === "node" && selection.name === nat.node && $("#nat-view")) {
+      $("#nat-view").innerHTML = natHtml(nat.node, nat.view, nat.when);
+    }
     if ($("#trace-target")) {
       $<HTMLInputElement>("#trace-target").value = this.traceInput.target;
       $<HTMLSelectElement>("#trace-protocol").value = this.traceInput.protocol;
