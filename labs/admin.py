@@ -6,7 +6,7 @@ read-only, and a lab's topology is changed through its document."""
 from django.contrib import admin, messages
 from django.db.models import Count, OuterRef, Subquery, Sum
 
-from . import fleet, lifecycle
+from . import fleet, labhost_actions, lifecycle
 from .models import (
     Capture,
     ImageRule,
@@ -94,27 +94,27 @@ class LabHostAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cordon: take no new labs")
     def cordon(self, request, queryset):
-        self._each(request, queryset, lambda h: fleet.set_state(h, LabHost.State.CORDONED))
+        self._each(request, queryset, lambda h: labhost_actions.set_state(h, LabHost.State.CORDONED))
 
     @admin.action(description="Activate: take new labs again")
     def activate(self, request, queryset):
-        self._each(request, queryset, lambda h: fleet.set_state(h, LabHost.State.ACTIVE))
+        self._each(request, queryset, lambda h: labhost_actions.set_state(h, LabHost.State.ACTIVE))
 
     @admin.action(description="Drain: move its running labs to other lab hosts")
     def drain(self, request, queryset):
-        self._each(request, queryset, fleet.drain)
+        self._each(request, queryset, labhost_actions.drain)
 
     @admin.action(description="Evacuate: redeploy a lost lab host's labs elsewhere")
     def evacuate(self, request, queryset):
-        self._each(request, queryset, fleet.evacuate)
+        self._each(request, queryset, labhost_actions.evacuate)
 
     @admin.action(description="Garbage collection, dry run (the report shows on the lab host)")
     def gc_dry_run(self, request, queryset):
-        self._each(request, queryset, lambda h: fleet.collect_on(h, dry_run=True))
+        self._each(request, queryset, lambda h: labhost_actions.collect_on(h, dry_run=True))
 
     @admin.action(description="Garbage collection: take down what belongs to no lab")
     def gc(self, request, queryset):
-        self._each(request, queryset, lambda h: fleet.collect_on(h, dry_run=False))
+        self._each(request, queryset, lambda h: labhost_actions.collect_on(h, dry_run=False))
 
 
 class ProjectionAdmin(admin.ModelAdmin):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -18,16 +17,13 @@ from django.utils import timezone
 from topology.compiler import compile_lab
 from topology.spec import LabHostSpec
 
-from . import fleet, stitching
+from . import fleet, queues, stitching
 from .images import current_policy
 from .live.state import publish_status
 from .models import Capture, Lab, LabStatus, Operation
-from .queues import queue_of
 from .store.documents import lab_assignments, lab_document
 
 log = logging.getLogger(__name__)
-RUN_OPERATION = "labs.tasks.run_operation"
-RUN_CAPTURE = "labs.tasks.run_capture"
 IDLE = fleet.IDLE
 
 
@@ -331,8 +327,7 @@ def enqueue_operation(op_id: int, labhost: str, resume: bool = False, kind: str 
     """
     kind = kind or Operation.objects.values_list("kind", flat=True).get(id=op_id)
     try:
-        queue = queue_of(labhost, kind)
-        current_app.send_task(RUN_OPERATION, args=[op_id], kwargs={"resume": resume}, queue=queue)
+        queues.send(queues.RUN_OPERATION, labhost, kind, (op_id,), resume=resume)
     except Exception as exc:  # any broker error: the row must not stay queued
         log.warning("could not enqueue operation %s: %s", op_id, exc)
         reason = f"the queue of lab host {labhost} could not be reached: {exc}"[:500]
@@ -347,7 +342,7 @@ def enqueue_operation(op_id: int, labhost: str, resume: bool = False, kind: str 
 def enqueue_capture(capture_id: int, labhost: str) -> None:
     def send() -> None:
         try:
-            current_app.send_task(RUN_CAPTURE, args=[capture_id], queue=queue_of(labhost, "capture"))
+            queues.send(queues.RUN_CAPTURE, labhost, "capture", (capture_id,))
         except Exception as exc:  # any broker error: the capture must not stay queued
             Capture.objects.filter(id=capture_id).update(
                 status=Capture.Status.FAILED,

@@ -12,12 +12,13 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from . import queues
 from .queues import queue_of
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="labs.tasks.run_operation", bind=True, max_retries=None)
+@shared_task(name=queues.RUN_OPERATION, bind=True, max_retries=None)
 def run_operation(self, op_id: int, resume: bool = False) -> str:
     from .hostside.jobs import WaitYourTurn, carry_out
     from .models import Operation
@@ -31,7 +32,7 @@ def run_operation(self, op_id: int, resume: bool = False) -> str:
         return "gone"
 
 
-@shared_task(name="labs.tasks.run_capture")
+@shared_task(name=queues.RUN_CAPTURE)
 def run_capture(capture_id: int) -> str:
     from .hostside.jobs import run_capture as capture
     from .models import Capture
@@ -43,7 +44,7 @@ def run_capture(capture_id: int) -> str:
         return "gone"
 
 
-@shared_task(name="labs.tasks.prepare_warm")
+@shared_task(name=queues.PREPARE_WARM)
 def prepare_warm(counts: dict[str, int], seconds: float) -> dict[str, int]:
     """Keep at least `counts` warm sandboxes per image on this lab host for `seconds` (a class);
     the pool's upkeep starts them while no deploy runs."""
@@ -53,7 +54,7 @@ def prepare_warm(counts: dict[str, int], seconds: float) -> dict[str, int]:
     return counts
 
 
-@shared_task(name="labs.tasks.collect")
+@shared_task(name=queues.COLLECT)
 def collect(dry_run: bool = False) -> list[str]:
     """Take down at once (or only name) what this lab host holds for labs that moved away or
     no longer exist; the outcome is kept on its record for the admin."""

@@ -12,7 +12,7 @@ from django.conf import settings
 from topology.compiler import compile_lab
 from topology.document import LabDoc
 
-from . import fleet
+from . import fleet, queues
 from .images import current_policy
 from .models import LabHost
 
@@ -58,14 +58,10 @@ def readiness(doc: LabDoc, students: int) -> dict:
 def prepare(doc: LabDoc, students: int) -> dict:
     """Ask each lab host that takes labs for its share of `students` labs' warm sandboxes;
     returns what was asked of whom."""
-    from celery import current_app
-
     hosts, counts = _shares(doc, students)
     if counts:
         for name in hosts:
-            current_app.send_task(
-                "labs.tasks.prepare_warm", kwargs={"counts": counts, "seconds": PREPARED_SECONDS}, queue=name
-            )
+            queues.send(queues.PREPARE_WARM, name, counts=counts, seconds=PREPARED_SECONDS)
     answer = {"students": students, "lab_hosts": hosts, "per_lab_host": counts, "seconds": PREPARED_SECONDS}
     most = settings.WIRELAB_POOL_MAX
     if sum(counts.values()) > most:

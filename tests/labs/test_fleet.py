@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labs import fleet, lifecycle
+from labs import fleet, labhost_actions, lifecycle
 from labs.models import Lab, LabHost, LabStatus, Operation
 from labs.services import import_lab
 from topology.document import document_to_data, parse_document
@@ -197,7 +197,7 @@ def test_draining_moves_the_running_labs_and_evacuating_the_lost_ones(user):
     host("a"), host("b")
     running, idle = running_on(user, "a", 2, "running"), new_lab(user, 1, "idle")
     Lab.objects.filter(id=idle.id).update(labhost="a", status=LabStatus.STOPPED)
-    said = fleet.drain(LabHost.objects.get(name="a"))
+    said = labhost_actions.drain(LabHost.objects.get(name="a"))
     assert said == [f"{running.slug} goes to b"]
     assert LabHost.objects.get(name="a").state == LabHost.State.DRAINING
     moved = Lab.objects.get(id=running.id)
@@ -208,7 +208,7 @@ def test_draining_moves_the_running_labs_and_evacuating_the_lost_ones(user):
     Operation.objects.filter(lab=moved).update(status=Operation.Status.SUCCEEDED)
     Lab.objects.filter(id=moved.id).update(status=LabStatus.RUNNING)
     fleet.sweep()
-    assert fleet.evacuate(LabHost.objects.get(name="b")) == [f"{running.slug} goes to a"]
+    assert labhost_actions.evacuate(LabHost.objects.get(name="b")) == [f"{running.slug} goes to a"]
     assert Lab.objects.get(id=running.id).labhost == "a"
 
 

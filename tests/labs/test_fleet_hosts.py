@@ -19,7 +19,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from labs import controls, fleet, lifecycle
+from labs import controls, fleet, labhost_actions, lifecycle
 from labs.live.state import snapshot
 from labs.models import Capture, Installation, Lab, LabHost, LabStatus, Operation
 from labs.services import import_lab
@@ -165,10 +165,10 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     assert Capture.objects.get(id=capture.id).status == "done"
 
     # Cordoned, a lab host takes no new lab; active again, spreading sends the next one to it.
-    fleet.set_state(LabHost.objects.get(name=a.name), LabHost.State.CORDONED)
+    labhost_actions.set_state(LabHost.objects.get(name=a.name), LabHost.State.CORDONED)
     avoided, _ = import_lab(star(1, "avoided"), user)
     assert lifecycle.request_deploy(avoided, user).labhost == b.name
-    fleet.set_state(LabHost.objects.get(name=a.name), LabHost.State.ACTIVE)
+    labhost_actions.set_state(LabHost.objects.get(name=a.name), LabHost.State.ACTIVE)
     spread, _ = import_lab(star(1, "spread"), user)
     assert lifecycle.request_deploy(spread, user).labhost == a.name
     for lab, where in ((avoided, b.name), (spread, a.name)):
@@ -183,7 +183,7 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     assert LabHost.objects.get(name=b.name).lost
 
     # Evacuating redeploys them on a under new tags; b's copies (b is dead) are still there.
-    said = fleet.evacuate(LabHost.objects.get(name=b.name))
+    said = labhost_actions.evacuate(LabHost.objects.get(name=b.name))
     assert sorted(said) == sorted(f"{lab.slug} goes to {a.name}" for lab in (pinned, avoided))
     for lab in (pinned, avoided):
         wait_for(lambda lab=lab: status_of(lab) == ("running", a.name), 120, f"{lab.slug} to run on a")
@@ -200,7 +200,7 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     assert all(status_of(lab) == ("running", a.name) for lab in (pinned, avoided, spread))
 
     # Draining a moves its running labs to b; a then holds nothing of theirs.
-    said = fleet.drain(LabHost.objects.get(name=a.name))
+    said = labhost_actions.drain(LabHost.objects.get(name=a.name))
     assert len(said) == 3 and all(line.endswith(f"goes to {b.name}") for line in said)
     for lab in (pinned, avoided, spread):
         wait_for(lambda lab=lab: status_of(lab) == ("running", b.name), 120, f"{lab.slug} to run on b")

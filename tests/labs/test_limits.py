@@ -5,7 +5,7 @@ import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from labs import controls, lifecycle
+from labs import controls, lifecycle, queues
 from labs.models import Capture, Lab, Operation
 from labs.routing import websocket_urlpatterns
 from labs.services import import_lab
@@ -108,11 +108,11 @@ def test_commands_and_captures_wait_on_the_slow_queue_not_before_deploys(user, m
     Lab.objects.filter(id=lab.id).update(status="stopped")
     lifecycle.request_deploy(lab, user)
     assert sent == [
-        (lifecycle.RUN_OPERATION, f"{lab.labhost}.slow"),
-        (lifecycle.RUN_CAPTURE, f"{lab.labhost}.slow"),
-        (lifecycle.RUN_OPERATION, f"{lab.labhost}.slow"),
-        (lifecycle.RUN_OPERATION, lab.labhost),
-        (lifecycle.RUN_OPERATION, lab.labhost),
+        (queues.RUN_OPERATION, f"{lab.labhost}.slow"),
+        (queues.RUN_CAPTURE, f"{lab.labhost}.slow"),
+        (queues.RUN_OPERATION, f"{lab.labhost}.slow"),
+        (queues.RUN_OPERATION, lab.labhost),
+        (queues.RUN_OPERATION, lab.labhost),
     ]
 
 

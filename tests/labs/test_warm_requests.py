@@ -39,7 +39,11 @@ def test_a_teacher_prepares_an_exercise_for_a_class(course, teacher, monkeypatch
     assert sent == [
         (
             "labs.tasks.prepare_warm",
-            {"kwargs": {"counts": {"wirelab/node:busybox": 60}, "seconds": 7200}, "queue": "local"},
+            {
+                "args": [],
+                "kwargs": {"counts": {"wirelab/node:busybox": 60}, "seconds": 7200},
+                "queue": "local",
+            },
         )
     ]
     assert "note" not in response.data

@@ -122,30 +122,30 @@ class Command(BaseCommand):
         return host
 
     def do_cordon(self, name, **_):
-        from labs import fleet
+        from labs import labhost_actions
 
-        fleet.set_state(self._host(name), "cordoned")
+        labhost_actions.set_state(self._host(name), "cordoned")
         self.stdout.write(f"lab host {name} takes no new labs")
 
     def do_activate(self, name, **_):
-        from labs import fleet
+        from labs import labhost_actions
 
-        fleet.set_state(self._host(name), "active")
+        labhost_actions.set_state(self._host(name), "active")
         self.stdout.write(f"lab host {name} takes new labs")
 
     def do_drain(self, name, **_):
-        from labs import fleet
+        from labs import labhost_actions
 
-        for line in fleet.drain(self._host(name)):
+        for line in labhost_actions.drain(self._host(name)):
             self.stdout.write(line)
 
     def do_evacuate(self, name, **_):
-        from labs import fleet
+        from labs import labhost_actions
 
         host = self._host(name)
         if not host.lost:
             raise CommandError(f"lab host {name} is alive: drain it to move its labs")
-        for line in fleet.evacuate(host):
+        for line in labhost_actions.evacuate(host):
             self.stdout.write(line)
 
     def do_pool(self, fill=False, drain=False, prepare=None, minutes=120, **_):
