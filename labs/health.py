@@ -48,12 +48,12 @@ def check_monitors() -> Check:
 
     import redis
 
-    from .live.service import HEARTBEAT_TTL
+    from .live.state import HEARTBEAT_TTL, heartbeat_key
 
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
         try:
-            keys = list(client.scan_iter("wirelab:labhost:*:monitor"))
+            keys = list(client.scan_iter(heartbeat_key()))
             beats = [json.loads(raw) for raw in client.mget(keys) if raw] if keys else []
         finally:
             client.close()

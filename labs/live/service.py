@@ -24,14 +24,10 @@ from worker.runtime import DockerRuntime
 from ..hostside.engine import this_labhost
 from ..models import LabEvent
 from .publisher import LabPublisher
+from .state import HEARTBEAT_TTL, heartbeat_key
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5
-HEARTBEAT_TTL = 20
-
-
-def heartbeat_key(labhost: str) -> str:
-    return f"wirelab:labhost:{labhost}:monitor"
 
 
 class MonitorService:

@@ -18,6 +18,12 @@ from worker.live.events import PER_NODE, entity_key
 
 log = logging.getLogger(__name__)
 SEQ = "seq"
+HEARTBEAT_TTL = 20  # seconds a lab host monitor's heartbeat lasts in Redis
+
+
+def heartbeat_key(labhost: str = "*") -> str:
+    """Where a lab host's monitor says it runs (`*`: every lab host's, to scan for)."""
+    return f"wirelab:labhost:{labhost}:monitor"
 
 
 def group_name(lab_uid: str) -> str:
