@@ -74,7 +74,7 @@ async def run(count: int, flaps: int, user) -> dict:
     from channels.routing import URLRouter
     from channels.testing import WebsocketCommunicator
 
-    from labs.routing import websocket_urlpatterns
+    from config.routing import websocket_urlpatterns
     from tests.labs.live_helpers import deploy
     from worker.converge import destroy
     from worker.live.controls import set_cable
@@ -176,9 +176,9 @@ async def run_viewers(count: int, flaps: int, user) -> dict:
     from channels.routing import URLRouter
     from channels.testing import WebsocketCommunicator
 
+    from config.routing import websocket_urlpatterns
     from labs import sharing
     from labs.live.state import state_key
-    from labs.routing import websocket_urlpatterns
     from tests.labs.live_helpers import deploy
     from worker.converge import destroy
     from worker.live.controls import set_cable

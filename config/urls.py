@@ -6,7 +6,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from labs import views
-from labs.classroom import views as classroom
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,24 +16,7 @@ urlpatterns = [
     path("labs/<int:lab_id>/", views.lab_page, name="lab"),
     path("labs/<int:lab_id>/duplicate/", views.duplicate_lab, name="lab-duplicate"),
     path("labs/<int:lab_id>/delete/", views.delete_lab, name="lab-delete"),
-    path("courses/", classroom.course_list, name="courses"),
-    path("courses/new/", classroom.course_create, name="course-create"),
-    path("courses/<int:course_id>/", classroom.course_page, name="course"),
-    path(
-        "courses/<int:course_id>/exercises/<int:exercise_id>/start/",
-        classroom.exercise_start,
-        name="course-exercise-start",
-    ),
-    path("courses/<int:course_id>/exercises/new/", classroom.exercise_add, name="course-exercise-add"),
-    path(
-        "courses/<int:course_id>/attempts/<int:attempt_id>/lab/", classroom.lab_watch, name="course-lab-watch"
-    ),
-    path(
-        "courses/<int:course_id>/attempts/<int:attempt_id>/console/",
-        classroom.console_watch,
-        name="course-console-watch",
-    ),
-    path("join/", classroom.join_page, name="join"),
+    path("", include("labs.classroom.urls")),
     path("s/", views.shared_page, name="shared"),
     path("s/embed/", views.shared_embed, name="shared-embed"),
     path("accounts/login/", views.ThrottledLoginView.as_view(), name="login"),
@@ -44,4 +26,5 @@ urlpatterns = [
     path("api/schema/ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-ui"),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="schema-redoc"),
     path("api/", include("labs.api.urls")),
+    path("api/", include("labs.classroom.api_urls")),
 ]

@@ -1,6 +1,7 @@
-"""Who may see a lab: its owner, and whoever a rule plugged in here lets watch it (a course's
-teachers watch their students' labs). Watching is reading: its page, document, operations and
-live state. Every change stays the owner's."""
+"""Who may see a lab, and use its shells: its owner, and whoever a rule plugged in here lets
+watch it (a course's teachers watch their students' labs); watching is reading (its page,
+document, operations and live state), every change stays the owner's. Rules plugged in may
+also refuse a lab's consoles and commands (an exercise that does not allow them)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,21 @@ def watchable(user) -> QuerySet[Lab]:
     for rule in WATCH_RULES:
         allowed |= rule(user)
     return Lab.objects.filter(id__in=Lab.objects.filter(allowed).values("id"))
+
+
+ShellRule = Callable[[int], "str | None"]  # a lab's id -> why its consoles and commands are refused
+SHELL_RULES: list[ShellRule] = []
+
+
+def refuse_shells(rule: ShellRule) -> ShellRule:
+    """Register `rule`: when it gives a reason, the lab's consoles and commands are refused."""
+    SHELL_RULES.append(rule)
+    return rule
+
+
+def shell_refusal(lab_id: int) -> str | None:
+    """Why consoles and commands are refused in this lab, or None."""
+    for rule in SHELL_RULES:
+        if (why := rule(lab_id)) is not None:
+            return why
+    return None

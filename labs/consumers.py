@@ -16,8 +16,7 @@ from django.core.cache import cache
 from labs.models import Lab
 
 from . import sharing
-from .access import watchable
-from .classroom.exercises import shell_refusal
+from .access import shell_refusal, watchable
 from .live import state as live
 from .snapshots import full_snapshot
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from topology.kinds import get_kind
 
 from . import lifecycle
-from .classroom.exercises import shell_refusal
+from .access import shell_refusal
 from .lifecycle import enqueue_capture
 from .models import Capture, Lab, Operation
 from .store.documents import lab_document

@@ -35,7 +35,7 @@ def consumers(router):
         else:
             yield getattr(app, "consumer_class", app)
 
-from labs.routing import websocket_urlpatterns
+from config.routing import websocket_urlpatterns
 assert list(views(get_resolver().url_patterns)) and list(consumers(URLRouter(websocket_urlpatterns)))
 status = Client().get("/health/", HTTP_HOST="localhost").status_code
 assert status in (200, 503), status

@@ -1,17 +1,17 @@
-"""A student's lab keeps to its exercise's rules and its course's limit, is checked after each
-deploy, and is watched by the course's teachers."""
+"""A student's lab keeps to its exercise's rules (its edits, its shells) and its course's limit,
+is checked after each deploy, and is watched by the course's teachers."""
 
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from ..access import let_watch
+from ..access import let_watch, refuse_shells
 from ..lifecycle import quota_rule
 from ..models import Operation
 from ..store.documents import guard_edits
 from .attempts import course_quota_problem, request_check
-from .exercises import student_edit_problems
+from .exercises import shell_refusal, student_edit_problems
 from .grading import announce
 from .models import Attempt, Membership
 
@@ -23,6 +23,7 @@ def exercise_rules(lab, doc):
 
 
 quota_rule(course_quota_problem)
+refuse_shells(shell_refusal)
 
 
 @let_watch

@@ -11,10 +11,10 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 
+from config.routing import websocket_urlpatterns
 from labs import lifecycle
 from labs.hostside.jobs import carry_out
 from labs.live import state
-from labs.routing import websocket_urlpatterns
 from labs.services import import_lab
 
 

@@ -458,10 +458,10 @@ async def test_an_exercise_without_consoles_refuses_them_and_commands(teacher):
     from channels.routing import URLRouter
     from channels.testing import WebsocketCommunicator
 
+    from config.routing import websocket_urlpatterns
     from labs import controls
     from labs.classroom.courses import create_course, join
     from labs.classroom.exercises import add_exercise, read_exercise
-    from labs.routing import websocket_urlpatterns
 
     def prepare():
         course = create_course("No shells", teacher)
@@ -513,8 +513,8 @@ async def test_another_students_lab_page_and_sockets_are_closed_to_a_student(tea
     from channels.routing import URLRouter
     from channels.testing import WebsocketCommunicator
 
+    from config.routing import websocket_urlpatterns
     from labs.classroom.courses import create_course, join
-    from labs.routing import websocket_urlpatterns
 
     def prepare():
         course = create_course("Pairs", teacher, from_demo=True)

@@ -242,7 +242,7 @@ async def test_a_lab_that_moves_closes_its_sockets_so_they_join_its_new_tag(sett
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from labs.routing import websocket_urlpatterns
+    from config.routing import websocket_urlpatterns
 
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -5,9 +5,9 @@ import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
+from config.routing import websocket_urlpatterns
 from labs import controls, lifecycle, queues
 from labs.models import Capture, Lab, Operation
-from labs.routing import websocket_urlpatterns
 from labs.services import import_lab
 
 pytestmark = pytest.mark.django_db
