@@ -32,7 +32,7 @@ from topology.document import read_document
 from worker import pool
 from worker.config import EngineConfig
 from worker.converge import converge, destroy
-from worker.runtime import DockerRuntime
+from worker.docker_runtime import DockerRuntime
 
 CONFIG = EngineConfig()
 WARM = replace(CONFIG, pool=True)

@@ -18,11 +18,12 @@ from topology.spec import FABRIC, OWN_NAMESPACE_MODES, LabHostSpec
 
 from . import cni, containers, execs, fabric, images, labels, names, nat, pool, services, sockets, wiring
 from .config import EngineConfig
+from .docker_runtime import DockerRuntime
 from .errors import EngineError, Stopped
 from .netlink import Namespaces, create_veth, delete_link
 from .plan import namespace_plans
 from .report import NodeState, Report
-from .runtime import NAMESPACE_ROLES, ContainerInfo, DockerRuntime, Role, Runtime, node_state
+from .runtime import NAMESPACE_ROLES, ContainerInfo, Role, Runtime, node_state
 
 Progress = Callable[[str], None]
 StopCheck = Callable[[], str]  # a reason to stop now, or ''

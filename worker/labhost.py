@@ -19,11 +19,12 @@ from .capture import capture as capture_cable
 from .checks import run_checks
 from .config import EngineConfig
 from .converge import converge, lab_lock
+from .docker_runtime import DockerRuntime
 from .errors import EngineError, EngineUnreachable, Stopped
 from .live.controls import Impairment, impair, set_cable
 from .natview import nat_view
 from .report import Report
-from .runtime import DockerRuntime, Runtime, Tty, node_container
+from .runtime import Runtime, Tty, node_container
 
 NODE_ACTIONS = ("stop", "start", "restart")
 SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]

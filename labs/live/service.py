@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import connection
 
 from labs.models import Lab
+from worker.docker_runtime import DockerRuntime
 from worker.live.monitor import Monitor
-from worker.runtime import DockerRuntime
 
 from ..hostside.engine import this_labhost
 from ..models import LabEvent

@@ -18,8 +18,8 @@ from topology.spec import LabHostSpec
 from worker import fabric
 from worker.config import EngineConfig
 from worker.converge import converge, destroy
+from worker.docker_runtime import DockerRuntime
 from worker.report import Report
-from worker.runtime import DockerRuntime
 
 CONFIG = EngineConfig(app_settle_seconds=0.5)
 

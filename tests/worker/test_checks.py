@@ -137,7 +137,7 @@ def test_checks_see_only_their_own_lab(running, engine):
 
 def test_a_round_stops_at_its_budget(running):
     from worker.checks import run_checks
-    from worker.runtime import DockerRuntime
+    from worker.docker_runtime import DockerRuntime
 
     doc = read_document(LAB + CHECKS)
     runtime = DockerRuntime(CONFIG)

@@ -89,7 +89,7 @@ def test_a_file_archive_has_the_files_and_no_folder_entries():
     import io
     import tarfile
 
-    from worker.runtime import file_archive
+    from worker.docker_runtime import file_archive
 
     with tarfile.open(fileobj=io.BytesIO(file_archive({"/etc/frr/frr.conf": "ospf ünïcode\n"}))) as tar:
         entries = {m.name: m for m in tar.getmembers()}

@@ -148,7 +148,7 @@ def test_node_files_are_in_place_before_the_node_starts(engine, run_in):
 
 
 def test_the_listing_knows_each_running_containers_process_as_docker_does(engine):
-    from worker.runtime import DockerRuntime
+    from worker.docker_runtime import DockerRuntime
 
     lab = engine(ROUTED)
     runtime = DockerRuntime(CONFIG)

@@ -14,8 +14,9 @@ from topology.compiler import compile_lab
 from topology.document import read_document
 from worker import gc, pool
 from worker.converge import converge, destroy
+from worker.docker_runtime import DockerRuntime
 from worker.labels import POOL_PREFIX, container_name
-from worker.runtime import DockerRuntime, lab_tags
+from worker.runtime import lab_tags
 
 pytestmark = pytest.mark.kernel
 

@@ -10,8 +10,9 @@ import pytest
 from tests.conftest import DEMOS
 from tests.waiting import wait_for
 from tests.worker.conftest import CONFIG, in_netns_of
+from worker.docker_runtime import DockerRuntime
 from worker.live.resolver import Resolver
-from worker.runtime import NAMESPACE_ROLES, DockerRuntime
+from worker.runtime import NAMESPACE_ROLES
 from worker.sockets import listening_ports
 
 pytestmark = pytest.mark.kernel

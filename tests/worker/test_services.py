@@ -8,8 +8,8 @@ import pytest
 from tests.conftest import DEMOS
 from tests.worker.conftest import CONFIG, in_netns_of
 from worker import services
+from worker.docker_runtime import DockerRuntime
 from worker.labhost import LabHost
-from worker.runtime import DockerRuntime
 
 pytestmark = pytest.mark.kernel
 WITH_SERVICE = (
