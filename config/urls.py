@@ -26,5 +26,5 @@ urlpatterns = [
     path("api/schema/ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-ui"),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="schema-redoc"),
     path("api/", include("labs.api.urls")),
-    path("api/", include("labs.classroom.api_urls")),
+    path("api/", include("labs.classroom.api.urls")),
 ]

@@ -3,13 +3,15 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from . import api
-from .inbox_api import InboxReadView, InboxView
+from .attempts import AttemptViewSet
+from .courses import CourseViewSet
+from .exercises import ExerciseViewSet
+from .inbox import InboxReadView, InboxView
 
 router = SimpleRouter()
-router.register("courses", api.CourseViewSet, basename="course")
-router.register("exercises", api.ExerciseViewSet, basename="exercise")
-router.register("attempts", api.AttemptViewSet, basename="attempt")
+router.register("courses", CourseViewSet, basename="course")
+router.register("exercises", ExerciseViewSet, basename="exercise")
+router.register("attempts", AttemptViewSet, basename="attempt")
 
 urlpatterns = [
     path("inbox/", InboxView.as_view(), name="inbox"),

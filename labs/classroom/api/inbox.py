@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import messages
+from .. import messages
 
 
 class InboxView(APIView):
