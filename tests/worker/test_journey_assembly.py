@@ -2,7 +2,9 @@
 apart from other traffic, legs, rewrites between sightings, and how it ended."""
 
 from worker.frames import Packet
-from worker.journey import Asked, Probe, Sighting, classify, hops, outcome
+from worker.journey.assembly import classify, hops, outcome
+from worker.journey.capture import Asked, Sighting
+from worker.journey.probe import Probe
 
 ISN = 1000
 
