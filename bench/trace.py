@@ -27,7 +27,7 @@ from topology.compiler import compile_lab
 from topology.document import read_document
 from worker.config import EngineConfig
 from worker.converge import converge, destroy
-from worker.labhost import LabHost
+from worker.labhost import Engine
 
 DEMO = Path(__file__).resolve().parent.parent / "labs" / "demo" / "docker-modes.yaml"
 PATHS = [
@@ -65,7 +65,7 @@ def main() -> None:
     figures: dict = {"paths": {}, "overhead": {}}
     try:
         converge(spec, config)
-        labhost = LabHost(config)
+        labhost = Engine(config)
         for node, target, protocol, port in PATHS:
             labhost.trace(
                 spec, node, target, protocol=protocol, port=port

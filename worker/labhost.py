@@ -30,10 +30,10 @@ NODE_ACTIONS = ("stop", "start", "restart")
 SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]
 Progress = Callable[[str], None]
 
-__all__ = ["NODE_ACTIONS", "EngineError", "EngineUnreachable", "LabHost", "Report", "Stopped", "Tty"]
+__all__ = ["NODE_ACTIONS", "Engine", "EngineError", "EngineUnreachable", "Report", "Stopped", "Tty"]
 
 
-class LabHost:
+class Engine:
     """This lab host's engine, built once by its caller with a plain config."""
 
     def __init__(

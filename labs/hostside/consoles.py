@@ -19,7 +19,7 @@ from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
 from django.conf import settings
 
-from worker.labhost import EngineError, LabHost
+from worker.labhost import Engine, EngineError
 
 from ..live.state import console_channel
 from .engine import this_labhost
@@ -31,7 +31,7 @@ MAX_FRAME = 16384
 class ConsoleRelay:
     """Serves the consoles of one lab host on an event loop of its own."""
 
-    def __init__(self, labhost_name: str, labhost: LabHost, idle_seconds: float, layer=None):
+    def __init__(self, labhost_name: str, labhost: Engine, idle_seconds: float, layer=None):
         self.channel = console_channel(labhost_name)
         self.labhost = labhost
         self.idle_seconds = idle_seconds

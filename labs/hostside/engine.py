@@ -7,18 +7,18 @@ from functools import cache
 from django.conf import settings
 
 from worker.config import EngineConfig
-from worker.labhost import LabHost
+from worker.labhost import Engine
 
 from ..models import Installation
 
 
-def this_labhost() -> LabHost:
+def this_labhost() -> Engine:
     """The engine of the lab host named by WIRELAB_LABHOST: it sees only what it made itself."""
     return _engine_of(settings.WIRELAB_LABHOST)
 
 
 @cache
-def _engine_of(labhost: str) -> LabHost:
+def _engine_of(labhost: str) -> Engine:
     config = EngineConfig(
         installation=Installation.current_key(),
         labhost=labhost,
@@ -27,4 +27,4 @@ def _engine_of(labhost: str) -> LabHost:
         image_max_mb=settings.WIRELAB_IMAGE_MAX_MB,
         underlay_netns=settings.WIRELAB_UNDERLAY_NETNS,
     )
-    return LabHost(config)
+    return Engine(config)

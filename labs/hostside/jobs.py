@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from topology.spec import LabHostSpec
-from worker.labhost import EngineError, LabHost
+from worker.labhost import Engine, EngineError
 
 from ..live.state import publish_now
 from ..models import Capture, Lab, LabEvent, LabStatus, Operation
@@ -86,7 +86,7 @@ def _give_up(op: Operation) -> None:
     note(op.lab_id, LabEvent.Kind.ERROR, f"{op.kind} #{op.id}: {reason}")
 
 
-def carry_out(op_id: int, labhost: LabHost | None = None, progress=None, resume: bool = False) -> Operation:
+def carry_out(op_id: int, labhost: Engine | None = None, progress=None, resume: bool = False) -> Operation:
     """Do the job of row `op_id` and record its outcome in the row. Raises WaitYourTurn,
     leaving the row queued, when its requester has their share of the workers busy."""
     op = until_stored(lambda: _claim(op_id, resume), f"taking up operation {op_id}")
@@ -146,7 +146,7 @@ def deployed_spec(lab: Lab, labhost: str) -> LabHostSpec:
     return LabHostSpec.from_dict(op.spec)
 
 
-def _cable(op: Operation, labhost: LabHost) -> dict:
+def _cable(op: Operation, labhost: Engine) -> dict:
     spec, plugged = deployed_spec(op.lab, op.labhost), bool(op.params["plugged"])
     done = []
     for node, iface in op.params["ends"]:
@@ -156,7 +156,7 @@ def _cable(op: Operation, labhost: LabHost) -> dict:
     return {"ends": done}
 
 
-def _impair(op: Operation, labhost: LabHost) -> dict:
+def _impair(op: Operation, labhost: Engine) -> dict:
     spec, values = deployed_spec(op.lab, op.labhost), op.params["values"]
     described = ", ".join(f"{k} {v}" for k, v in values.items() if v) or "none"
     errors = []
@@ -177,7 +177,7 @@ def _impair(op: Operation, labhost: LabHost) -> dict:
     return {"values": values}
 
 
-def _node(op: Operation, labhost: LabHost) -> dict:
+def _node(op: Operation, labhost: Engine) -> dict:
     node, action = op.params["node"], op.params["action"]
     changes = labhost.node_action(deployed_spec(op.lab, op.labhost), node, action)
     note(op.lab_id, LabEvent.Kind.NODE, f"{node}: {action}")
@@ -186,7 +186,7 @@ def _node(op: Operation, labhost: LabHost) -> dict:
     return {"changes": changes}
 
 
-def _exec(op: Operation, labhost: LabHost) -> dict:
+def _exec(op: Operation, labhost: Engine) -> dict:
     params = op.params
     timeout = min(float(params.get("timeout", 60)), 600.0)
     code, output = labhost.exec(
@@ -195,12 +195,12 @@ def _exec(op: Operation, labhost: LabHost) -> dict:
     return {"exit_code": code, "output": output.replace("\x00", "")}
 
 
-def _nat(op: Operation, labhost: LabHost) -> dict:
+def _nat(op: Operation, labhost: Engine) -> dict:
     """An emulated host's NAT rules with their counters and its tracked connections."""
     return labhost.nat(op.lab.uid, op.params["node"])
 
 
-def _trace(op: Operation, labhost: LabHost) -> dict:
+def _trace(op: Operation, labhost: Engine) -> dict:
     """A packet's journey from a node: its hops, rewrites and where it stopped."""
     params = op.params
     spec = deployed_spec(op.lab, op.labhost)
@@ -218,7 +218,7 @@ def _trace(op: Operation, labhost: LabHost) -> dict:
     return journey
 
 
-def _check(op: Operation, labhost: LabHost) -> dict:
+def _check(op: Operation, labhost: Engine) -> dict:
     """A round of an exercise's checks; the results go to the student's attempt."""
     from ..classroom import grading
 
@@ -246,7 +246,7 @@ CONTROLS = {
 }
 
 
-def run_capture(capture_id: int, labhost: LabHost | None = None) -> Capture:
+def run_capture(capture_id: int, labhost: Engine | None = None) -> Capture:
     cap = Capture.objects.select_related("lab").get(id=capture_id)
     queued = Capture.objects.filter(id=cap.id, status=Capture.Status.QUEUED)
     if not queued.update(status=Capture.Status.RUNNING):

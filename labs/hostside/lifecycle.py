@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from topology.spec import LabHostSpec
-from worker.labhost import EngineError, EngineUnreachable, LabHost, Stopped
+from worker.labhost import Engine, EngineError, EngineUnreachable, Stopped
 
 from .. import stitching
 from ..live import state as live
@@ -122,7 +122,7 @@ class _StopCheck:
                 connection.close()  # that thread's own connection: it would outlive the thread
 
 
-def converge_operation(op: Operation, labhost: LabHost, echo=None, resumed: bool = False) -> Operation:
+def converge_operation(op: Operation, labhost: Engine, echo=None, resumed: bool = False) -> Operation:
     lab = op.lab
     say = _Progress(op, echo)
     if resumed:
@@ -161,7 +161,7 @@ def converge_operation(op: Operation, labhost: LabHost, echo=None, resumed: bool
     return op
 
 
-def _undo(op: Operation, labhost: LabHost, say: _Progress) -> None:
+def _undo(op: Operation, labhost: Engine, say: _Progress) -> None:
     """Go back to the last deploy that worked; while the container engine is away (a
     restart), wait for it a while rather than leave the partial deploy behind."""
     for wait in UNDO_WAITS:

@@ -69,7 +69,7 @@ async def test_a_teacher_watches_a_students_console_read_only(labs_made):
     from labs.hostside.consoles import ConsoleRelay
     from labs.hostside.jobs import carry_out
     from tests.labs.test_live import _read_until
-    from worker.labhost import LabHost
+    from worker.labhost import Engine
 
     def deployed():
         teacher, sam, _, attempt = a_class()
@@ -80,7 +80,7 @@ async def test_a_teacher_watches_a_students_console_read_only(labs_made):
         return teacher, sam, outsider, attempt
 
     teacher, sam, outsider, attempt = await sync_to_async(deployed)()
-    relay = ConsoleRelay(settings.WIRELAB_LABHOST, LabHost(), idle_seconds=60)
+    relay = ConsoleRelay(settings.WIRELAB_LABHOST, Engine(), idle_seconds=60)
     relay.start()
     try:
         watch_path = f"/ws/attempts/{attempt.id}/nodes/client/watch/"

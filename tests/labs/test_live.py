@@ -220,9 +220,9 @@ def _kernel_has_netem() -> bool:
 def console_relay():
     """This process serves consoles as the lab host's worker does."""
     from labs.hostside.consoles import ConsoleRelay
-    from worker.labhost import LabHost
+    from worker.labhost import Engine
 
-    relay = ConsoleRelay(settings.WIRELAB_LABHOST, LabHost(), idle_seconds=60)
+    relay = ConsoleRelay(settings.WIRELAB_LABHOST, Engine(), idle_seconds=60)
     relay.start()
     yield relay
     relay.stop()

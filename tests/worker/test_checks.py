@@ -10,7 +10,7 @@ import pytest
 from topology.document import read_document
 from topology.exercise import plan_checks
 from topology.validation import validate
-from worker.labhost import LabHost
+from worker.labhost import Engine
 
 from .conftest import CONFIG
 
@@ -80,7 +80,7 @@ def test_each_kind_of_check_passes_or_says_why_not(running):
     doc = read_document(LAB + CHECKS)
     assert not [p for p in validate(doc) if p.severity == "error"]
     seen = []
-    results = LabHost(CONFIG).check(running.spec, plan_checks(doc.exercise), progress=seen.append)
+    results = Engine(CONFIG).check(running.spec, plan_checks(doc.exercise), progress=seen.append)
     assert seen == results
     by = [(r["passed"], r["message"]) for r in results]
     assert by[0][0] and by[0][1].startswith("client reaches 198.18.40.11: ping answered")
@@ -112,7 +112,7 @@ def test_each_kind_of_check_passes_or_says_why_not(running):
 
 def test_a_pulled_cable_fails_the_link_check(running):
     doc = read_document(LAB + "exercise: {checks: [{link: {node: client, interface: eth0}}]}")
-    labhost = LabHost(CONFIG)
+    labhost = Engine(CONFIG)
     labhost.cable(running.spec, "client", "eth0", False)
     (result,) = labhost.check(running.spec, plan_checks(doc.exercise))
     assert result["passed"] is False
@@ -127,10 +127,10 @@ def test_checks_see_only_their_own_lab(running, engine):
     and a node of one lab never reaches an address of another."""
     other = engine(LAB.replace("198.18.40.", "198.18.42."))
     doc = read_document(LAB + "exercise: {checks: [{reach: {from: client, to: '198.18.42.11:10000'}}]}")
-    (result,) = LabHost(CONFIG).check(running.spec, plan_checks(doc.exercise))
+    (result,) = Engine(CONFIG).check(running.spec, plan_checks(doc.exercise))
     assert result["passed"] is False and "198.18.42.11:10000" in result["message"]
     gone = type(running.spec)(lab="tnothere", labhost="local", sandboxes=running.spec.sandboxes)
-    (result,) = LabHost(CONFIG).check(gone, plan_checks(doc.exercise))
+    (result,) = Engine(CONFIG).check(gone, plan_checks(doc.exercise))
     assert result == {**result, "passed": False, "message": "client is not deployed"}
     assert other.tag != running.tag
 

@@ -271,17 +271,17 @@ def test_a_lab_has_no_route_out(engine, run_in):
 
 
 def test_destroy_leaves_nothing_and_gc_takes_only_this_installations_orphans(engine):
-    from worker.labhost import LabHost
+    from worker.labhost import Engine
 
     mine = replace(CONFIG, installation=f"gc{new_tag()}")
     kept = engine(ROUTED, config=mine)
     orphan = engine(ROUTED, config=mine)
     foreign = engine(ROUTED, config=replace(CONFIG, installation=f"other{new_tag()}"))
     assert fabric.installation_of(fabric.fabric_namespace(orphan.tag)) == mine.installation
-    assert LabHost(mine).gc({kept.tag}, "local", dry_run=True) == [orphan.tag]
+    assert Engine(mine).gc({kept.tag}, "local", dry_run=True) == [orphan.tag]
     assert leftovers(orphan.tag) != []
     # another installation's lab is unknown here too, and still never taken
-    assert LabHost(mine).gc(lambda: {kept.tag}, "local") == [orphan.tag]
+    assert Engine(mine).gc(lambda: {kept.tag}, "local") == [orphan.tag]
     assert leftovers(orphan.tag) == []
     assert leftovers(kept.tag) != [] and leftovers(foreign.tag) != []
 

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import DEMOS
 from tests.waiting import wait_for
 from tests.worker.conftest import CONFIG
-from worker.labhost import LabHost
+from worker.labhost import Engine
 
 OSPF_TRIANGLE = (DEMOS / "ospf-triangle.yaml").read_text()
 BGP_TWO_AS = (DEMOS / "bgp-two-as.yaml").read_text()
@@ -37,7 +37,7 @@ def test_ospf_triangle_converges_and_a_pulled_cable_reroutes(engine, run_in):
     _, trace = run_in(lab.tag, "h1", "traceroute -n -w 2 -q 2 198.18.3.10 2>&1")
     assert "198.18.0.10" in trace and "198.18.0.2 " not in trace, trace  # straight to r3
 
-    LabHost(CONFIG).cable(lab.spec, "r1", "eth2", plugged=False)
+    Engine(CONFIG).cable(lab.spec, "r1", "eth2", plugged=False)
     # Within the dead interval r1 sends r3's LAN through r2 (r1:eth1 198.18.0.1 - r2:eth1 198.18.0.2).
     wait_for(lambda: learnt(run_in, lab.tag, "r1", "198.18.3.0/24", "ospf", "198.18.0.2"), 60, "re-route")
     wait_for(
@@ -47,7 +47,7 @@ def test_ospf_triangle_converges_and_a_pulled_cable_reroutes(engine, run_in):
     _, trace = run_in(lab.tag, "h1", "traceroute -n -w 2 -q 2 198.18.3.10 2>&1")
     assert "198.18.0.2" in trace and "198.18.0.6" in trace, trace  # through r2, then r3
 
-    LabHost(CONFIG).cable(lab.spec, "r1", "eth2", plugged=True)
+    Engine(CONFIG).cable(lab.spec, "r1", "eth2", plugged=True)
     wait_for(lambda: learnt(run_in, lab.tag, "r1", "198.18.3.0/24", "ospf", "198.18.0.10"), 60, "way back")
 
 

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import DEMOS
 from tests.worker.conftest import CONFIG, in_netns_of
 from worker.docker_runtime import DockerRuntime
-from worker.labhost import LabHost
+from worker.labhost import Engine
 
 pytestmark = pytest.mark.kernel
 
@@ -45,7 +45,7 @@ def rewrites(journey: dict, leg: str) -> list[dict]:
 def test_the_primers_paths(engine, modes_text):
     lab = engine(modes_text)
     assert lab.report.nodes["nginx-1b"].state != "running"  # the host-mode clash
-    trace = LabHost(CONFIG).trace
+    trace = Engine(CONFIG).trace
     nginx2 = next(a for a in lab.spec.apps if a.name == "nginx-2").interfaces[0].addresses[0].split("/")[0]
 
     # client -> h1:10000, DNATed by h1 to nginx-2:80, and the answer back, un-DNATed
@@ -94,7 +94,7 @@ def test_the_primers_paths(engine, modes_text):
 
 def test_where_and_why_a_probe_stops(engine, modes_text):
     lab = engine(modes_text)
-    trace = LabHost(CONFIG).trace
+    trace = Engine(CONFIG).trace
     refused = trace(lab.spec, "client", "h2", protocol="tcp", port=81)
     assert refused["outcome"]["result"] == "refused" and refused["outcome"]["at"] == "h2"
     assert next(h["packet"]["flags"] for h in refused["hops"] if h["leg"] == "reply") == "AR"
@@ -122,7 +122,7 @@ def test_a_probe_dropped_by_a_rule_names_the_rule(engine, modes_text):
         ["nsenter", f"--net=/proc/{pid_of(lab.tag, 'h1')}/ns/net", "nft", "-f", "-"],
         input=student, text=True, check=True,
     )  # fmt: skip
-    journey = LabHost(CONFIG).trace(lab.spec, "client", "198.18.0.11", protocol="tcp", port=10000, timeout=1)
+    journey = Engine(CONFIG).trace(lab.spec, "client", "198.18.0.11", protocol="tcp", port=10000, timeout=1)
     outcome = journey["outcome"]
     assert (outcome["result"], outcome["at"]) == ("dropped", "h1"), outcome
     assert outcome["rule"]["chain"] == "gate" and outcome["rule"]["rule"] == "tcp dport 80 drop"

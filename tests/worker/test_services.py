@@ -9,7 +9,7 @@ from tests.conftest import DEMOS
 from tests.worker.conftest import CONFIG, in_netns_of
 from worker import services
 from worker.docker_runtime import DockerRuntime
-from worker.labhost import LabHost
+from worker.labhost import Engine
 
 pytestmark = pytest.mark.kernel
 WITH_SERVICE = (
@@ -49,7 +49,7 @@ def test_a_service_balances_over_its_backends_and_drops_those_that_stop(engine, 
     assert "ip saddr 198.19.0.2 ip daddr 198.19.0.2 tcp dport 80 masquerade" in own
     assert engine(WITH_SERVICE, tag=lab.tag, previous=lab.assignments).report.changes == []
 
-    facade = LabHost(CONFIG)
+    facade = Engine(CONFIG)
     facade.node_action(lab.spec, "nginx-3", "stop")
     got = answers(run_in, lab.tag)
     assert sorted(set(got)) == ["nginx-1", "nginx-2"] and len(got) == 30, got
