@@ -17,12 +17,9 @@ NODE_ACTIONS = ("stop", "start", "restart")
 IMPAIRMENT_FIELDS = ("delay_ms", "jitter_ms", "loss_pct", "rate_kbit")
 
 
-class ControlRefused(Exception):
-    """A control that makes no sense for the lab as it is; the message says why."""
-
-
-class LimitReached(ControlRefused):
-    """A per-user limit on controls would be passed."""
+class ControlRefused(lifecycle.OperationRefused):
+    """A control that makes no sense for the lab as it is; the message says why. (A per-user
+    limit passed is `lifecycle.LimitReached`, as for deploys.)"""
 
 
 def _running(lab: Lab) -> None:
@@ -111,14 +108,11 @@ def request_capture(lab: Lab, node: str, iface: str, seconds: int, max_bytes: in
         lab__owner=lab.owner, status__in=[Capture.Status.QUEUED, Capture.Status.RUNNING]
     )
     if not lab.owner.is_staff and busy.count() >= settings.WIRELAB_MAX_CAPTURES_IN_FLIGHT:
-        raise LimitReached(f"you have {busy.count()} captures under way: let one finish first")
+        raise lifecycle.LimitReached(f"you have {busy.count()} captures under way: let one finish first")
     cap = Capture.objects.create(lab=lab, node=node, iface=iface, seconds=seconds, max_bytes=max_bytes)
     enqueue_capture(cap.id, lab.host_of(node))
     return cap
 
 
 def _job(lab: Lab, kind: str, params: dict, user, labhost: str | None = None) -> Operation:
-    try:
-        return lifecycle.request_job(lab, kind, params, user, labhost=labhost)
-    except lifecycle.LimitReached as exc:
-        raise LimitReached(str(exc)) from None
+    return lifecycle.request_job(lab, kind, params, user, labhost=labhost)

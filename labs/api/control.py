@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import status
 from rest_framework.response import Response
 
-from labs import controls, lifecycle
+from labs import lifecycle
 
 
 def valid_data(serializer_class, request) -> dict:
@@ -16,7 +16,7 @@ def valid_data(serializer_class, request) -> dict:
 
 def refused(exc: Exception) -> Response:
     """409 for a request that does not fit the lab as it is, 429 for a limit reached."""
-    limited = isinstance(exc, controls.LimitReached | lifecycle.LimitReached)
+    limited = isinstance(exc, lifecycle.LimitReached)
     code = status.HTTP_429_TOO_MANY_REQUESTS if limited else status.HTTP_409_CONFLICT
     return Response({"detail": str(exc)}, status=code)
 
@@ -24,6 +24,6 @@ def refused(exc: Exception) -> Response:
 def controlled(request_fn, lab, *args, user=None) -> Response:
     try:
         op = request_fn(lab, *args, user=user)
-    except controls.ControlRefused as exc:
+    except lifecycle.OperationRefused as exc:
         return refused(exc)
     return Response({"queued": True, "operation": op.id}, status=status.HTTP_202_ACCEPTED)

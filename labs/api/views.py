@@ -221,7 +221,7 @@ class LabViewSet(viewsets.ModelViewSet):
         try:
             cap = controls.request_capture(lab, data["node"], data["iface"], data.get("seconds", 10),
                                            data.get("max_bytes", 2_000_000))  # fmt: skip
-        except controls.ControlRefused as exc:
+        except lifecycle.OperationRefused as exc:
             return refused(exc)
         return Response(CaptureSerializer(cap).data, status=status.HTTP_202_ACCEPTED)
 

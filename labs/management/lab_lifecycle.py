@@ -116,7 +116,7 @@ class LifecycleActions:
         lab = self._lab(slug)
         try:
             op = controls.request_exec(lab, node, list(cmd), timeout)
-        except controls.ControlRefused as exc:
+        except lifecycle.OperationRefused as exc:
             raise CommandError(str(exc)) from None
         op = self._await(op, timeout + 60)
         if op.status != Operation.Status.SUCCEEDED:
@@ -131,7 +131,7 @@ class LifecycleActions:
         probe = {"target": target, "protocol": protocol, "timeout": min(max(timeout, 0.2), 5.0)}
         try:
             op = controls.request_trace(lab, node, {**probe, **({"port": port} if port else {})})
-        except controls.ControlRefused as exc:
+        except lifecycle.OperationRefused as exc:
             raise CommandError(str(exc)) from None
         op = self._await(op, 120)
         if op.status != Operation.Status.SUCCEEDED:
