@@ -37,7 +37,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from labs.services import import_lab, replace_lab
+    from labs.labfiles import import_lab, replace_lab
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench")

@@ -75,8 +75,8 @@ def wait_until(predicate, timeout: float, what: str) -> None:
 
 def one_run(hosts: int, labs: int, nodes: int, admin) -> dict:
     from labs import fleet, lifecycle
+    from labs.labfiles import import_lab
     from labs.models import Lab, LabHost
-    from labs.services import import_lab
 
     started = start_labhosts(hosts, Path(tempfile.mkdtemp(prefix="wirelab-bench-fleet-")))
     names = {name for name, _ in started}
@@ -126,8 +126,8 @@ def scheduler_at_scale(admin) -> list[tuple[int, float, float]]:
     from django.utils import timezone
 
     from labs import fleet
+    from labs.labfiles import import_lab
     from labs.models import Lab, LabHost
-    from labs.services import import_lab
     from topology.document import parse_document
 
     probe = import_lab(star("probe", 5, 99), admin)[0]

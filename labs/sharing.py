@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from topology.document import parse_document
 
+from .labfiles import copy_of
 from .models import Lab, ShareLink
-from .services import copy_of
 
 TOKEN_BYTES = 24
 HEADER = "HTTP_X_WIRELAB_SHARE"

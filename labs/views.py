@@ -17,7 +17,7 @@ from labs.store.documents import save_document
 from topology.document import LabDoc
 from topology.problems import TopologyError
 
-from . import health, services
+from . import health, labfiles
 from .demos import demo, demos
 
 
@@ -43,7 +43,7 @@ def open_demo(request, slug: str):
         messages.error(request, f"there is no demo named '{slug}'")
         return redirect("home")
     try:
-        lab, _ = services.import_lab(found.path.read_text(), request.user)
+        lab, _ = labfiles.import_lab(found.path.read_text(), request.user)
     except TopologyError as exc:
         _problems_message(request, f"{found.name} was not opened", exc)
         return redirect("home")
@@ -100,7 +100,7 @@ def import_lab(request):
         messages.error(request, "choose a YAML or JSON file to import")
         return redirect("home")
     try:
-        lab, _ = services.import_lab(upload.read(services.max_document_bytes() + 1), request.user)
+        lab, _ = labfiles.import_lab(upload.read(labfiles.max_document_bytes() + 1), request.user)
     except TopologyError as exc:
         _problems_message(request, f"{upload.name} was not imported", exc)
         return redirect("home")
@@ -111,7 +111,7 @@ def import_lab(request):
 @require_POST
 def duplicate_lab(request, lab_id: int):
     lab = get_object_or_404(Lab, id=lab_id, owner=request.user)
-    copy = services.duplicate_lab(lab, request.user, f"{lab.name} copy"[:100])
+    copy = labfiles.duplicate_lab(lab, request.user, f"{lab.name} copy"[:100])
     messages.info(request, f"{copy.name} created")
     return redirect("home")
 

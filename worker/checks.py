@@ -52,7 +52,7 @@ class Failed(Exception):
     """A check that did not pass, with the sentence saying why."""
 
 
-class Lab:
+class RunningLab:
     """The running nodes of one lab, looked up once per round."""
 
     def __init__(self, spec: LabHostSpec, runtime: Runtime):
@@ -105,7 +105,7 @@ def run_checks(
     budget: float = ROUND_SECONDS,
 ) -> list[CheckResult]:
     """Run every check in turn; each result also goes to `progress` as it comes."""
-    lab, deadline, results = Lab(spec, runtime), time.monotonic() + budget, []
+    lab, deadline, results = RunningLab(spec, runtime), time.monotonic() + budget, []
     for check in checks:
         node = check.get("from") or check.get("node") or check.get("host") or ""
         result = CheckResult(check["index"], check["title"], False, "", node, check.get("weight", 1))
@@ -128,7 +128,7 @@ def run_checks(
 # Reaching a target ----------------------------------------------------------------------------
 
 
-def _target(lab: Lab, to: str) -> tuple[str, int | None]:
+def _target(lab: RunningLab, to: str) -> tuple[str, int | None]:
     """ADDRESS or NODE, maybe with :PORT or (a node) :PORTn, the port it was handed."""
     host, _, port = to.partition(":")
     try:
@@ -140,7 +140,7 @@ def _target(lab: Lab, to: str) -> tuple[str, int | None]:
     return address, int(port) if port else None
 
 
-def _reach(lab: Lab, check: dict) -> str:
+def _reach(lab: RunningLab, check: dict) -> str:
     source, expect = check["from"], check["expect"]
     address, port = _target(lab, check["to"])
     where = f"{address}:{port}" if port else address
@@ -156,7 +156,7 @@ def _reach(lab: Lab, check: dict) -> str:
     return f"{source} reaches {where}: {said}"
 
 
-def _published(lab: Lab, check: dict) -> str:
+def _published(lab: RunningLab, check: dict) -> str:
     address = lab.address_of(check["host"])
     probe = "http" if check.get("contains") is not None else "tcp"
     reach = {**check, "to": f"{address}:{check['port']}", "probe": probe, "path": "/", "expect": "success"}
@@ -298,7 +298,7 @@ PROBES = {"ping": _probe_ping, "tcp": _probe_tcp, "http": _probe_http}
 # What a node has ------------------------------------------------------------------------------
 
 
-def _listening(lab: Lab, check: dict) -> str:
+def _listening(lab: RunningLab, check: dict) -> str:
     node, proto = check["node"], check["protocol"]
     port = check["port"]
     if isinstance(port, str):
@@ -314,11 +314,11 @@ def _listening(lab: Lab, check: dict) -> str:
     return f"{node} listens on {proto} port {port}"
 
 
-def _netlink(lab: Lab, node: str) -> socket.socket:
+def _netlink(lab: RunningLab, node: str) -> socket.socket:
     return netlink_in(lab.netns(node))
 
 
-def _route(lab: Lab, check: dict) -> str:
+def _route(lab: RunningLab, check: dict) -> str:
     node, to, via = check["node"], check["to"], check.get("via")
     with _netlink(lab, node) as sock:
         routes = netdump.routes(sock, None)
@@ -331,7 +331,7 @@ def _route(lab: Lab, check: dict) -> str:
     return f"{node} has a route to {to}" + (f" via {via}" if via else "")
 
 
-def _address(lab: Lab, check: dict) -> str:
+def _address(lab: RunningLab, check: dict) -> str:
     node, wanted, interface = check["node"], check.get("address"), check.get("interface")
     subnet = ipaddress.ip_network(check["subnet"]) if check.get("subnet") else None
     with _netlink(lab, node) as sock:
@@ -355,7 +355,7 @@ def _address(lab: Lab, check: dict) -> str:
     raise Failed(f"{node} has no address {wanted}{on} (it has: {listed})")
 
 
-def _link(lab: Lab, check: dict) -> str:
+def _link(lab: RunningLab, check: dict) -> str:
     node, interface, wanted = check["node"], check["interface"], check["state"]
     with _netlink(lab, node) as sock:
         link = netdump.links(sock).get(interface)
@@ -368,7 +368,7 @@ def _link(lab: Lab, check: dict) -> str:
     return f"{node}:{interface} is {state}"
 
 
-def _command(lab: Lab, check: dict) -> str:
+def _command(lab: RunningLab, check: dict) -> str:
     node, run = check["node"], check["run"]
     command = ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
     code, output = lab.runtime.exec(
@@ -383,7 +383,7 @@ def _command(lab: Lab, check: dict) -> str:
     return f"exit code {code}" + (f", output matches /{pattern}/" if pattern else "")
 
 
-def _file(lab: Lab, check: dict) -> str:
+def _file(lab: RunningLab, check: dict) -> str:
     node, path, pattern = check["node"], check["path"], check.get("matches")
     code, content = lab.runtime.exec(lab.container(node).id, ["cat", path], timeout=5, limit=OUTPUT_LIMIT)
     if code != 0:

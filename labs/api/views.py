@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labs import controls, lifecycle, services
+from labs import controls, labfiles, lifecycle
 from labs.access import watchable
 from labs.models import Capture, Lab
 from labs.snapshots import full_snapshot
@@ -92,20 +92,20 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def validate(self, request, pk=None):
         """Every problem of the stored lab; `valid` is false when any is an error."""
-        return problems_response(services.lab_problems(self.get_object()), status.HTTP_200_OK)
+        return problems_response(labfiles.lab_problems(self.get_object()), status.HTTP_200_OK)
 
     @extend_schema(request=DOCUMENT_BODY, responses=ProblemsSerializer)
     @action(detail=True, methods=["post"], url_path="check", parser_classes=DOCUMENT_PARSERS)
     def check_change(self, request, pk=None):
         """Every problem of a document as this lab's next version, without storing it: what
         saving it would say, the rules on changing this lab (an exercise's locks) included."""
-        problems = services.check_text(document_text(request), self.get_object())
+        problems = labfiles.check_text(document_text(request), self.get_object())
         return problems_response(problems, status.HTTP_200_OK)
 
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "as", str, enum=list(services.EXPORT_FORMATS),
+                "as", str, enum=list(labfiles.EXPORT_FORMATS),
                 description="yaml or json (a Wirelab document), containerlab (a .clab.yml file) or kathara "
                 "(a zipped Kathará lab folder)",
             )
@@ -120,10 +120,10 @@ class LabViewSet(viewsets.ModelViewSet):
         """The lab as a document, to save, share or import elsewhere (here, containerlab or Kathará)."""
         lab = self.get_object()
         fmt = request.query_params.get("as", "yaml")
-        if fmt not in services.EXPORT_FORMATS:
-            raise ValidationError({"as": f"one of {', '.join(services.EXPORT_FORMATS)}"})
+        if fmt not in labfiles.EXPORT_FORMATS:
+            raise ValidationError({"as": f"one of {', '.join(labfiles.EXPORT_FORMATS)}"})
         content_type, name = EXPORTS[fmt]
-        response = HttpResponse(services.export_lab(lab, fmt), content_type=content_type)
+        response = HttpResponse(labfiles.export_lab(lab, fmt), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{lab.slug}{name}"'
         return response
 
@@ -131,7 +131,7 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=False, methods=["post"], url_path="import", parser_classes=DOCUMENT_PARSERS)
     def import_document(self, request):
         """Create a lab from a Wirelab document or a containerlab file."""
-        lab, problems = services.import_lab(document_text(request), request.user)
+        lab, problems = labfiles.import_lab(document_text(request), request.user)
         data = LabSerializer(lab, context={"request": request}).data
         data["problems"] = [p.as_dict() for p in problems]
         return Response(data, status=status.HTTP_201_CREATED)
@@ -229,7 +229,7 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["put"], parser_classes=DOCUMENT_PARSERS)
     def document(self, request, pk=None):
         """Replace the lab's whole topology with a document; addresses given before are kept."""
-        lab, problems = services.replace_lab(self.get_object(), document_text(request))
+        lab, problems = labfiles.replace_lab(self.get_object(), document_text(request))
         data = LabSerializer(lab, context={"request": request}).data
         data["problems"] = [p.as_dict() for p in problems]
         return Response(data)
@@ -253,7 +253,7 @@ class ValidateDocumentView(APIView):
 
     @extend_schema(request=DOCUMENT_BODY, responses=ProblemsSerializer)
     def post(self, request):
-        problems = services.check_text(document_text(request))
+        problems = labfiles.check_text(document_text(request))
         return problems_response(problems, status.HTTP_200_OK)
 
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 from topology.exercise import plan_checks
 
 from .. import lifecycle
+from ..labfiles import copy_of
 from ..models import Lab, LabStatus, Operation
-from ..services import copy_of
 from ..store.documents import save_document
 from . import grading
 from .exercises import rules_of, template_of

@@ -8,8 +8,8 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 
+from labs.labfiles import import_lab
 from labs.models import Lab
-from labs.services import import_lab
 from tests.labs.live_helpers import TWO_ROUTERS
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, outside_the_browser_loop, screenshot

@@ -14,7 +14,7 @@ class APIResourceTests:
         raise NotImplementedError
 
     def test_list_shows_only_own_labs_parts(self, api, lab, other_user, demo_text):
-        from labs.services import import_lab
+        from labs.labfiles import import_lab
 
         other = import_lab(demo_text("docker-modes"), other_user)[0]
         mine = api.post(self.url, self.make_payload(lab), format="json").json()["id"]

@@ -24,7 +24,7 @@ def api(user):
 
 @pytest.fixture
 def lab(user, demo_text):
-    from labs.services import import_lab
+    from labs.labfiles import import_lab
 
     return import_lab(demo_text("docker-modes"), user)[0]
 

@@ -14,8 +14,8 @@ from django.db import connection
 from config.routing import websocket_urlpatterns
 from labs import lifecycle
 from labs.hostside.jobs import carry_out
+from labs.labfiles import import_lab
 from labs.live import state
-from labs.services import import_lab
 
 
 async def run_sync(fn, *args):

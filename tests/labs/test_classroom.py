@@ -111,7 +111,7 @@ def test_an_exercise_file_needs_its_section_and_valid_checks(teacher, course):
 
 
 def test_a_lab_becomes_an_exercise_and_its_file_round_trips(teacher, course):
-    from labs.services import import_lab
+    from labs.labfiles import import_lab
 
     lab, _ = import_lab(EXERCISE, teacher)
     api = client_of(teacher)
@@ -222,7 +222,7 @@ def test_a_teachers_message_waits_unread_for_each_student_and_can_be_read_again(
 
 
 def test_the_dashboard_previews_the_exercises_and_gives_the_whole_join_link(client, course, teacher):
-    from labs.services import import_lab
+    from labs.labfiles import import_lab
 
     import_lab(EXERCISE, teacher)  # a lab with an exercise section
     import_lab("name: plain\n", teacher)  # and one without
@@ -536,7 +536,7 @@ async def test_another_students_lab_page_and_sockets_are_closed_to_a_student(tea
 def test_a_teacher_adds_an_exercise_from_a_file_or_a_lab_on_the_course_page(client, course, teacher, user):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from labs.services import import_lab
+    from labs.labfiles import import_lab
 
     client.force_login(teacher)
     upload = SimpleUploadedFile("ex.yaml", EXERCISE.replace("2. Bridge mode", "5. Again").encode())

@@ -14,8 +14,8 @@ from labs.classroom.courses import DEMO_COURSE, create_course, join
 from labs.classroom.models import Attempt
 from labs.classroom.roles import make_teacher
 from labs.hostside.jobs import carry_out
+from labs.labfiles import replace_lab
 from labs.models import Lab, Operation
-from labs.services import replace_lab
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
 SOLUTIONS = DEMO_COURSE / "solutions"

@@ -15,7 +15,7 @@ from pyroute2 import IPRoute
 
 from labs import lifecycle
 from labs.hostside.jobs import carry_out
-from labs.services import import_lab
+from labs.labfiles import import_lab
 from tests.labs.workers import star
 from tests.worker.conftest import leftovers
 

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from labs import fleet, labhost_actions, lifecycle
+from labs.labfiles import import_lab
 from labs.models import Lab, LabHost, LabStatus, Operation
-from labs.services import import_lab
 from topology.document import document_to_data, parse_document
 from topology.problems import TopologyError
 from topology.validation import validate

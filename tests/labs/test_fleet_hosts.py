@@ -20,9 +20,9 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 
 from labs import controls, fleet, labhost_actions, lifecycle
+from labs.labfiles import import_lab
 from labs.live.state import snapshot
 from labs.models import Capture, Installation, Lab, LabHost, LabStatus, Operation
-from labs.services import import_lab
 from tests.labs.workers import star
 from tests.processes import shared_database_url
 from tests.waiting import wait_for

@@ -5,8 +5,8 @@ import pytest
 
 from labs import controls, lifecycle
 from labs.hostside.jobs import carry_out
+from labs.labfiles import import_lab
 from labs.models import Lab, Operation
-from labs.services import import_lab
 from tests.labs.workers import star
 from tests.worker.conftest import leftovers
 from topology.problems import TopologyError

@@ -7,8 +7,8 @@ from channels.testing import WebsocketCommunicator
 
 from config.routing import websocket_urlpatterns
 from labs import controls, lifecycle, queues
+from labs.labfiles import import_lab
 from labs.models import Capture, Lab, Operation
-from labs.services import import_lab
 
 pytestmark = pytest.mark.django_db
 

@@ -300,7 +300,7 @@ async def test_restarted_node_gets_its_links_back(labs_up, user, run_in):
 
 
 async def test_socket_closes_when_the_lab_is_deleted_and_strangers_are_refused(user, other_user):
-    from labs.services import import_lab
+    from labs.labfiles import import_lab
 
     lab, _ = await run_sync(import_lab, TWO_ROUTERS, user)
     stranger = await connect(f"/ws/labs/{lab.id}/", other_user)
@@ -317,7 +317,7 @@ async def test_a_watcher_reads_the_labs_socket_and_presents_nothing(user, other_
     from django.db.models import Q
 
     from labs import access, sharing
-    from labs.services import import_lab
+    from labs.labfiles import import_lab
 
     lab, _ = await run_sync(import_lab, TWO_ROUTERS, user)
 

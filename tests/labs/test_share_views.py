@@ -12,8 +12,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labs import sharing
+from labs.labfiles import import_lab
 from labs.models import Lab, Operation, ShareLink
-from labs.services import import_lab
 
 from .live_helpers import TWO_ROUTERS, cable, collect, connect, events_of, run_sync
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labs import sharing
+from labs.labfiles import import_lab
 from labs.models import Lab, Operation, ShareLink
-from labs.services import import_lab
 
 pytestmark = pytest.mark.django_db
 

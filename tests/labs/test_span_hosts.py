@@ -14,8 +14,8 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 
 from labs import controls, fleet, lifecycle
+from labs.labfiles import import_lab
 from labs.models import Capture, Lab, LabStatus, Operation, StitchVni
-from labs.services import import_lab
 from tests.conftest import DEMOS
 from tests.labs.test_fleet_hosts import console_says, labhosts, link_up, marked
 from tests.underlay import capture, make_underlay

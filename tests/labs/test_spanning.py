@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from labs import controls, fleet, lifecycle, stitching
 from labs.hostside.lifecycle import _finish
+from labs.labfiles import import_lab
 from labs.models import Capture, Lab, LabStatus, Operation, StitchVni
-from labs.services import import_lab
 from tests.labs.test_fleet import host
 from topology.problems import TopologyError
 from topology.spec import LabHostSpec

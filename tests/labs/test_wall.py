@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 
 from labs import lifecycle
+from labs.labfiles import import_lab
 from labs.models import Operation
-from labs.services import import_lab
 from tests.processes import start_worker
 from tests.worker.conftest import leftovers
 

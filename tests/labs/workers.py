@@ -13,8 +13,8 @@ import docker
 import pytest
 from django.db import connection
 
+from labs.labfiles import import_lab
 from labs.models import Lab
-from labs.services import import_lab
 from tests.processes import start_worker
 
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from labs import services
+from labs import labfiles
 from labs.classroom.courses import create_course
 from labs.classroom.models import Course
 from labs.classroom.roles import make_teacher
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         return user
 
     def _load_demo(self, path: Path, user):
-        lab, _, created = services.import_or_replace(path.read_bytes(), user)
+        lab, _, created = labfiles.import_or_replace(path.read_bytes(), user)
         self.stdout.write(f"demo lab {lab.slug} {'loaded' if created else 'up to date'}")
 
     def _demo_course(self, user):

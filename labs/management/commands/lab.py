@@ -13,7 +13,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from labs import services
+from labs import labfiles
 from labs.management.lab_lifecycle import LifecycleActions, add_parsers
 from labs.models import Lab
 from topology.kathara import MAX_FILES
@@ -37,7 +37,7 @@ class Command(LifecycleActions, BaseCommand):
         exp.add_argument("slug")
         exp.add_argument("--json", action="store_true", help="JSON instead of YAML")
         exp.add_argument(
-            "--as", dest="fmt", choices=services.EXPORT_FORMATS, default=None,
+            "--as", dest="fmt", choices=labfiles.EXPORT_FORMATS, default=None,
             help="containerlab: a .clab.yml file; kathara: a zipped Kathará lab folder",
         )  # fmt: skip
         val = sub.add_parser("validate", help="check a document; exit 1 on errors")
@@ -89,9 +89,9 @@ class Command(LifecycleActions, BaseCommand):
         text, user = self._read(file), self._owner(owner)
         try:
             if replace:
-                lab, problems, _ = services.import_or_replace(text, user)
+                lab, problems, _ = labfiles.import_or_replace(text, user)
             else:
-                lab, problems = services.import_lab(text, user)
+                lab, problems = labfiles.import_lab(text, user)
         except TopologyError as exc:
             self._fail(exc.problems)
         for problem in problems:
@@ -102,7 +102,7 @@ class Command(LifecycleActions, BaseCommand):
         lab = Lab.objects.filter(slug=slug).first()
         if lab is None:
             raise CommandError(f"no lab {slug!r}; `manage.py lab list` shows them")
-        out = services.export_lab(lab, fmt or ("json" if json else "yaml"))
+        out = labfiles.export_lab(lab, fmt or ("json" if json else "yaml"))
         if isinstance(out, bytes):
             self.stdout.flush()
             sys.stdout.buffer.write(out)
@@ -111,7 +111,7 @@ class Command(LifecycleActions, BaseCommand):
             self.stdout.write(out, ending="")
 
     def do_validate(self, file, **_):
-        problems = services.check_text(self._read(file))
+        problems = labfiles.check_text(self._read(file))
         for problem in problems:
             self.stdout.write(str(problem))
         if errors_in(problems):

@@ -1,4 +1,5 @@
-"""What people do with lab documents, shared by the API, the pages and the CLI."""
+"""Lab files in and out: import, export, duplicate, replace and check a lab's document, as the API,
+the pages and the CLI do it."""
 
 from __future__ import annotations
 
