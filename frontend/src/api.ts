@@ -1,5 +1,6 @@
 // Calls to Wirelab's REST API from the page (session cookie + CSRF token).
 import type { components } from "./api-types";
+import type { Published } from "./live";
 
 export type Lab = components["schemas"]["Lab"];
 export type Operation = components["schemas"]["Operation"];
@@ -7,6 +8,19 @@ export type Problem = components["schemas"]["Problem"];
 export type LabDocument = components["schemas"]["LabDoc"];
 export type NodeDocument = components["schemas"]["NodeDoc"];
 export type NetworkDocument = components["schemas"]["NetworkDoc"];
+export type Capture = components["schemas"]["Capture"];
+export type NodeRow = components["schemas"]["Node"];
+
+/** A refused request's body: a sentence, problems, or a form's field errors. */
+export type ErrorBody = { detail?: unknown; problems?: Problem[]; [field: string]: unknown } | null;
+
+/** What a share link shows its visitor (`/api/shared/`). */
+export interface Shared {
+  lab: { name: string; description: string; owner: string; status: string; status_reason: string };
+  document: LabDocument; mode: "view" | "clone" | "view+clone"; label: string; present: boolean; snapshot: boolean;
+  expires: string | null; assigned_ports?: Record<string, number>; assigned_addresses?: Record<string, string>;
+  published: Published[];
+}
 
 export function csrfToken(): string {
   const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -14,7 +28,7 @@ export function csrfToken(): string {
 }
 
 /** What the server said of a refused request: its `detail`, or each problem's sentence. */
-function refusal(status: number, body: any): string {
+function refusal(status: number, body: ErrorBody): string {
   if (typeof body?.detail === "string") return body.detail;
   const problems = (body?.problems ?? []) as Problem[];
   const errors = problems.filter((p) => p.severity === "error");
@@ -27,12 +41,12 @@ function refusal(status: number, body: any): string {
 }
 
 export class ApiError extends Error {
-  constructor(public status: number, public body: any) {
+  constructor(public status: number, public body: ErrorBody) {
     super(refusal(status, body));
   }
 }
 
-export async function api<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+export async function api<T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const response = await fetch(path, {
     method,
     credentials: "same-origin",
@@ -59,7 +73,6 @@ export const labApi = (id: number) => ({
   deploy: () => api<Operation>("POST", `/api/labs/${id}/deploy/`),
   destroy: () => api<Operation>("POST", `/api/labs/${id}/destroy/`),
   operations: () => api<Operation[]>("GET", `/api/labs/${id}/operations/`),
-  state: () => api<any>("GET", `/api/labs/${id}/state/`),
   cable: (node: string, iface: string, plugged: boolean) =>
     api("POST", `/api/labs/${id}/cable/`, { node, iface, plugged }),
   impair: (node: string, iface: string, values: Record<string, number>) =>
@@ -68,12 +81,12 @@ export const labApi = (id: number) => ({
     api<{ id: number }>("POST", `/api/labs/${id}/captures/`, { node, iface, seconds }),
   captureGet: (capture: number) =>
     api<{ id: number; status: string; error: string; size: number; node: string; iface: string }>("GET", `/api/captures/${capture}/`),
-  capturesList: () => api<any[]>("GET", `/api/labs/${id}/captures/`),
+  capturesList: () => api<Capture[]>("GET", `/api/labs/${id}/captures/`),
   nat: (node: string) => api<{ operation: number }>("POST", `/api/labs/${id}/nat/`, { node }),
   trace: (node: string, target: string, protocol: string, port?: number) =>
     api<{ operation: number }>("POST", `/api/labs/${id}/trace/`, { node, target, protocol, ...(port ? { port } : {}) }),
   nodeAction: async (node: string, action: string) => {
-    const nodes = await api<any[]>("GET", `/api/nodes/?lab=${id}`);
+    const nodes = await api<NodeRow[]>("GET", `/api/nodes/?lab=${id}`);
     const found = nodes.find((n) => n.name === node);
     if (!found) throw new Error(`no node ${node}`);
     return api("POST", `/api/nodes/${found.id}/action/`, { action });
@@ -96,7 +109,7 @@ export const shareApi = (labId: number) => ({
 export const sharedApi = (token: string) => {
   const headers = { "X-Wirelab-Share": token };
   return {
-    get: () => api<any>("GET", "/api/shared/", undefined, headers),
+    get: () => api<Shared>("GET", "/api/shared/", undefined, headers),
     clone: () => api<Lab & { url: string }>("POST", "/api/shared/clone/", undefined, headers),
   };
 };

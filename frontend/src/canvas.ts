@@ -1,9 +1,10 @@
 // The topology canvas: the lab document drawn with Cytoscape.js, with live state on top.
 import cytoscape from "cytoscape";
-import type { Core, ElementDefinition, NodeSingular } from "cytoscape";
+import type { Core, ElementDefinition, LayoutOptions, NodeSingular, StylesheetStyle } from "cytoscape";
 import edgehandles from "cytoscape-edgehandles";
 import elk from "cytoscape-elk";
 import type { LabDocument, Problem } from "./api";
+import type { StyleRule } from "./style";
 import { ICONS } from "./icons";
 import { JOURNEY_STYLE } from "./journey";
 import { kindOf } from "./kinds";
@@ -161,7 +162,8 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
     const position = net.position ? { x: net.position.x, y: net.position.y } : undefined;
     const shape = net.kind === "segment" ? segmentShape(doc, name, at) : null;
     const cni = net.kind === "cni";
-    const plugins = cni ? ((net.config as any)?.plugins ?? []).map((p: any) => p?.type).join(" + ") : "";
+    const chained = ((net.config as { plugins?: { type?: string }[] } | undefined)?.plugins ?? []);
+    const plugins = cni ? chained.map((p) => p?.type).join(" + ") : "";
     const parent = cni && net.host && doc.nodes?.[net.host] ? { parent: `n:${net.host}` } : {};
     out.push({
       group: "nodes",
@@ -172,7 +174,7 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
     });
   }
   // a service: its virtual IP, with a dashed line to each backend it balances over
-  for (const [name, svc] of Object.entries((doc as any).services ?? {}) as [string, any][]) {
+  for (const [name, svc] of Object.entries(doc.services ?? {})) {
     const position = svc.position ? { x: svc.position.x, y: svc.position.y } : undefined;
     out.push({ group: "nodes", data: { id: `svc:${name}`, name, label: `${name}\n${svc.address}:${svc.port}`, kind: "service" },
                position, classes: "service" });
@@ -205,7 +207,7 @@ export function fitContainer(node: NodeSingular): void {
   node.style("width", Math.max(76, Math.round(longest * 6.2 + 28))); // 10 px text, its icon, margins
 }
 
-const STYLE: any[] = [
+const STYLE: StyleRule[] = [
   { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "font-size": 11, "text-valign": "bottom",
       "text-margin-y": 4, "background-color": "#4a6fa5", color: "#1d2733", "border-width": 2, "border-color": "#2f4a70",
       ...LABEL_BACKGROUND } },
@@ -265,13 +267,14 @@ const STYLE: any[] = [
 const BIG_LAB = 200;
 
 export function createCanvas(container: HTMLElement): Core {
-  return cytoscape({ container, style: [...STYLE, ...JOURNEY_STYLE], boxSelectionEnabled: true, minZoom: 0.05, maxZoom: 3 });
+  const style = [...STYLE, ...JOURNEY_STYLE] as unknown as StylesheetStyle[];
+  return cytoscape({ container, style, boxSelectionEnabled: true, minZoom: 0.05, maxZoom: 3 });
 }
 
 /** Settings that keep panning smooth for the lab's size; call after the elements are in. */
 export function tuneForSize(cy: Core): void {
   const big = cy.nodes().length > BIG_LAB;
-  const renderer = (cy as any).renderer();
+  const renderer = cy.renderer();
   renderer.textureOnViewport = big;
   renderer.hideEdgesOnViewport = big;
 }
@@ -286,7 +289,7 @@ export function runLayout(cy: Core, animate = true): Promise<void> {
   const layout = cy.layout({ name: "elk", animate, fit: true, padding: 30,
                              elk: { algorithm: "layered", "elk.direction": "DOWN", "spacing.nodeNode": 50,
                                     // room along each cable for the labels at its ends
-                                    "elk.layered.spacing.nodeNodeBetweenLayers": 110 } } as any);
+                                    "elk.layered.spacing.nodeNodeBetweenLayers": 110 } } as LayoutOptions);
   const done = new Promise<void>((resolve) => layout.one("layoutstop", () => resolve()));
   layout.run();
   return done;

@@ -8,6 +8,13 @@ interface Grid {
   students: { username: string; attempts: Record<string, Attempt | null> }[];
 }
 
+/** What the course's socket says: an attempt changed, a student joined, a message was sent. */
+type CourseEvent =
+  | { type: "attempt"; attempt: Attempt }
+  | { type: "joined"; student: string }
+  | { type: "message"; from: string; message: string }
+  | { type: "hello" };
+
 export class Dashboard {
   private grid: Grid = { exercises: [], students: [] };
   private socket: WebSocket | null = null;
@@ -37,7 +44,7 @@ export class Dashboard {
       if (live) { live.textContent = "live"; live.className = "ok"; }
       void this.reload(); // what changed while it was away
     };
-    socket.onmessage = (event) => this.receive(JSON.parse(event.data));
+    socket.onmessage = (event) => this.receive(JSON.parse(event.data) as CourseEvent);
     socket.onclose = (event) => {
       if (live) { live.textContent = "reconnecting…"; live.className = "bad"; }
       if (event.code === 4403) return;
@@ -46,9 +53,9 @@ export class Dashboard {
     };
   }
 
-  private receive(message: any): void {
+  private receive(message: CourseEvent): void {
     if (message.type === "attempt") {
-      const attempt = message.attempt as Attempt;
+      const attempt = message.attempt;
       let student = this.grid.students.find((s) => s.username === attempt.student);
       if (!student) {
         student = { username: attempt.student, attempts: {} };

@@ -3,6 +3,7 @@
 import type { Core } from "cytoscape";
 import { api, ApiError } from "./api";
 import { el } from "./dom";
+import { eventAs, type LiveEvent } from "./live";
 
 export interface CheckResult {
   index: number; title: string; passed: boolean; message: string; node: string; weight: number;
@@ -33,15 +34,16 @@ export class ExerciseBox {
   }
 
   /** Messages of the lab's socket that concern the exercise. */
-  onMessage(message: any): boolean {
+  onMessage(message: LiveEvent): boolean {
     if (message.type === "checks" && message.id === this.attemptId) {
-      this.attempt = message as Attempt;
+      this.attempt = eventAs<Attempt>(message);
       this.partial.clear();
       this.render();
       return true;
     }
     if (message.type === "check.result" && message.attempt === this.attemptId) {
-      this.partial.set(message.result.index, message.result);
+      const { result } = eventAs<{ result: CheckResult }>(message);
+      this.partial.set(result.index, result);
       this.render();
       return true;
     }

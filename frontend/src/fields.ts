@@ -9,7 +9,8 @@ export interface FieldDescriptor<T> {
   value(text: string, owner: T): unknown;
 }
 
-type Node = NodeDocument & Record<string, any>;
+type Node = NodeDocument & Record<string, unknown>;
+type Port = string | number | { host?: number | string; container?: number | null; protocol?: string };
 
 const orNull = (text: string) => text || null;
 
@@ -21,7 +22,7 @@ export function parsePorts(text: string): (string | number)[] {
 }
 
 export function portsText(node: NodeDocument): string {
-  return ((node.ports ?? []) as any[])
+  return ((node.ports ?? []) as Port[])
     .map((p) => (typeof p !== "object" ? String(p) : p.container == null ? String(p.host)
       : `${p.host}:${p.container}${p.protocol === "udp" ? "/udp" : ""}`))
     .join(", ");

@@ -62,9 +62,9 @@ export class LabJobs {
     });
   }
 
-  private operationEnd(id: number, ceiling: number): Promise<any> {
+  private operationEnd(id: number, ceiling: number): Promise<JobEnd | null> {
     return this.ended("operation", id, async () => {
-      const op: any = (await this.api.operations()).find((o) => o.id === id);
+      const op = (await this.api.operations()).find((o) => o.id === id);
       return { type: "operation", id, status: op?.status ?? "queued", error: op?.error };
     }, ceiling);
   }
@@ -79,16 +79,17 @@ export class LabJobs {
     }
   }
 
-  /** A job's result once the lab host has done it (null, with the error said, if it failed). */
-  async result(start: () => Promise<{ operation: number }>, what: string, doing: string): Promise<any> {
+  /** A job's result once the lab host has done it (null, with the error said, if it failed);
+   *  `T` is what the job's kind returns. */
+  async result<T>(start: () => Promise<{ operation: number }>, what: string, doing: string): Promise<T | null> {
     try {
       const { operation } = await start();
       this.line.say(doing);
       const end = await this.operationEnd(operation, 60);
       if (!end) return this.line.say(`${what}: no answer from the lab host yet`, "error"), null;
       if (end.status === "failed") return this.line.say(`${what}: ${end.error}`, "error"), null;
-      const op: any = (await this.api.operations()).find((o) => o.id === operation);
-      return op?.result ?? null;
+      const op = (await this.api.operations()).find((o) => o.id === operation);
+      return (op?.result as T | undefined) ?? null;
     } catch (error) {
       this.line.say((error as Error).message, "error");
     }

@@ -1,9 +1,10 @@
 /** A packet's journey on the diagram: the places a traced probe went through, in order, listed in
  *  the panel and walked by a dot on the canvas with each rewrite (DNAT, SNAT, their undoing) and
  *  each tunnel as its label. */
-import type { Core } from "cytoscape";
+import type { Core, NodeSingular, SingularAnimationOptionsPos } from "cytoscape";
 import type { LabDocument } from "./api";
 import { esc } from "./dom";
+import type { StyleRule } from "./style";
 
 export interface Hop {
   leg: "request" | "reply" | "error";
@@ -11,11 +12,14 @@ export interface Hop {
   iface: string;
   cable: string;
   direction: "in" | "out";
-  packet: Record<string, any>;
-  rewrite?: { kind: string; from: string; to: string; at: string; conntrack?: { original: any; reply: any } };
+  packet: Packet;
+  rewrite?: { kind: string; from: string; to: string; at: string; conntrack?: { original: unknown; reply: unknown } };
   tunnel?: { kind: string; vni: number; src: string; dst: string };
   ms: number;
 }
+
+/** A packet as a hop saw it (worker/frames.py). */
+export interface Packet { protocol: string; src: string; dst: string; sport?: number; dport?: number; icmp?: string; flags?: string }
 
 export interface Journey {
   probe: { from: string; to: string; address: string; protocol: string; port: number; source: string };
@@ -37,7 +41,7 @@ export interface Stop {
 
 const PACKET = "trace:packet";
 
-function packetText(p: Record<string, any>): string {
+function packetText(p: Packet): string {
   const end = (address: string, port?: number) => (p.protocol === "icmp" || !port ? address : `${address}:${port}`);
   const what = p.protocol === "icmp" ? p.icmp : `${p.protocol}${p.flags ? ` ${p.flags}` : ""}`;
   return `${end(p.src, p.sport)} → ${end(p.dst, p.dport)} (${what})`;
@@ -82,9 +86,9 @@ export function journeyHtml(journey: Journey, walk: Stop[]): string {
 }
 
 function positionOf(cy: Core, element: string): { x: number; y: number } | null {
-  const found: any = cy.getElementById(element);
+  const found = cy.getElementById(element);
   if (found.empty()) return null;
-  return found.isEdge() ? found.midpoint() : { ...found.position() };
+  return found.isEdge() ? found.midpoint() : { ...(found as NodeSingular).position() };
 }
 
 /** Walk the dot through the stops, `pace` ms each; `onStop(i)` as it arrives at each (the panel
@@ -104,7 +108,8 @@ export async function animate(cy: Core, walk: Stop[], outcome: Journey["outcome"
     cy.getElementById(stop.element).addClass("traced traced-now");
     dot.data("label", stop.rewrites[0] ?? (stop.tunnel ? "VXLAN" : ""));
     dot.toggleClass("reply", stop.leg !== "request");
-    if (at) await dot.animation({ position: at, duration: pace } as any).play().promise();
+    const move = { position: at, duration: pace } as unknown as SingularAnimationOptionsPos; // its types ask for every option
+    if (at) await dot.animation(move).play().promise();
     onStop(index);
     window.dispatchEvent(new CustomEvent("wirelab:hop", { detail: { index, place: stop.place, leg: stop.leg } }));
   }
@@ -116,7 +121,7 @@ export function clearJourney(cy: Core): void {
   cy.elements(".traced").removeClass("traced traced-now");
 }
 
-export const JOURNEY_STYLE: any[] = [
+export const JOURNEY_STYLE: StyleRule[] = [
   { selector: "node.packet", style: { shape: "ellipse", width: 14, height: 14, "background-color": "#e07a00", "border-width": 2,
       "border-color": "#ffffff", "z-index": 999, "font-size": 10, "font-weight": "bold", color: "#8a4300", "text-valign": "top",
       "text-margin-y": -4, events: "no" } }, // never in the way of a click on what it sits on

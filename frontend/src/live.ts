@@ -2,16 +2,29 @@
 // the numbers, or a dropped connection, is healed by a fresh snapshot (with backoff).
 import type { Core } from "cytoscape";
 
+// The entities of a lab's live state, as the lab host's monitor sends them (worker/live/).
+export interface NodeLive { state: string; reason?: string; exit_code?: number | null }
+export interface LinkLive { oper?: string; cable?: "pulled" | "plugged"; addresses?: string[]; mtu?: number }
+export interface Listening { protocol: string; port: number; process: string }
+export interface RouteLive { to: string; via?: string; dev?: string }
+export interface Counters { rx_packets: number; tx_packets: number; rx_bps: number; tx_bps: number }
+export interface Impairment { delay_ms?: number; jitter_ms?: number; loss_pct?: number; rate_kbit?: number; error?: string }
+export interface Published { host: string; host_port: number; container: string; port: number; protocol?: string; address?: string }
+export interface LabStatus { status: string; reason: string; by?: string } // by: who caused it, when someone did
+
+/** One event of the lab's socket: its type, the entity it concerns, and that entity's fields. */
+export type LiveEvent = { type: string; node?: string; iface?: string; [field: string]: unknown };
+
 export interface LiveState {
   seq: number;
-  status: { status: string; reason: string; by?: string }; // by: who caused it, when someone did
-  nodes: Record<string, any>;
-  links: Record<string, any>;
-  ports: Record<string, any>;
-  routes: Record<string, any>;
-  counters: Record<string, any>;
-  impairments: Record<string, any>;
-  published: any[];
+  status: LabStatus;
+  nodes: Record<string, NodeLive>; // by node
+  links: Record<string, LinkLive>; // by node:iface
+  ports: Record<string, { listening: Listening[] }>; // by node
+  routes: Record<string, { routes: RouteLive[] }>; // by node
+  counters: Record<string, Counters>; // by node:iface
+  impairments: Record<string, Impairment>; // by node:iface
+  published: Published[];
 }
 
 export const emptyState = (): LiveState => ({
@@ -22,9 +35,9 @@ export interface LiveOptions {
   path: string; // the socket's path, e.g. /ws/labs/7/
   onChange: (state: LiveState) => void;
   onLink: (up: boolean) => void;
-  onJob?: (event: any) => void; // a job's progress or end: an operation's, a capture's
+  onJob?: (event: LiveEvent) => void; // a job's progress or end: an operation's, a capture's
   hello?: () => object; // the first message after each connect (a share link's join)
-  onOther?: (message: any) => void; // messages other than state: present, joined, error
+  onOther?: (message: LiveEvent) => void; // messages other than state: present, joined, error
   onEnd?: (code: number) => void; // closed for good: access refused or withdrawn
 }
 
@@ -71,47 +84,56 @@ export class LiveConnection {
     if (this.connected) this.socket?.send(JSON.stringify(message));
   }
 
-  private receive(message: any): void {
-    if (message.type !== "snapshot" && message.type !== "events") {
-      this.options.onOther?.(message);
-      return;
-    }
-    if (message.type === "snapshot") {
-      const { type, lab, ...rest } = message;
+  private receive(raw: unknown): void {
+    const kind = (raw as { type?: string }).type;
+    if (kind === "snapshot") {
+      const { type, lab, ...rest } = raw as Snapshot;
       this.state = { ...emptyState(), ...rest };
       // the lab's row (read for the snapshot) is the truth; the last status event says who
       if (!rest.status && lab) this.state.status = { status: lab.status, reason: lab.reason };
       if (lab?.by && lab.status === this.state.status.status) this.state.status.by = lab.by;
-    } else if (message.type === "events") {
-      if (message.seq <= this.state.seq) return;
-      if (message.seq !== this.state.seq + 1) {
+    } else if (kind === "events") {
+      const { seq, events } = raw as EventsMessage;
+      if (seq <= this.state.seq) return;
+      if (seq !== this.state.seq + 1) {
         this.socket?.send(JSON.stringify({ type: "snapshot" }));
         return;
       }
-      this.state.seq = message.seq;
-      for (const event of message.events) {
+      this.state.seq = seq;
+      for (const event of events) {
         apply(this.state, event);
         // jobs are followed over the socket: no polling while it is open
         if (event.type === "operation" || event.type === "capture") this.options.onJob?.(event);
       }
       // a deploy or destroy changes what is published: the snapshot has it
-      if (message.events.some((e: any) => e.type === "lab.status")) this.socket?.send(JSON.stringify({ type: "snapshot" }));
+      if (events.some((e) => e.type === "lab.status")) this.socket?.send(JSON.stringify({ type: "snapshot" }));
+    } else {
+      this.options.onOther?.(raw as LiveEvent);
+      return;
     }
     this.options.onChange(this.state);
   }
 }
 
-function apply(state: LiveState, event: any): void {
+type Snapshot = Partial<LiveState> & { type: "snapshot"; lab?: LabStatus | null };
+type EventsMessage = { type: "events"; seq: number; events: LiveEvent[] };
+
+/** An event's fields as what it carries (the lab host's and the server's events are trusted data). */
+export const eventAs = <T>(event: LiveEvent) => event as unknown as T;
+const as = eventAs;
+
+function apply(state: LiveState, event: LiveEvent): void {
+  const node = String(event.node);
   const key = `${event.node}:${event.iface}`;
   switch (event.type) {
-    case "node.state": state.nodes[event.node] = event; break;
-    case "port.state": state.ports[event.node] = event; break;
-    case "route.state": state.routes[event.node] = event; break;
-    case "counters": state.counters[key] = event; break;
-    case "impairment": state.impairments[key] = event; break;
-    case "lab.status": state.status = { status: event.status, reason: event.reason, by: event.by }; break;
+    case "node.state": state.nodes[node] = as<NodeLive>(event); break;
+    case "port.state": state.ports[node] = as<{ listening: Listening[] }>(event); break;
+    case "route.state": state.routes[node] = as<{ routes: RouteLive[] }>(event); break;
+    case "counters": state.counters[key] = as<Counters>(event); break;
+    case "impairment": state.impairments[key] = as<Impairment>(event); break;
+    case "lab.status": state.status = as<LabStatus>(event); break;
     case "link.state":
-    case "cable.state": state.links[key] = { ...(state.links[key] ?? {}), ...event }; break;
+    case "cable.state": state.links[key] = { ...(state.links[key] ?? {}), ...as<LinkLive>(event) }; break;
   }
 }
 

@@ -5,12 +5,19 @@ import { Editor } from "./editor/editor";
 import { ConsoleWatch } from "./terminal";
 import { Viewer } from "./viewer";
 
+declare global {
+  interface Window {
+    wirelab?: unknown; // the page's app, for its tests and benchmarks
+    wirelabParts?: unknown;
+  }
+}
+
 /** Start a page's app, if the page has its root; a failed start is said in #message. */
 function boot(id: string, what: string, make: (root: HTMLElement) => { start(): Promise<void> }): void {
   const root = document.getElementById(id);
   if (!root) return;
   const app = make(root);
-  (window as any).wirelab = app;
+  window.wirelab = app;
   app.start().catch((error) => {
     const bar = document.getElementById("message");
     if (bar) bar.textContent = `could not load ${what}: ${error.message}`;
@@ -22,7 +29,7 @@ boot("editor", "the lab", (root) => {
   const editor = new Editor(Number(root.dataset.labId), root.dataset.attemptId ? Number(root.dataset.attemptId) : undefined,
     root.dataset.user ?? "", root.dataset.watching === "1");
   const parts = makeParts(editor);
-  (window as any).wirelabParts = parts; // the page's parts, for its tests and benchmarks
+  window.wirelabParts = parts; // the page's parts, for its tests and benchmarks
   return Object.assign(editor, { start: () => openEditor(editor, parts) });
 });
 boot("dashboard", "the class", (root) => new Dashboard(Number(root.dataset.courseId), root));

@@ -1,5 +1,5 @@
 // The lab as the editor holds it: the lab document, edited in place, with undo and redo.
-import type { LabDocument, NodeDocument } from "./api";
+import type { LabDocument, NetworkDocument, NodeDocument } from "./api";
 
 
 export class LabModel {
@@ -57,6 +57,10 @@ export class LabModel {
     return this.doc.nodes as Record<string, NodeDocument>;
   }
 
+  networks(): Record<string, NetworkDocument> {
+    return this.doc.networks as Record<string, NetworkDocument>;
+  }
+
   freeName(prefix: string): string {
     const taken = new Set([...Object.keys(this.doc.nodes ?? {}), ...Object.keys(this.doc.networks ?? {})]);
     for (let i = 1; ; i++) if (!taken.has(`${prefix}${i}`)) return `${prefix}${i}`;
@@ -85,7 +89,7 @@ export class LabModel {
   rename(kind: "node" | "network", from: string, to: string): void {
     if (from === to) return;
     if (kind === "network") {
-      const nets = this.doc.networks as Record<string, any>;
+      const nets = this.networks();
       nets[to] = nets[from];
       delete nets[from];
       for (const node of Object.values(this.nodes())) {
@@ -111,15 +115,15 @@ export class LabModel {
     delete nodes[name];
     this.doc.links = (this.doc.links ?? []).filter((l) => !l.endpoints.some((e) => e.startsWith(`${name}:`)));
     for (const [netName, net] of Object.entries(this.doc.networks ?? {})) {
-      if (net.host === name) delete (this.doc.networks as Record<string, any>)[netName];
+      if (net.host === name) delete this.networks()[netName];
     }
   }
 
   removeNetwork(name: string): void {
-    delete (this.doc.networks as Record<string, any>)[name];
+    delete this.networks()[name];
     for (const node of Object.values(this.nodes())) {
       for (const [ifName, iface] of Object.entries(node.interfaces ?? {})) {
-        if (iface.network === name) delete (node.interfaces as Record<string, any>)[ifName];
+        if (iface.network === name) delete node.interfaces![ifName];
       }
       if (node.mode === `overlay:${name}` || node.mode === `cni:${name}`) node.mode = "bridge";
     }

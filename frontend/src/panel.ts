@@ -91,19 +91,25 @@ function stitchHtml(spans: Spans, segment: string): string {
 }
 
 /** What a container's CNI chain gave it (its result: interfaces, ips, routes), as the plugins said. */
-function cniHtml(node: NodeDocument, result: any): string {
+/** A CNI plugin chain's result (the CNI spec's): interfaces, addresses, routes. */
+export interface CniResult {
+  interfaces?: { name: string; sandbox?: string }[];
+  ips?: { interface?: number; address: string; gateway?: string }[];
+}
+
+function cniHtml(node: NodeDocument, result: CniResult | undefined): string {
   if (!(node.mode ?? "").startsWith("cni:")) return "";
   if (!result) return '<h3>CNI</h3><p class="muted">not added yet: deploy the lab</p>';
-  const ifaces = (result.interfaces ?? []) as any[];
-  const where = (i: any) => (i.sandbox ? "in the container" : "on the host");
-  const ips = ((result.ips ?? []) as any[]).map((ip) =>
-    `<li>${esc(ifaces[ip.interface]?.name ?? "")} ${esc(ip.address)}${ip.gateway ? ` gateway ${esc(ip.gateway)}` : ""}</li>`);
+  const ifaces = result.interfaces ?? [];
+  const where = (i: { sandbox?: string }) => (i.sandbox ? "in the container" : "on the host");
+  const ips = (result.ips ?? []).map((ip) =>
+    `<li>${esc(ifaces[ip.interface ?? -1]?.name ?? "")} ${esc(ip.address)}${ip.gateway ? ` gateway ${esc(ip.gateway)}` : ""}</li>`);
   return `<h3>CNI result <span class="muted">(from the plugins)</span></h3><ul class="cni-ips">${ips.join("")}</ul>
     <p class="muted cni-interfaces">made: ${ifaces.map((i) => `${esc(i.name)} ${where(i)}`).join(", ")}</p>`;
 }
 
 export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>,
-  assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}, spans: Spans = {}, cni: Record<string, any> = {},
+  assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}, spans: Spans = {}, cni: Record<string, CniResult> = {},
   gateways: Gateways = {}): string {
   if (!selection) return labSummary(doc, live, problems, spans);
   if (selection.type === "node") {
@@ -154,12 +160,12 @@ function gatewayField(node: NodeDocument, given?: Gateways[string]): string {
 function kernelView(name: string, node: NodeDocument, live: LiveState, addresses: AssignedAddresses): string {
   const parts: string[] = [];
   const ends = Object.entries(live.links).filter(([end, link]) => end.startsWith(`${name}:`) && link.addresses?.length);
-  const own = ends.map(([end, link]) => `<li><b>${esc(end.split(":")[1])}</b> ${esc(link.addresses.join(", "))}</li>`);
+  const own = ends.map(([end, link]) => `<li><b>${esc(end.split(":")[1])}</b> ${esc((link.addresses ?? []).join(", "))}</li>`);
   if (!own.length && kindOf(node).placed_on_host && (node.address ?? addresses[name])) own.push(`<li>${esc(node.address ?? addresses[name])}</li>`);
   if (own.length) parts.push(`<h3>Addresses</h3><ul class="addresses">${own.join("")}</ul>`);
   const routes = live.routes[name]?.routes ?? [];
   if (routes.length) {
-    parts.push(`<h3>Routes <span class="muted">(from the kernel)</span></h3><ul class="routes">${routes.map((r: any) =>
+    parts.push(`<h3>Routes <span class="muted">(from the kernel)</span></h3><ul class="routes">${routes.map((r) =>
       `<li>${esc(r.to)}${r.via ? ` via ${esc(r.via)}` : ""}${r.dev ? ` dev ${esc(r.dev)}` : ""}</li>`).join("")}</ul>`);
   }
   return parts.join("");
@@ -207,7 +213,7 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
   if (allows(node, "exec")) parts.push(area("Startup commands", "exec", node, "one command a line"));
   parts.push(kernelView(name, node, live, addresses));
   const ports = live.ports[name]?.listening ?? [];
-  if (ports.length) parts.push(`<h3>Listening</h3><ul>${ports.map((p: any) => `<li>${esc(p.protocol)} ${esc(p.port)} ${esc(p.process)}</li>`).join("")}</ul>`);
+  if (ports.length) parts.push(`<h3>Listening</h3><ul>${ports.map((p) => `<li>${esc(p.protocol)} ${esc(p.port)} ${esc(p.process)}</li>`).join("")}</ul>`);
   const published = live.published.filter((p) => p.host === name);
   if (published.length) parts.push(`<h3>Published</h3><ul>${published.map((p) => `<li>${esc(name)}:${esc(p.host_port)} → ${esc(p.container)}:${esc(p.port)}</li>`).join("")}</ul>`);
   if (kind.has_container && liveNode) parts.push(`<div class="buttons"><button data-action="console">Console</button><button data-action="restart">Restart</button>${
@@ -234,7 +240,7 @@ function labSummary(doc: LabDocument, live: LiveState, problems: Problem[], span
   const hosts = [...new Set(Object.values(spans.labhosts ?? {}))].sort();
   const stitched = (spans.stitches ?? []).map((s) =>
     `<li><b>${esc(s.segment)}</b>: ${esc(s.labhosts.join(" ↔ "))}, VNI ${esc(s.vni)}, MTU ${esc(s.mtu)}</li>`).join("");
-  const services = Object.entries((doc as any).services ?? {}).map(([name, s]: [string, any]) =>
+  const services = Object.entries(doc.services ?? {}).map(([name, s]) =>
     `<li><b>${esc(name)}</b> ${esc(s.address)}:${esc(s.port)}${s.protocol === "udp" ? "/udp" : ""} → ${esc((s.backends ?? []).join(", "))}</li>`).join("");
   return `<h2>${esc(doc.name)}</h2><p class="muted">${esc(doc.description ?? "")}</p>
     <p class="how-to">Drag from the palette to add, drag from a node's handle to another to connect; select to edit.</p>
@@ -246,8 +252,15 @@ function labSummary(doc: LabDocument, live: LiveState, problems: Problem[], span
 
 /** A host's NAT as its kernel has it: rules with counters, then tracked connections with the
  *  rewrite each one shows (original tuple → reply tuple). */
-export function natHtml(node: string, view: { rules: any[]; connections: any[] }, when: string): string {
-  const tuple = (t: any) => `${esc(t.src)}${t.sport ? `:${esc(t.sport)}` : ""} → ${esc(t.dst)}${t.dport ? `:${esc(t.dport)}` : ""}`;
+/** A host's NAT as the lab host reads it (worker/natview.py). */
+export interface NatView {
+  rules: { chain: string; rule: string; packets?: number; bytes?: number }[];
+  connections: { protocol: string; original: Tuple; reply: Tuple; dnat?: boolean; snat?: boolean; state?: string }[];
+}
+type Tuple = { src: string; dst: string; sport?: number; dport?: number };
+
+export function natHtml(node: string, view: NatView, when: string): string {
+  const tuple = (t: Tuple) => `${esc(t.src)}${t.sport ? `:${esc(t.sport)}` : ""} → ${esc(t.dst)}${t.dport ? `:${esc(t.dport)}` : ""}`;
   const rules = view.rules.length
     ? `<table class="nat"><tr><th>chain</th><th>rule</th><th>packets</th><th>bytes</th></tr>${view.rules.map((r) =>
       `<tr><td>${esc(r.chain)}</td><td><code>${esc(r.rule)}</code></td><td>${esc(r.packets ?? "")}</td><td>${esc(r.bytes ?? "")}</td></tr>`).join("")}</table>`

@@ -2,10 +2,10 @@
 // a clone link adds "Copy into my labs". The token never leaves the page except in the API's
 // header and the view socket's first message.
 import type { Core } from "cytoscape";
-import { ApiError, sharedApi } from "./api";
+import { ApiError, type Shared, sharedApi } from "./api";
 import { createCanvas, elements, runLayout, showEnds, tuneForSize } from "./canvas";
 import { loadKinds } from "./kinds";
-import { LiveConnection, emptyState, paint, type LiveState } from "./live";
+import { LiveConnection, emptyState, eventAs, paint, type LiveState } from "./live";
 import { Minimap } from "./minimap";
 import { esc, renderPanel, type Selection } from "./panel";
 
@@ -20,13 +20,16 @@ function shareToken(): string {
   return fromHash || sessionStorage.getItem(TOKEN_KEY) || "";
 }
 
+/** What the owner shows when presenting: the part of the diagram, and what is selected. */
+interface Presented { extent: { x1: number; y1: number; x2: number; y2: number }; selected: string[] }
+
 export class Viewer {
   cy: Core;
-  shared: any = null;
+  shared: Shared | null = null; // what the link shows (null once it is gone)
   live: LiveState = emptyState();
   selection: Selection = null;
   connection: LiveConnection | null = null;
-  presented: any = null;
+  presented: Presented | null = null;
   private api: ReturnType<typeof sharedApi>;
 
   constructor(private root: HTMLElement) {
@@ -84,8 +87,8 @@ export class Viewer {
         $("#live").className = up ? "ok" : "bad";
       },
       onOther: (message) => {
-        if (message.type === "present") this.present(message);
-        if (message.type === "error") this.message(message.message, "error");
+        if (message.type === "present") this.present(eventAs<Presented>(message));
+        if (message.type === "error") this.message(String(message.message), "error");
       },
       onEnd: () => this.gone("This link has expired or was revoked: the view is closed."),
     });
@@ -118,7 +121,7 @@ export class Viewer {
   }
 
   /** Follow what the owner shows: the same part of the diagram, the same selection. */
-  present(view: { extent: { x1: number; y1: number; x2: number; y2: number }; selected: string[] }): void {
+  present(view: Presented): void {
     this.presented = view;
     if (!($("#follow") as HTMLInputElement).checked) return;
     const { x1, y1, x2, y2 } = view.extent;
@@ -138,7 +141,7 @@ export class Viewer {
     const panel = $("#panel");
     if (!this.shared) return;
     if (!this.selection) {
-      panel.innerHTML = this.summary();
+      panel.innerHTML = this.summary(this.shared);
       return;
     }
     panel.innerHTML = renderPanel(this.shared.document, this.selection, this.live, [], new Map(), this.shared.assigned_ports ?? {},
@@ -148,17 +151,17 @@ export class Viewer {
     panel.querySelectorAll<HTMLInputElement>("input, textarea, select").forEach((e) => (e.disabled = true));
   }
 
-  summary(): string {
-    const { lab, document: doc, expires } = this.shared;
-    const published = (this.live.published.length ? this.live.published : this.shared.published)
-      .map((p: any) => `<li>${esc(p.host)}:${esc(p.host_port)} → ${esc(p.container)}:${esc(p.port)}</li>`).join("");
+  summary(shared: Shared): string {
+    const { lab, document: doc, expires } = shared;
+    const published = (this.live.published.length ? this.live.published : shared.published)
+      .map((p) => `<li>${esc(p.host)}:${esc(p.host_port)} → ${esc(p.container)}:${esc(p.port)}</li>`).join("");
     const nodes = Object.keys(doc.nodes ?? {}).length;
     return `<h2>${esc(lab.name)}</h2><p class="muted">${esc(lab.description)}</p>
       <p>Shared by <b>${esc(lab.owner)}</b>, read-only: you can look at the lab and its live state,
       not change it.${expires ? ` The link expires ${esc(new Date(expires).toLocaleString())}.` : ""}</p>
       <p>${nodes} node${nodes === 1 ? "" : "s"}. Select one to see its details.</p>
       ${published ? `<h3>Published ports</h3><ul class="published">${published}</ul>` : ""}
-      ${this.shared.mode !== "view" ? "<p>Copy it into your labs to change and deploy it yourself.</p>" : ""}`;
+      ${shared.mode !== "view" ? "<p>Copy it into your labs to change and deploy it yourself.</p>" : ""}`;
   }
 
   async clone(): Promise<void> {

@@ -113,7 +113,7 @@ function viewControls(editor: Editor): void {
   });
   const name = () => editor.model.doc.name;
   on("#png", () => download(`${name()}.png`, editor.cy.png({ full: true, scale: 2, output: "blob" }) as unknown as Blob));
-  on("#svg", () => download(`${name()}.svg`, new Blob([(editor.cy as any).svg({ full: true })], { type: "image/svg+xml" })));
+  on("#svg", () => download(`${name()}.svg`, new Blob([editor.cy.svg({ full: true })], { type: "image/svg+xml" })));
 }
 
 function download(name: string, blob: Blob): void {

@@ -1,8 +1,8 @@
 // Editing the lab: the palette, connecting, the panel's fields, renames, copy and paste,
 // delete, undo and redo, and importing a document. Every edit goes through the editor's
 // `changed`, which applies the exercise's rules and saves.
-import type { NodeSingular } from "cytoscape";
-import { csrfToken, type Problem } from "../api";
+import type { EdgeSingular, EventObject, NodeCollection, NodeSingular } from "cytoscape";
+import { csrfToken, type NodeDocument, type Problem } from "../api";
 import { fieldOf, nodeChange } from "../fields";
 import { kindOf } from "../kinds";
 import { LabModel } from "../model";
@@ -123,13 +123,13 @@ export class Editing {
 
   private canvas(): void {
     const cy = this.editor.cy;
-    (cy as any).edgehandles({
+    cy.edgehandles({
       canConnect: (source: NodeSingular, target: NodeSingular) => !source.same(target) && !source.id().startsWith("br:") && !target.id().startsWith("br:"),
       edgeParams: () => ({ data: {} }),
       hoverDelay: 150,
       snap: true,
     });
-    cy.on("ehcomplete", (_event: any, source: NodeSingular, target: NodeSingular, added: any) => {
+    cy.on("ehcomplete", (_event: EventObject, source: NodeSingular, target: NodeSingular, added: EdgeSingular) => {
       added.remove();
       this.link(source.id(), target.id());
     });
@@ -137,7 +137,7 @@ export class Editing {
   }
 
   /** Nodes were dragged: their positions are saved (a move is never refused, locks included). */
-  private moved(nodes: any): void {
+  private moved(nodes: NodeCollection): void {
     this.model.edit((doc) => {
       nodes.forEach((n: NodeSingular) => {
         const id = n.id();
@@ -195,7 +195,8 @@ export class Editing {
     }
     if (field.key === "name") return this.rename(selection.type, selection.name, text.trim());
     if (selection.type === "network") {
-      this.model.edit((doc) => { (doc.networks![selection.name] as any)[field.key] = text || null; });
+      const key = field.key as "subnet";
+      this.model.edit((doc) => { doc.networks![selection.name][key] = text || null; });
       return this.editor.changed();
     }
     let change;
@@ -204,7 +205,7 @@ export class Editing {
     } catch (error) {
       return this.editor.message(`${field.key} of ${selection.name}: ${(error as Error).message}: not saved`, "error");
     }
-    this.model.edit((doc) => change(doc.nodes![selection.name] as any));
+    this.model.edit((doc) => change(doc.nodes![selection.name]));
     this.editor.changed();
   }
 
@@ -238,10 +239,11 @@ export class Editing {
   }
 
   private paste(source: string): void {
-    const copy = JSON.parse(JSON.stringify(this.model.doc.nodes![source]));
+    const copy = JSON.parse(JSON.stringify(this.model.doc.nodes![source])) as NodeDocument;
     const name = this.model.freeName(source.replace(/\d+$/, "") || "node");
-    copy.interfaces = Object.fromEntries(Object.entries(copy.interfaces ?? {}).filter(([, i]: any) => i.network));
-    for (const iface of Object.values(copy.interfaces) as any[]) iface.address = null;
+    // cables stay with the original; a copy keeps its networks, with addresses of its own
+    copy.interfaces = Object.fromEntries(Object.entries(copy.interfaces ?? {}).filter(([, i]) => i.network)
+      .map(([ifName, i]) => [ifName, { ...i, address: null }]));
     if (copy.position) copy.position = { x: copy.position.x + 40, y: copy.position.y + 40 };
     this.model.edit((doc) => { doc.nodes![name] = copy; });
     this.editor.select({ type: "node", name });
@@ -255,7 +257,7 @@ export class Editing {
       if (selection.type === "node") this.model.removeNode(selection.name);
       if (selection.type === "network") this.model.removeNetwork(selection.name);
       if (selection.type === "link") doc.links!.splice(selection.index, 1);
-      if (selection.type === "attachment") delete (doc.nodes![selection.node].interfaces as any)[selection.iface];
+      if (selection.type === "attachment") delete doc.nodes![selection.node].interfaces![selection.iface];
     });
     this.editor.selection = null;
     this.editor.changed();

@@ -11,14 +11,14 @@ import { LabJobs } from "../jobs";
 import { emptyState, paint, type LiveState } from "../live";
 import { MessageLine } from "../messageline";
 import type { LabModel } from "../model";
-import { esc, renderPanel, type Selection, type Spans } from "../panel";
+import { type CniResult, esc, renderPanel, type Selection, type Spans } from "../panel";
 import { EditRules } from "../rules";
 import { SharePanel } from "../share";
 
 /** What the lab was given by its deploys, as the lab API returns it. */
 export interface Given {
   assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses; gateways?: Gateways; spans?: Spans;
-  cni?: Record<string, any>;
+  cni?: Record<string, CniResult>;
 }
 
 export class Editor {
@@ -44,7 +44,7 @@ export class Editor {
   addresses: AssignedAddresses = {}; // addresses handed out, by node:iface and container
   gateways: Gateways = {}; // default routes `gateway: auto` gave hosts
   spans: Spans = {}; // where each node runs, when the lab spans lab hosts
-  cni: Record<string, any> = {}; // each CNI-networked container's chain result, from its last deploy
+  cni: Record<string, CniResult> = {}; // each CNI-networked container's chain result, from its last deploy
   ends = true; // interface names and addresses shown at the cable ends
   refused = ""; // why the last change was not saved (the canvas shows what is stored)
   pending = false; // an edit not yet checked and saved

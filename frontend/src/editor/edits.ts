@@ -1,5 +1,5 @@
 // Edits a person makes on the canvas, turned into changes of the lab document.
-import type { LabDocument } from "../api";
+import type { LabDocument, NetworkDocument, NodeDocument } from "../api";
 import { allKinds, kindOf } from "../kinds";
 import type { LabModel } from "../model";
 
@@ -35,12 +35,12 @@ export function addItem(model: LabModel, item: PaletteItem, position: { x: numbe
   model.edit((doc) => {
     if (item.network) {
       const subnet = item.kind === "overlay" ? model.freeSubnet().replace("198.18.", "198.19.") : model.freeSubnet();
-      (doc.networks as any)[name] = { kind: item.kind, subnet, position };
+      model.networks()[name] = { kind: item.kind, subnet, position } as NetworkDocument;
       return;
     }
-    const node: any = { kind: item.kind, ...fill(item.template, name), position };
+    const node = { kind: item.kind, ...fill(item.template, name), position } as NodeDocument;
     if (kindOf(node).placed_on_host) node.host = host;
-    (doc.nodes as any)[name] = node;
+    model.nodes()[name] = node;
   });
   return name;
 }
@@ -67,7 +67,7 @@ export function connect(model: LabModel, source: string, target: string): string
     }
     if (kindA.placed_on_host) return "a container reaches the LAN through its host (bridge or host mode)";
     const iface = model.freeInterface(nodeA, kindA.bridges_ports ? "p" : "eth");
-    model.edit((d) => { (d.nodes![nodeA].interfaces as any)[iface] = { network: net }; });
+    model.edit((d) => { d.nodes![nodeA].interfaces = { ...d.nodes![nodeA].interfaces, [iface]: { network: net } }; });
     return null;
   }
   const nodeB = b.slice(2);

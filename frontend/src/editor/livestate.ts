@@ -1,12 +1,15 @@
 // The lab's live state on the page: its socket, the status badge, the diagram's colours, the
 // cable tooltips, and the events the other parts wait for (operations, captures, checks).
 import { $ } from "../dom";
-import { LiveConnection, paint, type LiveState } from "../live";
+import type { JobEnd } from "../jobs";
+import { LiveConnection, eventAs, paint, type LiveState } from "../live";
 import type { Editor } from "./editor";
 
 /** What the other parts hear from the socket: an operation's progress, a deploy's end. */
+export interface OperationEvent { id: number; status: string; line: string }
+
 export interface Listeners {
-  onOperation(op: { id: number; status: string; line: string }): void;
+  onOperation(op: OperationEvent): void;
   onLabChanged(): void; // a deploy or destroy ended: what was drawn from the last one is history
 }
 
@@ -25,8 +28,8 @@ export class LiveView {
       onChange: (state) => this.onLive(state),
       onLink: (up) => this.onSocket(up),
       onJob: (event) => {
-        if (event.type === "operation") this.listeners.onOperation(event);
-        editor.jobs.heard(event);
+        if (event.type === "operation") this.listeners.onOperation(eventAs<OperationEvent>(event));
+        editor.jobs.heard(eventAs<JobEnd>(event));
       },
       onOther: (message) => editor.exercise?.onMessage(message),
     });

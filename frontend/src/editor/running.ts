@@ -3,14 +3,14 @@
 import type { ApiError, Problem } from "../api";
 import { $ } from "../dom";
 import { type Journey, type Stop, animate, clearJourney, journeyHtml, stops } from "../journey";
-import { natHtml, type Selection } from "../panel";
+import { type NatView, natHtml, type Selection } from "../panel";
 import { NodeConsole } from "../terminal";
 import type { Editor } from "./editor";
 
 type Lifecycle = "deploy" | "destroy";
 
 export class Running {
-  natView: { node: string; view: any; when: string } | null = null; // the NAT table last read
+  natView: { node: string; view: NatView; when: string } | null = null; // the NAT table last read
   journey: { node: string; journey: Journey; walk: Stop[]; at: number } | null = null; // the last trace
   private traceInput = { target: "", protocol: "icmp", port: "" }; // what the trace form last held
   private operation: number | null = null; // the deploy or destroy this page asked for
@@ -166,7 +166,7 @@ export class Running {
   /** Ask the lab host for a host's NAT rules and connections; shown when the job is done. */
   private async readNat(node: string): Promise<void> {
     const { jobs, api } = this.editor;
-    const view = await jobs.result(() => api.nat(node), `NAT table of ${node}`, `reading the NAT table of ${node}…`);
+    const view = await jobs.result<NatView>(() => api.nat(node), `NAT table of ${node}`, `reading the NAT table of ${node}…`);
     if (view === null) return;
     this.natView = { node, view, when: new Date().toLocaleTimeString() };
     this.editor.message(`NAT table of ${node} read`);
@@ -181,7 +181,7 @@ export class Running {
     const port = $<HTMLInputElement>("#trace-port").value;
     this.traceInput = { target, protocol, port };
     if (!target) return this.editor.message("trace: say where to (an address, or a name the node knows)", "error");
-    const journey: Journey | null = await jobs.result(() => api.trace(node, target, protocol, Number(port) || undefined),
+    const journey = await jobs.result<Journey>(() => api.trace(node, target, protocol, Number(port) || undefined),
       `trace from ${node}`, `tracing ${protocol} from ${node} to ${target}…`);
     if (journey === null) return;
     const walk = stops(journey, this.editor.model.doc);
