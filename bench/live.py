@@ -258,7 +258,7 @@ def main() -> None:
     setup_django()
     from django.contrib.auth import get_user_model
 
-    from labs.live.service import MonitorService
+    from labs.hostside.monitor import MonitorService
 
     user = get_user_model().objects.create_user("bench", is_staff=True)  # staff: no quota on running labs
     service = MonitorService()

@@ -8,13 +8,13 @@ sentence for people. Nothing here knows of Django, rows or queues.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from topology.spec import LabHostSpec
 
-from . import gc, journey, pool, services
+from . import cni, gc, journey, pool, services
 from .capture import capture as capture_cable
 from .checks import run_checks
 from .config import EngineConfig
@@ -22,6 +22,7 @@ from .converge import converge, lab_lock
 from .docker_runtime import DockerRuntime
 from .errors import EngineError, EngineUnreachable, Stopped
 from .live.controls import Impairment, impair, set_cable
+from .live.monitor import Monitor
 from .natview import nat_view
 from .report import Report
 from .runtime import Runtime, Tty, node_container
@@ -44,6 +45,18 @@ class Engine:
 
     def runtime(self) -> Runtime:
         return self._runtime(self.config)
+
+    # What the lab host's processes watch and report ---------------------------------------
+
+    def monitor(self, publish: Callable[[list[dict]], None], tick: float = 1.0) -> Monitor:
+        """The live monitor of this lab host's labs, with a runtime of its own (its calls wait
+        longer than a job's: a busy engine must not make it miss events)."""
+        config = replace(self.config, docker_timeout=30)
+        return Monitor(publish, self._runtime(config), tick=tick, mark=config.mark, config=config)
+
+    def cni_plugins(self) -> list[str]:
+        """The CNI plugin types this lab host has (it says so when it registers)."""
+        return sorted(cni.available())
 
     # Life cycle -------------------------------------------------------------------------
 

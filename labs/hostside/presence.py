@@ -15,7 +15,6 @@ from django.conf import settings
 from django.db import connection
 
 from topology.spec import SPEC_VERSION
-from worker import cni
 
 from .. import fleet, lifecycle
 from .engine import this_labhost
@@ -35,7 +34,7 @@ def come_up() -> None:
         log.warning("lab host %s: no Docker engine version: %s", name, exc)
         engine = "unknown"
     version = f"wirelab {source_version()} (spec {SPEC_VERSION}), docker {engine}"
-    plugins = sorted(cni.available())
+    plugins = this_labhost().cni_plugins()
     fleet.register(
         name,
         settings.WIRELAB_UNDERLAY,

@@ -16,7 +16,7 @@ from django.db import connection
 from playwright.sync_api import sync_playwright
 
 from labs.hostside.engine import this_labhost
-from labs.live.service import MonitorService
+from labs.hostside.monitor import MonitorService
 from labs.models import Lab
 from tests.ports import free_port, wait_for_port
 from tests.processes import shared_database_url, start_worker

@@ -45,7 +45,7 @@ def labs_made():
 @pytest.fixture
 def monitor():
     """The live monitor of this lab host, in this process."""
-    from labs.live.service import MonitorService
+    from labs.hostside.monitor import MonitorService
 
     service = MonitorService(tick=0.5)
     service.start()

@@ -76,7 +76,7 @@ def test_every_model_is_in_the_admin(admin_client, lab):
 def test_health_reports_real_services(admin_client, client):
     from django.core.cache import cache
 
-    from labs.live.service import MonitorService
+    from labs.hostside.monitor import MonitorService
 
     monitor = MonitorService()
     monitor.start()

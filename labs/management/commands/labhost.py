@@ -59,7 +59,7 @@ class Command(BaseCommand):
     def do_monitor(self, **_):
         import signal
 
-        from labs.live.service import MonitorService
+        from labs.hostside.monitor import MonitorService
 
         _raise_fd_limit()  # two sockets per watched namespace
         service = MonitorService()

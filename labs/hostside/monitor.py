@@ -10,7 +10,6 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import replace
 
 import redis
 from channels.layers import get_channel_layer
@@ -18,13 +17,11 @@ from django.conf import settings
 from django.db import connection
 
 from labs.models import Lab
-from worker.docker_runtime import DockerRuntime
-from worker.live.monitor import Monitor
 
-from ..hostside.engine import this_labhost
+from ..live.state import HEARTBEAT_TTL, heartbeat_key
 from ..models import LabEvent
+from .engine import this_labhost
 from .publisher import LabPublisher
-from .state import HEARTBEAT_TTL, heartbeat_key
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5
@@ -37,10 +34,7 @@ class MonitorService:
         self.loop = asyncio.new_event_loop()
         self.publisher = LabPublisher(settings.REDIS_URL, get_channel_layer(), window)
         self.publisher.loop = self.loop
-        config = replace(this_labhost().config, docker_timeout=30)
-        self.monitor = Monitor(
-            self.publish, DockerRuntime(config), tick=tick, mark=config.mark, config=config
-        )
+        self.monitor = this_labhost().monitor(self.publish, tick=tick)
         self.stopping = threading.Event()
         self.done = threading.Event()
         self.failure: Exception | None = None

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from worker.live.events import entity_key
 
-from .state import group_name, message, record
+from ..live.state import group_name, message, record
 
 BULK = {"counters"}  # sampled figures: they ride along, never hurry a message
 
