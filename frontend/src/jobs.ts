@@ -97,8 +97,8 @@ export class LabJobs {
   }
 
   /** Capture on a cable end; once the lab host has the file, the message line links to it (and
-   *  the drawer's bar keeps the link). */
-  async capture(node: string, iface: string, seconds = 10): Promise<void> {
+   *  the drawer's bar keeps the link). Resolves with the capture when it is done. */
+  async capture(node: string, iface: string, seconds = 10): Promise<{ id: number; size: number } | null> {
     const end = `${node}:${iface}`;
     try {
       const { id } = await this.api.capture(node, iface, seconds);
@@ -108,16 +108,18 @@ export class LabJobs {
         return { type: "capture", id, status: capture.status, error: capture.error, size: capture.size };
       };
       const done = await this.ended("capture", id, read, seconds + 90);
-      if (!done) return this.line.say(`capture on ${end}: no answer from the lab host yet`, "error");
-      if (done.status === "failed") return this.line.say(`capture on ${end} failed: ${done.error}`, "error");
+      if (!done) return this.line.say(`capture on ${end}: no answer from the lab host yet`, "error"), null;
+      if (done.status === "failed") return this.line.say(`capture on ${end} failed: ${done.error}`, "error"), null;
       const size = done.size ?? 0;
       const link = `<a class="pcap" href="/api/captures/${id}/pcap/" download>download ${esc(end)}.pcap</a>`;
       this.links.insertAdjacentHTML("beforeend", `${link} `);
       this.line.sayHtml(size <= 24 // a pcap file's header alone
         ? `capture on ${esc(end)} ready, but empty: nothing crossed it in ${seconds} s (send traffic while it captures) · ${link}`
         : `capture on ${esc(end)} ready (${Math.max(1, Math.round(size / 1024))} KiB): ${link}, open it in Wireshark`);
+      return { id, size };
     } catch (error) {
       this.line.say((error as Error).message, "error");
     }
+    return null;
   }
 }

@@ -175,6 +175,9 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
             student.click("#message a.pcap")
         pcap = Path(download.value.path()).read_bytes()
         assert pcap[:4] in PCAP_MAGIC and len(pcap) > 24, pcap[:32]  # frames, not only the header
+        student.evaluate("window.wirelab.select(null)")  # once its message has gone, the file stays at hand
+        tap(student, "if:client:eth0")
+        student.wait_for_selector("#panel ul.captures a.pcap:text-is('client:eth0.pcap')")
 
         # a message from the teacher: on the student's open lab page at once, and waiting for the
         # other student, who was away on another page, until read; then it can be read again
@@ -220,7 +223,8 @@ def test_a_class_walks_exercise_one_from_the_panel_and_the_teacher_stops_a_lab(s
         student.wait_for_selector(
             "#panel .problems:has-text('h1 is locked by the exercise: it cannot be changed')"
         )
-        assert "not saved" in student.inner_text("#save-state")
+        assert student.inner_text("#save-state") == "not saved"
+        assert student.locator("#toolbar").bounding_box()["height"] < 48  # still one row
         assert stored_document(lab_id)["nodes"]["h1"].get("image") is None
         screenshot(student, "exercise-one-refused")
         student.evaluate("document.activeElement?.blur()")

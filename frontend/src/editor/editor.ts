@@ -251,9 +251,10 @@ export class Editor {
     this.saveTimer = window.setTimeout(() => this.check(true), 250);
   }
 
-  private saveState(text: string, look: "ok" | "bad"): void {
+  private saveState(text: string, look: "ok" | "bad", title = ""): void {
     $("#save-state").textContent = text;
     $("#save-state").className = look;
+    $("#save-state").title = title;
   }
 
   /** Validate the document as it is; save it when it has no errors. */
@@ -264,7 +265,9 @@ export class Editor {
       this.problems = (error as ApiError).body?.problems ?? [];
     }
     const errors = this.problems.filter((p) => p.severity === "error").length + this.conflicts.size;
-    this.saveState(errors ? `${errors} problem${errors > 1 ? "s" : ""}: not saved` : save ? "saving…" : "saved", errors ? "bad" : "ok");
+    // short, so that the toolbar stays one row: the count is in its title and the panel lists them
+    this.saveState(errors ? "not saved" : save ? "saving…" : "saved", errors ? "bad" : "ok",
+      errors ? `${errors} problem${errors > 1 ? "s" : ""}: fix ${errors > 1 ? "them" : "it"} to save (listed in the panel)` : "");
     if (save && !errors) {
       try {
         this.absorb(await this.api.save(this.model.doc));

@@ -1,7 +1,7 @@
 // Running the lab: deploy and destroy (followed on the lab's socket), the controls of a running
 // lab (cables, impairments, restarts, captures), its NAT table, traces and consoles.
-import type { ApiError, Problem } from "../api";
-import { $ } from "../dom";
+import type { ApiError, Capture, Problem } from "../api";
+import { $, esc } from "../dom";
 import { type Journey, type Stop, animate, clearJourney, journeyHtml, stops } from "../journey";
 import { type NatView, natHtml, type Selection } from "../panel";
 import { NodeConsole } from "../terminal";
@@ -14,6 +14,7 @@ export class Running {
   journey: { node: string; journey: Journey; walk: Stop[]; at: number } | null = null; // the last trace
   private traceInput = { target: "", protocol: "icmp", port: "" }; // what the trace form last held
   private operation: number | null = null; // the deploy or destroy this page asked for
+  private captures: Capture[] = []; // the lab's captures that are done, newest first
   private console: NodeConsole | null = null;
 
   constructor(private editor: Editor) {
@@ -41,6 +42,18 @@ export class Running {
       if (button?.dataset.action) await this.panelAction(button.dataset.action);
     });
     this.editor.cy.on("cxttap", "node", (event) => this.contextMenu(event.target.id(), event.originalEvent as MouseEvent));
+    this.editor.api.capturesList().then((all) => {
+      this.captures = all.filter((c) => c.status === "done");
+      this.editor.renderPanel(false);
+    }).catch(() => undefined); // a courtesy: new captures are listed as they are made
+  }
+
+  /** Capture on a cable end; the file is then listed in its cable's panel (and the lab's). */
+  private async capture(node: string, iface: string): Promise<void> {
+    const done = await this.editor.jobs.capture(node, iface);
+    if (!done) return;
+    this.captures.unshift({ id: done.id, node, iface, size: done.size, created: new Date().toISOString() } as Capture);
+    this.editor.renderPanel(false);
   }
 
   private get idle(): boolean {
@@ -120,7 +133,7 @@ export class Running {
       await each("impairing", (node, iface) => api.impair(node, iface, values));
     } else if (action === "capture" && ends.length) {
       const [node, iface] = ends[0].split(":");
-      await jobs.capture(node, iface);
+      await this.capture(node, iface);
     } else if (selection?.type === "node") {
       if (action === "console") this.openConsole(selection.name);
       else if (action === "nat") await this.readNat(selection.name);
@@ -156,7 +169,7 @@ export class Running {
       const action = button.dataset.menu;
       if (action === "console") this.openConsole(name);
       if (action === "restart") await this.restart(name);
-      if (action === "capture") await this.editor.jobs.capture(name, button.dataset.iface!);
+      if (action === "capture") await this.capture(name, button.dataset.iface!);
     };
     document.addEventListener("click", () => (menu.style.display = "none"), { once: true });
   }
@@ -196,6 +209,7 @@ export class Running {
   /** The NAT table last read, the trace form as last filled, and the last journey, when their
    *  node is the one shown. */
   private showInPanel(selection: Selection): void {
+    this.listCaptures(selection);
     const nat = this.natView;
     if (nat && selection?.type === "node" && selection.name === nat.node && $("#nat-view")) {
       $("#nat-view").innerHTML = natHtml(nat.node, nat.view, nat.when);
@@ -210,6 +224,24 @@ export class Running {
       $("#trace-view").innerHTML = journeyHtml(trace.journey, trace.walk);
       this.markStop(trace.at);
     }
+  }
+
+  /** The captures of the cable shown (or, with nothing selected, the lab's last ones), each a
+   *  link to its file: a capture stays at hand after its message has gone. */
+  private listCaptures(selection: Selection): void {
+    const model = this.editor.model;
+    const ends = selection?.type === "link" ? model.doc.links?.[selection.index]?.endpoints ?? []
+      : selection?.type === "attachment" ? [`${selection.node}:${selection.iface}`] : null;
+    const shown = this.captures.filter((c) => !ends || ends.includes(`${c.node}:${c.iface}`)).slice(0, ends ? 10 : 5);
+    const panel = $("#panel");
+    if (!shown.length || (selection && !ends) || !panel) return;
+    const items = shown.map((c) => `<li><a class="pcap" href="/api/captures/${c.id}/pcap/" download>${esc(c.node)}:${esc(c.iface)}.pcap</a>
+      <span class="muted">${c.size <= 24 ? "empty" : `${Math.max(1, Math.round(c.size / 1024))} KiB`},
+      ${esc(new Date(c.created).toLocaleTimeString())}</span></li>`).join("");
+    const list = `<h3>Captures</h3><ul class="captures">${items}</ul>`;
+    const buttons = panel.querySelector(".buttons"); // a cable's: its files right under Capture
+    if (ends && buttons) buttons.insertAdjacentHTML("afterend", list);
+    else panel.insertAdjacentHTML("beforeend", list);
   }
 
   private markStop(index: number): void {
