@@ -4,8 +4,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
 
 from labs import views
+from labs.api.urls import RESOURCES as LAB_RESOURCES
+from labs.classroom.api.urls import RESOURCES as CLASSROOM_RESOURCES
+
+api = DefaultRouter()  # one router: the API's root lists every resource
+for prefix, viewset, basename in LAB_RESOURCES + CLASSROOM_RESOURCES:
+    api.register(prefix, viewset, basename=basename)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,4 +34,5 @@ urlpatterns = [
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="schema-redoc"),
     path("api/", include("labs.api.urls")),
     path("api/", include("labs.classroom.api.urls")),
+    path("api/", include(api.urls)),
 ]

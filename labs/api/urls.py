@@ -1,23 +1,23 @@
-"""API routes."""
+"""API routes of the labs app: its resources (registered on the project's one router by
+`config/urls.py`, with the classroom's, so that /api/ lists them all) and its other views."""
 
-from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from django.urls import path
 
 from . import sharing, views
 
-router = DefaultRouter()
-router.register("labs", views.LabViewSet, basename="lab")
-router.register("nodes", views.NodeViewSet, basename="node")
-router.register("networks", views.NetworkViewSet, basename="network")
-router.register("links", views.LinkViewSet, basename="link")
-router.register("kinds", views.KindViewSet, basename="kind")
-router.register("captures", views.CaptureViewSet, basename="capture")
-router.register("shares", sharing.ShareLinkViewSet, basename="share")
+RESOURCES = [
+    ("labs", views.LabViewSet, "lab"),
+    ("nodes", views.NodeViewSet, "node"),
+    ("networks", views.NetworkViewSet, "network"),
+    ("links", views.LinkViewSet, "link"),
+    ("kinds", views.KindViewSet, "kind"),
+    ("captures", views.CaptureViewSet, "capture"),
+    ("shares", sharing.ShareLinkViewSet, "share"),
+]
 
 urlpatterns = [
     path("validate/", views.ValidateDocumentView.as_view(), name="validate-document"),
     path("shared/", sharing.SharedLabView.as_view(), name="shared-lab"),
     path("shared/state/", sharing.SharedStateView.as_view(), name="shared-state"),
     path("shared/clone/", sharing.SharedCloneView.as_view(), name="shared-clone"),
-    path("", include(router.urls)),
 ]

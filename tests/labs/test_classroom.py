@@ -288,6 +288,11 @@ def test_students_never_see_each_others_labs_or_attempts(course, teacher):
     assert page_client(other).get(watch).status_code == 404
 
 
+def test_the_api_root_lists_the_labs_and_the_classrooms_resources(teacher):
+    listed = client_of(teacher).get("/api/").data
+    assert {"labs", "nodes", "shares", "courses"} <= set(listed)  # (exercises and attempts have no list)
+
+
 def test_checking_a_lab_that_is_not_running_says_so(course):
     sam = joined("sam", course)
     attempt, _ = attempts.start(course.exercises.get(order=1), sam, deploy=False)
