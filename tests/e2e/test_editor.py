@@ -27,6 +27,13 @@ def tap(page, element_id: str, button: str = "left") -> None:
     page.mouse.click(box["x"] + point["x"], box["y"] + point["y"], button=button)
 
 
+def new_lab(page, name: str) -> None:
+    """A new empty lab from My labs, open in the editor with its palette ready."""
+    page.fill("input[name=name]", name)
+    page.click("#create-lab")
+    page.wait_for_selector("#palette .item")
+
+
 def add(page, label: str) -> None:
     page.dblclick(f"#palette .item:text-is('{label}')")
 
@@ -63,9 +70,7 @@ def terminal_text(page) -> str:
 
 def test_draw_deploy_console_and_pull_a_cable(browser_page):
     page = browser_page
-    page.fill("input[name=name]", "clicked")
-    page.click("#create-lab")
-    page.wait_for_selector("#palette .item")
+    new_lab(page, "clicked")
     add(page, "Docker host")
     add(page, "Container")
     add(page, "Container")
@@ -261,9 +266,7 @@ def test_the_cni_demo_deploys_and_shows_what_the_plugins_made(browser_page):
 
 def test_a_broken_edit_is_shown_on_the_element_and_deploy_refuses(browser_page):
     page = browser_page
-    page.fill("input[name=name]", "broken")
-    page.click("#create-lab")
-    page.wait_for_selector("#palette .item")
+    new_lab(page, "broken")
     add(page, "Router")
     add(page, "Router")
     saved(page)
@@ -281,9 +284,7 @@ def test_a_broken_edit_is_shown_on_the_element_and_deploy_refuses(browser_page):
 
 def test_an_end_host_cabled_to_one_router_is_given_its_gateway(browser_page):
     page = browser_page
-    page.fill("input[name=name]", "gateway")
-    page.click("#create-lab")
-    page.wait_for_selector("#palette .item")
+    new_lab(page, "gateway")
     add(page, "Router")
     add(page, "End host")
     saved(page)
