@@ -81,11 +81,13 @@ class LabHostAdmin(admin.ModelAdmin):
 
     @admin.display(description="running labs")
     def running_labs(self, host: LabHost) -> int:
-        return host.placed_labs or 0
+        return getattr(host, "placed_labs", 0) or 0  # annotated by get_queryset
 
     @admin.display(description="containers (placed / running / capacity)")
     def load(self, host: LabHost) -> str:
-        return f"{host.placed_containers or 0} / {host.containers} / {host.capacity_containers}"
+        return (
+            f"{getattr(host, 'placed_containers', 0) or 0} / {host.containers} / {host.capacity_containers}"
+        )
 
     def _each(self, request, queryset, act) -> None:
         for host in queryset:

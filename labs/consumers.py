@@ -61,6 +61,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     """A lab's live state: the snapshot on join, then coalesced, numbered events."""
 
     SNAPSHOT_INTERVAL = 1.0  # seconds between snapshots one socket may ask for
+    later: asyncio.Future[None] | None = None  # a snapshot asked for, sent when the interval ends
 
     lab: Lab
     groups_joined: list[str]
@@ -73,7 +74,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
-        if getattr(self, "later", None):
+        if self.later is not None:
             self.later.cancel()
 
     async def ask_snapshot(self) -> None:
@@ -84,7 +85,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if wait <= 0:
             self.last_snapshot = now
             await self.send_snapshot()
-        elif getattr(self, "later", None) is None or self.later.done():
+        elif self.later is None or self.later.done():
             self.later = asyncio.ensure_future(self._snapshot_after(wait))
 
     async def _snapshot_after(self, wait: float) -> None:
@@ -279,7 +280,7 @@ def take_slot(key: str, change: int, limit: int) -> bool:
 def _terminal_size(data: dict) -> tuple[int, int] | None:
     """(cols, rows) from a resize request, or None when they are not sensible numbers."""
     try:
-        cols, rows = int(data.get("cols")), int(data.get("rows"))
+        cols, rows = int(data.get("cols", "")), int(data.get("rows", ""))
     except (TypeError, ValueError):
         return None
     if not (1 <= cols <= 1000 and 1 <= rows <= 1000):

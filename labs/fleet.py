@@ -216,7 +216,7 @@ def has_memory_for(host: LabHost, containers: int) -> bool:
 
 
 def _pinned(host: LabHost | None, pin: str, need: int) -> str | None:
-    _check_pin(host, pin, "placement.labhost")
+    host = _check_pin(host, pin, "placement.labhost")
     if need > host.capacity_containers:
         holds = host.capacity_containers
         raise Unplaceable(f"the lab needs {need} containers and lab host '{pin}' holds {holds}")
@@ -224,13 +224,14 @@ def _pinned(host: LabHost | None, pin: str, need: int) -> str | None:
     return pin if need <= room and has_memory_for(host, need) else None
 
 
-def _check_pin(host: LabHost | None, pin: str, path: str) -> None:
+def _check_pin(host: LabHost | None, pin: str, path: str) -> LabHost:
     if host is None:
         raise Unplaceable(f"{path}: there is no lab host named '{pin}'")
     if host.lost:
         raise Unplaceable(f"{path}: lab host '{pin}' is lost")
     if host.state != LabHost.State.ACTIVE:
         raise Unplaceable(f"{path}: lab host '{pin}' is {host.state} and takes no new labs")
+    return host
 
 
 def check_node_pins(doc: LabDoc, keep: set[str]) -> None:

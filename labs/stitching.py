@@ -38,7 +38,10 @@ def may_span(doc: LabDoc) -> bool:
 
 def underlay_for(lab: Lab) -> Underlay:
     """The lab hosts' underlay addresses, and VNIs handed out under the lab's current tag."""
-    addresses = dict(LabHost.objects.exclude(underlay=None).values_list("name", "underlay"))
+    addresses = {
+        name: str(address)
+        for name, address in LabHost.objects.exclude(underlay=None).values_list("name", "underlay")
+    }
     tag, lab_id = lab.uid, lab.id
     return Underlay(addresses, lambda bridge: vni_for(lab_id, tag, bridge), settings.WIRELAB_UNDERLAY_MTU)
 

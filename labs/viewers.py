@@ -71,7 +71,7 @@ def use_allowed(address: str) -> bool:
     from .api.sharing import ShareUseThrottle
 
     request = SimpleNamespace(META={"REMOTE_ADDR": address}, user=AnonymousUser())
-    return ShareUseThrottle().allow_request(request, None)
+    return ShareUseThrottle().allow_request(request, None)  # type: ignore[arg-type]  # it reads META, user
 
 
 class ViewerConsumer(LiveConsumer):
@@ -137,12 +137,13 @@ class ViewerConsumer(LiveConsumer):
 
     async def _watch(self) -> None:
         """Keep this viewer counted, and close when the link expires."""
-        while True:
-            left = (self.link.expires - timezone.now()).total_seconds() if self.link.expires else 1e9
+        link = self.link
+        while link is not None:
+            left = (link.expires - timezone.now()).total_seconds() if link.expires else 1e9
             if left <= 0:
                 return await self._end(sharing.GONE, GONE)
             await asyncio.sleep(min(sharing.HEARTBEAT, left))
-            await asyncio.to_thread(sharing.viewer_seen, self.link, self.channel_name)
+            await asyncio.to_thread(sharing.viewer_seen, link, self.channel_name)
 
     async def send_snapshot(self) -> None:
         snapshot = await SNAPSHOTS.get(self.lab, asyncio.get_running_loop().time())

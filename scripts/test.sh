@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: the same set-up as `make run` plus PostgreSQL, then ruff and the suite.
+# `make test`: the same set-up as `make run` plus PostgreSQL, then ruff, mypy and the suite.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -14,9 +14,10 @@ ensure_postgres
 ensure_test_registry
 ensure_images all
 
-step "ruff"
+step "ruff and mypy"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+"$VENV/bin/mypy"
 
 ensure_frontend_matches
 

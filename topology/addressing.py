@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from .document import DEFAULT_PORT_RANGE, LabDoc, NodeDoc
+from .document import DEFAULT_PORT_RANGE, LabDoc, NodeDoc, PortDoc
 from .kinds import kind_of, split_mode
 from .problems import Problem, error, join_path
 from .resolve import IPNetwork, Resolved, parse_subnet
+
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass
@@ -26,9 +30,11 @@ class Assignments:
     ports: dict[str, int] = field(default_factory=dict)  # "container:index" -> host port
     images: dict[str, str] = field(default_factory=dict)  # image -> digest it was first deployed with
     bridges: dict[str, str] = field(default_factory=dict)  # "host:docker0" -> its gateway address
-    gateways: dict[str, dict] = field(default_factory=dict)  # host -> {"via": address, "router": name}
+    gateways: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # host -> {"via": address, "router": name}
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = {"interfaces": self.interfaces, "containers": self.containers, "ports": self.ports}
         if self.bridges:
             out["bridges"] = self.bridges
@@ -37,7 +43,7 @@ class Assignments:
         return {**out, "images": self.images} if self.images else out
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> Assignments:
+    def from_dict(cls, data: dict[str, Any] | None) -> Assignments:
         data = data or {}
         return cls(
             dict(data.get("interfaces", {})),
@@ -60,7 +66,7 @@ def parse_range(text: str | None, default: str) -> tuple[int, int] | None:
     return start, end
 
 
-def static_ip(text: str | None, subnet: IPNetwork | None = None):
+def static_ip(text: str | None, subnet: IPNetwork | None = None) -> IPInterface | None:
     """The interface address in `text` (with its prefix, or the subnet's), or None."""
     if not text or text == "auto":
         return None
@@ -73,7 +79,7 @@ def static_ip(text: str | None, subnet: IPNetwork | None = None):
         return None
 
 
-def gateway_of(subnet: IPNetwork):
+def gateway_of(subnet: IPNetwork) -> IPInterface:
     """A container network's gateway on its host (docker0's address): the subnet's first address."""
     return ipaddress.ip_interface(f"{next(subnet.hosts())}/{subnet.prefixlen}")
 
@@ -83,18 +89,18 @@ class _Pool:
 
     def __init__(self, subnet: IPNetwork, reserve_gateway: bool):
         self.subnet = subnet
-        self.taken: set = set()
+        self.taken: set[IPAddress] = set()
         if reserve_gateway and subnet.num_addresses > 2:
             self.taken.add(gateway_of(subnet).ip)
         self._cursor = subnet.hosts()
 
-    def reserve(self, ip) -> bool:
+    def reserve(self, ip: IPAddress) -> bool:
         if ip in self.taken:
             return False
         self.taken.add(ip)
         return True
 
-    def take(self):
+    def take(self) -> IPAddress | None:
         for ip in self._cursor:
             if ip not in self.taken:
                 self.taken.add(ip)
@@ -115,13 +121,13 @@ def assign(res: Resolved, previous: Assignments | None = None) -> tuple[Assignme
     return out, problems
 
 
-def _assign_interfaces(res: Resolved, prev: Assignments, out: Assignments, problems: list) -> None:
+def _assign_interfaces(res: Resolved, prev: Assignments, out: Assignments, problems: list[Any]) -> None:
     pools: dict[str, _Pool] = {}
-    wanted: list = []
+    wanted: list[Any] = []
     for key, iface in res.interfaces.items():
         domain = res.domains.get(iface.domain) if iface.domain else None
         subnet = domain.subnet if domain else None
-        if subnet is None:
+        if subnet is None or iface.domain is None:
             continue
         pool = pools.setdefault(iface.domain, _Pool(subnet, reserve_gateway=False))
         ip = static_ip(iface.address, subnet)
@@ -160,9 +166,9 @@ def _auto_gateways(res: Resolved, out: Assignments) -> None:
                 out.gateways[name] = {"via": via, "router": router}
 
 
-def _assign_containers(res: Resolved, prev: Assignments, out: Assignments, problems: list) -> None:
+def _assign_containers(res: Resolved, prev: Assignments, out: Assignments, problems: list[Any]) -> None:
     pools: dict[str, _Pool] = {}
-    wanted: list = []
+    wanted: list[Any] = []
     for name, network in res.container_networks.items():
         subnet = res.subnet_of_network(network)
         if subnet is None:
@@ -179,7 +185,7 @@ def _assign_containers(res: Resolved, prev: Assignments, out: Assignments, probl
     _hand_out(wanted, prev.containers, out.containers, problems)
 
 
-def _hand_out(wanted: list, previous: dict, out: dict, problems: list) -> None:
+def _hand_out(wanted: list[Any], previous: dict[str, Any], out: dict[str, Any], problems: list[Any]) -> None:
     """Keep earlier addresses that still fit, then give the rest the lowest free ones."""
     fresh = []
     for key, iface, pool in wanted:
@@ -202,7 +208,7 @@ def _hand_out(wanted: list, previous: dict, out: dict, problems: list) -> None:
         out[key] = f"{ip}/{pool.subnet.prefixlen}"
 
 
-def host_mode_port(port) -> int | str:
+def host_mode_port(port: PortDoc) -> int | Literal["auto"]:
     """In host mode a port is the host's: `80`, `80:80` and `auto:80` all mean port 80."""
     return port.container if port.container is not None else port.host
 
@@ -222,7 +228,7 @@ def containers_on(doc: LabDoc, host: str) -> dict[str, NodeDoc]:
     return {n: c for n, c in doc.nodes.items() if kind_of(c).placed_on_host and c.host == host}
 
 
-def _assign_ports(doc: LabDoc, prev: Assignments, out: Assignments, problems: list) -> None:
+def _assign_ports(doc: LabDoc, prev: Assignments, out: Assignments, problems: list[Any]) -> None:
     for host_name, host in doc.nodes.items():
         if not kind_of(host).holds_containers:
             continue
@@ -249,14 +255,14 @@ def _assign_ports(doc: LabDoc, prev: Assignments, out: Assignments, problems: li
                 fresh.append((key, path))
         candidates = (p for p in range(span[0], span[1] + 1) if p not in taken)
         for key, path in fresh:
-            port = next(candidates, None)
-            if port is None:
+            free = next(candidates, None)
+            if free is None:
                 problems.append(
                     error(path, f"no free port is left in host {host_name}'s range {span[0]}-{span[1]}")
                 )
                 continue
-            taken.add(port)
-            out.ports[key] = port
+            taken.add(free)
+            out.ports[key] = free
 
 
 __all__ = ["Assignments", "assign", "parse_range", "parse_subnet", "static_ip"]

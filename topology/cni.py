@@ -86,11 +86,11 @@ def _check_plugin(path: str, plugin: Any, first: bool) -> list[Problem]:
     return out
 
 
-def plugin_types(config: dict) -> list[str]:
+def plugin_types(config: dict[str, Any]) -> list[str]:
     return [str(p.get("type")) for p in config.get("plugins", [])]
 
 
-def maps_ports(config: dict | None) -> bool:
+def maps_ports(config: dict[str, Any] | None) -> bool:
     """Whether a plugin of the list takes the runtime's port mappings (portmap's capability)."""
     plugins = (config or {}).get("plugins") or []
     return any(isinstance(p, dict) and (p.get("capabilities") or {}).get("portMappings") for p in plugins)

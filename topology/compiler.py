@@ -12,15 +12,16 @@ import ipaddress
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from .addressing import Assignments, gateway_of, host_mode_port, static_ip
+from .addressing import Assignments, IPInterface, gateway_of, host_mode_port, static_ip
 from .document import LabDoc, NodeDoc
 from .images import ImagePolicy, capabilities_for
-from .kinds import get_kind, kind_of, split_mode
+from .kinds import kind_of, split_mode
 from .names import names_of
 from .problems import TopologyError, error, errors_in
-from .resolve import DEFAULT_BRIDGE_SUBNET, Resolved, resolve
-from .services import endpoints
+from .resolve import DEFAULT_BRIDGE_SUBNET, IPNetwork, Resolved, resolve
+from .services import Endpoint, endpoints
 from .spec import (
     FABRIC,
     AppSpec,
@@ -96,7 +97,8 @@ def compile_lab(
     compiler = _Compiler(doc, res, assignments, spec, where=where, underlay=underlay)
     compiler.run()
     if images is not None:
-        for node in [*spec.sandboxes, *spec.apps]:
+        built: list[SandboxSpec | AppSpec] = [*spec.sandboxes, *spec.apps]
+        for node in built:
             node.image = images.image_for(node.image)
     for sandbox in spec.sandboxes:
         sandbox.capabilities += [c for c in capabilities_for(sandbox.image) if c not in sandbox.capabilities]
@@ -104,9 +106,19 @@ def compile_lab(
     spec.names = names_of(spec)
     specs = _split(spec, where, compiler.stitched, underlay, compiler.labels)
     for part in specs.values():
-        running = {node.image for node in [*part.sandboxes, *part.apps]}
+        running = {s.image for s in part.sandboxes} | {a.image for a in part.apps}
         part.pins = {image: ref for image, ref in assignments.images.items() if image in running}
     return specs, assignments
+
+
+T = TypeVar("T")
+
+
+def _checked(value: T | None) -> T:
+    """A value validation has made sure of: the compiler runs on checked documents only."""
+    if value is None:
+        raise TopologyError([error("", "the document changed between its check and its compilation")])
+    return value
 
 
 def locations(doc: LabDoc, labhost: str) -> dict[str, str]:
@@ -215,9 +227,9 @@ class _Compiler:
         self.stitched: dict[str, list[str]] = {}  # fabric bridge -> the lab hosts it spans
         self.labels: dict[str, str] = {}  # fabric bridge -> what it is, for people
         self.sandboxes: dict[str, SandboxSpec] = {}
-        self.members: dict[str, list] = {}  # L2 domain -> its interfaces, so lookups stay linear
+        self.members: dict[str, list[Any]] = {}  # L2 domain -> its interfaces, so lookups stay linear
         for iface in res.interfaces.values():
-            self.members.setdefault(iface.domain, []).append(iface)
+            self.members.setdefault(_checked(iface.domain), []).append(iface)
         self.bridge_names: dict[str, str | None] = {}
         self.bridge_hosts = {  # hosts with a bridge-mode (or CNI) container: they forward
             n.host
@@ -237,14 +249,14 @@ class _Compiler:
         self.spec.sandboxes = list(self.sandboxes.values())
 
     def _sandbox(self, name: str, node: NodeDoc) -> SandboxSpec:
-        kind = get_kind(node.kind)
+        kind = kind_of(node)
         sysctls = {}
         if kind.forwards or self._has_bridge_apps(name):
             sysctls["net.ipv4.ip_forward"] = "1"
         return SandboxSpec(
             name=name,
             kind=node.kind,
-            image=node.image or kind.default_image,
+            image=_checked(node.image or kind.default_image),
             env=dict(node.env),
             exec=list(node.exec),
             files=dict(node.files),
@@ -261,7 +273,7 @@ class _Compiler:
     def _has_bridge_apps(self, host: str) -> bool:
         return host in self.bridge_hosts
 
-    def _interface_address(self, key: str, text: str | None, subnet) -> list[str]:
+    def _interface_address(self, key: str, text: str | None, subnet: IPNetwork | None) -> list[str]:
         ip = static_ip(text, subnet)
         if ip is not None:
             return [str(ip)]
@@ -302,9 +314,10 @@ class _Compiler:
         for key, iface in self.res.interfaces.items():
             if iface.node not in self.sandboxes:
                 continue  # switch ports are bridge ports, made by their peers' wires
-            domain = self.res.domains.get(iface.domain)
-            bridge = self._domain_bridge(iface.domain)
-            mtu = self._stitched_mtu(iface.domain, bridge)
+            domain_key = _checked(iface.domain)
+            domain = self.res.domains[domain_key]
+            bridge = self._domain_bridge(domain_key)
+            mtu = self._stitched_mtu(domain_key, bridge)
             self.sandboxes[iface.node].interfaces.append(
                 InterfaceSpec(iface.name, self._interface_address(key, iface.address, domain.subnet), mtu)
             )
@@ -329,10 +342,10 @@ class _Compiler:
         self.stitched[bridge] = hosts
         return self.underlay.mtu - VXLAN_OVERHEAD
 
-    def _host_bridge(self, host: str) -> tuple[str, ipaddress.IPv4Interface]:
+    def _host_bridge(self, host: str) -> tuple[str, IPInterface]:
         network = self.res.bridges.get(host)
         subnet = ipaddress.ip_network(
-            self.doc.networks[network].subnet if network else DEFAULT_BRIDGE_SUBNET, strict=False
+            _checked(self.doc.networks[network].subnet) if network else DEFAULT_BRIDGE_SUBNET, strict=False
         )
         return DOCKER0, gateway_of(subnet)
 
@@ -343,8 +356,8 @@ class _Compiler:
             command = ["sh", "-c", command]
         app = AppSpec(
             name=name,
-            host=node.host,
-            image=node.image,
+            host=_checked(node.host),
+            image=_checked(node.image),
             mode=mode,
             command=command,
             env=dict(node.env),
@@ -352,7 +365,7 @@ class _Compiler:
             files=dict(node.files),
             capabilities=list(kind_of(node).capabilities),
         )
-        host = self.sandboxes[node.host]
+        host = self.sandboxes[app.host]
         if mode == "host":
             for index, port in enumerate(node.ports):
                 value = host_mode_port(port)
@@ -365,15 +378,19 @@ class _Compiler:
         elif mode == "bridge":
             self._bridge_app(app, node, host)
         elif mode == "overlay":
-            self._overlay_app(app, network, host)
+            self._overlay_app(app, _checked(network), host)
         elif mode == "cni":
-            self._cni_app(app, node, network)
+            self._cni_app(app, node, _checked(network))
         return app
 
     def _cni_app(self, app: AppSpec, node: NodeDoc, network: str) -> None:
         """The network's configuration list, named for it, and the ports the runtime asks the
         chain to map (CNI's portMappings capability)."""
-        config = {"cniVersion": "1.0.0", **copy.deepcopy(self.doc.networks[network].config), "name": network}
+        config = {
+            "cniVersion": "1.0.0",
+            **copy.deepcopy(self.doc.networks[network].config or {}),
+            "name": network,
+        }
         mappings = [
             {
                 "hostPort": port.host if port.host != "auto" else self.asg.ports[f"{app.name}:{index}"],
@@ -398,15 +415,17 @@ class _Compiler:
         for index, port in enumerate(node.ports):
             host_port = port.host if port.host != "auto" else self.asg.ports[f"{app.name}:{index}"]
             host.publish.append(
-                PublishSpec(port.protocol, host_port, address.split("/")[0], port.container, app.name)
+                PublishSpec(
+                    port.protocol, host_port, address.split("/")[0], _checked(port.container), app.name
+                )
             )
 
-    def _app_address(self, name: str, static: str | None, subnet) -> str:
+    def _app_address(self, name: str, static: str | None, subnet: IPNetwork) -> str:
         ip = static_ip(static, subnet)
         return str(ip) if ip is not None else self.asg.containers[name]
 
     def _overlay_app(self, app: AppSpec, network: str, host: SandboxSpec) -> None:
-        subnet = ipaddress.ip_network(self.doc.networks[network].subnet, strict=False)
+        subnet = ipaddress.ip_network(_checked(self.doc.networks[network].subnet), strict=False)
         bridge = short_name("ov", network, 8)
         mtu = self._overlay_mtu(network)
         if not any(b.name == bridge for b in host.bridges):
@@ -430,7 +449,7 @@ class _Compiler:
             out.append(ServiceSpec(name, service.address, service.port, service.protocol, backends))
         return out
 
-    def _inner(self, endpoint) -> str:
+    def _inner(self, endpoint: Endpoint) -> str:
         """A bridge-mode backend's own address and port: its host DNATs there directly (a second
         DNAT, to its published port, would not happen: a connection is NATed once per hook)."""
         app = next((a for a in self.spec.apps if a.name == endpoint.node), None)
@@ -455,7 +474,7 @@ class _Compiler:
         by_network: dict[str, list[str]] = {}
         for app in self.spec.apps:
             if app.mode == "overlay":
-                network = split_mode(self.doc.nodes[app.name].mode)[1]
+                network = _checked(split_mode(self.doc.nodes[app.name].mode)[1])
                 hosts = by_network.setdefault(network, [])
                 if app.host not in hosts:
                     hosts.append(app.host)

@@ -50,11 +50,11 @@ def substitute(text: str) -> tuple[str, list[Problem]]:
     left as written (a shell in the node may expand it) and said in a warning."""
     left: list[str] = []
 
-    def value(match: re.Match) -> str:
+    def value(match: re.Match[str]) -> str:
         if match.group(2):
-            return match.group(3)
+            return str(match.group(3))
         left.append(match.group(1))
-        return match.group(0)
+        return str(match.group(0))
 
     out = VARIABLE.sub(value, text)
     said = "has no default: left as written (the server's environment is never read)"
@@ -62,7 +62,7 @@ def substitute(text: str) -> tuple[str, list[Problem]]:
     return out, notes
 
 
-def _mapping(value: Any, path: str) -> dict:
+def _mapping(value: Any, path: str) -> dict[str, Any]:
     """A mapping of the file, or {} when it is left out; anything else is a problem at `path`."""
     if value is None:
         return {}
@@ -96,9 +96,9 @@ def _env_value(value: Any) -> str:
     return ""
 
 
-def _merge(layers: list[tuple[str, dict]]) -> dict:
+def _merge(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """(path, layer) from the least to the most specific."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     for path, layer in layers:
         for key, value in layer.items():
             if key == "env":
@@ -111,7 +111,7 @@ def _merge(layers: list[tuple[str, dict]]) -> dict:
     return out
 
 
-def convert(data: Any) -> tuple[dict, list[Problem]]:
+def convert(data: Any) -> tuple[dict[str, Any], list[Problem]]:
     """containerlab data -> (Wirelab document data, warnings)."""
     if not looks_like_containerlab(data):
         raise TopologyError([error("topology", "a containerlab file has a `topology` mapping")])
@@ -124,7 +124,7 @@ def convert(data: Any) -> tuple[dict, list[Problem]]:
     kinds = _mapping(topo.get("kinds"), "topology.kinds")
     groups = _mapping(topo.get("groups"), "topology.groups")
     nodes_in = _mapping(topo.get("nodes"), "topology.nodes")
-    nodes: dict[str, dict] = {}
+    nodes: dict[str, dict[str, Any]] = {}
     for name, given in nodes_in.items():
         path = join_path("topology.nodes", str(name))
         raw = _mapping(given, path)
@@ -154,7 +154,7 @@ def convert(data: Any) -> tuple[dict, list[Problem]]:
     return doc, notes
 
 
-def _convert_node(name: str, kind: str, merged: dict, notes: list[Problem]) -> dict:
+def _convert_node(name: str, kind: str, merged: dict[str, Any], notes: list[Problem]) -> dict[str, Any]:
     path = join_path("topology.nodes", name)
     if kind in SWITCH_KINDS:
         notes.append(warning(path, f"{kind} '{name}' becomes a switch inside the lab"))
@@ -189,7 +189,7 @@ def _endpoint(end: Any, path: str) -> str:
     return end
 
 
-def _convert_link(index: int, link: Any, notes: list[Problem]) -> dict | None:
+def _convert_link(index: int, link: Any, notes: list[Problem]) -> dict[str, Any] | None:
     path = join_path("topology.links", index)
     if not isinstance(link, dict):
         raise TopologyError([error(path, "a link must be a mapping with `endpoints`")])
@@ -225,13 +225,15 @@ def import_containerlab(data: Any) -> tuple[LabDoc, list[Problem]]:
 # Export ------------------------------------------------------------------------------------
 
 
-def to_containerlab(doc: LabDoc, addresses: dict[str, str] | None = None) -> tuple[dict, list[Problem]]:
+def to_containerlab(
+    doc: LabDoc, addresses: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[Problem]]:
     """A lab as containerlab data, with warnings for what is left out. `addresses` are the
     automatic ones the lab was given (`node:iface` -> address)."""
     addresses = addresses or {}
     notes: list[Problem] = []
-    nodes: dict[str, dict] = {}
-    links: list[dict] = []
+    nodes: dict[str, dict[str, Any]] = {}
+    links: list[dict[str, Any]] = []
     for name, node in doc.nodes.items():
         kind = get_kind(node.kind)
         if kind is None or kind.placed_on_host:

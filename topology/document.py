@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from .exercise import ExerciseDoc
 from .problems import Problem, TopologyError, error, join_path
@@ -227,7 +228,7 @@ class LabDoc(Strict):
         return [] if value is None else value
 
 
-def document_json_schema() -> dict:
+def document_json_schema() -> dict[str, Any]:
     """The JSON Schema of the lab document, derived from the models above."""
     return LabDoc.model_json_schema()
 
@@ -236,11 +237,11 @@ MAX_YAML_EVENTS = 400_000  # scalars and collections in one document: far beyond
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _UniqueKeyLoader(_SafeLoader):
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]  # chosen at import
     """YAML loader (libyaml's parser where it is there) that refuses a key given twice
     (plain YAML keeps the last silently)."""
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
@@ -290,8 +291,8 @@ def _refuse_aliases_and_bulk(text: str) -> None:
             raise TopologyError([error("", f"the document has more than {MAX_YAML_EVENTS} values")])
 
 
-def _json_object_without_duplicates(pairs: list) -> dict:
-    out: dict = {}
+def _json_object_without_duplicates(pairs: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
             raise ValueError(f"'{key}' is given twice")
@@ -326,7 +327,7 @@ def load_text(text: str | bytes, max_bytes: int) -> Any:
         raise TopologyError([error("", "the document is nested too deeply")]) from None
 
 
-def _problem_from_pydantic(err: dict) -> Problem:
+def _problem_from_pydantic(err: ErrorDetails) -> Problem:
     loc = [part for part in err["loc"] if not _is_union_tag(part)]
     path = join_path(*loc)
     message = err["msg"]
@@ -367,7 +368,7 @@ def read_document(text: str | bytes, max_bytes: int = 1_000_000) -> LabDoc:
     return parse_document(load_text(text, max_bytes))
 
 
-def document_to_data(doc: LabDoc) -> dict:
+def document_to_data(doc: LabDoc) -> dict[str, Any]:
     """Plain data for a LabDoc, in the short form people write by hand."""
     data: dict[str, Any] = {"wirelab": FORMAT_VERSION, "name": doc.name}
     if doc.description:

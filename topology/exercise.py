@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -61,7 +61,8 @@ class ReachCheck(Strict):
             return self.probe
         if self.contains is not None:
             return "http"
-        return "tcp" if TARGET.match(self.to)["port"] else "ping"
+        target = TARGET.match(self.to)
+        return "tcp" if target and target["port"] else "ping"
 
     def describe(self) -> str:
         verb = "reaches" if self.expect == "success" else "cannot reach"
@@ -263,7 +264,7 @@ class CheckDoc(Strict):
         return next(k for k in CHECK_KINDS if getattr(self, k) is not None)
 
     @property
-    def body(self):
+    def body(self) -> Any:
         return getattr(self, self.kind)
 
     def nodes(self) -> list[tuple[str, str]]:
@@ -305,7 +306,7 @@ class ExerciseDoc(Strict):
         return self
 
 
-def plan_checks(exercise: ExerciseDoc) -> list[dict]:
+def plan_checks(exercise: ExerciseDoc) -> list[dict[str, Any]]:
     """The checks as plain data for the lab host: index, kind, title, and the kind's fields."""
     return [
         {

@@ -89,7 +89,7 @@ def looks_like_kathara(files: dict[str, bytes]) -> bool:
     return "lab.conf" in files
 
 
-def convert(files: dict[str, bytes]) -> tuple[dict, list[Problem]]:
+def convert(files: dict[str, bytes]) -> tuple[dict[str, Any], list[Problem]]:
     """A Kathará lab's files -> (Wirelab document data, warnings)."""
     if "lab.conf" not in files:
         raise TopologyError([error("lab.conf", "a Kathará lab has a lab.conf at its top")])
@@ -110,7 +110,7 @@ def convert(files: dict[str, bytes]) -> tuple[dict, list[Problem]]:
                 notes.append(warning(name, f"'{device}' is not in lab.conf: its startup file is left out"))
         elif name not in ("lab.conf", "shared.startup", "lab.dep"):
             notes.append(warning(name, "not carried over"))
-    nodes: dict[str, dict] = {}
+    nodes: dict[str, dict[str, Any]] = {}
     domains: set[str] = set()
     for device, found in devices.items():
         interfaces = found["interfaces"]
@@ -139,7 +139,9 @@ def convert(files: dict[str, bytes]) -> tuple[dict, list[Problem]]:
     return doc, notes
 
 
-def _read_line(number: int, line: str, devices: dict, meta: dict, notes: list[Problem]) -> None:
+def _read_line(
+    number: int, line: str, devices: dict[str, Any], meta: dict[str, Any], notes: list[Problem]
+) -> None:
     where = f"lab.conf line {number}"
     text = line.strip()
     if not text or text.startswith("#"):

@@ -6,6 +6,7 @@ A kind registers itself here; adding one never means editing an if-chain elsewhe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 COMMON_FIELDS = frozenset({"kind", "position"})
 
@@ -17,7 +18,7 @@ class PaletteEntry:
 
     label: str
     prefix: str
-    template: dict = field(default_factory=dict)
+    template: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def get_kind(name: str) -> NodeKind | None:
 UNKNOWN = NodeKind(name="", label="", description="", fields=frozenset())
 
 
-def kind_of(node) -> NodeKind:
+def kind_of(node: Any) -> NodeKind:
     """The kind of a document node; an unknown kind (reported by validation) has no traits."""
     return REGISTRY.get(node.kind, UNKNOWN)
 

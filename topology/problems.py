@@ -7,7 +7,7 @@ and the engine all speak of problems in one way.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -24,7 +24,7 @@ class Problem:
         where = f"{self.path}: " if self.path else ""
         return f"{self.severity}: {where}{self.message}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

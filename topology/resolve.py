@@ -130,29 +130,29 @@ def _collect_interfaces(res: Resolved) -> None:
             if not sep or not node_name or not if_name:
                 res.problems.append(error(path, f"'{endpoint}' is not written node:interface"))
                 continue
-            node = doc.nodes.get(node_name)
-            if node is None:
+            found = doc.nodes.get(node_name)
+            if found is None:
                 res.problems.append(error(path, f"no node named '{node_name}'"))
                 continue
-            kind = get_kind(node.kind)
+            kind = get_kind(found.kind)
             if kind is not None and not kind.has_interfaces:
                 res.problems.append(
-                    error(path, f"'{node_name}' is a {node.kind}; links join hosts, routers and switches")
+                    error(path, f"'{node_name}' is a {found.kind}; links join hosts, routers and switches")
                 )
                 continue
             key = f"{node_name}:{if_name}"
-            iface = res.interfaces.get(key)
-            if iface is None:
-                iface = Interface(node_name, if_name, path)
-                res.interfaces[key] = iface
-            if iface.network is not None:
+            joined = res.interfaces.get(key)
+            if joined is None:
+                joined = Interface(node_name, if_name, path)
+                res.interfaces[key] = joined
+            if joined.network is not None:
                 res.problems.append(
-                    error(path, f"{key} is attached to network '{iface.network}' and cannot also be linked")
+                    error(path, f"{key} is attached to network '{joined.network}' and cannot also be linked")
                 )
-            elif iface.link is not None:
-                res.problems.append(error(path, f"{key} is already used by links[{iface.link}]"))
+            elif joined.link is not None:
+                res.problems.append(error(path, f"{key} is already used by links[{joined.link}]"))
             else:
-                iface.link = index
+                joined.link = index
         if len(link.endpoints) == 2 and link.endpoints[0] == link.endpoints[1]:
             res.problems.append(error(join_path("links", index), "a link cannot join an interface to itself"))
 
@@ -184,13 +184,13 @@ def _join_domains(res: Resolved) -> None:
     for item, path, subnet in declared:
         root = uf.find(item)
         domain = res.domains.setdefault(root, Domain(name=_domain_label(item)))
-        net = parse_subnet(subnet)
-        if subnet and net is None:
+        parsed = parse_subnet(subnet)
+        if subnet and parsed is None:
             continue  # reported by the check stage
-        if net is not None:
+        if parsed is not None:
             if domain.subnet is None:
-                domain.subnet, domain.subnet_path = net, path
-            elif net != domain.subnet:
+                domain.subnet, domain.subnet_path = parsed, path
+            elif parsed != domain.subnet:
                 res.problems.append(
                     Problem(
                         path,

@@ -52,7 +52,8 @@ def endpoints(
                 error(path, f"{backend} is {what}: reach a container through its host (host or bridge mode)")
             )
             continue
-        port, inner = target, 0
+        port: int | str | None = target
+        inner = 0
         if mode == "host" and node.ports and service.target_port is None:
             port = host_mode_port(node.ports[0])  # where it listens: its first port (PORT0 if automatic)
             port = ports.get(f"{backend}:0") if port == "auto" else port

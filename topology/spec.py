@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
 SPEC_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 lacks cables and app ports: read with them empty
@@ -185,7 +185,7 @@ class AppSpec:
     routes: list[RouteSpec] = field(default_factory=list)
     ports: list[PortSpec] = field(default_factory=list)  # host mode: taken on the host
     files: dict[str, str] = field(default_factory=dict)  # path -> content, put in before it starts
-    cni: dict = field(default_factory=dict)  # cni mode: {network, config (the list), port_mappings}
+    cni: dict[str, Any] = field(default_factory=dict)  # cni mode: {network, config (the list), port_mappings}
 
     def container_hash(self) -> str:
         made = [self.host, self.image, self.mode, self.command, self.env, self.capabilities]
@@ -211,14 +211,15 @@ class LabHostSpec:
     services: list[ServiceSpec] = field(default_factory=list)
     names: NamesSpec = field(default_factory=NamesSpec)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> LabHostSpec:
+    def from_dict(cls, data: dict[str, Any]) -> LabHostSpec:
         if data.get("version") not in READABLE_VERSIONS:
             raise ValueError(f"spec version {data.get('version')!r} is not one of {READABLE_VERSIONS}")
-        return _build(cls, {**data, "version": SPEC_VERSION})
+        spec: LabHostSpec = _build(cls, {**data, "version": SPEC_VERSION})
+        return spec
 
     @classmethod
     def empty(cls, lab: str, labhost: str) -> LabHostSpec:
@@ -263,22 +264,25 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def from_data(cls, data: Any):
+T = TypeVar("T")
+
+
+def from_data(cls: type[T], data: Any) -> T:
     """A spec dataclass from its plain data (what `asdict` gave)."""
     return _build(cls, data)
 
 
-def _build(cls, data: Any):
+def _build(cls: type[T], data: Any) -> T:
     """Rebuild nested dataclasses from plain data."""
     hints = get_type_hints(cls)
     kwargs = {}
-    for f in fields(cls):
+    for f in fields(cast(Any, cls)):
         if f.name in data:
             kwargs[f.name] = _convert(hints[f.name], data[f.name])
     return cls(**kwargs)
 
 
-def _convert(hint, value):
+def _convert(hint: Any, value: Any) -> Any:
     if value is None:
         return None
     origin = get_origin(hint)
@@ -288,6 +292,6 @@ def _convert(hint, value):
     args = [a for a in get_args(hint) if a is not type(None)]
     if args and origin is not dict:
         hint = args[0]
-    if is_dataclass(hint):
+    if isinstance(hint, type) and is_dataclass(hint):
         return _build(hint, value)
     return value

@@ -9,9 +9,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import defaultdict
+from typing import Any
 
 from .addressing import (
     Assignments,
+    IPAddress,
     assign,
     containers_on,
     host_mode_port,
@@ -19,7 +21,7 @@ from .addressing import (
     static_ip,
 )
 from .cni import check_config, maps_ports
-from .document import DEFAULT_PORT_RANGE, DEFAULT_PUBLISH_RANGE, LabDoc, read_document
+from .document import DEFAULT_PORT_RANGE, DEFAULT_PUBLISH_RANGE, LabDoc, NetworkDoc, NodeDoc, read_document
 from .exercise import TARGET
 from .images import ImagePolicy
 from .kinds import CONTAINER_MODES, get_kind, kind_names, kind_of, split_mode
@@ -250,7 +252,7 @@ def _check_networks(doc: LabDoc, res: Resolved) -> list[Problem]:
     return out
 
 
-def _check_pool_subnet(path: str, net) -> list[Problem]:
+def _check_pool_subnet(path: str, net: NetworkDoc) -> list[Problem]:
     """A bridge's or overlay's subnet gives a gateway or VTEP room and addresses to containers."""
     subnet = parse_subnet(net.subnet)
     if net.kind == "bridge" and not net.subnet:
@@ -263,7 +265,7 @@ def _check_pool_subnet(path: str, net) -> list[Problem]:
 def _check_interfaces(doc: LabDoc, res: Resolved) -> list[Problem]:
     out = []
     seen: dict[tuple[str | None, str], str] = {}
-    reach: dict[str, list] = {}  # node -> the subnets its interfaces are on, where known
+    reach: dict[str, list[Any]] = {}  # node -> the subnets its interfaces are on, where known
     for iface in res.interfaces.values():
         node = doc.nodes[iface.node]
         kind = get_kind(node.kind)
@@ -291,7 +293,7 @@ def _check_interfaces(doc: LabDoc, res: Resolved) -> list[Problem]:
         if ip is None:
             out.append(error(path, f"'{iface.address}' is not an address like 198.18.0.10/24"))
             continue
-        if subnet is not None and ip.ip not in subnet:
+        if domain is not None and subnet is not None and ip.ip not in subnet:
             out.append(warning(path, f"{ip} is outside {subnet}, the subnet of {domain.name}"))
         other = seen.get((iface.domain, str(ip.ip)))
         if other:
@@ -312,7 +314,7 @@ def _check_interfaces(doc: LabDoc, res: Resolved) -> list[Problem]:
     return out
 
 
-def _unreachable(node: str, via, subnets: list) -> str | None:
+def _unreachable(node: str, via: IPAddress, subnets: list[Any]) -> str | None:
     """Why `node` cannot use a route through `via`: none of its interfaces is on via's subnet
     (a node pasted or recabled keeps routes its new place cannot use). None when it can, or
     when an interface's subnet is not known before deploying."""
@@ -324,7 +326,7 @@ def _unreachable(node: str, via, subnets: list) -> str | None:
     return f"{via} is on none of {node}'s subnets ({on}): the route cannot be used"
 
 
-def _host_addresses(res: Resolved, assignments: Assignments, host: str) -> list:
+def _host_addresses(res: Resolved, assignments: Assignments, host: str) -> list[Any]:
     out = []
     for key, iface in res.interfaces.items():
         if iface.node != host:
@@ -381,7 +383,7 @@ def _check_containers(doc: LabDoc) -> list[Problem]:
             out.append(error(path + ".host", "a container runs on a host: name it"))
         elif host is None:
             out.append(error(path + ".host", f"no node named '{node.host}'"))
-        elif not (get_kind(host.kind) and get_kind(host.kind).holds_containers):
+        elif not kind_of(host).holds_containers:
             out.append(error(path + ".host", f"'{node.host}' is a {host.kind}; containers run on hosts"))
         base, network = split_mode(node.mode)
         if base in ("overlay", "cni"):
@@ -448,7 +450,7 @@ def _check_ports(doc: LabDoc) -> list[Problem]:
     return out
 
 
-def _check_host_ports(doc: LabDoc, host_name: str, host) -> list[Problem]:
+def _check_host_ports(doc: LabDoc, host_name: str, host: NodeDoc) -> list[Problem]:
     out = []
     allowed = parse_range(host.publish_range, DEFAULT_PUBLISH_RANGE) or (1, 65535)
     published: dict[tuple[int, str], str] = {}
@@ -516,7 +518,7 @@ def _check_host_ports(doc: LabDoc, host_name: str, host) -> list[Problem]:
     return out
 
 
-def _check_port_number(out: list, path: str, value: int, what: str) -> None:
+def _check_port_number(out: list[Any], path: str, value: int, what: str) -> None:
     if not 1 <= value <= 65535:
         out.append(error(path, f"{what} {value} is not between 1 and 65535"))
 
@@ -536,8 +538,9 @@ def _check_exercise(doc: LabDoc) -> list[Problem]:
             kind = get_kind(doc.nodes[node].kind)
             if kind is not None and not kind.has_container:
                 out.append(error(join_path(path, field_name), f"a {kind.name} has no network stack to check"))
-        if check.kind == "reach":
-            host = TARGET.match(check.reach.to)["host"]
+        if check.reach is not None:
+            target = TARGET.match(check.reach.to)
+            host = target["host"] if target else ""
             if not _is_address(host) and host not in doc.nodes:
                 message = f"'{host}' is neither an address nor a node of the lab"
                 out.append(error(join_path(path, "to"), message))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+from typing import cast
 
 from .errors import EngineError
 from .live.controls import fabric_of
@@ -20,16 +22,17 @@ def capture(lab: str, cable: str, seconds: int, max_bytes: int, installation: st
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise EngineError(f"cannot capture: {exc}") from None
+    out, errors = cast(io.BufferedReader, proc.stdout), cast(io.BufferedReader, proc.stderr)
     data = bytearray()
     while len(data) < max_bytes:
-        chunk = proc.stdout.read1(65536)
+        chunk = out.read1(65536)
         if not chunk:
             break
         data += chunk
     if len(data) >= max_bytes:
         proc.terminate()
     proc.wait(timeout=seconds + 10)
-    err = proc.stderr.read().decode(errors="replace")
+    err = errors.read().decode(errors="replace")
     if not data:
         raise EngineError(f"tcpdump: {err.strip().splitlines()[-1] if err.strip() else 'no output'}")
     return bytes(data[:max_bytes])

@@ -19,6 +19,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from topology.spec import LabHostSpec
 
@@ -44,7 +45,7 @@ class CheckResult:
     node: str = ""
     weight: int = 1
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -99,13 +100,14 @@ def _first_address(node: str, addresses: list[str]) -> str:
 
 def run_checks(
     spec: LabHostSpec,
-    checks: list[dict],
+    checks: list[dict[str, Any]],
     runtime: Runtime,
     progress: Callable[[CheckResult], None] | None = None,
     budget: float = ROUND_SECONDS,
 ) -> list[CheckResult]:
     """Run every check in turn; each result also goes to `progress` as it comes."""
-    lab, deadline, results = RunningLab(spec, runtime), time.monotonic() + budget, []
+    lab, deadline = RunningLab(spec, runtime), time.monotonic() + budget
+    results: list[CheckResult] = []
     for check in checks:
         node = check.get("from") or check.get("node") or check.get("host") or ""
         result = CheckResult(check["index"], check["title"], False, "", node, check.get("weight", 1))
@@ -140,7 +142,7 @@ def _target(lab: RunningLab, to: str) -> tuple[str, int | None]:
     return address, int(port) if port else None
 
 
-def _reach(lab: RunningLab, check: dict) -> str:
+def _reach(lab: RunningLab, check: dict[str, Any]) -> str:
     source, expect = check["from"], check["expect"]
     address, port = _target(lab, check["to"])
     where = f"{address}:{port}" if port else address
@@ -156,7 +158,7 @@ def _reach(lab: RunningLab, check: dict) -> str:
     return f"{source} reaches {where}: {said}"
 
 
-def _published(lab: RunningLab, check: dict) -> str:
+def _published(lab: RunningLab, check: dict[str, Any]) -> str:
     address = lab.address_of(check["host"])
     probe = "http" if check.get("contains") is not None else "tcp"
     reach = {**check, "to": f"{address}:{check['port']}", "probe": probe, "path": "/", "expect": "success"}
@@ -186,17 +188,17 @@ def _reason(exc: OSError) -> str:
         errno.ETIMEDOUT: "timed out",
         errno.ECONNRESET: "connection reset",
     }
-    return known.get(exc.errno, exc.strerror or str(exc))
+    return known.get(exc.errno or 0, exc.strerror or str(exc))
 
 
-def _probe_tcp(netns: str, address: str, port: int | None, check: dict) -> str:
+def _probe_tcp(netns: str, address: str, port: int | None, check: dict[str, Any]) -> str:
     if port is None:
         raise Failed("a TCP check needs a port")
     _connect(netns, address, port, check["timeout"]).close()
     return "TCP connection accepted"
 
 
-def _probe_http(netns: str, address: str, port: int | None, check: dict) -> str:
+def _probe_http(netns: str, address: str, port: int | None, check: dict[str, Any]) -> str:
     port = port or 80
     deadline = time.monotonic() + check["timeout"]
     sock = _connect(netns, address, port, check["timeout"])
@@ -240,7 +242,7 @@ def _read_until_closed(sock: socket.socket, deadline: float, limit: int) -> byte
     return bytes(data)
 
 
-def _probe_ping(netns: str, address: str, port: int | None, check: dict) -> str:
+def _probe_ping(netns: str, address: str, port: int | None, check: dict[str, Any]) -> str:
     """ICMP echo from a raw socket in the namespace: three tries within the timeout."""
     if ":" in address:
         raise Failed("ping checks are IPv4 only")
@@ -298,7 +300,7 @@ PROBES = {"ping": _probe_ping, "tcp": _probe_tcp, "http": _probe_http}
 # What a node has ------------------------------------------------------------------------------
 
 
-def _listening(lab: RunningLab, check: dict) -> str:
+def _listening(lab: RunningLab, check: dict[str, Any]) -> str:
     node, proto = check["node"], check["protocol"]
     port = check["port"]
     if isinstance(port, str):
@@ -318,7 +320,7 @@ def _netlink(lab: RunningLab, node: str) -> socket.socket:
     return netlink_in(lab.netns(node))
 
 
-def _route(lab: RunningLab, check: dict) -> str:
+def _route(lab: RunningLab, check: dict[str, Any]) -> str:
     node, to, via = check["node"], check["to"], check.get("via")
     with _netlink(lab, node) as sock:
         routes = netdump.routes(sock, None)
@@ -331,8 +333,8 @@ def _route(lab: RunningLab, check: dict) -> str:
     return f"{node} has a route to {to}" + (f" via {via}" if via else "")
 
 
-def _address(lab: RunningLab, check: dict) -> str:
-    node, wanted, interface = check["node"], check.get("address"), check.get("interface")
+def _address(lab: RunningLab, check: dict[str, Any]) -> str:
+    node, wanted, interface = check["node"], str(check.get("address") or ""), check.get("interface")
     subnet = ipaddress.ip_network(check["subnet"]) if check.get("subnet") else None
     with _netlink(lab, node) as sock:
         links, addresses = netdump.links(sock), netdump.addresses(sock)
@@ -355,7 +357,7 @@ def _address(lab: RunningLab, check: dict) -> str:
     raise Failed(f"{node} has no address {wanted}{on} (it has: {listed})")
 
 
-def _link(lab: RunningLab, check: dict) -> str:
+def _link(lab: RunningLab, check: dict[str, Any]) -> str:
     node, interface, wanted = check["node"], check["interface"], check["state"]
     with _netlink(lab, node) as sock:
         link = netdump.links(sock).get(interface)
@@ -368,7 +370,7 @@ def _link(lab: RunningLab, check: dict) -> str:
     return f"{node}:{interface} is {state}"
 
 
-def _command(lab: RunningLab, check: dict) -> str:
+def _command(lab: RunningLab, check: dict[str, Any]) -> str:
     node, run = check["node"], check["run"]
     command = ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
     code, output = lab.runtime.exec(
@@ -383,7 +385,7 @@ def _command(lab: RunningLab, check: dict) -> str:
     return f"exit code {code}" + (f", output matches /{pattern}/" if pattern else "")
 
 
-def _file(lab: RunningLab, check: dict) -> str:
+def _file(lab: RunningLab, check: dict[str, Any]) -> str:
     node, path, pattern = check["node"], check["path"], check.get("matches")
     code, content = lab.runtime.exec(lab.container(node).id, ["cat", path], timeout=5, limit=OUTPUT_LIMIT)
     if code != 0:

@@ -17,8 +17,10 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from topology.cni import check_config
 
@@ -40,8 +42,8 @@ class Attachment:
     container_id: str  # the holder container's id (CNI_CONTAINERID)
     host_netns: str  # the emulated host's namespace: where the plugins run
     netns: str  # the container's namespace (CNI_NETNS)
-    config: dict  # the configuration list
-    port_mappings: tuple = ()
+    config: dict[str, Any]  # the configuration list
+    port_mappings: tuple[Any, ...] = ()
 
     @property
     def result_path(self) -> Path:
@@ -60,7 +62,13 @@ def lab_dir(lock_dir: Path, lab: str) -> Path:
     return lock_dir / "cni" / lab
 
 
-def _plugin_config(config: dict, plugin: dict, ipam_dir: Path, mappings, previous: dict | None) -> dict:
+def _plugin_config(
+    config: dict[str, Any],
+    plugin: dict[str, Any],
+    ipam_dir: Path,
+    mappings: Sequence[dict[str, Any]],
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
     """One plugin's stdin: the list's name and version, the plugin, its IPAM state kept per lab,
     the previous result and the runtime's arguments for the capabilities it declares."""
     conf = {"cniVersion": config.get("cniVersion", "1.0.0"), "name": config["name"], **copy.deepcopy(plugin)}
@@ -73,7 +81,7 @@ def _plugin_config(config: dict, plugin: dict, ipam_dir: Path, mappings, previou
     return conf
 
 
-def _run(command: str, attachment: Attachment, conf: dict) -> dict:
+def _run(command: str, attachment: Attachment, conf: dict[str, Any]) -> dict[str, Any]:
     kind = conf.get("type", "")
     binary = PLUGIN_DIR / kind
     if not os.access(binary, os.X_OK):
@@ -105,7 +113,8 @@ def _run(command: str, attachment: Attachment, conf: dict) -> dict:
     if command != "ADD":
         return {}
     try:
-        return json.loads(out)
+        result: dict[str, Any] = json.loads(out)
+        return result
     except json.JSONDecodeError:
         raise EngineError(f"CNI plugin {kind} (ADD) gave no result: {out[:200]!r}") from None
 
@@ -120,7 +129,7 @@ def _error_text(out: str, err: bytes) -> str:
         return (out or err.decode(errors="replace")).strip()[:500] or "failed"
 
 
-def add(attachment: Attachment) -> dict:
+def add(attachment: Attachment) -> dict[str, Any]:
     """ADD through the chain; the last result is kept (with what it was made from) and returned.
     A chain that fails halfway is deleted again, whole, as the spec asks of a runtime, so nothing
     half-made stays (an address the failing plugin's IPAM took included)."""
@@ -129,7 +138,7 @@ def add(attachment: Attachment) -> dict:
         raise EngineError(f"CNI network {attachment.config.get('name')}: {refused[0]}")
     ipam = attachment.lab_dir / "ipam"
     ipam.mkdir(parents=True, exist_ok=True)
-    result: dict | None = None
+    result: dict[str, Any] | None = None
     try:
         for plugin in attachment.config["plugins"]:
             conf = _plugin_config(attachment.config, plugin, ipam, attachment.port_mappings, result)
@@ -148,7 +157,7 @@ def add(attachment: Attachment) -> dict:
     return result or {}
 
 
-def kept_for(attachment: Attachment) -> dict | None:
+def kept_for(attachment: Attachment) -> dict[str, Any] | None:
     """What ADD made for this very container from this very list, if anything."""
     kept = _kept(attachment.result_path)
     if kept is None or kept["container_id"] != attachment.container_id or kept["config"] != attachment.config:
@@ -156,7 +165,7 @@ def kept_for(attachment: Attachment) -> dict | None:
     return kept if list(kept.get("port_mappings", [])) == list(attachment.port_mappings) else None
 
 
-def check(attachment: Attachment, kept: dict) -> str:
+def check(attachment: Attachment, kept: dict[str, Any]) -> str:
     """CHECK through the chain with the kept result: '' when every plugin says what it made is
     as it was, else the first plugin's complaint."""
     ipam = attachment.lab_dir / "ipam"
@@ -191,7 +200,7 @@ def delete(lab: Path, container: str, host_netns: str, netns: str = "") -> None:
     path.unlink(missing_ok=True)
 
 
-def _delete(attachment: Attachment, plugins: list[dict], result: dict | None) -> None:
+def _delete(attachment: Attachment, plugins: list[dict[str, Any]], result: dict[str, Any] | None) -> None:
     ipam = attachment.lab_dir / "ipam"
     for plugin in reversed(plugins):
         conf = _plugin_config(attachment.config, plugin, ipam, attachment.port_mappings, result)
@@ -201,7 +210,7 @@ def _delete(attachment: Attachment, plugins: list[dict], result: dict | None) ->
             continue  # DEL is best effort: the others still release what they made
 
 
-def kept_results(lab: Path) -> dict[str, dict]:
+def kept_results(lab: Path) -> dict[str, dict[str, Any]]:
     """The result of every container attached on this lab host, by container."""
     out = {}
     for path in sorted(lab.glob("*.json")) if lab.exists() else []:
@@ -215,8 +224,9 @@ def forget(lab: Path) -> None:
     shutil.rmtree(lab, ignore_errors=True)
 
 
-def _kept(path: Path) -> dict | None:
+def _kept(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text())
+        kept: dict[str, Any] = json.loads(path.read_text())
+        return kept
     except (FileNotFoundError, json.JSONDecodeError):
         return None

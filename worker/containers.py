@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from topology.spec import AppSpec, SandboxSpec, digest
 
@@ -23,7 +24,7 @@ class Wanted:
     name: str
     image: str
     spec_hash: str
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     ports: set[tuple[str, int]] = field(default_factory=set)  # host-mode ports it should bind
 
     def labels(self, lab: str, sandbox_id: str = "") -> dict[str, str]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from topology.spec import FABRIC, OWN_NAMESPACE_MODES, LabHostSpec
 
@@ -22,15 +24,14 @@ from .docker_runtime import DockerRuntime
 from .errors import EngineError, Stopped
 from .netlink import Namespaces, create_veth, delete_link
 from .plan import namespace_plans
-from .report import NodeState, Report
+from .report import NodeState, Progress, Report
 from .runtime import NAMESPACE_ROLES, ContainerInfo, Role, Runtime, node_state
 
-Progress = Callable[[str], None]
 StopCheck = Callable[[], str]  # a reason to stop now, or ''
 
 
 @contextmanager
-def lab_lock(config: EngineConfig, lab: str):
+def lab_lock(config: EngineConfig, lab: str) -> Iterator[Callable[[], None]]:
     """One converge (or node action) of a lab at a time on this host; the kernel drops the
     lock if we die. Yields a callable that removes the lock file before the lock is let go
     (a destroyed lab leaves none behind); whoever was waiting on it then tries again."""
@@ -78,13 +79,18 @@ def converge(
             runtime.close()
 
 
-def destroy(lab: str, labhost: str, **kwargs) -> Report:
+def destroy(lab: str, labhost: str, **kwargs: Any) -> Report:
     return converge(LabHostSpec.empty(lab, labhost), **kwargs)
 
 
 class _Converge:
     def __init__(
-        self, spec: LabHostSpec, config: EngineConfig, runtime: Runtime, progress: Progress, stop=None
+        self,
+        spec: LabHostSpec,
+        config: EngineConfig,
+        runtime: Runtime,
+        progress: Progress,
+        stop: StopCheck | None = None,
     ):
         self.spec, self.config, self.runtime = spec, config, runtime
         self.stop = stop
@@ -115,7 +121,7 @@ class _Converge:
         try:
             self.checkpoint()
             self.preflight()
-            existing = self.runtime.list(self.spec.lab)
+            existing = self.runtime.list_containers(self.spec.lab)
             self.checkpoint()
             self.sync_holders(existing)
             self.checkpoint()
@@ -151,7 +157,7 @@ class _Converge:
 
     # Containers -------------------------------------------------------------------------
 
-    def _parallel(self, fn, items) -> list:
+    def _parallel(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return list(self.threads.map(fn, items))
 
     def _remove(self, infos: list[ContainerInfo]) -> None:
@@ -162,15 +168,21 @@ class _Converge:
         for info in infos:
             self.changed(f"{info.node}: {info.role} container removed")
 
-    def _create(self, wanted: list[containers.Wanted], holders: dict[str, str] | None = None, batches=None):
+    def _create(
+        self,
+        wanted: list[containers.Wanted],
+        holders: dict[str, str] | None = None,
+        batches: list[list[containers.Wanted]] | None = None,
+    ) -> dict[str, ContainerInfo]:
         """Start containers in parallel; items of one batch start in order, one by one."""
         if not wanted:
             return {}
-        total, out = len(wanted), {}
+        total = len(wanted)
+        out: dict[str, ContainerInfo] = {}
         self.say(f"starting {total} container(s)")
         batches = batches or [[item] for item in wanted]
 
-        def make(item: containers.Wanted):
+        def make(item: containers.Wanted) -> None:
             self.checkpoint()
             holder = (holders or {}).get(item.node, "")
             try:
@@ -187,10 +199,14 @@ class _Converge:
             if item.ports:
                 self._wait_bound(info, item.ports)
 
-        self._parallel(lambda batch: [make(item) for item in batch], batches)
+        def make_batch(batch: list[containers.Wanted]) -> None:
+            for item in batch:
+                make(item)
+
+        self._parallel(make_batch, batches)
         return out
 
-    def _wait_bound(self, info: ContainerInfo, ports: set) -> None:
+    def _wait_bound(self, info: ContainerInfo, ports: set[Any]) -> None:
         def alive() -> bool:
             return self.runtime.inspect(info.id).status == "running"
 
@@ -297,7 +313,7 @@ class _Converge:
         """A running app still in its holder's namespace (not one a restart left behind)."""
         spec = next((a for a in self.spec.apps if a.name == app.node), None)
         holder = self.holders.get(spec.host if spec and spec.mode == "host" else app.node)
-        if app.status != "running" or holder is None or spec.mode == "none":
+        if app.status != "running" or holder is None or spec is None or spec.mode == "none":
             return True
         mine = self.runtime.netns_id(app)
         return mine is not None and mine == self.runtime.netns_id(holder)
@@ -305,7 +321,7 @@ class _Converge:
     def _app_batches(self, missing: list[containers.Wanted]) -> list[list[containers.Wanted]]:
         """Host-mode apps of one host start in the lab's order, so the first one gets the port."""
         hosts = {a.name: a.host for a in self.spec.apps if a.mode == "host"}
-        batches: dict[str, list] = {}
+        batches: dict[str, list[Any]] = {}
         for item in missing:
             batches.setdefault(hosts.get(item.node) or f"own:{item.node}", []).append(item)
         return list(batches.values())
@@ -341,7 +357,7 @@ class _Converge:
         alias = labels.alias(self.spec.lab)
         try:
             paths = {owner: self._path(owner) for owner in self.plans}
-            ns.open_readers(paths.values())
+            ns.open_readers(p for p in paths.values() if p)
             current = {}
             for owner, path in paths.items():
                 try:
@@ -365,7 +381,7 @@ class _Converge:
         finally:
             ns.close()
 
-    def _make_wires(self, ns: Namespaces, paths: dict, current: dict) -> set[str]:
+    def _make_wires(self, ns: Namespaces, paths: dict[str, Any], current: dict[str, Any]) -> set[str]:
         """Make the missing veth pairs; returns the namespaces whose links changed."""
         made, touched = 0, set()
         for wire in self.spec.wires:
@@ -459,7 +475,7 @@ class _Converge:
         self.say(f"{attachment.container}: CNI CHECK: {complaint}" + ("" if there else "; adding it again"))
         return there
 
-    def _cni_delete(self, lab, name: str, host: str, netns: str = "") -> None:
+    def _cni_delete(self, lab: Path, name: str, host: str, netns: str = "") -> None:
         holder = self.holders.get(host)
         cni.delete(
             lab, name, f"/proc/{holder.pid}/ns/net" if holder and holder.pid else "/nonexistent", netns
@@ -486,7 +502,7 @@ class _Converge:
     def startup(self, names: list[str], running: dict[str, ContainerInfo]) -> None:
         commands = {s.name: s.exec for s in self.spec.sandboxes} | {a.name: a.exec for a in self.spec.apps}
 
-        def run_one(name: str):
+        def run_one(name: str) -> None:
             info = running.get(name)
             if info is None or not commands.get(name) or name in self.failed:
                 return
@@ -523,7 +539,7 @@ class _Converge:
         stale = {n: i for n, i in known.items() if i and (n in self.created or i.status != "running")}
         if len(stale) > 4:
             ids = {i.id for i in stale.values()}
-            return {i.node: i for i in self.runtime.list(self.spec.lab) if i.id in ids}
+            return {i.node: i for i in self.runtime.list_containers(self.spec.lab) if i.id in ids}
         return {n: self.runtime.inspect(i.id) for n, i in stale.items()}
 
     def _state(self, name: str, fresh: dict[str, ContainerInfo]) -> NodeState:

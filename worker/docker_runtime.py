@@ -15,9 +15,11 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import LogConfig
 
 from topology.images import repository
 
@@ -98,7 +100,11 @@ def _kill_exec(client: docker.DockerClient, exec_id: str) -> None:
 
 
 def _container_info(
-    container_id: str, name: str, lab_labels: dict | None, state: dict, claims: Path | None = None
+    container_id: str,
+    name: str,
+    lab_labels: dict[str, Any] | None,
+    state: dict[str, Any],
+    claims: Path | None = None,
 ) -> ContainerInfo:
     """What the engine knows of a container. A warm sandbox claimed from the pool carries the
     pool's labels (Docker never changes labels), so its lab and node come from the name it was
@@ -207,13 +213,13 @@ class DockerRuntime:
                 raise EngineError(f"the Docker engine failed to look up image {image}: {exc}") from None
         return missing
 
-    def list(self, lab: str | None = None, running: bool = False) -> list[ContainerInfo]:
+    def list_containers(self, lab: str | None = None, running: bool = False) -> list[ContainerInfo]:
         """Containers carrying a lab's label (any lab's when `lab` is None), and warm sandboxes
         claimed into it (known by their names); an engine serving one of several lab hosts lists
         only those carrying its own mark."""
         marked = [f"{labels.INSTALLATION}={self.config.mark}"] if self.config.labhost else []
         claimed = labels.container_name(lab, "") if lab else "wl-"
-        queries = [
+        queries: list[dict[str, Any]] = [
             {"label": [f"{labels.LAB}={lab}" if lab else labels.LAB, *marked]},
             {"label": [labels.POOL, *marked], "name": [f"^/{claimed}"]},
         ]
@@ -226,27 +232,27 @@ class DockerRuntime:
             except APIError as exc:
                 raise EngineError(f"the Docker engine failed to list containers: {exc}") from None
 
-        def from_listing(item: dict) -> ContainerInfo | None:
+        def from_listing(item: dict[str, Any]) -> ContainerInfo | None:
             pid = running_pid(item["Id"]) if item.get("State") == "running" else 0
             if not pid:
                 return None
             state = {"Status": "running", "Pid": pid}
             return self._described(item["Id"], (item.get("Names") or ["/"])[0], item.get("Labels"), state)
 
-        def inspected(item: dict) -> ContainerInfo | None:
+        def inspected(item: dict[str, Any]) -> ContainerInfo | None:
             try:
                 return self._info(item["Id"])
             except NotFound:
                 return None  # removed since the listing
 
         listed = [(item, from_listing(item)) for item in raw]
-        found = [info for _, info in listed if info is not None]
+        found: list[ContainerInfo | None] = [info for _, info in listed if info is not None]
         rest = [item for item, info in listed if info is None]
         if len(rest) < 4:
-            found += map(inspected, rest)
+            found += [inspected(item) for item in rest]
         else:
             with ThreadPoolExecutor(self.config.workers) as pool:  # one inspect each, side by side
-                found += pool.map(inspected, rest)
+                found += list(pool.map(inspected, rest))
         return [info for info in found if info is not None and info.lab and (lab is None or info.lab == lab)]
 
     def inspect(self, container_id: str) -> ContainerInfo:
@@ -259,10 +265,12 @@ class DockerRuntime:
         data = self.client.api.inspect_container(container_id)
         return self._described(data["Id"], data["Name"], data["Config"]["Labels"], data["State"])
 
-    def _described(self, container_id: str, name: str, lab_labels: dict | None, state: dict) -> ContainerInfo:
+    def _described(
+        self, container_id: str, name: str, lab_labels: dict[str, Any] | None, state: dict[str, Any]
+    ) -> ContainerInfo:
         return _container_info(container_id, name, lab_labels, state, self.config.claims_dir)
 
-    def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo:
+    def run(self, name: str, image: str, lab_labels: dict[str, str], **options: Any) -> ContainerInfo:
         """Create and start one container with the safety baseline applied; `files` (path ->
         text) are put in between, so they are there when its first process starts."""
         files = options.pop("files", None) or {}
@@ -279,10 +287,9 @@ class DockerRuntime:
                 mem_limit=self.config.memory_limit,
                 memswap_limit=self.config.memory_limit,  # no swap beyond the memory limit
                 nano_cpus=int(self.config.cpu_limit * 1e9),
-                log_config={
-                    "type": "json-file",
-                    "config": {"max-size": self.config.log_max_size, "max-file": "2"},
-                },
+                log_config=LogConfig(
+                    type="json-file", config={"max-size": self.config.log_max_size, "max-file": "2"}
+                ),
                 **options,
             )
         except ImageNotFound:
@@ -295,7 +302,7 @@ class DockerRuntime:
             container.start()
         except APIError as exc:
             raise EngineError(f"could not start {name}: {exc.explanation or exc}") from None
-        return self._info(container.id)
+        return self._info(str(container.id))
 
     def written(self, installation: str) -> dict[str, int]:
         """Container id -> bytes in its writable layer, for the installation's running containers."""
@@ -358,7 +365,7 @@ class DockerRuntime:
             for item in raw
         ]
 
-    def pull(self, reference: str) -> Iterator[dict]:
+    def pull(self, reference: str) -> Iterator[dict[str, Any]]:
         """Pull an image from its registry: the engine's progress events as they come."""
         try:
             yield from self.client.api.pull(reference, stream=True, decode=True)
@@ -382,7 +389,7 @@ class DockerRuntime:
     def image_id(self, image: str) -> str:
         """The id of the image a name points to now ('' when it is not on this lab host)."""
         try:
-            return self.client.images.get(image).id
+            return str(self.client.images.get(image).id)
         except ImageNotFound:
             return ""
         except APIError as exc:
@@ -421,7 +428,12 @@ class DockerRuntime:
             raise EngineError(f"could not put files into container {container_id[:12]}: {exc}") from None
 
     def exec(
-        self, container_id: str, command: list[str], environment=None, timeout: float = 60, limit: int = 65536
+        self,
+        container_id: str,
+        command: list[str],
+        environment: dict[str, str] | None = None,
+        timeout: float = 60,
+        limit: int = 65536,
     ) -> tuple[int, str]:
         """Run a command; its output is cut at `limit` bytes and it is killed after `timeout` s."""
         try:
@@ -429,7 +441,7 @@ class DockerRuntime:
             raw = self.client.api.exec_start(exec_id, socket=True)
         except (APIError, NotFound) as exc:
             return 126, f"could not run {command[0]}: {exc}"
-        sock = getattr(raw, "_sock", raw)
+        sock = _socket_of(raw)
         try:
             output, stopped = read_bounded(sock, timeout, limit)
         finally:
@@ -448,7 +460,7 @@ class DockerRuntime:
             except (APIError, NotFound):
                 return 126
             if not info.get("Running") and info.get("ExitCode") is not None:
-                return info["ExitCode"]
+                return int(info["ExitCode"])
             time.sleep(0.02)
         return 126
 
@@ -458,7 +470,7 @@ class DockerRuntime:
         except (APIError, NotFound):
             return ""
 
-    def open_tty(self, container_id: str, command: list[str], environment: dict) -> DockerTty:
+    def open_tty(self, container_id: str, command: list[str], environment: dict[str, Any]) -> DockerTty:
         try:
             exec_id = self.client.api.exec_create(
                 container_id, command, stdin=True, tty=True, environment=environment
@@ -466,7 +478,7 @@ class DockerRuntime:
             raw = self.client.api.exec_start(exec_id, tty=True, socket=True)
         except (APIError, NotFound) as exc:
             raise EngineError(f"could not open a console: {exc}") from None
-        sock = getattr(raw, "_sock", raw)
+        sock = _socket_of(raw)
         sock.settimeout(None)  # a quiet console stays open; idleness is the caller's to judge
         return DockerTty(self.client, exec_id, sock)
 
@@ -494,3 +506,9 @@ class DockerRuntime:
                 yield event.get("id", ""), event.get("Action", "")
         except (APIError, DockerException, OSError) as exc:
             raise EngineError(f"the Docker engine's event stream ended: {exc}") from None
+
+
+def _socket_of(raw: Any) -> socket.socket:
+    """The socket under what `exec_start(socket=True)` returns (a SocketIO wraps it)."""
+    sock: socket.socket = getattr(raw, "_sock", raw)
+    return sock

@@ -9,6 +9,7 @@ import shlex
 
 from .config import EngineConfig
 from .containers import EXEC_MARKER
+from .report import Progress
 from .runtime import Runtime
 
 
@@ -19,7 +20,7 @@ def run_startup(
     node: str,
     commands: list[str],
     *,
-    log,
+    log: Progress,
     config: EngineConfig,
 ) -> str:
     """Run commands in order, stopping at the first failure; returns '' or the failure.

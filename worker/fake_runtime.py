@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from . import labels
 from .errors import EngineError
-from .runtime import ContainerInfo, PoolMember
+from .runtime import ContainerInfo, PoolMember, Runtime, Tty
+
+if TYPE_CHECKING:
+    from .docker_runtime import DockerRuntime
 
 
 class FakeRuntime:
@@ -30,7 +34,7 @@ class FakeRuntime:
     def missing_images(self, images: set[str]) -> list[str]:
         return sorted(images - self.images) if self.images is not None else []
 
-    def list(self, lab: str | None = None, running: bool = False) -> list[ContainerInfo]:
+    def list_containers(self, lab: str | None = None, running: bool = False) -> list[ContainerInfo]:
         return [
             c
             for c in self.containers.values()
@@ -42,7 +46,7 @@ class FakeRuntime:
             raise EngineError(f"container {container_id} is gone")
         return self.containers[container_id]
 
-    def run(self, name: str, image: str, lab_labels: dict[str, str], **options) -> ContainerInfo:
+    def run(self, name: str, image: str, lab_labels: dict[str, str], **options: Any) -> ContainerInfo:
         self.files[name] = dict(options.pop("files", None) or {})
         if any(c.name == name for c in self.containers.values()):
             raise EngineError(f"could not create {name}: the name is in use")
@@ -87,13 +91,20 @@ class FakeRuntime:
         if info is not None:
             self.removed.append(info.name)
 
-    def exec(self, container_id, command, environment=None, timeout: float = 60, limit: int = 65536):
+    def exec(
+        self,
+        container_id: str,
+        command: list[str],
+        environment: dict[str, str] | None = None,
+        timeout: float = 60,
+        limit: int = 65536,
+    ) -> tuple[int, str]:
         return 0, ""
 
     def logs_tail(self, container_id: str, lines: int = 5) -> str:
         return ""
 
-    def open_tty(self, container_id, command, environment):
+    def open_tty(self, container_id: str, command: list[str], environment: dict[str, Any]) -> Tty:
         raise EngineError("the in-memory runtime has no consoles")
 
     def netns_id(self, info: ContainerInfo) -> int | None:
@@ -111,7 +122,7 @@ class FakeRuntime:
     def image_id(self, image: str) -> str:
         return image if self.images is None or image in self.images else ""
 
-    def pull(self, reference: str) -> Iterator[dict]:
+    def pull(self, reference: str) -> Iterator[dict[str, Any]]:
         yield {"error": "the in-memory engine has no registry"}
 
     def repo_digest(self, reference: str) -> str:
@@ -125,3 +136,8 @@ class FakeRuntime:
 
     def write_hostname(self, container_id: str, hostname: str) -> None:
         self.inspect(container_id)
+
+
+def _same_shape(fake: FakeRuntime, docker: DockerRuntime) -> tuple[Runtime, Runtime]:
+    """Never called: the type checker holds both runtimes to the Protocol here."""
+    return fake, docker

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import dpkt
 
@@ -29,12 +30,12 @@ class Packet:
     icmp: tuple[int, int] | None = None  # type, code
     payload: bytes = b""  # UDP's data, or an ICMP echo's
     quoted: Packet | None = None  # what an ICMP error is about
-    tunnel: dict = field(default_factory=dict)  # a VXLAN packet's: vni, outer src and dst
+    tunnel: dict[str, Any] = field(default_factory=dict)  # a VXLAN packet's: vni, outer src and dst
 
     def tuple(self) -> tuple[str, int, str, int]:
         return self.src, self.sport, self.dst, self.dport
 
-    def shown(self) -> dict:
+    def shown(self) -> dict[str, Any]:
         out = {"protocol": self.protocol, "src": self.src, "dst": self.dst, "ttl": self.ttl}
         if self.protocol != "icmp":
             out |= {"sport": self.sport, "dport": self.dport}

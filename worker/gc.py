@@ -10,6 +10,7 @@ from collections.abc import Callable
 from . import fabric, labels, pool
 from .config import EngineConfig
 from .converge import destroy
+from .report import Progress
 from .runtime import Runtime, lab_tags
 
 
@@ -19,7 +20,7 @@ def collect(
     config: EngineConfig,
     runtime: Runtime,
     *,
-    progress=None,
+    progress: Progress | None = None,
     dry_run: bool = False,
 ) -> list[str]:
     """Destroy every lab on this host whose tag is not in `known`; returns their tags.

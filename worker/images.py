@@ -18,10 +18,14 @@ import time
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import IO, Any
 
 from topology.images import registry_of, with_tag
 
+from .config import EngineConfig
 from .errors import EngineError, ImageMissing
+from .report import Progress
+from .runtime import Runtime
 
 BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "images" / "build.sh"
 BUILT_HERE = {"wirelab/node:busybox": "busybox", "wirelab/node:debian": "debian", "wirelab/frr:latest": "frr"}
@@ -29,10 +33,18 @@ PROGRESS_EVERY = 2.0  # seconds between progress lines of a pull
 MB = 1_000_000
 LAYER_DONE = ("Download complete", "Already exists", "Pull complete")
 
-Say = Callable[[str], None]
+Checkpoint = Callable[[], None]  # raises Stopped when the deploy must stop
 
 
-def provide(runtime, images: set[str], pins: dict[str, str], config, *, say: Say, checkpoint) -> dict:
+def provide(
+    runtime: Runtime,
+    images: set[str],
+    pins: dict[str, str],
+    config: EngineConfig,
+    *,
+    say: Progress,
+    checkpoint: Checkpoint,
+) -> dict[str, Any]:
     """Make every image of the lab present; returns image -> the reference to create its
     containers from (its pin when it has one)."""
     use = {image: pins.get(image, image) for image in images}
@@ -53,7 +65,7 @@ def provide(runtime, images: set[str], pins: dict[str, str], config, *, say: Say
     return use
 
 
-def pins_of(runtime, use: dict[str, str]) -> dict[str, str]:
+def pins_of(runtime: Runtime, use: dict[str, str]) -> dict[str, str]:
     """image -> its digest reference, for the images that came from a registry (Wirelab's own
     never do: not looked up, so a lab of them re-converges without an inspect per image)."""
     out = {}
@@ -66,14 +78,27 @@ def pins_of(runtime, use: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def build(name: str, image: str, seconds: float, *, say: Say, checkpoint, script=BUILD_SCRIPT) -> None:
+def build(
+    name: str,
+    image: str,
+    seconds: float,
+    *,
+    say: Progress,
+    checkpoint: Checkpoint,
+    script: Path = BUILD_SCRIPT,
+) -> None:
     """Build one of Wirelab's images with images/build.sh (which another build of the same
     image waits for), its lines in the log; stopped (with all it started) past `seconds` or
     when the deploy must stop, even while it prints nothing."""
     say(f"building image {image} on this lab host (its first use here; about a minute)")
     deadline = time.monotonic() + seconds
-    output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
-    process = subprocess.Popen([str(script), name], start_new_session=True, **output)
+    process = subprocess.Popen(
+        [str(script), name],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
     try:
@@ -91,13 +116,13 @@ def build(name: str, image: str, seconds: float, *, say: Say, checkpoint, script
         raise ImageMissing(f"building image {image} failed (exit {process.returncode}); nothing was changed")
 
 
-def _read_lines(stream, lines: queue.Queue) -> None:
+def _read_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
     for line in stream:
         lines.put(line)
     lines.put(None)
 
 
-def _next_line(lines: queue.Queue) -> str | None:
+def _next_line(lines: queue.Queue[str | None]) -> str | None:
     """The next line of output ('' when none came for a moment), None once it has ended."""
     try:
         return lines.get(timeout=0.5)
@@ -105,7 +130,7 @@ def _next_line(lines: queue.Queue) -> str | None:
         return ""
 
 
-def _end(process: subprocess.Popen) -> None:
+def _end(process: subprocess.Popen[str]) -> None:
     """Wait for a build that finished; stop one that did not (politely first: mmdebstrap
     removes its temporary root when terminated)."""
     if process.poll() is None:
@@ -116,10 +141,11 @@ def _end(process: subprocess.Popen) -> None:
                 process.wait(wait)
                 break
     process.wait()
-    process.stdout.close()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
-def pull(runtime, reference: str, max_mb: int, say: Say, checkpoint) -> None:
+def pull(runtime: Runtime, reference: str, max_mb: int, say: Progress, checkpoint: Checkpoint) -> None:
     """Pull one image, saying how far it got every few seconds; refused past `max_mb`."""
     say(f"pulling image {reference}")
     layers: dict[str, tuple[int, int]] = {}  # layer -> (bytes downloaded, its size)

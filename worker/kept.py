@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from .config import EngineConfig
 
@@ -14,7 +15,7 @@ def path(config: EngineConfig, what: str, lab: str) -> Path:
     return config.lock_dir / what / f"{lab}.json"
 
 
-def keep(config: EngineConfig, what: str, lab: str, data: dict | None) -> bool:
+def keep(config: EngineConfig, what: str, lab: str, data: dict[str, Any] | None) -> bool:
     """Keep `data` (None: forget it); whether the lab has some, or had."""
     where = path(config, what, lab)
     if data is None:
@@ -31,8 +32,9 @@ def keep(config: EngineConfig, what: str, lab: str, data: dict | None) -> bool:
     return True
 
 
-def read(config: EngineConfig, what: str, lab: str) -> dict | None:
+def read(config: EngineConfig, what: str, lab: str) -> dict[str, Any] | None:
     try:
-        return json.loads(path(config, what, lab).read_text())
+        data: dict[str, Any] = json.loads(path(config, what, lab).read_text())
+        return data
     except (FileNotFoundError, json.JSONDecodeError):
         return None

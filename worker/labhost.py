@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields, replace
+from typing import Any
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
 
@@ -22,14 +23,13 @@ from .converge import converge, lab_lock
 from .docker_runtime import DockerRuntime
 from .errors import EngineError, EngineUnreachable, Stopped
 from .live.controls import Impairment, impair, set_cable
-from .live.monitor import Monitor
+from .live.monitor import Monitor, Publish
 from .natview import nat_view
-from .report import Report
+from .report import Progress, Report
 from .runtime import Runtime, Tty, node_container
 
 NODE_ACTIONS = ("stop", "start", "restart")
 SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]
-Progress = Callable[[str], None]
 
 __all__ = ["NODE_ACTIONS", "Engine", "EngineError", "EngineUnreachable", "Report", "Stopped", "Tty"]
 
@@ -48,7 +48,7 @@ class Engine:
 
     # What the lab host's processes watch and report ---------------------------------------
 
-    def monitor(self, publish: Callable[[list[dict]], None], tick: float = 1.0) -> Monitor:
+    def monitor(self, publish: Publish, tick: float = 1.0) -> Monitor:
         """The live monitor of this lab host's labs, with a runtime of its own (its calls wait
         longer than a job's: a busy engine must not make it miss events)."""
         config = replace(self.config, docker_timeout=30)
@@ -97,11 +97,13 @@ class Engine:
 
     # Warm sandboxes (worker/pool.py) ----------------------------------------------------------
 
-    def keep_warm(self, sizes: dict[str, int], most: int, batch: int = 8, progress=None) -> dict | None:
+    def keep_warm(
+        self, sizes: dict[str, int], most: int, batch: int = 8, progress: Progress | None = None
+    ) -> dict[str, Any] | None:
         """Top the pool up, a batch of new sandboxes at a time for as long as no deploy runs here
         (a class pressing Deploy goes first: it waits for one batch at most); None when a deploy
         ran from the start."""
-        total = None
+        total: dict[str, int] | None = None
         runtime = self.runtime()
         try:
             while not pool.busy(self.config):
@@ -114,7 +116,7 @@ class Engine:
             runtime.close()
         return total
 
-    def warm_status(self, sizes: dict[str, int], most: int) -> list[dict]:
+    def warm_status(self, sizes: dict[str, int], most: int) -> list[dict[str, Any]]:
         runtime = self.runtime()
         try:
             return pool.status(runtime, self.config, pool.targets(self.config, sizes, most))
@@ -156,7 +158,7 @@ class Engine:
     def cable(self, spec: LabHostSpec, node: str, iface: str, plugged: bool) -> None:
         set_cable(spec.lab, _cable(spec, node, iface), plugged, self.config.seen_mark)
 
-    def impair(self, spec: LabHostSpec, node: str, iface: str, values: dict) -> Impairment:
+    def impair(self, spec: LabHostSpec, node: str, iface: str, values: dict[str, Any]) -> Impairment:
         known = {f.name for f in fields(Impairment)}
         impairment = Impairment(**{k: v for k, v in values.items() if k in known})
         impair(spec.lab, _cable(spec, node, iface), impairment, self.config.seen_mark)
@@ -195,7 +197,7 @@ class Engine:
         finally:
             runtime.close()
 
-    def nat(self, lab: str, node: str) -> dict:
+    def nat(self, lab: str, node: str) -> dict[str, Any]:
         """A running emulated host's NAT rules with their counters and its tracked connections."""
         runtime = self.runtime()
         try:
@@ -206,7 +208,7 @@ class Engine:
         finally:
             runtime.close()
 
-    def trace(self, spec: LabHostSpec, node: str, target: str, **probe) -> dict:
+    def trace(self, spec: LabHostSpec, node: str, target: str, **probe: Any) -> dict[str, Any]:
         """A packet's journey from `node` to `target` (an address, or a name the node resolves):
         `protocol` (icmp, tcp, udp), `port`, `timeout`; see `journey.trace`."""
         runtime = self.runtime()
@@ -215,13 +217,18 @@ class Engine:
         finally:
             runtime.close()
 
-    def check(self, spec: LabHostSpec, checks: list[dict], progress=None) -> list[dict]:
+    def check(
+        self,
+        spec: LabHostSpec,
+        checks: list[dict[str, Any]],
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> list[dict[str, Any]]:
         """Run an exercise's checks (`topology.exercise.plan_checks`) against the running lab;
         each result, a dict with `passed` and a sentence, also goes to `progress` as it comes."""
         runtime = self.runtime()
         try:
             results = run_checks(
-                spec, checks, runtime, progress=progress and (lambda r: progress(r.as_dict()))
+                spec, checks, runtime, progress=(lambda r: progress(r.as_dict())) if progress else None
             )
         finally:
             runtime.close()

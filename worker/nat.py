@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 from topology.spec import SandboxSpec, digest
 
@@ -18,7 +19,7 @@ TABLE = "wirelab"
 FAMILY = "ip"
 
 
-def nft(pid: int, payload: dict | None, *args: str) -> str:
+def nft(pid: int, payload: dict[str, Any] | None, *args: str) -> str:
     command = ["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "-j", *args]
     result = subprocess.run(
         command,
@@ -49,11 +50,11 @@ def current_marker(pid: int, table: str = TABLE) -> str | None:
     for item in data.get("nftables", []):
         rule = item.get("rule")
         if rule and rule.get("chain") == "spec":
-            return rule.get("comment")
+            return str(rule.get("comment") or "") or None
     return None
 
 
-def fresh_table(name: str = TABLE) -> list[dict]:
+def fresh_table(name: str = TABLE) -> list[dict[str, Any]]:
     """Commands that empty a table (made if missing) at the start of a batch: the batch then
     replaces it atomically."""
     table = {"family": FAMILY, "name": name}
@@ -66,27 +67,27 @@ def drop_table(pid: int, name: str = TABLE) -> None:
 
 def chain(
     name: str, hook: str | None = None, prio: int = 0, *, table: str = TABLE, kind: str = "nat"
-) -> dict:
-    made = {"family": FAMILY, "table": table, "name": name}
+) -> dict[str, Any]:
+    made: dict[str, Any] = {"family": FAMILY, "table": table, "name": name}
     if hook:
         made.update(type=kind, hook=hook, prio=prio, policy="accept")
     return {"add": {"chain": made}}
 
 
-def rule(chain: str, expr: list, comment: str | None = None, *, table: str = TABLE) -> dict:
+def rule(chain: str, expr: list[Any], comment: str | None = None, *, table: str = TABLE) -> dict[str, Any]:
     made = {"family": FAMILY, "table": table, "chain": chain, "expr": expr}
     if comment:
         made["comment"] = comment
     return {"add": {"rule": made}}
 
 
-def dport(protocol: str, port: int) -> dict:
+def dport(protocol: str, port: int) -> dict[str, Any]:
     return {
         "match": {"op": "==", "left": {"payload": {"protocol": protocol, "field": "dport"}}, "right": port}
     }
 
 
-def address_is(field: str, address: str) -> dict:
+def address_is(field: str, address: str) -> dict[str, Any]:
     """Match an IPv4 header's `saddr` or `daddr`."""
     return {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": field}}, "right": address}}
 
@@ -96,7 +97,7 @@ LOCAL_DESTINATION = {
 }
 
 
-def batch(lab: str, sandbox: SandboxSpec) -> dict:
+def batch(lab: str, sandbox: SandboxSpec) -> dict[str, Any]:
     commands = fresh_table()
     commands += [
         chain("prerouting", "prerouting", -100),

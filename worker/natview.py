@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from typing import Any
 
 from .errors import EngineError
 from .nat import FAMILY, TABLE
@@ -36,7 +37,7 @@ def in_namespace(pid: int, command: list[str]) -> str:
     return result.stdout
 
 
-def rules(pid: int) -> list[dict]:
+def rules(pid: int) -> list[dict[str, Any]]:
     """The NAT rules, chain by chain, each with its packet and byte counters."""
     try:
         text = in_namespace(pid, ["nft", "list", "table", FAMILY, TABLE])
@@ -47,7 +48,7 @@ def rules(pid: int) -> list[dict]:
     return parse_rules(text)
 
 
-def parse_rules(text: str) -> list[dict]:
+def parse_rules(text: str) -> list[dict[str, Any]]:
     found, chain = [], None
     for line in text.splitlines():
         if match := CHAIN.match(line):
@@ -63,12 +64,12 @@ def parse_rules(text: str) -> list[dict]:
     return found
 
 
-def connections(pid: int) -> list[dict]:
+def connections(pid: int) -> list[dict[str, Any]]:
     """The namespace's tracked connections (at most MAX_CONNECTIONS)."""
     return parse_conntrack(in_namespace(pid, ["cat", "/proc/net/nf_conntrack"]))
 
 
-def parse_conntrack(text: str) -> list[dict]:
+def parse_conntrack(text: str) -> list[dict[str, Any]]:
     out = []
     for line in text.splitlines()[:MAX_CONNECTIONS]:
         words = line.split()
@@ -76,7 +77,7 @@ def parse_conntrack(text: str) -> list[dict]:
             continue
         protocol = words[2]
         pairs = [w.split("=", 1) for w in words if "=" in w]
-        tuples: list[dict] = [{}, {}]
+        tuples: list[dict[str, Any]] = [{}, {}]
         side = 0
         for key, value in pairs:
             if key in TUPLE_FIELDS:
@@ -95,5 +96,5 @@ def parse_conntrack(text: str) -> list[dict]:
     return out
 
 
-def nat_view(pid: int) -> dict:
+def nat_view(pid: int) -> dict[str, Any]:
     return {"rules": rules(pid), "connections": connections(pid)}

@@ -14,6 +14,7 @@ import os
 import socket
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import EngineError
 
@@ -66,7 +67,7 @@ class Link:
     stats: dict[str, int] | None = None  # packet and byte counters, when asked for
 
 
-def attributes(data: bytes, offset: int, wanted: frozenset) -> dict[int, bytes]:
+def attributes(data: bytes, offset: int, wanted: frozenset[Any]) -> dict[int, bytes]:
     """The values of the `wanted` attributes from `offset` on (the others are skipped)."""
     found, end, unpack = {}, len(data), ATTR.unpack_from
     while offset + 4 <= end:
@@ -98,7 +99,8 @@ def dump(sock: socket.socket, msg_type: int, body: bytes, what: str) -> list[byt
 
 def _dump_once(sock: socket.socket, msg_type: int, body: bytes, what: str) -> tuple[list[bytes], bool]:
     sock.send(HEADER.pack(HEADER.size + len(body), msg_type, NLM_F_DUMP_REQUEST, 1, 0) + body)
-    messages, interrupted = [], False
+    messages: list[bytes] = []
+    interrupted = False
     while True:
         data = sock.recv(1 << 16)
         offset = 0
@@ -118,7 +120,7 @@ def _dump_once(sock: socket.socket, msg_type: int, body: bytes, what: str) -> tu
             offset += (length + 3) & ~3
 
 
-def links(sock: socket.socket, stats: bool = False) -> dict:
+def links(sock: socket.socket, stats: bool = False) -> dict[str, Any]:
     """Every interface by name (with `stats`, its counters too)."""
     skip_stats = b"" if stats else ATTR.pack(8, IFLA_EXT_MASK) + struct.pack("I", RTEXT_FILTER_SKIP_STATS)
     body = IFINFO.pack(0, 0, 0, 0, 0) + skip_stats

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -72,7 +74,7 @@ class Namespaces:
             raise EngineError(f"namespace {path} is gone: {made.strerror}")
         return made
 
-    def open_readers(self, paths) -> None:
+    def open_readers(self, paths: Iterable[str]) -> None:
         """Reading sockets for many namespaces at once (one thread makes them all)."""
         wanted = [p for p in dict.fromkeys(paths) if p and p not in self._readers]
         for path, made in sockets_in(wanted, socket.AF_NETLINK, socket.SOCK_DGRAM, 0).items():
@@ -107,7 +109,7 @@ class Namespaces:
         self._fds.clear()
 
 
-def _call(what: str, fn, *args, **kwargs):
+def _call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except NetlinkError as exc:
@@ -179,7 +181,7 @@ def delete_link(ipr: IPRoute, index: int) -> None:
 def shape(where: Namespace, link: Link, alias: str, mtu: int | None, master: int) -> list[str]:
     """Give an interface its alias, MTU and bridge, then bring it up."""
     changes = []
-    settings = {}
+    settings: dict[str, Any] = {}
     if link.alias != alias:
         settings["ifalias"] = alias
     if mtu and link.mtu != mtu:

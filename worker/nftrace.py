@@ -14,8 +14,10 @@ import contextlib
 import secrets
 import socket
 import struct
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import dpkt
 
@@ -53,7 +55,7 @@ class Verdict:
     packet: Packet
 
 
-def marking(protocol: str, name: str) -> dict:
+def marking(protocol: str, name: str) -> dict[str, Any]:
     mark = [
         {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": PROTOCOL_NUMBERS[protocol]}},
         {"mangle": {"key": {"meta": {"key": "nftrace"}}, "value": 1}},
@@ -119,7 +121,7 @@ class Tracing:
             drop_table(pid, self.table)
 
 
-def _messages(sock: socket.socket):
+def _messages(sock: socket.socket) -> Iterator[dict[int, bytes]]:
     count = 0
     while count < MAX_MESSAGES:
         try:

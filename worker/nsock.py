@@ -11,6 +11,8 @@ import ctypes
 import os
 import socket
 import threading
+from collections.abc import Iterable
+from typing import Any, cast
 
 CLONE_NEWNET, CLONE_NEWUTS = 0x40000000, 0x04000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -32,13 +34,13 @@ def socket_in(path: str, family: int, kind: int, proto: int = 0) -> socket.socke
     made = sockets_in([path], family, kind, proto)[path]
     if isinstance(made, BaseException):
         raise made
-    return made
+    return cast(socket.socket, made)
 
 
-def sockets_in(paths, family: int, kind: int, proto: int = 0) -> dict:
+def sockets_in(paths: Iterable[str], family: int, kind: int, proto: int = 0) -> dict[str, Any]:
     """A new socket in each namespace, all made by one thread: path -> socket, or the
     OSError that kept it from being made."""
-    made: dict = {}
+    made: dict[str, Any] = {}
 
     def enter() -> None:
         for path in paths:

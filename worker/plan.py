@@ -32,8 +32,12 @@ class NamespacePlan:
     stitches: list[StitchSpec] = field(default_factory=list)  # the fabric's tunnels to other lab hosts
     routes: list[tuple[str, str]] = field(default_factory=list)
 
+    @property
+    def tunnels(self) -> list[VxlanSpec | StitchSpec]:
+        return [*self.vxlans, *self.stitches]
+
     def owned_names(self) -> set[str]:
-        return set(self.bridges) | set(self.ports) | {v.name for v in [*self.vxlans, *self.stitches]}
+        return set(self.bridges) | set(self.ports) | {v.name for v in self.tunnels}
 
 
 def namespace_plans(spec: LabHostSpec) -> dict[str, NamespacePlan]:
@@ -51,8 +55,8 @@ def namespace_plans(spec: LabHostSpec) -> dict[str, NamespacePlan]:
     addresses: dict[tuple[str, str], tuple[list[str], int | None]] = {}
     for sandbox in spec.sandboxes:
         node = plan(sandbox.name)
-        for bridge in sandbox.bridges:
-            node.bridges[bridge.name] = Port(bridge.name, list(bridge.addresses), bridge.mtu)
+        for made in sandbox.bridges:
+            node.bridges[made.name] = Port(made.name, list(made.addresses), made.mtu)
         node.vxlans = list(sandbox.vxlans)
         node.routes = [(r.to, r.via) for r in sandbox.routes]
         for iface in sandbox.interfaces:

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from topology.spec import WARM_CAPABILITIES, digest
 
@@ -37,7 +38,8 @@ from . import labels, nsock
 from .config import EngineConfig
 from .containers import RESOLVER, Wanted
 from .errors import EngineError
-from .runtime import Runtime
+from .report import Progress
+from .runtime import ContainerInfo, PoolMember, Runtime
 
 
 def pool_of(image: str) -> str:
@@ -45,7 +47,7 @@ def pool_of(image: str) -> str:
     return digest(["sandbox", image, sorted(WARM_CAPABILITIES), RESOLVER])[:16]
 
 
-def member_options() -> dict:
+def member_options() -> dict[str, Any]:
     """How members are made: a sandbox's options without what belongs to one node."""
     return {
         "network_mode": "none",
@@ -79,7 +81,9 @@ def _flock(config: EngineConfig, what: str, wait: bool = True) -> Iterator[bool]
 # Claiming --------------------------------------------------------------------------------
 
 
-def claim(runtime: Runtime, config: EngineConfig, wanted: list[Wanted], workers: ThreadPoolExecutor):
+def claim(
+    runtime: Runtime, config: EngineConfig, wanted: list[Wanted], workers: ThreadPoolExecutor
+) -> dict[str, ContainerInfo]:
     """Take a running member of the right pool for each of `wanted` that one is there for, rename
     it to the node's container, and record the claim; returns node -> its container."""
     by_pool: dict[str, list[Wanted]] = {}
@@ -94,7 +98,7 @@ def claim(runtime: Runtime, config: EngineConfig, wanted: list[Wanted], workers:
             members = [m for m in runtime.pool_members(pool) if m.running and m.image_id == current]
             pairs = list(zip(items, members, strict=False))
 
-            def rename(pair) -> tuple[Wanted, str] | None:
+            def rename(pair: tuple[Wanted, PoolMember]) -> tuple[Wanted, str] | None:
                 item, member = pair
                 try:
                     runtime.rename(member.id, item.name)
@@ -106,7 +110,7 @@ def claim(runtime: Runtime, config: EngineConfig, wanted: list[Wanted], workers:
     _consume_prepared(config, [item.image for item, _ in taken])
     config.claims_dir.mkdir(parents=True, exist_ok=True)
 
-    def record(pair: tuple[Wanted, str]):
+    def record(pair: tuple[Wanted, str]) -> tuple[str, ContainerInfo] | None:
         item, container_id = pair
         (config.claims_dir / container_id).write_text(item.spec_hash)
         try:
@@ -120,7 +124,7 @@ def claim(runtime: Runtime, config: EngineConfig, wanted: list[Wanted], workers:
 def personalize(pid: int, hostname: str, sysctls: dict[str, str]) -> bool:
     """Give a claimed sandbox its node's hostname and sysctls, in its own namespaces; returns
     whether the hostname had to change (after a claim, or a restart put the pool's back)."""
-    result: dict = {}
+    result: dict[str, Any] = {}
 
     def enter() -> None:
         try:
@@ -141,7 +145,7 @@ def personalize(pid: int, hostname: str, sysctls: dict[str, str]) -> bool:
     worker.join()
     if "error" in result:
         raise EngineError(f"could not personalise sandbox {hostname}: {result['error']}")
-    return result["changed"]
+    return bool(result["changed"])
 
 
 # Keeping the pool --------------------------------------------------------------------------
@@ -195,9 +199,10 @@ def _consume_prepared(config: EngineConfig, images: list[str]) -> None:
         _own(config, "prepared.json").write_text(json.dumps(prepared))
 
 
-def _prepared(config: EngineConfig) -> dict[str, list]:
+def _prepared(config: EngineConfig) -> dict[str, list[Any]]:
     try:
-        return json.loads(_own(config, "prepared.json").read_text())
+        prepared: dict[str, list[Any]] = json.loads(_own(config, "prepared.json").read_text())
+        return prepared
     except (OSError, ValueError):
         return {}
 
@@ -219,7 +224,7 @@ def busy(config: EngineConfig) -> bool:
 
 
 def refill(
-    runtime: Runtime, config: EngineConfig, wanted: list[Target], batch: int, progress=None
+    runtime: Runtime, config: EngineConfig, wanted: list[Target], batch: int, progress: Progress | None = None
 ) -> dict[str, int]:
     """One round of upkeep: remove members that are stale (exited, of an older image, of a pool
     no longer wanted, or beyond a size), then start up to `batch` new ones. Returns counts of
@@ -238,8 +243,8 @@ def refill(
             for member in runtime.pool_members():
                 pool = member.pool
                 target, image_id = current.get(pool, (None, ""))
-                fresh = target and member.running and member.image_id == image_id
-                if fresh and keep.get(pool, 0) < target.size:
+                fresh = target is not None and member.running and member.image_id == image_id
+                if target is not None and fresh and keep.get(pool, 0) < target.size:
                     keep[pool] = keep.get(pool, 0) + 1
                 else:
                     stale.append(member)
@@ -274,7 +279,7 @@ def forget_stale_claims(runtime: Runtime, config: EngineConfig, settle: float = 
     back); a record younger than `settle` seconds may belong to a claim under way."""
     if not config.claims_dir.exists():
         return
-    existing = {info.id for info in runtime.list()}
+    existing = {info.id for info in runtime.list_containers()}
     for path in config.claims_dir.iterdir():
         with contextlib.suppress(OSError):
             if path.name not in existing and path.stat().st_mtime < time.time() - settle:
@@ -303,7 +308,7 @@ def forget(config: EngineConfig) -> None:
         _own(config, what).unlink(missing_ok=True)
 
 
-def status(runtime: Runtime, config: EngineConfig, wanted: list[Target]) -> list[dict]:
+def status(runtime: Runtime, config: EngineConfig, wanted: list[Target]) -> list[dict[str, Any]]:
     """Per image: its target size, and the members ready now."""
     out = []
     for target in wanted:

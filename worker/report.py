@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Progress = Callable[[str], None]  # a sentence for the person waiting
 
 
 @dataclass
@@ -23,11 +27,13 @@ class Report:
     nodes: dict[str, NodeState] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)  # image -> its registry digest reference
-    cni: dict[str, dict] = field(default_factory=dict)  # container on a CNI network -> its chain's result
+    cni: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # container on a CNI network -> its chain's result
 
     @property
     def failed_nodes(self) -> dict[str, NodeState]:
         return {name: s for name, s in self.nodes.items() if s.state != "running"}
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)

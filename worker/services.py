@@ -13,6 +13,7 @@ services are in `<lock dir>/services/<lab>.json` for that.
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from typing import Any
 
 from topology.spec import BackendSpec, LabHostSpec, ServiceSpec, digest, from_data
 
@@ -51,21 +52,21 @@ def _marker(lab: str, services: list[ServiceSpec]) -> str:
     return f"wl:{lab}:" + digest([asdict(s) for s in services])
 
 
-def _daddr(address: str) -> dict:
+def _daddr(address: str) -> dict[str, Any]:
     return address_is("daddr", address)
 
 
-def _saddr(address: str) -> dict:
+def _saddr(address: str) -> dict[str, Any]:
     return address_is("saddr", address)
 
 
-def _balance(service: ServiceSpec) -> dict:
+def _balance(service: ServiceSpec) -> dict[str, Any]:
     table = [[i, {"concat": [b.address, b.port]}] for i, b in enumerate(service.backends)]
     pick = {"numgen": {"mode": "inc", "mod": len(service.backends), "offset": 0}}
     return {"dnat": {"family": "ip", "addr": {"map": {"key": pick, "data": {"set": table}}}}}
 
 
-def batch(lab: str, services: list[ServiceSpec]) -> dict:
+def batch(lab: str, services: list[ServiceSpec]) -> dict[str, Any]:
     commands = fresh_table(TABLE)
     commands += [
         chain("prerouting", "prerouting", -100, table=TABLE),
@@ -128,7 +129,7 @@ def refresh(config: EngineConfig, runtime: Runtime, lab: str) -> list[str]:
     if held is None:
         return []
     services = [from_data(ServiceSpec, s) for s in held["services"]]
-    infos = runtime.list(lab)
+    infos = runtime.list_containers(lab)
     running = {i.node for i in infos if i.status == "running" and i.role in NODE_ROLES}  # not an app's holder
     hosts = {i.node: i.pid for i in infos if i.role == Role.SANDBOX and i.status == "running" and i.pid}
     return apply(lab, live(services, running, set(held["here"])), hosts)[0]

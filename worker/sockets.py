@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from collections.abc import Callable
 
 from . import netdump
 from .containers import RESOLVER as LAB_DNS
@@ -63,7 +64,7 @@ def listening_ports(pid: int, sock: socket.socket | None = None) -> set[tuple[st
     return set(listening_sockets(pid, sock).values())
 
 
-def wait_listening(pid: int, ports: set[tuple[str, int]], timeout: float, alive) -> bool:
+def wait_listening(pid: int, ports: set[tuple[str, int]], timeout: float, alive: Callable[[], bool]) -> bool:
     """Wait until every port listens, the process is gone (`alive()` false), or time is up."""
     deadline = time.monotonic() + timeout
     try:

@@ -5,14 +5,19 @@ Only interfaces carrying the lab's alias are ever changed or removed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from topology.compiler import DOCKER0
+from topology.spec import StitchSpec
 
 from . import netlink
 from .netlink import Namespace
 from .plan import NamespacePlan
 
 
-def configure(where: Namespace, plan: NamespacePlan, alias: str, current: dict | None = None) -> list[str]:
+def configure(
+    where: Namespace, plan: NamespacePlan, alias: str, current: dict[str, Any] | None = None
+) -> list[str]:
     """Make one namespace match its plan; returns what changed.
 
     The namespace is read once (links, addresses, routes) and compared in memory; it is read
@@ -44,7 +49,7 @@ def configure(where: Namespace, plan: NamespacePlan, alias: str, current: dict |
         changes += _named(
             port.name, netlink.sync_addresses(where, link, port.addresses, have.get(link.index, set()))
         )
-    for vxlan in [*plan.vxlans, *plan.stitches]:
+    for vxlan in plan.tunnels:
         link = current[vxlan.name]
         mtu = getattr(vxlan, "mtu", None)
         changes += _named(vxlan.name, netlink.shape(where, link, alias, mtu, current[vxlan.bridge].index))
@@ -61,18 +66,18 @@ def _named(name: str, changes: list[str]) -> list[str]:
     return [f"{name} {c}" for c in changes]
 
 
-def _create_devices(where: Namespace, plan: NamespacePlan, existing: dict) -> list[str]:
+def _create_devices(where: Namespace, plan: NamespacePlan, existing: dict[str, Any]) -> list[str]:
     changes = []
     for bridge in plan.bridges.values():
         if bridge.name not in existing:
             netlink.create_bridge(where.ipr, bridge.name, bridge.mtu)
             changes.append(f"bridge {bridge.name} created")
-    for vxlan in [*plan.vxlans, *plan.stitches]:
+    for vxlan in plan.tunnels:
         link = existing.get(vxlan.name)
         if link is not None and link.kind != "vxlan":
             netlink.delete_link(where.ipr, link.index)
             link = None
-        if link is None and vxlan in plan.stitches:
+        if link is None and isinstance(vxlan, StitchSpec):
             netlink.create_stitch(where, vxlan)
             changes.append(f"stitch {vxlan.name} (VNI {vxlan.vni}) to {', '.join(vxlan.peers)} created")
         elif link is None:
@@ -81,7 +86,9 @@ def _create_devices(where: Namespace, plan: NamespacePlan, existing: dict) -> li
     return changes
 
 
-def _remove_unwanted(where: Namespace, plan: NamespacePlan, alias: str, existing: dict) -> list[str]:
+def _remove_unwanted(
+    where: Namespace, plan: NamespacePlan, alias: str, existing: dict[str, Any]
+) -> list[str]:
     wanted = plan.owned_names()
     changes = []
     for link in existing.values():

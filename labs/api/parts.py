@@ -3,6 +3,8 @@ document, checked by the one `validate()` and stored, or refused with every prob
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -28,7 +30,7 @@ from .serializers import (
 ROW_FIELDS = ("id", "lab")
 
 
-def _refuse(path: str, message: str):
+def _refuse(path: str, message: str) -> NoReturn:
     raise TopologyError([error(path, message)])
 
 
@@ -40,7 +42,7 @@ class DocumentPartViewSet(
     Reads come from the rows projected from each document; writes edit the document.
     """
 
-    model = None
+    model: type[Node] | type[Network] | type[Link]
     section = ""  # the document's section: nodes, networks or links
     named = True  # links are known by their ends, not a name
 
@@ -100,7 +102,9 @@ class DocumentPartViewSet(
 
     def _own_lab(self, lab_id) -> Lab:
         lab = (
-            Lab.objects.filter(id=lab_id, owner=self.request.user).first() if str(lab_id).isdigit() else None
+            Lab.objects.filter(id=lab_id, owner_id=self.request.user.pk).first()
+            if str(lab_id).isdigit()
+            else None
         )
         if lab is None:
             _refuse("lab", "name one of your labs by its id")
@@ -119,7 +123,7 @@ class DocumentPartViewSet(
         if self.named:
             section = data.get(self.section, {})
             if name not in section:
-                _refuse(join_path(self.section, name), "it changed meanwhile; read it again")
+                _refuse(join_path(self.section, str(name)), "it changed meanwhile; read it again")
             keys = list(section)
             item = section.pop(name)
             return {**item, "__index": keys.index(name)}
@@ -137,7 +141,7 @@ class DocumentPartViewSet(
             return
         section = data.setdefault(self.section, {})
         if name in section:
-            _refuse(join_path(self.section, name), f"lab {lab.slug} already has a {self.section[:-1]} "
+            _refuse(join_path(self.section, str(name)), f"lab {lab.slug} already has a {self.section[:-1]} "
                     f"named '{name}'")  # fmt: skip
         entries = list(section.items())
         entries.insert(len(entries) if at is None else at, (name, item))

@@ -161,7 +161,7 @@ class LinkSerializer(DocumentPartSerializer):
 
 
 class PaletteEntrySerializer(serializers.Serializer):
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     prefix = serializers.CharField()
     template = serializers.DictField(help_text="fields a new node starts with; {name} is its name")
 
@@ -170,7 +170,7 @@ class KindSerializer(serializers.Serializer):
     """A node kind and its traits: what the editor builds its palette and panel from."""
 
     name = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     description = serializers.CharField()
     allowed_fields = serializers.SerializerMethodField()
     has_interfaces = serializers.BooleanField()
@@ -188,7 +188,7 @@ class KindSerializer(serializers.Serializer):
 
 
 class OperationSerializer(serializers.ModelSerializer):
-    lab = serializers.PrimaryKeyRelatedField(read_only=True)
+    lab: serializers.PrimaryKeyRelatedField[Lab] = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         from labs.models import Operation

@@ -103,7 +103,7 @@ def course_quota_problem(lab: Lab) -> str | None:
     """Why a student's lab may not start now: its course has its limit of labs running."""
     attempt = Attempt.objects.filter(lab=lab).select_related("exercise__course").first()
     limit = attempt.exercise.course.max_running_labs if attempt else 0
-    if not limit:
+    if attempt is None or not limit:
         return None
     course = attempt.exercise.course
     running = (

@@ -83,10 +83,11 @@ def exercise_start(request, course_id: int, exercise_id: int):
         messages.error(request, str(exc))
         return redirect("course", course_id=course.id)
     except lifecycle.OperationRefused as exc:
-        attempt = Attempt.objects.filter(exercise=exercise, student=request.user).first()
         messages.error(request, f"your lab was not deployed: {exc}")
-        if attempt is None:
+        kept = Attempt.objects.filter(exercise=exercise, student=request.user).first()
+        if kept is None:
             return redirect("course", course_id=course.id)
+        attempt = kept
     return redirect("lab", lab_id=attempt.lab_id)
 
 

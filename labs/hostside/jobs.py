@@ -96,7 +96,7 @@ def carry_out(op_id: int, labhost: Engine | None = None, progress=None, resume: 
     if op.kind in Operation.LIFECYCLE:
         return converge_operation(op, labhost, progress, resumed=resume)
     try:
-        result = CONTROLS[op.kind](op, labhost)
+        result = CONTROLS[Operation.Kind(op.kind)](op, labhost)
     except EngineError as exc:
         note(op.lab_id, LabEvent.Kind.ERROR, f"{op.kind}: {exc}")
         _finish(op, Operation.Status.FAILED, str(exc))

@@ -229,7 +229,7 @@ def _finish(
 def _requester(op: Operation) -> str:
     """Who asked for the operation, by user name ("" for the lab host's own upkeep)."""
     try:
-        return op.requested_by.username if op.requested_by_id else ""
+        return op.requested_by.username if op.requested_by else ""
     except Exception:  # the user is gone, or the database is: the status is told without a name
         return ""
 

@@ -56,7 +56,7 @@ def heartbeat() -> None:
     with what it runs and the warm sandboxes it has ready (a prepared class waits for them)."""
     labhost, warm = this_labhost(), None
     try:
-        running = len(labhost.runtime().list(running=True))
+        running = len(labhost.runtime().list_containers(running=True))
         warm = labhost.warm_status(settings.WIRELAB_POOL, settings.WIRELAB_POOL_MAX)
     except Exception as exc:
         log.warning("could not count this lab host's containers: %s", exc)

@@ -36,8 +36,13 @@ class LabPublisher:
         self.sent = 0
         self.loop: asyncio.AbstractEventLoop | None = None
 
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        if self.loop is None:
+            raise RuntimeError("the publisher has not started")
+        return self.loop
+
     def submit_threadsafe(self, lab: str, events: list[dict]) -> None:
-        asyncio.run_coroutine_threadsafe(self.submit(lab, events), self.loop)
+        asyncio.run_coroutine_threadsafe(self.submit(lab, events), self._loop())
 
     async def submit(self, lab: str, events: list[dict]) -> None:
         self.loop = self.loop or asyncio.get_running_loop()
@@ -72,7 +77,7 @@ class LabPublisher:
             if not events:
                 return
             if any(e["type"] not in BULK for e in events):
-                self.last_flush[lab] = self.loop.time()
+                self.last_flush[lab] = self._loop().time()
             pipe = self.redis.pipeline(transaction=True)
             record(pipe, lab, events)
             seq = (await pipe.execute())[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, OutputWrapper
 
 from labs import controls, lifecycle
 from labs.models import Lab, Operation
@@ -43,6 +43,8 @@ def add_parsers(sub) -> None:
 
 class LifecycleActions:
     """Mixed into the `lab` command."""
+
+    stdout: OutputWrapper  # the command's
 
     def _lab(self, slug: str) -> Lab:
         lab = Lab.objects.filter(slug=slug).first()

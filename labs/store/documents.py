@@ -37,7 +37,8 @@ def guard_problems(lab: Lab | None, doc: LabDoc) -> list[Problem]:
 def unique_slug(name: str, exclude_id: int | None = None) -> str:
     base = slugify(name)[:100] or "lab"
     slug, n = base, 2
-    while Lab.objects.filter(slug=slug).exclude(id=exclude_id).exists():
+    others = Lab.objects.exclude(id=exclude_id) if exclude_id is not None else Lab.objects.all()
+    while others.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
 

@@ -33,7 +33,7 @@ def names_of(tag: str) -> dict[str, str]:
     """Node -> container id, as the lab host sees the lab."""
     runtime = this_labhost().runtime()
     try:
-        return {info.node: info.id for info in runtime.list(tag)}
+        return {info.node: info.id for info in runtime.list_containers(tag)}
     finally:
         runtime.close()
 

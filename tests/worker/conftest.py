@@ -80,7 +80,7 @@ def in_netns_of(tag: str, node: str, command: list[str]) -> str:
     node's image lacks: nft, iptables-save)."""
     runtime = DockerRuntime(CONFIG)
     try:
-        pid = next(i.pid for i in runtime.list(tag) if i.node == node and i.role == "sandbox")
+        pid = next(i.pid for i in runtime.list_containers(tag) if i.node == node and i.role == "sandbox")
     finally:
         runtime.close()
     done = subprocess.run(

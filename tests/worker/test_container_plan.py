@@ -22,7 +22,7 @@ def containers_step(text: str, runtime: FakeRuntime) -> _Converge:
     spec = compile_lab(read_document(text), "fake1", "local")[0]["local"]
     run = _Converge(spec, EngineConfig(), runtime, lambda _: None)
     try:
-        existing = runtime.list(spec.lab)
+        existing = runtime.list_containers(spec.lab)
         run.sync_holders(existing)
         run.sync_apps(existing)
     finally:
@@ -33,7 +33,7 @@ def containers_step(text: str, runtime: FakeRuntime) -> _Converge:
 def test_first_converge_makes_every_container_with_its_role():
     runtime = FakeRuntime()
     containers_step(LAB, runtime)
-    roles = {(c.node, c.role) for c in runtime.list("fake1")}
+    roles = {(c.node, c.role) for c in runtime.list_containers("fake1")}
     assert roles == {
         ("h1", Role.SANDBOX), ("r1", Role.SANDBOX), ("web", Role.NETNS), ("web", Role.APP), ("quiet", Role.APP),
     }  # fmt: skip
@@ -53,9 +53,9 @@ def test_an_unchanged_lab_makes_and_removes_nothing():
 def test_an_edit_replaces_only_the_container_it_changes():
     runtime = FakeRuntime()
     containers_step(LAB, runtime)
-    before = {c.node: c.id for c in runtime.list("fake1") if c.role != Role.NETNS}
+    before = {c.node: c.id for c in runtime.list_containers("fake1") if c.role != Role.NETNS}
     containers_step(LAB.replace("mode: none", "mode: none, command: [sleep, '9']"), runtime)
-    after = {c.node: c.id for c in runtime.list("fake1") if c.role != Role.NETNS}
+    after = {c.node: c.id for c in runtime.list_containers("fake1") if c.role != Role.NETNS}
     assert runtime.removed == ["wl-fake1-quiet"]
     assert {n for n in before if before[n] != after[n]} == {"quiet"}
 
@@ -73,7 +73,7 @@ def test_a_stopped_node_says_why():
 def test_node_files_reach_the_container_and_only_a_change_of_them_replaces_it():
     runtime = FakeRuntime()
     containers_step(LAB, runtime)
-    hashes = {c.name: c.spec_hash for c in runtime.list("fake1")}
+    hashes = {c.name: c.spec_hash for c in runtime.list_containers("fake1")}
     with_files = LAB.replace(
         "r1: {kind: router}", "r1: {kind: router, files: {/etc/frr/frr.conf: 'router ospf'}}"
     )
@@ -81,7 +81,7 @@ def test_node_files_reach_the_container_and_only_a_change_of_them_replaces_it():
     containers_step(with_files, runtime)
     assert runtime.files["wl-fake1-r1"] == {"/etc/frr/frr.conf": "router ospf"}
     assert runtime.files["wl-fake1-quiet"] == {"/www/index.html": "hi"}
-    replaced = {c.name for c in runtime.list("fake1") if hashes.get(c.name) != c.spec_hash}
+    replaced = {c.name for c in runtime.list_containers("fake1") if hashes.get(c.name) != c.spec_hash}
     assert replaced == {"wl-fake1-r1", "wl-fake1-quiet"}  # the others kept their containers
 
 

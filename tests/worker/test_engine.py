@@ -153,11 +153,11 @@ def test_the_listing_knows_each_running_containers_process_as_docker_does(engine
     lab = engine(ROUTED)
     runtime = DockerRuntime(CONFIG)
     try:
-        listed = sorted(runtime.list(lab.tag), key=lambda i: i.name)
+        listed = sorted(runtime.list_containers(lab.tag), key=lambda i: i.name)
         assert [i.pid for i in listed] and all(i.pid for i in listed)
         assert listed == [runtime.inspect(i.id) for i in listed]
         runtime.stop(listed[0].id)
-        stopped = {i.name: i for i in runtime.list(lab.tag)}[listed[0].name]
+        stopped = {i.name: i for i in runtime.list_containers(lab.tag)}[listed[0].name]
         assert stopped.status == "exited" and stopped.pid == 0 and stopped == runtime.inspect(stopped.id)
     finally:
         runtime.close()

@@ -22,7 +22,7 @@ def modes_text():
 def pid_of(tag: str, node: str) -> int:
     runtime = DockerRuntime(CONFIG)
     try:
-        return next(i.pid for i in runtime.list(tag) if i.node == node and i.role == "sandbox")
+        return next(i.pid for i in runtime.list_containers(tag) if i.node == node and i.role == "sandbox")
     finally:
         runtime.close()
 

@@ -80,7 +80,7 @@ def test_a_pooled_lab_is_the_same_lab_as_a_cold_one(engine, run_in, runtime):
     }
 
     # the lab owns them now, by name, with what they were made for recorded
-    owned = {info.node: info for info in runtime.list(warm.tag)}
+    owned = {info.node: info for info in runtime.list_containers(warm.tag)}
     assert set(owned) == {"h1", "h2", "r1"} and all(info.pooled and info.spec_hash for info in owned.values())
     assert engine(ROUTED, tag=warm.tag, previous=warm.assignments, config=POOLED).report.changes == []
 
@@ -115,7 +115,7 @@ def test_two_deploys_at_once_never_claim_the_same_sandbox(runtime):
         for thread in threads:
             thread.join()
         assert all(not isinstance(r, Exception) for r in reports.values()), reports
-        owned = {tag: {info.id for info in runtime.list(tag)} for tag in tags}
+        owned = {tag: {info.id for info in runtime.list_containers(tag)} for tag in tags}
         assert all(len(ids) == 4 for ids in owned.values()), owned
         assert not owned[tags[0]] & owned[tags[1]]
         claims = sum(sum("claimed" in c for c in reports[tag].changes) for tag in tags)
@@ -140,7 +140,7 @@ def test_a_claim_cut_short_leaves_no_orphan_and_no_double_claim(runtime):
     first, second = ready(runtime)
     runtime.rename(first.id, container_name(tag, "h1"))  # the crash: no claim record written
     try:
-        (info,) = runtime.list(tag)
+        (info,) = runtime.list_containers(tag)
         assert info.pooled and info.node == "h1" and info.spec_hash == ""
         assert [m.id for m in ready(runtime)] == [second.id]
 
@@ -148,7 +148,7 @@ def test_a_claim_cut_short_leaves_no_orphan_and_no_double_claim(runtime):
             read_document("wirelab: 1\nname: cut\nnodes:\n  h1: {kind: host}\n"), tag, "local"
         )
         report = converge(specs["local"], POOLED)
-        (now,) = runtime.list(tag)
+        (now,) = runtime.list_containers(tag)
         assert now.id == second.id and now.spec_hash  # the unrecorded one replaced, by the next member
         assert "h1: sandbox container removed" in report.changes
         assert docker.from_env().api.containers(all=True, filters={"id": first.id}) == []
@@ -163,7 +163,7 @@ def test_a_claim_cut_short_leaves_no_orphan_and_no_double_claim(runtime):
 def test_a_restarted_claimed_sandbox_gets_its_hostname_back(engine, run_in, runtime):
     fill(runtime, 1)
     lab = engine(ROUTER, config=POOLED)
-    (info,) = runtime.list(lab.tag)
+    (info,) = runtime.list_containers(lab.tag)
     runtime.restart(info.id)  # Docker starts it with the pool's hostname and no forwarding
     assert run_in(lab.tag, "r9", "hostname")[1].strip() != "r9"
     again = engine(ROUTER, tag=lab.tag, config=POOLED)

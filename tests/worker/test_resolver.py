@@ -30,7 +30,7 @@ def resolver():
     def start(tag: str) -> Resolver:
         runtime = DockerRuntime(CONFIG)
         try:
-            infos = [i for i in runtime.list(tag) if i.role in NAMESPACE_ROLES and i.pid]
+            infos = [i for i in runtime.list_containers(tag) if i.role in NAMESPACE_ROLES and i.pid]
         finally:
             runtime.close()
         answering = Resolver(CONFIG)

@@ -3,6 +3,9 @@ and saying where the probe stopped: plain data in, plain data out (no kernel).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from ..frames import Packet
 from .capture import Asked, Sighting
 from .probe import Probe
@@ -12,7 +15,7 @@ def classify(sightings: list[Sighting], probe: Probe) -> list[Sighting]:
     """The sightings of the probe, each with its leg, in the order they happened."""
     if probe.protocol == "tcp":
         probe.isn = _tcp_isn(sightings, probe)
-    requests: set[tuple] = set()
+    requests: set[tuple[Any, ...]] = set()
     mine = []
     for s in sorted(sightings, key=lambda s: (s.at, s.order)):
         packet = s.packet
@@ -27,7 +30,7 @@ def classify(sightings: list[Sighting], probe: Probe) -> list[Sighting]:
     return mine
 
 
-def _reversed(four: tuple) -> tuple:
+def _reversed(four: tuple[Any, ...]) -> tuple[Any, ...]:
     src, sport, dst, dport = four
     return dst, dport, src, sport
 
@@ -65,8 +68,8 @@ def _is_request(packet: Packet, probe: Probe) -> bool:
     return packet.icmp is not None and packet.icmp[0] == 8 and probe.token in packet.payload
 
 
-def hops(mine: list[Sighting], started: float) -> list[dict]:
-    out: list[dict] = []
+def hops(mine: list[Sighting], started: float) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     last: dict[str, Sighting] = {}
     for s in mine:
         hop = {
@@ -92,7 +95,7 @@ def hops(mine: list[Sighting], started: float) -> list[dict]:
     return out
 
 
-def _rewrite(before: Packet, after: Packet, leg: str) -> dict | None:
+def _rewrite(before: Packet, after: Packet, leg: str) -> dict[str, Any] | None:
     if before.protocol != after.protocol:
         return None
     was, now = before.tuple(), after.tuple()
@@ -102,12 +105,18 @@ def _rewrite(before: Packet, after: Packet, leg: str) -> dict | None:
     kind = "SNAT" if source_changed else "DNAT"
     if leg == "reply":
         kind = "un-DNAT" if source_changed else "un-SNAT"  # conntrack undoing the request's rewrite
-    side = slice(0, 2) if source_changed else slice(2, 4)
-    shown = (lambda a, p: a) if before.protocol == "icmp" else (lambda a, p: f"{a}:{p}")
-    return {"kind": kind, "from": shown(*was[side]), "to": shown(*now[side])}
+    pair = 0 if source_changed else 2
+
+    def shown(ends: tuple[str, int, str, int]) -> str:
+        address, port = ends[pair], ends[pair + 1]
+        return str(address) if before.protocol == "icmp" else f"{address}:{port}"
+
+    return {"kind": kind, "from": shown(was), "to": shown(now)}
 
 
-def outcome(probe: Probe, mine: list[Sighting], origin: str, unanswered: list[Asked] = ()) -> dict:
+def outcome(
+    probe: Probe, mine: list[Sighting], origin: str, unanswered: Sequence[Asked] = ()
+) -> dict[str, Any]:
     """Where and why the journey ended (`unanswered`: ARP questions nobody answered), as
     {result: reached | refused | unreachable | no-route | lost | timeout, at, reason}."""
     requests = [s for s in mine if s.leg == "request"]
@@ -129,7 +138,9 @@ def outcome(probe: Probe, mine: list[Sighting], origin: str, unanswered: list[As
     return _unanswered(probe, requests, origin, where, unanswered)
 
 
-def _unanswered(probe: Probe, requests: list[Sighting], origin: str, where: str, unanswered) -> dict:
+def _unanswered(
+    probe: Probe, requests: list[Sighting], origin: str, where: str, unanswered: Sequence[Asked]
+) -> dict[str, Any]:
     if unanswered:
         ask = unanswered[-1]
         return _ended(
@@ -145,5 +156,5 @@ def _unanswered(probe: Probe, requests: list[Sighting], origin: str, where: str,
     return _ended(probe.outcome, where, probe.error)
 
 
-def _ended(result: str, at: str, reason: str) -> dict:
+def _ended(result: str, at: str, reason: str) -> dict[str, Any]:
     return {"result": result, "at": at, "reason": reason}

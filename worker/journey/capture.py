@@ -114,11 +114,11 @@ def read_captures(
     return found, asked, answered
 
 
-def _stamp(ancillary) -> float:
+def _stamp(ancillary: list[tuple[int, int, bytes]]) -> float:
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(data) >= 16:
             seconds, nanos = struct.unpack("qq", data[:16])
-            return seconds + nanos / 1e9
+            return float(seconds + nanos / 1e9)
     return time.time()
 
 

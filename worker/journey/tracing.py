@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import time
+from typing import Any
 
 from topology.names import lookup
 from topology.spec import LabHostSpec
@@ -30,7 +31,7 @@ from .. import fabric, natview
 from ..errors import EngineError
 from ..live.processes import container_of, process_name, socket_processes
 from ..nftrace import Tracing, Verdict, rule_text
-from ..runtime import NAMESPACE_ROLES, Runtime
+from ..runtime import NAMESPACE_ROLES, ContainerInfo, Runtime
 from .assembly import classify, hops, leg_of, outcome
 from .capture import Sighting, fabric_cables, open_captures, read_captures
 from .probe import MAX_TIMEOUT, PROTOCOLS, Probe, send_probe
@@ -48,10 +49,10 @@ def trace(
     port: int = 0,
     timeout: float = 2.0,
     installation: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     if protocol not in PROTOCOLS:
         raise EngineError(f"protocol must be one of {', '.join(PROTOCOLS)}")
-    listed = runtime.list(spec.lab)
+    listed = runtime.list_containers(spec.lab)
     infos = [i for i in listed if i.role in NAMESPACE_ROLES and i.status == "running" and i.pid]
     owners = {f"/proc/{i.pid}/ns/net": i.node for i in infos}
     origin = _origin(spec, node)
@@ -127,10 +128,10 @@ def _address(spec: LabHostSpec, origin: str, target: str) -> str:
         return found[0]
 
 
-def _confirm(journey: list[dict], infos, probe: Probe) -> None:
+def _confirm(journey: list[dict[str, Any]], infos: list[ContainerInfo], probe: Probe) -> None:
     """Each rewrite as the node's connection tracking has it (original and reply tuples)."""
     pids = {i.node: i.pid for i in infos}
-    read: dict[str, list[dict]] = {}
+    read: dict[str, list[dict[str, Any]]] = {}
     for hop in journey:
         change = hop.get("rewrite")
         if not change:
@@ -155,7 +156,9 @@ def _confirm(journey: list[dict], infos, probe: Probe) -> None:
                 break
 
 
-def _taken_by(ended: dict, mine: list[Sighting], infos, listed) -> None:
+def _taken_by(
+    ended: dict[str, Any], mine: list[Sighting], infos: list[ContainerInfo], listed: list[ContainerInfo]
+) -> None:
     """Name the program (and its container) that took the probe where it arrived."""
     arrived = next((s for s in reversed(mine) if s.leg == "request" and s.node == ended["at"]), None)
     pid = next((i.pid for i in infos if i.node == ended["at"]), 0)
@@ -188,7 +191,7 @@ def _dropped_by(drops: list[Verdict], probe: Probe, mine: list[Sighting]) -> Ver
     return None
 
 
-def _blame(ended: dict, verdict: Verdict, infos) -> None:
+def _blame(ended: dict[str, Any], verdict: Verdict, infos: list[ContainerInfo]) -> None:
     pid = next((i.pid for i in infos if i.node == verdict.node), 0)
     text = rule_text(pid, verdict) if pid else ""
     table = f"{verdict.family} {verdict.table}"

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from .. import fabric
 from ..errors import EngineError
-from ..netlink import Namespaces
+from ..netdump import Link
+from ..netlink import Namespace, Namespaces
 
 
 def fabric_of(lab: str, installation: str | None) -> str:
@@ -24,7 +25,7 @@ def fabric_of(lab: str, installation: str | None) -> str:
     return path
 
 
-def _fabric_link(ns: Namespaces, lab: str, cable: str, installation: str | None):
+def _fabric_link(ns: Namespaces, lab: str, cable: str, installation: str | None) -> tuple[Namespace, Link]:
     where = ns.at(fabric_of(lab, installation))
     found = where.links().get(cable)
     if found is None:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import fabric, services
 from ..config import EngineConfig
@@ -28,7 +29,7 @@ from .resolver import Resolver
 from .watch import Watch
 
 log = logging.getLogger(__name__)
-Publish = Callable[[str, list[dict]], None]
+Publish = Callable[[str, list[dict[str, Any]]], None]
 SAMPLES_PER_TURN = 4
 MAX_FAILURES = 30  # turns failed in a row before the monitor gives up (and is restarted)
 # a warm sandbox claimed into a lab only changes its name
@@ -41,7 +42,7 @@ UNMARKED_LOOK_SECONDS = 30  # a fabric namespace without a mark is looked at aga
 class Found:
     """What the discovery thread found, for the loop to take in."""
 
-    node_events: list[tuple[str, dict]] = field(default_factory=list)
+    node_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     wanted: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # path -> lab, owner, pid
     fabrics: dict[str, str] = field(default_factory=dict)
     opened: dict[str, Watch] = field(default_factory=dict)
@@ -70,9 +71,9 @@ class Monitor:
         self.seen_fabrics: set[str] = set()  # everyone's, then
         self.unmarked: dict[str, float] = {}  # fabric namespaces seen without a mark yet, since when
         self.last_turn = 0.0  # when a turn last went through: the heartbeat
-        self.reported: dict[str, dict[str, dict]] = {}  # lab -> entity key -> last event
-        self.asks: queue.Queue = queue.Queue()  # container ids changed, or EVERYTHING / AGAIN
-        self.found: queue.Queue = queue.Queue()  # what the discovery thread found
+        self.reported: dict[str, dict[str, dict[str, Any]]] = {}  # lab -> entity key -> last event
+        self.asks: queue.Queue[str] = queue.Queue()  # container ids changed, or EVERYTHING / AGAIN
+        self.found: queue.Queue[Any] = queue.Queue()  # what the discovery thread found
         self.lock = threading.Lock()  # the watches, changed by the loop, copied by discovery
         self.closing = threading.Event()  # set by close(): the discovery thread stops
         self._wake_r, self._wake_w = socket.socketpair()
@@ -80,7 +81,7 @@ class Monitor:
 
     # State bookkeeping ---------------------------------------------------------------
 
-    def _emit(self, lab: str, events: list[dict], send: bool = True) -> list[dict]:
+    def _emit(self, lab: str, events: list[dict[str, Any]], send: bool = True) -> list[dict[str, Any]]:
         fresh = []
         seen = self.reported.setdefault(lab, {})
         for event in events:
@@ -100,7 +101,7 @@ class Monitor:
     def look_up(self, changed: set[str], everything: bool) -> Found:
         """Node states of the `changed` containers (or of every one), what runs now, and
         watches opened for the namespaces not watched yet."""
-        infos = self.runtime.list() if everything else []
+        infos = self.runtime.list_containers() if everything else []
         for container_id in changed:
             with contextlib.suppress(EngineError):  # removed since
                 infos.append(self.runtime.inspect(container_id))
@@ -110,7 +111,7 @@ class Monitor:
             for lab in sorted({info.lab for info in infos if info.lab}):
                 with contextlib.suppress(EngineError):  # the next event tries again
                     services.refresh(self.config, self.runtime, lab)
-        for info in self.runtime.list(running=True):
+        for info in self.runtime.list_containers(running=True):
             if info.role in NAMESPACE_ROLES and info.pid:
                 found.wanted[f"/proc/{info.pid}/ns/net"] = (info.lab, info.node, info.pid)
         found.fabrics = self._own_fabrics()
@@ -174,18 +175,23 @@ class Monitor:
         for watch in fresh:
             self.refresh(watch, counters=False)
 
-    def _node_event(self, info: ContainerInfo) -> tuple[str, dict] | None:
+    def _node_event(self, info: ContainerInfo) -> tuple[str, dict[str, Any]] | None:
         if info.role not in NODE_ROLES:
             return None
         state = node_state(self.runtime, info)
-        event = {"type": "node.state", "node": info.node, "state": state.state, "reason": state.reason}
+        event: dict[str, Any] = {
+            "type": "node.state",
+            "node": info.node,
+            "state": state.state,
+            "reason": state.reason,
+        }
         if state.state != "running":
             event["exit_code"] = state.exit_code
         return info.lab, event
 
     # Reading namespaces --------------------------------------------------------------
 
-    def refresh(self, watch: Watch, counters: bool, send: bool = True) -> list[dict]:
+    def refresh(self, watch: Watch, counters: bool, send: bool = True) -> list[dict[str, Any]]:
         try:
             found, raw, routes = watch.read(counters=counters)
         except Exception as exc:  # the namespace may vanish between discovery and reading
@@ -217,7 +223,7 @@ class Monitor:
             self.publish(watch.lab, fresh)
         return fresh
 
-    def _ports(self, watch: Watch) -> dict:
+    def _ports(self, watch: Watch) -> dict[str, Any]:
         ports = sorted(listening_ports(watch.pid, watch.diag))
         if ports != watch.last_ports:  # finding owners walks /proc: only when something changed
             watch.last_ports = ports
@@ -277,7 +283,8 @@ class Monitor:
             answering.start()
         selector = selectors.DefaultSelector()  # epoll: no limit on how many namespaces
         selector.register(self._wake_r, selectors.EVENT_READ)
-        failures, self.next_tick, self.sampling = 0, 0.0, []
+        failures, self.next_tick = 0, 0.0
+        self.sampling: list[Watch] = []
         try:
             while not stop.is_set():
                 try:
@@ -299,7 +306,7 @@ class Monitor:
 
     def _turn(self, selector: selectors.BaseSelector) -> None:
         registered = {key.fd for key in selector.get_map().values()} - {self._wake_r.fileno()}
-        by_fd = {w.events.fileno(): w for w in self.watches.values()}
+        by_fd = {w.events.fileno(): w for w in self.watches.values() if w.events is not None}
         for fd in registered - set(by_fd):
             selector.unregister(fd)
         for fd in set(by_fd) - registered:

@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -50,7 +51,7 @@ TTL = 5  # seconds: a lab's names change with its document
 MAX_DATAGRAM = 512  # plain DNS over UDP; a longer answer is truncated (TC)
 
 
-def redirect(port: int) -> dict:
+def redirect(port: int) -> dict[str, Any]:
     """The namespace's rule: 127.0.0.11:53 is the resolver's own port."""
     to_resolver = [
         address_is("daddr", RESOLVER),
@@ -92,7 +93,9 @@ def answer(names: NamesSpec | None, owner: str, data: bytes) -> bytes | None:
         return reply.to_wire()
 
 
-def _forward(reply, question, names: NamesSpec | None, owner: str) -> None:
+def _forward(
+    reply: dns.message.Message, question: dns.rrset.RRset, names: NamesSpec | None, owner: str
+) -> None:
     found = lookup(names, owner, question.name.to_text(omit_final_dot=True)) if names else None
     if found is None:
         reply.set_rcode(dns.rcode.NXDOMAIN)
@@ -102,7 +105,9 @@ def _forward(reply, question, names: NamesSpec | None, owner: str) -> None:
     # another type of a name the lab has (AAAA, MX...): no data, not "no such name"
 
 
-def _reverse(reply, question, names: NamesSpec | None, owner: str) -> None:
+def _reverse(
+    reply: dns.message.Message, question: dns.rrset.RRset, names: NamesSpec | None, owner: str
+) -> None:
     try:
         address = dns.reversename.to_address(question.name)
     except (dns.exception.DNSException, ValueError):

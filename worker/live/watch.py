@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_LINK
 
@@ -35,9 +36,9 @@ class Watch:
     events: socket.socket | None = None
     reader: socket.socket | None = None
     diag: socket.socket | None = None  # a node's: for its listening sockets
-    last_counters: dict[str, tuple[float, dict]] = field(default_factory=dict)
-    last_ports: list = field(default_factory=list)
-    owners: dict = field(default_factory=dict)
+    last_counters: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    last_ports: list[tuple[str, int]] = field(default_factory=list)
+    owners: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def open(self) -> None:
         groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | (RTMGRP_IPV4_ROUTE if self.owner else 0)
@@ -54,17 +55,20 @@ class Watch:
 
     def drain(self) -> None:
         try:
-            while self.events.recv(65536):
+            while _opened(self.events).recv(65536):
                 pass
         except (BlockingIOError, OSError):
             pass
 
-    def read(self, counters: bool = False) -> tuple[dict[str, dict], dict[str, dict], list[dict] | None]:
+    def read(
+        self, counters: bool = False
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], list[dict[str, Any]] | None]:
         """(interfaces by "node:iface", raw counters by "node:iface" when asked, a node's routes
         when not sampling counters) from one dump each."""
         found, raw = {}, {}
-        links = netdump.links(self.reader, stats=counters)
-        addresses = netdump.addresses(self.reader) if self.owner else {}
+        reader = _opened(self.reader)
+        links = netdump.links(reader, stats=counters)
+        addresses = netdump.addresses(reader) if self.owner else {}
         for name, link in links.items():
             owned = parse_alias(link.alias)
             if owned is None or owned[0] != self.lab or link.kind != "veth":
@@ -86,14 +90,14 @@ class Watch:
         # routes change only with a netlink event: a counter sample does not read them again
         return found, raw, self._routes(links) if self.owner and not counters else None
 
-    def _routes(self, links: dict) -> list[dict]:
+    def _routes(self, links: dict[str, Any]) -> list[dict[str, Any]]:
         names = {link.index: name for name, link in links.items()}
         return [
             {"to": "default" if r.to == "0.0.0.0/0" else r.to, "via": r.via, "dev": names.get(r.oif, "")}
-            for r in netdump.main_routes(self.reader)
+            for r in netdump.main_routes(_opened(self.reader))
         ]
 
-    def rates(self, counters: dict[str, dict]) -> dict[str, dict]:
+    def rates(self, counters: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Counters with per-second rates since the previous sample of the same interface."""
         now = time.monotonic()
         out = {}
@@ -111,3 +115,9 @@ class Watch:
             self.last_counters[key] = (now, values)
             out[key] = {k: round(v, 1) if isinstance(v, float) else v for k, v in item.items()}
         return out
+
+
+def _opened(sock: socket.socket | None) -> socket.socket:
+    if sock is None:
+        raise OSError("the watch is not open")  # what a closed socket raises too
+    return sock
