@@ -1,5 +1,5 @@
 # Wirelab: `make run` to use it, `make test` to check it. Both install what is missing.
-.PHONY: run test check lint format images frontend
+.PHONY: run test check lint format images frontend docs
 
 run:
 	@bash scripts/run.sh
@@ -24,3 +24,7 @@ images:
 frontend:
 	.venv/bin/python manage.py spectacular --format openapi-json --file .wirelab/openapi.json
 	cd frontend && npm ci --no-audit --no-fund && npm run types && npm run build
+
+# Write the parts of docs/ that come from the code (the document reference, the settings table).
+docs:
+	.venv/bin/python scripts/docs.py

@@ -39,14 +39,16 @@ class Position(Strict):
 class Route(Strict):
     """A static route: `to` is a CIDR or `default`, `via` a next-hop address."""
 
-    to: str
-    via: str
+    to: str = Field(description="a destination CIDR, or `default`")
+    via: str = Field(description="the next hop: an address on one of the node's subnets")
 
 
 class InterfaceDoc(Strict):
     """An interface of a host, router or switch: attached to a network or a link."""
 
-    network: str | None = None
+    network: str | None = Field(
+        default=None, description="the network it is attached to (or a link names it)"
+    )
     address: str | None = Field(
         default=None, description="a static address/prefix, `auto`, or empty for automatic"
     )
@@ -59,8 +61,10 @@ class PortDoc(Strict):
     it is a port the container takes on its host (`auto`: dynamic, given as PORTn).
     """
 
-    host: int | Literal["auto"] = "auto"
-    container: int | None = None
+    host: int | Literal["auto"] = Field(
+        default="auto", description="the port on the emulated host; `auto`: one of its `port_range`"
+    )
+    container: int | None = Field(default=None, description="bridge and CNI modes: the container's port")
     protocol: Literal["tcp", "udp"] = "tcp"
 
     def short(self) -> str | int:
@@ -106,27 +110,37 @@ class PlacementDoc(Strict):
 class NodeDoc(Strict):
     """A node: a host, router, switch or container (see `topology.kinds`)."""
 
-    kind: str
-    image: str | None = None
+    kind: str = Field(description="host, router, switch or container (`GET /api/kinds/` lists them)")
+    image: str | None = Field(
+        default=None, description="the container image (each kind has a default but containers)"
+    )
     host: str | None = Field(default=None, description="containers: the emulated host")
-    mode: str | None = Field(default=None, description="containers: host, bridge, overlay:<network> or none")
+    mode: str | None = Field(
+        default=None, description="containers: host, bridge, overlay:NETWORK, cni:NETWORK or none"
+    )
     address: str | None = Field(
         default=None, description="containers in bridge or overlay mode: a static address"
     )
-    command: str | list[str] | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    command: str | list[str] | None = Field(
+        default=None, description="containers: what they run (a string runs in sh -c)"
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="environment variables")
     exec: list[str] = Field(default_factory=list, description="commands run once wired")
     files: dict[str, str] = Field(
         default_factory=dict, description="small text files put in the node before it starts: path -> content"
     )
-    interfaces: dict[str, InterfaceDoc] = Field(default_factory=dict)
-    routes: list[Route] = Field(default_factory=list)
+    interfaces: dict[str, InterfaceDoc] = Field(
+        default_factory=dict, description="hosts, routers and switches"
+    )
+    routes: list[Route] = Field(default_factory=list, description="static routes")
     gateway: Literal["auto", "none"] | None = Field(
         default=None,
         description="hosts: 'auto' (the default) routes what has no route of its own through the one "
         "router on the host's networks; 'none' does not",
     )
-    ports: list[PortField] = Field(default_factory=list)
+    ports: list[PortField] = Field(
+        default_factory=list, description="containers: HOST:CONTAINER[/udp], auto:CONTAINER, a number or auto"
+    )
     port_range: str | None = Field(
         default=None, description="hosts: range for automatic ports, e.g. 31000-31999"
     )
@@ -136,7 +150,7 @@ class NodeDoc(Strict):
     placement: PlacementDoc | None = Field(
         default=None, description="hosts and routers: the lab host it runs on, when the lab spans several"
     )
-    position: Position | None = None
+    position: Position | None = Field(default=None, description="where the editor draws it")
 
     @field_validator("ports", mode="before")
     @classmethod
@@ -170,7 +184,7 @@ class NetworkDoc(Strict):
     network (a CNI configuration list run on a host for the containers that join it)."""
 
     kind: Literal["segment", "bridge", "overlay", "cni"]
-    subnet: str | None = None
+    subnet: str | None = Field(default=None, description="where automatic addresses come from")
     host: str | None = Field(default=None, description="bridge and cni networks: the host it is on")
     config: dict[str, Any] | None = Field(
         default=None, description="cni networks: the CNI network configuration list ({cniVersion, plugins})"
@@ -181,8 +195,8 @@ class NetworkDoc(Strict):
 class LinkDoc(Strict):
     """A point-to-point link between two interfaces, written `node:interface`."""
 
-    endpoints: list[str] = Field(min_length=2, max_length=2)
-    subnet: str | None = None
+    endpoints: list[str] = Field(min_length=2, max_length=2, description="its two ends, `node:interface`")
+    subnet: str | None = Field(default=None, description="where its ends' automatic addresses come from")
 
 
 class ServiceDoc(Strict):
@@ -204,8 +218,8 @@ class LabDoc(Strict):
     """A whole lab."""
 
     wirelab: int = Field(default=FORMAT_VERSION, description="format version")
-    name: str
-    description: str = ""
+    name: str = Field(description="the lab's name")
+    description: str = Field(default="", description="a sentence or two for the lab's page")
     nodes: dict[str, NodeDoc] = Field(default_factory=dict)
     networks: dict[str, NetworkDoc] = Field(default_factory=dict)
     links: list[LinkDoc] = Field(default_factory=list)

@@ -1670,6 +1670,7 @@ export interface components {
         InterfaceDoc: {
             /**
              * Network
+             * @description the network it is attached to (or a link names it)
              * @default null
              */
             network?: string | null;
@@ -1701,10 +1702,14 @@ export interface components {
          * @description A point-to-point link between two interfaces, written `node:interface`.
          */
         LinkDoc: {
-            /** Endpoints */
+            /**
+             * Endpoints
+             * @description its two ends, `node:interface`
+             */
             endpoints: string[];
             /**
              * Subnet
+             * @description where its ends' automatic addresses come from
              * @default null
              */
             subnet?: string | null;
@@ -1747,6 +1752,7 @@ export interface components {
             kind: "segment" | "bridge" | "overlay" | "cni";
             /**
              * Subnet
+             * @description where automatic addresses come from
              * @default null
              */
             subnet?: string | null;
@@ -1772,10 +1778,14 @@ export interface components {
          * @description A node: a host, router, switch or container (see `topology.kinds`).
          */
         NodeDoc: {
-            /** Kind */
+            /**
+             * Kind
+             * @description host, router, switch or container (`GET /api/kinds/` lists them)
+             */
             kind: string;
             /**
              * Image
+             * @description the container image (each kind has a default but containers)
              * @default null
              */
             image?: string | null;
@@ -1787,7 +1797,7 @@ export interface components {
             host?: string | null;
             /**
              * Mode
-             * @description containers: host, bridge, overlay:<network> or none
+             * @description containers: host, bridge, overlay:NETWORK, cni:NETWORK or none
              * @default null
              */
             mode?: string | null;
@@ -1799,10 +1809,14 @@ export interface components {
             address?: string | null;
             /**
              * Command
+             * @description containers: what they run (a string runs in sh -c)
              * @default null
              */
             command?: string | string[] | null;
-            /** Env */
+            /**
+             * Env
+             * @description environment variables
+             */
             env?: {
                 [key: string]: string;
             };
@@ -1818,11 +1832,17 @@ export interface components {
             files?: {
                 [key: string]: string;
             };
-            /** Interfaces */
+            /**
+             * Interfaces
+             * @description hosts, routers and switches
+             */
             interfaces?: {
                 [key: string]: components["schemas"]["InterfaceDoc"];
             };
-            /** Routes */
+            /**
+             * Routes
+             * @description static routes
+             */
             routes?: components["schemas"]["Route"][];
             /**
              * Gateway
@@ -1830,7 +1850,10 @@ export interface components {
              * @default null
              */
             gateway?: ("auto" | "none") | null;
-            /** Ports */
+            /**
+             * Ports
+             * @description containers: HOST:CONTAINER[/udp], auto:CONTAINER, a number or auto
+             */
             ports?: components["schemas"]["PortDoc"][];
             /**
              * Port Range
@@ -1849,7 +1872,10 @@ export interface components {
              * @default null
              */
             placement?: components["schemas"]["PlacementDoc"] | null;
-            /** @default null */
+            /**
+             * @description where the editor draws it
+             * @default null
+             */
             position?: components["schemas"]["Position"] | null;
         };
         /**
@@ -1874,11 +1900,13 @@ export interface components {
         PortDoc: {
             /**
              * Host
+             * @description the port on the emulated host; `auto`: one of its `port_range`
              * @default auto
              */
             host?: number | "auto";
             /**
              * Container
+             * @description bridge and CNI modes: the container's port
              * @default null
              */
             container?: number | null;
@@ -1965,9 +1993,15 @@ export interface components {
          * @description A static route: `to` is a CIDR or `default`, `via` a next-hop address.
          */
         Route: {
-            /** To */
+            /**
+             * To
+             * @description a destination CIDR, or `default`
+             */
             to: string;
-            /** Via */
+            /**
+             * Via
+             * @description the next hop: an address on one of the node's subnets
+             */
             via: string;
         };
         /**
@@ -2032,10 +2066,14 @@ export interface components {
              * @default 1
              */
             wirelab?: number;
-            /** Name */
+            /**
+             * Name
+             * @description the lab's name
+             */
             name: string;
             /**
              * Description
+             * @description a sentence or two for the lab's page
              * @default
              */
             description?: string;

@@ -8,14 +8,12 @@ from config.settings import _pool_sizes
 from tests.labs.test_classroom import client_of, course, joined, teacher  # noqa: F401 (fixtures)
 
 
-def test_the_pool_setting_is_image_equals_count(monkeypatch):
-    monkeypatch.setenv("WIRELAB_POOL", " wirelab/node:busybox=8, registry:5000/frr:9=2 ,")
-    assert _pool_sizes("WIRELAB_POOL", "") == {"wirelab/node:busybox": 8, "registry:5000/frr:9": 2}
-    monkeypatch.setenv("WIRELAB_POOL", "")
-    assert _pool_sizes("WIRELAB_POOL", "x=1") == {}
-    monkeypatch.setenv("WIRELAB_POOL", "wirelab/node:busybox")
+def test_the_pool_setting_is_image_equals_count():
+    given = " wirelab/node:busybox=8, registry:5000/frr:9=2 ,"
+    assert _pool_sizes("WIRELAB_POOL", given) == {"wirelab/node:busybox": 8, "registry:5000/frr:9": 2}
+    assert _pool_sizes("WIRELAB_POOL", "") == {}
     with pytest.raises(ImproperlyConfigured, match="WIRELAB_POOL: 'wirelab/node:busybox' is not IMAGE=COUNT"):
-        _pool_sizes("WIRELAB_POOL", "")
+        _pool_sizes("WIRELAB_POOL", "wirelab/node:busybox")
 
 
 def test_a_teacher_prepares_an_exercise_for_a_class(course, teacher, monkeypatch, settings):  # noqa: F811
