@@ -95,7 +95,7 @@ class LiveProbe:
             plugged = False
             while not self.stopping.is_set():
                 want = "up" if plugged else "down"
-                await asyncio.to_thread(set_cable, self.lab.uid, self.cable, plugged)
+                await asyncio.to_thread(set_cable, self.lab.tag, self.cable, plugged)
                 started, phase = time.perf_counter(), self.phase[0]
                 try:
                     while True:
@@ -254,7 +254,7 @@ def run_class(mode: str, args) -> dict:
         return {"p50": statistics.median(running), "p95": percentile(running, 95), "last": running[-1]}
     finally:
         for lab in Lab.objects.all():
-            destroy(lab.uid, lab.labhost)
+            destroy(lab.tag, lab.labhost)
         installation.stop()
         this_labhost().drain_warm()
         LabHost.objects.filter(name=installation.queue).delete()  # not alive for the next mode

@@ -141,7 +141,7 @@ def scheduler_at_scale(admin) -> list[tuple[int, float, float]]:
             LabHost(name=f"scale-{i}", capacity_containers=500, last_heartbeat=now) for i in range(count)
         )
         Lab.objects.bulk_create(
-            Lab(owner=admin, name=f"scale-{i}-{j}", slug=f"scale-{i}-{j}", uid=uuid.uuid4().hex[:8],
+            Lab(owner=admin, name=f"scale-{i}-{j}", slug=f"scale-{i}-{j}", tag=uuid.uuid4().hex[:8],
                 document=probe.document, status="running", labhost=f"scale-{i}", containers=5)
             for i in range(count) for j in range(10)
         )  # fmt: skip
@@ -198,7 +198,7 @@ def main() -> None:
             print(f"{count:20} | {choose_ms:12.1f} ms | {sweep_ms:12.1f} ms")
     finally:
         for lab in Lab.objects.exclude(name__startswith="scale-"):
-            destroy(lab.uid, lab.labhost)
+            destroy(lab.tag, lab.labhost)
         connection.close()
         _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 

@@ -83,7 +83,7 @@ async def run(count: int, flaps: int, user) -> dict:
     try:
         for i in range(count):
             labs.append(await sync_to_async(deploy)(PAIR.format(name=f"live-{count}-{i}"), user))
-        cables = {lab.uid: await sync_to_async(fabric_cable)(lab) for lab in labs}
+        cables = {lab.tag: await sync_to_async(fabric_cable)(lab) for lab in labs}
         for lab in labs:
             ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/labs/{lab.id}/")
             ws.scope["user"] = user
@@ -100,7 +100,7 @@ async def run(count: int, flaps: int, user) -> dict:
             plugged = round_ % 2 == 1
             want = "up" if plugged else "down"
             for lab, ws in zip(labs, clients, strict=True):
-                await asyncio.to_thread(set_cable, lab.uid, cables[lab.uid], plugged)
+                await asyncio.to_thread(set_cable, lab.tag, cables[lab.tag], plugged)
                 start = time.perf_counter()  # the kernel has made the change by now
                 while True:
                     message = await ws.receive_json_from(timeout=5)
@@ -124,7 +124,7 @@ async def run(count: int, flaps: int, user) -> dict:
         listener = asyncio.ensure_future(listen())
         flapped = 0
         while time.perf_counter() < stop_at:
-            await asyncio.to_thread(set_cable, lab.uid, cables[lab.uid], flapped % 2 == 1)
+            await asyncio.to_thread(set_cable, lab.tag, cables[lab.tag], flapped % 2 == 1)
             flapped += 1
         await listener
         return {
@@ -139,7 +139,7 @@ async def run(count: int, flaps: int, user) -> dict:
         for ws in clients:
             await ws.disconnect()
         for lab in labs:
-            await asyncio.to_thread(destroy, lab.uid, lab.labhost)
+            await asyncio.to_thread(destroy, lab.tag, lab.labhost)
 
 
 class Viewer:
@@ -201,7 +201,7 @@ async def run_viewers(count: int, flaps: int, user) -> dict:
             want = "up" if round_ % 2 == 1 else "down"
             for v in viewers:
                 v.seen.pop(want, None)
-            await asyncio.to_thread(set_cable, lab.uid, cable, want == "up")
+            await asyncio.to_thread(set_cable, lab.tag, cable, want == "up")
             start = time.perf_counter()  # the kernel has made the change by now
             while any(want not in v.seen for v in viewers) and time.perf_counter() < start + 30:
                 await asyncio.sleep(0.005)
@@ -209,7 +209,7 @@ async def run_viewers(count: int, flaps: int, user) -> dict:
             await asyncio.sleep(0.3)
         await asyncio.sleep(2)  # the last snapshots asked for arrive
         client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-        final = int(client.hget(state_key(lab.uid), "seq") or 0)
+        final = int(client.hget(state_key(lab.tag), "seq") or 0)
         client.close()
         revoked = time.perf_counter()
         await sync_to_async(sharing.revoke)(link)
@@ -227,7 +227,7 @@ async def run_viewers(count: int, flaps: int, user) -> dict:
             task.cancel()
         for v in viewers:
             await v.ws.disconnect()
-        await asyncio.to_thread(destroy, lab.uid, lab.labhost)
+        await asyncio.to_thread(destroy, lab.tag, lab.labhost)
 
 
 def report_viewers(counts: tuple[int, int], flaps: int, user) -> None:

@@ -27,10 +27,10 @@ from .models import (
 class LabAdmin(admin.ModelAdmin):
     """All labs across users, where they run, and a destroy that does not ask the owner."""
 
-    list_display = ["name", "slug", "owner", "status", "labhost", "other_labhosts", "uid", "updated"]
+    list_display = ["name", "slug", "owner", "status", "labhost", "other_labhosts", "tag", "updated"]
     list_filter = ["status", "labhost", "owner"]
-    search_fields = ["name", "slug", "uid", "description", "owner__username"]
-    readonly_fields = ["uid", "document", "assignments", "parts", "created", "updated"]
+    search_fields = ["name", "slug", "tag", "description", "owner__username"]
+    readonly_fields = ["tag", "document", "assignments", "parts", "created", "updated"]
 
     @admin.display(description="also on")
     def other_labhosts(self, lab: Lab) -> str:

@@ -123,7 +123,7 @@ class LabConsumer(LiveConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.owner = self.lab.owner_id == user.id
-        await self.join(live.group_name(self.lab.uid))
+        await self.join(live.group_name(self.lab.tag))
         await self.accept()
         await self.send_snapshot()
 
@@ -150,9 +150,9 @@ class LabConsumer(LiveConsumer):
         if view is None or now - getattr(self, "last_present", -1e9) < self.PRESENT_INTERVAL:
             return
         self.last_present = now
-        await asyncio.to_thread(sharing.store_presentation, self.lab.uid, view)
+        await asyncio.to_thread(sharing.store_presentation, self.lab.tag, view)
         await self.channel_layer.group_send(
-            sharing.present_group(self.lab.uid), {"type": "lab.present", "view": view}
+            sharing.present_group(self.lab.tag), {"type": "lab.present", "view": view}
         )
 
     async def lab_access(self, message):
@@ -190,10 +190,10 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self.counted = True
         request = {
             "type": "console.open",
-            "lab": self.lab.uid,
+            "lab": self.lab.tag,
             "node": kwargs["node"],
             "reply": self.channel_name,
-            "watch": live.console_watch_group(self.lab.uid, kwargs["node"]),
+            "watch": live.console_watch_group(self.lab.tag, kwargs["node"]),
         }
         self.labhost = self.lab.host_of(kwargs["node"])
         await self.channel_layer.send(live.console_channel(self.labhost), request)

@@ -123,7 +123,7 @@ def sweep(now=None) -> list[str]:
 
 def _set_status(lab: Lab, status: str, reason: str) -> None:
     Lab.objects.filter(id=lab.id).update(status=status, status_reason=reason[:500])
-    publish_status(lab.uid, status, reason)
+    publish_status(lab.tag, status, reason)
 
 
 def lost_labs(name: str) -> list[Lab]:
@@ -249,25 +249,25 @@ def settle(lab: Lab, labhost: str, spec: dict, fresh: bool) -> dict:
     if labhost != lab.labhost and not fresh:
         retag(lab)
     lab.labhost = labhost
-    lab.save(update_fields=["uid", "labhost", "updated"])
-    return {**spec, "lab": lab.uid, "labhost": labhost}
+    lab.save(update_fields=["tag", "labhost", "updated"])
+    return {**spec, "lab": lab.tag, "labhost": labhost}
 
 
 def retag(lab: Lab) -> None:
     """A new ownership tag for `lab` (saved by the caller): whatever carries the old one is
     an orphan. Once committed, the lab's open sockets are told to join again."""
-    old_uid, lab.uid = lab.uid, new_lab_tag()
-    transaction.on_commit(lambda: _tell_moved(old_uid))
+    old_tag, lab.tag = lab.tag, new_lab_tag()
+    transaction.on_commit(lambda: _tell_moved(old_tag))
 
 
-def _tell_moved(old_uid: str) -> None:
+def _tell_moved(old_tag: str) -> None:
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
     try:
-        async_to_sync(get_channel_layer().group_send)(group_name(old_uid), {"type": "lab.moved"})
+        async_to_sync(get_channel_layer().group_send)(group_name(old_tag), {"type": "lab.moved"})
     except Exception as exc:  # sockets then show the lab's old state until they reconnect
-        log.warning("could not tell lab %s's sockets it moved: %s", old_uid, exc)
+        log.warning("could not tell lab %s's sockets it moved: %s", old_tag, exc)
 
 
 def waiting():

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from topology.images import ImagePolicy, ImageRule
+from topology.images import Allowed, ImagePolicy
 
-from .models import ImageRule as ImageRuleRow
+from .models import ImageRule
 
 # With no rules at all, labs run Wirelab's own images only.
-OWN_IMAGES = ImagePolicy((ImageRule("wirelab/*"),))
+OWN_IMAGES = ImagePolicy((Allowed("wirelab/*"),))
 
 
 def current_policy() -> ImagePolicy:
-    rules = tuple(ImageRule(r.pattern, r.use_instead) for r in ImageRuleRow.objects.all())
+    rules = tuple(Allowed(r.pattern, r.use_instead) for r in ImageRule.objects.all())
     return ImagePolicy(rules) if rules else OWN_IMAGES

@@ -107,7 +107,7 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "au
         seen = Lab.objects.get(id=lab.id)
         doc = lab_document(seen)
         spans = stitching.may_span(doc)  # then compiled again, stitched, once placed (`_spread`)
-        specs, assignments = compile_lab(doc, seen.uid, seen.labhost, lab_assignments(seen), current_policy())
+        specs, assignments = compile_lab(doc, seen.tag, seen.labhost, lab_assignments(seen), current_policy())
         with transaction.atomic():
             locked = Lab.objects.select_for_update().get(id=lab.id)
             if (busy := busy_with(locked)) is not None:
@@ -120,15 +120,15 @@ def request_deploy(lab: Lab, user=None, enqueue: bool = True, placing: str = "au
                     fleet.check_node_pins(doc, keep=running)
                 except fleet.Unplaceable as exc:
                     raise OperationRefused(str(exc)) from None
-            if (locked.document, locked.assignments, locked.labhost, locked.uid) != (
+            if (locked.document, locked.assignments, locked.labhost, locked.tag) != (
                 seen.document,
                 seen.assignments,
                 seen.labhost,
-                seen.uid,
+                seen.tag,
             ):
                 continue  # edited while it compiled: compile what is stored now
             locked.assignments = assignments.as_dict()
-            own = specs.get(locked.labhost) or LabHostSpec.empty(locked.uid, locked.labhost)
+            own = specs.get(locked.labhost) or LabHostSpec.empty(locked.tag, locked.labhost)
             locked.containers = own.containers()
             spec = own.to_dict()
             moving = placing == "move" or (placing == "auto" and locked.status == LabStatus.LOST)
@@ -182,15 +182,15 @@ def _spread(op: Operation, lab: Lab, doc, enqueue: bool) -> None:
         return
     specs, _ = compile_lab(
         doc,
-        lab.uid,
+        lab.tag,
         lab.labhost,
         lab_assignments(lab),
         current_policy(),
         underlay=stitching.underlay_for(lab),
     )
-    own = specs.get(lab.labhost) or LabHostSpec.empty(lab.uid, lab.labhost)
+    own = specs.get(lab.labhost) or LabHostSpec.empty(lab.tag, lab.labhost)
     for host in set(lab.parts) - set(specs) - {lab.labhost}:  # a part no longer wanted there
-        specs[host] = LabHostSpec.empty(lab.uid, host)
+        specs[host] = LabHostSpec.empty(lab.tag, host)
     lab.parts, lab.containers = stitching.parts_of(specs, lab.labhost), own.containers()
     lab.save(update_fields=["parts", "containers"])
     op.spec = own.to_dict()
@@ -259,19 +259,19 @@ def request_destroy(lab: Lab, user=None, enqueue: bool = True) -> Operation:
         return _stopped_in_place(lab, busy, user)
     lab.status, lab.status_reason = LabStatus.DESTROYING, "queued"
     lab.save(update_fields=["status", "status_reason", "updated"])
-    spec = LabHostSpec.empty(lab.uid, lab.labhost).to_dict()
+    spec = LabHostSpec.empty(lab.tag, lab.labhost).to_dict()
     op = _new(lab, Operation.Kind.DESTROY, user, enqueue, spec=spec)
     announce_status(lab, user)
     if lab.labhosts[1:]:
-        _with_parts(op, lab, {host: LabHostSpec.empty(lab.uid, host) for host in lab.labhosts[1:]}, enqueue)
+        _with_parts(op, lab, {host: LabHostSpec.empty(lab.tag, host) for host in lab.labhosts[1:]}, enqueue)
     return op
 
 
 def announce_status(lab: Lab, user) -> None:
     """Every open view of the lab hears its new status once it is stored, and who asked."""
-    uid, status, reason = lab.uid, lab.status, lab.status_reason
+    tag, status, reason = lab.tag, lab.status, lab.status_reason
     by = getattr(user, "username", "") or ""
-    transaction.on_commit(lambda: publish_status(uid, status, reason, by))
+    transaction.on_commit(lambda: publish_status(tag, status, reason, by))
 
 
 def _stopped_in_place(lab: Lab, waiting: Operation | None, user) -> Operation:
@@ -287,7 +287,7 @@ def _stopped_in_place(lab: Lab, waiting: Operation | None, user) -> Operation:
     if was_lost:
         fleet.retag(lab)  # what any of its lab hosts still holds is then an orphan, collected there
     lab.status, lab.status_reason, lab.parts = LabStatus.STOPPED, "", {}
-    lab.save(update_fields=["uid", "status", "status_reason", "parts", "updated"])
+    lab.save(update_fields=["tag", "status", "status_reason", "parts", "updated"])
     note = "stopped while waiting for room"
     if was_lost:
         note = f"lab host {lab.labhost} is lost: the lab is stopped here"

@@ -132,8 +132,8 @@ def link_group(link_id: int) -> str:
     return f"share.{link_id}"
 
 
-def present_group(lab_uid: str) -> str:
-    return f"present.{lab_uid}"
+def present_group(lab_tag: str) -> str:
+    return f"present.{lab_tag}"
 
 
 # Viewers connected now, over every web process: one Redis sorted set per link whose
@@ -195,22 +195,22 @@ def viewers_now(links: list[ShareLink]) -> dict[int, int] | None:
 # What the owner shows when presenting: kept so that a viewer who joins late sees it too.
 
 
-def _present_key(lab_uid: str) -> str:
-    return f"wirelab:present:{lab_uid}"
+def _present_key(lab_tag: str) -> str:
+    return f"wirelab:present:{lab_tag}"
 
 
-def store_presentation(lab_uid: str, view: dict) -> None:
+def store_presentation(lab_tag: str, view: dict) -> None:
     client = _redis()
     try:
-        client.set(_present_key(lab_uid), json.dumps(view), ex=3600)
+        client.set(_present_key(lab_tag), json.dumps(view), ex=3600)
     finally:
         client.close()
 
 
-def last_presentation(lab_uid: str) -> dict | None:
+def last_presentation(lab_tag: str) -> dict | None:
     client = _redis()
     try:
-        raw = client.get(_present_key(lab_uid))
+        raw = client.get(_present_key(lab_tag))
     finally:
         client.close()
     return json.loads(raw) if raw else None

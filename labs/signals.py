@@ -15,7 +15,7 @@ from .live.state import group_name
 
 def _recheck(lab: Lab) -> None:
     with contextlib.suppress(Exception):  # no channel layer: no sockets to close
-        async_to_sync(get_channel_layer().group_send)(group_name(lab.uid), {"type": "lab.access"})
+        async_to_sync(get_channel_layer().group_send)(group_name(lab.tag), {"type": "lab.access"})
 
 
 @receiver(post_delete, sender=Lab)

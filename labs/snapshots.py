@@ -18,7 +18,7 @@ def published_ports(lab: Lab) -> list[dict]:
 
 def full_snapshot(lab: Lab) -> dict:
     lab.refresh_from_db(fields=["status", "status_reason"])  # a socket holds its lab for hours
-    data = live.snapshot(lab.uid)
+    data = live.snapshot(lab.tag)
     data["status"] = {"status": lab.status, "reason": lab.status_reason}
     data["published"] = published_ports(lab)
     return data

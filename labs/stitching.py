@@ -42,7 +42,7 @@ def underlay_for(lab: Lab) -> Underlay:
         name: str(address)
         for name, address in LabHost.objects.exclude(underlay=None).values_list("name", "underlay")
     }
-    tag, lab_id = lab.uid, lab.id
+    tag, lab_id = lab.tag, lab.id
     return Underlay(addresses, lambda bridge: vni_for(lab_id, tag, bridge), settings.WIRELAB_UNDERLAY_MTU)
 
 
@@ -76,12 +76,12 @@ def _lowest_free() -> int:
 
 def release(lab: Lab) -> None:
     """The lab's destroy is done: the VNIs of its current tag are free again."""
-    StitchVni.objects.filter(lab_id=lab.id, tag=lab.uid).delete()
+    StitchVni.objects.filter(lab_id=lab.id, tag=lab.tag).delete()
 
 
 def release_old() -> int:
     """VNIs of tags their labs no longer have, past the grace their old parts had to be collected."""
-    stale = StitchVni.objects.exclude(tag=F("lab__uid")).filter(created__lt=timezone.now() - OLD_TAG_GRACE)
+    stale = StitchVni.objects.exclude(tag=F("lab__tag")).filter(created__lt=timezone.now() - OLD_TAG_GRACE)
     return stale.delete()[0]
 
 

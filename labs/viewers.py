@@ -39,16 +39,16 @@ class SharedSnapshots:
     async def get(self, lab, newer_than: float) -> dict:
         """A snapshot of `lab` built after `newer_than` (event-loop time)."""
         loop = asyncio.get_running_loop()
-        hit = self.built.get(lab.uid)
+        hit = self.built.get(lab.tag)
         if hit and hit[0] >= newer_than:
             return hit[1]
-        pending = self.pending.get(lab.uid)
+        pending = self.pending.get(lab.tag)
         if pending is not None and not pending.done() and pending.get_loop() is loop:
             started, snapshot = await asyncio.shield(pending)
             if started >= newer_than:
                 return snapshot
         future = loop.create_future()
-        self.pending[lab.uid] = future
+        self.pending[lab.tag] = future
         started = loop.time()
         try:
             snapshot = await database_sync_to_async(full_snapshot)(lab)
@@ -57,9 +57,9 @@ class SharedSnapshots:
             future.exception()  # retrieved: no warning when nobody else waits on it
             raise
         future.set_result((started, snapshot))
-        self.built[lab.uid] = (started, snapshot)
+        self.built[lab.tag] = (started, snapshot)
         if len(self.built) > 1000:
-            self.built = {uid: hit for uid, hit in self.built.items() if hit[0] > loop.time() - self.MAX_AGE}
+            self.built = {tag: hit for tag, hit in self.built.items() if hit[0] > loop.time() - self.MAX_AGE}
         return snapshot
 
 
@@ -121,9 +121,9 @@ class ViewerConsumer(LiveConsumer):
         self.link, self.lab = link, link.lab
         if count > settings.WIRELAB_VIEWERS_PER_LINK:
             return await self._end("this link has as many viewers as it may: try again later", TOO_MANY)
-        groups = [live.group_name(self.lab.uid), sharing.link_group(link.id)]
+        groups = [live.group_name(self.lab.tag), sharing.link_group(link.id)]
         if link.present:
-            groups.append(sharing.present_group(self.lab.uid))
+            groups.append(sharing.present_group(self.lab.tag))
         await self.join(*groups)
         await database_sync_to_async(sharing.mark_used)(link)
         self.watching = asyncio.ensure_future(self._watch())
@@ -131,7 +131,7 @@ class ViewerConsumer(LiveConsumer):
         snapshot = await SNAPSHOTS.get(self.lab, asyncio.get_running_loop().time() - SNAPSHOTS.MAX_AGE)
         await self.send_json({"type": "snapshot", **snapshot})
         if link.present:
-            view = await asyncio.to_thread(sharing.last_presentation, self.lab.uid)
+            view = await asyncio.to_thread(sharing.last_presentation, self.lab.tag)
             if view:
                 await self.send_json({"type": "present", **view})
 

@@ -14,7 +14,7 @@ def with_tag(image: str) -> str:
 
 
 @dataclass(frozen=True)
-class ImageRule:
+class Allowed:
     """Images matching `pattern` (a glob, e.g. `wirelab/*` or `alpine:*`) are allowed; with
     `use_instead`, that image runs in their place."""
 
@@ -32,9 +32,9 @@ class ImageRule:
 class ImagePolicy:
     """The first rule that matches an image decides; an image no rule matches is refused."""
 
-    rules: tuple[ImageRule, ...] = field(default_factory=tuple)
+    rules: tuple[Allowed, ...] = field(default_factory=tuple)
 
-    def rule_for(self, image: str) -> ImageRule | None:
+    def rule_for(self, image: str) -> Allowed | None:
         return next((rule for rule in self.rules if rule.matches(image)), None)
 
     def allows(self, image: str) -> bool:

@@ -79,7 +79,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
 def _watched_lab(user, attempt_id: int) -> str | None:
     """The lab tag of an attempt that `user` teaches, else None."""
     attempt = Attempt.objects.filter(id=attempt_id).select_related("exercise__course", "lab").first()
-    return attempt.lab.uid if attempt and teaches(attempt.exercise.course, user) else None
+    return attempt.lab.tag if attempt and teaches(attempt.exercise.course, user) else None
 
 
 class ConsoleWatchConsumer(AsyncWebsocketConsumer):
@@ -87,11 +87,11 @@ class ConsoleWatchConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]
-        lab_uid = await _watched_lab(self.scope.get("user"), kwargs["attempt_id"])
-        if lab_uid is None:
+        lab_tag = await _watched_lab(self.scope.get("user"), kwargs["attempt_id"])
+        if lab_tag is None:
             await self.close(code=FORBIDDEN)
             return
-        self.group = console_watch_group(lab_uid, kwargs["node"])
+        self.group = console_watch_group(lab_tag, kwargs["node"])
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 

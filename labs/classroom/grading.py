@@ -74,7 +74,7 @@ def announce(attempt_id: int) -> None:
         return
     data = summary(attempt)
     _send(course_group(attempt.exercise.course_id), {"type": "course.attempt", "attempt": data})
-    _send(group_name(attempt.lab.uid), {"type": "lab.checks", "payload": {"type": "checks", **data}})
+    _send(group_name(attempt.lab.tag), {"type": "lab.checks", "payload": {"type": "checks", **data}})
 
 
 def announce_member(course_id: int, username: str) -> None:
@@ -82,10 +82,10 @@ def announce_member(course_id: int, username: str) -> None:
     _send(course_group(course_id), {"type": "course.member", "student": username})
 
 
-def each_result(lab_uid: str, attempt_id: int, result: dict) -> None:
+def each_result(lab_tag: str, attempt_id: int, result: dict) -> None:
     """One check's result, sent as it comes (the round is stored when it ends)."""
     payload = {"type": "check.result", "attempt": attempt_id, "result": result}
-    _send(group_name(lab_uid), {"type": "lab.checks", "payload": payload})
+    _send(group_name(lab_tag), {"type": "lab.checks", "payload": payload})
 
 
 def _send(group: str, message: dict) -> None:

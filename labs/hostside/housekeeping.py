@@ -29,7 +29,7 @@ MIB = 2**20
 
 
 def known_labs() -> set[str]:
-    return set(Lab.objects.values_list("uid", flat=True))
+    return set(Lab.objects.values_list("tag", flat=True))
 
 
 def collect_orphans(progress=None, dry_run: bool = False) -> list[str]:
@@ -42,7 +42,7 @@ def stop_disk_hogs() -> list[str]:
     limit = settings.WIRELAB_NODE_DISK_LIMIT_MB
     told = []
     for tag, node, size in this_labhost().stop_oversized(limit * MIB):
-        lab = Lab.objects.filter(uid=tag).first()
+        lab = Lab.objects.filter(tag=tag).first()
         if lab is None:
             continue
         reason = (

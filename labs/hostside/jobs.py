@@ -123,16 +123,16 @@ def _finish(op: Operation, status: str, error: str = "") -> None:
         "line": "",
         "error": op.error,
     }
-    _announce(op.lab.uid, said)
+    _announce(op.lab.tag, said)
 
 
-def _announce(lab_uid: str, event: dict) -> None:
+def _announce(lab_tag: str, event: dict) -> None:
     """A job's end to the lab's open pages, which wait for it on their socket (the row is the
     truth, read when the socket is away: this is a courtesy)."""
     try:
-        publish_now(lab_uid, [event])
+        publish_now(lab_tag, [event])
     except Exception as exc:
-        log.debug("could not announce the end of a job of lab %s: %s", lab_uid, exc)
+        log.debug("could not announce the end of a job of lab %s: %s", lab_tag, exc)
 
 
 def deployed_spec(lab: Lab, labhost: str) -> LabHostSpec:
@@ -190,14 +190,14 @@ def _exec(op: Operation, labhost: Engine) -> dict:
     params = op.params
     timeout = min(float(params.get("timeout", 60)), 600.0)
     code, output = labhost.exec(
-        op.lab.uid, params["node"], list(params["command"]), timeout, EXEC_OUTPUT_LIMIT
+        op.lab.tag, params["node"], list(params["command"]), timeout, EXEC_OUTPUT_LIMIT
     )
     return {"exit_code": code, "output": output.replace("\x00", "")}
 
 
 def _nat(op: Operation, labhost: Engine) -> dict:
     """An emulated host's NAT rules with their counters and its tracked connections."""
-    return labhost.nat(op.lab.uid, op.params["node"])
+    return labhost.nat(op.lab.tag, op.params["node"])
 
 
 def _trace(op: Operation, labhost: Engine) -> dict:
@@ -226,7 +226,7 @@ def _check(op: Operation, labhost: Engine) -> dict:
     try:
         spec = deployed_spec(op.lab, op.labhost)
         results = labhost.check(
-            spec, op.params["checks"], progress=lambda r: grading.each_result(op.lab.uid, attempt, r)
+            spec, op.params["checks"], progress=lambda r: grading.each_result(op.lab.tag, attempt, r)
         )
     except EngineError as exc:
         grading.record_failure(attempt, str(exc))
@@ -269,7 +269,7 @@ def run_capture(capture_id: int, labhost: Engine | None = None) -> Capture:
         "error": cap.error,
         "size": len(cap.pcap or b""),
     }
-    _announce(cap.lab.uid, said)
+    _announce(cap.lab.tag, said)
     return cap
 
 

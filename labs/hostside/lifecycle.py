@@ -39,7 +39,7 @@ def _last_good_spec(op: Operation) -> LabHostSpec:
     )
     if good is not None and good.kind == Operation.Kind.DEPLOY and good.spec.get("lab") == op.spec.get("lab"):
         return LabHostSpec.from_dict(good.spec)  # (under another tag, before a move, it is another's)
-    return LabHostSpec.empty(op.lab.uid, op.labhost)
+    return LabHostSpec.empty(op.lab.tag, op.labhost)
 
 
 IMAGE_WORK = ("pulling image", "pulled image", "building image")
@@ -72,7 +72,7 @@ class _Progress:
     def reason(self, line: str) -> None:
         try:
             Lab.objects.filter(id=self.op.lab_id, status=LabStatus.DEPLOYING).update(status_reason=line[:500])
-            live.publish_status(self.op.lab.uid, LabStatus.DEPLOYING, line)
+            live.publish_status(self.op.lab.tag, LabStatus.DEPLOYING, line)
         except Exception as exc:  # a courtesy, as the live progress is
             log.debug("could not show the image progress of operation %s: %s", self.op.id, exc)
 
@@ -80,7 +80,7 @@ class _Progress:
         event = {"type": "operation", "id": self.op.id, "kind": self.op.kind, "status": self.op.status,
                  "line": line, "error": self.op.error}  # fmt: skip
         try:
-            live.publish_now(self.op.lab.uid, [event])
+            live.publish_now(self.op.lab.tag, [event])
         except Exception as exc:  # live progress is a courtesy; the row is the truth
             log.debug("could not publish progress of operation %s: %s", self.op.id, exc)
 
@@ -223,7 +223,7 @@ def _finish(
     until_stored(write, f"recording the outcome of {op.kind} #{op.id}")
     by = _requester(op)
     for status_now, reason_now in said:
-        live.publish_status(op.lab.uid, status_now, reason_now, by)
+        live.publish_status(op.lab.tag, status_now, reason_now, by)
 
 
 def _requester(op: Operation) -> str:

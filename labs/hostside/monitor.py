@@ -43,10 +43,10 @@ class MonitorService:
         self.lab_ids: dict[str, int | None] = {}
         self.history: queue.Queue = queue.Queue()
 
-    def publish(self, lab_uid: str, events: list[dict]) -> None:
-        self.publisher.submit_threadsafe(lab_uid, events)
+    def publish(self, lab_tag: str, events: list[dict]) -> None:
+        self.publisher.submit_threadsafe(lab_tag, events)
         if any(e["type"] in ("link.state", "node.state") for e in events):
-            self.history.put((lab_uid, events))  # written by a thread of its own: the database
+            self.history.put((lab_tag, events))  # written by a thread of its own: the database
             # may be slow, and the next netlink change must not wait for it
 
     def _write_history(self) -> None:
@@ -63,10 +63,10 @@ class MonitorService:
         finally:
             connection.close()
 
-    def _remember(self, lab_uid: str, events: list[dict]) -> None:
-        if lab_uid not in self.lab_ids:
-            self.lab_ids[lab_uid] = Lab.objects.filter(uid=lab_uid).values_list("id", flat=True).first()
-        lab_id = self.lab_ids[lab_uid]
+    def _remember(self, lab_tag: str, events: list[dict]) -> None:
+        if lab_tag not in self.lab_ids:
+            self.lab_ids[lab_tag] = Lab.objects.filter(tag=lab_tag).values_list("id", flat=True).first()
+        lab_id = self.lab_ids[lab_tag]
         if lab_id is None:
             return
         rows = []

@@ -26,17 +26,17 @@ def heartbeat_key(labhost: str = "*") -> str:
     return f"wirelab:labhost:{labhost}:monitor"
 
 
-def group_name(lab_uid: str) -> str:
-    return f"lab.{lab_uid}"
+def group_name(lab_tag: str) -> str:
+    return f"lab.{lab_tag}"
 
 
-def state_key(lab_uid: str) -> str:
-    return f"wirelab:live:{lab_uid}"
+def state_key(lab_tag: str) -> str:
+    return f"wirelab:live:{lab_tag}"
 
 
-def record(pipe, lab_uid: str, events: list[dict]) -> None:
+def record(pipe, lab_tag: str, events: list[dict]) -> None:
     """Queue the state update on a Redis MULTI pipeline; its first result is the new seq."""
-    key = state_key(lab_uid)
+    key = state_key(lab_tag)
     pipe.hincrby(key, SEQ, 1)
     pipe.hset(key, mapping={entity_key(e): json.dumps(e) for e in events})
 
@@ -49,29 +49,29 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def publish_status(lab_uid: str, status: str, reason: str = "", by: str = "") -> None:
+def publish_status(lab_tag: str, status: str, reason: str = "", by: str = "") -> None:
     """A lab's status to its sockets (a stopped lab's live state cleared first), with the name of
     who caused it when someone did. Live state is a courtesy, the lab's row is the truth: Redis
     away, this is logged and nothing more."""
     try:
         if status == "stopped":
-            clear(lab_uid)
+            clear(lab_tag)
         event = {"type": "lab.status", "status": status, "reason": reason[:500], "by": by[:150]}
-        publish_now(lab_uid, [event])
+        publish_now(lab_tag, [event])
     except Exception as exc:
-        log.warning("could not publish the status of lab %s: %s", lab_uid, exc)
+        log.warning("could not publish the status of lab %s: %s", lab_tag, exc)
 
 
-def publish_now(lab_uid: str, events: list[dict]) -> int:
+def publish_now(lab_tag: str, events: list[dict]) -> int:
     """Record and send events at once (for the rare ones: lab status, impairments)."""
     client = _client()
     try:
         pipe = client.pipeline(transaction=True)
-        record(pipe, lab_uid, events)
+        record(pipe, lab_tag, events)
         seq = pipe.execute()[0]
     finally:
         client.close()
-    async_to_sync(get_channel_layer().group_send)(group_name(lab_uid), message(seq, events))
+    async_to_sync(get_channel_layer().group_send)(group_name(lab_tag), message(seq, events))
     return seq
 
 
@@ -84,11 +84,11 @@ if seq then redis.call('HSET', KEYS[1], ARGV[1], seq) end
 """
 
 
-def clear(lab_uid: str) -> None:
+def clear(lab_tag: str) -> None:
     """Forget what the lab's live state holds; its sequence number goes on from where it was."""
     client = _client()
     try:
-        client.eval(_CLEAR, 1, state_key(lab_uid), SEQ)
+        client.eval(_CLEAR, 1, state_key(lab_tag), SEQ)
     finally:
         client.close()
 
@@ -102,11 +102,11 @@ SECTIONS = {
 }
 
 
-def snapshot(lab_uid: str) -> dict:
+def snapshot(lab_tag: str) -> dict:
     """The whole live state of a lab with the sequence number it reflects."""
     client = _client()
     try:
-        raw = client.hgetall(state_key(lab_uid))
+        raw = client.hgetall(state_key(lab_tag))
     finally:
         client.close()
     out: dict = {"seq": int(raw.pop(SEQ.encode(), 0)), "lab": None, "links": {}}
@@ -132,7 +132,7 @@ def console_channel(labhost: str) -> str:
     return f"wirelab.consoles.{safe}"
 
 
-def console_watch_group(lab_uid: str, node: str) -> str:
+def console_watch_group(lab_tag: str, node: str) -> str:
     """The group that hears the output of every console on a node (a teacher watching)."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in node)[:63]
-    return f"watch.{lab_uid}.{safe}"
+    return f"watch.{lab_tag}.{safe}"

@@ -29,7 +29,7 @@ class Lab(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labs")
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True)
-    uid = models.CharField(
+    tag = models.CharField(
         max_length=8,
         unique=True,
         default=new_lab_tag,

@@ -56,7 +56,7 @@ def server(transactional_db, tmp_path, settings):
         yield f"http://127.0.0.1:{port}"
     finally:
         for lab in Lab.objects.all():
-            destroy(lab.uid, lab.labhost)
+            destroy(lab.tag, lab.labhost)
         monitor.stop()
         for proc in processes:
             os.killpg(proc.pid, signal.SIGTERM)

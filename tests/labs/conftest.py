@@ -38,8 +38,8 @@ def labs_made():
     made: list = []
     yield made
     for lab in made:
-        destroy(lab.uid, lab.labhost)
-        assert leftovers(lab.uid) == []
+        destroy(lab.tag, lab.labhost)
+        assert leftovers(lab.tag) == []
 
 
 @pytest.fixture
@@ -69,5 +69,5 @@ def labs_up():
 
     yield up
     for lab in made:
-        destroy(lab.uid, lab.labhost)
-        assert leftovers(lab.uid) == []
+        destroy(lab.tag, lab.labhost)
+        assert leftovers(lab.tag) == []

@@ -98,10 +98,10 @@ links:
 """
 
 
-def last_said(lab_uid: str, kind: str) -> dict:
+def last_said(lab_tag: str, kind: str) -> dict:
     """The last event of `kind` a lab's sockets were sent (kept in its live state)."""
     client = state._client()
     try:
-        return json.loads(client.hget(state.state_key(lab_uid), kind))
+        return json.loads(client.hget(state.state_key(lab_tag), kind))
     finally:
         client.close()

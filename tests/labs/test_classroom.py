@@ -195,8 +195,8 @@ def test_a_teacher_stopping_a_students_lab_is_told_to_its_open_views_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         response = client_of(teacher).post(f"/api/attempts/{attempt.id}/stop/")
     assert response.status_code == 202, response.data
-    uid = Lab.objects.get(id=attempt.lab_id).uid
-    assert told == [(uid, "destroying", "queued", "tina")]  # before the lab host even takes it
+    tag = Lab.objects.get(id=attempt.lab_id).tag
+    assert told == [(tag, "destroying", "queued", "tina")]  # before the lab host even takes it
 
 
 def test_a_teachers_message_waits_unread_for_each_student_and_can_be_read_again(course, teacher):

@@ -61,4 +61,4 @@ def test_many_deploy_destroy_cycles_leave_everything_at_its_baseline(user, labs_
     for _ in range(CYCLES):
         cycle(lab, user)
     assert counts() == baseline
-    assert leftovers(lab.uid) == []
+    assert leftovers(lab.tag) == []

@@ -39,7 +39,7 @@ def assert_truthful(lab, op: Operation) -> None:
     """The lab's status says what the Docker engine holds."""
     lab.refresh_from_db()
     op.refresh_from_db()
-    held = containers_of(lab.uid)
+    held = containers_of(lab.tag)
     assert op.done, op.log
     if op.status == "succeeded":
         running = {node for node, status in held.items() if status == "running"}
@@ -85,8 +85,8 @@ def test_worker_killed_during_a_deploy_finishes_it_when_restarted(point, user, l
 DESTROY_POINTS = {
     "taken up": lambda lab, op: lambda: op_now(op).status == "running",
     "removing": lambda lab, op: logged(op, "removing"),
-    "half removed": lambda lab, op: lambda: len(containers_of(lab.uid)) <= HOSTS // 2,
-    "containers removed": lambda lab, op: lambda: not containers_of(lab.uid),
+    "half removed": lambda lab, op: lambda: len(containers_of(lab.tag)) <= HOSTS // 2,
+    "containers removed": lambda lab, op: lambda: not containers_of(lab.tag),
     "before recording": lambda lab, op: logged(op, "done:"),
 }
 
@@ -110,7 +110,7 @@ def test_worker_killed_during_a_destroy_finishes_it_when_restarted(
     if interrupted:
         assert "resuming after the lab host's worker stopped" in op.log
     assert lab.status == "stopped"
-    assert leftovers(lab.uid) == []
+    assert leftovers(lab.tag) == []
 
 
 # A service away for ten seconds -------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_a_service_away_for_ten_seconds_mid_deploy_ends_truthfully(
         assert op.status == "succeeded" and lab.status == "running", op.log
     gone = carry_out(lifecycle.request_destroy(lab, user, enqueue=False).id)
     assert gone.status == "succeeded", gone.log
-    assert leftovers(lab.uid) == []
+    assert leftovers(lab.tag) == []
 
 
 # A destroy does not wait for a slow deploy -------------------------------------------------
@@ -181,4 +181,4 @@ def test_a_destroy_stops_a_deploy_still_at_work(user, labs_made, tmp_path, setti
     assert deploy.status == "failed" and deploy.error == "stopped: a destroy of the lab was asked for"
     assert destroy.status == "succeeded", destroy.log
     assert lab.status == "stopped"
-    assert leftovers(lab.uid) == []
+    assert leftovers(lab.tag) == []

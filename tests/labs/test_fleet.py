@@ -122,7 +122,7 @@ def test_a_lab_too_big_for_any_lab_host_is_refused_and_one_that_does_not_fit_yet
     op.refresh_from_db()
     waiting.refresh_from_db()
     assert op.labhost == waiting.labhost == "b" and op.spec["labhost"] == "b"
-    assert op.spec["lab"] == waiting.uid and waiting.status_reason == "queued"  # b again: same tag
+    assert op.spec["lab"] == waiting.tag and waiting.status_reason == "queued"  # b again: same tag
     assert first.labhost == "a"
 
 
@@ -130,7 +130,7 @@ def test_a_running_lab_is_not_moved_by_a_redeploy(user):
     host("a"), host("b")
     lab = running_on(user, "a", 3, "stays")
     assert deploy(lab, user).labhost == "a"
-    assert Lab.objects.get(id=lab.id).uid == lab.uid
+    assert Lab.objects.get(id=lab.id).tag == lab.tag
 
 
 def test_a_silent_lab_host_is_lost_with_its_labs_and_unfinished_jobs(user, settings):
@@ -162,12 +162,12 @@ def test_a_lost_lab_redeployed_moves_under_a_new_tag_and_a_returning_host_restor
     op = deploy(moving, user)
     moving_now = Lab.objects.get(id=moving.id)
     assert op.labhost == moving_now.labhost == "a"
-    assert moving_now.uid != moving.uid and op.spec["lab"] == moving_now.uid
+    assert moving_now.tag != moving.tag and op.spec["lab"] == moving_now.tag
     fleet.register("b", "198.19.0.2", 100, 1024, "test")
     assert not LabHost.objects.get(name="b").lost
     assert [lab.slug for lab in fleet.lost_labs("b")] == [staying.slug]
     back = deploy(staying, user, placing="stay")
-    assert back.labhost == "b" and back.spec["lab"] == staying.uid
+    assert back.labhost == "b" and back.spec["lab"] == staying.tag
 
 
 def test_destroying_a_lab_on_a_lost_host_stops_it_at_once_under_a_new_tag(user):
@@ -177,7 +177,7 @@ def test_destroying_a_lab_on_a_lost_host_stops_it_at_once_under_a_new_tag(user):
     op = lifecycle.request_destroy(lab, user, enqueue=False)
     after = Lab.objects.get(id=lab.id)
     assert op.status == Operation.Status.SUCCEEDED and "lab host b is lost" in op.log
-    assert after.status == LabStatus.STOPPED and after.uid != lab.uid
+    assert after.status == LabStatus.STOPPED and after.tag != lab.tag
 
 
 def test_destroying_a_lab_that_waits_for_room_ends_its_wait(user):
@@ -201,7 +201,7 @@ def test_draining_moves_the_running_labs_and_evacuating_the_lost_ones(user):
     assert said == [f"{running.slug} goes to b"]
     assert LabHost.objects.get(name="a").state == LabHost.State.DRAINING
     moved = Lab.objects.get(id=running.id)
-    assert moved.labhost == "b" and moved.uid != running.uid
+    assert moved.labhost == "b" and moved.tag != running.tag
     assert Lab.objects.get(id=idle.id).labhost == "a"
     LabHost.objects.filter(name="b").update(last_heartbeat=timezone.now() - timedelta(hours=1))
     LabHost.objects.filter(name="a").update(state=LabHost.State.ACTIVE)
@@ -255,7 +255,7 @@ async def test_a_lab_that_moves_closes_its_sockets_so_they_join_its_new_tag(sett
         fleet.sweep()
         with transaction.atomic():
             deploy(Lab.objects.get(id=lab.id), lab.owner)
-        return Lab.objects.get(id=lab.id).uid
+        return Lab.objects.get(id=lab.id).tag
 
     owner, lab = await sync_to_async(prepare)()
     socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/labs/{lab.id}/")
@@ -263,7 +263,7 @@ async def test_a_lab_that_moves_closes_its_sockets_so_they_join_its_new_tag(sett
     assert (await socket.connect())[0]
     assert (await socket.receive_json_from(timeout=10))["type"] == "snapshot"
     new_uid = await sync_to_async(move)(lab)
-    assert new_uid != lab.uid
+    assert new_uid != lab.tag
     while (message := await socket.receive_output(timeout=10))["type"] != "websocket.close":
         pass  # the lost status first
     assert message["code"] == 4301

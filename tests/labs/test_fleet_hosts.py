@@ -108,16 +108,16 @@ def labhosts(tmp_path: Path, underlays: dict[str, tuple[str, str]]):
 def clean_up_after(processes) -> None:
     """Everything the lab hosts made, whichever lab it was for, even when the test failed."""
     for process in processes:
-        for tag in set(marked(process.config.mark)) | {lab.uid for lab in Lab.objects.all()}:
+        for tag in set(marked(process.config.mark)) | {lab.tag for lab in Lab.objects.all()}:
             destroy(tag, process.name, config=process.config)
     for process in processes:
         assert marked(process.config.mark) == {}
         assert fabric.owned(process.config.mark) == {}
 
 
-def link_up(uid: str, name: str) -> bool:
+def link_up(tag: str, name: str) -> bool:
     """Whether the live state (written only by the monitor of the lab's lab host) has the link up."""
-    return snapshot(uid)["links"].get(name, {}).get("oper") == "up"
+    return snapshot(tag)["links"].get(name, {}).get("oper") == "up"
 
 
 async def console_says(lab_id: int, user, node: str, keys: bytes, needle: bytes) -> bytes:
@@ -151,9 +151,9 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     assert lifecycle.request_deploy(pinned, user).labhost == b.name
     wait_for(lambda: status_of(pinned) == ("running", b.name), 120, "the pinned lab to run on b")
     pinned.refresh_from_db()
-    assert marked(f"{key}/{b.name}") == {pinned.uid: {"h0", "h1"}}
-    assert pinned.uid not in marked(f"{key}/{a.name}")
-    wait_for(lambda: link_up(pinned.uid, "h0:eth0"), 60, "b's monitor to report the pinned lab's link")
+    assert marked(f"{key}/{b.name}") == {pinned.tag: {"h0", "h1"}}
+    assert pinned.tag not in marked(f"{key}/{a.name}")
+    wait_for(lambda: link_up(pinned.tag, "h0:eth0"), 60, "b's monitor to report the pinned lab's link")
     job = lifecycle.request_job(pinned, "exec", {"node": "h1", "command": ["hostname"]}, user)
     wait_for(lambda: Operation.objects.get(id=job.id).done, 60, "a command on b's lab")
     assert Operation.objects.get(id=job.id).result["exit_code"] == 0
@@ -175,7 +175,7 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
         wait_for(lambda lab=lab, where=where: status_of(lab) == ("running", where), 120, f"{lab.slug} to run")
 
     # b's processes die: a's heartbeat finds b lost, and b's labs say so.
-    old_tags = {lab.slug: Lab.objects.get(id=lab.id).uid for lab in (pinned, avoided)}
+    old_tags = {lab.slug: Lab.objects.get(id=lab.id).tag for lab in (pinned, avoided)}
     b.kill()
     for lab in (pinned, avoided):
         wait_for(lambda lab=lab: status_of(lab)[0] == LabStatus.LOST, 60, f"{lab.slug} to be lost")
@@ -187,9 +187,9 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     assert sorted(said) == sorted(f"{lab.slug} goes to {a.name}" for lab in (pinned, avoided))
     for lab in (pinned, avoided):
         wait_for(lambda lab=lab: status_of(lab) == ("running", a.name), 120, f"{lab.slug} to run on a")
-        assert Lab.objects.get(id=lab.id).uid != old_tags[lab.slug]
+        assert Lab.objects.get(id=lab.id).tag != old_tags[lab.slug]
         wait_for(
-            lambda lab=lab: link_up(Lab.objects.get(id=lab.id).uid, "h0:eth0"), 60, "a's monitor to report"
+            lambda lab=lab: link_up(Lab.objects.get(id=lab.id).tag, "h0:eth0"), 60, "a's monitor to report"
         )
     assert set(marked(f"{key}/{b.name}")) == set(old_tags.values())
 
@@ -205,7 +205,7 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
     for lab in (pinned, avoided, spread):
         wait_for(lambda lab=lab: status_of(lab) == ("running", b.name), 120, f"{lab.slug} to run on b")
     wait_for(lambda: marked(f"{key}/{a.name}") == {}, 90, "a to take down the drained labs' containers")
-    tags = {Lab.objects.get(id=lab.id).uid for lab in (pinned, avoided, spread)}
+    tags = {Lab.objects.get(id=lab.id).tag for lab in (pinned, avoided, spread)}
     assert set(marked(f"{key}/{b.name}")) == tags
 
     # b dies again and comes back before anyone moves its labs: it restores them where they were.
@@ -217,5 +217,5 @@ def test_labs_are_placed_lost_evacuated_and_drained_across_two_lab_hosts(two_lab
         wait_for(
             lambda lab=lab: status_of(lab) == ("running", b.name), 120, f"{lab.slug} to be restored on b"
         )
-    assert {Lab.objects.get(id=lab.id).uid for lab in (pinned, avoided, spread)} == tags
+    assert {Lab.objects.get(id=lab.id).tag for lab in (pinned, avoided, spread)} == tags
     assert set(marked(f"{key}/{b.name}")) == tags

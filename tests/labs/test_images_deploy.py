@@ -43,5 +43,5 @@ def test_a_pulled_image_is_pinned_with_the_lab_and_its_next_deploy_uses_the_pin(
         assert lab.operations.latest("id").spec["pins"] == {image: pin}
         assert Lab.objects.get(id=lab.id).assignments["images"] == {image: pin}
     finally:
-        destroy(lab.uid, lab.labhost)
-        assert leftovers(lab.uid) == []
+        destroy(lab.tag, lab.labhost)
+        assert leftovers(lab.tag) == []

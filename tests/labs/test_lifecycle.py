@@ -34,7 +34,7 @@ def test_deploy_and_destroy_in_process(user, demo_text, labs_made):
     gone = carry_out(lifecycle.request_destroy(lab, user, enqueue=False).id)
     lab.refresh_from_db()
     assert (gone.status, lab.status) == ("succeeded", "stopped")
-    assert leftovers(lab.uid) == []
+    assert leftovers(lab.tag) == []
 
 
 def test_a_lab_with_errors_is_not_deployed(user, labs_made):
@@ -57,7 +57,7 @@ def test_a_failed_deploy_is_undone_and_says_why(user, labs_made):
     assert op.status == "failed"
     assert "wirelab/nope:0 is not on lab host local" in op.error
     assert lab.status == "failed" and "wirelab/nope:0" in lab.status_reason
-    assert leftovers(lab.uid) == []
+    assert leftovers(lab.tag) == []
 
 
 def test_api_deploy_destroy_and_operations(api, user, labs_made, settings):
@@ -89,10 +89,10 @@ def test_what_a_deleted_lab_left_is_collected_periodically_and_nothing_else(user
     Lab.objects.filter(id=gone.id).delete()  # as if deleted while its lab host was away
     stop = every(0.5, collect_orphans, "gc")
     try:
-        wait_for(lambda: leftovers(gone.uid) == [], 60, "the deleted lab's containers to be collected")
+        wait_for(lambda: leftovers(gone.tag) == [], 60, "the deleted lab's containers to be collected")
     finally:
         stop.set()
-    assert len(leftovers(kept.uid)) == 3  # two hosts and the fabric namespace
+    assert len(leftovers(kept.tag)) == 3  # two hosts and the fabric namespace
 
 
 def test_a_deploy_past_its_deadline_fails_and_is_undone(user, labs_made, settings):
@@ -104,7 +104,7 @@ def test_a_deploy_past_its_deadline_fails_and_is_undone(user, labs_made, setting
     assert op.status == "failed" and "took longer than 0 s" in op.error
     assert "undoing the partial deploy" in op.log
     assert lab.status == "failed"
-    assert leftovers(lab.uid) == []
+    assert leftovers(lab.tag) == []
 
 
 def test_a_node_that_fills_its_filesystem_is_stopped_and_the_lab_says_why(user, labs_made, settings):
@@ -123,7 +123,7 @@ def test_a_node_that_fills_its_filesystem_is_stopped_and_the_lab_says_why(user, 
     assert done.result["exit_code"] == 0, done.result
     told = stop_disk_hogs()
     assert len(told) == 1 and told[0].startswith("h1 wrote 12 MiB") and "more than the 8 MiB" in told[0]
-    assert containers_of(lab.uid) == {"h0": "running", "h1": "exited"}
+    assert containers_of(lab.tag) == {"h0": "running", "h1": "exited"}
     lab.refresh_from_db()
     assert lab.status == "degraded" and lab.status_reason == told[0]
     assert LabEvent.objects.filter(lab=lab, kind="error", message=told[0]).exists()

@@ -81,7 +81,7 @@ async def test_ports_published_mappings_and_the_clash(monitor, labs_up, user, ru
             "container": "nginx-2"} in snapshot["published"]  # fmt: skip
     assert snapshot["status"]["status"] == "degraded"
 
-    await run_sync(run_in, lab.uid, "client", "nc -l -p 8080 >/dev/null 2>&1 &")
+    await run_sync(run_in, lab.tag, "client", "nc -l -p 8080 >/dev/null 2>&1 &")
 
     def listening_8080(messages):
         return any(
@@ -111,7 +111,7 @@ async def test_counters_rise_while_pinging(monitor, labs_up, user, run_in):
     ws = await connect(f"/ws/labs/{lab.id}/", user)
     await ws.connect()
     await ws.receive_json_from(timeout=30)
-    pinging = asyncio.ensure_future(run_sync(run_in, lab.uid, "a", "ping -c 30 -i 0.1 198.18.30.2"))
+    pinging = asyncio.ensure_future(run_sync(run_in, lab.tag, "a", "ping -c 30 -i 0.1 198.18.30.2"))
 
     def rates(messages):
         return [e for e in events_of(messages, "counters") if e["node"] == "b" and e["rx_pps"] >= 5]
@@ -135,11 +135,11 @@ async def test_routes_are_read_from_the_kernel_as_they_change(monitor, labs_up, 
     if not connected_route(snapshot["routes"].get("a", {}).get("routes", [])):
         await collect(ws, lambda m: any(e["node"] == "a" and connected_route(e["routes"])
                                         for e in events_of(m, "route.state")), timeout=30)  # fmt: skip
-    await run_sync(run_in, lab.uid, "a", "ip route add 10.99.0.0/16 via 198.18.30.2")
+    await run_sync(run_in, lab.tag, "a", "ip route add 10.99.0.0/16 via 198.18.30.2")
     added = {"to": "10.99.0.0/16", "via": "198.18.30.2", "dev": "eth1"}
     await collect(ws, lambda m: any(e["node"] == "a" and added in e["routes"]
                                     for e in events_of(m, "route.state")), timeout=30)  # fmt: skip
-    await run_sync(run_in, lab.uid, "a", "ip route del 10.99.0.0/16")
+    await run_sync(run_in, lab.tag, "a", "ip route del 10.99.0.0/16")
     await collect(ws, lambda m: any(e["node"] == "a" and added not in e["routes"]
                                     for e in events_of(m, "route.state")), timeout=30)  # fmt: skip
     await ws.disconnect()
@@ -175,12 +175,12 @@ async def test_impairments(labs_up, user, run_in):
     lab = await run_sync(labs_up, TWO_ROUTERS, user)
 
     def rtt() -> float:
-        _, out = run_in(lab.uid, "a", "ping -c 5 -i 0.2 198.18.30.2 | tail -1")
+        _, out = run_in(lab.tag, "a", "ping -c 5 -i 0.2 198.18.30.2 | tail -1")
         return float(out.split("=")[1].split("/")[1])
 
     def burst() -> tuple[float, float]:
         """(loss %, average RTT ms) of 100 full-size pings sent at about 2 Mbit/s."""
-        _, out = run_in(lab.uid, "a", "ping -q -c 100 -i 0.005 -s 1400 -W 2 198.18.30.2")
+        _, out = run_in(lab.tag, "a", "ping -q -c 100 -i 0.005 -s 1400 -W 2 198.18.30.2")
         loss = float(out.split("% packet loss")[0].rsplit(" ", 1)[1])
         avg = float(out.split("=")[-1].split("/")[1]) if "round-trip" in out else 1e9
         return loss, avg
@@ -264,12 +264,12 @@ async def test_capture_holds_the_pings(labs_up, user, run_in):
     )
     capturing = asyncio.ensure_future(run_sync(run_capture, cap.id))
     await asyncio.sleep(0.7)
-    await run_sync(run_in, lab.uid, "a", "ping -c 5 -i 0.2 198.18.30.2")
+    await run_sync(run_in, lab.tag, "a", "ping -c 5 -i 0.2 198.18.30.2")
     cap = await capturing
     assert cap.status == "done", cap.error
     requests, replies = count_icmp(bytes(cap.pcap))
     assert requests >= 5 and replies >= 5
-    said = await run_sync(last_said, lab.uid, "capture")  # the page waiting for it hears the end
+    said = await run_sync(last_said, lab.tag, "capture")  # the page waiting for it hears the end
     assert said == {"type": "capture", "id": cap.id, "status": "done", "error": "", "size": len(cap.pcap)}
 
 
@@ -293,9 +293,9 @@ async def test_restarted_node_gets_its_links_back(labs_up, user, run_in):
     lab = await run_sync(labs_up, (DEMOS / "routed.yaml").read_text(), user)
     op = await run_sync(lambda: apply(lab.id, "node", node="r1", action="restart"))
     assert op.status == "succeeded", op.error
-    code, out = await run_sync(run_in, lab.uid, "h1", "ping -c 2 -W 2 198.18.2.10")
+    code, out = await run_sync(run_in, lab.tag, "h1", "ping -c 2 -W 2 198.18.2.10")
     assert code == 0, out
-    _, addresses = await run_sync(run_in, lab.uid, "r1", "ip -4 -o addr")
+    _, addresses = await run_sync(run_in, lab.tag, "r1", "ip -4 -o addr")
     assert "198.18.1.1/24" in addresses and "198.18.2.1/24" in addresses
 
 
@@ -334,7 +334,7 @@ async def test_a_watcher_reads_the_labs_socket_and_presents_nothing(user, other_
             {"type": "present", "extent": {"x1": 0, "y1": 0, "x2": 9, "y2": 9}, "selected": []}
         )
         await asyncio.sleep(0.5)
-        assert await run_sync(sharing.last_presentation, lab.uid) is None  # only the owner presents
+        assert await run_sync(sharing.last_presentation, lab.tag) is None  # only the owner presents
         owner = await connect(f"/ws/labs/{lab.id}/", user)
         assert (await owner.connect())[0]
         await owner.receive_json_from(timeout=30)
@@ -342,10 +342,10 @@ async def test_a_watcher_reads_the_labs_socket_and_presents_nothing(user, other_
             {"type": "present", "extent": {"x1": 0, "y1": 0, "x2": 9, "y2": 9}, "selected": []}
         )
         for _ in range(100):
-            if await run_sync(sharing.last_presentation, lab.uid):
+            if await run_sync(sharing.last_presentation, lab.tag):
                 break
             await asyncio.sleep(0.1)
-        assert (await run_sync(sharing.last_presentation, lab.uid))["extent"]["x2"] == 9
+        assert (await run_sync(sharing.last_presentation, lab.tag))["extent"]["x2"] == 9
         await ws.disconnect()
         await owner.disconnect()
     finally:

@@ -11,16 +11,16 @@ pytestmark = pytest.mark.kernel
 
 
 def test_a_stop_clears_the_live_state_and_its_number_follows_the_last_one():
-    uid = f"test-{uuid.uuid4().hex[:8]}"
+    tag = f"test-{uuid.uuid4().hex[:8]}"
     try:
         for n in range(5):
-            live.publish_now(uid, [{"type": "node.state", "node": f"n{n}", "state": "running"}])
-        assert live.snapshot(uid)["seq"] == 5
-        live.publish_status(uid, "stopped", "", "tina")
-        after = live.snapshot(uid)
+            live.publish_now(tag, [{"type": "node.state", "node": f"n{n}", "state": "running"}])
+        assert live.snapshot(tag)["seq"] == 5
+        live.publish_status(tag, "stopped", "", "tina")
+        after = live.snapshot(tag)
         assert after["seq"] == 6  # a view at 5 takes it
         assert after["nodes"] == {}
         assert after["lab"] == {"type": "lab.status", "status": "stopped", "reason": "", "by": "tina"}
     finally:
-        live.clear(uid)
-        live._client().delete(live.state_key(uid))
+        live.clear(tag)
+        live._client().delete(live.state_key(tag))

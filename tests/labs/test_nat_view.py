@@ -30,9 +30,9 @@ def test_the_nat_table_and_its_counters_and_the_rewrite_of_a_connection(labs_up,
     masquerade = rule(before, "postrouting", "masquerade")
     assert "ip saddr 198.19.0.0/24" in masquerade["rule"]
 
-    code, out = run_in(lab.uid, "client", "wget -qO- http://198.18.0.11:10000/")
+    code, out = run_in(lab.tag, "client", "wget -qO- http://198.18.0.11:10000/")
     assert code == 0 and "nginx-2" in out
-    code, out = run_in(lab.uid, "nginx-2", "ping -c 1 -W 3 198.18.0.100")  # out through the masquerade
+    code, out = run_in(lab.tag, "nginx-2", "ping -c 1 -W 3 198.18.0.100")  # out through the masquerade
     assert code == 0, out
 
     after = nat_of(lab, "h1", user)

@@ -176,11 +176,11 @@ def test_a_kathara_ospf_lab_runs_on_wirelabs_frr_and_reroutes(labs_up, user, run
     lab = labs_up(zipped(KATHARA_OSPF, top="ospf/"), user)
     assert lab.status == "running", lab.status_reason
     direct = "via 10.0.13.2"  # the link to r3
-    wait_for(lambda: direct in ospf_route(run_in, lab.uid, "r1", "10.3.0.0/24"), 90, "r1's OSPF route")
-    wait_for(lambda: run_in(lab.uid, "r1", "ping -c 1 -W 2 10.3.0.10")[0] == 0, 30, "r1 to reach pc3")
+    wait_for(lambda: direct in ospf_route(run_in, lab.tag, "r1", "10.3.0.0/24"), 90, "r1's OSPF route")
+    wait_for(lambda: run_in(lab.tag, "r1", "ping -c 1 -W 2 10.3.0.10")[0] == 0, 30, "r1 to reach pc3")
     cable(lab.id, [("r1", "eth1")], plugged=False)  # r1 - r3 pulled
     wait_for(
-        lambda: "via 10.0.12.2" in ospf_route(run_in, lab.uid, "r1", "10.3.0.0/24"), 60, "the way via r2"
+        lambda: "via 10.0.12.2" in ospf_route(run_in, lab.tag, "r1", "10.3.0.0/24"), 60, "the way via r2"
     )
 
 
@@ -189,7 +189,7 @@ def test_a_kathara_bgp_lab_runs_on_wirelabs_frr(labs_up, user, run_in):
 
     lab = labs_up(zipped(KATHARA_BGP, top="bgp/"), user)
     assert lab.status == "running", lab.status_reason
-    shown = lambda: run_in(lab.uid, "as1", "ip route show 10.2.0.0/24 proto bgp")[1]  # noqa: E731
+    shown = lambda: run_in(lab.tag, "as1", "ip route show 10.2.0.0/24 proto bgp")[1]  # noqa: E731
     assert "via 10.0.0.2" in wait_for(shown, 90, "as1's BGP route to AS 65002's LAN")
 
 
@@ -198,16 +198,16 @@ def test_a_containerlab_frr_lab_runs_on_wirelabs_frr(labs_up, user, run_in):
 
     lab = labs_up(CONTAINERLAB_FRR, user)
     assert lab.status == "running", lab.status_reason
-    route = wait_for(lambda: ospf_route(run_in, lab.uid, "router2", "10.1.0.1"), 90, "router2's OSPF route")
+    route = wait_for(lambda: ospf_route(run_in, lab.tag, "router2", "10.1.0.1"), 90, "router2's OSPF route")
     assert "via 10.0.12.1" in route, route
 
 
 def test_a_zipped_kathara_lab_runs_and_routes(labs_up, user, run_in):
     lab = labs_up(zipped(KATHARA_CHAIN, top="chain/"), user)
     assert lab.name == "static-chain" and lab.status == "running"
-    code, out = run_in(lab.uid, "pc1", "ping -c 2 -W 3 10.3.0.10")
+    code, out = run_in(lab.tag, "pc1", "ping -c 2 -W 3 10.3.0.10")
     assert code == 0, out
-    code, out = run_in(lab.uid, "pc2", "traceroute -n -w 2 -q 1 10.1.0.10")
+    code, out = run_in(lab.tag, "pc2", "traceroute -n -w 2 -q 1 10.1.0.10")
     hops = [line.split()[1] for line in out.splitlines()[1:] if line.split()]
     assert hops == ["10.3.0.1", "10.2.0.1", "10.1.0.10"], out
 
@@ -215,5 +215,5 @@ def test_a_zipped_kathara_lab_runs_and_routes(labs_up, user, run_in):
 def test_a_containerlab_file_runs_with_its_defaults(labs_up, user, run_in):
     lab = labs_up(CONTAINERLAB_PAIR, user)
     assert lab.name == "clab-pair-run"
-    code, out = run_in(lab.uid, "a", "ping -c 2 -W 3 10.9.0.2")
+    code, out = run_in(lab.tag, "a", "ping -c 2 -W 3 10.9.0.2")
     assert code == 0, out

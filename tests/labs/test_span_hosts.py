@@ -74,9 +74,9 @@ def test_docker_modes_spanning_two_lab_hosts_through_the_installation(
     assert lab.status == LabStatus.DEGRADED  # nginx-1b's clash, as in the primer
     assert lab.status_reason.startswith(f"{a.name}: nginx-1b")
     assert sorted(lab.parts[b.name]["nodes"]) == ["app-2", "app-dyn", "h2", "nginx-3"]
-    assert marked(b.config.mark) == {lab.uid: {"h2", "nginx-3", "app-dyn", "app-2"}}
-    assert marked(a.config.mark)[lab.uid] >= {"h1", "client", "nginx-2", "app-1"}
-    [vni] = StitchVni.objects.filter(lab=lab, tag=lab.uid)
+    assert marked(b.config.mark) == {lab.tag: {"h2", "nginx-3", "app-dyn", "app-2"}}
+    assert marked(a.config.mark)[lab.tag] >= {"h1", "client", "nginx-2", "app-1"}
+    [vni] = StitchVni.objects.filter(lab=lab, tag=lab.tag)
     client.force_login(user)
     spans = client.get(f"/api/labs/{lab.id}/").json()["spans"]
     assert (
@@ -92,10 +92,10 @@ def test_docker_modes_spanning_two_lab_hosts_through_the_installation(
         **Operation.objects.get(id=part.id).result["nodes"],
     }
     report = SimpleNamespace(nodes={name: NodeState(**s) for name, s in nodes.items()})
-    assert_docker_modes_matrix(run_in, SimpleNamespace(tag=lab.uid, report=report), overlay_mtu=1400)
+    assert_docker_modes_matrix(run_in, SimpleNamespace(tag=lab.tag, report=report), overlay_mtu=1400)
 
     def ping() -> None:
-        code, output = run_in(lab.uid, "app-1", "ping -c 2 -W 2 198.19.128.3")
+        code, output = run_in(lab.tag, "app-1", "ping -c 2 -W 2 198.19.128.3")
         assert code == 0, output
 
     seen = capture(underlay, "b", 10, 2, ping)
@@ -103,7 +103,7 @@ def test_docker_modes_spanning_two_lab_hosts_through_the_installation(
 
     # each lab host's monitor reports its own nodes' links into the one lab's live state
     for end in ("h1:eth0", "h2:eth0"):
-        wait_for(lambda end=end: link_up(lab.uid, end), 60, f"{end} up in the live state")
+        wait_for(lambda end=end: link_up(lab.tag, end), 60, f"{end} up in the live state")
 
     # captures and consoles go where the node is
     for node in ("h1", "h2"):
@@ -116,18 +116,18 @@ def test_docker_modes_spanning_two_lab_hosts_through_the_installation(
     # a cable on b, pulled and plugged from the web side
     pulled = controls.request_cable(lab, [("h2", "eth0")], False, user)
     assert pulled.labhost == b.name and done(pulled.id).status == Operation.Status.SUCCEEDED
-    wait_for(lambda: not link_up(lab.uid, "h2:eth0"), 60, "the pulled cable in the live state")
-    code, _ = run_in(lab.uid, "client", "ping -c 1 -W 1 198.18.0.12")
+    wait_for(lambda: not link_up(lab.tag, "h2:eth0"), 60, "the pulled cable in the live state")
+    code, _ = run_in(lab.tag, "client", "ping -c 1 -W 1 198.18.0.12")
     assert code != 0
     assert done(controls.request_cable(lab, [("h2", "eth0")], True, user).id).status == "succeeded"
-    wait_for(lambda: link_up(lab.uid, "h2:eth0"), 60, "the plugged cable in the live state")
+    wait_for(lambda: link_up(lab.tag, "h2:eth0"), 60, "the plugged cable in the live state")
 
     # destroy: both parts go, the VNI is free again
     destroy = lifecycle.request_destroy(lab, user)
     assert len(destroy.params["parts"]) == 1
     wait_for(lambda: state(lab) == LabStatus.STOPPED, 120, "both parts to be destroyed")
-    assert lab.uid not in marked(a.config.mark) and lab.uid not in marked(b.config.mark)
-    assert fabric.owned(a.config.mark, lab.uid) == {} and fabric.owned(b.config.mark, lab.uid) == {}
+    assert lab.tag not in marked(a.config.mark) and lab.tag not in marked(b.config.mark)
+    assert fabric.owned(a.config.mark, lab.tag) == {} and fabric.owned(b.config.mark, lab.tag) == {}
     assert not StitchVni.objects.filter(lab=lab).exists() and Lab.objects.get(id=lab.id).parts == {}
 
     # deployed again, then b's processes die: the lab is lost, though its own lab host lives

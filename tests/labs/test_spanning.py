@@ -120,7 +120,7 @@ def test_vnis_are_never_shared_kept_across_redeploys_and_an_old_tags_freed_after
     assert stitching.underlay_for(Lab.objects.get(id=first.id)).vni(next(iter(ours))) in ours.values()
 
     fleet.retag(first)  # moved: the old tag's VNIs wait for the old parts to be collected
-    first.save(update_fields=["uid"])
+    first.save(update_fields=["tag"])
     assert stitching.release_old() == 0
     StitchVni.objects.filter(lab=first).update(created=timezone.now() - timedelta(hours=2))
     assert stitching.release_old() == 2
@@ -177,7 +177,7 @@ def test_a_lost_lab_host_makes_the_labs_with_a_part_there_lost_and_its_parts_cou
         lifecycle.request_job(lost, "exec", {"node": "h1", "command": ["true"]}, user)
     lifecycle.request_destroy(lost, user, enqueue=False)  # stopped here: its parts are orphans now
     stopped = Lab.objects.get(id=lab.id)
-    assert (stopped.status, stopped.parts) == (LabStatus.STOPPED, {}) and stopped.uid != lost.uid
+    assert (stopped.status, stopped.parts) == (LabStatus.STOPPED, {}) and stopped.tag != lost.tag
 
 
 def test_an_edit_that_brings_every_node_home_empties_the_other_lab_hosts_part(user):

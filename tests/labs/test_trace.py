@@ -35,5 +35,5 @@ def test_a_trace_through_the_api(labs_up, user, api):
     assert [h["rewrite"]["kind"] for h in journey["hops"] if "rewrite" in h] == ["DNAT", "un-DNAT"]
     shown = api.get(f"/api/labs/{lab.id}/operations/").json()
     assert any(o["id"] == op.id and o["result"]["hops"] for o in shown)
-    said = last_said(lab.uid, "operation")  # the page that asked hears the end on its socket
+    said = last_said(lab.tag, "operation")  # the page that asked hears the end on its socket
     assert (said["id"], said["kind"], said["status"]) == (op.id, "trace", "succeeded")

@@ -35,7 +35,7 @@ def remote_labhost(tmp_path, transactional_db):
     worker.kill()
     worker.wait(timeout=10)
     for lab in made:
-        assert leftovers(lab.uid) == []
+        assert leftovers(lab.tag) == []
 
 
 def _wait_done(op: Operation, ceiling: float) -> Operation:

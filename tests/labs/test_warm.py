@@ -63,7 +63,7 @@ def test_a_lab_host_killed_after_claiming_finishes_with_no_orphan_nor_double_cla
         assert op.status == "succeeded" and lab.status == "running", op.log
         assert f"claimed {HOSTS} warm sandbox(es)" in op.log
 
-        nodes = names_of(lab.uid)
+        nodes = names_of(lab.tag)
         assert set(nodes) == {f"h{i}" for i in range(HOSTS)}
         assert set(nodes.values()) == members  # each member in exactly one node, each node one member
         # the pool fills again with new members, none of them the lab's
@@ -75,7 +75,7 @@ def test_a_lab_host_killed_after_claiming_finishes_with_no_orphan_nor_double_cla
 
         destroy = lifecycle.request_destroy(lab, user)
         wait_for(lambda: Operation.objects.get(id=destroy.id).done, 120, "the destroy")
-    assert leftovers(lab.uid) == []
+    assert leftovers(lab.tag) == []
     assert ready() == HOSTS  # destroying gives nothing back
 
 
@@ -90,7 +90,7 @@ def test_a_teacher_prepares_a_class_and_the_pool_grows(user, labs_made, tmp_path
         deploy = lifecycle.request_deploy(lab, user)
         wait_for(lambda: Operation.objects.get(id=deploy.id).done, 120, "the deploy")
         assert f"claimed {HOSTS} warm sandbox(es)" in Operation.objects.get(id=deploy.id).log
-        assert set(names_of(lab.uid)) == {f"h{i}" for i in range(HOSTS)}
+        assert set(names_of(lab.tag)) == {f"h{i}" for i in range(HOSTS)}
         time.sleep(3)  # six rounds of upkeep, which must not start the whole class again
         assert ready() == 2 * HOSTS
         destroy = lifecycle.request_destroy(lab, user)

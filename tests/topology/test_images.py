@@ -2,11 +2,11 @@
 
 from topology.compiler import compile_lab
 from topology.document import read_document
-from topology.images import ImagePolicy, ImageRule, with_tag
+from topology.images import Allowed, ImagePolicy, with_tag
 from topology.validation import validate
 
 POLICY = ImagePolicy((
-    ImageRule("wirelab/*"), ImageRule("alpine:*", "wirelab/node:busybox"), ImageRule("nginx:1.*"),
+    Allowed("wirelab/*"), Allowed("alpine:*", "wirelab/node:busybox"), Allowed("nginx:1.*"),
 ))  # fmt: skip
 
 LAB = """
