@@ -58,10 +58,11 @@ def create_link(lab: Lab, user, *, mode: str = ShareLink.Mode.VIEW, label: str =
         if active_links(lab).count() >= limit:
             raise ShareRefused("lab", f"this lab has {limit} open share links: revoke one first")
         token = secrets.token_urlsafe(TOKEN_BYTES)
+        kept = {"document": _shareable(lab.document), "assignments": lab.assignments} if snapshot else None
         link = ShareLink.objects.create(
             lab=lab, created_by=user, label=label, mode=mode, present=present, expires=expires,
             token_hash=hash_token(token),
-            snapshot={"document": lab.document, "assignments": lab.assignments} if snapshot else None,
+            snapshot=kept,
         )  # fmt: skip
     return link, token
 
@@ -113,8 +114,14 @@ def revoke(link: ShareLink) -> None:
 def shared_document(link: ShareLink) -> tuple[dict, dict]:
     """The document and addresses the link shows: its snapshot, or the lab as it is now."""
     if link.snapshot is not None:
-        return link.snapshot["document"], link.snapshot["assignments"]
-    return link.lab.document, link.lab.assignments
+        return _shareable(link.snapshot["document"]), link.snapshot["assignments"]
+    return _shareable(link.lab.document), link.lab.assignments
+
+
+def _shareable(document: dict) -> dict:
+    """A document as a link shows and clones it: an exercise section (its checks, patterns and
+    answers) stays with the lab's owner."""
+    return {key: value for key, value in document.items() if key != "exercise"}
 
 
 def clone(link: ShareLink, user) -> Lab:

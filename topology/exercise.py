@@ -242,6 +242,12 @@ class CheckDoc(Strict):
 
     name: str = Field(default="", max_length=200)
     weight: int = Field(default=1, ge=0, le=100)
+    hint: str = Field(
+        default="",
+        max_length=500,
+        description="what a student reads when the check fails (default: a sentence that gives "
+        "nothing of the check away)",
+    )
     reach: ReachCheck | None = None
     published: PublishedCheck | None = None
     listening: ListeningCheck | None = None
@@ -274,7 +280,32 @@ class CheckDoc(Strict):
         return [(field, getattr(body, attr)) for field, attr in named if hasattr(body, attr)]
 
     def title(self) -> str:
+        """The check as its teacher reads it."""
         return self.name or self.body.describe()
+
+    def public_title(self) -> str:
+        """The check as a student reads it: a command check does not show its command."""
+        if self.name:
+            return self.name
+        return f"a check on {self.body.node}" if self.kind == "command" else self.body.describe()
+
+    def secrets(self) -> list[str]:
+        """What of the check a student must never read: the patterns, expected texts and
+        commands the grade depends on."""
+        body = self.body
+        found = [getattr(body, field, None) for field in ("output", "matches", "contains")]
+        if self.kind == "command":
+            found.append(body.run if isinstance(body.run, str) else " ".join(body.run))
+        return [text for text in found if text]
+
+    def neutral(self) -> str:
+        """A failure as a student reads it when the check has no hint of its own."""
+        body = self.body
+        if self.kind == "command":
+            return f"the check on {body.node} did not pass yet"
+        if self.kind == "file":
+            return f"{body.path} on {body.node} is not what the exercise asks for yet"
+        return "this is not what the exercise asks for yet"
 
 
 class ExerciseDoc(Strict):
@@ -283,7 +314,16 @@ class ExerciseDoc(Strict):
     title: str = Field(default="", max_length=200)
     instructions: str = Field(default="", max_length=MAX_INSTRUCTIONS, description="Markdown")
     checks: list[CheckDoc] = Field(default_factory=list, max_length=MAX_CHECKS)
-    locked: list[str] = Field(default_factory=list, description="nodes students may not change or remove")
+    locked: list[str] = Field(
+        default_factory=list,
+        description="nodes students may not change or remove, nor cable, nor reach through networks, "
+        "containers or services of their own",
+    )
+    unlocked: list[Literal["cables", "services"]] = Field(
+        default_factory=list,
+        description="what students may still change around locked nodes: `cables` to them, and the "
+        "lab's `services` (which rewrite traffic in every host and router, locked ones too)",
+    )
     kinds: list[str] | None = Field(default=None, description="kinds of node students may add (default: any)")
     consoles: bool = Field(default=True, description="students may open consoles")
     check_every: int = Field(
@@ -291,6 +331,10 @@ class ExerciseDoc(Strict):
     )
     opens: datetime | None = None
     closes: datetime | None = None
+    late: Literal["refused", "marked"] = Field(
+        default="refused",
+        description="after `closes`: starts, edits and checks are refused, or allowed and marked late",
+    )
 
     @field_validator("check_every")
     @classmethod
@@ -319,6 +363,21 @@ def plan_checks(exercise: ExerciseDoc) -> list[dict[str, Any]]:
         }
         for index, check in enumerate(exercise.checks)
     ]
+
+
+def public_result(check: CheckDoc | None, result: dict[str, Any]) -> dict[str, Any]:
+    """One check's result as a student may read it: the teacher's title and message give way to
+    the public title and, where the message could tell what the check wants, the hint (or a
+    neutral sentence). `check` is None when the exercise changed since the round."""
+    shown = {**result, "title": check.public_title() if check else f"check {result.get('index', 0) + 1}"}
+    message = str(result.get("message", ""))
+    if check is None:
+        shown["message"] = "passed" if result.get("passed") else "not passed"
+    elif check.kind == "command" or any(secret in message for secret in check.secrets()):
+        shown["message"] = "passed" if result.get("passed") else (check.hint or check.neutral())
+    elif not result.get("passed") and check.hint:
+        shown["message"] = f"{message}. {check.hint}" if message else check.hint
+    return shown
 
 
 def _address(value: str) -> str:

@@ -1549,6 +1549,12 @@ export interface components {
              * @default 1
              */
             weight?: number;
+            /**
+             * Hint
+             * @description what a student reads when the check fails (default: a sentence that gives nothing of the check away)
+             * @default
+             */
+            hint?: string;
             /** @default null */
             reach?: components["schemas"]["ReachCheck"] | null;
             /** @default null */
@@ -1615,9 +1621,14 @@ export interface components {
             checks?: components["schemas"]["CheckDoc"][];
             /**
              * Locked
-             * @description nodes students may not change or remove
+             * @description nodes students may not change or remove, nor cable, nor reach through networks, containers or services of their own
              */
             locked?: string[];
+            /**
+             * Unlocked
+             * @description what students may still change around locked nodes: `cables` to them, and the lab's `services` (which rewrite traffic in every host and router, locked ones too)
+             */
+            unlocked?: ("cables" | "services")[];
             /**
              * Kinds
              * @description kinds of node students may add (default: any)
@@ -1646,6 +1657,13 @@ export interface components {
              * @default null
              */
             closes?: string | null;
+            /**
+             * Late
+             * @description after `closes`: starts, edits and checks are refused, or allowed and marked late
+             * @default refused
+             * @enum {string}
+             */
+            late?: "refused" | "marked";
         };
         /**
          * FileCheck

@@ -127,6 +127,11 @@ export class Dashboard {
     cell.append(el("span", attempt.lab_status, `status ${attempt.lab_status}`));
     if (attempt.queue !== null && attempt.queue !== undefined) cell.append(el("span", ` ${attempt.queue} ahead`, "muted"));
     cell.append(el("span", ` ${Math.round(attempt.score * 100)}%`, "score"));
+    if (attempt.late) {
+      const late = el("span", " late", "late");
+      late.title = "checked after the exercise closed";
+      cell.append(late);
+    }
     const actions = el("div", "", "row-actions");
     const button = (label: string, run: () => Promise<void>) => {
       const b = el("button", label) as HTMLButtonElement;

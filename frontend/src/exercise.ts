@@ -12,6 +12,7 @@ export interface CheckResult {
 export interface Attempt {
   id: number; exercise: number; student: string; lab: number; lab_status: string; lab_reason: string;
   results: CheckResult[]; score: number; checking: boolean; checked: string | null; queue: number | null;
+  late: boolean; // checked after the exercise closed
 }
 
 interface ExerciseInfo {

@@ -24,12 +24,25 @@ class AttemptRefused(Exception):
 
 
 def window_problem(exercise: Exercise) -> str | None:
+    """Why a student's work on the exercise does not count now: it has not opened, or it has
+    closed and refuses late work."""
     rules, now = rules_of(exercise), timezone.now()
     if rules.opens and now < rules.opens:
         return f"this exercise opens at {rules.opens:%Y-%m-%d %H:%M %Z}"
-    if rules.closes and now >= rules.closes:
+    if rules.late == "refused" and is_closed(exercise, now):
         return f"this exercise closed at {rules.closes:%Y-%m-%d %H:%M %Z}"
     return None
+
+
+def is_closed(exercise: Exercise, now=None) -> bool:
+    closes = rules_of(exercise).closes
+    return closes is not None and (now or timezone.now()) >= closes
+
+
+def window_of_lab(lab: Lab) -> str | None:
+    """Why a student's lab may not start now (its exercise's window), or None."""
+    attempt = Attempt.objects.filter(lab=lab).select_related("exercise").first()
+    return window_problem(attempt.exercise) if attempt else None
 
 
 def start(
@@ -80,6 +93,10 @@ def request_check(attempt: Attempt, user, automatic: bool = False, enqueue: bool
     """Queue a round of the exercise's checks on the student's running lab. Automatic rounds
     are skipped (None) when the lab is not running or a round is already on its way."""
     lab = Lab.objects.get(id=attempt.lab_id)
+    if (why := window_problem(attempt.exercise)) is not None:
+        if automatic:
+            return None
+        raise AttemptRefused(why)
     if lab.status not in CHECKABLE:
         if automatic:
             return None

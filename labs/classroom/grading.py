@@ -10,10 +10,12 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from topology.exercise import CheckDoc, public_result
+
 from .. import lifecycle
 from ..live.state import group_name
 from .exercises import rules_of
-from .models import Attempt
+from .models import Attempt, Exercise
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +30,11 @@ def score(results: list[dict]) -> float:
     return sum(r.get("weight", 1) for r in results if r["passed"]) / total if total else 0.0
 
 
-def summary(attempt: Attempt) -> dict:
-    """An attempt as the student's page and the teacher's dashboard show it."""
+def summary(attempt: Attempt, teacher: bool = False) -> dict:
+    """An attempt as the student's page shows it, or (`teacher`) as the course's dashboard
+    does: with each check's own title and message, which may tell what it wants."""
     lab = attempt.lab
+    results = attempt.results if teacher else for_student(attempt.exercise, attempt.results)
     return {
         "id": attempt.id,
         "exercise": attempt.exercise_id,
@@ -39,17 +43,33 @@ def summary(attempt: Attempt) -> dict:
         "lab_status": lab.status,
         "lab_reason": lab.status_reason,
         "queue": lifecycle.queue_position(lab) if lab.status == "deploying" else None,
-        "results": attempt.results,
+        "results": results,
         "score": round(attempt.score, 4),
         "checking": attempt.checking,
         "checked": attempt.checked.isoformat() if attempt.checked else None,
+        "late": attempt.late,
     }
 
 
+def for_student(exercise: Exercise, results: list[dict]) -> list[dict]:
+    """Results as a student may read them (`topology.exercise.public_result`)."""
+    checks = rules_of(exercise).checks
+
+    def check_of(result: dict) -> CheckDoc | None:
+        index = result.get("index", -1)
+        return checks[index] if isinstance(index, int) and 0 <= index < len(checks) else None
+
+    return [public_result(check_of(r), r) for r in results]
+
+
 def record(attempt_id: int, results: list[dict]) -> None:
-    """Store a finished round of checks and tell everyone watching."""
+    """Store a finished round of checks and tell everyone watching; a round after the
+    exercise closed (which it lets happen) makes the attempt late for good."""
+    now = timezone.now()
+    attempt = Attempt.objects.filter(id=attempt_id).select_related("exercise").first()
+    late = attempt is not None and (rules_of(attempt.exercise).closes or now) < now
     Attempt.objects.filter(id=attempt_id).update(
-        results=results, score=score(results), checking=False, checked=timezone.now()
+        results=results, score=score(results), checking=False, checked=now, **({"late": True} if late else {})
     )
     announce(attempt_id)
 
@@ -72,9 +92,11 @@ def announce(attempt_id: int) -> None:
     attempt = Attempt.objects.filter(id=attempt_id).select_related("exercise", "lab", "student").first()
     if attempt is None:
         return
-    data = summary(attempt)
-    _send(course_group(attempt.exercise.course_id), {"type": "course.attempt", "attempt": data})
-    _send(group_name(attempt.lab.tag), {"type": "lab.checks", "payload": {"type": "checks", **data}})
+    shown = {"type": "course.attempt", "attempt": summary(attempt, teacher=True)}
+    _send(course_group(attempt.exercise.course_id), shown)
+    _send(
+        group_name(attempt.lab.tag), {"type": "lab.checks", "payload": {"type": "checks", **summary(attempt)}}
+    )
 
 
 def announce_member(course_id: int, username: str) -> None:
@@ -82,9 +104,11 @@ def announce_member(course_id: int, username: str) -> None:
     _send(course_group(course_id), {"type": "course.member", "student": username})
 
 
-def each_result(lab_tag: str, attempt_id: int, result: dict) -> None:
-    """One check's result, sent as it comes (the round is stored when it ends)."""
-    payload = {"type": "check.result", "attempt": attempt_id, "result": result}
+def each_result(lab_tag: str, attempt_id: int, result: dict, exercise: Exercise) -> None:
+    """One check's result, sent to the lab's page (the student's) as it comes; the round is
+    stored when it ends."""
+    (shown,) = for_student(exercise, [result])
+    payload = {"type": "check.result", "attempt": attempt_id, "result": shown}
     _send(group_name(lab_tag), {"type": "lab.checks", "payload": payload})
 
 

@@ -82,6 +82,7 @@ class Attempt(models.Model):
     score = models.FloatField(default=0.0, help_text="weighted share of checks passed, 0 to 1")
     checking = models.BooleanField(default=False)
     checked = models.DateTimeField(null=True, blank=True)
+    late = models.BooleanField(default=False, help_text="checked after its exercise closed")
     started = models.DateTimeField(auto_now_add=True)
 
     class Meta:

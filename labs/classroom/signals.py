@@ -6,11 +6,13 @@ from django.db.models import Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from topology.problems import error
+
 from ..access import let_watch, refuse_shells
 from ..lifecycle import quota_rule
 from ..models import Operation
 from ..store.documents import guard_edits
-from .attempts import course_quota_problem, request_check
+from .attempts import course_quota_problem, request_check, window_of_lab, window_problem
 from .exercises import shell_refusal, student_edit_problems
 from .grading import announce
 from .models import Attempt, Membership
@@ -19,10 +21,15 @@ from .models import Attempt, Membership
 @guard_edits
 def exercise_rules(lab, doc):
     attempt = Attempt.objects.filter(lab_id=lab.pk).select_related("exercise").first()
-    return student_edit_problems(attempt.exercise, doc) if attempt else []
+    if attempt is None:
+        return []
+    if (why := window_problem(attempt.exercise)) is not None:
+        return [error("", f"{why}: your lab can no longer be changed")]
+    return student_edit_problems(attempt.exercise, doc)
 
 
 quota_rule(course_quota_problem)
+quota_rule(window_of_lab)
 refuse_shells(shell_refusal)
 
 

@@ -67,8 +67,9 @@ def end_closed_exercises(labhost: str, now=None) -> list[str]:
     now = now or timezone.now()
     ended = []
     for attempt in _running_attempts(labhost):
-        closes = rules_of(attempt.exercise).closes
-        if not closes or now < closes:
+        rules = rules_of(attempt.exercise)
+        closes = rules.closes
+        if not closes or now < closes or rules.late == "marked":
             continue
         if _take_down(attempt.lab, f"the exercise closed at {closes:%Y-%m-%d %H:%M}"):
             ended.append(attempt.lab.slug)

@@ -15,12 +15,17 @@ from labs.api.control import refused
 
 from .. import attempts, grading
 from ..models import Attempt, Membership
+from ..roles import teaches
 from .common import must_teach
 
 
 class AttemptSerializer(serializers.Serializer):
     def to_representation(self, attempt):
-        return grading.summary(attempt)
+        """The teachers of its course read each check as it is written; its student, as the
+        exercise shows it to students."""
+        request = self.context.get("request")
+        user = request.user if request else None
+        return grading.summary(attempt, teacher=user is not None and teaches(attempt.exercise.course, user))
 
 
 class AttemptViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -28,7 +28,7 @@ from ..exercises import (
     template_of,
 )
 from ..models import Attempt, Exercise
-from ..roles import courses_of
+from ..roles import courses_of, teaches
 from .common import must_teach
 
 
@@ -46,7 +46,11 @@ class ExerciseSerializer(serializers.ModelSerializer):
         return instructions_html(exercise)
 
     def get_checks(self, exercise) -> list[dict]:
-        return [{"title": c.title(), "weight": c.weight, "kind": c.kind} for c in rules_of(exercise).checks]
+        teacher = teaches(exercise.course, self.context["request"].user)
+        return [
+            {"title": c.title() if teacher else c.public_title(), "weight": c.weight, "kind": c.kind}
+            for c in rules_of(exercise).checks
+        ]
 
     def get_rules(self, exercise) -> dict:
         rules = rules_of(exercise)

@@ -18,7 +18,7 @@ def results_grid(course: Course) -> dict:
     exercises = list(course.exercises.all())
     students = Membership.objects.filter(course=course, role=Membership.Role.STUDENT).select_related("user")
     found = Attempt.objects.filter(exercise__course=course).select_related("lab", "student", "exercise")
-    by = {(a.student_id, a.exercise_id): grading.summary(a) for a in found}
+    by = {(a.student_id, a.exercise_id): grading.summary(a, teacher=True) for a in found}
     return {
         "exercises": [
             {"id": e.id, "title": e.title, "checks": [c.title() for c in rules_of(e).checks]}
