@@ -41,7 +41,7 @@ async def test_the_dashboard_hears_attempts_and_only_teachers_may_listen():
 
     results = [{"index": 0, "title": "web-a answers on h1:80", "passed": True, "message": "ok",
                 "node": "client", "weight": 1}]  # fmt: skip
-    await sync_to_async(grading.each_result)(attempt.lab.tag, attempt.id, results[0])
+    await sync_to_async(grading.each_result)(attempt.lab.tag, attempt.id, results[0], attempt.exercise)
     assert (await lab_page.receive_json_from(timeout=10)) == {
         "type": "check.result", "attempt": attempt.id, "result": results[0]}  # fmt: skip
     await sync_to_async(grading.record)(attempt.id, results)
