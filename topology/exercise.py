@@ -22,6 +22,7 @@ MAX_INSTRUCTIONS = 20_000
 MAX_CHECK_SECONDS = 10.0
 MAX_COMMAND_SECONDS = 30.0
 MIN_CHECK_EVERY = 15
+MAX_WAIT_SECONDS = 50.0  # within a round's 60 s
 TARGET = re.compile(r"^(?P<host>[^:\s]+)(?::(?P<port>\d{1,5}|PORT[0-9]))?$")
 
 
@@ -242,6 +243,12 @@ class CheckDoc(Strict):
 
     name: str = Field(default="", max_length=200)
     weight: int = Field(default=1, ge=0, le=100)
+    wait: float = Field(
+        default=0,
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="seconds the check keeps trying until it passes (a routing protocol converging)",
+    )
     hint: str = Field(
         default="",
         max_length=500,
@@ -358,6 +365,7 @@ def plan_checks(exercise: ExerciseDoc) -> list[dict[str, Any]]:
             "kind": check.kind,
             "title": check.title(),
             "weight": check.weight,
+            "wait": check.wait,
             **check.body.model_dump(mode="json", by_alias=True),
             **({"probe": check.body.kind_of_probe()} if check.kind == "reach" else {}),
         }

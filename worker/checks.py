@@ -26,11 +26,13 @@ from topology.spec import LabHostSpec
 from . import netdump
 from .errors import EngineError
 from .frames import echo_request
+from .journey.tracing import trace
 from .nsock import netlink_in, socket_in
 from .runtime import ContainerInfo, Runtime, node_container
 from .sockets import listening_ports
 
 ROUND_SECONDS = 60.0  # all the checks of one round together
+WAIT_STEP = 1.0  # seconds between the tries of a check that waits
 OUTPUT_LIMIT = 64 * 1024
 BODY_LIMIT = 64 * 1024
 ICMP_ECHO, ICMP_ECHO_REPLY = 8, 0
@@ -53,12 +55,49 @@ class Failed(Exception):
     """A check that did not pass, with the sentence saying why."""
 
 
+class Answered(Failed):
+    """A reach check's target answered, but not as the check wants (an HTTP error, a page
+    without the text): the way there works, so there is no journey to explain."""
+
+
+class Unreached(Failed):
+    """A reach check's probe got no answer it wanted: tracing it can say where it stopped."""
+
+    def __init__(self, message: str, source: str, address: str, port: int | None, probe: str):
+        super().__init__(message)
+        self.source, self.address, self.port, self.probe = source, address, port, probe
+
+
 class RunningLab:
     """The running nodes of one lab, looked up once per round."""
 
-    def __init__(self, spec: LabHostSpec, runtime: Runtime):
-        self.spec, self.runtime = spec, runtime
+    def __init__(self, spec: LabHostSpec, runtime: Runtime, installation: str | None = None):
+        self.spec, self.runtime, self.installation = spec, runtime, installation
         self._containers: dict[str, ContainerInfo | None] = {}
+
+    def forget(self) -> None:
+        self._containers.clear()
+
+    def journey(self, why: Unreached) -> str:
+        """Where a probe that got no answer stopped, as the packet journey traces it ('' when
+        it cannot be traced, or reached its target after all)."""
+        protocol = "icmp" if why.probe == "ping" else "tcp"
+        try:
+            found = trace(
+                self.runtime,
+                self.spec,
+                why.source,
+                why.address,
+                protocol=protocol,
+                port=why.port or (80 if why.probe == "http" else 0),
+                installation=self.installation,
+            )
+        except (EngineError, OSError):
+            return ""
+        ended = found.get("outcome", {})
+        if not ended or ended.get("result") == "reached":
+            return ""
+        return f"; traced, the probe stopped at {ended['at']}: {ended['reason']}"
 
     def container(self, node: str) -> ContainerInfo:
         if node not in self._containers:
@@ -104,9 +143,12 @@ def run_checks(
     runtime: Runtime,
     progress: Callable[[CheckResult], None] | None = None,
     budget: float = ROUND_SECONDS,
+    *,
+    installation: str | None = None,
 ) -> list[CheckResult]:
-    """Run every check in turn; each result also goes to `progress` as it comes."""
-    lab, deadline = RunningLab(spec, runtime), time.monotonic() + budget
+    """Run every check in turn; each result also goes to `progress` as it comes. A check with
+    `wait` is tried again until it passes or that long has gone (within the round's budget)."""
+    lab, deadline = RunningLab(spec, runtime, installation), time.monotonic() + budget
     results: list[CheckResult] = []
     for check in checks:
         node = check.get("from") or check.get("node") or check.get("host") or ""
@@ -114,17 +156,32 @@ def run_checks(
         if results and time.monotonic() > deadline:  # the first always runs
             result.message = f"not run: the round's {budget:g} s were used up by the checks before it"
         else:
-            try:
-                result.message = RUNNERS[check["kind"]](lab, check)
-                result.passed = True
-            except Failed as exc:
-                result.message = str(exc)
-            except EngineError as exc:
-                result.message = f"could not be checked: {exc}"
+            give_up = min(time.monotonic() + float(check.get("wait", 0)), deadline)
+            result.passed, result.message = _until_passed(lab, check, give_up)
         results.append(result)
         if progress:
             progress(result)
     return results
+
+
+def _until_passed(lab: RunningLab, check: dict[str, Any], give_up: float) -> tuple[bool, str]:
+    while True:
+        try:
+            return True, RUNNERS[check["kind"]](lab, check)
+        except Unreached as exc:
+            failed: Failed | None = exc
+            message = str(exc)
+        except Failed as exc:
+            failed, message = exc, str(exc)
+        except EngineError as exc:
+            failed, message = None, f"could not be checked: {exc}"
+        if time.monotonic() + WAIT_STEP > give_up:
+            break
+        time.sleep(WAIT_STEP)
+        lab.forget()  # a node restarted meanwhile is looked up again
+    if isinstance(failed, Unreached):
+        message += lab.journey(failed)
+    return False, message
 
 
 # Reaching a target ----------------------------------------------------------------------------
@@ -152,7 +209,10 @@ def _reach(lab: RunningLab, check: dict[str, Any]) -> str:
     except Failed as exc:
         if expect == "failure":
             return f"{source} cannot reach {where} ({exc}), as it should not"
-        raise Failed(f"{source} cannot reach {where}: {exc}") from None
+        message = f"{source} cannot reach {where}: {exc}"
+        if isinstance(exc, Answered):
+            raise Failed(message) from None
+        raise Unreached(message, source, address, port, check["probe"]) from None
     if expect == "failure":
         raise Failed(f"{source} reaches {where} ({said}) but should not")
     return f"{source} reaches {where}: {said}"
@@ -213,13 +273,13 @@ def _probe_http(netns: str, address: str, port: int | None, check: dict[str, Any
     status = head.split(b"\r\n", 1)[0].decode(errors="replace")
     match = re.match(r"HTTP/\d(?:\.\d)? (\d{3})", status)
     if not match:
-        raise Failed("the answer was not HTTP" if answer else "the connection closed without an answer")
+        raise Answered("the answer was not HTTP" if answer else "the connection closed without an answer")
     code = int(match[1])
     if code >= 400:
-        raise Failed(f"HTTP {code}")
+        raise Answered(f"HTTP {code}")
     wanted = check.get("contains")
     if wanted is not None and wanted not in body.decode(errors="replace"):
-        raise Failed(f"HTTP {code}, but the page does not contain '{wanted}'")
+        raise Answered(f"HTTP {code}, but the page does not contain '{wanted}'")
     return f"HTTP {code}" + (f", the page contains '{wanted}'" if wanted else "")
 
 

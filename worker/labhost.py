@@ -228,7 +228,11 @@ class Engine:
         runtime = self.runtime()
         try:
             results = run_checks(
-                spec, checks, runtime, progress=(lambda r: progress(r.as_dict())) if progress else None
+                spec,
+                checks,
+                runtime,
+                progress=(lambda r: progress(r.as_dict())) if progress else None,
+                installation=self.config.seen_mark,
             )
         finally:
             runtime.close()

@@ -1550,6 +1550,12 @@ export interface components {
              */
             weight?: number;
             /**
+             * Wait
+             * @description seconds the check keeps trying until it passes (a routing protocol converging)
+             * @default 0
+             */
+            wait?: number;
+            /**
              * Hint
              * @description what a student reads when the check fails (default: a sentence that gives nothing of the check away)
              * @default

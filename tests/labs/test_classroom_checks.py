@@ -72,7 +72,8 @@ def test_the_messages_say_what_is_wrong(course, student, labs_made):
         "client reaches 198.18.0.11:80: HTTP 200, the page contains 'web-a'",
     )
     assert results["web-b answers on h1:8080"] == (
-        False, "client cannot reach 198.18.0.11:8080: connection refused")  # fmt: skip
+        False, "client cannot reach 198.18.0.11:8080: connection refused; "
+               "traced, the probe stopped at h1: h1 refused it: nothing takes tcp 8080")  # fmt: skip
 
 
 def test_a_round_on_a_lab_taken_down_meanwhile_fails_every_check_with_the_reason(course, student, labs_made):
@@ -85,3 +86,26 @@ def test_a_round_on_a_lab_taken_down_meanwhile_fails_every_check_with_the_reason
     attempt.refresh_from_db()
     assert attempt.checking is False and attempt.score == 0
     assert {r["message"] for r in attempt.results} == {"not checked: lab dynamic-port-sam is stopped"}
+
+
+def test_a_routing_exercise_whose_checks_wait_grades_green_right_after_its_deploy(course, student, labs_made):
+    """The round a deploy asks for runs while OSPF still converges: checks that `wait` keep
+    trying until the routes are there, so the grade does not depend on the timing."""
+    from labs.classroom.exercises import add_exercise, read_exercise
+
+    checks = """
+exercise:
+  title: OSPF across the triangle
+  checks:
+    - route: {node: r1, to: 198.18.3.0/24}
+      wait: 40
+    - reach: {from: h1, to: 198.18.3.10}
+      wait: 40
+"""
+    text = (DEMO_COURSE.parent / "ospf-triangle.yaml").read_text() + checks
+    exercise = add_exercise(course, read_exercise(text))
+    attempt, op = attempts.start(exercise, student, enqueue=False)
+    labs_made.append(attempt.lab)
+    results = deployed(op, attempt)
+    assert all(passed for passed, _ in results.values()), results
+    assert results["r1 has a route to 198.18.3.0/24"] == (True, "r1 has a route to 198.18.3.0/24")

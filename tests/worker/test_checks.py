@@ -89,9 +89,14 @@ def test_each_kind_of_check_passes_or_says_why_not(running):
         False,
         "client cannot reach 198.18.40.11:10000: HTTP 200, but the page does not contain 'goodbye'",
     )
-    assert by[3] == (False, "client cannot reach 198.18.40.11:10001: connection refused")
+    assert by[3] == (
+        False,
+        "client cannot reach 198.18.40.11:10001: connection refused; "
+        "traced, the probe stopped at h1: h1 refused it: nothing takes tcp 10001",
+    )
     assert by[4] == (True, "client cannot reach 198.18.40.11:10001 (connection refused), as it should not")
-    assert by[5][0] is False and "198.18.40.99" in by[5][1]
+    assert by[5][0] is False and by[5][1].startswith("client cannot reach 198.18.40.99: ")
+    assert "; traced, the probe stopped at client: " in by[5][1]  # its ARP went unanswered
     assert by[6] == (True, "client reaches 198.18.40.11:10000: TCP connection accepted")
     assert by[7][0] and by[7][1].startswith("dyn listens on tcp port 31")
     assert by[8] == (False, "nothing listens on tcp port 22 of h1")
@@ -108,6 +113,23 @@ def test_each_kind_of_check_passes_or_says_why_not(running):
     assert by[17] == (True, "web has /www/index.html matching /hello/")
     assert by[18][0] is False and by[18][1].startswith("web has no file /www/missing.html")
     assert [r["node"] for r in results[:2]] == ["client", "client"]
+
+
+def test_a_check_that_waits_passes_once_the_lab_has_caught_up(running, run_in):
+    doc = read_document(
+        LAB
+        + """
+exercise:
+  checks:
+    - file: {node: client, path: /tmp/ready}
+    - file: {node: client, path: /tmp/ready}
+      wait: 30
+"""
+    )
+    run_in(running.tag, "client", "rm -f /tmp/ready; (sleep 4; touch /tmp/ready) >/dev/null 2>&1 &")
+    first, waited = Engine(CONFIG).check(running.spec, plan_checks(doc.exercise))
+    assert first["passed"] is False and first["message"].startswith("client has no file /tmp/ready")
+    assert waited == {**waited, "passed": True, "message": "client has /tmp/ready"}
 
 
 def test_a_pulled_cable_fails_the_link_check(running):
