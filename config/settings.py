@@ -154,8 +154,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 WIRELAB_LABHOST = env(
     "WIRELAB_LABHOST",
     "local",
-    "the Celery queue this lab host consumes (and `<name>.slow` for commands and captures); `labhost run "
-    "--name` sets it",
+    "the Celery queue this lab host consumes (and `<name>.slow` for commands, captures and traces, "
+    "`<name>.grading` for checks); `labhost run --name` sets it",
 )
 # Where other lab hosts reach this one, and how many lab containers it may hold (`labs.fleet`).
 WIRELAB_UNDERLAY = (
@@ -303,8 +303,8 @@ WIRELAB_LABHOST_JOBS_PER_USER = int(
     env(
         "WIRELAB_LABHOST_JOBS_PER_USER",
         "2",
-        "jobs of one user (not staff) a lab host runs at once per queue; the rest wait their turn behind "
-        "other users'",
+        "jobs of one user (not staff) a lab host runs at once per queue, always fewer than its pool has; "
+        "the rest wait their turn behind other users'",
     )
 )
 WIRELAB_FAIR_SHARE_RETRY_SECONDS = float(

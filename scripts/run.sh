@@ -22,7 +22,7 @@ step "Preparing the database"
 HOST="${WIRELAB_BIND:-127.0.0.1}"
 PORT="${WIRELAB_PORT:-8000}"
 LABHOST="${WIRELAB_LABHOST:-local}"
-step "Starting lab host '$LABHOST' (its two Celery workers and its live-state monitor)"
+step "Starting lab host '$LABHOST' (its three Celery workers and its live-state monitor)"
 "$PY" manage.py labhost run --name "$LABHOST" --log-dir "$STATE" >"$STATE/labhost.log" 2>&1 &
 STARTED_PIDS+=($!)
 step "Starting the web server"

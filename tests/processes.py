@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from labs.queues import slow_queue
+from labs.queues import queues_of
 
 
 def shared_database_url() -> str:
@@ -29,7 +29,7 @@ def start_worker(
     if shared_database:
         env["DATABASE_URL"] = shared_database_url()
     env.update(overrides)
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", f"{queue},{slow_queue(queue)}", "-n", f"{queue}@%h",
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(queues_of(queue)), "-n", f"{queue}@%h",
                "--pool", "solo", "--loglevel", "INFO"]  # fmt: skip
     output = open(log, "a") if log else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)
     return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)

@@ -15,8 +15,7 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from topology.spec import LabHostSpec
 
-from . import cni, gc, journey, pool, services
-from .capture import capture as capture_cable
+from . import capture, cni, gc, journey, pool, services
 from .checks import run_checks
 from .config import EngineConfig
 from .converge import converge, lab_lock
@@ -164,8 +163,20 @@ class Engine:
         impair(spec.lab, _cable(spec, node, iface), impairment, self.config.seen_mark)
         return impairment
 
-    def capture(self, spec: LabHostSpec, node: str, iface: str, seconds: int, max_bytes: int) -> bytes:
-        return capture_cable(spec.lab, _cable(spec, node, iface), seconds, max_bytes, self.config.seen_mark)
+    def start_capture(
+        self, spec: LabHostSpec, node: str, iface: str, seconds: int, max_bytes: int, *, name: str
+    ) -> capture.Running:
+        """Start capturing a cable's traffic, detached: `collect_capture` waits for it."""
+        path = self.config.lock_dir / "captures" / f"{name}.pcap"
+        cable = _cable(spec, node, iface)
+        return capture.start(spec.lab, cable, seconds, max_bytes, path, installation=self.config.seen_mark)
+
+    def collect_capture(self, running: capture.Running) -> bytes:
+        return capture.collect(running)
+
+    def capture_under_way(self, name: str) -> capture.Running | None:
+        """A capture started by a worker of this lab host that stopped before collecting it."""
+        return capture.Running.load(self.config.lock_dir / "captures" / f"{name}.pcap")
 
     def node_action(self, spec: LabHostSpec, node: str, action: str) -> list[str]:
         """Stop, start or restart a node; after a start its links and addresses are made again."""

@@ -8,19 +8,21 @@ running by a worker that died, which is safe because converging is idempotent.
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from topology.spec import LabHostSpec
+from worker import capture
 from worker.labhost import Engine, EngineError
 
 from ..live.state import publish_now
 from ..models import Capture, Lab, LabEvent, LabStatus, Operation
-from ..queues import queue_of
+from ..queues import queue_of, share
 from .durable import until_stored
 from .engine import this_labhost
 from .lifecycle import converge_operation
@@ -52,7 +54,7 @@ def _has_share(op: Operation) -> bool:
     running = Operation.objects.filter(
         requested_by=who, labhost=op.labhost, status=Operation.Status.RUNNING, kind__in=same_queue
     )
-    return running.count() < settings.WIRELAB_LABHOST_JOBS_PER_USER
+    return running.count() < share(op.kind, settings.WIRELAB_LABHOST_JOBS_PER_USER)
 
 
 @transaction.atomic  # taken up and read back together, so that trying again after a cut is safe
@@ -253,21 +255,61 @@ CONTROLS = {
 
 
 def run_capture(capture_id: int, labhost: Engine | None = None) -> Capture:
+    """Start a capture and return: it runs detached, so it holds no worker for its seconds,
+    and a thread of this process stores what it caught when it ends."""
     cap = Capture.objects.select_related("lab").get(id=capture_id)
     queued = Capture.objects.filter(id=cap.id, status=Capture.Status.QUEUED)
     if not queued.update(status=Capture.Status.RUNNING):
         return cap  # taken up already (a message sent twice)
+    cap.status = Capture.Status.RUNNING
     labhost = labhost or this_labhost()
     try:
         spec = deployed_spec(cap.lab, cap.lab.host_of(cap.node))
-        cap.pcap = labhost.capture(spec, cap.node, cap.iface, cap.seconds, cap.max_bytes)
-        cap.status = Capture.Status.DONE
-        note(cap.lab_id, LabEvent.Kind.CAPTURE, f"{cap.node}:{cap.iface}: captured {len(cap.pcap)} bytes")
+        running = labhost.start_capture(
+            spec, cap.node, cap.iface, cap.seconds, cap.max_bytes, name=_capture_name(cap.id)
+        )
     except EngineError as exc:
-        cap.status, cap.error = Capture.Status.FAILED, str(exc)
-        note(cap.lab_id, LabEvent.Kind.ERROR, f"capture on {cap.node}:{cap.iface} failed: {exc}")
+        _captured(cap, error=str(exc))
+        return cap
+    _collect_later(cap.id, running, labhost)
+    return cap
+
+
+def _capture_name(capture_id: int) -> str:
+    return f"capture-{capture_id}"
+
+
+def _collect_later(capture_id: int, running: capture.Running, labhost: Engine) -> None:
+    def collect() -> None:
+        try:
+            cap = Capture.objects.select_related("lab").get(id=capture_id)
+            try:
+                _captured(cap, pcap=labhost.collect_capture(running))
+            except EngineError as exc:
+                _captured(cap, error=str(exc))
+        except Capture.DoesNotExist:  # deleted with its lab meanwhile
+            labhost.collect_capture(running)
+        except Exception:
+            log.exception("capture %s could not be stored", capture_id)
+        finally:
+            connection.close()  # this thread's own database connection
+
+    threading.Thread(target=collect, name=f"capture-{capture_id}", daemon=True).start()
+
+
+def _captured(cap: Capture, pcap: bytes = b"", error: str = "") -> None:
+    """The end of a capture: stored, noted in the lab's history and told to its open pages."""
+    if error:
+        cap.status, cap.error = Capture.Status.FAILED, error
+        note(cap.lab_id, LabEvent.Kind.ERROR, f"capture on {cap.node}:{cap.iface} failed: {error}")
+    else:
+        cap.status, cap.pcap = Capture.Status.DONE, pcap
+        note(cap.lab_id, LabEvent.Kind.CAPTURE, f"{cap.node}:{cap.iface}: captured {len(pcap)} bytes")
     cap.finished = timezone.now()
-    cap.save(update_fields=["pcap", "status", "error", "finished"])
+    running = Capture.objects.filter(id=cap.id, status=Capture.Status.RUNNING)
+    fields = {"pcap": cap.pcap, "status": cap.status, "error": cap.error, "finished": cap.finished}
+    if not until_stored(lambda: running.update(**fields), f"recording capture {cap.id}"):
+        return  # ended already (collected twice after a restart: the first one counts)
     said = {
         "type": "capture",
         "id": cap.id,
@@ -276,19 +318,21 @@ def run_capture(capture_id: int, labhost: Engine | None = None) -> Capture:
         "size": len(cap.pcap or b""),
     }
     _announce(cap.lab.tag, said)
-    return cap
 
 
 def recover_captures(labhost: str) -> None:
-    """After a restart: a capture that was running when its worker stopped has failed; one
-    still queued (its message maybe lost with a Redis restart) is sent again."""
+    """After a restart: a capture that was running when its worker stopped is collected when
+    it ends (or has failed, if it never started); one still queued (its message maybe lost
+    with a Redis restart) is sent again."""
     from ..lifecycle import enqueue_capture
 
     mine = Capture.objects.filter(lab__labhost=labhost)
-    mine.filter(status=Capture.Status.RUNNING).update(
-        status=Capture.Status.FAILED,
-        error="the lab host's worker stopped while it ran",
-        finished=timezone.now(),
-    )
+    engine = this_labhost()
+    for cap in mine.filter(status=Capture.Status.RUNNING).select_related("lab"):
+        running = engine.capture_under_way(_capture_name(cap.id))
+        if running is not None:  # its tcpdump ran on: collect it as its worker would have
+            _collect_later(cap.id, running, engine)
+        else:
+            _captured(cap, error="the lab host's worker stopped while it ran")
     for capture_id in mine.filter(status=Capture.Status.QUEUED).values_list("id", flat=True):
         enqueue_capture(capture_id, labhost)

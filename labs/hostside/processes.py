@@ -1,6 +1,7 @@
 """A lab host's processes on its machine (`manage.py labhost run`): the worker of its own queue
-(deploys, destroys, controls; it registers the lab host and heartbeats), the worker of its slow
-queue (commands, captures, checks), and the live monitor. If one of them ends, the others are
+(deploys, destroys, controls; it registers the lab host and heartbeats), the workers of its slow
+queue (commands, captures, traces) and of its grading queue (exercise checks), and the live
+monitor. If one of them ends, the others are
 stopped too, so the lab host is either whole or visibly gone (and found lost)."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..queues import slow_queue
+from ..queues import GRADING_SUFFIX, SLOW_SUFFIX, THREADS
 
 MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
 STOP_SECONDS = 15
@@ -31,11 +32,17 @@ def commands(name: str) -> dict[str, list[str]]:
         "--loglevel",
         "INFO",
     ]
+
     # Threads, not forked pool processes: the engine forks helpers into lab namespaces (pyroute2),
     # which a prefork pool child does not survive; and a long deploy must not hold up a cable pull.
+    def worker(suffix: str, part: str) -> list[str]:
+        queue = f"{name}{suffix}"
+        return [*celery, "-Q", queue, "-n", f"{name}{part}@%h", "--concurrency", str(THREADS[suffix])]
+
     return {
-        "worker": [*celery, "-Q", name, "-n", f"{name}@%h", "--concurrency", "4"],
-        "worker-slow": [*celery, "-Q", slow_queue(name), "-n", f"{name}-slow@%h", "--concurrency", "2"],
+        "worker": worker("", ""),
+        "worker-slow": worker(SLOW_SUFFIX, "-slow"),
+        "worker-grading": worker(GRADING_SUFFIX, "-grading"),
         "monitor": [sys.executable, str(MANAGE), "labhost", "monitor"],
     }
 
@@ -49,7 +56,7 @@ def run_labhost(
     underlay_netns: str = "",
     say=print,
 ) -> int:
-    """Start the three, wait until one ends or a signal comes, stop the rest; the exit code of
+    """Start them all, wait until one ends or a signal comes, stop the rest; the exit code of
     the first to end (0 when stopped by a signal)."""
     env = dict(os.environ, WIRELAB_LABHOST=name, WIRELAB_LABHOST_CONTAINERS=str(containers))
     if underlay:

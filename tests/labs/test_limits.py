@@ -214,3 +214,20 @@ def test_a_job_whose_row_is_gone_is_dropped_quietly():
 
     assert run_operation.run(987654) == "gone"
     assert run_capture.run(987654) == "gone"
+
+
+def test_each_kind_of_job_has_its_queue_and_one_user_never_takes_a_whole_pool():
+    from labs.hostside.processes import commands
+
+    assert [queues.queue_of("lh", kind) for kind in ("deploy", "exec", "capture", "trace", "check")] == [
+        "lh", "lh.slow", "lh.slow", "lh.slow", "lh.grading"
+    ]  # fmt: skip
+    for kind in Operation.Kind.values:
+        pool = queues.THREADS[queues.suffix_of(kind)]
+        assert 1 <= queues.share(kind, 2) < pool
+        assert queues.share(kind, 100) < pool  # however generous the setting
+    started = {part[part.index("-Q") + 1]: part for part in commands("lh").values() if "-Q" in part}
+    assert set(started) == set(queues.queues_of("lh"))
+    for queue, part in started.items():
+        suffix = queue[len("lh") :]
+        assert part[part.index("--concurrency") + 1] == str(queues.THREADS[suffix])

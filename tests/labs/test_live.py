@@ -12,6 +12,7 @@ from django.conf import settings
 from labs.hostside.jobs import run_capture
 from labs.models import Capture, LabEvent
 from tests.conftest import DEMOS
+from tests.waiting import wait_for
 
 from .live_helpers import TWO_ROUTERS, apply, cable, collect, connect, events_of, impair, last_said, run_sync
 
@@ -262,10 +263,13 @@ async def test_capture_holds_the_pings(labs_up, user, run_in):
     cap = await run_sync(
         lambda: Capture.objects.create(lab=lab, node="b", iface="eth1", seconds=3, max_bytes=1_000_000)
     )
-    capturing = asyncio.ensure_future(run_sync(run_capture, cap.id))
+    started = await run_sync(run_capture, cap.id)
+    assert started.status == "running"  # it runs detached: the job is over, its worker free
     await asyncio.sleep(0.7)
     await run_sync(run_in, lab.tag, "a", "ping -c 5 -i 0.2 198.18.30.2")
-    cap = await capturing
+    cap = await run_sync(
+        wait_for, lambda: Capture.objects.exclude(status="running").filter(id=cap.id).first(), 60, "its end"
+    )
     assert cap.status == "done", cap.error
     requests, replies = count_icmp(bytes(cap.pcap))
     assert requests >= 5 and replies >= 5
