@@ -288,4 +288,4 @@ class TraceSerializer(serializers.Serializer):
     )
     protocol = serializers.ChoiceField(choices=["icmp", "tcp", "udp"], default="icmp")
     port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
-    timeout = serializers.FloatField(min_value=0.2, max_value=5.0, default=2.0)
+    timeout = FiniteFloatField(min_value=0.2, max_value=5.0, default=2.0)

@@ -231,3 +231,14 @@ def test_each_kind_of_job_has_its_queue_and_one_user_never_takes_a_whole_pool():
     for queue, part in started.items():
         suffix = queue[len("lh") :]
         assert part[part.index("--concurrency") + 1] == str(queues.THREADS[suffix])
+
+
+def test_a_trace_with_a_timeout_that_is_not_a_number_is_refused_by_name(api, user):
+    lab = running(user, "nan")
+    for bad in ("nan", "NaN", "inf"):
+        response = api.post(
+            f"/api/labs/{lab.id}/trace/", {"node": "a", "target": "198.18.0.1", "timeout": bad}, format="json"
+        )
+        assert response.status_code == 400, response.content
+        assert "timeout" in str(response.json())
+    assert not Operation.objects.filter(lab=lab, kind="trace").exists()
