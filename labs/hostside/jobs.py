@@ -235,8 +235,9 @@ def _check(op: Operation, labhost: Engine) -> dict:
     try:
         spec = deployed_spec(op.lab, op.labhost)
         results = labhost.check(spec, op.params["checks"], progress=heard)
-    except EngineError as exc:
-        grading.record_failure(attempt, str(exc))
+    except Exception as exc:  # whatever stopped the round, the attempt is not left `checking`
+        reason = str(exc) if isinstance(exc, EngineError) else f"the round broke off ({type(exc).__name__})"
+        until_stored(lambda: grading.record_failure(attempt, reason), "recording a failed round")
         raise
     until_stored(lambda: grading.record(attempt, results), "recording check results")
     # The row is the lab's, which its owner reads: the results themselves are the attempt's.

@@ -230,3 +230,24 @@ def _node_id(lab_id: int, name: str) -> int:
     from labs.models import Node
 
     return Node.objects.get(lab_id=lab_id, name=name).id
+
+
+def test_a_round_that_breaks_off_is_recorded_and_never_left_checking(course):  # noqa: F811
+    from labs.hostside.jobs import carry_out
+    from topology.spec import LabHostSpec
+
+    class Breaking:
+        def check(self, spec, checks, progress=None):
+            raise ValueError("a malformed packet")
+
+    sam = joined("sam", course)
+    attempt, _ = attempts.start(course.exercises.get(order=2), sam, deploy=False)
+    lab = Lab.objects.get(id=attempt.lab_id)
+    Lab.objects.filter(id=lab.id).update(status="running")
+    spec = LabHostSpec.empty(lab.tag, lab.labhost).to_dict()
+    Operation.objects.create(lab=lab, kind="deploy", status="succeeded", labhost=lab.labhost, spec=spec)
+    op = attempts.request_check(Attempt.objects.get(id=attempt.id), sam, enqueue=False)
+    assert carry_out(op.id, labhost=Breaking()).status == "failed"
+    attempt.refresh_from_db()
+    assert attempt.checking is False and attempt.checked is not None
+    assert [r["message"] for r in attempt.results] == ["not checked: the round broke off (ValueError)"] * 2
