@@ -415,6 +415,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labs.api.errors.exception_handler",
+    # Throttles count the connection's address, not what a client writes in X-Forwarded-For,
+    # unless that many proxies of the admin's add it.
+    "NUM_PROXIES": int(
+        env(
+            "WIRELAB_PROXIES",
+            "0",
+            "reverse proxies in front of the web server: throttles count the address the last of "
+            "them adds to `X-Forwarded-For` (0: the connection's own address)",
+        )
+    ),
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",

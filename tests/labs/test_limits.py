@@ -242,3 +242,14 @@ def test_a_trace_with_a_timeout_that_is_not_a_number_is_refused_by_name(api, use
         assert response.status_code == 400, response.content
         assert "timeout" in str(response.json())
     assert not Operation.objects.filter(lab=lab, kind="trace").exists()
+
+
+def test_throttles_count_the_connections_address_not_a_forwarded_one(settings):
+    from rest_framework.test import APIRequestFactory
+
+    from labs.api.sharing import ShareUseThrottle
+
+    request = APIRequestFactory().get(
+        "/api/shared/", HTTP_X_FORWARDED_FOR="203.0.113.9", REMOTE_ADDR="10.1.2.3"
+    )
+    assert ShareUseThrottle().get_ident(request) == "10.1.2.3"
