@@ -21,7 +21,7 @@ from typing import Any
 from .document import FORMAT_VERSION, LabDoc, parse_document
 from .peers import has_trait as _kind
 from .peers import interfaces_of, setup_commands
-from .problems import Problem, TopologyError, error, warning
+from .problems import Problem, TopologyError, error, join_path, warning
 
 MAX_FILES = 200
 MAX_TOTAL_BYTES = 1_000_000
@@ -215,9 +215,9 @@ def to_kathara(doc: LabDoc, addresses: dict[str, str] | None = None) -> tuple[di
         )
         for end in (a, b):
             domain_of[end] = shared or f"link{index}"
-    conf = [f'LAB_NAME="{doc.name}"']
+    conf = [f'LAB_NAME="{_plain(doc.name)}"']
     if doc.description:
-        conf.append(f'LAB_DESCRIPTION="{" ".join(doc.description.split())}"')
+        conf.append(f'LAB_DESCRIPTION="{_plain(doc.description)}"')
     files: dict[str, str] = {}
     for name, node in doc.nodes.items():
         if _kind(node.kind, "placed_on_host"):
@@ -246,9 +246,9 @@ def to_kathara(doc: LabDoc, addresses: dict[str, str] | None = None) -> tuple[di
             conf.append(f'{name}[{number}]="{domain}"')
             renamed[iface] = f"eth{number}"
         if node.image:
-            conf.append(f'{name}[image]="{node.image}"')
+            conf += _conf_line(name, "image", node.image, f"nodes.{name}.image", notes)
         for key, value in (node.env or {}).items():
-            conf.append(f'{name}[env]="{key}={value}"')
+            conf += _conf_line(name, "env", f"{key}={value}", join_path("nodes", name, "env", key), notes)
         moved = ", ".join(f"{old} -> {new}" for old, new in renamed.items() if old != new)
         if moved and node.exec:
             notes.append(
@@ -262,6 +262,20 @@ def to_kathara(doc: LabDoc, addresses: dict[str, str] | None = None) -> tuple[di
             notes.append(warning(f"networks.{name}", f"Kathará has no {net.kind} networks: left out"))
     files["lab.conf"] = "\n".join(conf) + "\n"
     return files, notes
+
+
+def _plain(text: str) -> str:
+    """Text for a quoted lab.conf value: one line, without quotes or backslashes."""
+    return " ".join(text.replace('"', "'").replace("\\", "/").split())
+
+
+def _conf_line(device: str, key: str, value: str, path: str, notes: list[Problem]) -> list[str]:
+    """`device[key]="value"`, or nothing (and a warning) when the value would break out of its
+    quotes: lab.conf has no escapes, so a quote or a newline would add lines of its own."""
+    if any(c in value for c in '"\\') or not value.isprintable():
+        notes.append(warning(path, "left out: lab.conf cannot hold a quote, a backslash or a line break"))
+        return []
+    return [f'{device}[{key}]="{value}"']
 
 
 def zip_files(files: dict[str, str], folder: str) -> bytes:

@@ -161,3 +161,25 @@ def test_export_renumbers_interfaces_and_turns_links_and_switches_into_domains()
     assert not any(line.startswith("sw[") for line in conf)
     assert files["a.startup"].startswith("ip addr add 198.18.9.1/30 dev eth0\n")
     assert any("e7 -> eth0" in n.message for n in notes)
+
+
+def test_export_never_lets_a_value_break_out_of_its_quotes():
+    doc = parse_document(
+        {
+            "name": 'evil"\npc1[bridged]="true',
+            "description": 'a "quoted"\nline',
+            "nodes": {
+                "pc1": {
+                    "kind": "host",
+                    "env": {"OK": "fine", "BAD": 'x"\npc1[bridged]="true'},
+                    "image": "wirelab/node:busybox",
+                }
+            },
+        }
+    )
+    files, notes = to_kathara(doc)
+    conf = files["lab.conf"]
+    lines = conf.splitlines()
+    assert all(line.count('"') == 2 for line in lines), lines
+    assert 'pc1[env]="OK=fine"' in lines and not any("BAD" in line for line in lines)
+    assert [n.path for n in notes if "cannot hold a quote" in n.message] == ["nodes.pc1.env.BAD"]
