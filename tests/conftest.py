@@ -24,6 +24,19 @@ DEMOS = Path(__file__).parent.parent / "labs" / "demo"
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A channel layer of its own for each test. The layer is one object per process, and
+    channels_redis keeps receive locks and cleaner tasks in it: a test's event loop, closed
+    with such a task pending, left a lock that a later test's consumer waited on for good,
+    hanging pytest-asyncio's loop teardown (`_cancel_all_tasks`)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate limits and cached health are per test, as they would be per minute."""
     from django.core.cache import cache
