@@ -323,8 +323,8 @@ class ExerciseDoc(Strict):
     checks: list[CheckDoc] = Field(default_factory=list, max_length=MAX_CHECKS)
     locked: list[str] = Field(
         default_factory=list,
-        description="nodes students may not change or remove, nor cable, nor reach through networks, "
-        "containers or services of their own",
+        description="nodes students may not change or remove; their cables, their networks and the "
+        "lab's services stay as they are too (see `unlocked`)",
     )
     unlocked: list[Literal["cables", "services"]] = Field(
         default_factory=list,

@@ -1627,7 +1627,7 @@ export interface components {
             checks?: components["schemas"]["CheckDoc"][];
             /**
              * Locked
-             * @description nodes students may not change or remove, nor cable, nor reach through networks, containers or services of their own
+             * @description nodes students may not change or remove; their cables, their networks and the lab's services stay as they are too (see `unlocked`)
              */
             locked?: string[];
             /**
