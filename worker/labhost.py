@@ -41,6 +41,7 @@ class Engine:
     ):
         self.config = config or EngineConfig()
         self._runtime = runtime or DockerRuntime
+        journey.keep_timestamps_on()  # long before a trace needs packets stamped as they arrive
 
     def runtime(self) -> Runtime:
         return self._runtime(self.config)

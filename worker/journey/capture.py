@@ -46,9 +46,24 @@ _FILTER = ctypes.create_string_buffer(_CODE, len(_CODE))
 _PROGRAM = struct.pack("HL", len(_CODE) // 8, ctypes.addressof(_FILTER))
 
 
+_STAMPING: list[socket.socket] = []
+
+
+def keep_timestamps_on() -> None:
+    """Hold one socket that asks for timestamps for as long as this process lives. The kernel
+    stamps packets as they arrive only while some socket wants stamps, and it turns that on
+    from a deferred work item the first time: a trace whose captures were the first to ask
+    could see its first packets stamped when read, out of order on a busy machine."""
+    if not _STAMPING:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        _STAMPING.append(sock)
+
+
 def open_captures(paths: dict[str, str]) -> dict[str, socket.socket]:
     """A packet socket in each namespace (path -> owner node, "" for the fabric); those that could
     not be made (a namespace gone meanwhile) are left out."""
+    keep_timestamps_on()
     made = nsock.sockets_in(list(paths), socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     out = {}
     for path, sock in made.items():
