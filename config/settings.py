@@ -176,6 +176,13 @@ WIRELAB_UNDERLAY_NETNS = env(
     "--underlay-netns`; for several lab hosts on one machine)",
     shown="the machine's own",
 )
+# Where the lab host keeps its locks, warm-pool claims, running captures and CNI state.
+WIRELAB_RUN_DIR = env(
+    "WIRELAB_RUN_DIR",
+    "/run/wirelab",
+    "where the lab host keeps its locks, warm-pool claims, running captures and CNI state "
+    "(each lab host on one machine needs its own)",
+)
 # The underlay's MTU: a segment stitched over it carries 50 bytes less (the VXLAN header).
 WIRELAB_UNDERLAY_MTU = int(
     env("WIRELAB_UNDERLAY_MTU", "1500", "the underlay's MTU: stitched segments carry 50 bytes less")

@@ -26,4 +26,13 @@ export DATABASE_URL="${TEST_DATABASE_URL:-postgres://wirelab:wirelab@127.0.0.1:5
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 export WIRELAB_IMAGE_PULL_FROM=""  # the suite pulls only from the registry it starts on loopback
 "$PY" manage.py collectstatic --noinput -v0
-exec "$VENV/bin/pytest" "$@"
+if [ $# -gt 0 ]; then exec "$VENV/bin/pytest" "$@"; fi
+
+# The suite on several workers, each kept apart from the others (tests/apart.py): first every
+# test that touches the kernel, then those marked `alone` (they count or change what the whole
+# machine holds), one after the other, beside the tests that touch no kernel state.
+workers="${WIRELAB_TEST_WORKERS:-4}"
+status=0
+"$VENV/bin/pytest" -n "$workers" --dist worksteal -m "kernel and not alone" || status=$?
+"$VENV/bin/pytest" -n "$workers" --dist loadgroup -m "alone or not kernel" || status=$?
+exit "$status"

@@ -7,8 +7,10 @@ import docker
 import pytest
 from django.conf import settings
 
+from tests.apart import keep_apart
 from worker.labels import container_name
 
+keep_apart(settings)  # before anything connects: see tests/apart.py
 # The lab host processes the suite starts keep no warm sandboxes: a test that wants a pool
 # asks for one and drains it (tests/labs/test_warm.py).
 os.environ["WIRELAB_POOL"] = ""
@@ -72,3 +74,10 @@ def run_in():
 
     yield run
     client.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked `alone` run on one worker, one after the other (see scripts/test.sh)."""
+    for item in items:
+        if item.get_closest_marker("alone"):
+            item.add_marker(pytest.mark.xdist_group("alone"))

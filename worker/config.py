@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -19,7 +20,10 @@ class EngineConfig:
     app_settle_seconds: float = 1.0  # how long a new app has to fail before it counts as up
     exec_timeout: float = 60.0  # a startup command is stopped after this long
     exec_output_limit: int = 65536  # ... or once it has printed this much
-    lock_dir: Path = Path("/run/wirelab")
+    # Locks, claims, captures and CNI state; each lab host on one machine needs its own. The
+    # default comes from the environment, for the processes that make an EngineConfig() of
+    # their own (benchmarks, a test's lab host): the web side's settings name it too.
+    lock_dir: Path = field(default_factory=lambda: Path(os.environ.get("WIRELAB_RUN_DIR", "/run/wirelab")))
     # Which installation's labs these are: everything made carries it, and garbage collection
     # only ever considers what carries this installation's mark.
     installation: str = "engine"

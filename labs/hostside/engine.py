@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 
@@ -26,5 +27,6 @@ def _engine_of(labhost: str) -> Engine:
         pull_from=settings.WIRELAB_IMAGE_PULL_FROM,
         image_max_mb=settings.WIRELAB_IMAGE_MAX_MB,
         underlay_netns=settings.WIRELAB_UNDERLAY_NETNS,
+        lock_dir=Path(settings.WIRELAB_RUN_DIR),
     )
     return Engine(config)

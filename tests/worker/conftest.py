@@ -11,6 +11,7 @@ import docker
 import pytest
 from pyroute2 import IPRoute
 
+from tests.apart import INSTALLATION
 from topology.addressing import Assignments
 from topology.compiler import compile_lab
 from topology.document import read_document
@@ -21,7 +22,7 @@ from worker.converge import converge, destroy
 from worker.docker_runtime import DockerRuntime
 from worker.report import Report
 
-CONFIG = EngineConfig(app_settle_seconds=0.5)
+CONFIG = EngineConfig(app_settle_seconds=0.5, installation=INSTALLATION)
 
 
 @dataclass

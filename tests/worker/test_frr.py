@@ -53,9 +53,15 @@ def test_ospf_triangle_converges_and_a_pulled_cable_reroutes(engine, run_in):
 
 def test_two_autonomous_systems_exchange_their_lans_over_bgp(engine, run_in):
     lab = engine(BGP_TWO_AS)
-    wait_for(
-        lambda: learnt(run_in, lab.tag, "r1", "198.18.2.0/24", "bgp", "198.18.0.2"), 90, "r1's BGP route"
-    )
+    # FRR backs off between attempts at a session (up to 120 s) after early failures, such as
+    # a connection made while the other router was still being wired on a busy lab host
+    try:
+        wait_for(
+            lambda: learnt(run_in, lab.tag, "r1", "198.18.2.0/24", "bgp", "198.18.0.2"), 180, "r1's BGP route"
+        )
+    except AssertionError:
+        _, neighbour = run_in(lab.tag, "r1", "vtysh -c 'show bgp neighbors'")
+        raise AssertionError(f"r1 learnt no BGP route; what it says of its neighbour:\n{neighbour}") from None
     wait_for(
         lambda: learnt(run_in, lab.tag, "r2", "198.18.1.0/24", "bgp", "198.18.0.1"), 90, "r2's BGP route"
     )

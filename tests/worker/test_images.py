@@ -71,6 +71,7 @@ def test_an_image_too_large_for_the_lab_host_is_refused(pushed, engine, registry
     assert docker_client.images.list(name=f"{registry}/wltest/large") == []  # the pull was cut
 
 
+@pytest.mark.alone  # it removes an image other tests' routers run from
 def test_a_wirelab_image_missing_on_the_lab_host_is_built_there_with_progress(engine, docker_client, run_in):
     docker_client.images.remove("wirelab/frr:latest")  # as on a lab host that never ran a router
     lab = engine(lab_text("wirelab/frr"))

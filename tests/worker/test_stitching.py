@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.underlay import capture, make_underlay
+from tests.waiting import wait_for
 from tests.worker.conftest import CONFIG, leftovers, new_tag
 from tests.worker.test_engine import DOCKER_MODES, ROUTED, assert_docker_modes_matrix
 from topology.compiler import Underlay, compile_lab
@@ -121,8 +122,9 @@ def test_a_routed_lab_split_across_lab_hosts_forwards_and_labs_with_the_same_add
     code, output = run_in(first.tag, "h1", "ping -c 1 -W 2 198.18.2.10")
     assert code == 0, output
     set_cable(second.tag, cable, True, span.configs["b"].mark)
-    code, output = run_in(second.tag, "h1", "ping -c 1 -W 5 198.18.2.10")
-    assert code == 0, output
+    # back: the neighbour entries that failed meanwhile are learnt again, in a moment or, on a
+    # busy machine, a few
+    wait_for(lambda: run_in(second.tag, "h1", "ping -c 1 -W 2 198.18.2.10")[0] == 0, 60, "h2 back")
 
 
 def test_a_lab_that_stops_spanning_keeps_one_fabric_and_converging_again_changes_nothing(span):
