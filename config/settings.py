@@ -146,6 +146,19 @@ CHANNEL_LAYERS = {
 if WIRELAB_CHANNEL_LAYER == "memory":
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Limits (throttles, failure counters, console slots, viewer caps) count in Redis, shared by
+# every web process (config/cache.py); `make check`, which has no Redis, counts in the process.
+CACHES = {
+    "default": {
+        "BACKEND": "config.cache.LimitsCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "wirelab-cache",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    }
+}
+if WIRELAB_CHANNEL_LAYER == "memory":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL, "Celery broker", shown="`REDIS_URL`")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -284,8 +297,17 @@ WIRELAB_MAX_JOBS_IN_FLIGHT = int(
 WIRELAB_MAX_CAPTURES_IN_FLIGHT = int(
     env("WIRELAB_MAX_CAPTURES_IN_FLIGHT", "2", "captures one user may have under way")
 )
+WIRELAB_MAX_LABS_PER_USER = int(env("WIRELAB_MAX_LABS_PER_USER", "100", "labs one user may keep"))
+WIRELAB_MAX_STORED_BYTES_PER_USER = int(
+    env("WIRELAB_MAX_STORED_BYTES_PER_USER", "20000000", "bytes of lab documents one user may keep")
+)
+# Accounts made with course codes from one address in an hour (a class behind one NAT signs up
+# together): each account multiplies every per-user share.
+WIRELAB_SIGNUPS_PER_ADDRESS = int(
+    env("WIRELAB_SIGNUPS_PER_ADDRESS", "60", "accounts made with course codes from one address in an hour")
+)
 WIRELAB_MAX_CONSOLES_PER_USER = int(
-    env("WIRELAB_MAX_CONSOLES_PER_USER", "4", "consoles one user may have open (per web process)")
+    env("WIRELAB_MAX_CONSOLES_PER_USER", "4", "consoles one user may have open")
 )
 WIRELAB_SNAPSHOTS_PER_USER = float(
     env(
@@ -398,7 +420,13 @@ if env_bool(
 SESSION_COOKIE_HTTPONLY = True
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

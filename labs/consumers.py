@@ -267,13 +267,15 @@ def _console_slot(user, change: int) -> bool:
 
 def take_slot(key: str, change: int, limit: int) -> bool:
     """Take (+1) or give back (-1) one of `limit` slots counted under `key`; False when none
-    is free. Counted in the cache this web process uses (one per process unless a shared one
-    is set)."""
+    is free. Counted in Redis, shared by every web process (config/cache.py); a count given
+    back below zero (its key expired meanwhile) is set back to zero."""
     cache.add(key, 0, 24 * 3600)
     count = cache.incr(key, change)
     if change > 0 and count > limit:
         cache.decr(key)
         return False
+    if count < 0:
+        cache.incr(key, -count)
     return True
 
 

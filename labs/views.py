@@ -144,24 +144,29 @@ def health_page(request):
 
 class ThrottledLoginView(auth_views.LoginView):
     """Sign-in that slows down guessing: after a few failures for one name from one address,
-    further tries are refused for a while."""
+    or more for one name from anywhere, further tries are refused for a while."""
 
-    MAX_FAILURES = 8
+    MAX_FAILURES = 8  # for one name from one address
+    MAX_FAILURES_ANYWHERE = 30  # for one name, however many addresses guess it
     WINDOW_SECONDS = 300
 
-    def _key(self) -> str:
+    def _keys(self) -> dict[str, int]:
         name = str(self.request.POST.get("username", ""))[:150].lower()
-        return f"wirelab:login:{self.request.META.get('REMOTE_ADDR', '')}:{name}"
+        address = self.request.META.get("REMOTE_ADDR", "")
+        return {
+            f"wirelab:login:{address}:{name}": self.MAX_FAILURES,
+            f"wirelab:login-name:{name}": self.MAX_FAILURES_ANYWHERE,
+        }
 
     def post(self, request, *args, **kwargs):
-        if cache.get(self._key(), 0) >= self.MAX_FAILURES:
+        if any(cache.get(key, 0) >= most for key, most in self._keys().items()):
             return HttpResponse(
                 "Too many failed sign-ins for this name: wait a few minutes and try again.", status=429
             )
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        key = self._key()
-        cache.add(key, 0, self.WINDOW_SECONDS)
-        cache.incr(key)
+        for key in self._keys():
+            cache.add(key, 0, self.WINDOW_SECONDS)
+            cache.incr(key)
         return super().form_invalid(form)

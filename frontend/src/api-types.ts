@@ -999,6 +999,21 @@ export interface components {
             readonly join_code: string | null;
             /** @description students may join with the code */
             joining_open?: boolean;
+            /**
+             * Format: date-time
+             * @description the code admits no one after this (empty: while joining is open)
+             */
+            joining_until?: string | null;
+            /**
+             * Format: int64
+             * @description students who may join (0: no limit)
+             */
+            max_students?: number;
+            /**
+             * Format: int64
+             * @description students' labs of this course running at once (0: no limit beyond each user's)
+             */
+            max_running_labs?: number;
             /** Format: date-time */
             readonly created: string;
         };
@@ -1006,6 +1021,21 @@ export interface components {
             name: string;
             /** @description students may join with the code */
             joining_open?: boolean;
+            /**
+             * Format: date-time
+             * @description the code admits no one after this (empty: while joining is open)
+             */
+            joining_until?: string | null;
+            /**
+             * Format: int64
+             * @description students who may join (0: no limit)
+             */
+            max_students?: number;
+            /**
+             * Format: int64
+             * @description students' labs of this course running at once (0: no limit beyond each user's)
+             */
+            max_running_labs?: number;
             /**
              * @description start with the exercises of the demo course
              * @default false
@@ -1361,6 +1391,21 @@ export interface components {
             name?: string;
             /** @description students may join with the code */
             joining_open?: boolean;
+            /**
+             * Format: date-time
+             * @description the code admits no one after this (empty: while joining is open)
+             */
+            joining_until?: string | null;
+            /**
+             * Format: int64
+             * @description students who may join (0: no limit)
+             */
+            max_students?: number;
+            /**
+             * Format: int64
+             * @description students' labs of this course running at once (0: no limit beyond each user's)
+             */
+            max_running_labs?: number;
             /**
              * @description start with the exercises of the demo course
              * @default false

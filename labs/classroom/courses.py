@@ -13,6 +13,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from . import grading
 from .exercises import add_exercise, read_exercise
@@ -46,12 +48,26 @@ def create_course(name: str, teacher, from_demo: bool = False) -> Course:
 
 
 def find_course(code: str) -> Course | None:
+    """The course this code lets in now (joining open, its time not past)."""
     code = (code or "").strip().upper()
-    return Course.objects.filter(join_code=code, joining_open=True).first() if code else None
+    if not code:
+        return None
+    still = Q(joining_until__isnull=True) | Q(joining_until__gt=timezone.now())
+    return Course.objects.filter(still, join_code=code, joining_open=True).first()
 
 
-def join(course: Course, user) -> Membership:
-    """`user` joins as a student (a teacher of the course stays a teacher)."""
+@transaction.atomic
+def join(course: Course, user, by_teacher: bool = False) -> Membership:
+    """`user` joins as a student (a teacher of the course stays a teacher); refused when the
+    course has its most students, unless a teacher adds them."""
+    Course.objects.select_for_update().filter(id=course.id).first()  # one join at a time counts
+    membership = Membership.objects.filter(course=course, user=user).first()
+    if membership is not None:
+        return membership
+    most = Course.objects.values_list("max_students", flat=True).get(id=course.id)
+    students = course.members.filter(role=Membership.Role.STUDENT).count()
+    if most and students >= most and not by_teacher:
+        raise CourseRefused("code", f"this course is full ({most} students): ask your teacher")
     membership, created = Membership.objects.get_or_create(course=course, user=user)
     if created and membership.role == Membership.Role.STUDENT:
         course_id, username = course.id, user.username
@@ -105,6 +121,6 @@ def enroll_roster(course: Course, text: str) -> list[dict]:
             if user is None:
                 password = secrets.token_urlsafe(9)
                 user = User.objects.create_user(username=name, password=password)
-            join(course, user)
+            join(course, user, by_teacher=True)
             out.append({"username": user.username, "password": password})
     return out

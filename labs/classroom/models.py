@@ -6,6 +6,10 @@ from django.conf import settings
 from django.db import models
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud in class
+# A new course's bounds, which its teachers may change: a code read out in class (or posted
+# where others see it) makes at most this many accounts, and their labs run this many at once.
+DEFAULT_MAX_STUDENTS = 100
+DEFAULT_MAX_RUNNING_LABS = 40
 
 
 def new_join_code() -> str:
@@ -18,8 +22,15 @@ class Course(models.Model):
     name = models.CharField(max_length=100)
     join_code = models.CharField(max_length=16, unique=True, default=new_join_code)
     joining_open = models.BooleanField(default=True, help_text="students may join with the code")
+    joining_until = models.DateTimeField(
+        null=True, blank=True, help_text="the code admits no one after this (empty: while joining is open)"
+    )
+    max_students = models.PositiveIntegerField(
+        default=DEFAULT_MAX_STUDENTS, help_text="students who may join (0: no limit)"
+    )
     max_running_labs = models.PositiveIntegerField(
-        default=0, help_text="students' labs of this course running at once (0: no limit beyond each user's)"
+        default=DEFAULT_MAX_RUNNING_LABS,
+        help_text="students' labs of this course running at once (0: no limit beyond each user's)",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created = models.DateTimeField(auto_now_add=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -118,6 +119,36 @@ def exercise_add(request, course_id: int):
     return redirect("course", course_id=course.id)
 
 
+class JoiningForm(forms.ModelForm):
+    max_students = forms.IntegerField(min_value=0, max_value=10_000)
+    max_running_labs = forms.IntegerField(min_value=0, max_value=10_000)
+
+    class Meta:
+        model = Course
+        fields = ["joining_open", "joining_until", "max_students", "max_running_labs"]
+
+
+@login_required
+@require_POST
+def course_joining(request, course_id: int):
+    """A teacher sets who may still join and how many: the code open or not, until when, at most
+    how many students, and how many of their labs run at once."""
+    course = _course_or_404(request, course_id)
+    if role_in(course, request.user) != Membership.Role.TEACHER:
+        raise Http404
+    form = JoiningForm(request.POST, instance=course)
+    if form.is_valid():
+        form.save()
+        messages.info(request, "joining saved")
+    else:
+        said = "; ".join(
+            f"{field.replace('_', ' ')}: {' '.join(str(e) for e in errors)}"
+            for field, errors in form.errors.items()
+        )
+        messages.error(request, f"joining not saved: {said}")
+    return redirect("course", course_id=course.id)
+
+
 @login_required
 @ensure_csrf_cookie
 def lab_watch(request, course_id: int, attempt_id: int):
@@ -150,10 +181,15 @@ def console_watch(request, course_id: int, attempt_id: int):
     return render(request, "classroom/console_watch.html", context)
 
 
-def _too_many_tries(request) -> bool:
-    key = f"wirelab:join:{request.META.get('REMOTE_ADDR', '')}"
+def _count(request, what: str, most: int) -> bool:
+    """Count one more `what` from this address this hour; True when that is over `most`."""
+    key = f"wirelab:{what}:{request.META.get('REMOTE_ADDR', '')}"
     cache.add(key, 0, 3600)
-    return cache.incr(key) > JOIN_TRIES
+    return cache.incr(key) > most
+
+
+def _over(request, what: str, most: int) -> bool:
+    return cache.get(f"wirelab:{what}:{request.META.get('REMOTE_ADDR', '')}", 0) >= most
 
 
 @ensure_csrf_cookie
@@ -165,18 +201,25 @@ def join_page(request):
         return render(request, "classroom/join.html", context)
     course = courses.find_course(code)
     if course is None:
-        if _too_many_tries(request):
+        if _count(request, "join", JOIN_TRIES):
             return HttpResponse("Too many wrong codes from here: wait an hour and try again.", status=429)
         context["errors"]["code"] = "no open course has this code"
         return render(request, "classroom/join.html", context, status=400)
-    if request.user.is_authenticated:
-        courses.join(course, request.user)
-        return redirect("course", course_id=course.id)
+    most = settings.WIRELAB_SIGNUPS_PER_ADDRESS
+    if not request.user.is_authenticated and _over(request, "signup", most):
+        return HttpResponse(
+            f"{most} accounts were made from here this hour: wait and try again, or ask your teacher.",
+            status=429,
+        )
     try:
-        user = courses.sign_up(course, context["username"], request.POST.get("password", ""))
+        if request.user.is_authenticated:
+            courses.join(course, request.user)
+        else:
+            user = courses.sign_up(course, context["username"], request.POST.get("password", ""))
+            _count(request, "signup", most)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.info(request, f"welcome, {user.username}: you joined {course.name}")
     except courses.CourseRefused as exc:
         context["errors"][exc.field] = str(exc)
         return render(request, "classroom/join.html", context, status=400)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    messages.info(request, f"welcome, {user.username}: you joined {course.name}")
     return redirect("course", course_id=course.id)

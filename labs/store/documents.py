@@ -3,15 +3,20 @@ a lab with errors; reading gives back the stored document itself."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Sum, TextField
+from django.db.models.functions import Cast, Length
 from django.utils.text import slugify
 
 from labs.images import current_policy
 from topology.addressing import Assignments
 from topology.document import LabDoc, document_to_data, parse_document
-from topology.problems import Problem, TopologyError, errors_in
+from topology.problems import Problem, TopologyError, error, errors_in
 from topology.validation import check
 
 from .models import Lab
@@ -32,6 +37,31 @@ def guard_problems(lab: Lab | None, doc: LabDoc) -> list[Problem]:
     if lab is None or not lab.pk:
         return []
     return [p for guard in GUARDS for p in guard(lab, doc)]
+
+
+def storage_problems(owner, lab: Lab | None, size: int) -> list[Problem]:
+    """What storing a document of `size` bytes as `lab` (None: a new lab) would take past the
+    owner's share: WIRELAB_MAX_LABS_PER_USER labs, WIRELAB_MAX_STORED_BYTES_PER_USER bytes."""
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # one write at a time counts
+    mine = Lab.objects.filter(owner=owner)
+    most_labs, most_bytes = settings.WIRELAB_MAX_LABS_PER_USER, settings.WIRELAB_MAX_STORED_BYTES_PER_USER
+    if lab is None and mine.count() >= most_labs:
+        return [error("", f"you keep {most_labs} labs, the most one user may: delete one you no longer need")]
+    others = mine.exclude(id=lab.id) if lab is not None and lab.pk else mine
+    stored = others.aggregate(total=Sum(Length(Cast("document", TextField()))))["total"] or 0
+    if stored + size > most_bytes:
+        return [
+            error(
+                "",
+                f"your labs would hold {_size(stored + size)} of documents, more than the "
+                f"{_size(most_bytes)} one user may keep: delete labs you no longer need",
+            )
+        ]
+    return []
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1e3:.0f} kB"
 
 
 def unique_slug(name: str, exclude_id: int | None = None) -> str:
@@ -62,13 +92,16 @@ def save_document(doc: LabDoc, owner, lab: Lab | None = None, labhost: str = "lo
     previous = lab_assignments(lab) if lab else None
     assignments, problems = check(doc, previous, current_policy())
     problems += guard_problems(lab, doc)
+    data = document_to_data(doc)
+    if not errors_in(problems):
+        problems += storage_problems(owner, lab, len(json.dumps(data)))
     if errors_in(problems):
         raise TopologyError(problems)
     if lab is None:
         lab = Lab(owner=owner, slug=unique_slug(doc.name), labhost=labhost)
     lab.name = doc.name
     lab.description = doc.description
-    lab.document = document_to_data(doc)
+    lab.document = data
     lab.assignments = assignments.as_dict()
     lab.save()
     project(lab, lab.document)

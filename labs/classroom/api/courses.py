@@ -44,7 +44,8 @@ class CourseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Course
-        fields = ["id", "name", "role", "join_code", "joining_open", "created", "from_demo"]
+        fields = ["id", "name", "role", "join_code", "joining_open", "joining_until", "max_students",
+                  "max_running_labs", "created", "from_demo"]  # fmt: skip
         read_only_fields = ["created"]
 
     def get_role(self, course) -> str | None:
@@ -85,7 +86,10 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         course = courses.find_course(str(request.data.get("code", "")))
         if course is None:
             raise ValidationError({"code": "no open course has this code"})
-        courses.join(course, request.user)
+        try:
+            courses.join(course, request.user)
+        except courses.CourseRefused as exc:
+            raise ValidationError({exc.field: str(exc)}) from None
         return Response(CourseSerializer(course, context={"request": request}).data)
 
     @extend_schema(responses=ExerciseSerializer(many=True))
