@@ -241,6 +241,37 @@ def test_a_cni_configuration_is_checked_plugin_by_plugin():
     assert any(p.startswith("error: nodes.app.ports: cni network 'net' maps no ports") for p in found)
 
 
+def test_a_cni_plugin_takes_only_its_known_settings_each_of_its_shape():
+    reaching_out = (
+        "{plugins: [{type: macvlan, master: '-eth0', mode: bridge, mtu: 9, pciBusID: '0000:00:1f.6',"
+        "  ipam: {type: host-local, ranges: [[{subnet: 10.9.0.0/24, rangeStart: '--x'}]], routes: [{dst: x, via: y}],"
+        "         dns: {nameservers: ['-c'], options: ['ndots:2']}, files: /etc}},"
+        " {type: portmap, capabilities: {portMappings: true, anything: true}, snat: 'yes',"
+        "  conditionsV4: ['-j', 'ACCEPT'], externalSetMarkChain: KUBE-MARK-MASQ},"
+        " {type: firewall, backend: firewalld, iptablesAdminChainName: '-A INPUT'}]}"
+    )
+    found = messages(CNI_BASE.replace("CONFIG", reaching_out))
+    at = "error: networks.net.config.plugins"
+    for expected in [
+        f"{at}[0].master: an interface name (at most 15 characters)",
+        f"{at}[0].mtu: a whole number from 68 to 65535",
+        f"{at}[0].pciBusID: not a setting of the macvlan plugin here (it takes linkInContainer, master, mode, mtu)",
+        f"{at}[0].ipam.files: not a setting of host-local here",
+        f"{at}[0].ipam.ranges[0][0].rangeStart: an address (or address/prefix)",
+        f"{at}[0].ipam.routes[0]: a mapping of dst, gw",
+        f"{at}[0].ipam.dns.nameservers: a list of at most 16 addresses",
+        f"{at}[1].capabilities: a mapping of",
+        f"{at}[1].snat: true or false",
+        f"{at}[1].conditionsV4: not a setting of the portmap plugin here",
+        f"{at}[1].externalSetMarkChain: not a setting of the portmap plugin here",
+        f"{at}[2].backend: one of iptables",
+        f"{at}[2].iptablesAdminChainName: a chain name",
+    ]:
+        assert any(p.startswith(expected) for p in found), (expected, found)
+    assert not any("dns.options" in p or "[0].mode" in p for p in found)  # those are fine
+    assert len(found) == 13, found
+
+
 def test_a_cni_network_lives_on_a_host_its_containers_share():
     text = CNI_BASE.replace("CONFIG", BRIDGE_PORTMAP)
     found = messages(text.replace("host: h1, image: i, mode: cni:net", "host: h2, image: i, mode: cni:net"))
