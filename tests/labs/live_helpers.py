@@ -69,6 +69,15 @@ async def connect(path: str, user) -> WebsocketCommunicator:
     return communicator
 
 
+async def refused(path: str, user) -> tuple[bool, int | None]:
+    """What connecting answers, for a socket the test expects refused; the consumer is then let
+    go, so nothing of it is left on the event loop when the test ends."""
+    communicator = await connect(path, user)
+    answer = await communicator.connect()
+    await communicator.disconnect()
+    return answer
+
+
 async def collect(communicator, predicate, timeout: float) -> tuple[list[dict], float]:
     """Messages until `predicate(messages)` holds; returns them and the seconds it took."""
     start = time.monotonic()

@@ -515,11 +515,9 @@ def test_a_course_limits_its_running_labs_and_shows_where_each_waits(course):
 @pytest.mark.django_db(transaction=True)
 async def test_another_students_lab_page_and_sockets_are_closed_to_a_student(teacher, client):
     from asgiref.sync import sync_to_async
-    from channels.routing import URLRouter
-    from channels.testing import WebsocketCommunicator
 
-    from config.routing import websocket_urlpatterns
     from labs.classroom.courses import create_course, join
+    from tests.labs.live_helpers import refused
 
     def prepare():
         course = create_course("Pairs", teacher, from_demo=True)
@@ -533,9 +531,7 @@ async def test_another_students_lab_page_and_sockets_are_closed_to_a_student(tea
 
     kim, lab_id = await sync_to_async(prepare)()
     for path in (f"/ws/labs/{lab_id}/", f"/ws/labs/{lab_id}/nodes/client/console/"):
-        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
-        socket.scope["user"] = kim
-        assert (await socket.connect()) == (False, 4403), path
+        assert (await refused(path, kim)) == (False, 4403), path
 
 
 def test_a_teacher_adds_an_exercise_from_a_file_or_a_lab_on_the_course_page(client, course, teacher, user):

@@ -11,7 +11,7 @@ from labs.classroom import attempts, grading, messages
 from labs.classroom.courses import create_course, join
 from labs.classroom.roles import make_teacher
 
-from .live_helpers import connect
+from .live_helpers import connect, refused
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -29,8 +29,7 @@ def a_class():
 
 async def test_the_dashboard_hears_attempts_and_only_teachers_may_listen():
     teacher, sam, course, attempt = await sync_to_async(a_class)()
-    student_socket = await connect(f"/ws/courses/{course.id}/", sam)
-    assert (await student_socket.connect()) == (False, 4403)
+    assert (await refused(f"/ws/courses/{course.id}/", sam)) == (False, 4403)
 
     dashboard = await connect(f"/ws/courses/{course.id}/", teacher)
     assert (await dashboard.connect())[0]
@@ -60,7 +59,7 @@ async def test_the_dashboard_hears_attempts_and_only_teachers_may_listen():
         "message", "tina", "Live", "five minutes left")  # fmt: skip
     for socket in (dashboard, lab_page, inbox):
         await socket.disconnect()
-    assert (await (await connect("/ws/inbox/", None)).connect()) == (False, 4403)
+    assert (await refused("/ws/inbox/", None)) == (False, 4403)
 
 
 async def test_a_teacher_watches_a_students_console_read_only(labs_made):
@@ -84,8 +83,8 @@ async def test_a_teacher_watches_a_students_console_read_only(labs_made):
     relay.start()
     try:
         watch_path = f"/ws/attempts/{attempt.id}/nodes/client/watch/"
-        assert (await (await connect(watch_path, sam)).connect()) == (False, 4403)  # students may not
-        assert (await (await connect(watch_path, outsider)).connect()) == (False, 4403)
+        assert (await refused(watch_path, sam)) == (False, 4403)  # students may not
+        assert (await refused(watch_path, outsider)) == (False, 4403)
         watcher = await connect(watch_path, teacher)
         assert (await watcher.connect())[0]
         console = await connect(f"/ws/labs/{attempt.lab_id}/nodes/client/console/", sam)

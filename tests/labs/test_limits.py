@@ -144,6 +144,7 @@ async def test_consoles_per_user_are_capped(user, settings):
     refused = await second.receive_json_from(timeout=10)
     assert "consoles open" in refused["message"]
     assert (await second.receive_output(timeout=10)) == {"type": "websocket.close", "code": 4429}
+    await second.disconnect()
     await first.disconnect()
     third = await _socket(f"/ws/labs/{lab.id}/nodes/b/console/", user)
     assert (await third.connect())[0]
