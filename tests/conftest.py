@@ -1,13 +1,14 @@
 """Shared fixtures: paths to the small topology files in tests/fixtures."""
 
 import os
+import shutil
 from pathlib import Path
 
 import docker
 import pytest
 from django.conf import settings
 
-from tests.apart import keep_apart
+from tests.apart import RUN_DIR, keep_apart
 from worker.labels import container_name
 
 keep_apart(settings)  # before anything connects: see tests/apart.py
@@ -81,3 +82,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("alone"):
             item.add_marker(pytest.mark.xdist_group("alone"))
+
+
+def pytest_sessionfinish(session):
+    """This process's run directory goes with it (its labs are gone); the slot's lock stays."""
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
