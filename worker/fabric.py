@@ -27,7 +27,9 @@ def create(name: str, installation: str) -> bool:
     """Make a fabric namespace, its loopback marked with the installation's name; whether it made
     (or marked) one. One of this name without a mark was left by a converge stopped between the
     two steps (its name holds the lab's tag, which no other lab has): it is marked now, or it would
-    be no one's to watch or remove."""
+    be no one's to watch or remove. A file of the name that is not yet a namespace (a converge
+    stopped while making it) is made one now."""
+    _forget_unmounted(name)
     if not os.path.exists(path_of(name)):
         netns.create(name)
     elif installation_of(name):
@@ -49,9 +51,18 @@ def installation_of(name: str) -> str:
 
 
 def remove(name: str) -> bool:
-    if not os.path.exists(path_of(name)):
+    if _forget_unmounted(name) or not os.path.exists(path_of(name)):
         return False
     netns.remove(name)
+    return True
+
+
+def _forget_unmounted(name: str) -> bool:
+    """Remove the file of a namespace that was never mounted on it: whether there was one."""
+    path = path_of(name)
+    if not os.path.exists(path) or os.path.ismount(path):
+        return False
+    os.unlink(path)
     return True
 
 

@@ -186,8 +186,9 @@ def test_identical_labs_are_isolated_and_the_root_namespace_untouched(engine, ru
     b_before = int(run_in(b.tag, "h2", stats)[1])
     code, _ = run_in(a.tag, "h1", "ping -c 30 -i 0.02 -W 2 198.18.2.10")
     assert code == 0
-    # 30 echo requests reached lab a's h2; lab b's twin saw at most its own background chatter
-    assert int(run_in(b.tag, "h2", stats)[1]) - b_before < 10
+    # 30 echo requests reached lab a's h2; lab b's twin saw fewer than those 30: only its own
+    # background chatter, which a busy machine's slower execs give longer to add up
+    assert int(run_in(b.tag, "h2", stats)[1]) - b_before < 30
 
     subprocess.run(
         ["docker", "stop", "-t", "0", container_name(b.tag, "h2")], check=True, capture_output=True
