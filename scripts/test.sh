@@ -29,8 +29,8 @@ export WIRELAB_IMAGE_PULL_FROM=""  # the suite pulls only from the registry it s
 if [ $# -gt 0 ]; then exec "$VENV/bin/pytest" "$@"; fi
 
 # The suite on several workers, each kept apart from the others (tests/apart.py): first every
-# test that touches the kernel, then those marked `alone` (they count or change what the whole
-# machine holds), one after the other, beside the tests that touch no kernel state.
+# test that touches the kernel, then those marked `alone` (they change what other tests use, such
+# as a node image), one after the other, beside the tests that touch no kernel state.
 workers="${WIRELAB_TEST_WORKERS:-4}"
 status=0
 "$VENV/bin/pytest" -n "$workers" --dist worksteal -m "kernel and not alone" || status=$?
