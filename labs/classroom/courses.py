@@ -60,11 +60,10 @@ def find_course(code: str) -> Course | None:
 def join(course: Course, user, by_teacher: bool = False) -> Membership:
     """`user` joins as a student (a teacher of the course stays a teacher); refused when the
     course has its most students, unless a teacher adds them."""
-    Course.objects.select_for_update().filter(id=course.id).first()  # one join at a time counts
+    most = Course.objects.select_for_update().get(id=course.id).max_students  # one join at a time counts
     membership = Membership.objects.filter(course=course, user=user).first()
     if membership is not None:
         return membership
-    most = Course.objects.values_list("max_students", flat=True).get(id=course.id)
     students = course.members.filter(role=Membership.Role.STUDENT).count()
     if most and students >= most and not by_teacher:
         raise CourseRefused("code", f"this course is full ({most} students): ask your teacher")

@@ -37,6 +37,13 @@ def _course_or_404(request, course_id: int) -> Course:
     return course
 
 
+def _taught_course_or_404(request, course_id: int) -> Course:
+    course = _course_or_404(request, course_id)
+    if role_in(course, request.user) != Membership.Role.TEACHER:
+        raise Http404
+    return course
+
+
 @login_required
 def course_list(request):
     mine = courses_of(request.user).order_by("name")
@@ -97,9 +104,7 @@ def exercise_start(request, course_id: int, exercise_id: int):
 def exercise_add(request, course_id: int):
     """A teacher adds an exercise: an uploaded exercise file, or one of their labs whose
     document has an `exercise:` section."""
-    course = _course_or_404(request, course_id)
-    if role_in(course, request.user) != Membership.Role.TEACHER:
-        raise Http404
+    course = _taught_course_or_404(request, course_id)
     upload, lab_id = request.FILES.get("file"), request.POST.get("lab")
     try:
         if upload is not None:
@@ -133,9 +138,7 @@ class JoiningForm(forms.ModelForm):
 def course_joining(request, course_id: int):
     """A teacher sets who may still join and how many: the code open or not, until when, at most
     how many students, and how many of their labs run at once."""
-    course = _course_or_404(request, course_id)
-    if role_in(course, request.user) != Membership.Role.TEACHER:
-        raise Http404
+    course = _taught_course_or_404(request, course_id)
     form = JoiningForm(request.POST, instance=course)
     if form.is_valid():
         form.save()
@@ -181,15 +184,19 @@ def console_watch(request, course_id: int, attempt_id: int):
     return render(request, "classroom/console_watch.html", context)
 
 
+def _per_address(request, what: str) -> str:
+    return f"wirelab:{what}:{request.META.get('REMOTE_ADDR', '')}"
+
+
 def _count(request, what: str, most: int) -> bool:
     """Count one more `what` from this address this hour; True when that is over `most`."""
-    key = f"wirelab:{what}:{request.META.get('REMOTE_ADDR', '')}"
+    key = _per_address(request, what)
     cache.add(key, 0, 3600)
     return cache.incr(key) > most
 
 
 def _over(request, what: str, most: int) -> bool:
-    return cache.get(f"wirelab:{what}:{request.META.get('REMOTE_ADDR', '')}", 0) >= most
+    return cache.get(_per_address(request, what), 0) >= most
 
 
 @ensure_csrf_cookie

@@ -16,6 +16,15 @@ def other_user(db):
 
 
 @pytest.fixture
+def teacher(db):
+    from labs.classroom.roles import make_teacher
+
+    user = get_user_model().objects.create_user("tina", password="pw-tina-1")
+    make_teacher(user)
+    return user
+
+
+@pytest.fixture
 def api(user):
     client = APIClient()
     client.force_authenticate(user)

@@ -36,13 +36,6 @@ def page_client(user) -> Client:
 
 
 @pytest.fixture
-def teacher(db):
-    user = get_user_model().objects.create_user("tina", password="pw-tina-1")
-    make_teacher(user)
-    return user
-
-
-@pytest.fixture
 def course(teacher) -> Course:
     response = client_of(teacher).post(
         "/api/courses/", {"name": "Networks 101", "from_demo": True}, format="json"

@@ -282,42 +282,42 @@ async def test_capture_holds_the_pings(labs_up, user, run_in):
     assert said == {"type": "capture", "id": cap.id, "status": "done", "error": "", "size": len(cap.pcap)}
 
 
+SERVICE_PORTS = (6379, 5432)  # Redis, PostgreSQL
+
+
 def fds_but_service_connections() -> dict[str, str]:
-    """This process's descriptors (fd -> what it is), leaving out its TCP connections to Redis
-    and PostgreSQL: their pools grow with the threads a busy machine makes (at most one database
-    connection per thread), and Redis's are counted on the server."""
-    services = {6379, 5432}
-    to_services = set()
-    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
-        with open(table) as lines:
-            for line in list(lines)[1:]:
-                fields = line.split()
-                if int(fields[2].rsplit(":", 1)[1], 16) in services:
-                    to_services.add(f"socket:[{fields[9]}]")
+    """This process's descriptors (fd -> what it is: a socket says its protocol, a TCP one the port
+    it reaches), leaving out its TCP connections to Redis and PostgreSQL: their pools grow with the
+    threads a busy machine makes (at most one database connection per thread), and Redis's are
+    counted on the server."""
+    sockets = _sockets()
     found = {}
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(FileNotFoundError):
-            found[fd] = os.readlink(f"/proc/self/fd/{fd}")
-    return {fd: what for fd, what in found.items() if what not in to_services}
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            found[fd] = sockets.get(target) or target.split(":[", 1)[0]
+    services = tuple(f" to port {port}" for port in SERVICE_PORTS)
+    return {
+        fd: what for fd, what in found.items() if not (what.startswith("tcp") and what.endswith(services))
+    }
 
 
-def _kind(what: str) -> str:
-    """A descriptor's target without the inode number that makes every socket differ; a socket
-    says its protocol (and a TCP one the port it reaches)."""
-    if not what.startswith("socket:["):
-        return what.split(":[", 1)[0] if ":[" in what else what
-    inode = what[len("socket:[") : -1]
-    for table in ("tcp", "tcp6", "udp", "udp6", "unix", "netlink"):
+def _sockets() -> dict[str, str]:
+    """The sockets of this process's network namespace, by descriptor target ("socket:[inode]")."""
+    found = {}
+    for table, inode in (("tcp", 9), ("tcp6", 9), ("udp", 9), ("udp6", 9), ("unix", 6), ("netlink", 9)):
         with open(f"/proc/self/net/{table}") as lines:
-            for line in list(lines)[1:]:
-                fields = line.split()
-                if table == "unix" and len(fields) > 6 and fields[6] == inode:
-                    return f"unix {fields[7] if len(fields) > 7 else ''}"
-                if table == "netlink" and len(fields) > 9 and fields[9] == inode:
-                    return f"netlink {fields[1]}"
-                if table.startswith(("tcp", "udp")) and len(fields) > 9 and fields[9] == inode:
-                    return f"{table} to port {int(fields[2].rsplit(':', 1)[1], 16)}"
-    return "socket"
+            for fields in (line.split() for line in list(lines)[1:]):
+                if len(fields) <= inode:
+                    continue
+                if table == "unix":
+                    what = " ".join(["unix", *fields[7:8]])
+                elif table == "netlink":
+                    what = f"netlink {fields[1]}"
+                else:
+                    what = f"{table} to port {int(fields[2].rsplit(':', 1)[1], 16)}"
+                found[f"socket:[{fields[inode]}]"] = what
+    return found
 
 
 def count_icmp(pcap: bytes) -> tuple[int, int]:
@@ -419,7 +419,6 @@ async def test_no_leaks_over_200_flaps(monitor, labs_up, user):
     fds_after = fds_but_service_connections()
     redis_after = redis_connections(client)
     client.close()
-    new = Counter(_kind(what) for what in fds_after.values()) - Counter(_kind(w) for w in fds_before.values())
-    assert len(fds_after) - len(fds_before) <= 2, new
+    assert len(fds_after) - len(fds_before) <= 2, Counter(fds_after.values()) - Counter(fds_before.values())
     assert redis_after - redis_before <= 2
     assert monitor.publisher.sent > 0

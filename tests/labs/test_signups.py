@@ -13,20 +13,12 @@ from django.utils import timezone
 
 from labs.classroom import courses
 from labs.classroom.models import Course, Membership
-from labs.classroom.roles import make_teacher
 from labs.labfiles import import_lab
 from labs.models import Lab
 from topology.problems import TopologyError
 
 pytestmark = pytest.mark.django_db
 LAB = "name: {name}\ndescription: '{text}'\nnodes:\n  a: {{kind: host}}\n"
-
-
-@pytest.fixture
-def teacher(db):
-    user = get_user_model().objects.create_user("tina", password="pw-tina-1")
-    make_teacher(user)
-    return user
 
 
 @pytest.fixture
