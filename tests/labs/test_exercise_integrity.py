@@ -16,7 +16,7 @@ from labs.classroom import attempts, grading
 from labs.classroom.models import Attempt, Exercise
 from labs.labfiles import import_lab
 from labs.models import Lab, Operation, ShareLink
-from tests.labs.test_classroom import EXERCISE, client_of, course, joined, teacher  # noqa: F401
+from tests.labs.test_classroom import EXERCISE, client_of, course, joined  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

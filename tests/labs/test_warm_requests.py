@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings import _pool_sizes
-from tests.labs.test_classroom import client_of, course, joined, teacher  # noqa: F401 (fixtures)
+from tests.labs.test_classroom import client_of, course, joined  # noqa: F401 (fixtures)
 
 
 def test_the_pool_setting_is_image_equals_count():
