@@ -58,12 +58,13 @@ def _on_ends(lab: Lab, kind: str, ends: list[list[str]], params: dict, user) -> 
     return jobs[0]
 
 
-def request_node_action(lab: Lab, node: str, action: str, user=None) -> Operation:
+def request_node_action(lab: Lab, node: str, action: str, user=None, enqueue: bool = True) -> Operation:
     _running(lab)
     if action not in NODE_ACTIONS:
         raise ControlRefused(f"'{action}' is not one of {', '.join(NODE_ACTIONS)}")
     _node_with_container(lab, node)
-    return _job(lab, Operation.Kind.NODE, {"node": node, "action": action}, user, lab.host_of(node))
+    params = {"node": node, "action": action}
+    return lifecycle.request_job(lab, Operation.Kind.NODE, params, user, enqueue, labhost=lab.host_of(node))
 
 
 def request_exec(lab: Lab, node: str, command: list[str], timeout: float = 60, user=None) -> Operation:

@@ -164,8 +164,10 @@ class SandboxSpec:
     files: dict[str, str] = field(default_factory=dict)  # path -> content, put in before it starts
 
     def container_hash(self) -> str:
-        """What, if changed, needs a new container (the rest is rewired in place)."""
-        made = [self.kind, self.image, self.env, self.capabilities, self.sysctls]
+        """What, if changed, needs a new container (the rest is rewired in place; sysctls are set
+        in place too: a Docker host that gets its first bridge container starts forwarding, as
+        dockerd would, without losing what runs in it)."""
+        made = [self.kind, self.image, self.env, self.capabilities]
         return digest([*made, self.files] if self.files else made)  # labs without files keep their hash
 
 

@@ -264,7 +264,8 @@ class _Converge:
         return claimed
 
     def _personalize(self) -> None:
-        """A claimed sandbox's hostname and forwarding, made again after a restart reset them."""
+        """A claimed sandbox's hostname, and every sandbox's sysctls (forwarding), made again
+        after a restart reset them or a change of the lab asked for them."""
         sandboxes = {s.name: s for s in self.spec.sandboxes}
 
         def one(node: str) -> None:
@@ -275,8 +276,12 @@ class _Converge:
             except EngineError as exc:
                 self.failed[node] = str(exc)
 
-        claimed = [n for n, i in self.holders.items() if i.pooled and n in sandboxes and n not in self.failed]
-        self._parallel(one, claimed)
+        wanted = [
+            n
+            for n, i in self.holders.items()
+            if n in sandboxes and (i.pooled or sandboxes[n].sysctls) and n not in self.failed
+        ]
+        self._parallel(one, wanted)
 
     def sync_apps(self, existing: list[ContainerInfo]) -> None:
         wanted = {}

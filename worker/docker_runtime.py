@@ -489,6 +489,20 @@ class DockerRuntime:
         except (APIError, DockerException, OSError) as exc:
             raise EngineError(f"the Docker engine does not answer: {exc}") from None
 
+    def engine_socket(self) -> socket.socket:
+        """A new connection to the engine's own socket, for calls the lab's Engine API relays as
+        they are (`worker/engineapi.py`)."""
+        host = os.environ.get("DOCKER_HOST", "") or "unix:///var/run/docker.sock"
+        if not host.startswith("unix://"):
+            raise EngineError(f"the lab's Docker API needs the engine on a unix socket, not {host}")
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(host.removeprefix("unix://"))
+        except OSError as exc:
+            conn.close()
+            raise EngineError(f"the Docker engine cannot be reached: {exc}") from None
+        return conn
+
     def netns_id(self, info: ContainerInfo) -> int | None:
         """The network namespace a running container's process is in (its inode), else None."""
         try:

@@ -113,6 +113,9 @@ class FakeRuntime:
     def version(self) -> str:
         return "in-memory runtime"
 
+    def engine_socket(self) -> Any:
+        raise EngineError("the in-memory runtime has no engine socket")
+
     def events(self) -> Iterator[tuple[str, str]]:
         return iter(())
 

@@ -28,7 +28,14 @@ from .report import Progress
 from .runtime import Runtime
 
 BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "images" / "build.sh"
-BUILT_HERE = {"wirelab/node:busybox": "busybox", "wirelab/node:debian": "debian", "wirelab/frr:latest": "frr"}
+BUILT_HERE = {
+    "wirelab/node:busybox": "busybox",
+    "wirelab/node:debian": "debian",
+    "wirelab/frr:latest": "frr",
+    "wirelab/nginx:latest": "nginx",
+    "wirelab/httpd:latest": "httpd",
+    "wirelab/app:latest": "app",
+}
 PROGRESS_EVERY = 2.0  # seconds between progress lines of a pull
 MB = 1_000_000
 LAYER_DONE = ("Download complete", "Already exists", "Pull complete")

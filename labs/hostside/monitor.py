@@ -17,9 +17,11 @@ from django.conf import settings
 from django.db import connection
 
 from labs.models import Lab
+from worker.engineapi import EngineApi
 
 from ..live.state import HEARTBEAT_TTL, heartbeat_key
 from ..models import LabEvent
+from .docker_api import LabDockerApi
 from .engine import this_labhost
 from .publisher import LabPublisher
 
@@ -35,6 +37,8 @@ class MonitorService:
         self.publisher = LabPublisher(settings.REDIS_URL, get_channel_layer(), window)
         self.publisher.loop = self.loop
         self.monitor = this_labhost().monitor(self.publish, tick=tick)
+        self.docker_api = EngineApi(LabDockerApi(), self.monitor.runtime.engine_socket)
+        self.monitor.followers.append(self.docker_api.follow)
         self.stopping = threading.Event()
         self.done = threading.Event()
         self.failure: Exception | None = None
@@ -83,7 +87,10 @@ class MonitorService:
         monitor_thread = threading.Thread(target=self._watch, name="monitor")
         beat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         history_thread = threading.Thread(target=self._write_history, name="history", daemon=True)
-        self.threads = [loop_thread, monitor_thread, beat_thread, history_thread]
+        api_thread = threading.Thread(
+            target=self.docker_api.run, args=(self.stopping,), name="docker-api", daemon=True
+        )
+        self.threads = [loop_thread, monitor_thread, beat_thread, history_thread, api_thread]
         for thread in self.threads:
             thread.start()
 

@@ -233,13 +233,13 @@ def test_images_outside_the_policy_are_refused_and_admins_widen_it(api, user):
     from labs.models import ImageRule
 
     refused = api.post(
-        "/api/labs/import/", IMAGES.format(name="a", image="nginx:1.25"), content_type="application/yaml"
+        "/api/labs/import/", IMAGES.format(name="a", image="caddy:2.7"), content_type="application/yaml"
     )
     assert refused.status_code == 400
     assert [p["path"] for p in refused.json()["problems"]] == ["nodes.web.image"]
     assert "not allowed on this installation" in refused.json()["problems"][0]["message"]
     checked = api.post(
-        "/api/validate/", {"document": IMAGES.format(name="a", image="nginx:1.25")}, format="json"
+        "/api/validate/", {"document": IMAGES.format(name="a", image="caddy:2.7")}, format="json"
     )
     assert checked.json()["valid"] is False  # the editor shows it while typing
     assert not Lab.objects.exists()
@@ -253,8 +253,8 @@ def test_images_outside_the_policy_are_refused_and_admins_widen_it(api, user):
     op = lifecycle.request_deploy(lab, user, enqueue=False)
     assert [a["image"] for a in op.spec["apps"]] == ["wirelab/node:debian"]  # the stand-in runs
 
-    ImageRule.objects.create(pattern="nginx:1.*", order=50)
+    ImageRule.objects.create(pattern="caddy:2.*", order=50)
     widened = api.post(
-        "/api/labs/import/", IMAGES.format(name="c", image="nginx:1.25"), content_type="application/yaml"
+        "/api/labs/import/", IMAGES.format(name="c", image="caddy:2.7"), content_type="application/yaml"
     )
     assert widened.status_code == 201, widened.content

@@ -62,6 +62,7 @@ class Monitor:
         self.publish = publish
         self.config = config  # when given, a lab's services follow its containers' events
         self.resolver = Resolver(config) if config is not None else None  # and its names are answered
+        self.followers: list[Callable[[dict[str, tuple[str, str, int]]], None]] = []  # told what runs
         self.mark = mark  # only what carries this mark is watched (None: every lab here)
         self.fabric_marks: dict[str, str] = {}  # lab -> its fabric namespace's mark, read once
         self.tick = tick
@@ -155,8 +156,9 @@ class Monitor:
         for lab, event in found.node_events:
             self._emit(lab, [event])
         self.fabrics = found.fabrics
-        if self.resolver is not None:
-            self.resolver.follow({path: seen for path, seen in found.wanted.items() if seen[1] and seen[2]})
+        nodes = {path: seen for path, seen in found.wanted.items() if seen[1] and seen[2]}
+        for follow in [*([self.resolver.follow] if self.resolver is not None else []), *self.followers]:
+            follow(nodes)
         with self.lock:
             for path in list(self.watches):
                 if path not in found.wanted or not os.path.exists(path):

@@ -1,0 +1,346 @@
+"""The lab's Docker Engine API, as this lab host answers it (the transport is
+`worker.engineapi`): each emulated Docker host answers for the containers the lab document
+places on it. A read shows the engine's real containers through the document's eyes; a change
+(`run`, `rm`, `stop`, ...) is an edit of the lab document through the one write path, or a node
+action, carried out at once like any deploy or control of the lab, and answered when done.
+
+So every guard, quota and image rule of the editor holds, and what they refuse comes back in
+dockerd's words; the diagram follows because the document changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+from topology.dockerrun import Refused, fresh_name, is_docker_host, node_from_create
+from topology.document import LabDoc
+from topology.images import with_tag
+from topology.problems import TopologyError, errors_in
+from worker.engineapi import API_VERSION, MIN_API_VERSION, Call, Pass, Reply, error
+from worker.runtime import ContainerInfo, Role
+
+from .. import controls, lifecycle
+from ..images import current_policy
+from ..models import Lab, Operation
+from ..store.documents import edit_document, lab_assignments, lab_document
+from . import docker_shapes as shapes
+from .engine import this_labhost
+from .jobs import carry_out
+
+WAIT_SECONDS = 600  # a change queued behind others is waited for this long at most
+PASSED_THROUGH = {"/logs": "GET", "/wait": "POST", "/attach": "POST", "/resize": "POST", "/top": "GET"}
+ACTIONS = {"/start": "start", "/stop": "stop", "/restart": "restart", "/kill": "stop"}
+PORT_TAKEN = re.compile(r"host port (\d+) on host \S+ is already published")
+
+
+class LabDockerApi:
+    """The Backend of `worker.engineapi.EngineApi` for this lab host's labs."""
+
+    def __init__(self) -> None:
+        self.locks: dict[str, threading.Lock] = {}
+        self.execs: dict[str, tuple[str, str]] = {}  # exec id -> the lab and Docker host that made it
+
+    # Backend -------------------------------------------------------------------------
+
+    def serves(self, lab: str, node: str) -> bool:
+        try:
+            found = Lab.objects.filter(tag=lab).first()
+            return found is not None and is_docker_host(lab_document(found), node)
+        finally:
+            connection.close()  # each call's thread ends soon: no connection is left behind
+
+    def handle(self, call: Call) -> Reply | Pass:
+        try:
+            return self._handle(call)
+        finally:
+            connection.close()
+
+    def _handle(self, call: Call) -> Reply | Pass:
+        if call.path == "/_ping":
+            return Reply(
+                200, "OK", {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
+            )
+        lab = Lab.objects.filter(tag=call.lab).first()
+        if lab is None:
+            return error(503, "this lab is being removed")
+        try:
+            return self._route(lab, call)
+        except Refused as exc:
+            return error(exc.status, exc.message)
+        except TopologyError as exc:
+            return error(*_docker_words(exc))
+        except lifecycle.OperationRefused as exc:
+            return error(409, str(exc))
+
+    def _route(self, lab: Lab, call: Call) -> Reply | Pass:
+        for method, pattern, answer in self.routes:
+            found = pattern.match(call.path)
+            if found and method == call.method:
+                return answer(lab, call, *found.groups())
+        return error(
+            404, f"page not found: {call.method} {call.path} is not served by this lab's Docker hosts"
+        )
+
+    @property
+    def routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Reply | Pass]]]:
+        return [
+            ("GET", re.compile(r"^/version$"), _version),
+            ("GET", re.compile(r"^/info$"), self._info),
+            ("GET", re.compile(r"^/containers/json$"), self._list),
+            ("POST", re.compile(r"^/containers/create$"), self._create),
+            (
+                "GET",
+                re.compile(r"^/networks$"),
+                lambda lab, call: Reply(200, shapes.networks(lab_document(lab), call.node)),
+            ),
+            ("GET", re.compile(r"^/networks/([^/]+)$"), self._network),
+            ("GET", re.compile(r"^/images/json$"), _images),
+            ("POST", re.compile(r"^/images/create$"), self._pull),
+            *(
+                (m, re.compile(r"^/exec/([0-9a-f]{64})/(start|resize|json)$"), self._exec)
+                for m in ("GET", "POST")
+            ),
+            *(
+                (m, re.compile(r"^/containers/([^/]+)(/[a-z]+)?$"), self._container)
+                for m in ("GET", "POST", "DELETE")
+            ),
+        ]
+
+    def _exec(self, lab: Lab, call: Call, exec_id: str, verb: str) -> Reply | Pass:
+        if self.execs.get(exec_id) != (call.lab, call.node):
+            return error(404, f"No such exec instance: {exec_id}")
+        return Pass(call.method, f"/exec/{exec_id}/{verb}{call.query_string}", _body(call))
+
+    # Containers ------------------------------------------------------------------------
+
+    def _container(self, lab: Lab, call: Call, ref: str, verb: str | None) -> Reply | Pass:
+        verb = verb or ""
+        doc = lab_document(lab)
+        name, info = self._find(lab, doc, call.node, ref)
+        node = doc.nodes[name]
+        if verb == "/json" and call.method == "GET":
+            assignments = lab_assignments(lab)
+            return Pass("GET", f"/containers/{info.id}/json",
+                        rewrite=lambda found: shapes.inspected(found, name, node, assignments))  # fmt: skip
+        if verb == "" and call.method == "DELETE":
+            return self._remove(lab, call, name, info)
+        if verb in ACTIONS and call.method == "POST":
+            return self._act(lab, call, name, info, ACTIONS[verb])
+        if verb == "/exec" and call.method == "POST":
+            return Pass("POST", f"/containers/{info.id}/exec", _body(call),
+                        opened=lambda found: self._remember_exec(found, call))  # fmt: skip
+        if PASSED_THROUGH.get(verb) == call.method:
+            query = call.raw_path.partition("?")[2]
+            return Pass(
+                call.method, f"/containers/{info.id}{verb}" + (f"?{query}" if query else ""), _body(call)
+            )
+        return error(404, f"page not found: {call.method} /containers/{{id}}{verb}")
+
+    def _find(self, lab: Lab, doc: LabDoc, host: str, ref: str) -> tuple[str, ContainerInfo]:
+        """The container `ref` names on `host` (a name, an id, or the start of one), as dockerd
+        finds it; only the containers the document places on that host are found."""
+        mine = {info.node: info for info in self._containers(lab) if _on(doc, info.node, host)}
+        if ref in mine:
+            return ref, mine[ref]
+        if len(ref) >= 1 and re.fullmatch(r"[0-9a-f]+", ref):
+            hits = [(n, i) for n, i in mine.items() if i.id.startswith(ref)]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                raise Refused(400, f"multiple IDs found with provided prefix: {ref}")
+        raise Refused(404, f"No such container: {ref}")
+
+    def _containers(self, lab: Lab) -> list[ContainerInfo]:
+        runtime = this_labhost().runtime()
+        try:
+            return [info for info in runtime.list_containers(lab.tag) if info.role == Role.APP]
+        finally:
+            runtime.close()
+
+    def _list(self, lab: Lab, call: Call) -> Pass:
+        doc, assignments, show_all = lab_document(lab), lab_assignments(lab), call.flag("all")
+        filters = json.dumps({"label": [f"wirelab.lab={lab.tag}", "wirelab.role=app"]})
+
+        def view(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            out = []
+            for entry in found or []:
+                name = (entry.get("Labels") or {}).get("wirelab.node", "")
+                if _on(doc, name, call.node) and (show_all or entry.get("State") == "running"):
+                    out.append(shapes.listed(entry, name, doc.nodes[name], assignments))
+            return out
+
+        return Pass("GET", f"/containers/json?all=1&filters={quote(filters)}", rewrite=view)
+
+    def _create(self, lab: Lab, call: Call) -> Reply:
+        with self._lock(lab):
+            doc = lab_document(lab)
+            name = call.arg("name").lstrip("/") or fresh_name(set(doc.nodes))
+            if name in doc.nodes:
+                taken = self._id_of(lab, name)
+                raise Refused(409, f'Conflict. The container name "/{name}" is already in use by container '
+                              f'"{taken}". You have to remove (or rename) that container to be able to reuse '
+                              "that name.")  # fmt: skip
+            node = node_from_create(doc, call.node, name, call.body)
+            edit_document(lab, lambda data: data.setdefault("nodes", {}).__setitem__(name, node))
+            try:
+                self._converge(lab, call)
+            except Exception:
+                edit_document(lab, lambda data: data.get("nodes", {}).pop(name, None))
+                raise
+            return Reply(201, {"Id": self._id_of(lab, name), "Warnings": []})
+
+    def _remove(self, lab: Lab, call: Call, name: str, info: ContainerInfo) -> Reply:
+        if info.status == "running" and not call.flag("force"):
+            raise Refused(409, f"You cannot remove a running container {info.id}. Stop the container before "
+                          "attempting removal or force remove")  # fmt: skip
+        with self._lock(lab):
+            edit_document(lab, lambda data: data.get("nodes", {}).pop(name, None))
+            self._converge(lab, call)
+        return Reply(204)
+
+    def _act(self, lab: Lab, call: Call, name: str, info: ContainerInfo, action: str) -> Reply:
+        if action == "start" and info.status == "running":
+            return Reply(304)
+        if action == "stop" and info.status != "running":
+            return Reply(304)
+        with self._lock(lab):
+            op = controls.request_node_action(lab, name, action, user=lab.owner, enqueue=False)
+            self._carry_out(lab, op)
+        return Reply(204)
+
+    def _converge(self, lab: Lab, call: Call) -> None:
+        lab.refresh_from_db()
+        if lab.status not in ("running", "degraded"):
+            return  # a lab at rest: the change waits in the document for its next deploy
+        op = self._waiting_turn(lambda: lifecycle.request_deploy(lab, lab.owner, enqueue=False))
+        self._carry_out(lab, op)
+
+    def _carry_out(self, lab: Lab, op: Operation) -> None:
+        if op.labhost == settings.WIRELAB_LABHOST:
+            op = carry_out(op.id)
+        else:
+            lifecycle.enqueue_operation(op.id, op.labhost, kind=op.kind)
+            op = _finished(op)
+        if op.status != Operation.Status.SUCCEEDED:
+            raise Refused(500, (op.error or f"{op.kind} #{op.id} did not finish").splitlines()[-1])
+
+    def _waiting_turn(self, request: Callable[[], Operation]) -> Operation:
+        """Another change of the lab under way (a deploy from the editor): wait for it."""
+        until = time.monotonic() + WAIT_SECONDS
+        while True:
+            try:
+                return request()
+            except lifecycle.OperationRefused as exc:
+                if "is busy" not in str(exc) or time.monotonic() > until:
+                    raise
+                time.sleep(0.2)
+
+    def _lock(self, lab: Lab) -> threading.Lock:
+        return self.locks.setdefault(lab.tag, threading.Lock())
+
+    def _id_of(self, lab: Lab, name: str) -> str:
+        found = [info.id for info in self._containers(lab) if info.node == name]
+        return found[0] if found else ""
+
+    def _remember_exec(self, found: Any, call: Call) -> None:
+        if isinstance(found, dict) and isinstance(found.get("Id"), str):
+            if len(self.execs) > 10_000:
+                self.execs.clear()
+            self.execs[found["Id"]] = (call.lab, call.node)
+
+    # Networks and images -------------------------------------------------------------
+
+    def _network(self, lab: Lab, call: Call, ref: str) -> Reply:
+        for network in shapes.networks(lab_document(lab), call.node):
+            if ref in (network["Name"], network["Id"]) or (len(ref) >= 3 and network["Id"].startswith(ref)):
+                return Reply(200, network)
+        return error(404, f"network {ref} not found")
+
+    def _pull(self, lab: Lab, call: Call) -> Reply:
+        image = call.arg("fromImage") + (f":{call.arg('tag')}" if call.arg("tag") else "")
+        policy = current_policy()
+        if not policy.allows(image):
+            raise Refused(404, f"pull access denied for {image}: {policy.refusal(image)}")
+        return Reply(200, {"status": f"Status: Image is up to date for {with_tag(image)}"})
+
+    def _info(self, lab: Lab, call: Call) -> Reply:
+        doc = lab_document(lab)
+        mine = [info for info in self._containers(lab) if _on(doc, info.node, call.node)]
+        running = sum(1 for info in mine if info.status == "running")
+        return Reply(200, {
+            "ID": lab.tag, "Name": call.node, "Containers": len(mine), "ContainersRunning": running,
+            "ContainersPaused": 0, "ContainersStopped": len(mine) - running, "Driver": "overlay2",
+            "OperatingSystem": "Wirelab Docker host", "OSType": "linux", "Architecture": "x86_64",
+            "ServerVersion": "20.10.24", "Swarm": {"LocalNodeState": "inactive"}, "Plugins": {
+                "Network": ["bridge", "host", "null", "overlay"]}, "Warnings": [],
+        })  # fmt: skip
+
+
+def _on(doc: LabDoc, name: str, host: str) -> bool:
+    node = doc.nodes.get(name)
+    return node is not None and node.host == host
+
+
+def _body(call: Call) -> bytes:
+    return json.dumps(call.body).encode() if call.body else b""
+
+
+def _version(lab: Lab, call: Call) -> Pass:
+    """The engine's own version, as this Docker host's (the API version the lab's speaks)."""
+
+    def shown(found: dict[str, Any]) -> dict[str, Any]:
+        platform = {"Name": f"Wirelab Docker host {call.node}"}
+        return {
+            **(found or {}),
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "Platform": platform,
+        }
+
+    return Pass("GET", "/version", rewrite=shown)
+
+
+def _images(lab: Lab, call: Call) -> Pass:
+    """The images this lab's containers run, as the engine lists them."""
+    used = {node.image for node in lab_document(lab).nodes.values() if node.image}
+
+    def shown(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for entry in found or []:
+            tags = [t for t in entry.get("RepoTags") or [] if t in used or t.removesuffix(":latest") in used]
+            if tags:
+                out.append({**entry, "RepoTags": tags, "Labels": {}})
+        return out
+
+    return Pass("GET", "/images/json", rewrite=shown)
+
+
+def _docker_words(exc: TopologyError) -> tuple[int, str]:
+    """A refused edit as dockerd would say it where it has words for it."""
+    problems = errors_in(exc.problems)
+    for problem in problems:
+        taken = PORT_TAKEN.search(problem.message)
+        if taken:
+            bind = f"Bind for {shapes.ANY}:{taken[1]} failed: port is already allocated"
+            return 500, f"driver failed programming external connectivity: {bind}"
+    text = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems)
+    return 400, text or str(exc)
+
+
+def _finished(op: Operation) -> Operation:
+    until = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < until:
+        op.refresh_from_db()
+        if op.done:
+            return op
+        time.sleep(0.2)
+    return op

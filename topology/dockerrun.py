@@ -1,0 +1,151 @@
+"""The Docker Engine API's words in the lab document's: a container create (what `docker run`
+sends) as a container node on an emulated Docker host, and a container node as the `docker run`
+line that would make it. Plain data both ways; the lab host's Engine API applies it."""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from .document import LabDoc
+from .kinds import get_kind, split_mode
+
+NETWORK_MODES = {"host": "host", "bridge": "bridge", "default": "bridge", "": "bridge", "none": "none"}
+LEFT, RIGHT = ("brave", "calm", "eager", "happy", "keen", "quiet", "swift", "wise"), (
+    "curie", "euler", "gauss", "hopper", "lovelace", "noether", "shannon", "turing",
+)  # fmt: skip
+# Flags of `docker run` a Docker host of the lab does not take, by the create body's field.
+REFUSED = {
+    "Binds": "volumes (-v)",
+    "Mounts": "mounts (--mount)",
+    "Privileged": "--privileged",
+    "CapAdd": "--cap-add",
+    "Devices": "--device",
+    "PidMode": "--pid",
+    "IpcMode": "--ipc",
+    "VolumesFrom": "--volumes-from",
+    "Links": "--link",
+}
+
+
+@dataclass
+class Refused(Exception):
+    """A call dockerd would answer with `status` and `message`."""
+
+    status: int
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def node_from_create(doc: LabDoc, host: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The document node for a container create on `host` (refused as dockerd refuses)."""
+    if not isinstance(body, dict) or not isinstance(body.get("Image"), str) or not body["Image"]:
+        raise Refused(400, "No image was specified")
+    config = body.get("HostConfig") or {}
+    for key, flag in REFUSED.items():
+        if config.get(key):
+            raise Refused(400, f"the Docker hosts of this lab do not take {flag}")
+    mode = _mode(doc, config.get("NetworkMode") or "")
+    node: dict[str, Any] = {"kind": "container", "host": host, "image": body["Image"], "mode": mode}
+    command = [*(body.get("Entrypoint") or []), *(body.get("Cmd") or [])]
+    if command:
+        node["command"] = [str(part) for part in command]
+    env = dict(item.split("=", 1) for item in body.get("Env") or [] if "=" in item)
+    if env:
+        node["env"] = env
+    ports = _ports(mode, body, config)
+    if ports:
+        node["ports"] = ports
+    node["position"] = _near(doc, host)
+    return node
+
+
+def _mode(doc: LabDoc, asked: str) -> str:
+    if asked in NETWORK_MODES:
+        return NETWORK_MODES[asked]
+    if asked.startswith("container:"):
+        raise Refused(400, "the Docker hosts of this lab do not take --network container:NAME")
+    network = doc.networks.get(asked)
+    if network is None:
+        raise Refused(404, f"network {asked} not found")
+    if network.kind == "overlay":
+        return f"overlay:{asked}"
+    raise Refused(400, f"network {asked} is a {network.kind} of the lab, not a Docker network of {asked}")
+
+
+def _ports(mode: str, body: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    base, _ = split_mode(mode)
+    bindings = config.get("PortBindings") or {}
+    exposed = list(body.get("ExposedPorts") or {})
+    if base == "host":
+        return [_short(key) for key in exposed]  # in host mode a port is the host's (-p is dropped)
+    if base != "bridge":
+        return []
+    out = []
+    for key, binds in bindings.items():
+        for bind in binds or [{}]:
+            number, proto = _split(key)
+            host_port = str((bind or {}).get("HostPort") or "auto")
+            out.append(f"{host_port}:{number}" + ("" if proto == "tcp" else f"/{proto}"))
+    if config.get("PublishAllPorts"):
+        out += [f"auto:{_short(key)}" for key in exposed if key not in bindings]
+    return out
+
+
+def _split(key: str) -> tuple[str, str]:
+    number, _, proto = key.partition("/")
+    return number, proto or "tcp"
+
+
+def _short(key: str) -> str:
+    number, proto = _split(key)
+    return number if proto == "tcp" else f"{number}/{proto}"
+
+
+def _near(doc: LabDoc, host: str) -> dict[str, float]:
+    at = doc.nodes[host].position
+    x, y = (at.x, at.y) if at is not None else (100.0, 100.0)
+    placed = sum(1 for n in doc.nodes.values() if n.host == host)
+    return {"x": x - 60 + 60 * (placed % 3), "y": y + 70 + 60 * (placed // 3)}
+
+
+def fresh_name(taken: set[str]) -> str:
+    """A name as dockerd gives a container created without --name."""
+    while True:
+        name = f"{secrets.choice(LEFT)}_{secrets.choice(RIGHT)}"
+        if name not in taken:
+            return name
+        name = f"{name}{secrets.randbelow(10)}"
+        if name not in taken:
+            return name
+
+
+def run_line(name: str, node: Any) -> str:
+    """The `docker run` line that makes container node `node`, typed on its host."""
+    base, network = split_mode(node.mode)
+    words = ["docker", "run", "-d", "--name", name]
+    if base in ("host", "none"):
+        words.append(f"--network={base}")
+    elif base == "overlay" and network:
+        words.append(f"--network={network}")
+    if base in ("bridge", "cni"):
+        for port in node.ports:
+            words += ["-p", str(port.short()).replace("auto:", "")]
+    for key, value in node.env.items():
+        words += ["-e", f"{key}={value}"]
+    words.append(node.image or "")
+    if isinstance(node.command, str):
+        words += ["sh", "-c", node.command]
+    elif node.command:
+        words += list(node.command)
+    return shlex.join(words)
+
+
+def is_docker_host(doc: LabDoc, node: str) -> bool:
+    found = doc.nodes.get(node)
+    kind = get_kind(found.kind) if found is not None else None
+    return bool(kind and kind.holds_containers)
