@@ -4,6 +4,8 @@ line that would make it. Plain data both ways; the lab host's Engine API applies
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import secrets
 import shlex
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from typing import Any
 
 from .document import LabDoc
 from .kinds import get_kind, split_mode
+from .resolve import DEFAULT_BRIDGE_SUBNET
 
 NETWORK_MODES = {"host": "host", "bridge": "bridge", "default": "bridge", "": "bridge", "none": "none"}
 LEFT, RIGHT = ("brave", "calm", "eager", "happy", "keen", "quiet", "swift", "wise"), (
@@ -81,8 +84,8 @@ def _ports(mode: str, body: dict[str, Any], config: dict[str, Any]) -> list[str]
     base, _ = split_mode(mode)
     bindings = config.get("PortBindings") or {}
     exposed = list(body.get("ExposedPorts") or {})
-    if base == "host":
-        return [_short(key) for key in exposed]  # in host mode a port is the host's (-p is dropped)
+    if base == "host":  # a port is the host's (-p is dropped); -P asks for one from its range
+        return [_short(key) for key in exposed] or (["auto"] if config.get("PublishAllPorts") else [])
     if base != "bridge":
         return []
     out = []
@@ -111,6 +114,42 @@ def _near(doc: LabDoc, host: str) -> dict[str, float]:
     x, y = (at.x, at.y) if at is not None else (100.0, 100.0)
     placed = sum(1 for n in doc.nodes.values() if n.host == host)
     return {"x": x - 60 + 60 * (placed % 3), "y": y + 70 + 60 * (placed // 3)}
+
+
+OVERLAY_POOL = ipaddress.ip_network("198.19.0.0/16")  # a network made without --subnet: a /24 of it
+
+
+def network_from_create(doc: LabDoc, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The document network for `docker network create` (an overlay: the lab is the swarm)."""
+    name = body.get("Name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name:
+        raise Refused(400, "network name is required")
+    if name in doc.networks or name in NETWORK_MODES:
+        raise Refused(409, f"network with name {name} already exists")
+    driver = body.get("Driver") or "bridge"
+    if driver != "overlay":
+        raise Refused(
+            400,
+            f"the Docker hosts of this lab have one bridge network each (docker0); create an overlay "
+            f"(-d overlay) to join containers across hosts, not a {driver} network",
+        )
+    configs = ((body.get("IPAM") or {}).get("Config")) or []
+    subnet = configs[0].get("Subnet") if configs and isinstance(configs[0], dict) else None
+    return name, {"kind": "overlay", "subnet": subnet or _free_subnet(doc)}
+
+
+def _free_subnet(doc: LabDoc) -> str:
+    texts = [DEFAULT_BRIDGE_SUBNET, *(n.subnet for n in doc.networks.values())]
+    texts += [link.subnet for link in doc.links]
+    texts += [iface.address for node in doc.nodes.values() for iface in node.interfaces.values()]
+    used = []
+    for text in texts:
+        with contextlib.suppress(ValueError, TypeError):
+            used.append(ipaddress.ip_interface(text or "").network)
+    for candidate in OVERLAY_POOL.subnets(new_prefix=24):
+        if not any(candidate.overlaps(taken) for taken in used):
+            return str(candidate)
+    raise Refused(400, "could not find an available, non-overlapping IPv4 address pool among the defaults")
 
 
 def fresh_name(taken: set[str]) -> str:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
-from topology.dockerrun import Refused, fresh_name, is_docker_host, node_from_create
+from topology.dockerrun import Refused, fresh_name, is_docker_host, network_from_create, node_from_create
 from topology.document import LabDoc
 from topology.images import with_tag
 from topology.problems import TopologyError, errors_in
@@ -103,6 +103,9 @@ class LabDockerApi:
                 lambda lab, call: Reply(200, shapes.networks(lab_document(lab), call.node)),
             ),
             ("GET", re.compile(r"^/networks/([^/]+)$"), self._network),
+            ("POST", re.compile(r"^/networks/create$"), self._create_network),
+            ("DELETE", re.compile(r"^/networks/([^/]+)$"), self._remove_network),
+            ("POST", re.compile(r"^/networks/([^/]+)/(connect|disconnect)$"), _one_network),
             ("GET", re.compile(r"^/images/json$"), _images),
             ("POST", re.compile(r"^/images/create$"), self._pull),
             *(
@@ -260,10 +263,38 @@ class LabDockerApi:
     # Networks and images -------------------------------------------------------------
 
     def _network(self, lab: Lab, call: Call, ref: str) -> Reply:
-        for network in shapes.networks(lab_document(lab), call.node):
+        doc = lab_document(lab)
+        for network in shapes.networks(doc, call.node):
             if ref in (network["Name"], network["Id"]) or (len(ref) >= 3 and network["Id"].startswith(ref)):
+                ids = {info.node: info.id for info in self._containers(lab) if _on(doc, info.node, call.node)}
+                network["Containers"] = shapes.attached(doc, network["Name"], ids, lab_assignments(lab))
                 return Reply(200, network)
         return error(404, f"network {ref} not found")
+
+    def _create_network(self, lab: Lab, call: Call) -> Reply:
+        with self._lock(lab):
+            name, network = network_from_create(lab_document(lab), call.body)
+            network["position"] = _near_networks(lab_document(lab))
+            edit_document(lab, lambda data: data.setdefault("networks", {}).__setitem__(name, network))
+            self._converge(lab, call)
+        return Reply(201, {"Id": shapes.network_id(name, "swarm"), "Warning": ""})
+
+    def _remove_network(self, lab: Lab, call: Call, ref: str) -> Reply:
+        found = self._network(lab, call, ref)
+        name = found.body.get("Name") if isinstance(found.body, dict) else None
+        if found.status != 200 or not name:
+            return found
+        if found.body.get("Scope") != "swarm":
+            raise Refused(403, f"{name} is a pre-defined network and cannot be removed")
+        doc = lab_document(lab)
+        users = sorted(n for n, node in doc.nodes.items() if node.mode == f"overlay:{name}")
+        if users:
+            held = f"network {name} id {found.body['Id']} has active endpoints ({', '.join(users)})"
+            raise Refused(403, f"error while removing network: {held}")
+        with self._lock(lab):
+            edit_document(lab, lambda data: data.get("networks", {}).pop(name, None))
+            self._converge(lab, call)
+        return Reply(204)
 
     def _pull(self, lab: Lab, call: Call) -> Reply:
         image = call.arg("fromImage") + (f":{call.arg('tag')}" if call.arg("tag") else "")
@@ -283,6 +314,21 @@ class LabDockerApi:
             "ServerVersion": "20.10.24", "Swarm": {"LocalNodeState": "inactive"}, "Plugins": {
                 "Network": ["bridge", "host", "null", "overlay"]}, "Warnings": [],
         })  # fmt: skip
+
+
+def _one_network(lab: Lab, call: Call, ref: str, verb: str) -> Reply:
+    return error(
+        400,
+        f"a container of this lab is on one network: to move it to {ref}, remove it and run it again "
+        f"with --network {ref}",
+    )
+
+
+def _near_networks(doc: LabDoc) -> dict[str, float]:
+    placed = [n.position for n in doc.networks.values() if n.position is not None]
+    if not placed:
+        return {"x": 400.0, "y": 60.0}
+    return {"x": max(p.x for p in placed) + 160, "y": min(p.y for p in placed)}
 
 
 def _on(doc: LabDoc, name: str, host: str) -> bool:

@@ -112,16 +112,22 @@ def _own_labels(found: dict[str, str] | None) -> dict[str, str]:
 def networks(doc: LabDoc, host: str) -> list[dict[str, Any]]:
     """The networks `docker network ls` shows on `host`: Docker's three, and the lab's overlays."""
     own: list[dict[str, Any]] = [
-        {"Name": "bridge", "Id": _id("bridge", host), "Driver": "bridge", "Scope": "local"},
-        {"Name": "host", "Id": _id("host", host), "Driver": "host", "Scope": "local"},
-        {"Name": "none", "Id": _id("none", host), "Driver": "null", "Scope": "local"},
+        {"Name": "bridge", "Id": network_id("bridge", host), "Driver": "bridge", "Scope": "local"},
+        {"Name": "host", "Id": network_id("host", host), "Driver": "host", "Scope": "local"},
+        {"Name": "none", "Id": network_id("none", host), "Driver": "null", "Scope": "local"},
     ]
     for name, network in doc.networks.items():
         if network.kind == "overlay":
             subnet = getattr(network, "subnet", None) or ""
             ipam = {"Driver": "default", "Config": [{"Subnet": str(subnet)}] if subnet else []}
             own.append(
-                {"Name": name, "Id": _id(name, "swarm"), "Driver": "overlay", "Scope": "swarm", "IPAM": ipam}
+                {
+                    "Name": name,
+                    "Id": network_id(name, "swarm"),
+                    "Driver": "overlay",
+                    "Scope": "swarm",
+                    "IPAM": ipam,
+                }
             )
     for entry in own:
         entry.setdefault("IPAM", {"Driver": "default", "Config": []})
@@ -140,5 +146,19 @@ def networks(doc: LabDoc, host: str) -> list[dict[str, Any]]:
     return own
 
 
-def _id(name: str, scope: str) -> str:
+def attached(doc: LabDoc, network: str, ids: dict[str, str], assignments: Assignments) -> dict[str, Any]:
+    """`docker network inspect`'s Containers: this host's containers on `network`."""
+    out = {}
+    for name, container_id in sorted(ids.items()):
+        if network_name(doc.nodes[name]) == network:
+            ip, prefix = address_of(name, assignments)
+            out[container_id] = {
+                "Name": name,
+                "IPv4Address": f"{ip}/{prefix}" if ip else "",
+                "IPv6Address": "",
+            }
+    return out
+
+
+def network_id(name: str, scope: str) -> str:
     return hashlib.sha256(f"{scope}/{name}".encode()).hexdigest()

@@ -63,6 +63,20 @@ def monitor():
 
 
 @pytest.fixture
+def console_relay():
+    """This process serves consoles as the lab host's worker does."""
+    from django.conf import settings
+
+    from labs.hostside.consoles import ConsoleRelay
+    from worker.labhost import Engine
+
+    relay = ConsoleRelay(settings.WIRELAB_LABHOST, Engine(), idle_seconds=60)
+    relay.start()
+    yield relay
+    relay.stop()
+
+
+@pytest.fixture
 def labs_up():
     """`labs_up(text, user)` deploys a lab for real; destroyed after, leaving nothing."""
     from tests.labs.live_helpers import deploy

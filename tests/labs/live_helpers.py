@@ -69,6 +69,17 @@ async def connect(path: str, user) -> WebsocketCommunicator:
     return communicator
 
 
+async def read_until(ws, needle: bytes, timeout: float = 30) -> bytes:
+    """What a console sends until `needle` appears (carriage returns left out)."""
+    seen = b""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while needle not in seen.replace(b"\r", b""):
+        output = await ws.receive_output(timeout=max(0.1, deadline - loop.time()))
+        seen += output.get("bytes") or b""
+    return seen
+
+
 async def refused(path: str, user) -> tuple[bool, int | None]:
     """What connecting answers, for a socket the test expects refused; the consumer is then let
     go, so nothing of it is left on the event loop when the test ends."""

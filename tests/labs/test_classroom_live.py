@@ -67,7 +67,7 @@ async def test_a_teacher_watches_a_students_console_read_only(labs_made):
 
     from labs.hostside.consoles import ConsoleRelay
     from labs.hostside.jobs import carry_out
-    from tests.labs.test_live import _read_until
+    from tests.labs.live_helpers import read_until as _read_until
     from worker.labhost import Engine
 
     def deployed():

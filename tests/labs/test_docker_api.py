@@ -6,6 +6,7 @@ import json
 import pytest
 
 from labs.store.documents import lab_document
+from tests.labs.live_helpers import connect, read_until, run_sync
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
@@ -92,3 +93,47 @@ def test_the_primers_commands_typed_on_two_hosts(monitor, labs_up, user, run_in)
     assert "nginx-2" not in lab_document(type(lab).objects.get(id=lab.id)).nodes
     assert "nginx-2" not in docker("h1", "ps -a")[1]
     assert docker("h1", "logs nginx-2")[0] != 0
+
+
+@pytest.mark.asyncio
+async def test_typed_in_consoles_an_overlay_and_a_dynamic_port(monitor, console_relay, labs_up, user, run_in):
+    lab = await run_sync(labs_up, TWO_HOSTS, user)
+    docker = docker_in(run_in, lab.tag)
+    await run_sync(wait_for, lambda: docker("h2", "version")[0] == 0, 60, "h2's Docker socket answering")
+
+    async def typed(node: str, line: str) -> str:
+        """`line` typed in the node's console, as a user would; what it printed."""
+        ws = await connect(f"/ws/labs/{lab.id}/nodes/{node}/console/", user)
+        assert (await ws.connect())[0]
+        await ws.send_to(bytes_data=f"{line}; echo DONE-$?-EN''OD\n".encode())
+        seen = await read_until(ws, b"-ENOD\n", timeout=120)  # not in the echo of the line typed
+        await ws.disconnect()
+        return seen.replace(b"\r", b"").decode(errors="replace")
+
+    said = await typed("h1", "docker network create -d overlay --subnet 198.19.200.0/24 ov2")
+    assert "DONE-0-ENOD" in said, said
+    assert "DONE-0-ENOD" in await typed("h1", "docker run -d --name app-1 --network ov2 busybox sleep 3600")
+    assert "DONE-0-ENOD" in await typed("h2", "docker run -d --name app-2 --network ov2 busybox sleep 3600")
+    said = await typed("h2", "docker run -d --name app-dyn --net=host -P wirelab/app")
+    assert "DONE-0-ENOD" in said, said
+
+    doc = await run_sync(lambda: lab_document(type(lab).objects.get(id=lab.id)))
+    assert doc.networks["ov2"].kind == "overlay" and doc.nodes["app-2"].mode == "overlay:ov2"
+
+    # the overlay joins the two hosts' containers
+    code, out = docker("h1", "inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' app-1")
+    assert code == 0 and out.strip().startswith("198.19.200."), out
+    code, out = docker("h2", f"exec app-2 ping -c 2 -W 5 {out.strip()}")
+    assert code == 0, out
+    listed = docker("h2", "network ls --format '{{.Name}} {{.Driver}} {{.Scope}}'")[1].split("\n")
+    assert "ov2 overlay swarm" in listed and "bridge bridge local" in listed
+    code, out = docker("h2", "network inspect -f '{{range .Containers}}{{.Name}} {{end}}' ov2")
+    assert out.split() == ["app-2"], out  # h1's app-1 is h1's, as in swarm
+    code, out = docker("h1", "network rm ov2")
+    assert code != 0 and "has active endpoints" in out, out
+
+    # the dynamic port: handed out from h2's range as PORT0, and served there
+    code, out = docker("h2", "inspect -f '{{range .Config.Env}}{{println .}}{{end}}' app-dyn")
+    port = next(line.split("=")[1] for line in out.split() if line.startswith("PORT0="))
+    assert 31000 <= int(port) <= 31999
+    assert wait_for(lambda: "app" in fetch(run_in, lab.tag, f"http://198.18.0.12:{port}/")[1], 60, "app-dyn")

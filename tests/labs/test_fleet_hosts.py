@@ -124,7 +124,7 @@ async def console_says(lab_id: int, user, node: str, keys: bytes, needle: bytes)
     """What a node's console prints after `keys` until `needle`, through the web's socket and the
     channel layer to the relay of the lab's own lab host (this process has none)."""
     from tests.labs.live_helpers import connect
-    from tests.labs.test_live import _read_until
+    from tests.labs.live_helpers import read_until as _read_until
 
     ws = await connect(f"/ws/labs/{lab_id}/nodes/{node}/console/", user)
     assert (await ws.connect())[0]

@@ -18,6 +18,7 @@ from tests.conftest import DEMOS
 from tests.waiting import wait_for
 
 from .live_helpers import TWO_ROUTERS, apply, cable, collect, connect, events_of, impair, last_said, run_sync
+from .live_helpers import read_until as _read_until
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -220,18 +221,6 @@ def _kernel_has_netem() -> bool:
         return os.path.exists("/sys/module/sch_netem")
 
 
-@pytest.fixture
-def console_relay():
-    """This process serves consoles as the lab host's worker does."""
-    from labs.hostside.consoles import ConsoleRelay
-    from worker.labhost import Engine
-
-    relay = ConsoleRelay(settings.WIRELAB_LABHOST, Engine(), idle_seconds=60)
-    relay.start()
-    yield relay
-    relay.stop()
-
-
 async def test_console_echo_resize_and_refusal(labs_up, user, other_user, console_relay):
     lab = await run_sync(labs_up, TWO_ROUTERS, user)
     path = f"/ws/labs/{lab.id}/nodes/a/console/"
@@ -249,16 +238,6 @@ async def test_console_echo_resize_and_refusal(labs_up, user, other_user, consol
     await ws.send_to(bytes_data=b"stty size\n")
     await _read_until(ws, b"40 100")
     await ws.disconnect()
-
-
-async def _read_until(ws, needle: bytes, timeout: float = 30) -> bytes:
-    seen = b""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while needle not in seen.replace(b"\r", b""):
-        output = await ws.receive_output(timeout=max(0.1, deadline - loop.time()))
-        seen += output.get("bytes") or b""
-    return seen
 
 
 async def test_capture_holds_the_pings(labs_up, user, run_in):
