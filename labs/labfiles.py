@@ -8,6 +8,7 @@ from django.conf import settings
 
 from topology.containerlab import to_containerlab
 from topology.document import LabDoc, dump_document
+from topology.dockerrun import docker_script
 from topology.importing import read_lab
 from topology.kathara import to_kathara, zip_files
 from topology.problems import Problem, TopologyError, errors_in
@@ -78,7 +79,7 @@ def copy_of(doc: LabDoc, assignments: dict, owner) -> Lab:
     return copy
 
 
-EXPORT_FORMATS = ("yaml", "json", "containerlab", "kathara")
+EXPORT_FORMATS = ("yaml", "json", "containerlab", "kathara", "docker")
 
 
 def export_lab(lab: Lab, fmt: str = "yaml") -> str | bytes:
@@ -89,6 +90,8 @@ def export_lab(lab: Lab, fmt: str = "yaml") -> str | bytes:
     if fmt == "containerlab":
         data, notes = to_containerlab(doc, addresses)
         return _said(notes) + yaml.safe_dump(data, sort_keys=False)
+    if fmt == "docker":
+        return docker_script(doc)
     if fmt == "kathara":
         files, notes = to_kathara(doc, addresses)
         files["lab.conf"] = _said(notes) + files["lab.conf"]

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .document import LabDoc
-from .kinds import get_kind, split_mode
+from .addressing import host_mode_port
+from .kinds import get_kind, kind_of, split_mode
 from .resolve import DEFAULT_BRIDGE_SUBNET
 
 NETWORK_MODES = {"host": "host", "bridge": "bridge", "default": "bridge", "": "bridge", "none": "none"}
@@ -174,6 +175,10 @@ def run_line(name: str, node: Any) -> str:
     if base in ("bridge", "cni"):
         for port in node.ports:
             words += ["-p", str(port.short()).replace("auto:", "")]
+    elif base == "host":  # a port the host hands out (PORT0) is asked for with -P
+        fixed = [str(host_mode_port(port)) for port in node.ports if host_mode_port(port) != "auto"]
+        words += [word for port in fixed for word in ("--expose", port)]
+        words += ["-P"] if len(fixed) < len(node.ports) else []
     for key, value in node.env.items():
         words += ["-e", f"{key}={value}"]
     words.append(node.image or "")
@@ -182,6 +187,31 @@ def run_line(name: str, node: Any) -> str:
     elif node.command:
         words += list(node.command)
     return shlex.join(words)
+
+
+def docker_script(doc: LabDoc) -> str:
+    """The lab's containers as the `docker` commands that make them, host by host: each host's
+    lines are typed in that host's console (its hosts, routers and cables come from the lab)."""
+    lines = [
+        "#!/bin/sh",
+        f"# The containers of lab {doc.name}, as the docker commands that make them. Type each",
+        "# host's lines in that host's console; the lab's hosts, routers and cables are its document's.",
+    ]
+    made: set[str] = set()
+    for host in doc.nodes:
+        on_host = [(name, c) for name, c in doc.nodes.items() if c.host == host and kind_of(c).placed_on_host]
+        if not on_host or not is_docker_host(doc, host):
+            continue
+        lines += ["", f"# on {host}"]
+        for name, container in on_host:
+            base, network = split_mode(container.mode)
+            if base == "overlay" and network and network not in made:
+                made.add(network)
+                subnet = doc.networks[network].subnet if network in doc.networks else None
+                lines.append(shlex.join(["docker", "network", "create", "-d", "overlay",
+                                         *(["--subnet", subnet] if subnet else []), network]))  # fmt: skip
+            lines.append(run_line(name, container))
+    return "\n".join(lines) + "\n"
 
 
 def is_docker_host(doc: LabDoc, node: str) -> bool:

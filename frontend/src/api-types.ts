@@ -3206,8 +3206,8 @@ export interface operations {
     labs_export_retrieve: {
         parameters: {
             query?: {
-                /** @description yaml or json (a Wirelab document), containerlab (a .clab.yml file) or kathara (a zipped Kathará lab folder) */
-                as?: "containerlab" | "json" | "kathara" | "yaml";
+                /** @description yaml or json (a Wirelab document), containerlab (a .clab.yml file), kathara (a zipped Kathará lab folder) or docker (its containers as the docker commands that make them) */
+                as?: "containerlab" | "docker" | "json" | "kathara" | "yaml";
             };
             header?: never;
             path: {
@@ -3225,6 +3225,7 @@ export interface operations {
                 content: {
                     "application/yaml": string;
                     "application/zip": string;
+                    "text/x-shellscript": string;
                 };
             };
         };

@@ -5,6 +5,7 @@ import { type AssignedAddresses, type AssignedPorts, type Gateways, portEntry } 
 import type { LiveState } from "./live";
 import { esc } from "./dom";
 import { NODE_FIELDS } from "./fields";
+import { dockerRunLine } from "./dockerrun";
 
 export type Selection =
   | { type: "node"; name: string }
@@ -192,6 +193,8 @@ function nodePanel(doc: LabDocument, name: string, node: NodeDocument, live: Liv
     const handed = handedOut(name, node, assigned);
     if (handed) parts.push(`<div class="muted handed-out">handed out: ${esc(handed)}</div>`);
     parts.push(area("Environment", "env", node, "KEY=value"));
+    if (node.host) parts.push(`<h3>As a docker command</h3><div class="docker-run"><code>${esc(dockerRunLine(name, node))}</code>
+      <div class="muted">typed in ${esc(node.host)}'s console, it makes this container</div></div>`);
   }
   if (allows(node, "routes")) {
     parts.push(`<h3>Interfaces</h3>`);

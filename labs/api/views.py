@@ -45,6 +45,7 @@ EXPORTS = {
     "json": ("application/json", ".json"),
     "containerlab": ("application/yaml", ".clab.yml"),
     "kathara": ("application/zip", "-kathara.zip"),
+    "docker": ("text/x-shellscript", "-docker.sh"),
 }
 
 
@@ -106,13 +107,14 @@ class LabViewSet(viewsets.ModelViewSet):
         parameters=[
             OpenApiParameter(
                 "as", str, enum=list(labfiles.EXPORT_FORMATS),
-                description="yaml or json (a Wirelab document), containerlab (a .clab.yml file) or kathara "
-                "(a zipped Kathará lab folder)",
+                description="yaml or json (a Wirelab document), containerlab (a .clab.yml file), kathara "
+                "(a zipped Kathará lab folder) or docker (its containers as the docker commands that make them)",
             )
         ],
         responses={
             (200, "application/yaml"): OpenApiTypes.STR,
             (200, "application/zip"): OpenApiTypes.BINARY,
+            (200, "text/x-shellscript"): OpenApiTypes.STR,
         },
     )  # fmt: skip
     @action(detail=True, methods=["get"])
