@@ -7,8 +7,8 @@ import yaml
 from django.conf import settings
 
 from topology.containerlab import to_containerlab
-from topology.document import LabDoc, dump_document
 from topology.dockerrun import docker_script
+from topology.document import LabDoc, dump_document
 from topology.importing import read_lab
 from topology.kathara import to_kathara, zip_files
 from topology.problems import Problem, TopologyError, errors_in

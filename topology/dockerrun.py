@@ -11,8 +11,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from .document import LabDoc
 from .addressing import host_mode_port
+from .document import LabDoc
 from .kinds import get_kind, kind_of, split_mode
 from .resolve import DEFAULT_BRIDGE_SUBNET
 

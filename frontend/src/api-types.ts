@@ -3206,7 +3206,7 @@ export interface operations {
     labs_export_retrieve: {
         parameters: {
             query?: {
-                /** @description yaml or json (a Wirelab document), containerlab (a .clab.yml file), kathara (a zipped Kathará lab folder) or docker (its containers as the docker commands that make them) */
+                /** @description yaml or json (a Wirelab document), containerlab (a .clab.yml file), kathara (a zipped Kathará lab folder) or docker (its containers as the docker commands making them) */
                 as?: "containerlab" | "docker" | "json" | "kathara" | "yaml";
             };
             header?: never;

@@ -108,7 +108,7 @@ class LabViewSet(viewsets.ModelViewSet):
             OpenApiParameter(
                 "as", str, enum=list(labfiles.EXPORT_FORMATS),
                 description="yaml or json (a Wirelab document), containerlab (a .clab.yml file), kathara "
-                "(a zipped Kathará lab folder) or docker (its containers as the docker commands that make them)",
+                "(a zipped Kathará lab folder) or docker (its containers as the docker commands making them)",
             )
         ],
         responses={

@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from tests.conftest import DEMOS
-from topology.document import parse_document
 from topology.dockerrun import Refused, docker_script, network_from_create, node_from_create, run_line
+from topology.document import parse_document
 from topology.validation import validate
 
 LAB = parse_document(
@@ -15,7 +15,7 @@ LAB = parse_document(
         "networks": {
             "lan": {"kind": "segment", "subnet": "198.18.0.0/24"},
             "ov": {"kind": "overlay", "subnet": "198.19.1.0/24"},
-        },  # fmt: skip
+        },
         "nodes": {"h1": {"kind": "host", "interfaces": {"eth0": {"network": "lan"}}}},
     }
 )
