@@ -1,6 +1,8 @@
-"""Signals: a lab's live sockets re-check access when the lab is deleted or changes hands."""
+"""Signals: a lab's live sockets re-check access when the lab is deleted or changes hands, and
+hear when its document changed (from another page, the API, or a docker command in the lab)."""
 
 import contextlib
+import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -10,7 +12,10 @@ from django.dispatch import receiver
 
 from labs.models import Lab
 
-from .live.state import group_name
+from .live.state import group_name, publish_now
+from .store.documents import document_saved
+
+log = logging.getLogger(__name__)
 
 
 def _recheck(lab: Lab) -> None:
@@ -27,3 +32,13 @@ def lab_deleted(sender, instance: Lab, **kwargs) -> None:
 def lab_saved(sender, instance: Lab, created: bool, update_fields=None, **kwargs) -> None:
     if not created and (update_fields is None or "owner" in update_fields):
         transaction.on_commit(lambda: _recheck(instance))
+
+
+@receiver(document_saved)
+def document_changed(sender, lab_tag: str, version: str, **kwargs) -> None:
+    """Every open view of the lab hears the stored document's version (live state is a courtesy:
+    Redis away, this is logged and nothing more)."""
+    try:
+        publish_now(lab_tag, [{"type": "lab.document", "version": version}])
+    except Exception as exc:
+        log.warning("could not tell lab %s's views that its document changed: %s", lab_tag, exc)

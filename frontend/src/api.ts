@@ -16,7 +16,7 @@ export type ErrorBody = { detail?: unknown; problems?: Problem[]; [field: string
 
 /** What a share link shows its visitor (`/api/shared/`). */
 export interface Shared {
-  lab: { name: string; description: string; owner: string; status: string; status_reason: string };
+  lab: { name: string; description: string; owner: string; status: string; status_reason: string; updated: string };
   document: LabDocument; mode: "view" | "clone" | "view+clone"; label: string; present: boolean; snapshot: boolean;
   expires: string | null; assigned_ports?: Record<string, number>; assigned_addresses?: Record<string, string>;
   published: Published[];

@@ -25,6 +25,7 @@ export interface LiveState {
   counters: Record<string, Counters>; // by node:iface
   impairments: Record<string, Impairment>; // by node:iface
   published: Published[];
+  document?: string; // when the lab's document was last stored: a view reads it again when it moves on
 }
 
 export const emptyState = (): LiveState => ({
@@ -132,6 +133,7 @@ function apply(state: LiveState, event: LiveEvent): void {
     case "counters": state.counters[key] = as<Counters>(event); break;
     case "impairment": state.impairments[key] = as<Impairment>(event); break;
     case "lab.status": state.status = as<LabStatus>(event); break;
+    case "lab.document": state.document = String(event.version); break;
     case "link.state":
     case "cable.state": state.links[key] = { ...(state.links[key] ?? {}), ...as<LinkLive>(event) }; break;
   }

@@ -30,6 +30,7 @@ export class Viewer {
   selection: Selection = null;
   connection: LiveConnection | null = null;
   presented: Presented | null = null;
+  stored = 0; // when the lab's document shown was stored (ms): a newer one is read again
   private api: ReturnType<typeof sharedApi>;
 
   constructor(private root: HTMLElement) {
@@ -50,6 +51,7 @@ export class Viewer {
       return this.gone(status === 404 ? "This link does not exist, has expired or was revoked." : (error as Error).message);
     }
     const { lab, document: doc } = this.shared;
+    this.stored = Date.parse(lab.updated);
     document.title = `${lab.name} · shared · Wirelab`;
     $("#lab-name").textContent = lab.name;
     $("#owner").textContent = `shared by ${lab.owner}${this.shared.snapshot ? " · a snapshot" : ""}`;
@@ -77,6 +79,10 @@ export class Viewer {
       path: "/ws/shared/",
       hello: () => ({ type: "join", token: this.token }),
       onChange: (state) => {
+        if (state.document && Date.parse(state.document) > this.stored) {
+          this.stored = Date.parse(state.document);
+          this.reload();
+        }
         this.live = state;
         this.status(state.status.status, state.status.reason);
         paint(this.cy, state);
@@ -93,6 +99,22 @@ export class Viewer {
       onEnd: () => this.gone("This link has expired or was revoked: the view is closed."),
     });
     this.connection.open();
+  }
+
+  /** The owner's lab changed: draw what it is now (nodes keep where they were drawn). */
+  async reload(): Promise<void> {
+    const shared = await this.api.get().catch(() => null);
+    if (!shared) return;
+    this.shared = shared;
+    const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
+    this.cy.elements().remove();
+    this.cy.add(elements(shared.document, shared.assigned_ports ?? {}, shared.assigned_addresses ?? {}));
+    this.cy.nodes().forEach((n) => {
+      const was = positions.get(n.id());
+      if (was && !shared.document.nodes?.[n.data("name")]?.position) n.position(was);
+    });
+    paint(this.cy, this.live);
+    this.renderPanel();
   }
 
   events(): void {

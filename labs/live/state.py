@@ -116,6 +116,8 @@ def snapshot(lab_tag: str) -> dict:
         kind = event["type"]
         if kind == "lab.status":
             out["lab"] = event
+        elif kind == "lab.document":
+            out["document"] = event["version"]
         elif kind in ("link.state", "cable.state"):
             name = f"{event['node']}:{event['iface']}"
             link = out["links"].setdefault(name, {"node": event["node"], "iface": event["iface"]})

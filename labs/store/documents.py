@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Sum, TextField
 from django.db.models.functions import Cast, Length
+from django.dispatch import Signal
 from django.utils.text import slugify
 
 from labs.images import current_policy
@@ -22,6 +23,9 @@ from topology.validation import check
 from .models import Lab
 from .projection import project
 
+# Sent once a stored lab's new document is committed (lab_tag, version: when it was stored, by):
+# the lab's open views (editor, share links) read it again (labs/signals.py).
+document_saved = Signal()
 Guard = Callable[[Lab, LabDoc], list[Problem]]
 GUARDS: list[Guard] = []  # rules on changing a stored lab, added by other apps (a classroom's)
 
@@ -97,6 +101,7 @@ def save_document(doc: LabDoc, owner, lab: Lab | None = None, labhost: str = "lo
         problems += storage_problems(owner, lab, len(json.dumps(data)))
     if errors_in(problems):
         raise TopologyError(problems)
+    existed = lab is not None
     if lab is None:
         lab = Lab(owner=owner, slug=unique_slug(doc.name), labhost=labhost)
     lab.name = doc.name
@@ -105,6 +110,9 @@ def save_document(doc: LabDoc, owner, lab: Lab | None = None, labhost: str = "lo
     lab.assignments = assignments.as_dict()
     lab.save()
     project(lab, lab.document)
+    if existed:
+        tag, version = lab.tag, lab.updated.isoformat()
+        transaction.on_commit(lambda: document_saved.send(Lab, lab_tag=tag, version=version))
     return lab, problems
 
 

@@ -17,6 +17,7 @@ import { SharePanel } from "../share";
 
 /** What the lab was given by its deploys, as the lab API returns it. */
 export interface Given {
+  updated?: string; // when the document was stored
   assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses; gateways?: Gateways; spans?: Spans;
   cni?: Record<string, CniResult>;
 }
@@ -47,6 +48,7 @@ export class Editor {
   cni: Record<string, CniResult> = {}; // each CNI-networked container's chain result, from its last deploy
   ends = true; // interface names and addresses shown at the cable ends
   refused = ""; // why the last change was not saved (the canvas shows what is stored)
+  stored = 0; // when the document shown was stored (ms): a newer one is read again
   pending = false; // an edit not yet checked and saved
   private saveTimer = 0;
   private presentTimer = 0;
@@ -67,6 +69,7 @@ export class Editor {
 
   /** What the lab was given (from a lab as the API returns it): host ports and addresses. */
   absorb(lab: Given): void {
+    if (lab.updated) this.stored = Math.max(this.stored, Date.parse(lab.updated));
     this.ports = lab.assigned_ports ?? {};
     this.addresses = lab.assigned_addresses ?? {};
     this.gateways = lab.gateways ?? {};
@@ -287,6 +290,17 @@ export class Editor {
     }
     if (save) this.pending = false;
     this.draw();
+  }
+
+  /** The document was stored again elsewhere (another page, the API, a docker command typed in
+   *  the lab): show what is stored now, unless an edit of this page is on its way. */
+  async storedElsewhere(version: string): Promise<void> {
+    if (!(Date.parse(version) > this.stored) || this.pending || this.watching) return;
+    const [doc, lab] = await Promise.all([this.api.document(), this.api.get()]);
+    if (this.pending) return;
+    this.absorb(lab);
+    this.model.reset(doc);
+    await this.check(false);
   }
 
   hasErrors(): boolean {

@@ -55,6 +55,7 @@ export class LiveView {
       this.listeners.onLabChanged();
       editor.api.get().then((lab) => { editor.absorb(lab); editor.renderPanel(false); }).catch(() => undefined);
     }
+    if (state.document) editor.storedElsewhere(state.document).catch(() => undefined);
     paint(editor.cy, state);
     editor.renderPanel(false);
   }
