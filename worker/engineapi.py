@@ -134,6 +134,7 @@ class EngineApi:
     def __init__(self, backend: Backend, engine: Callable[[], socket.socket]):
         self.backend, self.engine = backend, engine
         self.endpoints: dict[str, Endpoint] = {}  # socket path -> endpoint
+        self.passed: set[str] = set()  # socket paths of nodes that are no Docker host (asked once)
         self.wanted: dict[str, tuple[str, str, int]] | None = None
         self.lock = threading.Lock()
         self.selector = selectors.DefaultSelector()
@@ -174,11 +175,13 @@ class EngineApi:
         for path in list(self.endpoints):
             if path not in paths or not os.path.exists(path):
                 self._close(self.endpoints.pop(path))
+        self.passed &= set(paths)
         for path, (lab, node) in paths.items():
-            if path in self.endpoints:
+            if path in self.endpoints or path in self.passed:
                 continue
             try:
                 if not self.backend.serves(lab, node):
+                    self.passed.add(path)
                     continue
                 self.endpoints[path] = endpoint = Endpoint(lab, node, path, self._listen(path))
             except Exception as exc:  # its container went meanwhile, or the database is away

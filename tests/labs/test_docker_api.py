@@ -112,8 +112,12 @@ async def test_typed_in_consoles_an_overlay_and_a_dynamic_port(monitor, console_
 
     said = await typed("h1", "docker network create -d overlay --subnet 198.19.200.0/24 ov2")
     assert "DONE-0-ENOD" in said, said
-    assert "DONE-0-ENOD" in await typed("h1", "docker run -d --name app-1 --network ov2 busybox sleep 3600")
-    assert "DONE-0-ENOD" in await typed("h2", "docker run -d --name app-2 --network ov2 busybox sleep 3600")
+    assert "DONE-0-ENOD" in await typed(
+        "h1", "docker run -d --name app-1 --network ov2 wirelab/node:busybox sleep 3600"
+    )
+    assert "DONE-0-ENOD" in await typed(
+        "h2", "docker run -d --name app-2 --network ov2 wirelab/node:busybox sleep 3600"
+    )
     said = await typed("h2", "docker run -d --name app-dyn --net=host -P wirelab/app")
     assert "DONE-0-ENOD" in said, said
 
