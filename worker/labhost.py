@@ -61,9 +61,15 @@ class Engine:
     # Life cycle -------------------------------------------------------------------------
 
     def converge(
-        self, spec: LabHostSpec, progress: Progress | None = None, stop: Callable[[], str] | None = None
+        self,
+        spec: LabHostSpec,
+        progress: Progress | None = None,
+        stop: Callable[[], str] | None = None,
+        settle: bool = True,
     ) -> Report:
-        """Make this host hold exactly what the spec says (an empty spec: nothing).
+        """Make this host hold exactly what the spec says (an empty spec: nothing). Without
+        `settle`, new containers are not watched for a moment before they count as up (a
+        `docker run` answers once started, as dockerd does; one that dies is seen dying).
 
         Raises EngineUnreachable when the container engine went away meanwhile, so that the
         caller may try again once it is back (converging again is always safe); raises Stopped,
@@ -72,7 +78,8 @@ class Engine:
         try:
             runtime = self.runtime()
             try:
-                return converge(spec, self.config, runtime=runtime, progress=progress, stop=stop)
+                config = self.config if settle else replace(self.config, app_settle_seconds=0)
+                return converge(spec, config, runtime=runtime, progress=progress, stop=stop)
             finally:
                 runtime.close()
         except RequestsConnectionError as exc:

@@ -229,7 +229,7 @@ class LabDockerApi:
 
     def _carry_out(self, lab: Lab, op: Operation) -> None:
         if op.labhost == settings.WIRELAB_LABHOST:
-            op = carry_out(op.id)
+            op = carry_out(op.id, settle=False)  # answered once started, as dockerd answers
         else:
             lifecycle.enqueue_operation(op.id, op.labhost, kind=op.kind)
             op = _finished(op)

@@ -88,15 +88,18 @@ def _give_up(op: Operation) -> None:
     note(op.lab_id, LabEvent.Kind.ERROR, f"{op.kind} #{op.id}: {reason}")
 
 
-def carry_out(op_id: int, labhost: Engine | None = None, progress=None, resume: bool = False) -> Operation:
+def carry_out(
+    op_id: int, labhost: Engine | None = None, progress=None, resume: bool = False, settle: bool = True
+) -> Operation:
     """Do the job of row `op_id` and record its outcome in the row. Raises WaitYourTurn,
-    leaving the row queued, when its requester has their share of the workers busy."""
+    leaving the row queued, when its requester has their share of the workers busy. (`settle`:
+    see `Engine.converge`.)"""
     op = until_stored(lambda: _claim(op_id, resume), f"taking up operation {op_id}")
     if op is None:
         return Operation.objects.get(id=op_id)
     labhost = labhost or this_labhost()
     if op.kind in Operation.LIFECYCLE:
-        return converge_operation(op, labhost, progress, resumed=resume)
+        return converge_operation(op, labhost, progress, resumed=resume, settle=settle)
     try:
         result = CONTROLS[Operation.Kind(op.kind)](op, labhost)
     except EngineError as exc:

@@ -122,7 +122,9 @@ class _StopCheck:
                 connection.close()  # that thread's own connection: it would outlive the thread
 
 
-def converge_operation(op: Operation, labhost: Engine, echo=None, resumed: bool = False) -> Operation:
+def converge_operation(
+    op: Operation, labhost: Engine, echo=None, resumed: bool = False, settle: bool = True
+) -> Operation:
     lab = op.lab
     say = _Progress(op, echo)
     if resumed:
@@ -130,7 +132,7 @@ def converge_operation(op: Operation, labhost: Engine, echo=None, resumed: bool 
     until_stored(lambda: Lab.objects.filter(id=lab.id).update(status_reason="in progress"), "starting")
     stop = _StopCheck(op)
     try:
-        report = labhost.converge(LabHostSpec.from_dict(op.spec), progress=say, stop=stop)
+        report = labhost.converge(LabHostSpec.from_dict(op.spec), progress=say, stop=stop, settle=settle)
     except Exception as exc:  # every failure is recorded; the lab goes back to what worked
         reason = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, EngineError):
