@@ -50,6 +50,12 @@ def node_from_create(doc: LabDoc, host: str, name: str, body: dict[str, Any]) ->
     if not isinstance(body, dict) or not isinstance(body.get("Image"), str) or not body["Image"]:
         raise Refused(400, "No image was specified")
     config = body.get("HostConfig") or {}
+    if body.get("Tty") or body.get("OpenStdin"):
+        raise Refused(
+            400,
+            "the Docker hosts of this lab run containers detached: run it with -d, then "
+            "docker exec -it NAME sh for a shell in it",
+        )
     for key, flag in REFUSED.items():
         if config.get(key):
             raise Refused(400, f"the Docker hosts of this lab do not take {flag}")

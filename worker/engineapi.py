@@ -86,6 +86,8 @@ class Pass:
     body: bytes = b""
     rewrite: Callable[[Any], Any] | None = None  # for a JSON answer: changes it before it is sent
     opened: Callable[[Any], None] | None = None  # given the engine's JSON answer (an exec's id)
+    done: Callable[[], None] | None = None  # called once the answer was relayed whole
+    upgraded: bool = False  # the client asked for a hijacked stream: the engine's plain answer is sent as one
 
 
 class Backend(Protocol):
@@ -349,10 +351,15 @@ class Handler(BaseHTTPRequestHandler):
             answer.begin()
             if answer.status == 101:
                 self._hijacked(answer, engine)
+            elif passed.upgraded and answer.status == 200:
+                self._upgrade()
+                _pump(engine, self.connection, answer)
             elif passed.rewrite is not None or passed.opened is not None:
                 self._rewritten(answer, passed)
             else:
                 self._streamed(answer)
+            if passed.done is not None:
+                passed.done()
         finally:
             engine.close()
 
@@ -373,6 +380,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Type", answer.getheader("Content-Type") or "application/octet-stream")
         self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")  # a stream is the connection's last answer
         self.end_headers()
         pace, sent, until = Pace(STREAM_RATE), 0, time.monotonic() + MAX_STREAM_SECONDS
         while sent < MAX_STREAM_BYTES and time.monotonic() < until:
@@ -386,8 +394,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.close_connection = True
 
-    def _hijacked(self, answer: http.client.HTTPResponse, engine: socket.socket) -> None:
-        """exec or attach: after the engine's 101, bytes flow both ways until either side ends."""
+    def _upgrade(self) -> None:
         self.send_response(101, "UPGRADED")
         self.send_header("Content-Type", "application/vnd.docker.raw-stream")
         self.send_header("Connection", "Upgrade")
@@ -395,6 +402,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         self.close_connection = True
+
+    def _hijacked(self, answer: http.client.HTTPResponse, engine: socket.socket) -> None:
+        """exec or attach: after the engine's 101, bytes flow both ways until either side ends."""
+        self._upgrade()
         client = self.connection
         to_engine = threading.Thread(target=_pump, args=(client, engine, self.rfile), daemon=True)
         to_engine.start()

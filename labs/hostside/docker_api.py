@@ -36,8 +36,9 @@ from . import docker_shapes as shapes
 from .engine import this_labhost
 from .jobs import carry_out
 
+START_SECONDS = 30  # how long a --rm container ended before its client's start waits for it
 WAIT_SECONDS = 600  # a change queued behind others is waited for this long at most
-PASSED_THROUGH = {"/logs": "GET", "/wait": "POST", "/attach": "POST", "/resize": "POST", "/top": "GET"}
+PASSED_THROUGH = {"/logs": "GET", "/resize": "POST", "/top": "GET"}
 ACTIONS = {"/start": "start", "/stop": "stop", "/restart": "restart", "/kill": "stop"}
 PORT_TAKEN = re.compile(r"host port (\d+) on host \S+ is already published")
 
@@ -48,6 +49,11 @@ class LabDockerApi:
     def __init__(self) -> None:
         self.locks: dict[str, threading.Lock] = {}
         self.execs: dict[str, tuple[str, str]] = {}  # exec id -> the lab and Docker host that made it
+        # Containers run at their create, which the CLI starts, attaches to and waits for next: the
+        # start is answered as done, an attach replays what they printed since, and those made
+        # with --rm leave the lab once waited for.
+        self.unstarted: dict[str, threading.Event] = {}  # set by the client's start
+        self.auto_remove: set[str] = set()
 
     # Backend -------------------------------------------------------------------------
 
@@ -127,26 +133,65 @@ class LabDockerApi:
 
     def _container(self, lab: Lab, call: Call, ref: str, verb: str | None) -> Reply | Pass:
         verb = verb or ""
-        doc = lab_document(lab)
-        name, info = self._find(lab, doc, call.node, ref)
-        node = doc.nodes[name]
-        if verb == "/json" and call.method == "GET":
-            assignments = lab_assignments(lab)
-            return Pass("GET", f"/containers/{info.id}/json",
-                        rewrite=lambda found: shapes.inspected(found, name, node, assignments))  # fmt: skip
-        if verb == "" and call.method == "DELETE":
-            return self._remove(lab, call, name, info)
-        if verb in ACTIONS and call.method == "POST":
-            return self._act(lab, call, name, info, ACTIONS[verb])
-        if verb == "/exec" and call.method == "POST":
-            return Pass("POST", f"/containers/{info.id}/exec", _body(call),
-                        opened=lambda found: self._remember_exec(found, call))  # fmt: skip
+        name, info = self._find(lab, lab_document(lab), call.node, ref)
+        answer = self.verbs.get((call.method, verb))
+        if answer is not None:
+            return answer(lab, call, name, info)
         if PASSED_THROUGH.get(verb) == call.method:
-            query = call.raw_path.partition("?")[2]
-            return Pass(
-                call.method, f"/containers/{info.id}{verb}" + (f"?{query}" if query else ""), _body(call)
-            )
+            return Pass(call.method, f"/containers/{info.id}{verb}{call.query_string}", _body(call))
         return error(404, f"page not found: {call.method} /containers/{{id}}{verb}")
+
+    @property
+    def verbs(self) -> dict[tuple[str, str], Callable[[Lab, Call, str, ContainerInfo], Reply | Pass]]:
+        """What is done to one container (the rest is passed on as it is, see PASSED_THROUGH)."""
+
+        def act(action: str) -> Callable[[Lab, Call, str, ContainerInfo], Reply]:
+            return lambda lab, call, name, info: self._act(lab, call, name, info, action)
+
+        return {
+            ("GET", "/json"): self._inspect,
+            ("DELETE", ""): self._remove,
+            **{("POST", verb): act(action) for verb, action in ACTIONS.items()},
+            ("POST", "/exec"): self._exec_create,
+            ("POST", "/attach"): self._attach,
+            ("POST", "/wait"): self._wait,
+        }
+
+    def _inspect(self, lab: Lab, call: Call, name: str, info: ContainerInfo) -> Pass:
+        node, assignments = lab_document(lab).nodes[name], lab_assignments(lab)
+        return Pass("GET", f"/containers/{info.id}/json",
+                    rewrite=lambda found: shapes.inspected(found, name, node, assignments))  # fmt: skip
+
+    def _exec_create(self, lab: Lab, call: Call, name: str, info: ContainerInfo) -> Pass:
+        return Pass("POST", f"/containers/{info.id}/exec", _body(call),
+                    opened=lambda found: self._remember_exec(found, call))  # fmt: skip
+
+    def _attach(self, lab: Lab, call: Call, name: str, info: ContainerInfo) -> Pass:
+        if info.id in self.unstarted:  # it runs since its create: what it printed, on until it ends
+            return Pass("GET", f"/containers/{info.id}/logs?follow=1&stdout=1&stderr=1", upgraded=True)
+        return Pass("POST", f"/containers/{info.id}/attach{call.query_string}", _body(call))
+
+    def _wait(self, lab: Lab, call: Call, name: str, info: ContainerInfo) -> Pass:
+        """Wait for the container to stop: it started at its create, so "the next exit" is its
+        first, and "removed" (--rm) is its end, after which it leaves the lab."""
+        condition = call.arg("condition", "not-running")
+        query = "?condition=not-running" if condition in ("next-exit", "removed") else call.query_string
+        start = self.unstarted.get(info.id)
+
+        def removed() -> None:
+            if info.id not in self.auto_remove:
+                return
+            self.auto_remove.discard(info.id)
+            if start is not None:  # the CLI waits, then starts: it finds it started before it goes
+                start.wait(timeout=START_SECONDS)
+            try:
+                with self._lock(lab):
+                    edit_document(lab, lambda data: data.get("nodes", {}).pop(name, None))
+                    self._converge(lab, call)
+            finally:
+                connection.close()
+
+        return Pass("POST", f"/containers/{info.id}/wait{query}", done=removed)
 
     def _find(self, lab: Lab, doc: LabDoc, host: str, ref: str) -> tuple[str, ContainerInfo]:
         """The container `ref` names on `host` (a name, an id, or the start of one), as dockerd
@@ -193,13 +238,21 @@ class LabDockerApi:
                               f'"{taken}". You have to remove (or rename) that container to be able to reuse '
                               "that name.")  # fmt: skip
             node = node_from_create(doc, call.node, name, call.body)
+            if not current_policy().allows(node["image"]):  # the CLI then pulls it: refused there
+                raise Refused(404, f"No such image: {with_tag(node['image'])}")
             edit_document(lab, lambda data: data.setdefault("nodes", {}).__setitem__(name, node))
             try:
                 self._converge(lab, call)
             except Exception:
                 edit_document(lab, lambda data: data.get("nodes", {}).pop(name, None))
                 raise
-            return Reply(201, {"Id": self._id_of(lab, name), "Warnings": []})
+            made = self._id_of(lab, name)
+            if len(self.unstarted) > 10_000:  # never started by a client that went away
+                self.unstarted.clear()
+            self.unstarted[made] = threading.Event()
+            if (call.body.get("HostConfig") or {}).get("AutoRemove"):
+                self.auto_remove.add(made)
+            return Reply(201, {"Id": made, "Warnings": []})
 
     def _remove(self, lab: Lab, call: Call, name: str, info: ContainerInfo) -> Reply:
         if info.status == "running" and not call.flag("force"):
@@ -211,6 +264,9 @@ class LabDockerApi:
         return Reply(204)
 
     def _act(self, lab: Lab, call: Call, name: str, info: ContainerInfo, action: str) -> Reply:
+        if action == "start" and info.id in self.unstarted:
+            self.unstarted.pop(info.id).set()
+            return Reply(204)  # it started at its create
         if action == "start" and info.status == "running":
             return Reply(304)
         if action == "stop" and info.status != "running":
@@ -297,10 +353,12 @@ class LabDockerApi:
         return Reply(204)
 
     def _pull(self, lab: Lab, call: Call) -> Reply:
-        image = call.arg("fromImage") + (f":{call.arg('tag')}" if call.arg("tag") else "")
+        name = call.arg("fromImage").removeprefix("docker.io/").removeprefix("library/")  # as it was typed
+        image = name + (f":{call.arg('tag')}" if call.arg("tag") else "")
         policy = current_policy()
         if not policy.allows(image):
-            raise Refused(404, f"pull access denied for {image}: {policy.refusal(image)}")
+            raise Refused(404, f"pull access denied for {name}, repository does not exist or may not be "
+                          f"pulled here: {policy.refusal(image)}")  # fmt: skip
         return Reply(200, {"status": f"Status: Image is up to date for {with_tag(image)}"})
 
     def _info(self, lab: Lab, call: Call) -> Reply:

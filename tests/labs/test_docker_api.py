@@ -84,9 +84,21 @@ def test_the_primers_commands_typed_on_two_hosts(monitor, labs_up, user, run_in)
     # refused as dockerd refuses, and nothing changed
     code, out = docker("h1", "run -d --name nginx-2c -p 10000:80 nginx")
     assert code != 0 and "Bind for 0.0.0.0:10000 failed: port is already allocated" in out, out
+    code, out = docker("h1", "run -d caddy")
+    assert code != 0 and "Unable to find image 'caddy:latest' locally" in out, out
+    assert "pull access denied for caddy" in out and "not allowed on this installation" in out, out
     code, out = docker("h1", "run -d --name nginx-2 nginx")
     assert code != 0 and 'The container name "/nginx-2" is already in use' in out, out
     assert "nginx-2c" not in lab_document(type(lab).objects.get(id=lab.id)).nodes
+
+    # in the foreground: its output, and with --rm it leaves the lab once it ends
+    code, out = docker("h1", "run --rm --name once wirelab/node:busybox echo hello-from-run")
+    assert (code, out.strip()) == (0, "hello-from-run"), out
+    assert wait_for(
+        lambda: "once" not in lab_document(type(lab).objects.get(id=lab.id)).nodes, 60, "once gone"
+    )
+    code, out = docker("h1", "run -i wirelab/node:busybox sh")  # -t needs a terminal here
+    assert code != 0 and "docker exec -it" in out, out
 
     # removed again: from the lab and from the engine
     assert docker("h1", "rm -f nginx-2")[0] == 0
