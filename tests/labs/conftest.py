@@ -63,6 +63,27 @@ def monitor():
 
 
 @pytest.fixture
+def demo_course(db):
+    """The demo course (the primer's exercises), taught by tina."""
+    from labs.classroom.courses import create_course
+    from labs.classroom.roles import make_teacher
+
+    teacher = get_user_model().objects.create_user("tina")
+    make_teacher(teacher)
+    return create_course("Primer", teacher, from_demo=True)
+
+
+@pytest.fixture
+def student(demo_course):
+    """Sam, a student of the demo course."""
+    from labs.classroom.courses import join
+
+    user = get_user_model().objects.create_user("sam")
+    join(demo_course, user)
+    return user
+
+
+@pytest.fixture
 def console_relay():
     """This process serves consoles as the lab host's worker does."""
     from django.conf import settings

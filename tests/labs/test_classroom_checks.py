@@ -6,34 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from labs import lifecycle
 from labs.classroom import attempts
-from labs.classroom.courses import DEMO_COURSE, create_course, join
+from labs.classroom.courses import DEMO_COURSE
 from labs.classroom.models import Attempt
-from labs.classroom.roles import make_teacher
 from labs.hostside.jobs import carry_out
 from labs.labfiles import replace_lab
 from labs.models import Lab, Operation
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
 SOLUTIONS = DEMO_COURSE / "solutions"
-
-
-@pytest.fixture
-def course(db):
-    User = get_user_model()
-    teacher = User.objects.create_user("tina")
-    make_teacher(teacher)
-    return create_course("Primer", teacher, from_demo=True)
-
-
-@pytest.fixture
-def student(course):
-    user = get_user_model().objects.create_user("sam")
-    join(course, user)
-    return user
 
 
 def deployed(op: Operation, attempt: Attempt) -> dict:
@@ -48,8 +31,10 @@ def deployed(op: Operation, attempt: Attempt) -> dict:
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4])
-def test_a_demo_exercise_fails_on_its_template_and_passes_when_solved(course, student, labs_made, number):
-    exercise = course.exercises.get(order=number)
+def test_a_demo_exercise_fails_on_its_template_and_passes_when_solved(
+    demo_course, student, labs_made, number
+):
+    exercise = demo_course.exercises.get(order=number)
     attempt, op = attempts.start(exercise, student, enqueue=False)
     labs_made.append(attempt.lab)
     before = deployed(op, attempt)
@@ -63,8 +48,8 @@ def test_a_demo_exercise_fails_on_its_template_and_passes_when_solved(course, st
     assert attempt.score == 1
 
 
-def test_the_messages_say_what_is_wrong(course, student, labs_made):
-    attempt, op = attempts.start(course.exercises.get(order=1), student, enqueue=False)
+def test_the_messages_say_what_is_wrong(demo_course, student, labs_made):
+    attempt, op = attempts.start(demo_course.exercises.get(order=1), student, enqueue=False)
     labs_made.append(attempt.lab)
     results = deployed(op, attempt)
     assert results["web-a answers on h1:80"] == (
@@ -76,8 +61,10 @@ def test_the_messages_say_what_is_wrong(course, student, labs_made):
                "traced, the probe stopped at h1: h1 refused it: nothing takes tcp 8080")  # fmt: skip
 
 
-def test_a_round_on_a_lab_taken_down_meanwhile_fails_every_check_with_the_reason(course, student, labs_made):
-    attempt, op = attempts.start(course.exercises.get(order=3), student, enqueue=False)
+def test_a_round_on_a_lab_taken_down_meanwhile_fails_every_check_with_the_reason(
+    demo_course, student, labs_made
+):
+    attempt, op = attempts.start(demo_course.exercises.get(order=3), student, enqueue=False)
     labs_made.append(attempt.lab)
     deployed(op, attempt)
     check = attempts.request_check(attempt, student, enqueue=False)
@@ -88,7 +75,9 @@ def test_a_round_on_a_lab_taken_down_meanwhile_fails_every_check_with_the_reason
     assert {r["message"] for r in attempt.results} == {"not checked: lab dynamic-port-sam is stopped"}
 
 
-def test_a_routing_exercise_whose_checks_wait_grades_green_right_after_its_deploy(course, student, labs_made):
+def test_a_routing_exercise_whose_checks_wait_grades_green_right_after_its_deploy(
+    demo_course, student, labs_made
+):
     """The round a deploy asks for runs while OSPF still converges: checks that `wait` keep
     trying until the routes are there, so the grade does not depend on the timing."""
     from labs.classroom.exercises import add_exercise, read_exercise
@@ -103,7 +92,7 @@ exercise:
       wait: 40
 """
     text = (DEMO_COURSE.parent / "ospf-triangle.yaml").read_text() + checks
-    exercise = add_exercise(course, read_exercise(text))
+    exercise = add_exercise(demo_course, read_exercise(text))
     attempt, op = attempts.start(exercise, student, enqueue=False)
     labs_made.append(attempt.lab)
     results = deployed(op, attempt)

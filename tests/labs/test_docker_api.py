@@ -5,8 +5,11 @@ import json
 
 import pytest
 
+from labs.classroom import attempts
+from labs.hostside.jobs import carry_out
 from labs.store.documents import lab_document
 from tests.labs.live_helpers import connect, read_until, run_sync
+from tests.labs.test_classroom_checks import SOLUTIONS, deployed
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
@@ -153,3 +156,25 @@ async def test_typed_in_consoles_an_overlay_and_a_dynamic_port(monitor, console_
     port = next(line.split("=")[1] for line in out.split() if line.startswith("PORT0="))
     assert 31000 <= int(port) <= 31999
     assert wait_for(lambda: "app" in fetch(run_in, lab.tag, f"http://198.18.0.12:{port}/")[1], 60, "app-dyn")
+
+
+def test_the_typed_exercise_passes_once_its_solution_is_typed(
+    monitor, demo_course, student, labs_made, run_in
+):
+    attempt, op = attempts.start(demo_course.exercises.get(order=5), student, enqueue=False)
+    labs_made.append(attempt.lab)
+    before = deployed(op, attempt)
+    assert not any(passed for passed, _ in before.values()), before  # an empty Docker host
+
+    docker = docker_in(run_in, attempt.lab.tag)
+    assert wait_for(lambda: docker("h1", "version")[0] == 0, 60, "h1's Docker socket answering")
+    for line in (SOLUTIONS / "5-typed.sh").read_text().splitlines():
+        if line.startswith("docker "):
+            code, out = docker("h1", line.removeprefix("docker "))
+            assert code == 0, out
+    wait_for(lambda: "Exited" in docker("h1", "ps -a --filter name=nginx-1b")[1], 60, "nginx-1b exited")
+    check = attempts.request_check(attempt, student, enqueue=False)  # or the one a deploy queued
+    assert carry_out(check.id).status == "succeeded"
+    attempt.refresh_from_db()
+    assert all(r["passed"] for r in attempt.results), attempt.results
+    assert attempt.score == 1
