@@ -83,6 +83,11 @@ def test_the_primers_commands_typed_on_two_hosts(monitor, labs_up, user, run_in)
     assert (
         docker("h1", "exec nginx-2 cat /usr/share/html/index.html")[1].strip() == "<h1>Welcome to nginx!</h1>"
     )
+    capabilities = "grep CapEff /proc/self/status"  # --privileged gets no more than the container has
+    plain = docker("h1", f"exec nginx-2 {capabilities}")[1]
+    assert (
+        plain.startswith("CapEff") and docker("h1", f"exec --privileged nginx-2 {capabilities}")[1] == plain
+    )
 
     # refused as dockerd refuses, and nothing changed
     code, out = docker("h1", "run -d --name nginx-2c -p 10000:80 nginx")
