@@ -295,7 +295,7 @@ export class Editor {
   /** The document was stored again elsewhere (another page, the API, a docker command typed in
    *  the lab): show what is stored now, unless an edit of this page is on its way. */
   async storedElsewhere(version: string): Promise<void> {
-    if (!(Date.parse(version) > this.stored) || this.pending || this.watching) return;
+    if (!(Date.parse(version) > this.stored) || this.pending) return;
     const [doc, lab] = await Promise.all([this.api.document(), this.api.get()]);
     if (this.pending) return;
     this.absorb(lab);
