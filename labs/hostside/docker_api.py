@@ -64,13 +64,13 @@ class LabDockerApi:
             found = Lab.objects.filter(tag=lab).first()
             return found is not None and is_docker_host(lab_document(found), node)
         finally:
-            connection.close()  # each call's thread ends soon: no connection is left behind
+            connection.close()  # asked once per new node: no connection is held between
 
     def handle(self, call: Call) -> Reply | Pass:
         try:
             return self._handle(call)
         finally:
-            connection.close()
+            connection.close()  # a connection's thread ends with it: none is left behind
 
     def _handle(self, call: Call) -> Reply | Pass:
         if call.path == "/_ping":
