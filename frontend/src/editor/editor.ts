@@ -300,6 +300,7 @@ export class Editor {
     if (this.pending) return;
     this.absorb(lab);
     this.model.reset(doc);
+    if (this.watching) return void this.draw(); // a watcher only looks: nothing to check
     await this.check(false);
   }
 
