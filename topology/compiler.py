@@ -44,6 +44,8 @@ from .validation import check
 
 DOCKER0 = "docker0"
 VXLAN_OVERHEAD = 50
+FRR_CONFIG = "/etc/frr/frr.conf"
+WIRED_LIST = "/etc/wirelab/interfaces"  # a node's interfaces, one a line: its FRR waits for them
 UNDERLAY_MTU = 1500
 
 
@@ -242,6 +244,9 @@ class _Compiler:
             if kind_of(node).sandboxed:
                 self.sandboxes[name] = self._sandbox(name, node)
         self._wire_interfaces()
+        for sandbox in self.sandboxes.values():
+            if FRR_CONFIG in sandbox.files and sandbox.interfaces:  # FRR starts once they are wired
+                sandbox.files[WIRED_LIST] = "".join(f"{i.name}\n" for i in sandbox.interfaces)
         for name, node in self.doc.nodes.items():
             if kind_of(node).placed_on_host:
                 self.spec.apps.append(self._app(name, node))
