@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import re
-import selectors
 import socket
 import threading
 import time
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
+
+from .wakeable import WakeableSelector
 
 log = logging.getLogger(__name__)
 SOCKET = "var/run/docker.sock"  # inside the node's root
@@ -139,31 +140,24 @@ class EngineApi:
         self.passed: set[str] = set()  # socket paths of nodes that are no Docker host (asked once)
         self.wanted: dict[str, tuple[str, str, int]] | None = None
         self.lock = threading.Lock()
-        self.selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self.selector.register(self._wake_r, selectors.EVENT_READ)
+        self.selector = WakeableSelector()
 
     def follow(self, wanted: dict[str, tuple[str, str, int]]) -> None:
         """The namespaces that run now: netns path -> (lab, node, pid)."""
         with self.lock:
             self.wanted = dict(wanted)
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
+        self.selector.wake()
 
     def run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
                 self._take_in()
-                for key, _ in self.selector.select(timeout=0.5):
-                    if key.fileobj is self._wake_r:
-                        with contextlib.suppress(BlockingIOError):
-                            self._wake_r.recv(4096)
-                    else:
-                        self._accept(key.data)
+                for key in self.selector.ready(0.5):
+                    self._accept(key.data)
         finally:
             for endpoint in list(self.endpoints.values()):
                 self._close(endpoint)
+            self.selector.close()
 
     def _take_in(self) -> None:
         with self.lock:
@@ -189,7 +183,7 @@ class EngineApi:
             except Exception as exc:  # its container went meanwhile, or the database is away
                 log.info("no Docker socket in %s/%s: %s", lab, node, exc)
                 continue
-            self.selector.register(endpoint.listener, selectors.EVENT_READ, endpoint)
+            self.selector.register(endpoint.listener, endpoint)
 
     @staticmethod
     def _listen(path: str) -> socket.socket:

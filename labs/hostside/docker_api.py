@@ -56,6 +56,8 @@ class LabDockerApi:
         # with --rm leave the lab once waited for.
         self.unstarted: dict[str, threading.Event] = {}  # set by the client's start
         self.auto_remove: set[str] = set()
+        self.routes = self._routes()
+        self.verbs = self._verbs()
 
     # Backend -------------------------------------------------------------------------
 
@@ -98,8 +100,7 @@ class LabDockerApi:
             404, f"page not found: {call.method} {call.path} is not served by this lab's Docker hosts"
         )
 
-    @property
-    def routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Reply | Pass]]]:
+    def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Reply | Pass]]]:
         return [
             ("GET", re.compile(r"^/version$"), _version),
             ("GET", re.compile(r"^/info$"), self._info),
@@ -143,8 +144,7 @@ class LabDockerApi:
             return Pass(call.method, f"/containers/{info.id}{verb}{call.query_string}", _body(call))
         return error(404, f"page not found: {call.method} /containers/{{id}}{verb}")
 
-    @property
-    def verbs(self) -> dict[tuple[str, str], Callable[[Lab, Call, str, ContainerInfo], Reply | Pass]]:
+    def _verbs(self) -> dict[tuple[str, str], Callable[[Lab, Call, str, ContainerInfo], Reply | Pass]]:
         """What is done to one container (the rest is passed on as it is, see PASSED_THROUGH)."""
 
         def act(action: str) -> Callable[[Lab, Call, str, ContainerInfo], Reply]:

@@ -4,13 +4,10 @@ appears on her diagram and on an anonymous viewer's shared view of the lab, publ
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from labs.labfiles import import_lab
-
-from .conftest import outside_the_browser_loop, screenshot
+from .conftest import screenshot
 from .test_editor import tap, terminal_text
-from .test_sharing import make_link
+from .test_sharing import deployed_lab, make_link
 
 pytestmark = pytest.mark.kernel
 
@@ -26,12 +23,7 @@ nodes:
 
 def test_a_container_typed_in_a_console_appears_on_a_shared_view(browser_page):
     owner = browser_page
-    eve = outside_the_browser_loop(lambda: get_user_model().objects.get(username="eve"))
-    lab, _ = outside_the_browser_loop(lambda: import_lab(ONE_HOST, eve))
-    owner.goto(f"{owner.base}/labs/{lab.id}/")
-    owner.wait_for_function("window.wirelab && window.wirelab.cy.nodes().length === 3")
-    owner.click("#deploy")
-    owner.wait_for_function("document.querySelector('#status').textContent === 'running'", timeout=90_000)
+    deployed_lab(owner, ONE_HOST, nodes=3)
     url = make_link(owner, "view")
 
     anonymous = owner.context.browser.new_context(viewport={"width": 1280, "height": 800})

@@ -17,12 +17,12 @@ from .conftest import CHROMIUM, CHROMIUM_ARGS, outside_the_browser_loop, screens
 pytestmark = pytest.mark.kernel
 
 
-def deployed_lab(page) -> Lab:
-    """Eve's two routers, deployed from her editor; the page is left on the editor."""
+def deployed_lab(page, text: str = TWO_ROUTERS, nodes: int = 2) -> Lab:
+    """Eve's lab (two routers), deployed from her editor; the page is left on the editor."""
     eve = outside_the_browser_loop(lambda: get_user_model().objects.get(username="eve"))
-    lab, _ = outside_the_browser_loop(lambda: import_lab(TWO_ROUTERS, eve))
+    lab, _ = outside_the_browser_loop(lambda: import_lab(text, eve))
     page.goto(f"{page.base}/labs/{lab.id}/")
-    page.wait_for_function("window.wirelab && window.wirelab.cy.nodes().length === 2")
+    page.wait_for_function(f"window.wirelab && window.wirelab.cy.nodes().length === {nodes}")
     page.click("#deploy")
     page.wait_for_function("document.querySelector('#status').textContent === 'running'", timeout=90_000)
     return lab

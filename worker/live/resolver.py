@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import selectors
 import socket
 import threading
 import time
@@ -43,6 +42,7 @@ from ..config import EngineConfig
 from ..containers import RESOLVER
 from ..errors import EngineError
 from ..nat import address_is, chain, dport, fresh_table, nft, rule
+from ..wakeable import WakeableSelector
 
 log = logging.getLogger(__name__)
 TABLE = "wirelab_dns"
@@ -143,10 +143,7 @@ class Resolver:
         self.failed: dict[str, float] = {}  # path -> when making its listener failed: not retried at once
         self.cached: dict[str, tuple[int, NamesSpec | None]] = {}  # lab -> its names file's mtime, its names
         self.lock = threading.Lock()
-        self.selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self.selector.register(self._wake_r, selectors.EVENT_READ)
+        self.selector = WakeableSelector()
 
     def follow(self, wanted: dict[str, tuple[str, str, int]]) -> None:
         """The node namespaces to answer in (path -> lab, owner, pid); the others are let go."""
@@ -154,26 +151,18 @@ class Resolver:
             changed = wanted != self.wanted
             self.wanted = dict(wanted)
         if changed:
-            with contextlib.suppress(OSError):
-                self._wake_w.send(b"x")
+            self.selector.wake()
 
     def run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
                 self._reconcile()
-                for key, _ in self.selector.select(0.5):
-                    if key.fileobj is self._wake_r:
-                        with contextlib.suppress(BlockingIOError):
-                            while self._wake_r.recv(4096):
-                                pass
-                    else:
-                        self._serve(key.data)
+                for key in self.selector.ready(0.5):
+                    self._serve(key.data)
         finally:
             for path in list(self.listeners):
                 self._drop(path)
             self.selector.close()
-            self._wake_r.close()
-            self._wake_w.close()
 
     def _reconcile(self) -> None:
         with self.lock:
@@ -191,14 +180,14 @@ class Resolver:
                 log.info("no DNS in %s's namespace (%s): %s", owner, path, exc)
                 self.failed[path] = now
                 continue
-            self.selector.register(listener.sock, selectors.EVENT_READ, path)
+            self.selector.register(listener.sock, path)
         self.failed = {p: t for p, t in self.failed.items() if p in wanted}
         labs = {lab for lab, _, _ in wanted.values()}
         self.cached = {lab: held for lab, held in self.cached.items() if lab in labs}
         for path, listener in self.listeners.items():
             if listener.paused and now - listener.second >= 1:
                 listener.paused, listener.answered, listener.second = False, 0, now
-                self.selector.register(listener.sock, selectors.EVENT_READ, path)
+                self.selector.register(listener.sock, path)
 
     @staticmethod
     def _listen(path: str, pid: int) -> socket.socket:
