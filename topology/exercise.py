@@ -23,6 +23,7 @@ MAX_CHECK_SECONDS = 10.0
 MAX_COMMAND_SECONDS = 30.0
 MIN_CHECK_EVERY = 15
 MAX_WAIT_SECONDS = 50.0  # within a round's 60 s
+MAX_HINTS = 5
 TARGET = re.compile(r"^(?P<host>[^:\s]+)(?::(?P<port>\d{1,5}|PORT[0-9]))?$")
 
 
@@ -238,6 +239,21 @@ CHECK_KINDS = {
 }
 
 
+class HintDoc(Strict):
+    """A hint a student reads under a check once it has failed `after` tries of theirs, or
+    `minutes` after they started (whichever comes first; neither given: after one try)."""
+
+    text: str = Field(min_length=1, max_length=500)
+    after: int | None = Field(default=None, ge=1, le=100, description="failed tries of the check")
+    minutes: int | None = Field(default=None, ge=1, le=10_000, description="minutes since the start")
+
+    def shown(self, failures: int, minutes: float) -> bool:
+        after = self.after if self.after is not None or self.minutes is not None else 1
+        return (after is not None and failures >= after) or (
+            self.minutes is not None and minutes >= self.minutes
+        )
+
+
 class CheckDoc(Strict):
     """One check: exactly one of the kinds, a name shown to students, and a weight."""
 
@@ -254,6 +270,11 @@ class CheckDoc(Strict):
         max_length=500,
         description="what a student reads when the check fails (default: a sentence that gives "
         "nothing of the check away)",
+    )
+    hints: list[HintDoc] = Field(
+        default_factory=list,
+        max_length=MAX_HINTS,
+        description="more help, each shown after more failed tries or more time",
     )
     reach: ReachCheck | None = None
     published: PublishedCheck | None = None
@@ -305,6 +326,20 @@ class CheckDoc(Strict):
             found.append(body.run if isinstance(body.run, str) else " ".join(body.run))
         return [text for text in found if text]
 
+    def revealed(self, failures: int, minutes: float) -> list[str]:
+        """The hints a student has been shown, in order: each shows once its own condition
+        holds and every hint before it shows."""
+        out: list[str] = []
+        for hint in self.hints:
+            if not hint.shown(failures, minutes):
+                break
+            out.append(hint.text)
+        return out
+
+    def traceable(self) -> bool:
+        """A check whose probe can be traced when it passes: the way a reference takes."""
+        return self.kind == "published" or (self.kind == "reach" and self.body.expect == "success")
+
     def neutral(self) -> str:
         """A failure as a student reads it when the check has no hint of its own."""
         body = self.body
@@ -342,6 +377,11 @@ class ExerciseDoc(Strict):
         default="refused",
         description="after `closes`: starts, edits and checks are refused, or allowed and marked late",
     )
+    solution: dict[str, Any] | None = Field(
+        default=None,
+        description="a lab document that solves the exercise: teachers try it, and its journeys "
+        "tell students where theirs part from it (never shown to students)",
+    )
 
     @field_validator("check_every")
     @classmethod
@@ -357,8 +397,13 @@ class ExerciseDoc(Strict):
         return self
 
 
-def plan_checks(exercise: ExerciseDoc) -> list[dict[str, Any]]:
-    """The checks as plain data for the lab host: index, kind, title, and the kind's fields."""
+def plan_checks(
+    exercise: ExerciseDoc, references: dict[str, list[Any]] | None = None, solution: bool = False
+) -> list[dict[str, Any]]:
+    """The checks as plain data for the lab host: index, kind, title, and the kind's fields.
+    `references`: the way the solution's probe took, by check index, to compare a failed
+    journey with; `solution`: the lab is the solution, so passed probes are traced too."""
+    references = references or {}
     return [
         {
             "index": index,
@@ -368,16 +413,23 @@ def plan_checks(exercise: ExerciseDoc) -> list[dict[str, Any]]:
             "wait": check.wait,
             **check.body.model_dump(mode="json", by_alias=True),
             **({"probe": check.body.kind_of_probe()} if check.kind == "reach" else {}),
+            **({"reference": references[str(index)]} if str(index) in references else {}),
+            **({"trace_passed": True} if solution and check.traceable() else {}),
         }
         for index, check in enumerate(exercise.checks)
     ]
 
 
-def public_result(check: CheckDoc | None, result: dict[str, Any]) -> dict[str, Any]:
+def public_result(
+    check: CheckDoc | None, result: dict[str, Any], hints: list[str] | None = None
+) -> dict[str, Any]:
     """One check's result as a student may read it: the teacher's title and message give way to
     the public title and, where the message could tell what the check wants, the hint (or a
-    neutral sentence). `check` is None when the exercise changed since the round."""
-    shown = {**result, "title": check.public_title() if check else f"check {result.get('index', 0) + 1}"}
+    neutral sentence); `hints` are the further ones the student has been shown. `check` is
+    None when the exercise changed since the round."""
+    shown = {k: v for k, v in result.items() if k != "journey"}
+    shown["title"] = check.public_title() if check else f"check {result.get('index', 0) + 1}"
+    shown["hints"] = hints or []
     message = str(result.get("message", ""))
     if check is None:
         shown["message"] = "passed" if result.get("passed") else "not passed"

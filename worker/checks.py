@@ -26,6 +26,7 @@ from topology.spec import LabHostSpec
 from . import netdump
 from .errors import EngineError
 from .frames import echo_request
+from .journey.compare import parting, way_of
 from .journey.tracing import trace
 from .nsock import netlink_in, socket_in
 from .runtime import ContainerInfo, Runtime, node_container
@@ -46,9 +47,13 @@ class CheckResult:
     message: str
     node: str = ""
     weight: int = 1
+    journey: list[list[str]] | None = None  # the way a passed probe took, when asked for
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        if self.journey is None:
+            del found["journey"]
+        return found
 
 
 class Failed(Exception):
@@ -60,12 +65,22 @@ class Answered(Failed):
     without the text): the way there works, so there is no journey to explain."""
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What a reach check sends: from which node, to which address and port, how."""
+
+    source: str
+    address: str
+    port: int | None
+    kind: str  # ping, tcp or http
+
+
 class Unreached(Failed):
     """A reach check's probe got no answer it wanted: tracing it can say where it stopped."""
 
-    def __init__(self, message: str, source: str, address: str, port: int | None, probe: str):
+    def __init__(self, message: str, probe: Probe):
         super().__init__(message)
-        self.source, self.address, self.port, self.probe = source, address, port, probe
+        self.probe = probe
 
 
 class RunningLab:
@@ -78,26 +93,32 @@ class RunningLab:
     def forget(self) -> None:
         self._containers.clear()
 
-    def journey(self, why: Unreached) -> str:
-        """Where a probe that got no answer stopped, as the packet journey traces it ('' when
-        it cannot be traced, or reached its target after all)."""
-        protocol = "icmp" if why.probe == "ping" else "tcp"
+    def trace(self, probe: Probe) -> dict[str, Any]:
+        """The probe's journey through the lab ({} when it cannot be traced)."""
         try:
-            found = trace(
+            return trace(
                 self.runtime,
                 self.spec,
-                why.source,
-                why.address,
-                protocol=protocol,
-                port=why.port or (80 if why.probe == "http" else 0),
+                probe.source,
+                probe.address,
+                protocol="icmp" if probe.kind == "ping" else "tcp",
+                port=probe.port or (80 if probe.kind == "http" else 0),
                 installation=self.installation,
             )
         except (EngineError, OSError):
-            return ""
+            return {}
+
+    def journey(self, why: Unreached, reference: list[list[str]] | None = None) -> str:
+        """Where a probe that got no answer stopped, as the packet journey traces it, and where
+        its way parted from the `reference`'s ('' when it cannot be traced, or reached its
+        target after all)."""
+        found = self.trace(why.probe)
         ended = found.get("outcome", {})
         if not ended or ended.get("result") == "reached":
             return ""
-        return f"; traced, the probe stopped at {ended['at']}: {ended['reason']}"
+        said = f"; traced, the probe stopped at {ended['at']}: {ended['reason']}"
+        parted = parting(way_of(found), reference or [])
+        return f"{said}; {parted}" if parted else said
 
     def container(self, node: str) -> ContainerInfo:
         if node not in self._containers:
@@ -158,6 +179,8 @@ def run_checks(
         else:
             give_up = min(time.monotonic() + float(check.get("wait", 0)), deadline)
             result.passed, result.message = _until_passed(lab, check, give_up)
+            if result.passed and check.get("trace_passed"):
+                result.journey = _way(lab, check)
         results.append(result)
         if progress:
             progress(result)
@@ -180,8 +203,17 @@ def _until_passed(lab: RunningLab, check: dict[str, Any], give_up: float) -> tup
         time.sleep(WAIT_STEP)
         lab.forget()  # a node restarted meanwhile is looked up again
     if isinstance(failed, Unreached):
-        message += lab.journey(failed)
+        message += lab.journey(failed, check.get("reference"))
     return False, message
+
+
+def _way(lab: RunningLab, check: dict[str, Any]) -> list[list[str]] | None:
+    """The way a passed reach check's probe takes, traced (None when it cannot be)."""
+    try:
+        found = lab.trace(_probe(lab, check))
+    except Failed:
+        return None
+    return way_of(found) or None
 
 
 # Reaching a target ----------------------------------------------------------------------------
@@ -199,30 +231,32 @@ def _target(lab: RunningLab, to: str) -> tuple[str, int | None]:
     return address, int(port) if port else None
 
 
-def _reach(lab: RunningLab, check: dict[str, Any]) -> str:
-    source, expect = check["from"], check["expect"]
+def _probe(lab: RunningLab, check: dict[str, Any]) -> Probe:
+    """The probe of a reach check (a published check is one, to its host's port)."""
+    if check["kind"] == "published":
+        kind = "http" if check.get("contains") is not None else "tcp"
+        return Probe(check["from"], lab.address_of(check["host"]), check["port"], kind)
     address, port = _target(lab, check["to"])
+    return Probe(check["from"], address, port, check["probe"])
+
+
+def _reach(lab: RunningLab, check: dict[str, Any]) -> str:
+    probe, expect = _probe(lab, check), check.get("expect", "success")
+    source, address, port = probe.source, probe.address, probe.port
     where = f"{address}:{port}" if port else address
     netns = lab.netns(source)
     try:
-        said = PROBES[check["probe"]](netns, address, port, check)
+        said = PROBES[probe.kind](netns, address, port, {"path": "/", **check})
     except Failed as exc:
         if expect == "failure":
             return f"{source} cannot reach {where} ({exc}), as it should not"
         message = f"{source} cannot reach {where}: {exc}"
         if isinstance(exc, Answered):
             raise Failed(message) from None
-        raise Unreached(message, source, address, port, check["probe"]) from None
+        raise Unreached(message, probe) from None
     if expect == "failure":
         raise Failed(f"{source} reaches {where} ({said}) but should not")
     return f"{source} reaches {where}: {said}"
-
-
-def _published(lab: RunningLab, check: dict[str, Any]) -> str:
-    address = lab.address_of(check["host"])
-    probe = "http" if check.get("contains") is not None else "tcp"
-    reach = {**check, "to": f"{address}:{check['port']}", "probe": probe, "path": "/", "expect": "success"}
-    return _reach(lab, reach)
 
 
 def _connect(netns: str, address: str, port: int, timeout: float) -> socket.socket:
@@ -462,7 +496,7 @@ def _last_line(text: str) -> str:
 
 RUNNERS = {
     "reach": _reach,
-    "published": _published,
+    "published": _reach,
     "listening": _listening,
     "route": _route,
     "address": _address,

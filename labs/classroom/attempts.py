@@ -12,7 +12,7 @@ from ..labfiles import copy_of
 from ..models import Lab, LabStatus, Operation
 from ..store.documents import save_document
 from . import grading
-from .exercises import rules_of, template_of
+from .exercises import rules_of, solution_of, template_of
 from .models import Attempt, Exercise
 from .roles import role_in
 
@@ -42,17 +42,17 @@ def is_closed(exercise: Exercise, now=None) -> bool:
 def window_of_lab(lab: Lab) -> str | None:
     """Why a student's lab may not start now (its exercise's window), or None."""
     attempt = Attempt.objects.filter(lab=lab).select_related("exercise").first()
-    return window_problem(attempt.exercise) if attempt else None
+    return window_problem(attempt.exercise) if attempt and not attempt.solution else None
 
 
 def start(
-    exercise: Exercise, student, deploy: bool = True, enqueue: bool = True
+    exercise: Exercise, student, deploy: bool = True, enqueue: bool = True, window: bool = True
 ) -> tuple[Attempt, Operation | None]:
     """The student's lab for the exercise (made from the template the first time), deployed
     unless it runs already. Raises AttemptRefused, or LimitReached from the quota."""
     if role_in(exercise.course, student) is None:
         raise AttemptRefused("you are not in this course")
-    if (why := window_problem(exercise)) is not None:
+    if window and (why := window_problem(exercise)) is not None:
         raise AttemptRefused(why)
     attempt = Attempt.objects.filter(exercise=exercise, student=student).first()
     if attempt is None:
@@ -73,6 +73,25 @@ def start(
     return attempt, op
 
 
+def try_solution(exercise: Exercise, teacher, enqueue: bool = True) -> tuple[Attempt, Operation]:
+    """The teacher's own lab for the exercise, holding its solution and deployed: the round its
+    deploy asks for shows every check green, and keeps the ways the solution's probes take."""
+    solution = solution_of(exercise)
+    if solution is None:
+        raise AttemptRefused("this exercise has no solution: add one under `exercise.solution`")
+    attempt, _ = start(exercise, teacher, deploy=False, enqueue=enqueue, window=False)
+    lab = Lab.objects.get(id=attempt.lab_id)
+    with transaction.atomic():
+        Attempt.objects.filter(id=attempt.id).update(
+            solution=True, version=exercise.version, results=[], score=0.0, checking=False, checked=None
+        )
+        save_document(solution.model_copy(update={"name": lab.name}), teacher, lab)
+    attempt.refresh_from_db()
+    op = lifecycle.request_deploy(lab, teacher, enqueue=enqueue)
+    grading.announce(attempt.id)
+    return attempt, op
+
+
 def reset(attempt: Attempt, user, enqueue: bool = True) -> Operation | None:
     """Put the template back into the student's lab (redeployed if it runs)."""
     exercise = attempt.exercise
@@ -80,7 +99,7 @@ def reset(attempt: Attempt, user, enqueue: bool = True) -> Operation | None:
     doc = template_of(exercise).model_copy(update={"name": lab.name})
     save_document(doc, lab.owner, lab)
     Attempt.objects.filter(id=attempt.id).update(
-        version=exercise.version, results=[], score=0.0, checking=False, checked=None
+        version=exercise.version, results=[], score=0.0, checking=False, checked=None, solution=False
     )
     op = None
     if lab.status in CHECKABLE:
@@ -89,11 +108,14 @@ def reset(attempt: Attempt, user, enqueue: bool = True) -> Operation | None:
     return op
 
 
-def request_check(attempt: Attempt, user, automatic: bool = False, enqueue: bool = True) -> Operation | None:
+def request_check(
+    attempt: Attempt, user, automatic: bool = False, enqueue: bool = True, tried: bool = True
+) -> Operation | None:
     """Queue a round of the exercise's checks on the student's running lab. Automatic rounds
-    are skipped (None) when the lab is not running or a round is already on its way."""
+    are skipped (None) when the lab is not running or a round is already on its way. A round
+    that is not one of the student's `tried` (a periodic one) earns no hints when it fails."""
     lab = Lab.objects.get(id=attempt.lab_id)
-    if (why := window_problem(attempt.exercise)) is not None:
+    if not attempt.solution and (why := window_problem(attempt.exercise)) is not None:
         if automatic:
             return None
         raise AttemptRefused(why)
@@ -108,8 +130,9 @@ def request_check(attempt: Attempt, user, automatic: bool = False, enqueue: bool
         if automatic:
             return None
         return pending
-    checks = plan_checks(rules_of(attempt.exercise))
-    params = {"attempt": attempt.id, "checks": checks, "automatic": automatic}
+    exercise = attempt.exercise
+    checks = plan_checks(rules_of(exercise), grading.references_of(exercise), solution=attempt.solution)
+    params = {"attempt": attempt.id, "checks": checks, "automatic": automatic, "tried": tried}
     op = lifecycle.request_job(lab, Operation.Kind.CHECK, params, user or lab.owner, enqueue=enqueue)
     Attempt.objects.filter(id=attempt.id).update(checking=True)
     grading.announce(attempt.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import secrets
 from pathlib import Path
@@ -16,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from topology.document import LabDoc, load_text
+
 from . import grading
 from .exercises import add_exercise, read_exercise
 from .models import Course, Membership
@@ -23,6 +26,7 @@ from .models import Course, Membership
 DEMO_COURSE = Path(__file__).resolve().parents[1] / "demo" / "course"
 USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
 MAX_ROSTER = 500
+MAX_DEMO_BYTES = 200_000
 
 
 class CourseRefused(Exception):
@@ -37,13 +41,22 @@ def demo_files() -> list[Path]:
     return sorted(DEMO_COURSE.glob("*.yaml"))
 
 
+def demo_exercise(path: Path) -> LabDoc:
+    """A demo exercise, with its solution from `solutions/` (a lab file of the same name)."""
+    data = load_text(path.read_text(), MAX_DEMO_BYTES)
+    solution = DEMO_COURSE / "solutions" / path.name
+    if solution.exists():
+        data["exercise"]["solution"] = load_text(solution.read_text(), MAX_DEMO_BYTES)
+    return read_exercise(json.dumps(data))
+
+
 @transaction.atomic
 def create_course(name: str, teacher, from_demo: bool = False) -> Course:
     course = Course.objects.create(name=name, created_by=teacher)
     Membership.objects.create(course=course, user=teacher, role=Membership.Role.TEACHER)
     if from_demo:
         for path in demo_files():
-            add_exercise(course, read_exercise(path.read_text()))
+            add_exercise(course, demo_exercise(path))
     return course
 
 

@@ -3,6 +3,8 @@ template a student's lab starts from, and what a student's edits may change."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.conf import settings
 from django.db import transaction
 from markdown_it import MarkdownIt
@@ -25,9 +27,25 @@ def read_exercise(text: str | bytes) -> LabDoc:
     doc, problems = read_lab(text, settings.WIRELAB_MAX_DOCUMENT_BYTES, current_policy())
     if doc is not None and doc.exercise is None:
         problems = [*problems, error("exercise", "an exercise file needs an `exercise:` section")]
+    elif doc is not None and doc.exercise.solution is not None:
+        problems = [*problems, *_solution_problems(doc.exercise.solution)]
     if errors_in(problems):
         raise TopologyError(problems)
     return doc
+
+
+def _solution_problems(data: dict) -> list[Problem]:
+    """What is wrong with an exercise's solution, each at its place under `exercise.solution`."""
+    try:
+        solution, found = parse_document(data), []
+    except TopologyError as exc:
+        solution, found = None, exc.problems
+    if solution is not None:
+        found = problems_of(solution)
+        if solution.exercise is not None:
+            found.append(error("exercise", "a solution is a lab: it has no exercise section of its own"))
+    return [replace(p, path=join_path("exercise", "solution", p.path) if p.path else "exercise.solution")
+            for p in found]  # fmt: skip
 
 
 def document_of(exercise: Exercise) -> LabDoc:
@@ -41,6 +59,12 @@ def rules_of(exercise: Exercise) -> ExerciseDoc:
 def template_of(exercise: Exercise) -> LabDoc:
     """The lab a student starts from: the document without its exercise section."""
     return document_of(exercise).model_copy(update={"exercise": None})
+
+
+def solution_of(exercise: Exercise) -> LabDoc | None:
+    """The lab that solves the exercise, if its teacher gave one."""
+    data = rules_of(exercise).solution
+    return parse_document(data) if data is not None else None
 
 
 def export_exercise(exercise: Exercise, fmt: str = "yaml") -> str:

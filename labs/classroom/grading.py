@@ -8,6 +8,7 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 from django.utils import timezone
 
 from topology.exercise import CheckDoc, public_result
@@ -34,7 +35,7 @@ def summary(attempt: Attempt, teacher: bool = False) -> dict:
     """An attempt as the student's page shows it, or (`teacher`) as the course's dashboard
     does: with each check's own title and message, which may tell what it wants."""
     lab = attempt.lab
-    results = attempt.results if teacher else for_student(attempt.exercise, attempt.results)
+    results = attempt.results if teacher else for_student(attempt, attempt.results)
     return {
         "id": attempt.id,
         "exercise": attempt.exercise_id,
@@ -48,30 +49,79 @@ def summary(attempt: Attempt, teacher: bool = False) -> dict:
         "checking": attempt.checking,
         "checked": attempt.checked.isoformat() if attempt.checked else None,
         "late": attempt.late,
+        "first_passed": attempt.first_passed.isoformat() if attempt.first_passed else None,
+        **({"hints_used": hints_used(attempt), "solution": attempt.solution} if teacher else {}),
     }
 
 
-def for_student(exercise: Exercise, results: list[dict]) -> list[dict]:
-    """Results as a student may read them (`topology.exercise.public_result`)."""
-    checks = rules_of(exercise).checks
-
-    def check_of(result: dict) -> CheckDoc | None:
+def for_student(attempt: Attempt, results: list[dict]) -> list[dict]:
+    """Results as a student may read them (`topology.exercise.public_result`), each with the
+    hints its failed tries and the time since the start have earned."""
+    checks = rules_of(attempt.exercise).checks
+    shown = []
+    for result in results:
         index = result.get("index", -1)
-        return checks[index] if isinstance(index, int) and 0 <= index < len(checks) else None
+        check = checks[index] if isinstance(index, int) and 0 <= index < len(checks) else None
+        shown.append(public_result(check, result, _revealed(attempt, index, check)))
+    return shown
 
-    return [public_result(check_of(r), r) for r in results]
+
+def hints_used(attempt: Attempt) -> list[int]:
+    """How many of its hints each check has shown the student."""
+    return [len(_revealed(attempt, i, check)) for i, check in enumerate(rules_of(attempt.exercise).checks)]
 
 
-def record(attempt_id: int, results: list[dict]) -> None:
-    """Store a finished round of checks and tell everyone watching; a round after the
-    exercise closed (which it lets happen) makes the attempt late for good."""
+def _revealed(attempt: Attempt, index: int, check: CheckDoc | None) -> list[str]:
+    if check is None or not check.hints:
+        return []
+    minutes = (timezone.now() - attempt.started).total_seconds() / 60 if attempt.started else 0.0
+    return check.revealed(int(attempt.failures.get(str(index), 0)), minutes)
+
+
+def record(attempt_id: int, results: list[dict], tried: bool = True) -> None:
+    """Store a finished round of checks and tell everyone watching. A round that is one of
+    the student's tries (not a periodic one) counts each failed check towards its hints; a
+    round after the exercise closed (which it lets happen) makes the attempt late for good;
+    a round of the solution's lab keeps the ways its probes took, as the exercise's reference."""
     now = timezone.now()
-    attempt = Attempt.objects.filter(id=attempt_id).select_related("exercise").first()
-    late = attempt is not None and (rules_of(attempt.exercise).closes or now) < now
-    Attempt.objects.filter(id=attempt_id).update(
-        results=results, score=score(results), checking=False, checked=now, **({"late": True} if late else {})
-    )
+    with transaction.atomic():
+        attempt = Attempt.objects.select_for_update().filter(id=attempt_id).select_related("exercise").first()
+        if attempt is None:
+            return
+        rules = rules_of(attempt.exercise)
+        attempt.results = [{k: v for k, v in r.items() if k != "journey"} for r in results]
+        attempt.score, attempt.checking, attempt.checked = score(results), False, now
+        attempt.late = attempt.late or (rules.closes or now) < now
+        if attempt.first_passed is None and results and attempt.score == 1:
+            attempt.first_passed = now
+        if tried:
+            for r in results:
+                if not r["passed"]:
+                    attempt.failures[str(r["index"])] = int(attempt.failures.get(str(r["index"]), 0)) + 1
+        attempt.save(
+            update_fields=["results", "score", "checking", "checked", "late", "first_passed", "failures"]
+        )
+        if attempt.solution:
+            _keep_references(attempt.exercise, results)
     announce(attempt_id)
+
+
+def _keep_references(exercise: Exercise, results: list[dict]) -> None:
+    """The ways the solution's probes took to their targets, kept for this version of the
+    exercise (a check whose probe failed in the solution keeps none)."""
+    journeys = {str(r["index"]): r["journey"] for r in results if r["passed"] and r.get("journey")}
+    kept = exercise.references if exercise.references.get("version") == exercise.version else {}
+    checks = {**kept.get("checks", {}), **journeys}
+    Exercise.objects.filter(id=exercise.id, version=exercise.version).update(
+        references={"version": exercise.version, "checks": checks}
+    )
+
+
+def references_of(exercise: Exercise) -> dict[str, list]:
+    """The solution's journeys by check index, if they were taken on this version (read now:
+    a solution's round may have ended since `exercise` was read)."""
+    kept, version = Exercise.objects.filter(id=exercise.id).values_list("references", "version").get()
+    return kept.get("checks", {}) if kept and kept.get("version") == version else {}
 
 
 def record_failure(attempt_id: int, reason: str) -> None:
@@ -84,7 +134,7 @@ def record_failure(attempt_id: int, reason: str) -> None:
          "node": "", "weight": c.weight}
         for i, c in enumerate(rules_of(attempt.exercise).checks)
     ]  # fmt: skip
-    record(attempt_id, results)
+    record(attempt_id, results, tried=False)
 
 
 def announce(attempt_id: int) -> None:
@@ -94,9 +144,8 @@ def announce(attempt_id: int) -> None:
         return
     shown = {"type": "course.attempt", "attempt": summary(attempt, teacher=True)}
     _send(course_group(attempt.exercise.course_id), shown)
-    _send(
-        group_name(attempt.lab.tag), {"type": "lab.checks", "payload": {"type": "checks", **summary(attempt)}}
-    )
+    mine = summary(attempt, teacher=attempt.solution)  # the solution's lab is its teacher's
+    _send(group_name(attempt.lab.tag), {"type": "lab.checks", "payload": {"type": "checks", **mine}})
 
 
 def announce_member(course_id: int, username: str) -> None:
@@ -104,11 +153,11 @@ def announce_member(course_id: int, username: str) -> None:
     _send(course_group(course_id), {"type": "course.member", "student": username})
 
 
-def each_result(lab_tag: str, attempt_id: int, result: dict, exercise: Exercise) -> None:
+def each_result(lab_tag: str, attempt: Attempt, result: dict) -> None:
     """One check's result, sent to the lab's page (the student's) as it comes; the round is
     stored when it ends."""
-    (shown,) = for_student(exercise, [result])
-    payload = {"type": "check.result", "attempt": attempt_id, "result": shown}
+    (shown,) = [result] if attempt.solution else for_student(attempt, [result])
+    payload = {"type": "check.result", "attempt": attempt.id, "result": shown}
     _send(group_name(lab_tag), {"type": "lab.checks", "payload": payload})
 
 

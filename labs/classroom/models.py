@@ -72,6 +72,11 @@ class Exercise(models.Model):
     order = models.PositiveIntegerField(default=0)
     document = models.JSONField(help_text="the lab document, with its exercise section")
     version = models.PositiveIntegerField(default=1, help_text="counts the changes of the document")
+    references = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="the ways the solution's probes took, by check: {version, checks: {index: hops}}",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -94,6 +99,11 @@ class Attempt(models.Model):
     checking = models.BooleanField(default=False)
     checked = models.DateTimeField(null=True, blank=True)
     late = models.BooleanField(default=False, help_text="checked after its exercise closed")
+    first_passed = models.DateTimeField(null=True, blank=True, help_text="when every check first passed")
+    failures = models.JSONField(
+        default=dict, blank=True, help_text="failed tries of each check, by index: what hints it has shown"
+    )
+    solution = models.BooleanField(default=False, help_text="the lab runs the solution (a teacher trying it)")
     started = models.DateTimeField(auto_now_add=True)
 
     class Meta:

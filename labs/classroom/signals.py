@@ -21,7 +21,7 @@ from .models import Attempt, Membership
 @guard_edits
 def exercise_rules(lab, doc):
     attempt = Attempt.objects.filter(lab_id=lab.pk).select_related("exercise").first()
-    if attempt is None:
+    if attempt is None or attempt.solution:  # the teacher's lab with the solution is theirs
         return []
     if (why := window_problem(attempt.exercise)) is not None:
         return [error("", f"{why}: your lab can no longer be changed")]

@@ -83,7 +83,7 @@ def check_due(labhost: str, now=None) -> list[int]:
         every = rules_of(attempt.exercise).check_every
         if not every or (attempt.checked and now - attempt.checked < timedelta(seconds=every)):
             continue
-        if attempts.request_check(attempt, attempt.student, automatic=True) is not None:
+        if attempts.request_check(attempt, attempt.student, automatic=True, tried=False) is not None:
             asked.append(attempt.id)
     return asked
 

@@ -226,14 +226,14 @@ def _trace(op: Operation, labhost: Engine) -> dict:
 def _check(op: Operation, labhost: Engine) -> dict:
     """A round of an exercise's checks; the results go to the student's attempt."""
     from ..classroom import grading
-    from ..classroom.models import Exercise
+    from ..classroom.models import Attempt
 
     attempt = op.params["attempt"]
-    exercise = Exercise.objects.filter(attempts__id=attempt).first()
+    found = Attempt.objects.filter(id=attempt).select_related("exercise").first()
 
     def heard(result: dict) -> None:
-        if exercise is not None:
-            grading.each_result(op.lab.tag, attempt, result, exercise)
+        if found is not None:
+            grading.each_result(op.lab.tag, found, result)
 
     try:
         spec = deployed_spec(op.lab, op.labhost)
@@ -242,7 +242,8 @@ def _check(op: Operation, labhost: Engine) -> dict:
         reason = str(exc) if isinstance(exc, EngineError) else f"the round broke off ({type(exc).__name__})"
         until_stored(lambda: grading.record_failure(attempt, reason), "recording a failed round")
         raise
-    until_stored(lambda: grading.record(attempt, results), "recording check results")
+    tried = bool(op.params.get("tried", True))
+    until_stored(lambda: grading.record(attempt, results, tried), "recording check results")
     # The row is the lab's, which its owner reads: the results themselves are the attempt's.
     return {"passed": sum(1 for r in results if r["passed"]), "checks": len(results)}
 

@@ -326,11 +326,22 @@ def test_results_score_by_weight_and_export_as_csv(course, teacher):
     assert by_name["kim"]["attempts"][str(exercise.id)] is None
     text = client_of(teacher).get(f"/api/courses/{course.id}/results/?as=csv").content.decode()
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][:3] == ["student", "1. Host mode: two servers, one port: score",
-                           "1. Host mode: two servers, one port: web-a answers on h1:80"]  # fmt: skip
+    title = "1. Host mode: two servers, one port"
+    assert rows[0][:7] == ["student", f"{title}: score", f"{title}: first passed", f"{title}: last checked",
+                           f"{title}: late", f"{title}: web-a answers on h1:80", f"{title}: web-b answers on h1:8080"]  # fmt: skip
     by_student = {row[0]: row for row in rows[1:]}
-    assert by_student["sam"][1:4] == ["0.33", "pass", "fail"]
-    assert by_student["kim"][1:4] == ["", "", ""]
+    attempt.refresh_from_db()
+    assert by_student["sam"][1:7] == ["0.33", "", attempt.checked.isoformat(), "", "pass", "fail"]
+    assert by_student["kim"][1:7] == [""] * 6
+
+    grading.record(attempt.id, [
+        {"index": 0, "title": "a", "passed": True, "message": "ok", "node": "client", "weight": 1},
+        {"index": 1, "title": "b", "passed": True, "message": "ok", "node": "client", "weight": 2},
+    ])  # fmt: skip
+    attempt.refresh_from_db()
+    text = client_of(teacher).get(f"/api/courses/{course.id}/results/?as=csv").content.decode()
+    sam_row = next(row for row in csv.reader(io.StringIO(text)) if row[0] == "sam")
+    assert sam_row[1:3] == ["1.00", attempt.first_passed.isoformat()]
 
 
 def test_a_roster_makes_accounts_with_one_time_passwords(course, teacher, user):

@@ -72,7 +72,7 @@ def test_a_student_reads_no_pattern_of_a_check_anywhere(course, teacher):  # noq
     grading._send, sent = (lambda group, message: heard.append((group, message))), grading._send
     try:
         grading.record(attempt.id, results)
-        grading.each_result(attempt.lab.tag, attempt.id, results[0], exercise)
+        grading.each_result(attempt.lab.tag, attempt, results[0])
     finally:
         grading._send = sent
 

@@ -4,6 +4,7 @@ apart from other traffic, legs, rewrites between sightings, and how it ended."""
 from worker.frames import Packet
 from worker.journey.assembly import classify, hops, outcome
 from worker.journey.capture import Asked, Sighting
+from worker.journey.compare import parting, way_of
 from worker.journey.probe import Probe
 
 ISN = 1000
@@ -74,3 +75,32 @@ def test_how_a_probe_that_got_no_answer_ended():
     assert outcome(refused, mine, "client")["at"] == "h2"
     no_route = Probe("icmp", "10.9.9.9", outcome="no-route")
     assert outcome(no_route, [], "client")["reason"] == "client has no route to 10.9.9.9"
+
+
+def test_a_way_is_the_request_s_steps_through_nodes_and_parts_where_the_reference_goes_on():
+    journey = {
+        "hops": [
+            {"leg": "request", "node": "client", "iface": "eth0", "direction": "out"},
+            {"leg": "request", "node": "", "iface": "c3f1a", "direction": "in"},  # the fabric
+            {"leg": "request", "node": "h1", "iface": "eth0", "direction": "in"},
+            {"leg": "reply", "node": "h1", "iface": "eth0", "direction": "out"},
+        ]
+    }
+    mine = way_of(journey)
+    assert mine == [["client", "eth0", "out"], ["h1", "eth0", "in"]]
+    reference = [*mine, ["h1", "docker0", "out"], ["web", "eth0", "in"]]
+    assert parting(mine, reference) == "the reference leaves h1 through docker0"
+    astray = [*mine, ["h1", "eth1", "out"]]
+    assert (
+        parting(astray, reference) == "the reference leaves h1 through docker0, yours leaves h1 through eth1"
+    )
+    assert (
+        parting(reference, reference)
+        == "the reference's probe takes this same way to web: what differs is there"
+    )
+    assert parting(mine, []) == ""
+    assert parting([*reference, ["web", "lo", "out"]], reference) == ""
+    elsewhere = [["client", "eth0", "out"], ["r9", "eth0", "in"]]
+    assert parting(elsewhere, reference) == (
+        "the reference goes on to h1 (in through eth0), yours goes on to r9 (in through eth0)"
+    )

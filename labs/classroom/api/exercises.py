@@ -54,13 +54,17 @@ class ExerciseSerializer(serializers.ModelSerializer):
 
     def get_rules(self, exercise) -> dict:
         rules = rules_of(exercise)
-        return rules.model_dump(
+        shown = rules.model_dump(
             mode="json", include={"locked", "kinds", "consoles", "check_every", "opens", "closes"}
         )
+        if teaches(exercise.course, self.context["request"].user):
+            shown["solution"] = rules.solution is not None
+        return shown
 
     def get_attempt(self, exercise) -> dict | None:
-        attempt = exercise.attempts.filter(student=self.context["request"].user).first()
-        return grading.summary(attempt) if attempt else None
+        user = self.context["request"].user
+        attempt = exercise.attempts.filter(student=user).first()
+        return grading.summary(attempt, teacher=attempt.solution) if attempt else None
 
 
 class PrepareSerializer(serializers.Serializer):
@@ -95,6 +99,27 @@ class ExerciseViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             return response
         return Response(
             {"attempt": grading.summary(attempt), "operation": op.id if op else None},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def solution(self, request, pk=None):
+        """Try the solution (teachers): your own lab for this exercise holds its solution and is
+        deployed; its checks run when it is up, and should all pass. The ways its probes take
+        become the reference a student's failed journey is compared with."""
+        exercise = self.get_object()
+        must_teach(exercise.course, request.user)
+        try:
+            attempt, op = attempts.try_solution(exercise, request.user)
+        except attempts.AttemptRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except TopologyError as exc:  # an image no longer allowed, since the exercise was written
+            raise ValidationError({"document": [str(p) for p in exc.problems]}) from None
+        except lifecycle.OperationRefused as exc:
+            return refused(exc)
+        return Response(
+            {"attempt": grading.summary(attempt, teacher=True), "operation": op.id},
             status=status.HTTP_202_ACCEPTED,
         )
 

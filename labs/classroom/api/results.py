@@ -21,7 +21,12 @@ def results_grid(course: Course) -> dict:
     by = {(a.student_id, a.exercise_id): grading.summary(a, teacher=True) for a in found}
     return {
         "exercises": [
-            {"id": e.id, "title": e.title, "checks": [c.title() for c in rules_of(e).checks]}
+            {
+                "id": e.id,
+                "title": e.title,
+                "checks": [c.title() for c in rules_of(e).checks],
+                "hints": [len(c.hints) for c in rules_of(e).checks],
+            }
             for e in exercises
         ],
         "students": [
@@ -34,22 +39,46 @@ def results_grid(course: Course) -> dict:
     }
 
 
+TIMES = ("first passed", "last checked", "late")
+
+
 def results_csv(course: Course, grid: dict) -> HttpResponse:
+    """A row a student: per exercise the score, when every check first passed, when it was
+    last checked, whether late; then each check's result, and the hints it showed (checks
+    that have hints)."""
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["student"]
     for exercise in grid["exercises"]:
-        header += [f"{exercise['title']}: score", *[f"{exercise['title']}: {c}" for c in exercise["checks"]]]
+        title = exercise["title"]
+        header += [f"{title}: score", *(f"{title}: {t}" for t in TIMES)]
+        for check, hints in zip(exercise["checks"], exercise["hints"], strict=True):
+            header += [f"{title}: {check}", *([f"{title}: {check}: hints used"] if hints else [])]
     writer.writerow(header)
     for student in grid["students"]:
         row = [student["username"]]
         for exercise in grid["exercises"]:
-            attempt = student["attempts"][str(exercise["id"])]
-            results = {r["index"]: r for r in (attempt or {}).get("results", [])}
-            row.append(f"{attempt['score']:.2f}" if attempt else "")
-            row += ["pass" if results.get(i, {}).get("passed") else ("fail" if i in results else "")
-                    for i in range(len(exercise["checks"]))]  # fmt: skip
+            row += _exercise_cells(exercise, student["attempts"][str(exercise["id"])])
         writer.writerow(row)
     response = HttpResponse(out.getvalue(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="course-{course.id}-results.csv"'
     return response
+
+
+def _exercise_cells(exercise: dict, attempt: dict | None) -> list[str]:
+    if attempt is None:
+        return [""] * (1 + len(TIMES) + len(exercise["checks"]) + sum(1 for h in exercise["hints"] if h))
+    results = {r["index"]: r for r in attempt["results"]}
+    used = attempt.get("hints_used", [])
+    cells = [
+        f"{attempt['score']:.2f}",
+        attempt["first_passed"] or "",
+        attempt["checked"] or "",
+        "late" if attempt["late"] else "",
+    ]
+    for index, hints in enumerate(exercise["hints"]):
+        result = results.get(index)
+        cells.append("" if result is None else "pass" if result["passed"] else "fail")
+        if hints:
+            cells.append(str(used[index] if index < len(used) else 0))
+    return cells
