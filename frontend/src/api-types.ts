@@ -304,6 +304,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/exercises/{id}/solution/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Try the solution (teachers): your own lab for this exercise holds its solution and is
+         *     deployed; its checks run when it is up, and should all pass. The ways its probes take
+         *     become the reference a student's failed journey is compared with. */
+        post: operations["exercises_solution_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/exercises/{id}/start/": {
         parameters: {
             query?: never;
@@ -1606,6 +1625,11 @@ export interface components {
              * @default
              */
             hint?: string;
+            /**
+             * Hints
+             * @description more help, each shown after more failed tries or more time
+             */
+            hints?: components["schemas"]["HintDoc"][];
             /** @default null */
             reach?: components["schemas"]["ReachCheck"] | null;
             /** @default null */
@@ -1715,6 +1739,14 @@ export interface components {
              * @enum {string}
              */
             late?: "refused" | "marked";
+            /**
+             * Solution
+             * @description a lab document that solves the exercise: teachers try it, and its journeys tell students where theirs part from it (never shown to students)
+             * @default null
+             */
+            solution?: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * FileCheck
@@ -1731,6 +1763,27 @@ export interface components {
              * @default null
              */
             matches?: string | null;
+        };
+        /**
+         * HintDoc
+         * @description A hint a student reads under a check once it has failed `after` tries of theirs, or
+         *     `minutes` after they started (whichever comes first; neither given: after one try).
+         */
+        HintDoc: {
+            /** Text */
+            text: string;
+            /**
+             * After
+             * @description failed tries of the check
+             * @default null
+             */
+            after?: number | null;
+            /**
+             * Minutes
+             * @description minutes since the start
+             * @default null
+             */
+            minutes?: number | null;
         };
         /**
          * InterfaceDoc
@@ -2738,6 +2791,30 @@ export interface operations {
                     };
                 };
             };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    exercises_solution_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this exercise. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
             202: {
                 headers: {
                     [name: string]: unknown;

@@ -7,12 +7,14 @@ import { eventAs, type LiveEvent } from "./live";
 
 export interface CheckResult {
   index: number; title: string; passed: boolean; message: string; node: string; weight: number;
+  hints?: string[]; // the further hints this check has shown, one per failed try (or time)
 }
 
 export interface Attempt {
   id: number; exercise: number; student: string; lab: number; lab_status: string; lab_reason: string;
   results: CheckResult[]; score: number; checking: boolean; checked: string | null; queue: number | null;
   late: boolean; // checked after the exercise closed
+  solution?: boolean; // a teacher's lab that runs the exercise's solution
 }
 
 interface ExerciseInfo {
@@ -64,6 +66,10 @@ export class ExerciseBox {
     const percent = Math.round((passed / total) * 100);
     box.replaceChildren();
     box.append(el("h2", this.exercise.title));
+    if (this.attempt.solution) {
+      box.append(el("p", "This lab runs the exercise's solution: no student sees it. Its checks should all pass; "
+        + "a student's failed journey is compared with the way its probes take.", "solution-note"));
+    }
     if (this.attempt.queue !== null && this.attempt.queue !== undefined) {
       const ahead = this.attempt.queue;
       box.append(el("p", ahead ? `Your lab waits for the lab host: ${ahead} ahead of it.` : "Your lab is next.", "queue"));
@@ -102,6 +108,17 @@ export class ExerciseBox {
       item.append(el("span", state === "pass" ? "✓" : state === "fail" ? "✗" : "•", "mark"));
       item.append(el("strong", check.title));
       if (result) item.append(el("div", result.message, "why"));
+      if (result && !result.passed && result.hints?.length) {
+        const hints = document.createElement("ol");
+        hints.className = "hints";
+        hints.setAttribute("aria-label", "hints");
+        result.hints.forEach((hint, n) => {
+          const item = el("li", "");
+          item.append(el("strong", result.hints!.length > 1 ? `Hint ${n + 1}` : "Hint"), ` ${hint}`);
+          hints.append(item);
+        });
+        item.append(hints);
+      }
       list.append(item);
     });
     box.append(list);

@@ -67,6 +67,24 @@ def solution_of(exercise: Exercise) -> LabDoc | None:
     return parse_document(data) if data is not None else None
 
 
+def untouched(exercise: Exercise, data: dict) -> bool:
+    """Whether a lab's stored document is still the exercise's start (names and places aside):
+    a round of checks on it is no try of the student's."""
+    start = document_to_data(template_of(exercise))
+    aside = ("name", "description")
+    return _unplaced({k: v for k, v in start.items() if k not in aside}) == _unplaced(
+        {k: v for k, v in data.items() if k not in aside}
+    )
+
+
+def _unplaced(data):
+    if isinstance(data, dict):
+        return {k: _unplaced(v) for k, v in data.items() if k != "position"}
+    if isinstance(data, list):
+        return [_unplaced(v) for v in data]
+    return data
+
+
 def export_exercise(exercise: Exercise, fmt: str = "yaml") -> str:
     return dump_document(document_of(exercise), "json" if fmt == "json" else "yaml")
 

@@ -10,10 +10,10 @@ from topology.problems import error
 
 from ..access import let_watch, refuse_shells
 from ..lifecycle import quota_rule
-from ..models import Operation
+from ..models import Lab, Operation
 from ..store.documents import guard_edits
 from .attempts import course_quota_problem, request_check, window_of_lab, window_problem
-from .exercises import shell_refusal, student_edit_problems
+from .exercises import shell_refusal, student_edit_problems, untouched
 from .grading import announce
 from .models import Attempt, Membership
 
@@ -51,5 +51,8 @@ def follow_the_life_cycle(sender, instance: Operation, created: bool, **kwargs) 
         return
     transaction.on_commit(lambda: announce(attempt.id))
     deployed = instance.kind == Operation.Kind.DEPLOY and instance.status == Operation.Status.SUCCEEDED
-    if deployed and not created:
-        transaction.on_commit(lambda: request_check(attempt, instance.requested_by, automatic=True))
+    if deployed and not created:  # a try of the student's, unless the lab is still the exercise's start
+        tried = not untouched(attempt.exercise, Lab.objects.get(id=attempt.lab_id).document)
+        transaction.on_commit(
+            lambda: request_check(attempt, instance.requested_by, automatic=True, tried=tried)
+        )

@@ -13,6 +13,11 @@ urlpatterns = [
         views.exercise_start,
         name="course-exercise-start",
     ),
+    path(
+        "courses/<int:course_id>/exercises/<int:exercise_id>/solution/",
+        views.exercise_solution,
+        name="course-exercise-solution",
+    ),
     path("courses/<int:course_id>/exercises/new/", views.exercise_add, name="course-exercise-add"),
     path("courses/<int:course_id>/joining/", views.course_joining, name="course-joining"),
     path("courses/<int:course_id>/attempts/<int:attempt_id>/lab/", views.lab_watch, name="course-lab-watch"),

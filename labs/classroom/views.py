@@ -12,7 +12,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
@@ -23,7 +23,7 @@ from topology.problems import TopologyError
 from .. import lifecycle
 from ..store.documents import lab_document
 from . import attempts, courses
-from .exercises import add_exercise, instructions_html, read_exercise
+from .exercises import add_exercise, instructions_html, read_exercise, rules_of
 from .models import Attempt, Course, Membership
 from .roles import can_teach, courses_of, role_in
 
@@ -71,9 +71,17 @@ def course_page(request, course_id: int):
     rows = [(e, mine.get(e.id), instructions_html(e)) for e in course.exercises.all()]
     if role_in(course, request.user) == Membership.Role.TEACHER:  # the exercises to preview and try, too
         labs = [lab for lab in request.user.labs.order_by("name") if lab.document.get("exercise")]
+        solved = {exercise.id for exercise, _, _ in rows if rules_of(exercise).solution is not None}
         students = course.members.filter(role=Membership.Role.STUDENT).count()
         join_url = request.build_absolute_uri(f"{reverse('join')}?code={course.join_code}")
-        context = {"course": course, "labs": labs, "students": students, "rows": rows, "join_url": join_url}
+        context = {
+            "course": course,
+            "labs": labs,
+            "students": students,
+            "rows": rows,
+            "join_url": join_url,
+            "solved": solved,
+        }
         return render(request, "classroom/dashboard.html", context)
     return render(request, "classroom/student.html", {"course": course, "rows": rows})
 
@@ -96,6 +104,25 @@ def exercise_start(request, course_id: int, exercise_id: int):
         if kept is None:
             return redirect("course", course_id=course.id)
         attempt = kept
+    return redirect("lab", lab_id=attempt.lab_id)
+
+
+@login_required
+@require_POST
+def exercise_solution(request, course_id: int, exercise_id: int):
+    """Try the solution (teachers): their own lab for the exercise, holding its solution."""
+    course = _taught_course_or_404(request, course_id)
+    exercise = get_object_or_404(course.exercises, id=exercise_id)
+    try:
+        attempt, _ = attempts.try_solution(exercise, request.user)
+    except (attempts.AttemptRefused, TopologyError) as exc:
+        messages.error(
+            request, str(exc) if not isinstance(exc, TopologyError) else "; ".join(map(str, exc.problems))
+        )
+        return redirect("course", course_id=course.id)
+    except lifecycle.OperationRefused as exc:
+        messages.error(request, f"the solution's lab was not deployed: {exc}")
+        return redirect("course", course_id=course.id)
     return redirect("lab", lab_id=attempt.lab_id)
 
 

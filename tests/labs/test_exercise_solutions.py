@@ -169,3 +169,39 @@ def test_failed_tries_show_hints_one_by_one_and_periodic_rounds_show_none(course
     header, *rows = list(csv.reader(io.StringIO(text)))
     column = header.index(f"{exercise.title}: h1 has a default route: hints used")
     assert next(r for r in rows if r[0] == "sam")[column] == "2"
+
+
+def test_a_round_on_the_exercise_s_start_is_no_try_of_the_student_s(course, teacher):  # noqa: F811
+    from labs.classroom.exercises import untouched
+    from labs.store.documents import lab_document, save_document
+    from topology.document import parse_document
+
+    exercise = course.exercises.get(order=2)
+    sam = joined("sam", course)
+    attempt, _ = attempts.start(exercise, sam, deploy=False)
+    lab = Lab.objects.get(id=attempt.lab_id)
+    assert untouched(exercise, lab.document)
+    moved = lab_document(lab)
+    moved.nodes["h1"].position.x += 40  # a node dragged is no change the checks see
+    save_document(moved, sam, lab)
+    assert untouched(exercise, Lab.objects.get(id=lab.id).document)
+    data = Lab.objects.get(id=lab.id).document
+    data["nodes"]["web"]["ports"] = ["10001:80"]
+    save_document(parse_document(data), sam, lab)
+    assert not untouched(exercise, Lab.objects.get(id=lab.id).document)
+
+
+def test_the_dashboard_offers_the_solution_to_teachers_only(course, teacher):  # noqa: F811
+    from tests.labs.test_classroom import page_client
+
+    sam = joined("sam", course)
+    exercise = course.exercises.get(order=2)
+    page = page_client(teacher).get(f"/courses/{course.id}/").content.decode()
+    assert f'data-solution="{exercise.id}"' in page
+    assert "Try the solution" not in page_client(sam).get(f"/courses/{course.id}/").content.decode()
+    url = f"/courses/{course.id}/exercises/{exercise.id}/solution/"
+    assert page_client(sam).post(url).status_code == 404
+    response = page_client(teacher).post(url)
+    mine = Attempt.objects.get(exercise=exercise, student=teacher)
+    assert response.status_code == 302 and response["Location"] == f"/labs/{mine.lab_id}/"
+    assert mine.solution is True

@@ -34,7 +34,8 @@ export function makeParts(editor: Editor): Parts {
 export async function openEditor(editor: Editor, { editing, running, liveView }: Parts): Promise<void> {
   await loadKinds();
   await editor.exercise?.load();
-  editor.rules = EditRules.of(editor.exercise?.exercise.rules);
+  const exercise = editor.exercise;
+  editor.rules = EditRules.of(exercise?.attempt.solution ? undefined : exercise?.exercise.rules); // the solution's lab is the teacher's
   editor.model = new LabModel(await editor.api.document());
   editor.absorb(await editor.api.get());
   editor.ends = Object.keys(editor.model.doc.nodes ?? {}).length <= 60; // big labs: on demand
