@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .strict import Strict
+from .variants import MAX_VARIABLES, NAME, VariableDoc
 
 MAX_CHECKS = 50
 MAX_INSTRUCTIONS = 20_000
@@ -377,6 +378,11 @@ class ExerciseDoc(Strict):
         default="refused",
         description="after `closes`: starts, edits and checks are refused, or allowed and marked late",
     )
+    variables: dict[str, VariableDoc] = Field(
+        default_factory=dict,
+        description="values drawn for each student (a subnet, a number, a word), named as "
+        "{{name}} anywhere in the document, its instructions, checks and solution",
+    )
     solution: dict[str, Any] | None = Field(
         default=None,
         description="a lab document that solves the exercise: teachers try it, and its journeys "
@@ -388,6 +394,16 @@ class ExerciseDoc(Strict):
     def _every(cls, value: int) -> int:
         if 0 < value < MIN_CHECK_EVERY:
             raise ValueError(f"automatic checks run at most every {MIN_CHECK_EVERY} seconds (or 0: off)")
+        return value
+
+    @field_validator("variables")
+    @classmethod
+    def _names(cls, value: dict[str, VariableDoc]) -> dict[str, VariableDoc]:
+        if len(value) > MAX_VARIABLES:
+            raise ValueError(f"an exercise has at most {MAX_VARIABLES} variables")
+        for name in value:
+            if not re.match(NAME, name):
+                raise ValueError(f"'{name}' is not a variable's name: a letter, then letters, digits or _")
         return value
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from ..labfiles import copy_of
 from ..models import Lab, LabStatus, Operation
 from ..store.documents import save_document
 from . import grading
-from .exercises import rules_of, solution_of, template_of
+from .exercises import fresh_draw, rules_of, solution_of, template_of
 from .models import Attempt, Exercise
 from .roles import role_in
 
@@ -58,12 +58,12 @@ def start(
     if attempt is None:
         try:
             with transaction.atomic():
-                doc = template_of(exercise)
+                number = fresh_draw(exercise, student)
+                attempt = Attempt(exercise=exercise, student=student, version=exercise.version, draw=number)
+                doc = template_of(exercise, student, number)
                 name = f"{doc.name} ({student.username})"[:100]
-                lab = copy_of(doc.model_copy(update={"name": name}), {}, student)
-                attempt = Attempt.objects.create(
-                    exercise=exercise, student=student, lab=lab, version=exercise.version
-                )
+                attempt.lab = copy_of(doc.model_copy(update={"name": name}), {}, student)
+                attempt.save()
         except IntegrityError:  # pressed twice at once: the other press made it
             attempt = Attempt.objects.get(exercise=exercise, student=student)
     op = None
@@ -76,7 +76,7 @@ def start(
 def try_solution(exercise: Exercise, teacher, enqueue: bool = True) -> tuple[Attempt, Operation]:
     """The teacher's own lab for the exercise, holding its solution and deployed: the round its
     deploy asks for shows every check green, and keeps the ways the solution's probes take."""
-    solution = solution_of(exercise)
+    solution = solution_of(exercise, teacher)
     if solution is None:
         raise AttemptRefused("this exercise has no solution: add one under `exercise.solution`")
     attempt, _ = start(exercise, teacher, deploy=False, enqueue=enqueue, window=False)
@@ -96,7 +96,7 @@ def reset(attempt: Attempt, user, enqueue: bool = True) -> Operation | None:
     """Put the template back into the student's lab (redeployed if it runs)."""
     exercise = attempt.exercise
     lab = Lab.objects.get(id=attempt.lab_id)
-    doc = template_of(exercise).model_copy(update={"name": lab.name})
+    doc = template_of(exercise, attempt.student).model_copy(update={"name": lab.name})
     save_document(doc, lab.owner, lab)
     Attempt.objects.filter(id=attempt.id).update(
         version=exercise.version, results=[], score=0.0, checking=False, checked=None, solution=False
@@ -131,7 +131,8 @@ def request_check(
             return None
         return pending
     exercise = attempt.exercise
-    checks = plan_checks(rules_of(exercise), grading.references_of(exercise), solution=attempt.solution)
+    rules = rules_of(exercise, attempt.student)
+    checks = plan_checks(rules, grading.references_of(exercise), solution=attempt.solution)
     params = {"attempt": attempt.id, "checks": checks, "automatic": automatic, "tried": tried}
     op = lifecycle.request_job(lab, Operation.Kind.CHECK, params, user or lab.owner, enqueue=enqueue)
     Attempt.objects.filter(id=attempt.id).update(checking=True)

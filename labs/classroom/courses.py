@@ -17,10 +17,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from topology.document import LabDoc, load_text
+from topology.document import load_text
 
 from . import grading
-from .exercises import add_exercise, read_exercise
+from .exercises import ExerciseFile, add_exercise, read_exercise
 from .models import Course, Membership
 
 DEMO_COURSE = Path(__file__).resolve().parents[1] / "demo" / "course"
@@ -41,7 +41,7 @@ def demo_files() -> list[Path]:
     return sorted(DEMO_COURSE.glob("*.yaml"))
 
 
-def demo_exercise(path: Path) -> LabDoc:
+def demo_exercise(path: Path) -> ExerciseFile:
     """A demo exercise, with its solution from `solutions/` (a lab file of the same name)."""
     data = load_text(path.read_text(), MAX_DEMO_BYTES)
     solution = DEMO_COURSE / "solutions" / path.name

@@ -3,35 +3,155 @@ template a student's lab starts from, and what a student's edits may change."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, replace
+from ipaddress import IPv4Network, IPv6Network
 
+import yaml
 from django.conf import settings
 from django.db import transaction
 from markdown_it import MarkdownIt
+from pydantic import ValidationError
 
-from topology.document import LabDoc, document_to_data, dump_document, parse_document
+from topology.document import LabDoc, document_to_data, dump_document, load_text, parse_document
 from topology.exercise import ExerciseDoc
 from topology.importing import read_lab
 from topology.problems import Problem, TopologyError, error, errors_in, join_path
 from topology.validation import validate
+from topology.variants import VariableDoc, draw, substitute
 
 from ..images import current_policy
-from .models import Course, Exercise
+from .models import Attempt, Course, Exercise
 
 MAX_EXERCISES_PER_COURSE = 100
+MAX_REDRAWS = 50
+IPNetwork = IPv4Network | IPv6Network
+SAMPLE_SEEDS = ("first student", "second student", "third student")  # the draws checked on adding
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
-def read_exercise(text: str | bytes) -> LabDoc:
-    """An exercise file: a lab document whose `exercise:` section is there and valid."""
-    doc, problems = read_lab(text, settings.WIRELAB_MAX_DOCUMENT_BYTES, current_policy())
-    if doc is not None and doc.exercise is None:
-        problems = [*problems, error("exercise", "an exercise file needs an `exercise:` section")]
-    elif doc is not None and doc.exercise.solution is not None:
-        problems = [*problems, *_solution_problems(doc.exercise.solution)]
+@dataclass(frozen=True)
+class ExerciseFile:
+    """An exercise as read: the lab as its teacher reads it, and what is stored (the same,
+    or, when it has variables, the document with its places for them)."""
+
+    doc: LabDoc
+    data: dict
+
+
+def read_exercise(text: str | bytes) -> ExerciseFile:
+    """An exercise file: a lab document whose `exercise:` section is there and valid. One with
+    variables is checked as drawn for a few students, so a place that breaks a draw is named."""
+    data = _with_variables(text)
+    if data is None:
+        doc, notes = read_lab(text, settings.WIRELAB_MAX_DOCUMENT_BYTES, current_policy())
+        _refuse(notes + _exercise_problems(doc))
+        return ExerciseFile(doc, document_to_data(doc))
+    problems: list[Problem] = []
+    drawn: list[LabDoc] = []
+    for seed in SAMPLE_SEEDS:
+        one, found = _drawn(data, seed)
+        drawn += [one] if one is not None else []
+        problems += [p for p in found if p not in problems]
+    _refuse(problems)
+    return ExerciseFile(drawn[0], data)
+
+
+def _refuse(problems: list[Problem]) -> None:
     if errors_in(problems):
         raise TopologyError(problems)
-    return doc
+
+
+def _exercise_problems(doc: LabDoc) -> list[Problem]:
+    if doc.exercise is None:
+        return [error("exercise", "an exercise file needs an `exercise:` section")]
+    return _solution_problems(doc.exercise.solution) if doc.exercise.solution is not None else []
+
+
+def _with_variables(text: str | bytes) -> dict | None:
+    """The file's data, if it is a Wirelab document whose exercise has variables."""
+    try:
+        data = load_text(text, settings.WIRELAB_MAX_DOCUMENT_BYTES)
+    except TopologyError:
+        return None  # read as any lab, to say what is wrong
+    exercise = data.get("exercise") if isinstance(data, dict) else None
+    return data if isinstance(exercise, dict) and exercise.get("variables") else None
+
+
+def _drawn(data: dict, seed: str) -> tuple[LabDoc | None, list[Problem]]:
+    """The exercise with its variables drawn from `seed`, and what is wrong with it so."""
+    try:
+        values = draw(_variables(data), seed)
+    except ValidationError as exc:
+        where = [
+            (join_path("exercise", *e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()
+        ]
+        return None, [error(path, message) for path, message in where]
+    except ValueError as exc:  # a pool too small for the subnets drawn from it
+        return None, [error("exercise.variables", str(exc))]
+    filled, problems = substitute(data, values)
+    if problems:
+        return None, problems
+    try:
+        doc, found = read_lab(json.dumps(filled), settings.WIRELAB_MAX_DOCUMENT_BYTES, current_policy())
+    except TopologyError as exc:
+        return None, exc.problems
+    return doc, found + _exercise_problems(doc)
+
+
+def _variables(data: dict) -> dict[str, VariableDoc]:
+    return ExerciseDoc.model_validate({"variables": data["exercise"]["variables"]}).variables
+
+
+def variant_seed(exercise: Exercise, user=None, number: int | None = None) -> str:
+    """The seed of a user's draw of the exercise's variables (their attempt's, or `number`):
+    the same for them every time, not guessable by others (the server's secret is in it)."""
+    if number is None:
+        number = _draw_number(exercise, user)
+    who = f"user {user.pk}" if user is not None else "teacher"
+    message = f"variant:{exercise.pk}:{who}:{number}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:24]
+
+
+def _draw_number(exercise: Exercise, user) -> int:
+    if user is None:
+        return 0
+    found = Attempt.objects.filter(exercise=exercise, student=user).values_list("draw", flat=True).first()
+    return found or 0
+
+
+def fresh_draw(exercise: Exercise, student) -> int:
+    """The draw of the variables for a new attempt: the first whose subnets overlap none of the
+    other attempts' at the exercise, else the first whose values no other has, else the first."""
+    if not _varied(exercise):
+        return 0
+    variables = _variables(exercise.document)
+    others = [
+        draw(variables, variant_seed(exercise, a.student, a.draw))
+        for a in exercise.attempts.select_related("student")
+    ]
+    nets = [v for values in others for v in values.values() if isinstance(v, IPNetwork)]
+    mine = [draw(variables, variant_seed(exercise, student, number)) for number in range(MAX_REDRAWS)]
+    for number, values in enumerate(mine):
+        if not any(v.overlaps(n) for v in values.values() if isinstance(v, IPNetwork) for n in nets):
+            return number
+    return next((number for number, values in enumerate(mine) if values not in others), 0)
+
+
+def _varied(exercise: Exercise) -> bool:
+    return bool((exercise.document.get("exercise") or {}).get("variables"))
+
+
+def variant_of(exercise: Exercise, user=None) -> dict[str, str]:
+    """The values drawn for a user (the teacher's own: None), as text; empty without variables."""
+    if not _varied(exercise):
+        return {}
+    return {
+        name: str(value)
+        for name, value in draw(_variables(exercise.document), variant_seed(exercise, user)).items()
+    }
 
 
 def _solution_problems(data: dict) -> list[Problem]:
@@ -48,29 +168,34 @@ def _solution_problems(data: dict) -> list[Problem]:
             for p in found]  # fmt: skip
 
 
-def document_of(exercise: Exercise) -> LabDoc:
-    return parse_document(exercise.document)
+def document_of(exercise: Exercise, user=None, number: int | None = None) -> LabDoc:
+    """The exercise as `user` has it: its variables drawn for them (for the teacher: None),
+    by their attempt's draw or `number`."""
+    data = exercise.document
+    if _varied(exercise):
+        data, _ = substitute(data, draw(_variables(data), variant_seed(exercise, user, number)))
+    return parse_document(data)
 
 
-def rules_of(exercise: Exercise) -> ExerciseDoc:
-    return document_of(exercise).exercise or ExerciseDoc()
+def rules_of(exercise: Exercise, user=None) -> ExerciseDoc:
+    return document_of(exercise, user).exercise or ExerciseDoc()
 
 
-def template_of(exercise: Exercise) -> LabDoc:
+def template_of(exercise: Exercise, user=None, number: int | None = None) -> LabDoc:
     """The lab a student starts from: the document without its exercise section."""
-    return document_of(exercise).model_copy(update={"exercise": None})
+    return document_of(exercise, user, number).model_copy(update={"exercise": None})
 
 
-def solution_of(exercise: Exercise) -> LabDoc | None:
+def solution_of(exercise: Exercise, user=None) -> LabDoc | None:
     """The lab that solves the exercise, if its teacher gave one."""
-    data = rules_of(exercise).solution
+    data = rules_of(exercise, user).solution
     return parse_document(data) if data is not None else None
 
 
-def untouched(exercise: Exercise, data: dict) -> bool:
+def untouched(exercise: Exercise, data: dict, user=None) -> bool:
     """Whether a lab's stored document is still the exercise's start (names and places aside):
     a round of checks on it is no try of the student's."""
-    start = document_to_data(template_of(exercise))
+    start = document_to_data(template_of(exercise, user))
     aside = ("name", "description")
     return _unplaced({k: v for k, v in start.items() if k not in aside}) == _unplaced(
         {k: v for k, v in data.items() if k not in aside}
@@ -86,6 +211,12 @@ def _unplaced(data):
 
 
 def export_exercise(exercise: Exercise, fmt: str = "yaml") -> str:
+    """The exercise file as stored: with the places of its variables, if it has some."""
+    if _varied(exercise):
+        data = exercise.document
+        if fmt == "json":
+            return json.dumps(data, indent=2) + "\n"
+        return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
     return dump_document(document_of(exercise), "json" if fmt == "json" else "yaml")
 
 
@@ -93,33 +224,39 @@ def title_of(doc: LabDoc) -> str:
     return (doc.exercise.title if doc.exercise else "") or doc.name
 
 
+def _stored(read: ExerciseFile | LabDoc) -> ExerciseFile:
+    return read if isinstance(read, ExerciseFile) else ExerciseFile(read, document_to_data(read))
+
+
 @transaction.atomic
-def add_exercise(course: Course, doc: LabDoc) -> Exercise:
+def add_exercise(course: Course, read: ExerciseFile | LabDoc) -> Exercise:
     Course.objects.select_for_update().filter(id=course.id).first()
     count = course.exercises.count()
     if count >= MAX_EXERCISES_PER_COURSE:
         raise TopologyError([error("", f"a course has at most {MAX_EXERCISES_PER_COURSE} exercises")])
+    read = _stored(read)
     return Exercise.objects.create(
-        course=course, title=title_of(doc)[:200], order=count + 1, document=document_to_data(doc)
+        course=course, title=title_of(read.doc)[:200], order=count + 1, document=read.data
     )
 
 
-def replace_exercise(exercise: Exercise, doc: LabDoc) -> Exercise:
+def replace_exercise(exercise: Exercise, read: ExerciseFile | LabDoc) -> Exercise:
     """A new version of the exercise; students' labs made from the old one keep theirs."""
-    exercise.title, exercise.document = title_of(doc)[:200], document_to_data(doc)
+    read = _stored(read)
+    exercise.title, exercise.document = title_of(read.doc)[:200], read.data
     exercise.version += 1
     exercise.save(update_fields=["title", "document", "version", "updated"])
     return exercise
 
 
-def instructions_html(exercise: Exercise) -> str:
+def instructions_html(exercise: Exercise, user=None) -> str:
     """The instructions as HTML: Markdown with raw HTML escaped and unsafe links refused."""
-    return _markdown.render(rules_of(exercise).instructions)
+    return _markdown.render(rules_of(exercise, user).instructions)
 
 
-def student_edit_problems(exercise: Exercise, doc: LabDoc) -> list[Problem]:
+def student_edit_problems(exercise: Exercise, doc: LabDoc, student=None) -> list[Problem]:
     """What a student's new document changes that the exercise does not allow."""
-    rules, template = rules_of(exercise), template_of(exercise)
+    rules, template = rules_of(exercise, student), template_of(exercise, student)
     out = []
     if doc.exercise is not None:
         out.append(error("exercise", "a student's lab cannot carry an exercise section"))

@@ -15,7 +15,7 @@ from topology.exercise import CheckDoc, public_result
 
 from .. import lifecycle
 from ..live.state import group_name
-from .exercises import rules_of
+from .exercises import rules_of, variant_of
 from .models import Attempt, Exercise
 
 log = logging.getLogger(__name__)
@@ -50,14 +50,22 @@ def summary(attempt: Attempt, teacher: bool = False) -> dict:
         "checked": attempt.checked.isoformat() if attempt.checked else None,
         "late": attempt.late,
         "first_passed": attempt.first_passed.isoformat() if attempt.first_passed else None,
-        **({"hints_used": hints_used(attempt), "solution": attempt.solution} if teacher else {}),
+        **(
+            {
+                "hints_used": hints_used(attempt),
+                "solution": attempt.solution,
+                "variant": variant_of(attempt.exercise, attempt.student),
+            }
+            if teacher
+            else {}
+        ),
     }
 
 
 def for_student(attempt: Attempt, results: list[dict]) -> list[dict]:
     """Results as a student may read them (`topology.exercise.public_result`), each with the
     hints its failed tries and the time since the start have earned."""
-    checks = rules_of(attempt.exercise).checks
+    checks = rules_of(attempt.exercise, attempt.student).checks
     shown = []
     for result in results:
         index = result.get("index", -1)
@@ -68,7 +76,8 @@ def for_student(attempt: Attempt, results: list[dict]) -> list[dict]:
 
 def hints_used(attempt: Attempt) -> list[int]:
     """How many of its hints each check has shown the student."""
-    return [len(_revealed(attempt, i, check)) for i, check in enumerate(rules_of(attempt.exercise).checks)]
+    checks = rules_of(attempt.exercise, attempt.student).checks
+    return [len(_revealed(attempt, i, check)) for i, check in enumerate(checks)]
 
 
 def _revealed(attempt: Attempt, index: int, check: CheckDoc | None) -> list[str]:
@@ -132,7 +141,7 @@ def record_failure(attempt_id: int, reason: str) -> None:
     results = [
         {"index": i, "title": c.title(), "passed": False, "message": f"not checked: {reason}",
          "node": "", "weight": c.weight}
-        for i, c in enumerate(rules_of(attempt.exercise).checks)
+        for i, c in enumerate(rules_of(attempt.exercise, attempt.student).checks)
     ]  # fmt: skip
     record(attempt_id, results, tried=False)
 

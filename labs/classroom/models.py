@@ -103,6 +103,9 @@ class Attempt(models.Model):
     failures = models.JSONField(
         default=dict, blank=True, help_text="failed tries of each check, by index: what hints it has shown"
     )
+    draw = models.PositiveSmallIntegerField(
+        default=0, help_text="which draw of the exercise's variables is the student's (one no other has)"
+    )
     solution = models.BooleanField(default=False, help_text="the lab runs the solution (a teacher trying it)")
     started = models.DateTimeField(auto_now_add=True)
 

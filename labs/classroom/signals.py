@@ -25,7 +25,7 @@ def exercise_rules(lab, doc):
         return []
     if (why := window_problem(attempt.exercise)) is not None:
         return [error("", f"{why}: your lab can no longer be changed")]
-    return student_edit_problems(attempt.exercise, doc)
+    return student_edit_problems(attempt.exercise, doc, attempt.student)
 
 
 quota_rule(course_quota_problem)
@@ -52,7 +52,7 @@ def follow_the_life_cycle(sender, instance: Operation, created: bool, **kwargs) 
     transaction.on_commit(lambda: announce(attempt.id))
     deployed = instance.kind == Operation.Kind.DEPLOY and instance.status == Operation.Status.SUCCEEDED
     if deployed and not created:  # a try of the student's, unless the lab is still the exercise's start
-        tried = not untouched(attempt.exercise, Lab.objects.get(id=attempt.lab_id).document)
+        tried = not untouched(attempt.exercise, Lab.objects.get(id=attempt.lab_id).document, attempt.student)
         transaction.on_commit(
             lambda: request_check(attempt, instance.requested_by, automatic=True, tried=tried)
         )

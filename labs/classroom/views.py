@@ -68,7 +68,7 @@ def course_page(request, course_id: int):
     course = _course_or_404(request, course_id)
     mine = {a.exercise_id: a for a in Attempt.objects.filter(student=request.user, exercise__course=course)
             .select_related("lab")}  # fmt: skip
-    rows = [(e, mine.get(e.id), instructions_html(e)) for e in course.exercises.all()]
+    rows = [(e, mine.get(e.id), instructions_html(e, request.user)) for e in course.exercises.all()]
     if role_in(course, request.user) == Membership.Role.TEACHER:  # the exercises to preview and try, too
         labs = [lab for lab in request.user.labs.order_by("name") if lab.document.get("exercise")]
         solved = {exercise.id for exercise, _, _ in rows if rules_of(exercise).solution is not None}

@@ -102,3 +102,37 @@ exercise:
     results = deployed(op, attempt)
     assert all(passed for passed, _ in results.values()), results
     assert results["r1 has a route to 198.18.3.0/24"] == (True, "r1 has a route to 198.18.3.0/24")
+
+
+def test_two_students_of_a_varied_exercise_get_their_own_subnets_and_pass_with_their_own_answers(
+    demo_course, student, labs_made
+):
+    from django.contrib.auth import get_user_model
+
+    from labs.classroom.courses import join
+    from labs.classroom.exercises import add_exercise, read_exercise, solution_of, variant_of
+    from labs.models import Lab
+    from labs.store.documents import save_document
+    from tests.labs.test_exercise_variants import VARIED
+
+    exercise = add_exercise(demo_course, read_exercise(VARIED))
+    kim = get_user_model().objects.create_user("kim")
+    join(demo_course, kim)
+    subnets = {}
+    for user in (student, kim):
+        attempt, op = attempts.start(exercise, user, enqueue=False)
+        labs_made.append(attempt.lab)
+        before = deployed(op, attempt)
+        assert not any(passed for passed, _ in before.values()), before
+        lab = Lab.objects.get(id=attempt.lab_id)
+        save_document(solution_of(exercise, user).model_copy(update={"name": lab.name}), user, lab)
+        after = deployed(lifecycle.request_deploy(lab, user, enqueue=False), attempt)
+        port = variant_of(exercise, user)["port"]
+        assert after == {
+            "the client reaches web through h1": (
+                True,
+                f"client reaches {lab.document['nodes']['h1']['interfaces']['eth0']['address'].split('/')[0]}:{port}: HTTP 200, the page contains 'published'",
+            )
+        }
+        subnets[user.username] = lab.document["networks"]["lan"]["subnet"]
+    assert subnets["sam"] != subnets["kim"], subnets
