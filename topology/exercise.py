@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from .faults import FaultsDoc
 from .strict import Strict
 from .variants import MAX_VARIABLES, NAME, VariableDoc
 
@@ -277,6 +278,12 @@ class CheckDoc(Strict):
         max_length=MAX_HINTS,
         description="more help, each shown after more failed tries or more time",
     )
+    pulled: list[str] = Field(
+        default_factory=list,
+        max_length=4,
+        description="cables (NODE:INTERFACE) pulled while this check runs, plugged back after: "
+        "the lab still works without them",
+    )
     reach: ReachCheck | None = None
     published: PublishedCheck | None = None
     listening: ListeningCheck | None = None
@@ -285,6 +292,14 @@ class CheckDoc(Strict):
     link: LinkCheck | None = None
     command: CommandCheck | None = None
     file: FileCheck | None = None
+
+    @field_validator("pulled")
+    @classmethod
+    def _ends(cls, value: list[str]) -> list[str]:
+        for end in value:
+            if end.count(":") != 1 or not all(end.split(":")):
+                raise ValueError(f"'{end}' is not a cable's end: write NODE:INTERFACE")
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> CheckDoc:
@@ -383,6 +398,10 @@ class ExerciseDoc(Strict):
         description="values drawn for each student (a subnet, a number, a word), named as "
         "{{name}} anywhere in the document, its instructions, checks and solution",
     )
+    faults: FaultsDoc | None = Field(
+        default=None,
+        description="troubleshooting: each student's lab gets `pick` faults drawn from this catalogue",
+    )
     solution: dict[str, Any] | None = Field(
         default=None,
         description="a lab document that solves the exercise: teachers try it, and its journeys "
@@ -431,6 +450,7 @@ def plan_checks(
             **({"probe": check.body.kind_of_probe()} if check.kind == "reach" else {}),
             **({"reference": references[str(index)]} if str(index) in references else {}),
             **({"trace_passed": True} if solution and check.traceable() else {}),
+            **({"pulled": check.pulled} if check.pulled else {}),
         }
         for index, check in enumerate(exercise.checks)
     ]

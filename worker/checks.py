@@ -10,6 +10,7 @@ ends in a pass or a fail with a plain sentence.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
@@ -17,7 +18,7 @@ import re
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from .errors import EngineError
 from .frames import echo_request
 from .journey.compare import parting, way_of
 from .journey.tracing import trace
+from .live.controls import cable_plugged, set_cable
 from .nsock import netlink_in, socket_in
 from .runtime import ContainerInfo, Runtime, node_container
 from .sockets import listening_ports
@@ -120,6 +122,23 @@ class RunningLab:
         parted = parting(way_of(found), reference or [])
         return f"{said}; {parted}" if parted else said
 
+    @contextlib.contextmanager
+    def pulled(self, ends: list[str]) -> Iterator[None]:
+        """The cables at these ends pulled while inside, each put back as it was after."""
+        restore: list[tuple[str, bool]] = []
+        try:
+            for end in ends:
+                cable = self.spec.cables.get(end)
+                if cable is None:
+                    raise Failed(f"{end} has no cable in the deployed lab")
+                restore.append((cable, cable_plugged(self.spec.lab, cable, self.installation)))
+                set_cable(self.spec.lab, cable, False, self.installation)
+            yield
+        finally:
+            for cable, was in restore:
+                with contextlib.suppress(EngineError, OSError):
+                    set_cable(self.spec.lab, cable, was, self.installation)
+
     def container(self, node: str) -> ContainerInfo:
         if node not in self._containers:
             self._containers[node] = node_container(self.runtime, self.spec.lab, node)
@@ -178,13 +197,28 @@ def run_checks(
             result.message = f"not run: the round's {budget:g} s were used up by the checks before it"
         else:
             give_up = min(time.monotonic() + float(check.get("wait", 0)), deadline)
-            result.passed, result.message = _until_passed(lab, check, give_up)
+            result.passed, result.message = _robust(lab, check, give_up)
             if result.passed and check.get("trace_passed"):
                 result.journey = _way(lab, check)
         results.append(result)
         if progress:
             progress(result)
     return results
+
+
+def _robust(lab: RunningLab, check: dict[str, Any], give_up: float) -> tuple[bool, str]:
+    """The check, run with the cables it names pulled (a robustness check), put back after."""
+    ends = check.get("pulled") or []
+    if not ends:
+        return _until_passed(lab, check, give_up)
+    try:
+        with lab.pulled(ends):
+            passed, message = _until_passed(lab, check, give_up)
+    except Failed as exc:
+        return False, f"could not be checked: {exc}"
+    except (EngineError, OSError) as exc:
+        return False, f"could not be checked: the cables could not be pulled ({exc})"
+    return passed, f"{message} (with {', '.join(ends)} pulled)"
 
 
 def _until_passed(lab: RunningLab, check: dict[str, Any], give_up: float) -> tuple[bool, str]:

@@ -1630,6 +1630,11 @@ export interface components {
              * @description more help, each shown after more failed tries or more time
              */
             hints?: components["schemas"]["HintDoc"][];
+            /**
+             * Pulled
+             * @description cables (NODE:INTERFACE) pulled while this check runs, plugged back after: the lab still works without them
+             */
+            pulled?: string[];
             /** @default null */
             reach?: components["schemas"]["ReachCheck"] | null;
             /** @default null */
@@ -1675,6 +1680,16 @@ export interface components {
              * @default 5
              */
             timeout?: number;
+        };
+        /** CommandFault */
+        CommandFault: {
+            /** Node */
+            node: string;
+            /**
+             * Run
+             * @description a shell line
+             */
+            run: string;
         };
         /**
          * ExerciseDoc
@@ -1740,6 +1755,18 @@ export interface components {
              */
             late?: "refused" | "marked";
             /**
+             * Variables
+             * @description values drawn for each student (a subnet, a number, a word), named as {{name}} anywhere in the document, its instructions, checks and solution
+             */
+            variables?: {
+                [key: string]: components["schemas"]["VariableDoc"];
+            };
+            /**
+             * @description troubleshooting: each student's lab gets `pick` faults drawn from this catalogue
+             * @default null
+             */
+            faults?: components["schemas"]["FaultsDoc"] | null;
+            /**
              * Solution
              * @description a lab document that solves the exercise: teachers try it, and its journeys tell students where theirs part from it (never shown to students)
              * @default null
@@ -1747,6 +1774,42 @@ export interface components {
             solution?: {
                 [key: string]: unknown;
             } | null;
+        };
+        /**
+         * FaultDoc
+         * @description One fault of the catalogue: exactly one kind, and what the teacher reads of it.
+         */
+        FaultDoc: {
+            /**
+             * Title
+             * @default
+             */
+            title?: string;
+            /** @default null */
+            route?: components["schemas"]["RouteFault"] | null;
+            /**
+             * Cable
+             * @description NODE:INTERFACE
+             * @default null
+             */
+            cable?: string | null;
+            /** @default null */
+            port?: components["schemas"]["PortFault"] | null;
+            /** @default null */
+            command?: components["schemas"]["CommandFault"] | null;
+        };
+        /**
+         * FaultsDoc
+         * @description How many faults each student's lab gets, and the catalogue they are drawn from.
+         */
+        FaultsDoc: {
+            /**
+             * Pick
+             * @default 1
+             */
+            pick?: number;
+            /** From */
+            from: components["schemas"]["FaultDoc"][];
         };
         /**
          * FileCheck
@@ -2039,6 +2102,21 @@ export interface components {
              */
             protocol?: "tcp" | "udp";
         };
+        /** PortFault */
+        PortFault: {
+            /** Node */
+            node: string;
+            /**
+             * Host
+             * @description the published host port
+             */
+            host: number;
+            /**
+             * Container
+             * @description the wrong container port it leads to
+             */
+            container: number;
+        };
         /**
          * Position
          * @description Where a node sits on the canvas.
@@ -2141,6 +2219,22 @@ export interface components {
              */
             via?: string | null;
         };
+        /** RouteFault */
+        RouteFault: {
+            /** Node */
+            node: string;
+            /**
+             * To
+             * @description the route's destination, as the node has it
+             */
+            to: string;
+            /**
+             * Via
+             * @description a wrong next hop (none: the route goes)
+             * @default null
+             */
+            via?: string | null;
+        };
         /**
          * ServiceDoc
          * @description A virtual IP and port in front of several backends, balanced by the kernel (nftables
@@ -2176,6 +2270,39 @@ export interface components {
             target_port?: number | null;
             /** @default null */
             position?: components["schemas"]["Position"] | null;
+        };
+        /**
+         * VariableDoc
+         * @description One variable: exactly one of `subnet` (with `prefix`), `range` or `choice`.
+         */
+        VariableDoc: {
+            /**
+             * Subnet
+             * @description the pool a subnet is drawn from, e.g. 198.18.0.0/16
+             * @default null
+             */
+            subnet?: string | null;
+            /**
+             * Prefix
+             * @description the drawn subnet's prefix length
+             * @default null
+             */
+            prefix?: number | null;
+            /**
+             * Range
+             * @description a number from FIRST to LAST, both included
+             * @default null
+             */
+            range?: [
+                number,
+                number
+            ] | null;
+            /**
+             * Choice
+             * @description one of these
+             * @default null
+             */
+            choice?: string[] | null;
         };
         /**
          * LabDoc

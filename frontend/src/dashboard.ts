@@ -132,6 +132,14 @@ export class Dashboard {
       late.title = "checked after the exercise closed";
       cell.append(late);
     }
+    const values = Object.entries(attempt.variant ?? {}).map(([name, value]) => `${name} ${value}`);
+    const hints = (attempt.hints_used ?? []).reduce((sum, n) => sum + n, 0);
+    const drawn = [
+      ...(values.length ? [`values: ${values.join(", ")}`] : []),
+      ...(attempt.faults?.length ? [`faults: ${attempt.faults.join("; ")}`] : []),
+      ...(hints ? [`hints shown: ${hints}`] : []),
+    ];
+    for (const line of drawn) cell.append(el("div", line, "drawn muted"));
     const actions = el("div", "", "row-actions");
     const button = (label: string, run: () => Promise<void>) => {
       const b = el("button", label) as HTMLButtonElement;

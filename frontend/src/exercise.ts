@@ -15,6 +15,8 @@ export interface Attempt {
   results: CheckResult[]; score: number; checking: boolean; checked: string | null; queue: number | null;
   late: boolean; // checked after the exercise closed
   solution?: boolean; // a teacher's lab that runs the exercise's solution
+  // the teacher's view only: the student's own values, the faults their lab got, hints shown per check
+  variant?: Record<string, string>; faults?: string[]; hints_used?: number[];
 }
 
 interface ExerciseInfo {

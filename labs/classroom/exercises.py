@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from topology.document import LabDoc, document_to_data, dump_document, load_text, parse_document
 from topology.exercise import ExerciseDoc
+from topology.faults import apply_fault, draw_faults
 from topology.importing import read_lab
 from topology.problems import Problem, TopologyError, error, errors_in, join_path
 from topology.validation import validate
@@ -67,7 +68,35 @@ def _refuse(problems: list[Problem]) -> None:
 def _exercise_problems(doc: LabDoc) -> list[Problem]:
     if doc.exercise is None:
         return [error("exercise", "an exercise file needs an `exercise:` section")]
-    return _solution_problems(doc.exercise.solution) if doc.exercise.solution is not None else []
+    found = _fault_problems(doc)
+    return found + (_solution_problems(doc.exercise.solution) if doc.exercise.solution is not None else [])
+
+
+def _fault_problems(doc: LabDoc) -> list[Problem]:
+    """Faults a student could not undo (on a locked node) or that name what the lab has not,
+    each tried on the working lab alone."""
+    rules = doc.exercise
+    if rules is None or rules.faults is None:
+        return []
+    working = {k: v for k, v in document_to_data(doc).items() if k != "exercise"}
+    out = []
+    for index, fault in enumerate(rules.faults.from_):
+        path = join_path("exercise", "faults", "from", index)
+        if fault.node() in rules.locked:
+            out.append(error(path, f"{fault.node()} is locked: a student could not undo this fault"))
+            continue
+        try:
+            broken = parse_document(apply_fault(working, fault))
+        except ValueError as exc:
+            out.append(error(path, str(exc)))
+            continue
+        except TopologyError as exc:
+            out.append(error(path, "; ".join(map(str, exc.problems))))
+            continue
+        out += [
+            error(path, f"the lab with this fault is no lab: {p}") for p in errors_in(problems_of(broken))
+        ]
+    return out
 
 
 def _with_variables(text: str | bytes) -> dict | None:
@@ -123,21 +152,27 @@ def _draw_number(exercise: Exercise, user) -> int:
 
 
 def fresh_draw(exercise: Exercise, student) -> int:
-    """The draw of the variables for a new attempt: the first whose subnets overlap none of the
-    other attempts' at the exercise, else the first whose values no other has, else the first."""
-    if not _varied(exercise):
+    """The draw for a new attempt: the first whose subnets overlap none of the other attempts'
+    at the exercise, then whose faults no other has, then whose values no other has."""
+    variables = _variables(exercise.document) if _varied(exercise) else {}
+    faults = rules_of(exercise).faults
+    if not variables and faults is None:
         return 0
-    variables = _variables(exercise.document)
-    others = [
-        draw(variables, variant_seed(exercise, a.student, a.draw))
-        for a in exercise.attempts.select_related("student")
-    ]
-    nets = [v for values in others for v in values.values() if isinstance(v, IPNetwork)]
-    mine = [draw(variables, variant_seed(exercise, student, number)) for number in range(MAX_REDRAWS)]
-    for number, values in enumerate(mine):
-        if not any(v.overlaps(n) for v in values.values() if isinstance(v, IPNetwork) for n in nets):
-            return number
-    return next((number for number, values in enumerate(mine) if values not in others), 0)
+
+    def drawn(user, number: int) -> tuple[dict, list[int]]:
+        seed = variant_seed(exercise, user, number)
+        return draw(variables, seed), draw_faults(faults, seed) if faults else []
+
+    others = [drawn(a.student, a.draw) for a in exercise.attempts.select_related("student")]
+    nets = [v for values, _ in others for v in values.values() if isinstance(v, IPNetwork)]
+
+    def clashes(number: int) -> tuple[bool, bool, bool]:
+        values, chosen = drawn(student, number)
+        mine = [v for v in values.values() if isinstance(v, IPNetwork)]
+        overlaps = any(v.overlaps(n) for v in mine for n in nets)
+        return overlaps, any(chosen == f for _, f in others), any(values == v for v, _ in others)
+
+    return min(range(MAX_REDRAWS), key=clashes)
 
 
 def _varied(exercise: Exercise) -> bool:
@@ -182,8 +217,24 @@ def rules_of(exercise: Exercise, user=None) -> ExerciseDoc:
 
 
 def template_of(exercise: Exercise, user=None, number: int | None = None) -> LabDoc:
-    """The lab a student starts from: the document without its exercise section."""
-    return document_of(exercise, user, number).model_copy(update={"exercise": None})
+    """The lab a student starts from: the document without its exercise section, and with the
+    faults drawn for them (a troubleshooting exercise; the teacher's own view has none)."""
+    doc = document_of(exercise, user, number)
+    faults = doc.exercise.faults if doc.exercise else None
+    if faults is None or user is None:
+        return doc.model_copy(update={"exercise": None})
+    data = {k: v for k, v in document_to_data(doc).items() if k != "exercise"}
+    for index in draw_faults(faults, variant_seed(exercise, user, number)):
+        data = apply_fault(data, faults.from_[index])
+    return parse_document(data)
+
+
+def faults_of(exercise: Exercise, user) -> list[str]:
+    """What the faults drawn for a student's lab are, as the teacher reads them."""
+    faults = rules_of(exercise, user).faults
+    if faults is None:
+        return []
+    return [faults.from_[i].describe() for i in draw_faults(faults, variant_seed(exercise, user))]
 
 
 def solution_of(exercise: Exercise, user=None) -> LabDoc | None:

@@ -15,7 +15,7 @@ from topology.exercise import CheckDoc, public_result
 
 from .. import lifecycle
 from ..live.state import group_name
-from .exercises import rules_of, variant_of
+from .exercises import faults_of, rules_of, variant_of
 from .models import Attempt, Exercise
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ def summary(attempt: Attempt, teacher: bool = False) -> dict:
                 "hints_used": hints_used(attempt),
                 "solution": attempt.solution,
                 "variant": variant_of(attempt.exercise, attempt.student),
+                "faults": faults_of(attempt.exercise, attempt.student),
             }
             if teacher
             else {}

@@ -136,3 +136,34 @@ def test_two_students_of_a_varied_exercise_get_their_own_subnets_and_pass_with_t
         }
         subnets[user.username] = lab.document["networks"]["lan"]["subnet"]
     assert subnets["sam"] != subnets["kim"], subnets
+
+
+def test_a_troubleshooting_exercise_breaks_each_student_s_lab_its_own_way_and_grades_both(
+    demo_course, student, labs_made
+):
+    """Two students, two different faults, the same checks: each fails where their fault is.
+    The robustness check pulls the client's cable and puts it back, so the check after it
+    reaches r1 again."""
+    from django.contrib.auth import get_user_model
+
+    from labs.classroom.courses import join
+    from labs.classroom.exercises import add_exercise, faults_of, read_exercise
+    from tests.labs.test_exercise_faults import TROUBLESHOOTING
+
+    exercise = add_exercise(demo_course, read_exercise(TROUBLESHOOTING))
+    kim = get_user_model().objects.create_user("kim")
+    join(demo_course, kim)
+    seen = {}
+    for user in (student, kim):
+        attempt, op = attempts.start(exercise, user, enqueue=False)
+        labs_made.append(attempt.lab)
+        results = deployed(op, attempt)
+        (fault,) = faults_of(exercise, user)
+        reached, said = results["the client reaches web through h1:10000"]
+        assert not reached, said
+        pulled, why = results["without the client's cable nothing gets through"]
+        assert pulled and why.endswith("as it should not (with client:eth0 pulled)"), why
+        assert results["the client reaches r1"][0], results  # the cable was put back
+        seen[fault] = said
+    assert len(seen) == 2, seen  # two faults, each failing the first check its own way
+    assert len(set(seen.values())) == 2, seen

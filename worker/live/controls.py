@@ -43,6 +43,15 @@ def set_cable(lab: str, cable: str, plugged: bool, installation: str | None = No
         ns.close()
 
 
+def cable_plugged(lab: str, cable: str, installation: str | None = None) -> bool:
+    """Whether a cable is plugged (its fabric end up)."""
+    ns = Namespaces()
+    try:
+        return _fabric_link(ns, lab, cable, installation)[1].up
+    finally:
+        ns.close()
+
+
 @dataclass(frozen=True)
 class Impairment:
     """What a cable does to the frames it delivers to its node."""
