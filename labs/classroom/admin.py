@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Attempt, Course, CourseMessage, Exercise, Membership
+from .models import Attempt, Course, CourseMessage, Exercise, LtiCourse, LtiGrade, LtiIdentity, Membership
 
 
 class MembershipInline(admin.TabularInline):
@@ -48,3 +48,25 @@ class CourseMessageAdmin(admin.ModelAdmin):
     list_filter = ["course"]
     search_fields = ["text", "sender__username", "course__name"]
     raw_id_fields = ["sender"]
+
+
+@admin.register(LtiCourse)
+class LtiCourseAdmin(admin.ModelAdmin):
+    list_display = ["context_id", "tool", "course"]
+    list_filter = ["tool"]
+    raw_id_fields = ["course"]
+
+
+@admin.register(LtiIdentity)
+class LtiIdentityAdmin(admin.ModelAdmin):
+    list_display = ["sub", "tool", "user"]
+    search_fields = ["sub", "user__username"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(LtiGrade)
+class LtiGradeAdmin(admin.ModelAdmin):
+    """Where each attempt's score goes in its LMS, what was sent last, and the LMS's error."""
+
+    list_display = ["attempt", "sub", "sent_score", "sent", "error"]
+    readonly_fields = ["attempt", "tool", "sub", "endpoint", "sent_score", "sent", "error"]

@@ -133,3 +133,48 @@ class CourseMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender} to {self.course}: {self.text[:40]}"
+
+
+class LtiCourse(models.Model):
+    """A course of an LMS (its LTI context) and the Wirelab course it plays in."""
+
+    tool = models.ForeignKey("lti1p3_tool_config.LtiTool", on_delete=models.CASCADE, related_name="+")
+    context_id = models.CharField(max_length=255)
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="lms")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tool", "context_id"], name="one_course_per_lms_context")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.context_id} of {self.tool_id} is {self.course}"
+
+
+class LtiIdentity(models.Model):
+    """Who a person of an LMS (its `sub`) is here."""
+
+    tool = models.ForeignKey("lti1p3_tool_config.LtiTool", on_delete=models.CASCADE, related_name="+")
+    sub = models.CharField(max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lms")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tool", "sub"], name="one_user_per_lms_person")]
+
+    def __str__(self) -> str:
+        return f"{self.sub} of {self.tool_id} is {self.user}"
+
+
+class LtiGrade(models.Model):
+    """Where an attempt's score goes in its LMS's gradebook (AGS), and what was sent last."""
+
+    attempt = models.OneToOneField(Attempt, on_delete=models.CASCADE, related_name="lms_grade")
+    tool = models.ForeignKey("lti1p3_tool_config.LtiTool", on_delete=models.CASCADE, related_name="+")
+    sub = models.CharField(max_length=255)
+    endpoint = models.JSONField(help_text="the launch's AGS claim: scope, lineitem")
+    sent_score = models.FloatField(null=True, blank=True)
+    sent = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"the score of {self.attempt} for {self.sub}"

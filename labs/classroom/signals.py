@@ -12,6 +12,7 @@ from ..access import let_watch, refuse_shells
 from ..lifecycle import quota_rule
 from ..models import Lab, Operation
 from ..store.documents import guard_edits
+from . import lms
 from .attempts import course_quota_problem, request_check, window_of_lab, window_problem
 from .exercises import shell_refusal, student_edit_problems, untouched
 from .grading import announce
@@ -38,6 +39,13 @@ def teachers_watch_their_students(user) -> Q:
     """A course's teachers watch the labs of its exercises' attempts."""
     teaching = Membership.objects.filter(user=user, role=Membership.Role.TEACHER).values("course_id")
     return Q(attempt__exercise__course_id__in=teaching)
+
+
+@receiver(post_save, sender=Attempt)
+def send_scores_to_the_lms(sender, instance: Attempt, update_fields=None, **kwargs) -> None:
+    """A round that changed an attempt's score sends it to the LMS the attempt came from."""
+    if update_fields and "score" in update_fields:
+        transaction.on_commit(lambda: lms.report(instance.id))
 
 
 @receiver(post_save, sender=Operation)

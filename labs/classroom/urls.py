@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import lms_views, views
 
 urlpatterns = [
     path("courses/", views.course_list, name="courses"),
@@ -27,4 +27,8 @@ urlpatterns = [
         name="course-console-watch",
     ),
     path("join/", views.join_page, name="join"),
+    path("lti/login/", lms_views.login, name="lms-login"),
+    path("lti/launch/", lms_views.launch, name="lms-launch"),
+    path("lti/deep-link/", lms_views.deep_link, name="lms-deep-link"),
+    path("lti/jwks/", lms_views.jwks, name="lms-jwks"),
 ]
