@@ -43,6 +43,21 @@ def refuse_shells(rule: ShellRule) -> ShellRule:
     return rule
 
 
+ConsoleListener = Callable[[int, str, bool], None]  # a lab's id, the node, opened (or closed)
+CONSOLE_LISTENERS: list[ConsoleListener] = []
+
+
+def hear_consoles(listener: ConsoleListener) -> ConsoleListener:
+    """Register `listener`: it hears each console of a lab opened and closed."""
+    CONSOLE_LISTENERS.append(listener)
+    return listener
+
+
+def console_seen(lab_id: int, node: str, opened: bool) -> None:
+    for listener in CONSOLE_LISTENERS:
+        listener(lab_id, node, opened)
+
+
 def shell_refusal(lab_id: int) -> str | None:
     """Why consoles and commands are refused in this lab, or None."""
     for rule in SHELL_RULES:

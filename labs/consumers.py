@@ -16,7 +16,7 @@ from django.core.cache import cache
 from labs.models import Lab
 
 from . import sharing
-from .access import shell_refusal, watchable
+from .access import console_seen, shell_refusal, watchable
 from .live import state as live
 from .snapshots import full_snapshot
 
@@ -210,6 +210,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     async def console_opened(self, message):
         self.inbox = message["inbox"]
+        self.node = self.scope["url_route"]["kwargs"]["node"]
+        await database_sync_to_async(console_seen)(self.lab.id, self.node, True)
         for item in self.pending:
             await self.channel_layer.send(self.inbox, item)
         self.pending.clear()
@@ -258,6 +260,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             self.waiting.cancel()
         if getattr(self, "inbox", None):
             await self.channel_layer.send(self.inbox, {"type": "console.close"})
+            await database_sync_to_async(console_seen)(self.lab.id, self.node, False)
 
 
 def _console_slot(user, change: int) -> bool:

@@ -72,6 +72,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/attempts/{id}/timeline/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The record of the attempt (its student, or the course's teachers): every edit, deploy
+         *     and stop, round of checks, trace, command and console session, with its time; `?at=ID`
+         *     gives the lab's document as it was at that moment. */
+        get: operations["attempts_timeline_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/captures/{id}/": {
         parameters: {
             query?: never;
@@ -2445,6 +2464,33 @@ export interface operations {
         requestBody?: never;
         responses: {
             202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    attempts_timeline_retrieve: {
+        parameters: {
+            query?: {
+                /** @description an event's id: the lab's document as it then was */
+                at?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this attempt. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

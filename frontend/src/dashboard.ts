@@ -152,6 +152,9 @@ export class Dashboard {
     button("Console", async () => {
       window.open(`/courses/${this.courseId}/attempts/${attempt.id}/console/`, "_blank", "noopener");
     });
+    button("Timeline", async () => {
+      window.open(`/courses/${this.courseId}/attempts/${attempt.id}/timeline/`, "_blank", "noopener");
+    });
     button("Reset", async () => {
       if (confirm(`Reset ${attempt.student}'s lab to the exercise's start?`)) await api("POST", `/api/attempts/${attempt.id}/reset/`);
     });

@@ -17,6 +17,7 @@ export interface Attempt {
   solution?: boolean; // a teacher's lab that runs the exercise's solution
   // the teacher's view only: the student's own values, the faults their lab got, hints shown per check
   variant?: Record<string, string>; faults?: string[]; hints_used?: number[];
+  changed_since_passed?: string[]; // what the student changed since every check last passed
 }
 
 interface ExerciseInfo {
@@ -99,6 +100,9 @@ export class ExerciseBox {
       : `${percent}% complete` + (this.attempt.checked ? ` · checked ${new Date(this.attempt.checked).toLocaleTimeString()}` : ""),
       "score"));
 
+    if (this.attempt.changed_since_passed?.length) {
+      box.append(el("p", `Since your checks last all passed: ${this.attempt.changed_since_passed.join("; ")}`, "since-passed"));
+    }
     const list = document.createElement("ul");
     list.className = "checks";
     this.exercise.checks.forEach((check, index) => {

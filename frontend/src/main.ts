@@ -3,6 +3,7 @@ import { Dashboard } from "./dashboard";
 import { makeParts, openEditor } from "./editor/boot";
 import { Editor } from "./editor/editor";
 import { ConsoleWatch } from "./terminal";
+import { Timeline } from "./timeline";
 import { Viewer } from "./viewer";
 
 declare global {
@@ -33,6 +34,7 @@ boot("editor", "the lab", (root) => {
   return Object.assign(editor, { start: () => openEditor(editor, parts) });
 });
 boot("dashboard", "the class", (root) => new Dashboard(Number(root.dataset.courseId), root));
+boot("timeline", "the attempt's record", (root) => new Timeline(root, Number(root.dataset.attemptId)));
 
 const watchRoot = document.getElementById("console-watch");
 if (watchRoot) new ConsoleWatch(watchRoot, Number(watchRoot.dataset.attemptId), watchRoot.dataset.node ?? "");

@@ -2,7 +2,17 @@
 
 from django.contrib import admin
 
-from .models import Attempt, Course, CourseMessage, Exercise, LtiCourse, LtiGrade, LtiIdentity, Membership
+from .models import (
+    Attempt,
+    AttemptEvent,
+    Course,
+    CourseMessage,
+    Exercise,
+    LtiCourse,
+    LtiGrade,
+    LtiIdentity,
+    Membership,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -70,3 +80,11 @@ class LtiGradeAdmin(admin.ModelAdmin):
 
     list_display = ["attempt", "sub", "sent_score", "sent", "error"]
     readonly_fields = ["attempt", "tool", "sub", "endpoint", "sent_score", "sent", "error"]
+
+
+@admin.register(AttemptEvent)
+class AttemptEventAdmin(admin.ModelAdmin):
+    list_display = ["attempt", "time", "kind", "summary", "score"]
+    list_filter = ["kind"]
+    search_fields = ["attempt__student__username", "summary"]
+    readonly_fields = ["attempt", "time", "kind", "summary", "document", "score"]

@@ -15,6 +15,7 @@ from topology.exercise import CheckDoc, public_result
 
 from .. import lifecycle
 from ..live.state import group_name
+from . import timeline
 from .exercises import faults_of, rules_of, variant_of
 from .models import Attempt, Exercise
 
@@ -50,6 +51,7 @@ def summary(attempt: Attempt, teacher: bool = False) -> dict:
         "checked": attempt.checked.isoformat() if attempt.checked else None,
         "late": attempt.late,
         "first_passed": attempt.first_passed.isoformat() if attempt.first_passed else None,
+        "changed_since_passed": timeline.changed_since_passed(attempt),
         **(
             {
                 "hints_used": hints_used(attempt),
@@ -113,6 +115,8 @@ def record(attempt_id: int, results: list[dict], tried: bool = True) -> None:
         )
         if attempt.solution:
             _keep_references(attempt.exercise, results)
+        passed = sum(1 for r in results if r["passed"])
+        timeline.note(attempt_id, "check", f"{passed} of {len(results)} checks pass", score=attempt.score)
     announce(attempt_id)
 
 

@@ -178,3 +178,29 @@ class LtiGrade(models.Model):
 
     def __str__(self) -> str:
         return f"the score of {self.attempt} for {self.sub}"
+
+
+class AttemptEvent(models.Model):
+    """One moment of a student's attempt: an edit (with the lab's document as it then was), a
+    deploy or stop, a round of checks, a trace, a command, a console opened or closed."""
+
+    class Kind(models.TextChoices):
+        EDIT = "edit", "Edit"
+        LAB = "lab", "Deploy or stop"
+        CHECK = "check", "Checks"
+        TRACE = "trace", "Trace"
+        COMMAND = "command", "Command"
+        CONSOLE = "console", "Console"
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="events")
+    time = models.DateTimeField(auto_now=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    summary = models.CharField(max_length=300)
+    document = models.JSONField(null=True, blank=True, help_text="edits: the lab's document after it")
+    score = models.FloatField(null=True, blank=True, help_text="checks: the round's score")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.time:%H:%M:%S} {self.kind}: {self.summary}"

@@ -8,11 +8,11 @@ from django.dispatch import receiver
 
 from topology.problems import error
 
-from ..access import let_watch, refuse_shells
+from ..access import hear_consoles, let_watch, refuse_shells
 from ..lifecycle import quota_rule
 from ..models import Lab, Operation
-from ..store.documents import guard_edits
-from . import lms
+from ..store.documents import document_saved, guard_edits
+from . import lms, timeline
 from .attempts import course_quota_problem, request_check, window_of_lab, window_problem
 from .exercises import shell_refusal, student_edit_problems, untouched
 from .grading import announce
@@ -46,6 +46,38 @@ def send_scores_to_the_lms(sender, instance: Attempt, update_fields=None, **kwar
     """A round that changed an attempt's score sends it to the LMS the attempt came from."""
     if update_fields and "score" in update_fields:
         transaction.on_commit(lambda: lms.report(instance.id))
+
+
+@receiver(post_save, sender=Operation)
+def record_the_attempt_s_jobs(sender, instance: Operation, created: bool, **kwargs) -> None:
+    """A job of a student's lab that ended goes into the attempt's record."""
+    if created or instance.status not in (Operation.Status.SUCCEEDED, Operation.Status.FAILED):
+        return
+    if instance.kind not in timeline.KIND_OF_JOB:
+        return
+    attempt = Attempt.objects.filter(lab_id=instance.lab_id).select_related("student").first()
+    if attempt is None:
+        return
+    by = instance.requested_by
+    who = by.username if by is not None and by.pk != attempt.student_id else ""
+    summary = timeline.operation_summary(instance.kind, instance.params, instance.status, who)
+    if summary:
+        transaction.on_commit(lambda: timeline.note(attempt.id, timeline.KIND_OF_JOB[instance.kind], summary))
+
+
+@hear_consoles
+def record_the_attempt_s_consoles(lab_id: int, node: str, opened: bool) -> None:
+    attempt = Attempt.objects.filter(lab_id=lab_id).values_list("id", flat=True).first()
+    if attempt is not None:
+        timeline.note(attempt, "console", f"console on {node} {'opened' if opened else 'closed'}")
+
+
+@receiver(document_saved)
+def record_the_attempt_s_edits(sender, lab_tag: str, **kwargs) -> None:
+    """A student's lab stored anew: the attempt's record keeps the document as it now is."""
+    attempt = Attempt.objects.filter(lab__tag=lab_tag).select_related("lab", "exercise", "student").first()
+    if attempt is not None:
+        timeline.edited(attempt, attempt.lab.document)
 
 
 @receiver(post_save, sender=Operation)

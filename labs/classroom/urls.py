@@ -26,6 +26,11 @@ urlpatterns = [
         views.console_watch,
         name="course-console-watch",
     ),
+    path(
+        "courses/<int:course_id>/attempts/<int:attempt_id>/timeline/",
+        views.attempt_timeline,
+        name="course-attempt-timeline",
+    ),
     path("join/", views.join_page, name="join"),
     path("lti/login/", lms_views.login, name="lms-login"),
     path("lti/launch/", lms_views.launch, name="lms-launch"),

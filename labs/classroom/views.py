@@ -211,6 +211,13 @@ def console_watch(request, course_id: int, attempt_id: int):
     return render(request, "classroom/console_watch.html", context)
 
 
+@login_required
+def attempt_timeline(request, course_id: int, attempt_id: int):
+    """A teacher scrubs through a student's attempt: each moment, and the lab as it then was."""
+    attempt = _taught_attempt(request, course_id, attempt_id)
+    return render(request, "classroom/timeline.html", {"attempt": attempt, "course": attempt.exercise.course})
+
+
 def _per_address(request, what: str) -> str:
     return f"wirelab:{what}:{request.META.get('REMOTE_ADDR', '')}"
 

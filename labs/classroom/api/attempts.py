@@ -4,16 +4,16 @@ students; checking, resetting and stopping one."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from labs import lifecycle
 from labs.api.control import refused
 
-from .. import attempts, grading
+from .. import attempts, grading, timeline
 from ..models import Attempt, Membership
 from ..roles import teaches
 from .common import must_teach
@@ -89,3 +89,30 @@ class AttemptViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         except lifecycle.OperationRefused as exc:
             return refused(exc)
         return Response({"operation": op.id}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("at", int, description="an event's id: the lab's document as it then was")
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        """The record of the attempt (its student, or the course's teachers): every edit, deploy
+        and stop, round of checks, trace, command and console session, with its time; `?at=ID`
+        gives the lab's document as it was at that moment."""
+        attempt = self.get_object()
+        at = request.query_params.get("at")
+        if at is not None:
+            if not at.isdigit() or not attempt.events.filter(id=int(at)).exists():
+                raise ValidationError({"at": "not an event of this attempt"})
+            return Response({"event": int(at), "document": timeline.document_at(attempt, int(at))})
+        events = attempt.events.order_by("id").values("id", "time", "kind", "summary", "score")
+        return Response(
+            {
+                "attempt": attempt.id,
+                "student": attempt.student.username,
+                "started": attempt.started,
+                "events": list(events),
+            }
+        )
