@@ -12,7 +12,8 @@ from ..labfiles import copy_of
 from ..models import Lab, LabStatus, Operation
 from ..store.documents import save_document
 from . import grading
-from .exercises import fresh_draw, rules_of, solution_of, template_of
+from .draws import fresh_draw
+from .exercises import rules_of, solution_of, template_of
 from .models import Attempt, Exercise
 from .roles import role_in
 
@@ -58,7 +59,7 @@ def start(
     if attempt is None:
         try:
             with transaction.atomic():
-                number = fresh_draw(exercise, student)
+                number = fresh_draw(exercise, student, rules_of(exercise).faults)
                 attempt = Attempt(exercise=exercise, student=student, version=exercise.version, draw=number)
                 doc = template_of(exercise, student, number)
                 name = f"{doc.name} ({student.username})"[:100]

@@ -20,7 +20,8 @@ from django.utils import timezone
 from topology.document import load_text
 
 from . import grading
-from .exercises import ExerciseFile, add_exercise, read_exercise
+from .exercise_files import ExerciseFile, read_exercise
+from .exercises import add_exercise
 from .models import Course, Membership
 
 DEMO_COURSE = Path(__file__).resolve().parents[1] / "demo" / "course"

@@ -16,7 +16,8 @@ from topology.exercise import CheckDoc, public_result
 from .. import lifecycle
 from ..live.state import group_name
 from . import timeline
-from .exercises import faults_of, rules_of, variant_of
+from .draws import values_of
+from .exercises import faults_of, rules_of
 from .models import Attempt, Exercise
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def summary(attempt: Attempt, teacher: bool = False) -> dict:
             {
                 "hints_used": hints_used(attempt),
                 "solution": attempt.solution,
-                "variant": variant_of(attempt.exercise, attempt.student),
+                "variant": values_of(attempt.exercise, attempt.student),
                 "faults": faults_of(attempt.exercise, attempt.student),
             }
             if teacher

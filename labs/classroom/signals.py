@@ -14,8 +14,9 @@ from ..models import Lab, Operation
 from ..store.documents import document_saved, guard_edits
 from . import lms, timeline
 from .attempts import course_quota_problem, request_check, window_of_lab, window_problem
-from .exercises import shell_refusal, student_edit_problems, untouched
+from .exercises import shell_refusal, untouched
 from .grading import announce
+from .locks import student_edit_problems
 from .models import Attempt, Membership
 
 

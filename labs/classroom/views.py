@@ -23,7 +23,8 @@ from topology.problems import TopologyError
 from .. import lifecycle
 from ..store.documents import lab_document
 from . import attempts, courses
-from .exercises import add_exercise, instructions_html, read_exercise, rules_of
+from .exercise_files import read_exercise
+from .exercises import add_exercise, instructions_html, rules_of
 from .models import Attempt, Course, Membership
 from .roles import can_teach, courses_of, role_in
 

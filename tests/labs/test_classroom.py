@@ -471,7 +471,8 @@ async def test_an_exercise_without_consoles_refuses_them_and_commands(teacher):
     from config.routing import websocket_urlpatterns
     from labs import controls
     from labs.classroom.courses import create_course, join
-    from labs.classroom.exercises import add_exercise, read_exercise
+    from labs.classroom.exercise_files import read_exercise
+    from labs.classroom.exercises import add_exercise
 
     def prepare():
         course = create_course("No shells", teacher)

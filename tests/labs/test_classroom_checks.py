@@ -84,7 +84,8 @@ def test_a_routing_exercise_whose_checks_wait_grades_green_right_after_its_deplo
 ):
     """The round a deploy asks for runs while OSPF still converges: checks that `wait` keep
     trying until the routes are there, so the grade does not depend on the timing."""
-    from labs.classroom.exercises import add_exercise, read_exercise
+    from labs.classroom.exercise_files import read_exercise
+    from labs.classroom.exercises import add_exercise
 
     checks = """
 exercise:
@@ -110,7 +111,9 @@ def test_two_students_of_a_varied_exercise_get_their_own_subnets_and_pass_with_t
     from django.contrib.auth import get_user_model
 
     from labs.classroom.courses import join
-    from labs.classroom.exercises import add_exercise, read_exercise, solution_of, variant_of
+    from labs.classroom.draws import values_of
+    from labs.classroom.exercise_files import read_exercise
+    from labs.classroom.exercises import add_exercise, solution_of
     from labs.models import Lab
     from labs.store.documents import save_document
     from tests.labs.test_exercise_variants import VARIED
@@ -127,7 +130,7 @@ def test_two_students_of_a_varied_exercise_get_their_own_subnets_and_pass_with_t
         lab = Lab.objects.get(id=attempt.lab_id)
         save_document(solution_of(exercise, user).model_copy(update={"name": lab.name}), user, lab)
         after = deployed(lifecycle.request_deploy(lab, user, enqueue=False), attempt)
-        port = variant_of(exercise, user)["port"]
+        port = values_of(exercise, user)["port"]
         assert after == {
             "the client reaches web through h1": (
                 True,
@@ -147,7 +150,8 @@ def test_a_troubleshooting_exercise_breaks_each_student_s_lab_its_own_way_and_gr
     from django.contrib.auth import get_user_model
 
     from labs.classroom.courses import join
-    from labs.classroom.exercises import add_exercise, faults_of, read_exercise
+    from labs.classroom.exercise_files import read_exercise
+    from labs.classroom.exercises import add_exercise, faults_of
     from tests.labs.test_exercise_faults import TROUBLESHOOTING
 
     exercise = add_exercise(demo_course, read_exercise(TROUBLESHOOTING))

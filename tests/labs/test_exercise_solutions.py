@@ -11,7 +11,8 @@ import json
 import pytest
 
 from labs.classroom import attempts, grading
-from labs.classroom.exercises import read_exercise, replace_exercise
+from labs.classroom.exercise_files import read_exercise
+from labs.classroom.exercises import replace_exercise
 from labs.classroom.models import Attempt, Exercise
 from labs.models import Lab
 from tests.labs.test_classroom import EXERCISE, client_of, course, joined  # noqa: F401

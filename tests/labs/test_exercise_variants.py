@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from labs.classroom import attempts
-from labs.classroom.exercises import solution_of, variant_of
+from labs.classroom.draws import values_of
+from labs.classroom.exercises import solution_of
 from labs.classroom.models import Exercise
 from labs.models import Lab
 from labs.store.documents import save_document
@@ -81,7 +82,7 @@ def test_each_student_has_their_own_values_everywhere(course, teacher):  # noqa:
     for name in ("sam", "kim", "lou"):
         student = joined(name, course)
         attempt, _ = attempts.start(exercise, student, deploy=False)
-        drawn = variant_of(exercise, student)
+        drawn = values_of(exercise, student)
         lab = Lab.objects.get(id=attempt.lab_id)
         lan, port = ipaddress.ip_network(drawn["lan"]), int(drawn["port"])
         assert lab.document["networks"]["lan"]["subnet"] == str(lan)

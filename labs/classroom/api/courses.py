@@ -18,9 +18,9 @@ from labs.api.views import DOCUMENT_BODY, DOCUMENT_PARSERS
 from labs.models import Lab
 
 from .. import courses, messages
+from ..exercise_files import read_exercise
 from ..exercises import (
     add_exercise,
-    read_exercise,
 )
 from ..models import Course
 from ..roles import can_teach, courses_of, role_in, teaches

@@ -19,10 +19,10 @@ from labs.api.views import DOCUMENT_BODY, DOCUMENT_PARSERS
 from topology.problems import TopologyError
 
 from .. import attempts, grading
+from ..exercise_files import read_exercise
 from ..exercises import (
     export_exercise,
     instructions_html,
-    read_exercise,
     replace_exercise,
     rules_of,
     template_of,
