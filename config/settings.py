@@ -75,7 +75,7 @@ INSTALLED_APPS = [
     "labs.store.apps.StoreConfig",
     "labs",
     "labs.classroom.apps.ClassroomConfig",
-    "pylti1p3.contrib.django.lti1p3_tool_config",  # LMS registrations (LTI 1.3), kept in the admin
+    "labs.classroom.apps.LmsRegistrationsConfig",  # PyLTI1p3: LMS registrations (LTI 1.3), in the admin
 ]
 
 MIDDLEWARE = [
