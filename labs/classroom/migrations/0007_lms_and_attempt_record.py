@@ -6,64 +6,150 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('classroom', '0006_hints_solutions_variants'),
-        ('lti1p3_tool_config', '0001_initial'),
+        ("classroom", "0006_hints_solutions_variants"),
+        ("lti1p3_tool_config", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AttemptEvent',
+            name="AttemptEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField(auto_now=True)),
-                ('kind', models.CharField(choices=[('edit', 'Edit'), ('lab', 'Deploy or stop'), ('check', 'Checks'), ('trace', 'Trace'), ('command', 'Command'), ('console', 'Console')], max_length=8)),
-                ('summary', models.CharField(max_length=300)),
-                ('document', models.JSONField(blank=True, help_text="edits: the lab's document after it", null=True)),
-                ('score', models.FloatField(blank=True, help_text="checks: the round's score", null=True)),
-                ('attempt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='classroom.attempt')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("time", models.DateTimeField(auto_now=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("edit", "Edit"),
+                            ("lab", "Deploy or stop"),
+                            ("check", "Checks"),
+                            ("trace", "Trace"),
+                            ("command", "Command"),
+                            ("console", "Console"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("summary", models.CharField(max_length=300)),
+                (
+                    "document",
+                    models.JSONField(blank=True, help_text="edits: the lab's document after it", null=True),
+                ),
+                ("score", models.FloatField(blank=True, help_text="checks: the round's score", null=True)),
+                (
+                    "attempt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="classroom.attempt",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='LtiGrade',
+            name="LtiGrade",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sub', models.CharField(max_length=255)),
-                ('endpoint', models.JSONField(help_text="the launch's AGS claim: scope, lineitem")),
-                ('sent_score', models.FloatField(blank=True, null=True)),
-                ('sent', models.DateTimeField(blank=True, null=True)),
-                ('error', models.CharField(blank=True, default='', max_length=500)),
-                ('attempt', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='lms_grade', to='classroom.attempt')),
-                ('tool', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lti1p3_tool_config.ltitool')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sub", models.CharField(max_length=255)),
+                ("endpoint", models.JSONField(help_text="the launch's AGS claim: scope, lineitem")),
+                ("sent_score", models.FloatField(blank=True, null=True)),
+                ("sent", models.DateTimeField(blank=True, null=True)),
+                ("error", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "attempt",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lms_grade",
+                        to="classroom.attempt",
+                    ),
+                ),
+                (
+                    "tool",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="lti1p3_tool_config.ltitool",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LtiCourse',
+            name="LtiCourse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('context_id', models.CharField(max_length=255)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lms', to='classroom.course')),
-                ('tool', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lti1p3_tool_config.ltitool')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("context_id", models.CharField(max_length=255)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lms", to="classroom.course"
+                    ),
+                ),
+                (
+                    "tool",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="lti1p3_tool_config.ltitool",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tool', 'context_id'), name='one_course_per_lms_context')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tool", "context_id"), name="one_course_per_lms_context")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LtiIdentity',
+            name="LtiIdentity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sub', models.CharField(max_length=255)),
-                ('tool', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lti1p3_tool_config.ltitool')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lms', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sub", models.CharField(max_length=255)),
+                (
+                    "tool",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="lti1p3_tool_config.ltitool",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lms",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tool', 'sub'), name='one_user_per_lms_person')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tool", "sub"), name="one_user_per_lms_person")
+                ],
             },
         ),
     ]
