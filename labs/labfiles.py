@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import yaml
 from django.conf import settings
+from django.db import transaction
 
 from topology.containerlab import to_containerlab
 from topology.dockerrun import docker_script
@@ -16,7 +17,7 @@ from topology.validation import validate
 
 from .images import current_policy
 from .models import Lab
-from .store.documents import guard_problems, lab_document, save_document
+from .store.documents import document_version, guard_problems, lab_document, save_document
 
 
 def max_document_bytes() -> int:
@@ -47,10 +48,19 @@ def import_lab(text: str | bytes, owner) -> tuple[Lab, list[Problem]]:
     return lab, notes
 
 
-def replace_lab(lab: Lab, text: str | bytes) -> tuple[Lab, list[Problem]]:
-    """Replace a lab's topology with a document's, keeping addresses given before."""
+class StaleDocument(Exception):
+    """The lab's document changed since the version a save was based on."""
+
+
+def replace_lab(lab: Lab, text: str | bytes, based_on: str | None = None) -> tuple[Lab, list[Problem]]:
+    """Replace a lab's topology with a document's, keeping addresses given before; with
+    `based_on` (a `document_version`), only if the stored document is still that one."""
     doc, notes = _read_valid(text)
-    lab, _ = save_document(doc, lab.owner, lab)
+    with transaction.atomic():
+        locked = Lab.objects.select_for_update().get(id=lab.id)
+        if based_on and document_version(locked.document) != based_on:
+            raise StaleDocument("the lab was changed meanwhile (a command typed in it, or another page)")
+        lab, _ = save_document(doc, locked.owner, locked)
     return lab, notes
 
 

@@ -543,7 +543,9 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** @description Replace the lab's whole topology with a document; addresses given before are kept. */
+        /** @description Replace the lab's whole topology with a document; addresses given before are kept.
+         *     With `If-Match: <document_version>` the save is refused (412) when the stored document
+         *     changed since that version, so an editor never overwrites a change made meanwhile. */
         put: operations["labs_document_update"];
         post?: never;
         delete?: never;
@@ -1214,6 +1216,8 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+            /** @description changes whenever the stored document does: send it as If-Match with PUT document so that a change made meanwhile is refused rather than overwritten */
+            readonly document_version: string;
             /** Format: date-time */
             readonly created: string;
             /** Format: date-time */

@@ -66,8 +66,15 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
 
 export const labApi = (id: number) => ({
   get: () => api<Lab>("GET", `/api/labs/${id}/`),
-  document: () => api<LabDocument>("GET", `/api/labs/${id}/export/?as=json`),
-  save: (doc: LabDocument) => api<Lab & { problems: Problem[] }>("PUT", `/api/labs/${id}/document/`, doc),
+  /** The stored document and its version (what a save sends back, so as not to overwrite a change made meanwhile). */
+  document: async (): Promise<{ doc: LabDocument; version: string }> => {
+    const response = await fetch(`/api/labs/${id}/export/?as=json`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const text = await response.text();
+    if (!response.ok) throw new ApiError(response.status, text ? JSON.parse(text) : null);
+    return { doc: JSON.parse(text) as LabDocument, version: (response.headers.get("ETag") ?? "").replace(/"/g, "") };
+  },
+  save: (doc: LabDocument, version = "") => api<Lab & { problems: Problem[] }>("PUT", `/api/labs/${id}/document/`, doc,
+    version ? { "If-Match": `"${version}"` } : {}),
   validate: (doc: LabDocument) => // as this lab's next version: an exercise's locks and kinds too
     api<{ valid: boolean; problems: Problem[] }>("POST", `/api/labs/${id}/check/`, { document: JSON.stringify(doc) }),
   deploy: () => api<Operation>("POST", `/api/labs/${id}/deploy/`),

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from labs import stitching
 from labs.models import Lab, Operation
+from labs.store.documents import document_version
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -43,6 +44,10 @@ class LabSerializer(serializers.ModelSerializer):
         help_text="each container on a CNI network -> its plugin chain's result (interfaces, ips, "
         "routes) as its last deploy got it from the plugins; {} when the lab has no CNI network"
     )
+    document_version = serializers.SerializerMethodField(
+        help_text="changes whenever the stored document does: send it as If-Match with PUT document "
+        "so that a change made meanwhile is refused rather than overwritten"
+    )
     spans = serializers.SerializerMethodField(
         help_text="when the lab spans lab hosts: `labhosts` (node -> the lab host it runs on) and "
         "`stitches` (each segment stitched between lab hosts: segment, labhosts, vni, mtu); else {}"
@@ -65,10 +70,14 @@ class LabSerializer(serializers.ModelSerializer):
             "gateways",
             "spans",
             "cni",
+            "document_version",
             "created",
             "updated",
         ]
         read_only_fields = ["slug", "status", "status_reason", "labhost", "created", "updated"]
+
+    def get_document_version(self, lab) -> str:
+        return document_version(lab.document)
 
     def get_node_count(self, lab) -> int:
         return len((lab.document or {}).get("nodes", {}))

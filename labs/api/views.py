@@ -18,7 +18,7 @@ from labs import controls, labfiles, lifecycle
 from labs.access import watchable
 from labs.models import Capture, Lab
 from labs.snapshots import full_snapshot
-from labs.store.documents import edit_document, save_document
+from labs.store.documents import document_version, edit_document, save_document
 from topology.document import LabDoc
 from topology.kinds import REGISTRY
 
@@ -127,6 +127,7 @@ class LabViewSet(viewsets.ModelViewSet):
         content_type, name = EXPORTS[fmt]
         response = HttpResponse(labfiles.export_lab(lab, fmt), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{lab.slug}{name}"'
+        response["ETag"] = f'"{document_version(lab.document)}"'  # what a save sends as If-Match
         return response
 
     @extend_schema(request=DOCUMENT_BODY, responses={201: LabSerializer, 400: ProblemsSerializer})
@@ -230,8 +231,18 @@ class LabViewSet(viewsets.ModelViewSet):
     @extend_schema(request=DOCUMENT_BODY, responses={200: LabSerializer, 400: ProblemsSerializer})
     @action(detail=True, methods=["put"], parser_classes=DOCUMENT_PARSERS)
     def document(self, request, pk=None):
-        """Replace the lab's whole topology with a document; addresses given before are kept."""
-        lab, problems = labfiles.replace_lab(self.get_object(), document_text(request))
+        """Replace the lab's whole topology with a document; addresses given before are kept.
+        With `If-Match: <document_version>` the save is refused (412) when the stored document
+        changed since that version, so an editor never overwrites a change made meanwhile."""
+        based_on = request.headers.get("If-Match", "").strip().strip('"') or None
+        try:
+            lab, problems = labfiles.replace_lab(self.get_object(), document_text(request), based_on)
+        except labfiles.StaleDocument as exc:
+            current = document_version(Lab.objects.get(id=pk).document)
+            detail = f"{exc}: what is stored now is shown, make your change again"
+            return Response(
+                {"detail": detail, "document_version": current}, status=status.HTTP_412_PRECONDITION_FAILED
+            )
         data = LabSerializer(lab, context={"request": request}).data
         data["problems"] = [p.as_dict() for p in problems]
         return Response(data)

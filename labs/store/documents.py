@@ -3,6 +3,7 @@ a lab with errors; reading gives back the stored document itself."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 
@@ -75,6 +76,13 @@ def unique_slug(name: str, exclude_id: int | None = None) -> str:
     while others.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
+
+
+def document_version(data: dict | None) -> str:
+    """A short digest of a stored document: it changes whenever the document does (an editor
+    sends it back with its next save, so a change made meanwhile is never overwritten)."""
+    canonical = json.dumps(data or {}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
 def lab_document(lab: Lab) -> LabDoc:

@@ -258,3 +258,26 @@ def test_images_outside_the_policy_are_refused_and_admins_widen_it(api, user):
         "/api/labs/import/", IMAGES.format(name="c", image="caddy:2.7"), content_type="application/yaml"
     )
     assert widened.status_code == 201, widened.content
+
+
+def test_a_save_based_on_a_document_changed_meanwhile_is_refused_and_changes_nothing(api, demo_text):
+    """An editor sends the version its edit started from: a change made meanwhile (a typed
+    `docker run`, another page) is never overwritten."""
+    lab = api.post("/api/labs/import/", demo_text("routed"), content_type="application/yaml").json()
+    read = api.get(f"/api/labs/{lab['id']}/export/?as=json")
+    base = read["ETag"].strip('"')
+    assert base == lab["document_version"]
+    theirs = read.json()
+    theirs["description"] = "changed meanwhile"
+    saved = api.put(f"/api/labs/{lab['id']}/document/", theirs, format="json", HTTP_IF_MATCH=f'"{base}"')
+    assert saved.status_code == 200 and saved.json()["document_version"] != base
+
+    mine = read.json()
+    mine["description"] = "my edit, from the old version"
+    stale = api.put(f"/api/labs/{lab['id']}/document/", mine, format="json", HTTP_IF_MATCH=f'"{base}"')
+    assert stale.status_code == 412, stale.content
+    assert "changed meanwhile" in stale.json()["detail"]
+    assert stale.json()["document_version"] == saved.json()["document_version"]
+    assert Lab.objects.get(id=lab["id"]).document["description"] == "changed meanwhile"
+    unguarded = api.put(f"/api/labs/{lab['id']}/document/", mine, format="json")  # the API's old way
+    assert unguarded.status_code == 200

@@ -36,7 +36,9 @@ export async function openEditor(editor: Editor, { editing, running, liveView }:
   await editor.exercise?.load();
   const exercise = editor.exercise;
   editor.rules = EditRules.of(exercise?.attempt.solution ? undefined : exercise?.exercise.rules); // the solution's lab is the teacher's
-  editor.model = new LabModel(await editor.api.document());
+  const stored = await editor.api.document();
+  editor.model = new LabModel(stored.doc);
+  editor.version = stored.version;
   editor.absorb(await editor.api.get());
   editor.ends = Object.keys(editor.model.doc.nodes ?? {}).length <= 60; // big labs: on demand
   $("#ends").setAttribute("aria-pressed", String(editor.ends));

@@ -285,7 +285,9 @@ export class Editing {
       const problems = (body.problems ?? []).map((p: Problem) => `${p.path}: ${p.message}`).join("; ");
       return this.editor.message(`not imported: ${problems}`, "error");
     }
-    this.editor.model = new LabModel(await this.editor.api.document());
+    const stored = await this.editor.api.document();
+    this.editor.model = new LabModel(stored.doc);
+    this.editor.version = stored.version;
     this.editor.absorb(await this.editor.api.get());
     await this.editor.draw(true);
     await this.editor.check(false);

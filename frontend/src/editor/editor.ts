@@ -49,6 +49,7 @@ export class Editor {
   ends = true; // interface names and addresses shown at the cable ends
   refused = ""; // why the last change was not saved (the canvas shows what is stored)
   stored = 0; // when the document shown was stored (ms): a newer one is read again
+  version = ""; // the stored document's version this page's edits are based on (sent with a save)
   pending = false; // an edit not yet checked and saved
   private saveTimer = 0;
   private presentTimer = 0;
@@ -273,7 +274,9 @@ export class Editor {
       errors ? `${errors} problem${errors > 1 ? "s" : ""}: fix ${errors > 1 ? "them" : "it"} to save (listed in the panel)` : "");
     if (save && !errors) {
       try {
-        this.absorb(await this.api.save(this.model.doc));
+        const saved = await this.api.save(this.model.doc, this.version);
+        this.absorb(saved);
+        this.version = saved.document_version ?? ""; // what this page stored
         this.saveState("saved", "ok");
       } catch (error) {
         // refused by the server: what it said, and the canvas back to what is stored (whose
@@ -282,7 +285,8 @@ export class Editor {
         this.refuse((error as Error).message);
         const stored = await this.api.document().catch(() => null);
         if (stored) {
-          this.model.reset(stored);
+          this.version = stored.version;
+          this.model.reset(stored.doc);
           return this.check(false);
         }
         return this.saveState("not saved", "bad");
@@ -296,10 +300,11 @@ export class Editor {
    *  the lab): show what is stored now, unless an edit of this page is on its way. */
   async storedElsewhere(version: string): Promise<void> {
     if (!(Date.parse(version) > this.stored) || this.pending) return;
-    const [doc, lab] = await Promise.all([this.api.document(), this.api.get()]);
+    const [stored, lab] = await Promise.all([this.api.document(), this.api.get()]);
     if (this.pending) return;
     this.absorb(lab);
-    this.model.reset(doc);
+    this.version = stored.version;
+    this.model.reset(stored.doc);
     if (this.watching) return void this.draw(); // a watcher only looks: nothing to check
     await this.check(false);
   }
