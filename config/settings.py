@@ -369,6 +369,13 @@ WIRELAB_NODE_DISK_LIMIT_MB = int(
         "a node that wrote more than this to its own filesystem is stopped",
     )
 )
+WIRELAB_USER_DISK_LIMIT_MB = int(
+    env(
+        "WIRELAB_USER_DISK_LIMIT_MB",
+        "4096",
+        "while one user's nodes on a lab host wrote more than this in all, their biggest writers are stopped",
+    )
+)
 WIRELAB_DISK_CHECK_INTERVAL = float(
     env("WIRELAB_DISK_CHECK_INTERVAL", "60", "seconds between checks of what nodes wrote (0: never)")
 )

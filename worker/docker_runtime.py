@@ -26,7 +26,7 @@ from topology.images import repository
 from . import labels
 from .config import EngineConfig
 from .errors import EngineError, EngineUnreachable
-from .runtime import ContainerInfo, PoolMember, Role
+from .runtime import ContainerInfo, PoolMember, Role, Written
 
 
 def clean_text(raw: bytes) -> str:
@@ -304,14 +304,22 @@ class DockerRuntime:
             raise EngineError(f"could not start {name}: {exc.explanation or exc}") from None
         return self._info(str(container.id))
 
-    def written(self, installation: str) -> dict[str, int]:
-        """Container id -> bytes in its writable layer, for the installation's running containers."""
+    def written(self, installation: str) -> list[Written]:
+        """What each of the installation's running containers wrote to its writable layer."""
         filters = {"label": f"{labels.INSTALLATION}={installation}", "status": "running"}
         try:
             raw = self.client.api.containers(size=True, filters=filters)
         except APIError as exc:
             raise EngineError(f"the Docker engine failed to size containers: {exc}") from None
-        return {item["Id"]: int(item.get("SizeRw") or 0) for item in raw}
+        return [
+            Written(
+                item["Id"],
+                (item.get("Labels") or {}).get(labels.LAB, ""),
+                (item.get("Labels") or {}).get(labels.NODE, ""),
+                int(item.get("SizeRw") or 0),
+            )
+            for item in raw
+        ]
 
     def stop(self, container_id: str) -> None:
         self._lifecycle("stop", container_id)

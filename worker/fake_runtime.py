@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import labels
 from .errors import EngineError
-from .runtime import ContainerInfo, PoolMember, Runtime, Tty
+from .runtime import ContainerInfo, PoolMember, Runtime, Tty, Written
 
 if TYPE_CHECKING:
     from .docker_runtime import DockerRuntime
@@ -74,8 +74,8 @@ class FakeRuntime:
         self.namespaces[info.id] = self.namespaces.get(owner, number)
         return info
 
-    def written(self, installation: str) -> dict[str, int]:
-        return {c.id: 0 for c in self.containers.values() if c.status == "running"}
+    def written(self, installation: str) -> list[Written]:
+        return [Written(c.id, c.lab, c.node, 0) for c in self.containers.values() if c.status == "running"]
 
     def stop(self, container_id: str) -> None:
         self.inspect(container_id).status = "exited"

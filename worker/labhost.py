@@ -25,7 +25,7 @@ from .live.controls import Impairment, impair, set_cable
 from .live.monitor import Monitor, Publish
 from .natview import nat_view
 from .report import Progress, Report
-from .runtime import Runtime, Tty, node_container
+from .runtime import Runtime, Tty, Written, node_container
 
 NODE_ACTIONS = ("stop", "start", "restart")
 SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]
@@ -141,21 +141,26 @@ class Engine:
         finally:
             runtime.close()
 
-    def stop_oversized(self, limit: int) -> list[tuple[str, str, int]]:
-        """Stop every running node of this installation that wrote more than `limit` bytes to
-        its own filesystem (the disk is shared by every lab); returns (lab, node, bytes)."""
+    def disk_use(self) -> list[Written]:
+        """What each running node of this installation wrote to its own filesystem (the disk
+        is shared by every lab)."""
+        runtime = self.runtime()
+        try:
+            return [w for w in runtime.written(self.config.mark) if w.lab]
+        finally:
+            runtime.close()
+
+    def stop_containers(self, container_ids: list[str]) -> list[str]:
+        """Stop these containers; returns those stopped (one gone meanwhile is not)."""
         runtime = self.runtime()
         stopped = []
         try:
-            for container_id, size in runtime.written(self.config.mark).items():
-                if size <= limit:
-                    continue
+            for container_id in container_ids:
                 try:
-                    info = runtime.inspect(container_id)
                     runtime.stop(container_id)
                 except EngineError:
-                    continue  # gone meanwhile
-                stopped.append((info.lab, info.node, size))
+                    continue
+                stopped.append(container_id)
         finally:
             runtime.close()
         return stopped

@@ -45,6 +45,16 @@ class ContainerInfo:
     pooled: bool = False  # a warm sandbox claimed from the pool: named into the lab, not labelled
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a running node wrote to its own filesystem (its container's writable layer)."""
+
+    container_id: str
+    lab: str
+    node: str
+    size: int
+
+
 @dataclass
 class PoolMember:
     """A warm sandbox as the container engine lists it."""
@@ -91,7 +101,7 @@ class Runtime(Protocol):
     def netns_id(self, info: ContainerInfo) -> int | None: ...
     def version(self) -> str: ...
     def engine_socket(self) -> socket.socket: ...
-    def written(self, installation: str) -> dict[str, int]: ...
+    def written(self, installation: str) -> list[Written]: ...
     # warm sandboxes (worker/pool.py)
     def pool_members(self, pool: str | None = None) -> list[PoolMember]: ...
     def image_id(self, image: str) -> str: ...

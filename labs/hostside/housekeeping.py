@@ -3,7 +3,9 @@
 - garbage collection: what belongs to labs that no longer exist (a lab deleted while its lab
   host was away, a crash in the middle of a deploy) is taken down, every WIRELAB_GC_INTERVAL s;
 - the disk: a node that wrote more than WIRELAB_NODE_DISK_LIMIT_MB to its own filesystem is
-  stopped (the lab host's disk is every lab's), every WIRELAB_DISK_CHECK_INTERVAL s;
+  stopped, and so are one user's biggest writers while their nodes wrote more than
+  WIRELAB_USER_DISK_LIMIT_MB in all (the lab host's disk is every lab's), every
+  WIRELAB_DISK_CHECK_INTERVAL s;
 - classrooms (`labs.classroom.upkeep`): idle labs taken down, labs of closed exercises ended,
   automatic checks, every WIRELAB_CLASSROOM_INTERVAL s;
 - warm sandboxes (`worker/pool.py`): topped up to WIRELAB_POOL and what teachers prepared, a
@@ -18,6 +20,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
+
+from worker.runtime import Written
 
 from ..live.state import publish_status
 from ..models import Lab, LabEvent, LabStatus
@@ -38,23 +42,53 @@ def collect_orphans(progress=None, dry_run: bool = False) -> list[str]:
 
 
 def stop_disk_hogs() -> list[str]:
-    """Stop the nodes past the disk limit; each stop is told in its lab's history and status."""
-    limit = settings.WIRELAB_NODE_DISK_LIMIT_MB
+    """Stop the nodes past the disk limits: a node's own, and what one user's nodes on this lab
+    host wrote in all (their biggest writers first); each stop is told in its lab's history
+    and status."""
+    labhost = this_labhost()
+    use = labhost.disk_use()
+    owners = dict(Lab.objects.filter(tag__in={w.lab for w in use}).values_list("tag", "owner__username"))
+    chosen = _past_limits([w for w in use if w.lab in owners], owners)
+    stopped = set(labhost.stop_containers(list(chosen)))
     told = []
-    for tag, node, size in this_labhost().stop_oversized(limit * MIB):
-        lab = Lab.objects.filter(tag=tag).first()
-        if lab is None:
-            continue
-        reason = (
-            f"{node} wrote {size // MIB} MiB to its own filesystem, more than the {limit} MiB a node "
-            "may: it was stopped (redeploy the lab to start it afresh)"
-        )
+    for container_id, (written, reason) in chosen.items():
+        if container_id in stopped:
+            _told_stopped(written.lab, reason)
+            told.append(reason)
+    return told
+
+
+def _past_limits(use: list[Written], owners: dict[str, str]) -> dict[str, tuple[Written, str]]:
+    """The nodes to stop, by container, each with why."""
+    node_limit, user_limit = settings.WIRELAB_NODE_DISK_LIMIT_MB, settings.WIRELAB_USER_DISK_LIMIT_MB
+    again = "it was stopped (redeploy the lab to start it afresh)"
+    chosen = {
+        w.container_id: (w, f"{w.node} wrote {w.size // MIB} MiB to its own filesystem, more than the "
+                            f"{node_limit} MiB a node may: {again}")
+        for w in use
+        if w.size > node_limit * MIB
+    }  # fmt: skip
+    for owner in sorted(set(owners.values())):
+        theirs = sorted((w for w in use if owners[w.lab] == owner and w.container_id not in chosen),
+                        key=lambda w: -w.size)  # fmt: skip
+        total = sum(w.size for w in theirs)
+        for w in theirs:
+            if total <= user_limit * MIB:
+                break
+            reason = (f"{w.node} wrote the most of {owner}'s nodes, which wrote {total // MIB} MiB in all, "
+                      f"more than the {user_limit} MiB one user's nodes may: {again}")  # fmt: skip
+            chosen[w.container_id] = (w, reason)
+            total -= w.size
+    return chosen
+
+
+def _told_stopped(tag: str, reason: str) -> None:
+    lab = Lab.objects.filter(tag=tag).first()
+    if lab is not None:
         note(lab.id, LabEvent.Kind.ERROR, reason)
         running = Lab.objects.filter(id=lab.id, status__in=[LabStatus.RUNNING, LabStatus.DEGRADED])
         if running.update(status=LabStatus.DEGRADED, status_reason=reason):
             publish_status(tag, LabStatus.DEGRADED, reason)
-        told.append(reason)
-    return told
 
 
 def every(interval: float, job: Callable[[], object], name: str) -> threading.Event | None:

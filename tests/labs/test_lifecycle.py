@@ -127,3 +127,25 @@ def test_a_node_that_fills_its_filesystem_is_stopped_and_the_lab_says_why(user, 
     lab.refresh_from_db()
     assert lab.status == "degraded" and lab.status_reason == told[0]
     assert LabEvent.objects.filter(lab=lab, kind="error", message=told[0]).exists()
+
+
+def test_a_user_whose_nodes_write_too_much_in_all_loses_their_biggest_writer(user, labs_made, settings):
+    """Each node under its own limit, but one user's nodes past theirs together: the node that
+    wrote the most is stopped, and what stays under the limit runs on."""
+    from labs.hostside.housekeeping import stop_disk_hogs
+    from tests.labs.workers import containers_of
+
+    labs = []
+    for name, megabytes in (("disk-a", 14), ("disk-b", 10)):
+        lab, _ = import_lab(star(1, name), user)
+        labs_made.append(lab)
+        assert carry_out(lifecycle.request_deploy(lab, user, enqueue=False).id).status == "succeeded"
+        written = ["dd", "if=/dev/zero", "of=/big", "bs=1M", f"count={megabytes}"]
+        assert carry_out(controls.request_exec(lab, "h0", written).id).result["exit_code"] == 0
+        labs.append(lab)
+    settings.WIRELAB_NODE_DISK_LIMIT_MB, settings.WIRELAB_USER_DISK_LIMIT_MB = 16, 20
+    (told,) = stop_disk_hogs()
+    assert told.startswith(f"h0 wrote the most of {user.username}'s nodes, which wrote 24 MiB in all"), told
+    assert "more than the 20 MiB one user's nodes may" in told
+    assert containers_of(labs[0].tag) == {"h0": "exited"} and containers_of(labs[1].tag) == {"h0": "running"}
+    assert stop_disk_hogs() == []  # under the limit now
