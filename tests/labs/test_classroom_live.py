@@ -40,9 +40,9 @@ async def test_the_dashboard_hears_attempts_and_only_teachers_may_listen():
 
     results = [{"index": 0, "title": "web-a answers on h1:80", "passed": True, "message": "ok",
                 "node": "client", "weight": 1}]  # fmt: skip
-    await sync_to_async(grading.each_result)(attempt.lab.tag, attempt.id, results[0], attempt.exercise)
+    await sync_to_async(grading.each_result)(attempt.lab.tag, attempt, results[0])
     assert (await lab_page.receive_json_from(timeout=10)) == {
-        "type": "check.result", "attempt": attempt.id, "result": results[0]}  # fmt: skip
+        "type": "check.result", "attempt": attempt.id, "result": {**results[0], "hints": []}}  # fmt: skip
     await sync_to_async(grading.record)(attempt.id, results)
     heard = await dashboard.receive_json_from(timeout=10)
     assert heard["type"] == "attempt" and heard["attempt"]["student"] == "sam"
