@@ -15,6 +15,7 @@ class EngineConfig:
     workers: int = 4  # parallel Docker calls and namespace configurations
     memory_limit: str = "256m"
     pids_limit: int = 256
+    nofile_limit: int = 1024  # open files per process: with pids_limit, a node's descriptors are bounded
     cpu_limit: float = 1.0  # CPUs one container may use
     log_max_size: str = "1m"  # per log file; Docker keeps two
     app_settle_seconds: float = 1.0  # how long a new app has to fail before it counts as up

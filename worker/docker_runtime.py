@@ -19,7 +19,7 @@ from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import LogConfig
+from docker.types import LogConfig, Ulimit
 
 from topology.images import repository
 
@@ -284,6 +284,7 @@ class DockerRuntime:
                 init=True,
                 security_opt=["no-new-privileges"],
                 pids_limit=self.config.pids_limit,
+                ulimits=[Ulimit(name="nofile", soft=self.config.nofile_limit, hard=self.config.nofile_limit)],
                 mem_limit=self.config.memory_limit,
                 memswap_limit=self.config.memory_limit,  # no swap beyond the memory limit
                 nano_cpus=int(self.config.cpu_limit * 1e9),

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,10 @@ class Monitor:
         self.closing = threading.Event()  # set by close(): the discovery thread stops
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        # Naming a listening socket's process walks /proc: one thread does it, off the loop, and
+        # hands the names back (a node with many processes and descriptors slows nobody's events)
+        self.owned: queue.Queue[tuple[str, dict[tuple[str, int], str]]] = queue.Queue()
+        self._owners = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wirelab-owners")
 
     # State bookkeeping ---------------------------------------------------------------
 
@@ -229,9 +234,48 @@ class Monitor:
         ports = sorted(listening_ports(watch.pid, watch.diag))
         if ports != watch.last_ports:  # finding owners walks /proc: only when something changed
             watch.last_ports = ports
-            watch.owners = socket_owners(watch.pid, ports) if ports else {}
+            watch.owners = {key: name for key, name in watch.owners.items() if key in ports}
+            self._ask_owners(watch)
+        return self._port_state(watch)
+
+    def _port_state(self, watch: Watch) -> dict[str, Any]:
+        ports = watch.last_ports
         listening = [{"protocol": p, "port": n, "process": watch.owners.get((p, n), "")} for p, n in ports]
         return {"type": "port.state", "node": watch.owner, "listening": listening}
+
+    def _ask_owners(self, watch: Watch) -> None:
+        """Have the owners' thread name the processes holding the node's listening sockets (one
+        lookup at a time per node; ports that change meanwhile are looked up after it)."""
+        if watch.owners_pending:
+            watch.owners_again = True
+            return
+        watch.owners_pending, watch.owners_again = True, False
+        path, pid, ports = watch.path, watch.pid, list(watch.last_ports)
+
+        def look() -> None:
+            try:
+                found = socket_owners(pid, ports) if ports else {}
+            except Exception:  # a process gone meanwhile: the names stay unknown
+                found = {}
+            self.owned.put((path, found))
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+
+        with contextlib.suppress(RuntimeError):  # shut down: the monitor is closing
+            self._owners.submit(look)
+
+    def _take_owners(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                path, found = self.owned.get_nowait()
+                watch = self.watches.get(path)
+                if watch is None:
+                    continue
+                watch.owners_pending = False
+                watch.owners.update({key: name for key, name in found.items() if key in watch.last_ports})
+                if watch.owners_again:
+                    self._ask_owners(watch)
+                self._emit(watch.lab, [self._port_state(watch)])
 
     # The loop ------------------------------------------------------------------------
 
@@ -317,6 +361,7 @@ class Monitor:
         for key, _ in selector.select(min(timeout, 0.5)):
             if key.fileobj is self._wake_r:
                 self._take_found()
+                self._take_owners()
             elif key.fd in by_fd:
                 by_fd[key.fd].drain()
                 self.refresh(by_fd[key.fd], counters=False)
@@ -341,6 +386,7 @@ class Monitor:
 
     def close(self) -> None:
         self.closing.set()
+        self._owners.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(queue.Empty):
             while True:  # found but not taken in
                 for watch in self.found.get_nowait().opened.values():

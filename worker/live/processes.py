@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from ..sockets import listening_sockets
+
+MAX_DESCRIPTORS = 50_000  # read per lookup, over every process of the namespace
 
 
 def socket_owners(pid: int, ports: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
@@ -12,8 +15,11 @@ def socket_owners(pid: int, ports: list[tuple[str, int]]) -> dict[tuple[str, int
     return {key: process_name(holder) for key, holder in socket_processes(pid, ports).items()}
 
 
-def socket_processes(pid: int, ports: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    """The process holding each listening (protocol, port) pair in `pid`'s namespace."""
+def socket_processes(
+    pid: int, ports: list[tuple[str, int]], most: int = MAX_DESCRIPTORS
+) -> dict[tuple[str, int], int]:
+    """The process holding each listening (protocol, port) pair in `pid`'s namespace, looking
+    at `most` descriptors at most (past them, the rest stay unnamed)."""
     wanted = set(ports)
     inodes = {inode: key for inode, key in listening_sockets(pid).items() if key in wanted}
     if not inodes:
@@ -23,19 +29,24 @@ def socket_processes(pid: int, ports: list[tuple[str, int]]) -> dict[tuple[str, 
     except OSError:
         return {}
     holders: dict[tuple[str, int], int] = {}
+    left = most
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             if os.stat(f"/proc/{entry}/ns/net").st_ino != netns:
                 continue
-            for fd in os.listdir(f"/proc/{entry}/fd"):
-                target = os.readlink(f"/proc/{entry}/fd/{fd}")
-                inode = target[8:-1] if target.startswith("socket:[") else None
-                if inode in inodes:
-                    holders[inodes[inode]] = int(entry)
+            with os.scandir(f"/proc/{entry}/fd") as descriptors:
+                for fd in itertools.islice(descriptors, left):
+                    left -= 1
+                    target = os.readlink(fd.path)
+                    inode = target[8:-1] if target.startswith("socket:[") else None
+                    if inode in inodes:
+                        holders[inodes[inode]] = int(entry)
         except OSError:
             continue
+        if left <= 0 or len(holders) == len(inodes):
+            break
     return holders
 
 

@@ -39,6 +39,8 @@ class Watch:
     last_counters: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
     last_ports: list[tuple[str, int]] = field(default_factory=list)
     owners: dict[tuple[str, int], str] = field(default_factory=dict)
+    owners_pending: bool = False  # a lookup of the owners is on its way
+    owners_again: bool = False  # the ports changed while it was: look again after it
 
     def open(self) -> None:
         groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | (RTMGRP_IPV4_ROUTE if self.owner else 0)
