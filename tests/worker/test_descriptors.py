@@ -11,6 +11,8 @@ from tests.conftest import DEMOS
 from worker.live.processes import socket_processes
 
 pytestmark = pytest.mark.kernel
+
+
 def test_naming_a_socket_s_process_reads_a_bounded_number_of_descriptors():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
