@@ -13,7 +13,7 @@ from .lifecycle import enqueue_capture
 from .models import Capture, Lab, Operation
 from .store.documents import lab_document
 
-NODE_ACTIONS = ("stop", "start", "restart")
+NODE_ACTIONS = ("stop", "start", "restart", "kill")
 IMPAIRMENT_FIELDS = ("delay_ms", "jitter_ms", "loss_pct", "rate_kbit")
 
 

@@ -331,10 +331,13 @@ class DockerRuntime:
     def restart(self, container_id: str) -> None:
         self._lifecycle("restart", container_id)
 
+    def kill(self, container_id: str) -> None:
+        self._lifecycle("kill", container_id)
+
     def _lifecycle(self, action: str, container_id: str) -> None:
         try:
-            if action == "start":
-                self.client.api.start(container_id)
+            if action in ("start", "kill"):  # kill: SIGKILL, as `docker kill` sends
+                getattr(self.client.api, action)(container_id)
             else:
                 getattr(self.client.api, action)(container_id, timeout=2)
         except (APIError, NotFound) as exc:

@@ -86,6 +86,9 @@ class FakeRuntime:
     def restart(self, container_id: str) -> None:
         self.start(container_id)
 
+    def kill(self, container_id: str) -> None:
+        self.stop(container_id)
+
     def remove(self, container_id: str) -> None:
         info = self.containers.pop(container_id, None)
         if info is not None:

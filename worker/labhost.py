@@ -27,7 +27,7 @@ from .natview import nat_view
 from .report import Progress, Report
 from .runtime import Runtime, Tty, Written, node_container
 
-NODE_ACTIONS = ("stop", "start", "restart")
+NODE_ACTIONS = ("stop", "start", "restart", "kill")
 SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]
 
 __all__ = ["NODE_ACTIONS", "Engine", "EngineError", "EngineUnreachable", "Report", "Stopped", "Tty"]
@@ -192,7 +192,8 @@ class Engine:
         return capture.Running.load(self.config.lock_dir / "captures" / f"{name}.pcap")
 
     def node_action(self, spec: LabHostSpec, node: str, action: str) -> list[str]:
-        """Stop, start or restart a node; after a start its links and addresses are made again."""
+        """Stop, start, restart or kill (SIGKILL) a node; after a start its links and addresses
+        are made again."""
         if action not in NODE_ACTIONS:
             raise EngineError(f"'{action}' is not one of {', '.join(NODE_ACTIONS)}")
         runtime = self.runtime()
@@ -204,7 +205,7 @@ class Engine:
                 if info is None:
                     raise EngineError(f"{node} has no container to {action}")
                 getattr(runtime, action)(info.id)
-                if action == "stop":  # a service's backend that stopped is dropped at once
+                if action in ("stop", "kill"):  # a service's backend that stopped is dropped at once
                     return services.refresh(self.config, runtime, spec.lab)
                 return converge(spec, self.config, runtime=runtime, locked=True).changes
         finally:

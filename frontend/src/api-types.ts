@@ -994,9 +994,10 @@ export interface components {
          * @description * `stop` - stop
          *     * `start` - start
          *     * `restart` - restart
+         *     * `kill` - kill
          * @enum {string}
          */
-        ActionEnum: "stop" | "start" | "restart";
+        ActionEnum: "stop" | "start" | "restart" | "kill";
         CableRequest: {
             node?: string;
             iface?: string;

@@ -245,7 +245,7 @@ class ImpairmentSerializer(serializers.Serializer):
 
 
 class NodeActionSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["stop", "start", "restart"])
+    action = serializers.ChoiceField(choices=["stop", "start", "restart", "kill"])
 
 
 class LabEventSerializer(serializers.Serializer):

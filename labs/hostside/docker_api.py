@@ -41,7 +41,8 @@ WAIT_SECONDS = 600  # a change queued behind others is waited for this long at m
 EXEC_FIELDS = {"AttachStdin", "AttachStdout", "AttachStderr", "DetachKeys", "Tty", "Env", "Cmd", "WorkingDir",
                "User", "ConsoleSize"}  # fmt: skip
 PASSED_THROUGH = {"/logs": "GET", "/resize": "POST", "/top": "GET"}
-ACTIONS = {"/start": "start", "/stop": "stop", "/restart": "restart", "/kill": "stop"}
+ACTIONS = {"/start": "start", "/stop": "stop", "/restart": "restart", "/kill": "kill"}
+KILLING = ("", "KILL", "SIGKILL", "9")  # `docker kill`'s signal: others go to the container as they are
 PORT_TAKEN = re.compile(r"host port (\d+) on host \S+ is already published")
 
 
@@ -147,7 +148,7 @@ class LabDockerApi:
     def _verbs(self) -> dict[tuple[str, str], Callable[[Lab, Call, str, ContainerInfo], Reply | Pass]]:
         """What is done to one container (the rest is passed on as it is, see PASSED_THROUGH)."""
 
-        def act(action: str) -> Callable[[Lab, Call, str, ContainerInfo], Reply]:
+        def act(action: str) -> Callable[[Lab, Call, str, ContainerInfo], Reply | Pass]:
             return lambda lab, call, name, info: self._act(lab, call, name, info, action)
 
         return {
@@ -269,7 +270,11 @@ class LabDockerApi:
             self._converge(lab, call)
         return Reply(204)
 
-    def _act(self, lab: Lab, call: Call, name: str, info: ContainerInfo, action: str) -> Reply:
+    def _act(self, lab: Lab, call: Call, name: str, info: ContainerInfo, action: str) -> Reply | Pass:
+        if action == "kill" and info.status != "running":
+            raise Refused(409, f"cannot kill container: {name}: container {info.id} is not running")
+        if action == "kill" and call.arg("signal").upper() not in KILLING:
+            return Pass("POST", f"/containers/{info.id}/kill{call.query_string}")  # the container stays
         if action == "start" and info.id in self.unstarted:
             self.unstarted.pop(info.id).set()
             return Reply(204)  # it started at its create

@@ -108,6 +108,17 @@ def test_the_primers_commands_typed_on_two_hosts(monitor, labs_up, user, run_in)
     code, out = docker("h1", "run -i wirelab/node:busybox sh")  # -t needs a terminal here
     assert code != 0 and "docker exec -it" in out, out
 
+    # kill sends SIGKILL, as dockerd's does: the container exits 137; again, it is not running
+    assert docker("h1", "kill nginx-1")[0] == 0
+
+    def status_of(name: str) -> str:
+        listed = docker("h1", "ps -a --format '{{.Names}}|{{.Status}}'")[1].splitlines()
+        return next((line.split("|")[1] for line in listed if line.split("|")[0] == name), "")
+
+    assert wait_for(lambda: status_of("nginx-1").startswith("Exited (137)"), 60, "nginx-1 killed")
+    code, out = docker("h1", "kill nginx-1")
+    assert code != 0 and "is not running" in out, out
+
     # removed again: from the lab and from the engine
     assert docker("h1", "rm -f nginx-2")[0] == 0
     assert "nginx-2" not in lab_document(type(lab).objects.get(id=lab.id)).nodes
