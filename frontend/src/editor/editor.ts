@@ -50,6 +50,7 @@ export class Editor {
   refused = ""; // why the last change was not saved (the canvas shows what is stored)
   stored = 0; // when the document shown was stored (ms): a newer one is read again
   version = ""; // the stored document's version this page's edits are based on (sent with a save)
+  private saving: Promise<void> = Promise.resolve(); // the save on its way, which the next waits for
   pending = false; // an edit not yet checked and saved
   private saveTimer = 0;
   private presentTimer = 0;
@@ -273,12 +274,18 @@ export class Editor {
     this.saveState(errors ? "not saved" : save ? "saving…" : "saved", errors ? "bad" : "ok",
       errors ? `${errors} problem${errors > 1 ? "s" : ""}: fix ${errors > 1 ? "them" : "it"} to save (listed in the panel)` : "");
     if (save && !errors) {
+      // one save at a time: the next is based on the version the one before stored
+      const before = this.saving;
+      let done = () => {};
+      this.saving = new Promise<void>((resolve) => { done = resolve; });
+      await before;
       try {
         const saved = await this.api.save(this.model.doc, this.version);
         this.absorb(saved);
         this.version = saved.document_version ?? ""; // what this page stored
         this.saveState("saved", "ok");
       } catch (error) {
+        done();
         // refused by the server: what it said, and the canvas back to what is stored (whose
         // problems are then checked as for any document)
         this.pending = false;
@@ -291,6 +298,7 @@ export class Editor {
         }
         return this.saveState("not saved", "bad");
       }
+      done();
     }
     if (save) this.pending = false;
     this.draw();
