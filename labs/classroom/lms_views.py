@@ -23,6 +23,12 @@ from .roles import teaches
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
+def _tool_of(conf, data: dict):
+    """The registered LMS a launch came from (its audience is our client id, or a list of them)."""
+    audience = data["aud"][0] if isinstance(data["aud"], list) else data["aud"]
+    return conf.get_lti_tool(data["iss"], audience)
+
+
 def _storage() -> DjangoCacheDataStorage:
     return DjangoCacheDataStorage(cache_name="default")
 
@@ -52,9 +58,7 @@ def launch(request):
     )
     try:
         data = message.get_launch_data()
-        tool = conf.get_lti_tool(
-            data["iss"], data["aud"][0] if isinstance(data["aud"], list) else data["aud"]
-        )
+        tool = _tool_of(conf, data)
         user = lms.person(tool, data)
         course = lms.course_of(tool, data, user)
     except LtiException as exc:
@@ -115,7 +119,7 @@ def deep_link(request):
     except LtiException:
         return _refused(request, "this placing of exercises has expired: start it again from the LMS")
     data = message.get_launch_data()
-    tool = conf.get_lti_tool(data["iss"], data["aud"][0] if isinstance(data["aud"], list) else data["aud"])
+    tool = _tool_of(conf, data)
     context_id = str((data.get(lms.CLAIM + "context") or {}).get("id", ""))
     linked = LtiCourse.objects.filter(tool=tool, context_id=context_id).select_related("course").first()
     if linked is None or not request.user.is_authenticated or not teaches(linked.course, request.user):
