@@ -63,8 +63,16 @@ def impair(lab_id: int, ends: list, values: dict):
     return apply(lab_id, "impair", ends=ends, values=full)
 
 
-async def connect(path: str, user) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
+class Socket(WebsocketCommunicator):
+    """A test WebSocket whose handshake waits as long as a loaded lab host may need (the
+    library's own default is one second)."""
+
+    async def connect(self, timeout: float = 30):
+        return await super().connect(timeout)
+
+
+async def connect(path: str, user) -> Socket:
+    communicator = Socket(URLRouter(websocket_urlpatterns), path)
     communicator.scope["user"] = user
     return communicator
 

@@ -18,6 +18,7 @@ from labs.classroom.courses import DEMO_COURSE
 from labs.classroom.models import Attempt, Course, Membership
 from labs.classroom.roles import make_teacher
 from labs.models import Lab, Operation
+from tests.labs.live_helpers import connect, refused
 
 pytestmark = pytest.mark.django_db
 EXERCISE = (DEMO_COURSE / "2-bridge-nat.yaml").read_text()
@@ -465,10 +466,7 @@ def test_upkeep_ends_labs_of_closed_exercises_and_checks_when_due(course):
 @pytest.mark.django_db(transaction=True)
 async def test_an_exercise_without_consoles_refuses_them_and_commands(teacher):
     from asgiref.sync import sync_to_async
-    from channels.routing import URLRouter
-    from channels.testing import WebsocketCommunicator
 
-    from config.routing import websocket_urlpatterns
     from labs import controls
     from labs.classroom.courses import create_course, join
     from labs.classroom.exercise_files import read_exercise
@@ -488,10 +486,7 @@ async def test_an_exercise_without_consoles_refuses_them_and_commands(teacher):
         return sam, attempt.lab_id
 
     sam, lab_id = await sync_to_async(prepare)()
-    socket = WebsocketCommunicator(
-        URLRouter(websocket_urlpatterns), f"/ws/labs/{lab_id}/nodes/client/console/"
-    )
-    socket.scope["user"] = sam
+    socket = await connect(f"/ws/labs/{lab_id}/nodes/client/console/", sam)
     assert (await socket.connect())[0]
     refused = await socket.receive_json_from(timeout=10)
     assert refused["message"] == "this exercise does not allow consoles or commands in its lab"
@@ -523,7 +518,6 @@ async def test_another_students_lab_page_and_sockets_are_closed_to_a_student(tea
     from asgiref.sync import sync_to_async
 
     from labs.classroom.courses import create_course, join
-    from tests.labs.live_helpers import refused
 
     def prepare():
         course = create_course("Pairs", teacher, from_demo=True)

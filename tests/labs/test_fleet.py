@@ -9,6 +9,7 @@ from django.utils import timezone
 from labs import fleet, labhost_actions, lifecycle
 from labs.labfiles import import_lab
 from labs.models import Lab, LabHost, LabStatus, Operation
+from tests.labs.live_helpers import connect
 from topology.document import document_to_data, parse_document
 from topology.problems import TopologyError
 from topology.validation import validate
@@ -237,12 +238,8 @@ def test_the_admin_lists_lab_hosts_with_their_load_and_acts_on_them(admin_client
 @pytest.mark.django_db(transaction=True)
 async def test_a_lab_that_moves_closes_its_sockets_so_they_join_its_new_tag(settings):
     from asgiref.sync import sync_to_async
-    from channels.routing import URLRouter
-    from channels.testing import WebsocketCommunicator
     from django.contrib.auth import get_user_model
     from django.db import transaction
-
-    from config.routing import websocket_urlpatterns
 
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -258,8 +255,7 @@ async def test_a_lab_that_moves_closes_its_sockets_so_they_join_its_new_tag(sett
         return Lab.objects.get(id=lab.id).tag
 
     owner, lab = await sync_to_async(prepare)()
-    socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/labs/{lab.id}/")
-    socket.scope["user"] = owner
+    socket = await connect(f"/ws/labs/{lab.id}/", owner)
     assert (await socket.connect())[0]
     assert (await socket.receive_json_from(timeout=10))["type"] == "snapshot"
     new_uid = await sync_to_async(move)(lab)

@@ -2,13 +2,11 @@
 consoles, snapshot floods and sign-in guessing; and a queue that cannot be reached."""
 
 import pytest
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 
-from config.routing import websocket_urlpatterns
 from labs import controls, lifecycle, queues
 from labs.labfiles import import_lab
 from labs.models import Capture, Lab, Operation
+from tests.labs.live_helpers import connect
 
 pytestmark = pytest.mark.django_db
 
@@ -125,9 +123,7 @@ def test_sign_in_guessing_is_slowed(client, user):
 
 
 async def _socket(path, user):
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
-    communicator.scope["user"] = user
-    return communicator
+    return await connect(path, user)
 
 
 @pytest.mark.asyncio
