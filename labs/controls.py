@@ -95,7 +95,7 @@ def request_trace(lab: Lab, node: str, probe: dict, user=None) -> Operation:
 
 def _node_with_container(lab: Lab, node: str, trait: str = "has_container", what: str = "node") -> None:
     """Refuse unless the lab's `node` is of a kind with `trait`."""
-    found = lab_document(lab).nodes.get(node)
+    found = lab_document(lab, instances=True).nodes.get(node)
     kind = get_kind(found.kind) if found else None
     if kind is None or not getattr(kind, trait):
         suffix = " with a container" if trait == "has_container" else ""

@@ -33,6 +33,7 @@ class Assignments:
     gateways: dict[str, dict[str, Any]] = field(
         default_factory=dict
     )  # host -> {"via": address, "router": name}
+    instances: dict[str, str] = field(default_factory=dict)  # app instance -> the agent it runs on
 
     def as_dict(self) -> dict[str, Any]:
         out = {"interfaces": self.interfaces, "containers": self.containers, "ports": self.ports}
@@ -40,6 +41,8 @@ class Assignments:
             out["bridges"] = self.bridges
         if self.gateways:
             out["gateways"] = self.gateways
+        if self.instances:
+            out["instances"] = self.instances
         return {**out, "images": self.images} if self.images else out
 
     @classmethod
@@ -52,6 +55,7 @@ class Assignments:
             {str(k): str(v) for k, v in (data.get("images") or {}).items()},
             dict(data.get("bridges") or {}),
             {str(k): dict(v) for k, v in (data.get("gateways") or {}).items()},
+            {str(k): str(v) for k, v in (data.get("instances") or {}).items()},
         )
 
 

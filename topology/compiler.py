@@ -19,6 +19,7 @@ from .document import LabDoc, NodeDoc
 from .images import ImagePolicy, capabilities_for
 from .kinds import kind_of, split_mode
 from .names import names_of
+from .orchestrator import with_instances
 from .problems import TopologyError, error, errors_in
 from .resolve import DEFAULT_BRIDGE_SUBNET, IPNetwork, Resolved, resolve
 from .services import Endpoint, endpoints
@@ -92,6 +93,7 @@ def compile_lab(
     assignments, problems = check(doc, previous, images)
     if errors_in(problems):
         raise TopologyError(errors_in(problems))
+    doc = with_instances(doc, assignments.instances)
     where = locations(doc, labhost)
     _check_underlay(doc, where, underlay)
     res = resolve(doc)
@@ -105,7 +107,7 @@ def compile_lab(
     for sandbox in spec.sandboxes:
         sandbox.capabilities += [c for c in capabilities_for(sandbox.image) if c not in sandbox.capabilities]
     spec.services = compiler.services()
-    spec.names = names_of(spec)
+    spec.names = names_of(spec, _apps(doc, assignments.instances))
     specs = _split(spec, where, compiler.stitched, underlay, compiler.labels)
     for part in specs.values():
         running = {s.image for s in part.sandboxes} | {a.image for a in part.apps}
@@ -114,6 +116,13 @@ def compile_lab(
 
 
 T = TypeVar("T")
+
+
+def _apps(doc: LabDoc, placement: dict[str, str]) -> dict[str, list[str]] | None:
+    """Each app's placed instances; None for a lab with no orchestrator."""
+    if doc.orchestrator is None:
+        return None
+    return {app: [i for i in placement if i.rpartition(".")[0] == app] for app in doc.apps}
 
 
 def _checked(value: T | None) -> T:
@@ -377,9 +386,12 @@ class _Compiler:
                 if value == "auto":
                     value = self.asg.ports[f"{name}:{index}"]
                 app.env[f"PORT{index}"] = str(value)
+                if port.name:
+                    app.env[f"PORT_{port.name.upper()}"] = str(value)
                 app.ports.append(PortSpec(port.protocol, value))
             if node.ports:
                 app.env.setdefault("PORT", app.env["PORT0"])
+                app.env.setdefault("PORTS", ",".join(app.env[f"PORT{i}"] for i in range(len(node.ports))))
         elif mode == "bridge":
             self._bridge_app(app, node, host)
         elif mode == "overlay":

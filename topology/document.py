@@ -21,6 +21,7 @@ from .strict import Strict
 FORMAT_VERSION = 1
 DEFAULT_NODE_IMAGE = "wirelab/node:busybox"
 DEFAULT_PORT_RANGE = "31000-31999"
+MAX_INSTANCES = 50  # of one app
 DEFAULT_PUBLISH_RANGE = "1-65535"
 
 # HOST:CONTAINER or one port alone (a number, or auto), then an optional /tcp or /udp
@@ -66,8 +67,15 @@ class PortDoc(Strict):
     )
     container: int | None = Field(default=None, description="bridge and CNI modes: the container's port")
     protocol: Literal["tcp", "udp"] = "tcp"
+    name: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="host mode: the container also finds the port as PORT_NAME (its name in capitals)",
+    )
 
-    def short(self) -> str | int:
+    def short(self) -> str | int | dict[str, Any]:
+        if self.name is not None:
+            return self.model_dump(exclude_defaults=True)
         if self.container is None:
             return self.host if self.protocol == "tcp" else f"{self.host}/{self.protocol}"
         proto = "" if self.protocol == "tcp" else f"/{self.protocol}"
@@ -98,6 +106,22 @@ def parse_port(value: Any) -> Any:
 
 
 PortField = Annotated[PortDoc, Field()]
+
+
+def parse_ports(value: Any) -> Any:
+    return [parse_port(v) for v in value] if isinstance(value, list) else value
+
+
+def env_as_text(value: Any) -> Any:
+    """Environment values as text, as YAML people write them (`DEBUG: true`, `PORT: 80`)."""
+    if isinstance(value, dict):
+        return {
+            k: (str(v).lower() if isinstance(v, bool) else str(v))
+            if isinstance(v, (str, int, float, bool))
+            else v
+            for k, v in value.items()
+        }
+    return value
 
 
 class PlacementDoc(Strict):
@@ -150,26 +174,21 @@ class NodeDoc(Strict):
     placement: PlacementDoc | None = Field(
         default=None, description="hosts and routers: the lab host it runs on, when the lab spans several"
     )
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description="hosts: what the orchestrator's constraints match, as a Mesos agent's (rack: a)",
+    )
     position: Position | None = Field(default=None, description="where the editor draws it")
 
     @field_validator("ports", mode="before")
     @classmethod
     def _ports(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [parse_port(v) for v in value]
-        return value
+        return parse_ports(value)
 
     @field_validator("env", mode="before")
     @classmethod
     def _env(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {
-                k: (str(v).lower() if isinstance(v, bool) else str(v))
-                if isinstance(v, (str, int, float, bool))
-                else v
-                for k, v in value.items()
-            }
-        return value
+        return env_as_text(value)
 
     @field_validator("interfaces", mode="before")
     @classmethod
@@ -214,6 +233,45 @@ class ServiceDoc(Strict):
     position: Position | None = None
 
 
+class AppDoc(Strict):
+    """An app of the lab's orchestrator (Marathon's): `instances` containers of one kind, placed
+    on its agents by the scheduler, each instance named APP.N."""
+
+    instances: int = Field(default=1, ge=0, le=MAX_INSTANCES, description="how many containers run it")
+    image: str = Field(description="the container image")
+    command: str | list[str] | None = Field(default=None, description="what it runs (a string runs in sh -c)")
+    env: dict[str, str] = Field(default_factory=dict, description="environment variables")
+    mode: str = Field(default="host", description="host, bridge or overlay:NETWORK")
+    ports: list[PortField] = Field(
+        default_factory=list,
+        description="host mode: a port, or auto (brokered: PORT0...); bridge mode: HOST:CONTAINER or "
+        "auto:CONTAINER",
+    )
+    constraints: list[list[str]] = Field(
+        default_factory=list,
+        description="Marathon's: [field, operator, value], field hostname or an agent attribute, operator "
+        "UNIQUE, CLUSTER, LIKE, UNLIKE, GROUP_BY or MAX_PER",
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Marathon's labels, kept as they are")
+    position: Position | None = Field(default=None, description="where the editor draws it")
+
+    @field_validator("ports", mode="before")
+    @classmethod
+    def _ports(cls, value: Any) -> Any:
+        return parse_ports(value)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: Any) -> Any:
+        return env_as_text(value)
+
+
+class OrchestratorDoc(Strict):
+    """The lab's orchestrator: its agents, and its REST API at http://marathon:8080 in every node."""
+
+    agents: list[str] = Field(min_length=1, description="the hosts it places app instances on")
+
+
 class LabDoc(Strict):
     """A whole lab."""
 
@@ -230,8 +288,12 @@ class LabDoc(Strict):
     services: dict[str, ServiceDoc] = Field(
         default_factory=dict, description="virtual IPs balanced over backends by the kernel"
     )
+    orchestrator: OrchestratorDoc | None = Field(
+        default=None, description="a Marathon-style orchestrator placing `apps` on its agents"
+    )
+    apps: dict[str, AppDoc] = Field(default_factory=dict, description="the orchestrator's apps")
 
-    @field_validator("nodes", "networks", "services", mode="before")
+    @field_validator("nodes", "networks", "services", "apps", mode="before")
     @classmethod
     def _no_null_maps(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -407,7 +469,21 @@ def document_to_data(doc: LabDoc) -> dict[str, Any]:
         data["placement"] = doc.placement.model_dump()
     if doc.services:
         data["services"] = {name: svc.model_dump(exclude_defaults=True) for name, svc in doc.services.items()}
+    if doc.orchestrator is not None:
+        data["orchestrator"] = doc.orchestrator.model_dump()
+    if doc.apps:
+        data["apps"] = {name: _app_data(app) for name, app in doc.apps.items()}
     return data
+
+
+def _app_data(app: AppDoc) -> dict[str, Any]:
+    item = app.model_dump(exclude_defaults=True, exclude={"ports", "position"})
+    item["instances"] = app.instances  # said even when 1: it is what people change
+    if app.ports:
+        item["ports"] = [p.short() for p in app.ports]
+    if app.position:
+        item["position"] = app.position.model_dump()
+    return item
 
 
 def dump_document(doc: LabDoc, fmt: Literal["yaml", "json"] = "yaml") -> str:

@@ -90,6 +90,7 @@ register(
                 "routes",
                 "gateway",
                 "port_range",
+                "attributes",
                 "publish_range",
                 "placement",
             }

@@ -7,16 +7,26 @@
 - an overlay container at its overlay address, from the containers on the same overlay.
 
 A CNI container resolves the lab's names but has none of its own: its plugin hands out its address.
+
+With an orchestrator, as Mesos-DNS names Marathon's tasks: `marathon` is its API (on 127.0.0.11 in
+every namespace); each app is `APP` and `APP.marathon.mesos`, at the addresses its instances are
+reached at (their agent's in host and bridge mode, their own on an overlay), each instance
+`APP.N.marathon.mesos`, and `_APP._tcp.marathon.mesos` (or `_udp`) gives SRV records of every
+instance's host ports.
 """
 
 from __future__ import annotations
 
-from .spec import FABRIC, InterfaceSpec, LabHostSpec, NamesSpec
+from .spec import FABRIC, AppSpec, InterfaceSpec, LabHostSpec, NamesSpec
 
 LAB = "lab"
+MESOS = "marathon.mesos"
+API_NAME = "marathon"
+API_ADDRESS = "127.0.0.11"  # the resolver's own: each namespace's API socket is there too
 
 
-def names_of(spec: LabHostSpec) -> NamesSpec:
+def names_of(spec: LabHostSpec, apps: dict[str, list[str]] | None = None) -> NamesSpec:
+    """The lab's names; `apps`: the orchestrator's apps and their instances (None: it has none)."""
     lab: dict[str, list[str]] = {}
     records: dict[str, dict[str, list[str]]] = {LAB: lab}
     views: dict[str, list[str]] = {}
@@ -37,8 +47,43 @@ def names_of(spec: LabHostSpec) -> NamesSpec:
             views[app.name] = [LAB]
     for service in spec.services:
         lab.setdefault(service.name, [service.address])
+    srv: dict[str, list[list[object]]] = {}
+    if apps is not None:
+        lab.setdefault(API_NAME, [API_ADDRESS])
+        _orchestrated(spec, apps, lab, srv)
     lowered = {scope: {n.lower(): a for n, a in entries.items()} for scope, entries in records.items()}
-    return NamesSpec(records=lowered, views=views)
+    return NamesSpec(records=lowered, views=views, srv={n.lower(): r for n, r in srv.items()})
+
+
+def _orchestrated(
+    spec: LabHostSpec,
+    apps: dict[str, list[str]],
+    lab: dict[str, list[str]],
+    srv: dict[str, list[list[object]]],
+) -> None:
+    by_name = {a.name: a for a in spec.apps}
+    for app, instances in apps.items():
+        everywhere: list[str] = []
+        for instance in instances:
+            found = by_name.get(instance)
+            if found is None:
+                continue
+            at = lab.get(found.host, []) if found.mode in ("host", "bridge") else _addresses(found.interfaces)
+            lab[f"{instance}.{MESOS}"] = at
+            everywhere += [a for a in at if a not in everywhere]
+            for protocol, port in _host_ports(spec, found):
+                srv.setdefault(f"_{app}._{protocol}.{MESOS}", []).append([f"{instance}.{MESOS}", port])
+        lab.setdefault(app, everywhere)
+        lab[f"{app}.{MESOS}"] = everywhere
+
+
+def _host_ports(spec: LabHostSpec, app: AppSpec) -> list[tuple[str, int]]:
+    """The ports an instance is reached at on its agent: its own in host mode, those its agent
+    publishes for it in bridge mode."""
+    if app.mode == "host":
+        return [(p.protocol, p.port) for p in app.ports]
+    host = next((s for s in spec.sandboxes if s.name == app.host), None)
+    return [(p.protocol, p.host_port) for p in host.publish if p.container == app.name] if host else []
 
 
 def _addresses(interfaces: list[InterfaceSpec]) -> list[str]:

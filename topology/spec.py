@@ -142,6 +142,9 @@ class NamesSpec:
 
     records: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     views: dict[str, list[str]] = field(default_factory=dict)
+    srv: dict[str, list[list[Any]]] = field(
+        default_factory=dict
+    )  # "_app._tcp.marathon.mesos" -> [[target, port]]
 
 
 @dataclass

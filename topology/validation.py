@@ -25,6 +25,7 @@ from .document import DEFAULT_PORT_RANGE, DEFAULT_PUBLISH_RANGE, LabDoc, Network
 from .exercise import TARGET
 from .images import ImagePolicy
 from .kinds import CONTAINER_MODES, get_kind, kind_names, kind_of, split_mode
+from .orchestrator import retarget, schedule, with_instances
 from .problems import Problem, TopologyError, error, join_path, warning
 from .resolve import Resolved, parse_subnet, resolve
 from .services import check_services
@@ -61,7 +62,21 @@ def check(
 ) -> tuple[Assignments, list[Problem]]:
     """Resolve and check a parsed document; also returns the addresses it would get.
 
-    `images`: the installation's image policy (None: any image)."""
+    `images`: the installation's image policy (None: any image). The orchestrator's apps are
+    placed first (`topology.orchestrator`), and their instances checked as the lab's containers."""
+    placement: dict[str, str] = {}
+    placing: list[Problem] = []
+    if doc.apps or doc.orchestrator is not None:
+        placement, placing = schedule(doc, previous.instances if previous else None)
+        doc = with_instances(doc, placement)
+    assignments, problems = _check(doc, previous, images)
+    assignments.instances = placement
+    return assignments, _dedupe(placing + retarget(problems, placement))
+
+
+def _check(
+    doc: LabDoc, previous: Assignments | None = None, images: ImagePolicy | None = None
+) -> tuple[Assignments, list[Problem]]:
     problems: list[Problem] = []
     problems += _check_names(doc)
     problems += _check_kinds(doc)

@@ -1,7 +1,9 @@
-"""A Docker Engine API in every emulated Docker host: a unix socket at the node's own
-`/var/run/docker.sock` (bound through `/proc/PID/root`, so only what runs in that node's
-filesystem reaches it), speaking HTTP as dockerd does, so the real `docker` CLI typed in the
-node's console works unchanged.
+"""A lab's own APIs, served by the lab host inside its nodes: the Docker Engine API in every
+emulated Docker host, a unix socket at the node's own `/var/run/docker.sock` (bound through
+`/proc/PID/root`, so only what runs in that node's filesystem reaches it), speaking HTTP as
+dockerd does, so the real `docker` CLI typed in the node's console works unchanged; and the
+orchestrator's REST API at http://marathon:8080 in every node namespace of a lab that has one
+(a TCP socket made in the namespace, reached from its own processes only: `TcpDoor`).
 
 This module is the transport: sockets, HTTP/1.1, keep-alive, streams and hijacked connections
 (`exec`, `attach`). What a call means is the `Backend`'s: it answers a call itself (`Reply`), or
@@ -29,6 +31,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from . import nsock
+from .nat import local_redirect, nft
 from .wakeable import WakeableSelector
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ MAX_STREAM_BYTES = 64 * 1024 * 1024  # one relayed stream (logs -f, exec, attach
 MAX_STREAM_SECONDS = 4 * 3600
 STREAM_RATE = 2 * 1024 * 1024  # bytes a second a relayed stream may carry
 VERSIONED = re.compile(r"^/v(\d+\.\d+)(/.*)$")
+DOCKER_HEADERS = {"Api-Version": API_VERSION, "Docker-Experimental": "false", "Ostype": "linux"}
 
 
 @dataclass
@@ -92,11 +97,77 @@ class Pass:
 
 
 class Backend(Protocol):
+    headers: dict[str, str]  # sent with every answer
+    server: str  # the Server header
+
     def serves(self, lab: str, node: str) -> bool:
-        """Whether this node plays a Docker host (and so gets a socket)."""
+        """Whether this node gets a socket (plays a Docker host, is in a lab with an orchestrator)."""
         ...
 
     def handle(self, call: Call) -> Reply | Pass: ...
+
+
+class Door(Protocol):
+    """Where a node's endpoint is and how its listening socket is made."""
+
+    def place(self, netns: str, pid: int) -> str: ...
+
+    def listen(self, place: str, pid: int) -> socket.socket: ...
+
+
+class UnixDoor:
+    """The node's own /var/run/docker.sock."""
+
+    @staticmethod
+    def place(netns: str, pid: int) -> str:
+        return f"/proc/{pid}/root/{SOCKET}"
+
+    @staticmethod
+    def listen(place: str, pid: int) -> socket.socket:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(place)  # the last lab host process's
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(place)
+            os.chmod(place, 0o660)
+            listener.listen(CONNECTIONS_PER_NODE)
+            listener.setblocking(False)
+        except OSError:
+            listener.close()
+            raise
+        return listener
+
+
+@dataclass
+class TcpDoor:
+    """`address:port` in the node's network namespace: the socket listens at a port of its own on
+    `address`, and a table of the namespace's (`table`) sends `port` there, so a lab's own server
+    may still listen on `port` on every address."""
+
+    address: str
+    port: int
+    table: str
+
+    @staticmethod
+    def place(netns: str, pid: int) -> str:
+        return netns
+
+    def listen(self, place: str, pid: int) -> socket.socket:
+        listener = nsock.socket_in(place, socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind((self.address, 0))
+            listener.listen(CONNECTIONS_PER_NODE)
+            listener.setblocking(False)
+            nft(
+                pid,
+                local_redirect(self.table, self.address, "tcp", self.port, listener.getsockname()[1]),
+                "-f",
+                "-",
+            )
+        except BaseException:
+            listener.close()
+            raise
+        return listener
 
 
 def error(status: int, message: str) -> Reply:
@@ -134,8 +205,9 @@ class Endpoint:
 class EngineApi:
     """`follow()` the namespaces that run (the monitor's map); `run(stop)` serves them."""
 
-    def __init__(self, backend: Backend, engine: Callable[[], socket.socket]):
+    def __init__(self, backend: Backend, engine: Callable[[], socket.socket], door: Door | None = None):
         self.backend, self.engine = backend, engine
+        self.door: Door = door or UnixDoor()
         self.endpoints: dict[str, Endpoint] = {}  # socket path -> endpoint
         self.passed: set[str] = set()  # socket paths of nodes that are no Docker host (asked once)
         self.wanted: dict[str, tuple[str, str, int]] | None = None
@@ -165,40 +237,25 @@ class EngineApi:
         if wanted is None:
             return
         paths = {}
-        for lab, node, pid in wanted.values():
+        for netns, (lab, node, pid) in wanted.items():
             if lab and node and pid:
-                paths[f"/proc/{pid}/root/{SOCKET}"] = (lab, node)
+                paths[self.door.place(netns, pid)] = (lab, node, pid)
         for path in list(self.endpoints):
             if path not in paths or not os.path.exists(path):
                 self._close(self.endpoints.pop(path))
         self.passed &= set(paths)
-        for path, (lab, node) in paths.items():
+        for path, (lab, node, pid) in paths.items():
             if path in self.endpoints or path in self.passed:
                 continue
             try:
                 if not self.backend.serves(lab, node):
                     self.passed.add(path)
                     continue
-                self.endpoints[path] = endpoint = Endpoint(lab, node, path, self._listen(path))
+                self.endpoints[path] = endpoint = Endpoint(lab, node, path, self.door.listen(path, pid))
             except Exception as exc:  # its container went meanwhile, or the database is away
-                log.info("no Docker socket in %s/%s: %s", lab, node, exc)
+                log.info("no API socket in %s/%s: %s", lab, node, exc)
                 continue
             self.selector.register(endpoint.listener, endpoint)
-
-    @staticmethod
-    def _listen(path: str) -> socket.socket:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)  # the last lab host process's
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            listener.bind(path)
-            os.chmod(path, 0o660)
-            listener.listen(CONNECTIONS_PER_NODE)
-            listener.setblocking(False)
-        except OSError:
-            listener.close()
-            raise
-        return listener
 
     def _close(self, endpoint: Endpoint) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -231,7 +288,6 @@ class Handler(BaseHTTPRequestHandler):
     """One connection from a node: calls, one after the other, as HTTP/1.1 keeps them."""
 
     protocol_version = "HTTP/1.1"
-    server_version = "Docker/20.10"
     sys_version = ""
     timeout = 600  # an idle connection is let go
 
@@ -327,9 +383,11 @@ class Handler(BaseHTTPRequestHandler):
         if data and not head:
             self.wfile.write(data)
 
-    @staticmethod
-    def _standard() -> dict[str, str]:
-        return {"Api-Version": API_VERSION, "Docker-Experimental": "false", "Ostype": "linux"}
+    def _standard(self) -> dict[str, str]:
+        return self.api.backend.headers
+
+    def version_string(self) -> str:
+        return self.api.backend.server
 
     # Relayed calls -----------------------------------------------------------------------
 

@@ -146,3 +146,20 @@ def sync_nat(lab: str, sandbox: SandboxSpec, pid: int) -> list[str]:
         return []
     nft(pid, batch(lab, sandbox), "-f", "-")
     return [f"NAT: {len(sandbox.publish)} published port(s), masquerade {', '.join(sandbox.masquerade)}"]
+
+
+def local_redirect(table: str, address: str, protocol: str, port: int, to: int) -> dict[str, Any]:
+    """A namespace's own table (made afresh) sending what its processes ask of `address:port`
+    to `address:to`, where a socket of the lab host listens."""
+    expr = [
+        address_is("daddr", address),
+        dport(protocol, port),
+        {"dnat": {"family": "ip", "addr": address, "port": to}},
+    ]
+    return {
+        "nftables": [
+            *fresh_table(table),
+            chain("output", "output", -100, table=table),
+            rule("output", expr, table=table),
+        ]
+    }

@@ -13,31 +13,27 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from django.conf import settings
 from django.db import connection
 
 from topology.dockerrun import Refused, fresh_name, is_docker_host, network_from_create, node_from_create
 from topology.document import LabDoc
 from topology.images import with_tag
 from topology.problems import TopologyError, errors_in
-from worker.engineapi import API_VERSION, MIN_API_VERSION, Call, Pass, Reply, error
-from worker.runtime import ContainerInfo, Role
+from worker.engineapi import API_VERSION, DOCKER_HEADERS, MIN_API_VERSION, Call, Pass, Reply, error
+from worker.runtime import ContainerInfo
 
 from .. import controls, lifecycle
 from ..images import current_policy
-from ..models import Lab, Operation
+from ..models import Lab
 from ..store.documents import edit_document, lab_assignments, lab_document
 from . import docker_shapes as shapes
-from .engine import this_labhost
-from .jobs import carry_out
+from .lab_changes import LabChanges
 
 START_SECONDS = 30  # how long a --rm container ended before its client's start waits for it
-WAIT_SECONDS = 600  # a change queued behind others is waited for this long at most
 EXEC_FIELDS = {"AttachStdin", "AttachStdout", "AttachStderr", "DetachKeys", "Tty", "Env", "Cmd", "WorkingDir",
                "User", "ConsoleSize"}  # fmt: skip
 PASSED_THROUGH = {"/logs": "GET", "/resize": "POST", "/top": "GET"}
@@ -49,8 +45,11 @@ PORT_TAKEN = re.compile(r"host port (\d+) on host \S+ is already published")
 class LabDockerApi:
     """The Backend of `worker.engineapi.EngineApi` for this lab host's labs."""
 
+    headers = DOCKER_HEADERS
+    server = "Docker/20.10"
+
     def __init__(self) -> None:
-        self.locks: dict[str, threading.Lock] = {}
+        self.changes = LabChanges()
         self.execs: dict[str, tuple[str, str]] = {}  # exec id -> the lab and Docker host that made it
         # Containers run at their create, which the CLI starts, attaches to and waits for next: the
         # start is answered as done, an attach replays what they printed since, and those made
@@ -192,9 +191,9 @@ class LabDockerApi:
             if start is not None:  # the CLI waits, then starts: it finds it started before it goes
                 start.wait(timeout=START_SECONDS)
             try:
-                with self._lock(lab):
+                with self.changes.lock(lab):
                     edit_document(lab, lambda data: data.get("nodes", {}).pop(name, None))
-                    self._converge(lab, call)
+                    self.changes.converge(lab)
             finally:
                 connection.close()
 
@@ -203,7 +202,7 @@ class LabDockerApi:
     def _find(self, lab: Lab, doc: LabDoc, host: str, ref: str) -> tuple[str, ContainerInfo]:
         """The container `ref` names on `host` (a name, an id, or the start of one), as dockerd
         finds it; only the containers the document places on that host are found."""
-        mine = {info.node: info for info in self._containers(lab) if _on(doc, info.node, host)}
+        mine = {info.node: info for info in self.changes.containers(lab) if _on(doc, info.node, host)}
         if ref in mine:
             return ref, mine[ref]
         if len(ref) >= 1 and re.fullmatch(r"[0-9a-f]+", ref):
@@ -213,13 +212,6 @@ class LabDockerApi:
             if len(hits) > 1:
                 raise Refused(400, f"multiple IDs found with provided prefix: {ref}")
         raise Refused(404, f"No such container: {ref}")
-
-    def _containers(self, lab: Lab) -> list[ContainerInfo]:
-        runtime = this_labhost().runtime()
-        try:
-            return [info for info in runtime.list_containers(lab.tag) if info.role == Role.APP]
-        finally:
-            runtime.close()
 
     def _list(self, lab: Lab, call: Call) -> Pass:
         doc, assignments, show_all = lab_document(lab), lab_assignments(lab), call.flag("all")
@@ -236,7 +228,7 @@ class LabDockerApi:
         return Pass("GET", f"/containers/json?all=1&filters={quote(filters)}", rewrite=view)
 
     def _create(self, lab: Lab, call: Call) -> Reply:
-        with self._lock(lab):
+        with self.changes.lock(lab):
             doc = lab_document(lab)
             name = call.arg("name").lstrip("/") or fresh_name(set(doc.nodes))
             if name in doc.nodes:
@@ -249,7 +241,7 @@ class LabDockerApi:
                 raise Refused(404, f"No such image: {with_tag(node['image'])}")
             edit_document(lab, lambda data: data.setdefault("nodes", {}).__setitem__(name, node))
             try:
-                self._converge(lab, call)
+                self.changes.converge(lab)
             except Exception:
                 edit_document(lab, lambda data: data.get("nodes", {}).pop(name, None))
                 raise
@@ -265,9 +257,9 @@ class LabDockerApi:
         if info.status == "running" and not call.flag("force"):
             raise Refused(409, f"You cannot remove a running container {info.id}. Stop the container before "
                           "attempting removal or force remove")  # fmt: skip
-        with self._lock(lab):
+        with self.changes.lock(lab):
             edit_document(lab, lambda data: data.get("nodes", {}).pop(name, None))
-            self._converge(lab, call)
+            self.changes.converge(lab)
         return Reply(204)
 
     def _act(self, lab: Lab, call: Call, name: str, info: ContainerInfo, action: str) -> Reply | Pass:
@@ -282,43 +274,13 @@ class LabDockerApi:
             return Reply(304)
         if action == "stop" and info.status != "running":
             return Reply(304)
-        with self._lock(lab):
+        with self.changes.lock(lab):
             op = controls.request_node_action(lab, name, action, user=lab.owner, enqueue=False)
-            self._carry_out(lab, op)
+            self.changes.carry_out(op)
         return Reply(204)
 
-    def _converge(self, lab: Lab, call: Call) -> None:
-        lab.refresh_from_db()
-        if lab.status not in ("running", "degraded"):
-            raise Refused(409, f"lab {lab.slug} is {lab.status}: deploy it again, then run this")
-        op = self._waiting_turn(lambda: lifecycle.request_deploy(lab, lab.owner, enqueue=False))
-        self._carry_out(lab, op)
-
-    def _carry_out(self, lab: Lab, op: Operation) -> None:
-        if op.labhost == settings.WIRELAB_LABHOST:
-            op = carry_out(op.id, settle=False)  # answered once started, as dockerd answers
-        else:
-            lifecycle.enqueue_operation(op.id, op.labhost, kind=op.kind)
-            op = _finished(op)
-        if op.status != Operation.Status.SUCCEEDED:
-            raise Refused(500, (op.error or f"{op.kind} #{op.id} did not finish").splitlines()[-1])
-
-    def _waiting_turn(self, request: Callable[[], Operation]) -> Operation:
-        """Another change of the lab under way (a deploy from the editor): wait for it."""
-        until = time.monotonic() + WAIT_SECONDS
-        while True:
-            try:
-                return request()
-            except lifecycle.OperationRefused as exc:
-                if "is busy" not in str(exc) or time.monotonic() > until:
-                    raise
-                time.sleep(0.2)
-
-    def _lock(self, lab: Lab) -> threading.Lock:
-        return self.locks.setdefault(lab.tag, threading.Lock())
-
     def _id_of(self, lab: Lab, name: str) -> str:
-        found = [info.id for info in self._containers(lab) if info.node == name]
+        found = [info.id for info in self.changes.containers(lab) if info.node == name]
         return found[0] if found else ""
 
     def _remember_exec(self, found: Any, call: Call) -> None:
@@ -333,17 +295,21 @@ class LabDockerApi:
         doc = lab_document(lab)
         for network in shapes.networks(doc, call.node):
             if ref in (network["Name"], network["Id"]) or (len(ref) >= 3 and network["Id"].startswith(ref)):
-                ids = {info.node: info.id for info in self._containers(lab) if _on(doc, info.node, call.node)}
+                ids = {
+                    info.node: info.id
+                    for info in self.changes.containers(lab)
+                    if _on(doc, info.node, call.node)
+                }
                 network["Containers"] = shapes.attached(doc, network["Name"], ids, lab_assignments(lab))
                 return Reply(200, network)
         return error(404, f"network {ref} not found")
 
     def _create_network(self, lab: Lab, call: Call) -> Reply:
-        with self._lock(lab):
+        with self.changes.lock(lab):
             name, network = network_from_create(lab_document(lab), call.body)
             network["position"] = _near_networks(lab_document(lab))
             edit_document(lab, lambda data: data.setdefault("networks", {}).__setitem__(name, network))
-            self._converge(lab, call)
+            self.changes.converge(lab)
         return Reply(201, {"Id": shapes.network_id(name, "swarm"), "Warning": ""})
 
     def _remove_network(self, lab: Lab, call: Call, ref: str) -> Reply:
@@ -358,9 +324,9 @@ class LabDockerApi:
         if users:
             held = f"network {name} id {found.body['Id']} has active endpoints ({', '.join(users)})"
             raise Refused(403, f"error while removing network: {held}")
-        with self._lock(lab):
+        with self.changes.lock(lab):
             edit_document(lab, lambda data: data.get("networks", {}).pop(name, None))
-            self._converge(lab, call)
+            self.changes.converge(lab)
         return Reply(204)
 
     def _pull(self, lab: Lab, call: Call) -> Reply:
@@ -374,7 +340,7 @@ class LabDockerApi:
 
     def _info(self, lab: Lab, call: Call) -> Reply:
         doc = lab_document(lab)
-        mine = [info for info in self._containers(lab) if _on(doc, info.node, call.node)]
+        mine = [info for info in self.changes.containers(lab) if _on(doc, info.node, call.node)]
         running = sum(1 for info in mine if info.status == "running")
         return Reply(200, {
             "ID": lab.tag, "Name": call.node, "Containers": len(mine), "ContainersRunning": running,
@@ -449,13 +415,3 @@ def _docker_words(exc: TopologyError) -> tuple[int, str]:
             return 500, f"driver failed programming external connectivity: {bind}"
     text = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems)
     return 400, text or str(exc)
-
-
-def _finished(op: Operation) -> Operation:
-    until = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < until:
-        op.refresh_from_db()
-        if op.done:
-            return op
-        time.sleep(0.2)
-    return op

@@ -17,12 +17,15 @@ from django.conf import settings
 from django.db import connection
 
 from labs.models import Lab
-from worker.engineapi import EngineApi
+from topology.names import API_ADDRESS
+from worker.engineapi import EngineApi, TcpDoor
 
 from ..live.state import HEARTBEAT_TTL, heartbeat_key
 from ..models import LabEvent
+from . import marathon_api
 from .docker_api import LabDockerApi
 from .engine import this_labhost
+from .marathon_api import LabMarathonApi
 from .publisher import LabPublisher
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,12 @@ class MonitorService:
         self.publisher = LabPublisher(settings.REDIS_URL, get_channel_layer(), window)
         self.publisher.loop = self.loop
         self.monitor = this_labhost().monitor(self.publish, tick=tick)
-        self.docker_api = EngineApi(LabDockerApi(), self.monitor.runtime.engine_socket)
-        self.monitor.followers.append(self.docker_api.follow)
+        docker = LabDockerApi()
+        self.docker_api = EngineApi(docker, self.monitor.runtime.engine_socket)
+        marathon = LabMarathonApi(docker.changes)  # one change of a lab at a time from either
+        door = TcpDoor(API_ADDRESS, marathon_api.PORT, "wirelab_api")
+        self.marathon_api = EngineApi(marathon, self.monitor.runtime.engine_socket, door)
+        self.monitor.followers += [self.docker_api.follow, self.marathon_api.follow]
         self.stopping = threading.Event()
         self.done = threading.Event()
         self.failure: Exception | None = None
@@ -87,10 +94,11 @@ class MonitorService:
         monitor_thread = threading.Thread(target=self._watch, name="monitor")
         beat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         history_thread = threading.Thread(target=self._write_history, name="history", daemon=True)
-        api_thread = threading.Thread(
-            target=self.docker_api.run, args=(self.stopping,), name="docker-api", daemon=True
-        )
-        self.threads = [loop_thread, monitor_thread, beat_thread, history_thread, api_thread]
+        api_threads = [
+            threading.Thread(target=api.run, args=(self.stopping,), name=name, daemon=True)
+            for api, name in ((self.docker_api, "docker-api"), (self.marathon_api, "marathon-api"))
+        ]
+        self.threads = [loop_thread, monitor_thread, beat_thread, history_thread, *api_threads]
         for thread in self.threads:
             thread.start()
 

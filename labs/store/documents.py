@@ -18,6 +18,7 @@ from django.utils.text import slugify
 from labs.images import current_policy
 from topology.addressing import Assignments
 from topology.document import LabDoc, document_to_data, parse_document
+from topology.orchestrator import with_instances
 from topology.problems import Problem, TopologyError, error, errors_in
 from topology.validation import check
 
@@ -85,9 +86,11 @@ def document_version(data: dict | None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
-def lab_document(lab: Lab) -> LabDoc:
-    """The lab's stored document."""
-    return parse_document(lab.document or {"name": lab.name})
+def lab_document(lab: Lab, *, instances: bool = False) -> LabDoc:
+    """The lab's stored document; with `instances`, its orchestrator's app instances are among
+    its nodes, as the lab runs them."""
+    doc = parse_document(lab.document or {"name": lab.name})
+    return with_instances(doc, lab_assignments(lab).instances) if instances else doc
 
 
 def lab_assignments(lab: Lab) -> Assignments:

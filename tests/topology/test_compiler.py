@@ -42,7 +42,7 @@ def test_bridge_mode_publishes_and_masquerades(modes):
 
 def test_host_mode_gets_marathon_ports(modes):
     app = next(a for a in modes.apps if a.name == "app-dyn")
-    assert app.env == {"PORT0": "31000", "PORT": "31000"}
+    assert app.env == {"PORT0": "31000", "PORT": "31000", "PORTS": "31000"}
     assert app.interfaces == []
 
 

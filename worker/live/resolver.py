@@ -41,7 +41,7 @@ from .. import kept, names, nsock
 from ..config import EngineConfig
 from ..containers import RESOLVER
 from ..errors import EngineError
-from ..nat import address_is, chain, dport, fresh_table, nft, rule
+from ..nat import local_redirect, nft
 from ..wakeable import WakeableSelector
 
 log = logging.getLogger(__name__)
@@ -53,18 +53,7 @@ MAX_DATAGRAM = 512  # plain DNS over UDP; a longer answer is truncated (TC)
 
 def redirect(port: int) -> dict[str, Any]:
     """The namespace's rule: 127.0.0.11:53 is the resolver's own port."""
-    to_resolver = [
-        address_is("daddr", RESOLVER),
-        dport("udp", 53),
-        {"dnat": {"family": "ip", "addr": RESOLVER, "port": port}},
-    ]
-    return {
-        "nftables": [
-            *fresh_table(TABLE),
-            chain("output", "output", -100, table=TABLE),
-            rule("output", to_resolver, table=TABLE),
-        ]
-    }
+    return local_redirect(TABLE, RESOLVER, "udp", 53, port)
 
 
 def answer(names: NamesSpec | None, owner: str, data: bytes) -> bytes | None:
@@ -96,13 +85,38 @@ def answer(names: NamesSpec | None, owner: str, data: bytes) -> bytes | None:
 def _forward(
     reply: dns.message.Message, question: dns.rrset.RRset, names: NamesSpec | None, owner: str
 ) -> None:
-    found = lookup(names, owner, question.name.to_text(omit_final_dot=True)) if names else None
+    asked = question.name.to_text(omit_final_dot=True).lower()
+    if names is not None and asked in names.srv:
+        if question.rdtype in (dns.rdatatype.SRV, dns.rdatatype.ANY):
+            _services(reply, question, names, owner, names.srv[asked])
+        return
+    found = lookup(names, owner, asked) if names else None
     if found is None:
         reply.set_rcode(dns.rcode.NXDOMAIN)
     elif question.rdtype in (dns.rdatatype.A, dns.rdatatype.ANY):
         rrset = dns.rrset.from_text_list(question.name, TTL, dns.rdataclass.IN, dns.rdatatype.A, found)
         reply.answer.append(rrset)
     # another type of a name the lab has (AAAA, MX...): no data, not "no such name"
+
+
+def _services(
+    reply: dns.message.Message,
+    question: dns.rrset.RRset,
+    names: NamesSpec,
+    owner: str,
+    records: list[list[Any]],
+) -> None:
+    """SRV records (priority 0, weight 1) and, as Mesos-DNS does, their targets' addresses."""
+    texts = [f"0 1 {port} {target}." for target, port in records]
+    reply.answer.append(
+        dns.rrset.from_text_list(question.name, TTL, dns.rdataclass.IN, dns.rdatatype.SRV, texts)
+    )
+    for target in dict.fromkeys(t for t, _ in records):
+        found = lookup(names, owner, target)
+        if found:
+            reply.additional.append(
+                dns.rrset.from_text_list(f"{target}.", TTL, dns.rdataclass.IN, dns.rdatatype.A, found)
+            )
 
 
 def _reverse(
