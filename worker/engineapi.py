@@ -116,20 +116,18 @@ class Door(Protocol):
 
 
 class UnixDoor:
-    """The node's own /var/run/docker.sock."""
+    """The node's own /var/run/docker.sock (replacing the last lab host process's), made in its
+    own mount namespace; the endpoint lasts while that namespace does."""
 
     @staticmethod
     def place(netns: str, pid: int) -> str:
-        return f"/proc/{pid}/root/{SOCKET}"
+        return f"/proc/{pid}/ns/mnt"
 
     @staticmethod
     def listen(place: str, pid: int) -> socket.socket:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(place)  # the last lab host process's
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            listener.bind(place)
-            os.chmod(place, 0o660)
+            nsock.bind_in_mounts(listener, pid, f"/{SOCKET}")
             listener.listen(CONNECTIONS_PER_NODE)
             listener.setblocking(False)
         except OSError:

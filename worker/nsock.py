@@ -7,6 +7,7 @@ The namespace is opened without O_CREAT: one that vanished is an error, never ma
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import socket
@@ -14,7 +15,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, cast
 
-CLONE_NEWNET, CLONE_NEWUTS = 0x40000000, 0x04000000
+CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWNS = 0x40000000, 0x04000000, 0x00020000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -68,3 +69,31 @@ def netlink_in(path: str, proto: int = 0, groups: int = 0) -> socket.socket:
     sock = socket_in(path, socket.AF_NETLINK, socket.SOCK_RAW if groups else socket.SOCK_DGRAM, proto)
     sock.bind((0, groups))
     return sock
+
+
+def bind_in_mounts(sock: socket.socket, pid: int, path: str, mode: int = 0o660) -> None:
+    """Bind a unix socket at `path` as process `pid`'s own filesystem resolves it.
+
+    A child process enters `pid`'s mount namespace (which a thread of this process may not:
+    threads share their root) and binds there, replacing what is at `path`. So a link in the
+    node's filesystem (Debian's /var/run -> /run, or one a user made) leads only within it,
+    never to the lab host's own files, as a path through /proc/PID/root would."""
+    target = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child, which only reports by its exit code
+            code = 1
+            try:
+                if _libc.setns(target, CLONE_NEWNS) == 0:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                    sock.bind(path)
+                    os.chmod(path, mode)
+                    code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+    finally:
+        os.close(target)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError(f"could not make {path} in the filesystem of process {pid}")
