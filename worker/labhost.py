@@ -21,7 +21,7 @@ from .config import EngineConfig
 from .converge import converge, lab_lock
 from .docker_runtime import DockerRuntime
 from .errors import EngineError, EngineUnreachable, Stopped
-from .live.controls import Impairment, impair, set_cable
+from .live.controls import Impairment, cable_plugged, impair, set_cable
 from .live.monitor import Monitor, Publish
 from .natview import nat_view
 from .report import Progress, Report
@@ -169,6 +169,9 @@ class Engine:
 
     def cable(self, spec: LabHostSpec, node: str, iface: str, plugged: bool) -> None:
         set_cable(spec.lab, _cable(spec, node, iface), plugged, self.config.seen_mark)
+
+    def cable_plugged(self, spec: LabHostSpec, node: str, iface: str) -> bool:
+        return cable_plugged(spec.lab, _cable(spec, node, iface), self.config.seen_mark)
 
     def impair(self, spec: LabHostSpec, node: str, iface: str, values: dict[str, Any]) -> Impairment:
         known = {f.name for f in fields(Impairment)}

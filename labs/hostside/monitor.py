@@ -25,6 +25,7 @@ from ..models import LabEvent
 from . import marathon_api
 from .docker_api import LabDockerApi
 from .engine import this_labhost
+from .healer import Healer
 from .marathon_api import LabMarathonApi
 from .publisher import LabPublisher
 
@@ -45,7 +46,8 @@ class MonitorService:
         marathon = LabMarathonApi(docker.changes)  # one change of a lab at a time from either
         door = TcpDoor(API_ADDRESS, marathon_api.PORT, "wirelab_api")
         self.marathon_api = EngineApi(marathon, self.monitor.runtime.engine_socket, door)
-        self.monitor.followers += [self.docker_api.follow, self.marathon_api.follow]
+        self.healer = Healer(docker.changes)
+        self.monitor.followers += [self.docker_api.follow, self.marathon_api.follow, self.healer.follow]
         self.stopping = threading.Event()
         self.done = threading.Event()
         self.failure: Exception | None = None
@@ -98,7 +100,8 @@ class MonitorService:
             threading.Thread(target=api.run, args=(self.stopping,), name=name, daemon=True)
             for api, name in ((self.docker_api, "docker-api"), (self.marathon_api, "marathon-api"))
         ]
-        self.threads = [loop_thread, monitor_thread, beat_thread, history_thread, *api_threads]
+        healer_thread = threading.Thread(target=self._heal, name="orchestrator", daemon=True)
+        self.threads = [loop_thread, monitor_thread, beat_thread, history_thread, *api_threads, healer_thread]
         for thread in self.threads:
             thread.start()
 
@@ -111,6 +114,12 @@ class MonitorService:
         finally:
             connection.close()  # this thread's own database connection
             self.done.set()
+
+    def _heal(self) -> None:
+        try:
+            self.healer.run(self.stopping)
+        except Exception:  # the orchestrator's upkeep stops; the rest of the monitor goes on
+            log.exception("the orchestrator's upkeep stopped")
 
     def _heartbeat(self) -> None:
         """Every few seconds, while the monitor's turns go through, say so in Redis (with an

@@ -8,8 +8,11 @@ import shlex
 import docker
 import pytest
 
+from labs.models import LabEvent
 from labs.store.documents import lab_assignments, lab_document
+from tests.labs.live_helpers import apply, cable
 from tests.waiting import wait_for
+from worker.labels import container_name
 
 pytestmark = [pytest.mark.kernel, pytest.mark.django_db(transaction=True)]
 
@@ -127,6 +130,32 @@ def test_a_host_mode_app_posted_with_curl_scales_heals_and_goes(monitor, labs_up
     status, killed = call("DELETE", "/v2/apps/web/tasks/web.1")
     assert status == 200 and killed["task"]["id"] == "web.1", killed
     all_answer(run_in, lab.tag, call, "web", 2)
+
+    # the orchestrator's upkeep: an instance whose container dies is replaced...
+    host_of = {t["id"]: t["host"] for t in call("GET", "/v2/tasks")[1]["tasks"]}
+    engine = docker.from_env()
+    engine.containers.get(container_name(lab.tag, "web.2")).kill()  # as a crash: not through the lab
+    all_answer(run_in, lab.tag, call, "web", 2)  # it answers again
+    # ...an agent cut off (its cable pulled) loses its instances to the others...
+    cut = host_of["web.2"]
+    cable(lab.id, [[cut, "eth0"]], False)
+    moved = wait_for(lambda: {t["id"]: t["host"] for t in call("GET", "/v2/tasks")[1]["tasks"]}.get("web.2") != cut,
+                     90, "web.2 moved off its agent")  # fmt: skip
+    assert moved
+    all_answer(run_in, lab.tag, call, "web", 2)
+    cable(lab.id, [[cut, "eth0"]], True)
+    # ...and so does one that stops
+    stopped = {t["id"]: t["host"] for t in call("GET", "/v2/tasks")[1]["tasks"]}["web.1"]
+    apply(lab.id, "node", node=stopped, action="stop")
+    assert wait_for(lambda: {t["id"]: t["host"] for t in call("GET", "/v2/tasks")[1]["tasks"]}["web.1"] != stopped,
+                    90, "web.1 moved off its stopped agent")  # fmt: skip
+    all_answer(run_in, lab.tag, call, "web", 2)
+    said = list(LabEvent.objects.filter(lab_id=lab.id).values_list("message", flat=True))
+    assert any(m.startswith(f"orchestrator: web.2 moves off {cut} (its cables pulled) to ") for m in said), (
+        said
+    )
+    assert any(m.startswith(f"orchestrator: web.1 moves off {stopped} (stopped) to ") for m in said), said
+    assert "orchestrator: web.2 stopped: started anew" in said, said
 
     # what is not served is named
     status, refused = call(
