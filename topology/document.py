@@ -233,6 +233,30 @@ class ServiceDoc(Strict):
     position: Position | None = None
 
 
+class HealthDoc(Strict):
+    """A health check of an app's instances, as Marathon's: made from the instance's own network
+    namespace every `interval` seconds once `grace` has passed; after `max_failures` failures in a
+    row the instance is started anew (0: never). An unhealthy instance leaves its app's VIP."""
+
+    protocol: Literal["tcp", "http", "command"] = Field(
+        description="tcp: a connection; http: a 2xx or 3xx answer; command: exit 0"
+    )
+    port_index: int = Field(default=0, ge=0, description="tcp and http: which of the app's ports")
+    port: int | None = Field(default=None, ge=1, le=65535, description="tcp and http: this port instead")
+    path: str = Field(default="/", max_length=200, description="http: the path asked for")
+    command: str | None = Field(
+        default=None, max_length=1000, description="command: run in the instance with sh -c"
+    )
+    interval: int = Field(default=10, ge=2, le=3600, description="seconds between checks")
+    timeout: int = Field(default=5, ge=1, le=60, description="seconds a check may take")
+    max_failures: int = Field(
+        default=3, ge=0, le=100, description="failures in a row that restart the instance"
+    )
+    grace: int = Field(
+        default=30, ge=0, le=3600, description="seconds after a start when failures do not count"
+    )
+
+
 class AppDoc(Strict):
     """An app of the lab's orchestrator (Marathon's): `instances` containers of one kind, placed
     on its agents by the scheduler, each instance named APP.N."""
@@ -252,7 +276,11 @@ class AppDoc(Strict):
         description="Marathon's: [field, operator, value], field hostname or an agent attribute, operator "
         "UNIQUE, CLUSTER, LIKE, UNLIKE, GROUP_BY or MAX_PER",
     )
-    labels: dict[str, str] = Field(default_factory=dict, description="Marathon's labels, kept as they are")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Marathon's labels; VIP_N: ADDRESS:PORT balances it over healthy instances (port N)",
+    )
+    health: list[HealthDoc] = Field(default_factory=list, max_length=4, description="health checks")
     position: Position | None = Field(default=None, description="where the editor draws it")
 
     @field_validator("ports", mode="before")

@@ -13,17 +13,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .document import AppDoc
+from .document import AppDoc, HealthDoc
 
 APP_ID = re.compile(r"^/?([a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?)$")
 KNOWN = {"id", "cmd", "args", "instances", "env", "container", "portDefinitions", "ports", "constraints",
-         "labels", "ipAddress", "networks", "requirePorts"}  # fmt: skip
+         "labels", "ipAddress", "networks", "requirePorts", "healthChecks"}  # fmt: skip
 IGNORED = {"cpus", "mem", "disk", "gpus", "upgradeStrategy", "backoffSeconds", "backoffFactor",
            "maxLaunchDelaySeconds", "version", "versionInfo", "user", "uris", "fetch", "storeUrls",
            "acceptedResourceRoles", "killSelection", "unreachableStrategy", "executor", "dependencies",
            "taskKillGracePeriodSeconds", "residency", "secrets", "tasksRunning", "tasksStaged",
            "tasksHealthy", "tasksUnhealthy", "deployments", "tasks", "lastTaskFailure"}  # fmt: skip
-NOT_YET = {"healthChecks", "readinessChecks"}
+NOT_YET = {"readinessChecks"}
+HEALTH_FIELDS = {"portIndex": "port_index", "port": "port", "path": "path", "intervalSeconds": "interval",
+                 "timeoutSeconds": "timeout", "maxConsecutiveFailures": "max_failures",
+                 "gracePeriodSeconds": "grace"}  # fmt: skip
+HEALTH_IGNORED = {"ignoreHttp1xx", "delaySeconds", "protocol", "command"}
 NETWORK_MODES = {"HOST": "host", "BRIDGE": "bridge"}
 
 
@@ -94,6 +98,8 @@ def from_marathon(body: Any) -> tuple[str, dict[str, Any], list[str]]:
         app["constraints"] = [_constraint(c) for c in body["constraints"]]
     if body.get("labels"):
         app["labels"] = {str(k): str(v) for k, v in body["labels"].items()}
+    if body.get("healthChecks"):
+        app["health"] = [_health(index, check, bad) for index, check in enumerate(body["healthChecks"])]
     if problems:
         raise Invalid(problems)
     return name, app, sorted(k for k in body if k in IGNORED)
@@ -181,6 +187,23 @@ def _port(host: Any, given: dict[str, Any], container: int | None = None) -> Any
     return item
 
 
+def _health(index: int, check: Any, bad: Any) -> dict[str, Any]:
+    """A Marathon health check (HTTP, TCP, COMMAND, or their MESOS_ forms) as the document's."""
+    check = check if isinstance(check, dict) else {}
+    protocol = str(check.get("protocol") or "HTTP").upper().removeprefix("MESOS_")
+    if protocol not in ("HTTP", "TCP", "COMMAND"):
+        bad(f"/healthChecks({index})/protocol", f"'{protocol}' is not served: use HTTP, TCP or COMMAND")
+    out: dict[str, Any] = {"protocol": protocol.lower()}
+    for key, value in check.items():
+        if key in HEALTH_FIELDS:
+            out[HEALTH_FIELDS[key]] = value
+        elif key not in HEALTH_IGNORED:
+            bad(f"/healthChecks({index})/{key}", "unknown field")
+    if protocol == "COMMAND":
+        out["command"] = str((check.get("command") or {}).get("value") or "")
+    return out
+
+
 def _constraint(value: Any) -> list[str]:
     if isinstance(value, str):
         return value.split(":", 2)  # the old CLI's form, field:OPERATOR[:value]
@@ -219,4 +242,19 @@ def to_marathon(name: str, app: AppDoc) -> dict[str, Any]:
     else:
         out["ipAddress"] = {"networkName": network}
     out["container"] = {"type": "DOCKER", "docker": docker}
+    if app.health:
+        out["healthChecks"] = [_marathon_health(check) for check in app.health]
+    return out
+
+
+def _marathon_health(check: HealthDoc) -> dict[str, Any]:
+    shown = check.model_dump()
+    out: dict[str, Any] = {"protocol": check.protocol.upper()}
+    for key, field_name in HEALTH_FIELDS.items():
+        if shown[field_name] is not None and (
+            check.protocol != "command" or field_name not in ("port_index", "path")
+        ):
+            out[key] = shown[field_name]
+    if check.protocol == "command":
+        out["command"] = {"value": check.command}
     return out

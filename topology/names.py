@@ -21,6 +21,7 @@ from .spec import FABRIC, AppSpec, InterfaceSpec, LabHostSpec, NamesSpec
 
 LAB = "lab"
 MESOS = "marathon.mesos"
+L4LB = "marathon.l4lb.thisdcos.directory"  # a VIP's name, as DC/OS gave it
 API_NAME = "marathon"
 API_ADDRESS = "127.0.0.11"  # the resolver's own: each namespace's API socket is there too
 
@@ -75,6 +76,9 @@ def _orchestrated(
                 srv.setdefault(f"_{app}._{protocol}.{MESOS}", []).append([f"{instance}.{MESOS}", port])
         lab.setdefault(app, everywhere)
         lab[f"{app}.{MESOS}"] = everywhere
+        vip = next((s for s in spec.services if s.name == app), None)
+        if vip is not None:
+            lab[f"{app}.{L4LB}"] = [vip.address]
 
 
 def _host_ports(spec: LabHostSpec, app: AppSpec) -> list[tuple[str, int]]:

@@ -21,11 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .addressing import host_mode_port, parse_range
-from .document import DEFAULT_PORT_RANGE, AppDoc, LabDoc, NodeDoc
+from .document import DEFAULT_PORT_RANGE, AppDoc, LabDoc, NodeDoc, ServiceDoc
 from .kinds import kind_of, split_mode
 from .problems import Problem, error, join_path
 
 HOSTNAME = "hostname"
+VIP_LABEL = re.compile(r"^VIP_(\d{1,2})$")
 OPERATORS = ("UNIQUE", "CLUSTER", "LIKE", "UNLIKE", "GROUP_BY", "MAX_PER")
 MODES = ("host", "bridge", "overlay")
 
@@ -129,7 +130,55 @@ def problems_of(name: str, app: AppDoc, doc: LabDoc) -> list[Problem]:
         why = _constraint_problem(constraint)
         if why:
             out.append(error(join_path(path, "constraints", index), why))
+    for label, value in app.labels.items():
+        if VIP_LABEL.match(label):
+            why = _vip_problem(app, int(label[4:]), value)
+            if why:
+                out.append(error(join_path(path, "labels", label), why))
+    for index, check in enumerate(app.health):
+        where = join_path(path, "health", index)
+        if check.protocol == "command" and not (check.command or "").strip():
+            out.append(error(where + ".command", "a command check runs a command: give it"))
+        if check.protocol != "command" and check.port is None and check.port_index >= len(app.ports):
+            out.append(
+                error(
+                    where + ".port_index",
+                    f"the app has {len(app.ports)} port(s): give `port` or a port it has",
+                )
+            )
+        if check.timeout > check.interval:
+            out.append(error(where + ".timeout", "a check's timeout is at most its interval"))
     return out
+
+
+def vips(app: AppDoc) -> dict[int, tuple[str, int]]:
+    """The app's VIP labels: port index -> (address, port)."""
+    out = {}
+    for label, value in app.labels.items():
+        found = VIP_LABEL.match(label)
+        address, _, port = value.strip().rpartition(":")
+        if found and address and port.isdigit() and not address.startswith("/"):
+            out[int(found[1])] = (address, int(port))
+    return out
+
+
+def _vip_problem(app: AppDoc, index: int, value: str) -> str:
+    address, _, port = value.strip().rpartition(":")
+    if address.startswith("/") or not address:
+        return (
+            f"'{value}': give the virtual IP as ADDRESS:PORT, an unused address of the agents' LAN "
+            "(e.g. 198.18.0.200:80); a named VIP has no address in the lab"
+        )
+    if not port.isdigit():
+        return f"'{value}' is not ADDRESS:PORT"
+    if app.mode.startswith("overlay"):
+        return "a VIP balances over host or bridge mode instances, reached at their agents"
+    if index >= len(app.ports):
+        return f"VIP_{index} is for the app's port {index}, and it has {len(app.ports)}"
+    given = app.ports[index]
+    if app.mode == "host" and index > 0 and host_mode_port(given) == "auto":
+        return "a VIP over a brokered port is served for the first port only (PORT0)"
+    return ""
 
 
 def _constraint_problem(constraint: list[str]) -> str:
@@ -295,7 +344,18 @@ def with_instances(doc: LabDoc, placement: dict[str, str]) -> LabDoc:
     """The document with each placed instance as a container node of its agent."""
     if not placement:
         return doc
-    nodes = dict(doc.nodes)
+    nodes, services = dict(doc.nodes), dict(doc.services)
+    for name, app in doc.apps.items():
+        backends = [i for i in placement if i.rpartition(".")[0] == name]
+        for index, (address, port) in sorted(vips(app).items()) if backends else ():
+            given = app.ports[index] if index < len(app.ports) else None
+            if given is None:
+                continue
+            target = given.container if app.mode == "bridge" else host_mode_port(given)
+            services[vip_service(name, index)] = ServiceDoc(
+                address=address, port=port, protocol=given.protocol, backends=backends,
+                target_port=target if isinstance(target, int) else None,
+            )  # fmt: skip
     for instance, agent in placement.items():
         app_name = instance.rpartition(".")[0]
         app = doc.apps[app_name]
@@ -314,13 +374,27 @@ def with_instances(doc: LabDoc, placement: dict[str, str]) -> LabDoc:
             env=env,
             ports=[p.model_copy() for p in app.ports],
         )
-    return doc.model_copy(update={"nodes": nodes})
+    return doc.model_copy(update={"nodes": nodes, "services": services})
 
 
-def retarget(problems: list[Problem], placement: dict[str, str]) -> list[Problem]:
-    """Problems found in an instance's container, said of its app."""
+def vip_service(app: str, index: int) -> str:
+    """The service an app's VIP_N label makes: the app's own name for its first port."""
+    return app if index == 0 else f"{app}-vip{index}"
+
+
+def retarget(problems: list[Problem], placement: dict[str, str], doc: LabDoc | None = None) -> list[Problem]:
+    """Problems found in an instance's container, or in the service of a VIP label, said of its app."""
+    made = {
+        vip_service(name, index): join_path("apps", name, "labels", f"VIP_{index}")
+        for name, app in (doc.apps.items() if doc else ())
+        for index in vips(app)
+    }
     out = []
     for problem in problems:
+        service = problem.path.removeprefix("services.").split(".")[0].split("[")[0]
+        if problem.path.startswith("services.") and service in made:
+            out.append(Problem(made[service], problem.message, problem.severity))
+            continue
         head = problem.path.removeprefix("nodes.")
         found = next(
             (i for i in placement if head == i or head.startswith(f"{i}.") or head.startswith(f"{i}[")), None

@@ -66,12 +66,13 @@ def check(
     placed first (`topology.orchestrator`), and their instances checked as the lab's containers."""
     placement: dict[str, str] = {}
     placing: list[Problem] = []
+    original = doc
     if doc.apps or doc.orchestrator is not None:
         placement, placing = schedule(doc, previous.instances if previous else None)
         doc = with_instances(doc, placement)
     assignments, problems = _check(doc, previous, images)
     assignments.instances = placement
-    return assignments, _dedupe(placing + retarget(problems, placement))
+    return assignments, _dedupe(placing + retarget(problems, placement, original))
 
 
 def _check(

@@ -491,6 +491,7 @@ class _Converge:
         if not services.keep(self.config, self.spec):
             return  # never had any: no table to look at
         running = {name for name, state in self.report.nodes.items() if state.state == "running"}
+        running -= services.unhealthy(self.config, self.spec.lab)
         wanted = services.live(self.spec.services, running, set(self.spec.node_names()))
         hosts = {
             s.name: holder.pid

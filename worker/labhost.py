@@ -15,7 +15,7 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from topology.spec import LabHostSpec
 
-from . import capture, cni, gc, journey, pool, services
+from . import capture, cni, gc, health, journey, pool, services
 from .checks import run_checks
 from .config import EngineConfig
 from .converge import converge, lab_lock
@@ -169,6 +169,25 @@ class Engine:
 
     def cable(self, spec: LabHostSpec, node: str, iface: str, plugged: bool) -> None:
         set_cable(spec.lab, _cable(spec, node, iface), plugged, self.config.seen_mark)
+
+    def probe(self, lab: str, node: str, check: health.Probe) -> tuple[bool, str]:
+        """A health check of a running app instance: whether it passes, and why not."""
+        runtime = self.runtime()
+        try:
+            info = node_container(runtime, lab, node)
+            if info is None or info.status != "running" or not info.pid:
+                return False, f"{node} is not running"
+            return health.probe(runtime, info, check)
+        finally:
+            runtime.close()
+
+    def set_unhealthy(self, lab: str, nodes: set[str]) -> list[str]:
+        """The instances failing their health checks: the lab's services leave them out."""
+        runtime = self.runtime()
+        try:
+            return services.set_unhealthy(self.config, runtime, lab, nodes)
+        finally:
+            runtime.close()
 
     def cable_plugged(self, spec: LabHostSpec, node: str, iface: str) -> bool:
         return cable_plugged(spec.lab, _cable(spec, node, iface), self.config.seen_mark)

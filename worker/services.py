@@ -25,6 +25,7 @@ from .runtime import NODE_ROLES, Role, Runtime
 
 TABLE = "wirelab_svc"
 KEPT = "services"
+UNHEALTHY = "unhealthy"
 
 
 def live(services: list[ServiceSpec], running: set[str], here: set[str]) -> list[ServiceSpec]:
@@ -119,7 +120,22 @@ def sync(lab: str, pid: int, services: list[ServiceSpec]) -> list[str]:
 def keep(config: EngineConfig, spec: LabHostSpec) -> bool:
     """Keep (or forget) what the lab's services are on this lab host; whether it has any, or had."""
     data = {"services": [asdict(s) for s in spec.services], "here": spec.node_names()}
+    if not spec.apps:
+        kept.keep(config, UNHEALTHY, spec.lab, None)  # gone with the lab's last app
     return kept.keep(config, KEPT, spec.lab, data if spec.services else None)
+
+
+def unhealthy(config: EngineConfig, lab: str) -> set[str]:
+    """The lab's app instances failing their health checks (kept by the orchestrator's upkeep):
+    they run, but no service sends them anything."""
+    held = kept.read(config, UNHEALTHY, lab)
+    return set(held["nodes"]) if held else set()
+
+
+def set_unhealthy(config: EngineConfig, runtime: Runtime, lab: str, nodes: set[str]) -> list[str]:
+    """Keep which instances are unhealthy, and have the lab's services follow."""
+    kept.keep(config, UNHEALTHY, lab, {"nodes": sorted(nodes)} if nodes else None)
+    return refresh(config, runtime, lab)
 
 
 def refresh(config: EngineConfig, runtime: Runtime, lab: str) -> list[str]:
@@ -131,6 +147,7 @@ def refresh(config: EngineConfig, runtime: Runtime, lab: str) -> list[str]:
     services = [from_data(ServiceSpec, s) for s in held["services"]]
     infos = runtime.list_containers(lab)
     running = {i.node for i in infos if i.status == "running" and i.role in NODE_ROLES}  # not an app's holder
+    running -= unhealthy(config, lab)
     hosts = {i.node: i.pid for i in infos if i.role == Role.SANDBOX and i.status == "running" and i.pid}
     return apply(lab, live(services, running, set(held["here"])), hosts)[0]
 

@@ -1,7 +1,10 @@
 """The orchestrator's own upkeep on this lab host, as Marathon's: every app instance runs, on an
 agent that is up.
 
-Each turn looks at the orchestrated labs that run here. An instance whose container stopped
+Each turn looks at the orchestrated labs that run here. Instances with health checks are checked
+when due (from their own namespace, a few at a time); one failing is left out of the lab's
+services, and after `max_failures` failures in a row past its grace it is started anew. An
+instance whose container stopped
 (it crashed, or was killed) is started anew, as a node action of the lab; an agent that is down
 (its sandbox stopped, or every cable of it pulled) loses its instances to the other agents,
 placed by the same scheduler with that agent left out, and the lab is deployed again through the
@@ -15,12 +18,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 
+from topology.addressing import Assignments, host_mode_port
+from topology.document import HealthDoc, LabDoc
 from topology.orchestrator import schedule
-from worker.runtime import NODE_ROLES
+from worker.health import Probe
+from worker.runtime import NODE_ROLES, ContainerInfo
 
 from .. import controls
 from ..models import Lab, LabEvent
@@ -33,6 +41,33 @@ log = logging.getLogger(__name__)
 TICK = 2.0
 BACKOFF_FIRST, BACKOFF_MOST = 2.0, 300.0  # seconds between a lab's heals, doubling while they go on
 SETTLED = 60.0  # a lab healthy this long starts its backoff afresh
+PROBES = 8  # health checks made at once
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+@dataclass
+class Health:
+    """What one health check of one instance found, as Marathon's healthCheckResults say it."""
+
+    identity: tuple[str, int]  # the container and its process: a new start begins afresh
+    started: float  # when this start was first seen (its grace counts from here)
+    alive: bool | None = None
+    failures: int = 0  # in a row
+    first_success: str | None = None
+    last_success: str | None = None
+    last_failure: str | None = None
+    cause: str | None = None
+    next_at: float = 0.0
+
+    def shown(self, task: str) -> dict[str, Any]:
+        return {
+            "taskId": task, "alive": bool(self.alive), "consecutiveFailures": self.failures,
+            "firstSuccess": self.first_success, "lastSuccess": self.last_success,
+            "lastFailure": self.last_failure, "lastFailureCause": self.cause,
+        }  # fmt: skip
 
 
 @dataclass
@@ -51,7 +86,22 @@ class Healer:
         self.changes, self.tick = changes, tick
         self.labs: set[str] = set()
         self.mending: dict[str, Mending] = {}
+        self.health: dict[str, dict[tuple[str, int], Health]] = {}  # lab -> (instance, check) -> found
+        self.unhealthy: dict[str, set[str]] = {}  # lab -> instances its services leave out
         self.lock = threading.Lock()
+        self.probes = ThreadPoolExecutor(max_workers=PROBES, thread_name_prefix="health")
+
+    def results(self, tag: str, instance: str) -> list[dict[str, Any]]:
+        """The instance's health check results, as a task shows them."""
+        found = self.health.get(tag, {})
+        return [h.shown(instance) for (name, _), h in sorted(found.items()) if name == instance]
+
+    def healthy(self, tag: str, instance: str) -> bool | None:
+        """Whether every check of the instance passes (None: it has none, or none has run)."""
+        found = [h.alive for (name, _), h in self.health.get(tag, {}).items() if name == instance]
+        if not found or any(a is None for a in found):
+            return None
+        return all(found)
 
     def follow(self, wanted: dict[str, tuple[str, str, int]]) -> None:
         with self.lock:
@@ -69,7 +119,9 @@ class Healer:
                         log.warning("the orchestrator could not look after lab %s: %s", tag, exc)
                         connection.close()
                 self.mending = {t: m for t, m in self.mending.items() if t in labs}
+                self.health = {t: h for t, h in self.health.items() if t in labs}
         finally:
+            self.probes.shutdown(wait=False, cancel_futures=True)
             connection.close()
 
     def turn(self, tag: str) -> str:
@@ -80,11 +132,21 @@ class Healer:
         doc = lab_document(lab)
         if doc.orchestrator is None or not doc.apps:
             return ""
-        placement = lab_assignments(lab).instances
-        states = self._states(tag)
+        assignments = lab_assignments(lab)
+        placement = assignments.instances
+        infos = self._containers(tag)
+        states = {name: info.status for name, info in infos.items()}
+        failing = self._check(tag, doc, assignments, infos)
         down = {a: why for a in doc.orchestrator.agents if (why := self._down(lab, a, states))}
         stopped = sorted(i for i, a in placement.items() if a not in down and states.get(i) != "running")
         moving = sorted(i for i, a in placement.items() if a in down)
+        if failing:
+            with self.changes.lock(lab):
+                for instance, cause in failing.items():
+                    op = controls.request_node_action(lab, instance, "restart", user=lab.owner, enqueue=False)
+                    self.changes.carry_out(op)
+                    note(lab.id, LabEvent.Kind.NODE, f"orchestrator: {instance} failed its health check "
+                         f"{cause}: started anew")  # fmt: skip
         mending = self.mending.setdefault(tag, Mending())
         now = time.monotonic()
         if not stopped and not moving:
@@ -127,12 +189,81 @@ class Healer:
         return "; ".join(said)
 
     @staticmethod
-    def _states(tag: str) -> dict[str, str]:
+    def _containers(tag: str) -> dict[str, ContainerInfo]:
         runtime = this_labhost().runtime()
         try:
-            return {c.node: c.status for c in runtime.list_containers(tag) if c.role in NODE_ROLES}
+            return {c.node: c for c in runtime.list_containers(tag) if c.role in NODE_ROLES}
         finally:
             runtime.close()
+
+    # Health checks -----------------------------------------------------------------------
+
+    def _check(
+        self, tag: str, doc: LabDoc, assignments: Assignments, infos: dict[str, ContainerInfo]
+    ) -> dict[str, str]:
+        """Run the checks that are due; the instances to start anew, with why."""
+        now, found, placement = time.monotonic(), self.health.setdefault(tag, {}), assignments.instances
+        due: dict[tuple[str, int], Probe] = {}
+        for instance in placement:
+            app = doc.apps.get(instance.rpartition(".")[0])
+            info = infos.get(instance)
+            for index, check in enumerate(app.health if app else []):
+                key = (instance, index)
+                if info is None or info.status != "running":
+                    found.pop(key, None)
+                    continue
+                identity = (info.id, info.pid)
+                if key not in found or found[key].identity != identity:
+                    found[key] = Health(identity, now)
+                if now >= found[key].next_at:
+                    found[key].next_at = now + check.interval
+                    due[key] = self._probe_of(doc, instance, check, assignments.ports)
+        for key in [k for k in found if k[0] not in placement]:
+            del found[key]
+        results = {
+            key: self.probes.submit(this_labhost().probe, tag, key[0], probe) for key, probe in due.items()
+        }
+        failing: dict[str, str] = {}
+        for key, future in results.items():
+            try:
+                passed, cause = future.result(timeout=due[key].timeout + 5)
+            except Exception as exc:  # the engine away, or the check stuck: a failure
+                passed, cause = False, f"could not be checked: {exc}"
+            check, health = doc.apps[key[0].rpartition(".")[0]].health[key[1]], found[key]
+            stamp = _stamp()
+            if passed:
+                health.alive, health.failures, health.last_success = True, 0, stamp
+                health.first_success = health.first_success or stamp
+                continue
+            health.alive, health.last_failure, health.cause = False, stamp, cause
+            if now - health.started >= check.grace:
+                health.failures += 1
+            if check.max_failures and health.failures >= check.max_failures:
+                failing[key[0]] = f"{health.failures} times in a row ({cause})"
+        self._leave_out(tag, {i for (i, _), h in found.items() if h.alive is not True})
+        return failing
+
+    @staticmethod
+    def _probe_of(doc: LabDoc, instance: str, check: HealthDoc, ports: dict[str, int]) -> Probe:
+        """The check as made from the instance's namespace: in host mode at its host port (brokered
+        or not), otherwise at the container's own."""
+        if check.protocol == "command":
+            return Probe("command", command=check.command or "", timeout=check.timeout)
+        app = doc.apps[instance.rpartition(".")[0]]
+        port: int | str | None = check.port
+        if port is None:
+            given = app.ports[check.port_index]
+            port = host_mode_port(given) if app.mode == "host" else given.container
+            if port == "auto":
+                port = ports.get(f"{instance}:{check.port_index}")
+        return Probe(check.protocol, port=int(port or 0), path=check.path, timeout=check.timeout)
+
+    def _leave_out(self, tag: str, nodes: set[str]) -> None:
+        """Have the lab's services leave out the instances that are not healthy (when that changed)."""
+        if self.unhealthy.get(tag, set()) == nodes:
+            return
+        this_labhost().set_unhealthy(tag, nodes)
+        self.unhealthy[tag] = nodes
 
     @staticmethod
     def _down(lab: Lab, agent: str, states: dict[str, str]) -> str:

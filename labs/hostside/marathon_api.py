@@ -30,6 +30,7 @@ from .. import controls, lifecycle
 from ..images import current_policy
 from ..models import Lab
 from ..store.documents import edit_document, lab_assignments, lab_document
+from .healer import Healer
 from .lab_changes import LabChanges
 
 PORT = 8080
@@ -47,8 +48,9 @@ class LabMarathonApi:
     headers: dict[str, str] = {}
     server = f"Marathon/{VERSION} (Wirelab)"
 
-    def __init__(self, changes: LabChanges | None = None) -> None:
+    def __init__(self, changes: LabChanges | None = None, healer: Healer | None = None) -> None:
         self.changes = changes or LabChanges()
+        self.healer = healer or Healer(self.changes)
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
             ("GET", re.compile(r"^/ping$"), lambda lab, call: Reply(200, "pong")),
             ("GET", re.compile(r"^/v2/info$"), _info),
@@ -206,7 +208,10 @@ class LabMarathonApi:
         for instance, agent in assignments.instances.items():
             name = instance.rpartition(".")[0]
             if name in out:
-                out[name].append(_task(doc, instance, agent, assignments, running.get(instance)))
+                task = _task(doc, instance, agent, assignments, running.get(instance))
+                if doc.apps[name].health:
+                    task["healthCheckResults"] = self.healer.results(lab.tag, instance)
+                out[name].append(task)
         return out
 
 
@@ -255,14 +260,20 @@ def _first_address(doc: LabDoc, host: str, assignments: Any) -> str:
 
 def _shown(name: str, doc: LabDoc, tasks: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     mine = tasks.get(name, [])
-    running = sum(1 for t in mine if t["state"] == "TASK_RUNNING")
-    staged = sum(1 for t in mine if t["state"] in ("TASK_STAGING", "TASK_STARTING"))
-    return {
-        **to_marathon(name, doc.apps[name]),
-        "tasksRunning": running,
-        "tasksStaged": staged,
-        "deployments": [],
+    counts = {
+        "tasksRunning": sum(1 for t in mine if t["state"] == "TASK_RUNNING"),
+        "tasksStaged": sum(1 for t in mine if t["state"] in ("TASK_STAGING", "TASK_STARTING")),
+        "tasksHealthy": sum(1 for t in mine if _health_of(t) is True),
+        "tasksUnhealthy": sum(1 for t in mine if _health_of(t) is False),
     }
+    return {**to_marathon(name, doc.apps[name]), **counts, "deployments": []}
+
+
+def _health_of(task: dict[str, Any]) -> bool | None:
+    results = task.get("healthCheckResults")
+    if not results:
+        return None
+    return all(r["alive"] for r in results)
 
 
 def _existing(doc: LabDoc, ref: str) -> str:

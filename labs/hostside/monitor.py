@@ -43,10 +43,10 @@ class MonitorService:
         self.monitor = this_labhost().monitor(self.publish, tick=tick)
         docker = LabDockerApi()
         self.docker_api = EngineApi(docker, self.monitor.runtime.engine_socket)
-        marathon = LabMarathonApi(docker.changes)  # one change of a lab at a time from either
+        self.healer = Healer(docker.changes)  # one change of a lab at a time from the three
+        marathon = LabMarathonApi(docker.changes, self.healer)
         door = TcpDoor(API_ADDRESS, marathon_api.PORT, "wirelab_api")
         self.marathon_api = EngineApi(marathon, self.monitor.runtime.engine_socket, door)
-        self.healer = Healer(docker.changes)
         self.monitor.followers += [self.docker_api.follow, self.marathon_api.follow, self.healer.follow]
         self.stopping = threading.Event()
         self.done = threading.Event()

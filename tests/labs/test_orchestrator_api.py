@@ -204,3 +204,50 @@ def test_bridge_mode_and_virtual_network_apps(monitor, labs_up, user, run_in):
     assert code == 0, out
     code, out = run_in(lab.tag, "vn.2", "nslookup vn.marathon.mesos 127.0.0.11")
     assert all(a in out for a in addresses), out
+
+
+def test_health_checks_keep_the_vip_to_healthy_instances_and_restart_failing_ones(
+    monitor, labs_up, user, run_in
+):
+    lab = labs_up(CLUSTER, user)
+    call = marathon(run_in, lab.tag)
+    assert wait_for(lambda: run_in(lab.tag, "client", "curl -s -m 5 http://marathon:8080/ping")[1] == "pong", 60,
+                    "the orchestrator's API answering in the client")  # fmt: skip
+    check = {"protocol": "HTTP", "path": "/", "portIndex": 0, "intervalSeconds": 2, "timeoutSeconds": 2,
+             "gracePeriodSeconds": 0, "maxConsecutiveFailures": 0}  # fmt: skip
+    app = {
+        "id": "/web", "cmd": SERVE.format(port="$PORT0"), "instances": 3,
+        "container": {"docker": {"image": "wirelab/node:busybox", "network": "HOST"}},
+        "portDefinitions": [{"port": 0}], "labels": {"VIP_0": "198.18.0.200:80"}, "healthChecks": [check],
+    }  # fmt: skip
+    assert call("POST", "/v2/apps", app)[0] == 201
+
+    def app_counts() -> tuple[int, int]:
+        shown = call("GET", "/v2/apps/web")[1]["app"]
+        return shown["tasksHealthy"], shown["tasksUnhealthy"]
+
+    assert wait_for(lambda: app_counts() == (3, 0), 60, "three healthy instances")
+
+    def through_vip(times: int) -> set[str]:
+        loop = f"for i in $(seq {times}); do curl -s -m 3 http://web/; done"  # the lab's DNS names the VIP
+        return set(run_in(lab.tag, "client", loop)[1].split())
+
+    assert wait_for(lambda: through_vip(9) == {"web.1", "web.2", "web.3"}, 60, "the VIP over all three")
+
+    # web.2 answers 404 from now on: unhealthy, it leaves the VIP (and, never restarted, stays out)
+    assert run_in(lab.tag, "web.2", "rm /www/index.html")[0] == 0
+    assert wait_for(lambda: app_counts() == (2, 1), 60, "web.2 unhealthy")
+    task = next(t for t in call("GET", "/v2/apps/web/tasks")[1]["tasks"] if t["id"] == "web.2")
+    (result,) = task["healthCheckResults"]
+    assert result["alive"] is False and "answered 404" in result["lastFailureCause"], result
+    assert wait_for(lambda: through_vip(9) == {"web.1", "web.3"}, 60, "the VIP without web.2")
+    assert through_vip(15) == {"web.1", "web.3"}
+
+    # allowed two failures in a row, it is started anew (its command writes the page again)
+    assert call("PUT", "/v2/apps/web", {"healthChecks": [{**check, "maxConsecutiveFailures": 2}]})[0] == 200
+    assert wait_for(lambda: app_counts() == (3, 0), 90, "web.2 started anew and healthy")
+    said = list(LabEvent.objects.filter(lab_id=lab.id).values_list("message", flat=True))
+    assert any(m.startswith("orchestrator: web.2 failed its health check 2 times in a row") for m in said), (
+        said
+    )
+    assert wait_for(lambda: through_vip(9) == {"web.1", "web.2", "web.3"}, 60, "the VIP over all three again")

@@ -211,8 +211,61 @@ def test_what_the_lab_does_not_serve_is_named_not_dropped():
         {"path": "/id", "errors": ["apps in groups (/group/app) are not served here: use an id of one part"]}
     ]
     with pytest.raises(Invalid) as refused:
-        from_marathon({**POSTED_HOST, "healthChecks": [{"protocol": "HTTP"}], "colour": "red"})
-    assert {d["path"] for d in refused.value.details} == {"/healthChecks", "/colour"}
+        from_marathon({**POSTED_HOST, "readinessChecks": [{"protocol": "HTTP"}], "colour": "red",
+                       "healthChecks": [{"protocol": "HTTPS", "delaySeconds": 1, "colour": "red"}]})  # fmt: skip
+    assert sorted(d["path"] for d in refused.value.details) == [
+        "/colour",
+        "/healthChecks(0)/colour",
+        "/healthChecks(0)/protocol",
+        "/readinessChecks",
+    ]
     with pytest.raises(Invalid) as refused:
         from_marathon({"id": "web", "container": {"docker": {"image": "x", "privileged": True}}})
     assert refused.value.details[0]["path"] == "/container/docker/privileged"
+
+
+def test_a_vip_label_is_a_service_over_the_instances_named_as_dcos_did():
+    doc = parse_document(lab({"web": {**WEB, "instances": 2, "labels": {"VIP_0": "198.18.0.200:80"}}}))
+    specs, assignments = compile_lab(doc, "t-vip", "local")
+    spec = specs["local"]
+    (service,) = spec.services
+    assert (service.name, service.address, service.port) == ("web", "198.18.0.200", 80)
+    ports = {b.node: b.port for b in service.backends}
+    assert ports == {i: assignments.ports[f"{i}:0"] for i in ("web.1", "web.2")}  # each its PORT0
+    for name in ("web", "web.marathon.l4lb.thisdcos.directory"):
+        query = dns.message.make_query(name, "A")
+        found = dns.message.from_wire(answer(spec.names, "client", query.to_wire())).answer[0]
+        assert [r.address for r in found] == ["198.18.0.200"]
+
+
+def test_vip_labels_and_health_checks_are_checked():
+    _, problems = check(parse_document(lab({
+        "a": {**WEB, "labels": {"VIP_0": "/a:80"}},
+        "b": {**WEB, "labels": {"VIP_1": "198.18.0.201:80"}},
+        "c": {**WEB, "health": [{"protocol": "http", "port_index": 2}, {"protocol": "command"}]},
+        "d": {**WEB, "health": [{"protocol": "tcp", "interval": 2, "timeout": 5}]},
+    })))  # fmt: skip
+    said = {p.path: p.message for p in problems}
+    assert said["apps.a.labels.VIP_0"].startswith("'/a:80': give the virtual IP as ADDRESS:PORT")
+    assert said["apps.b.labels.VIP_1"] == "VIP_1 is for the app's port 1, and it has 1"
+    assert said["apps.c.health[0].port_index"] == "the app has 1 port(s): give `port` or a port it has"
+    assert said["apps.c.health[1].command"] == "a command check runs a command: give it"
+    assert said["apps.d.health[0].timeout"] == "a check's timeout is at most its interval"
+
+
+def test_marathon_health_checks_translate_both_ways():
+    checks = [
+        {"protocol": "HTTP", "path": "/health", "portIndex": 0, "intervalSeconds": 2, "timeoutSeconds": 1,
+         "maxConsecutiveFailures": 2, "gracePeriodSeconds": 5, "ignoreHttp1xx": False},
+        {"protocol": "MESOS_TCP", "portIndex": 0},
+        {"protocol": "COMMAND", "command": {"value": "test -f /www/index.html"}},
+    ]  # fmt: skip
+    name, app, _ = from_marathon({**POSTED_HOST, "healthChecks": checks})
+    assert app["health"] == [
+        {"protocol": "http", "path": "/health", "port_index": 0, "interval": 2, "timeout": 1, "max_failures": 2, "grace": 5},
+        {"protocol": "tcp", "port_index": 0},
+        {"protocol": "command", "command": "test -f /www/index.html"},
+    ]  # fmt: skip
+    doc = parse_document({**document_to_data(read_document(AGENTS)), "apps": {name: app}})
+    again = from_marathon(to_marathon(name, doc.apps[name]))[1]
+    assert parse_document({**document_to_data(doc), "apps": {name: again}}) == doc
