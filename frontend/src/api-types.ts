@@ -1207,6 +1207,10 @@ export interface components {
             readonly gateways: {
                 [key: string]: components["schemas"]["Gateway"];
             };
+            /** @description the orchestrator's app instances (APP.N) -> the agent each is placed on */
+            readonly instances: {
+                [key: string]: string;
+            };
             /** @description when the lab spans lab hosts: `labhosts` (node -> the lab host it runs on) and `stitches` (each segment stitched between lab hosts: segment, labhosts, vni, mtu); else {} */
             readonly spans: {
                 [key: string]: unknown;
@@ -1623,6 +1627,70 @@ export interface components {
             interface?: string | null;
         };
         /**
+         * AppDoc
+         * @description An app of the lab's orchestrator (Marathon's): `instances` containers of one kind, placed
+         *     on its agents by the scheduler, each instance named APP.N.
+         */
+        AppDoc: {
+            /**
+             * Instances
+             * @description how many containers run it
+             * @default 1
+             */
+            instances?: number;
+            /**
+             * Image
+             * @description the container image
+             */
+            image: string;
+            /**
+             * Command
+             * @description what it runs (a string runs in sh -c)
+             * @default null
+             */
+            command?: string | string[] | null;
+            /**
+             * Env
+             * @description environment variables
+             */
+            env?: {
+                [key: string]: string;
+            };
+            /**
+             * Mode
+             * @description host, bridge or overlay:NETWORK
+             * @default host
+             */
+            mode?: string;
+            /**
+             * Ports
+             * @description host mode: a port, or auto (brokered: PORT0...); bridge mode: HOST:CONTAINER or auto:CONTAINER
+             */
+            ports?: components["schemas"]["PortDoc"][];
+            /**
+             * Constraints
+             * @description Marathon's: [field, operator, value], field hostname or an agent attribute, operator UNIQUE, CLUSTER, LIKE, UNLIKE, GROUP_BY or MAX_PER
+             */
+            constraints?: string[][];
+            /**
+             * Labels
+             * @description Marathon's labels; VIP_N: ADDRESS:PORT balances it over healthy instances (port N)
+             */
+            labels?: {
+                [key: string]: string;
+            };
+            /**
+             * Health
+             * @description health checks
+             */
+            health?: components["schemas"]["HealthDoc"][];
+            /**
+             * @description where the editor draws it
+             * @default null
+             */
+            position?: components["schemas"]["Position"] | null;
+        };
+        /**
          * CheckDoc
          * @description One check: exactly one of the kinds, a name shown to students, and a weight.
          */
@@ -1850,6 +1918,68 @@ export interface components {
              * @default null
              */
             matches?: string | null;
+        };
+        /**
+         * HealthDoc
+         * @description A health check of an app's instances, as Marathon's: made from the instance's own network
+         *     namespace every `interval` seconds once `grace` has passed; after `max_failures` failures in a
+         *     row the instance is started anew (0: never). An unhealthy instance leaves its app's VIP.
+         */
+        HealthDoc: {
+            /**
+             * Protocol
+             * @description tcp: a connection; http: a 2xx or 3xx answer; command: exit 0
+             * @enum {string}
+             */
+            protocol: "tcp" | "http" | "command";
+            /**
+             * Port Index
+             * @description tcp and http: which of the app's ports
+             * @default 0
+             */
+            port_index?: number;
+            /**
+             * Port
+             * @description tcp and http: this port instead
+             * @default null
+             */
+            port?: number | null;
+            /**
+             * Path
+             * @description http: the path asked for
+             * @default /
+             */
+            path?: string;
+            /**
+             * Command
+             * @description command: run in the instance with sh -c
+             * @default null
+             */
+            command?: string | null;
+            /**
+             * Interval
+             * @description seconds between checks
+             * @default 10
+             */
+            interval?: number;
+            /**
+             * Timeout
+             * @description seconds a check may take
+             * @default 5
+             */
+            timeout?: number;
+            /**
+             * Max Failures
+             * @description failures in a row that restart the instance
+             * @default 3
+             */
+            max_failures?: number;
+            /**
+             * Grace
+             * @description seconds after a start when failures do not count
+             * @default 30
+             */
+            grace?: number;
         };
         /**
          * HintDoc
@@ -2082,10 +2212,28 @@ export interface components {
              */
             placement?: components["schemas"]["PlacementDoc"] | null;
             /**
+             * Attributes
+             * @description hosts: what the orchestrator's constraints match, as a Mesos agent's (rack: a)
+             */
+            attributes?: {
+                [key: string]: string;
+            };
+            /**
              * @description where the editor draws it
              * @default null
              */
             position?: components["schemas"]["Position"] | null;
+        };
+        /**
+         * OrchestratorDoc
+         * @description The lab's orchestrator: its agents, and its REST API at http://marathon:8080 in every node.
+         */
+        OrchestratorDoc: {
+            /**
+             * Agents
+             * @description the hosts it places app instances on
+             */
+            agents: string[];
         };
         /**
          * PlacementDoc
@@ -2125,6 +2273,12 @@ export interface components {
              * @enum {string}
              */
             protocol?: "tcp" | "udp";
+            /**
+             * Name
+             * @description host mode: the container also finds the port as PORT_NAME (its name in capitals)
+             * @default null
+             */
+            name?: string | null;
         };
         /** PortFault */
         PortFault: {
@@ -2376,6 +2530,18 @@ export interface components {
              */
             services?: {
                 [key: string]: components["schemas"]["ServiceDoc"];
+            };
+            /**
+             * @description a Marathon-style orchestrator placing `apps` on its agents
+             * @default null
+             */
+            orchestrator?: components["schemas"]["OrchestratorDoc"] | null;
+            /**
+             * Apps
+             * @description the orchestrator's apps
+             */
+            apps?: {
+                [key: string]: components["schemas"]["AppDoc"];
             };
         };
     };

@@ -3,7 +3,7 @@ import cytoscape from "cytoscape";
 import type { Core, ElementDefinition, LayoutOptions, NodeSingular, StylesheetStyle } from "cytoscape";
 import edgehandles from "cytoscape-edgehandles";
 import elk from "cytoscape-elk";
-import type { LabDocument, Problem } from "./api";
+import type { LabDocument, NodeDocument, Problem } from "./api";
 import type { StyleRule } from "./style";
 import { ICONS } from "./icons";
 import { JOURNEY_STYLE } from "./journey";
@@ -99,13 +99,37 @@ function segmentShape(doc: LabDocument, network: string, at: Map<string, Point>)
   return { width: Math.max(120, Math.max(...xs) - Math.min(...xs) + 80), side };
 }
 
-/** Cytoscape elements for a lab document; ids say what each element stands for. */
 /** Hosts given a default route by `gateway: auto` (the lab API's `gateways`). */
 export type Gateways = Record<string, { via: string; router: string }>;
 
-export function elements(doc: LabDocument, assigned: AssignedPorts = {}, addresses: AssignedAddresses = {},
-  gateways: Gateways = {}): ElementDefinition[] {
+/** The orchestrator's app instances (the lab API's `instances`): `APP.N` -> the agent it runs on. */
+export type Instances = Record<string, string>;
+
+/** The app an instance name belongs to (`web.2` -> `web`), or null for any other node. */
+export function appOf(doc: LabDocument, name: string): string | null {
+  const dot = name.lastIndexOf(".");
+  const app = dot > 0 ? name.slice(0, dot) : "";
+  return app && doc.apps?.[app] && /^\d+$/.test(name.slice(dot + 1)) ? app : null;
+}
+
+/** The document with each placed app instance as a container of its agent, as the lab runs it
+ *  (the orchestrator's placement is the lab's, not the document's: it comes with the lab). */
+export function withInstances(doc: LabDocument, instances: Instances): LabDocument {
+  const placed = Object.entries(instances).filter(([name, agent]) => appOf(doc, name) && doc.nodes?.[agent]);
+  if (!placed.length) return doc;
+  const nodes = { ...(doc.nodes ?? {}) };
+  for (const [name, agent] of placed) {
+    const app = doc.apps![appOf(doc, name)!];
+    nodes[name] = { kind: "container", host: agent, image: app.image, mode: app.mode ?? "host", ports: app.ports ?? [] } as NodeDocument;
+  }
+  return { ...doc, nodes };
+}
+
+/** Cytoscape elements for a lab document; ids say what each element stands for. */
+export function elements(shown: LabDocument, assigned: AssignedPorts = {}, addresses: AssignedAddresses = {},
+  gateways: Gateways = {}, instances: Instances = {}): ElementDefinition[] {
   const out: ElementDefinition[] = [];
+  const doc = withInstances(shown, instances);
   const containerAddress = (name: string) => doc.nodes?.[name]?.address ?? addresses[name];
   const at = placements(doc);
   for (const [name, node] of Object.entries(doc.nodes ?? {})) {
@@ -119,7 +143,8 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
       data.label = [name, published, gateway].filter(Boolean).join("\n");
     }
     if (kind.placed_on_host) data.label = `${name}\n${node.mode ?? "bridge"}`;
-    const traits = [kind.holds_containers ? "holder" : "", kind.placed_on_host ? "placed" : ""].filter((t) => t);
+    const traits = [kind.holds_containers ? "holder" : "", kind.placed_on_host ? "placed" : "",
+      appOf(doc, name) && !shown.nodes?.[name] ? "instance" : ""].filter((t) => t);
     out.push({ group: "nodes", data, position, classes: [node.kind, ...traits].join(" ") });
     if (kind.holds_containers && bridgeContainers(doc, name).length) {
       const bridge = `br:${name}`;
@@ -182,6 +207,17 @@ export function elements(doc: LabDocument, assigned: AssignedPorts = {}, address
       if (doc.nodes?.[backend]) out.push({ group: "edges", data: { id: `svc:${name}:${backend}`, source: `svc:${name}`, target: `n:${backend}` },
                                            classes: "service-backend" });
     }
+  }
+  // an app of the orchestrator: one element, with a line to each of its instances on their agents
+  for (const [name, app] of Object.entries(doc.apps ?? {})) {
+    const mine = Object.keys(instances).filter((i) => appOf(doc, i) === name && doc.nodes?.[i]);
+    const position = app.position ? { x: app.position.x, y: app.position.y } : undefined;
+    const count = app.instances ?? 1;
+    out.push({ group: "nodes", data: { id: `app:${name}`, name, kind: "app",
+                                       label: `${name} ×${count}\n${app.mode ?? "host"} · ${app.image}` },
+               position, classes: "app" });
+    for (const instance of mine) out.push({ group: "edges", data: { id: `app:${name}:${instance}`, source: `app:${name}`,
+                                                                     target: `n:${instance}` }, classes: "app-instance" });
   }
   (doc.links ?? []).forEach((link, index) => {
     const [a, b] = link.endpoints;
@@ -250,6 +286,11 @@ const STYLE: StyleRule[] = [
       "border-color": "#b86e00", "font-size": 10 } },
   { selector: "edge.service-backend", style: { width: 1, "line-style": "dashed", "line-color": "#b86e00", "target-arrow-shape": "triangle",
       "target-arrow-color": "#b86e00", "arrow-scale": 0.7 } },
+  { selector: "node.app", style: { shape: "round-rectangle", width: 34, height: 22, "background-color": "#d4efec",
+      "border-width": 2, "border-color": "#2a7f76", "font-size": 10 } },
+  { selector: "node.instance", style: { "background-color": "#eef8f7", "border-style": "double", "border-width": 3 } },
+  { selector: "edge.app-instance", style: { width: 1, "line-style": "dashed", "line-color": "#2a7f76", "target-arrow-shape": "triangle",
+      "target-arrow-color": "#2a7f76", "arrow-scale": 0.7 } },
   { selector: ".up", style: { "line-color": COLORS.ok } },
   { selector: ".down", style: { "line-color": COLORS.bad, "line-style": "dashed" } },  // not by colour alone
   { selector: "node.running", style: { "border-color": COLORS.ok, "border-width": 3 } },

@@ -62,7 +62,8 @@ export class LabModel {
   }
 
   freeName(prefix: string): string {
-    const taken = new Set([...Object.keys(this.doc.nodes ?? {}), ...Object.keys(this.doc.networks ?? {})]);
+    const taken = new Set([...Object.keys(this.doc.nodes ?? {}), ...Object.keys(this.doc.networks ?? {}),
+      ...Object.keys(this.doc.apps ?? {})]);
     for (let i = 1; ; i++) if (!taken.has(`${prefix}${i}`)) return `${prefix}${i}`;
   }
 
@@ -107,6 +108,8 @@ export class LabModel {
     for (const link of this.doc.links ?? []) {
       link.endpoints = link.endpoints.map((e) => (e.startsWith(`${from}:`) ? `${to}:${e.split(":")[1]}` : e));
     }
+    const agents = this.doc.orchestrator?.agents;
+    if (agents) this.doc.orchestrator!.agents = agents.map((a) => (a === from ? to : a));
   }
 
   removeNode(name: string): void {
@@ -117,6 +120,8 @@ export class LabModel {
     for (const [netName, net] of Object.entries(this.doc.networks ?? {})) {
       if (net.host === name) delete this.networks()[netName];
     }
+    const agents = this.doc.orchestrator?.agents;
+    if (agents?.includes(name)) this.doc.orchestrator!.agents = agents.filter((a) => a !== name);
   }
 
   removeNetwork(name: string): void {

@@ -1,7 +1,7 @@
 // The side panel: edits the selected element, shows its live state and its controls.
 import type { LabDocument, NetworkDocument, NodeDocument, Problem } from "./api";
 import { allows, kindOf } from "./kinds";
-import { type AssignedAddresses, type AssignedPorts, type Gateways, portEntry } from "./canvas";
+import { type AssignedAddresses, type AssignedPorts, type Gateways, type Instances, appOf, portEntry } from "./canvas";
 import type { LiveState } from "./live";
 import { esc } from "./dom";
 import { NODE_FIELDS } from "./fields";
@@ -12,6 +12,7 @@ export type Selection =
   | { type: "network"; name: string }
   | { type: "link"; index: number }
   | { type: "attachment"; node: string; iface: string }
+  | { type: "app"; name: string }
   | null;
 
 export { esc };
@@ -111,8 +112,12 @@ function cniHtml(node: NodeDocument, result: CniResult | undefined): string {
 
 export function renderPanel(doc: LabDocument, selection: Selection, live: LiveState, problems: Problem[], conflicts: Map<string, string>,
   assigned: AssignedPorts = {}, addresses: AssignedAddresses = {}, spans: Spans = {}, cni: Record<string, CniResult> = {},
-  gateways: Gateways = {}): string {
+  gateways: Gateways = {}, instances: Instances = {}): string {
   if (!selection) return labSummary(doc, live, problems, spans);
+  const app = selection.type === "app" ? selection.name : selection.type === "node" && !doc.nodes?.[selection.name]
+    ? appOf(doc, selection.name) : null;  // an instance shows its app
+  if (app && doc.apps?.[app]) return appPanel(doc, app, live, problems.filter((p) => p.path.startsWith(`apps.${app}`)), assigned, instances);
+  if (selection.type === "app") return labSummary(doc, live, problems, spans);
   if (selection.type === "node") {
     const node = doc.nodes?.[selection.name];
     if (!node) return labSummary(doc, live, problems, spans);
@@ -286,3 +291,36 @@ function traceForm(): string {
     <label>Port<input id="trace-port" type="number" min="1" max="65535" placeholder="tcp, udp"></label>
     <button data-action="trace">Trace</button></div><div id="trace-view"></div></section>`;
 }
+
+
+type AppDocument = NonNullable<LabDocument["apps"]>[string];
+
+function appField(label: string, name: string, value: unknown, attrs = ""): string {
+  return `<label>${label}<input data-app-field="${name}" value="${esc(value)}" ${attrs}></label>`;
+}
+
+/** An app of the orchestrator: its fields, a scale control, its instances where they run. */
+function appPanel(doc: LabDocument, name: string, live: LiveState, problems: Problem[], assigned: AssignedPorts,
+  instances: Instances): string {
+  const app = doc.apps![name] as AppDocument;
+  const rows = Object.entries(instances).filter(([i]) => appOf(doc, i) === name).sort().map(([instance, agent]) => {
+    const state = live.nodes[instance]?.state ?? "not deployed";
+    const ports = (app.ports ?? []).map((_, index) => assigned[`${instance}:${index}`]).filter((p) => p !== undefined);
+    const shown = ports.length ? ` · ${app.mode === "bridge" ? "published" : "PORT0"} ${ports.join(", ")}` : "";
+    return `<li><b>${esc(instance)}</b> on ${esc(agent)}${esc(shown)} · <span class="state-${esc(state)}">${esc(state)}</span></li>`;
+  }).join("");
+  const command = Array.isArray(app.command) ? JSON.stringify(app.command) : app.command ?? "";
+  const ports = (app.ports ?? []).map((p) => (typeof p === "object" ? JSON.stringify(p) : String(p))).join(", ");
+  return `<h2>App ${esc(name)} <span class="muted">(orchestrator)</span></h2>
+    <div class="scale"><label>Instances<input id="scale-to" type="number" min="0" max="50" value="${esc(app.instances ?? 1)}"></label>
+      <button data-action="scale">Scale</button></div>
+    ${appField("Image", "image", app.image)}
+    ${appField("Command", "command", command, 'placeholder="httpd -f -p $PORT0"')}
+    ${appField("Mode", "mode", app.mode ?? "host", 'placeholder="host, bridge or overlay:NETWORK"')}
+    ${appField("Ports", "ports", ports, 'placeholder="auto (brokered: PORT0), 80, auto:80 (bridge)"')}
+    ${problemsHtml(problems)}
+    <h3>Instances</h3><ul class="instances">${rows || "<li class=\"muted\">none placed yet: deploy the lab</li>"}</ul>
+    <h3>The app in the lab document</h3><pre class="app-json">${esc(JSON.stringify(app, null, 2))}</pre>
+    <p class="muted">From any node of the running lab: <code>curl http://marathon:8080/v2/apps/${esc(name)}</code></p>`;
+}
+

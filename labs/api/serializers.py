@@ -52,6 +52,9 @@ class LabSerializer(serializers.ModelSerializer):
         help_text="when the lab spans lab hosts: `labhosts` (node -> the lab host it runs on) and "
         "`stitches` (each segment stitched between lab hosts: segment, labhosts, vni, mtu); else {}"
     )
+    instances = serializers.SerializerMethodField(
+        help_text="the orchestrator's app instances (APP.N) -> the agent each is placed on"
+    )
 
     class Meta:
         model = Lab
@@ -68,6 +71,7 @@ class LabSerializer(serializers.ModelSerializer):
             "assigned_ports",
             "assigned_addresses",
             "gateways",
+            "instances",
             "spans",
             "cni",
             "document_version",
@@ -91,6 +95,9 @@ class LabSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.DictField(child=GatewaySerializer()))
     def get_gateways(self, lab) -> dict[str, dict]:
         return dict((lab.assignments or {}).get("gateways", {}))
+
+    def get_instances(self, lab) -> dict[str, str]:
+        return dict((lab.assignments or {}).get("instances", {}))
 
     def get_spans(self, lab) -> dict:
         return stitching.shown(lab)

@@ -93,7 +93,15 @@ def test_bootstrap_creates_admin_once_and_loads_demos(settings, tmp_path):
     assert code == 0
     assert "Created the admin account: user admin, password" in out
     assert (tmp_path / "admin-password").exists()
-    demos = {"docker-modes", "routed", "ospf-triangle", "bgp-two-as", "cni-plugins", "load-balancing"}
+    demos = {
+        "docker-modes",
+        "routed",
+        "ospf-triangle",
+        "bgp-two-as",
+        "cni-plugins",
+        "load-balancing",
+        "orchestrator",
+    }
     assert set(Lab.objects.values_list("slug", flat=True)) == demos
     assert "demo course loaded: students join at /join/ with the code" in out
     from labs.classroom.models import Course

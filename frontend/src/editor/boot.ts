@@ -75,6 +75,7 @@ function selectOnTap(editor: Editor, editing: Editing): void {
     const adding = (event.originalEvent as MouseEvent | undefined)?.shiftKey ?? false;
     if (id.startsWith("n:")) editor.select({ type: "node", name: id.slice(2) }, adding);
     else if (id.startsWith("net:")) editor.select({ type: "network", name: id.slice(4) });
+    else if (id.startsWith("app:")) editor.select({ type: "app", name: id.slice(4) });
   });
   cy.on("tap", "edge", (event) => {
     const id = event.target.id() as string;

@@ -3,6 +3,7 @@
 // `changed`, which applies the exercise's rules and saves.
 import type { EdgeSingular, EventObject, NodeCollection, NodeSingular } from "cytoscape";
 import { csrfToken, type NodeDocument, type Problem } from "../api";
+import { appOf } from "../canvas";
 import { fieldOf, nodeChange } from "../fields";
 import { kindOf } from "../kinds";
 import { LabModel } from "../model";
@@ -38,7 +39,7 @@ export class Editing {
 
   private palette(): void {
     const box = $("#palette");
-    this.items = palette().filter((item) => item.network || this.editor.rules.allowsKind(item.kind));
+    this.items = palette().filter((item) => item.network || item.kind === "app" || this.editor.rules.allowsKind(item.kind));
     box.innerHTML = this.items.map((item, i) => `<div class="item ${item.kind}" draggable="true" data-index="${i}" tabindex="0" role="button"
       title="Drag onto the canvas, or press Enter to add">${item.label}</div>`).join("");
     box.addEventListener("keydown", (event) => {
@@ -143,8 +144,9 @@ export class Editing {
         const id = n.id();
         const { x, y } = n.position();
         const position = { x: Math.round(x), y: Math.round(y) };
-        if (id.startsWith("n:") && !n.isParent()) doc.nodes![id.slice(2)].position = position;
+        if (id.startsWith("n:") && !n.isParent() && doc.nodes?.[id.slice(2)]) doc.nodes[id.slice(2)].position = position;
         if (id.startsWith("net:")) doc.networks![id.slice(4)].position = position;
+        if (id.startsWith("app:") && doc.apps?.[id.slice(4)]) doc.apps[id.slice(4)].position = position;
       });
     });
     this.editor.scheduleSave();
@@ -183,12 +185,29 @@ export class Editing {
       const input = event.target as HTMLInputElement;
       const field = fieldOf(input);
       if (field) this.editField(field, input.value);
+      else if (input.dataset.appField) this.editApp(input.dataset.appField, input.value);
     });
+  }
+
+  /** A field of the selected app (or of the app of a selected instance), as the panel writes it. */
+  private editApp(key: string, text: string): void {
+    const selection = this.editor.selection;
+    const selected = selection?.type === "app" || selection?.type === "node" ? selection.name : "";
+    const app = this.model.doc.apps?.[selected] ? selected : appOf(this.model.doc, selected);
+    if (!app) return;
+    let value: unknown = text.trim();
+    if (key === "ports") value = text.split(",").map((p) => p.trim()).filter(Boolean)
+      .map((p) => (p.startsWith("{") ? JSON.parse(p) : /^\d+$/.test(p) ? Number(p) : p));
+    if (key === "command" && text.trim().startsWith("[")) {
+      try { value = JSON.parse(text); } catch { return this.editor.message("command: not a JSON list: not saved", "error"); }
+    }
+    this.model.edit((doc) => { (doc.apps![app] as Record<string, unknown>)[key] = value || undefined; });
+    this.editor.changed();
   }
 
   private editField(field: NonNullable<ReturnType<typeof fieldOf>>, text: string): void {
     const selection = this.editor.selection;
-    if (!selection || selection.type === "attachment") return;
+    if (!selection || selection.type === "attachment" || selection.type === "app") return;
     if (selection.type === "link") {
       this.model.edit((doc) => { doc.links![selection.index].subnet = text || null; });
       return this.editor.changed();
@@ -254,7 +273,8 @@ export class Editing {
     const selection = this.editor.selection;
     if (!selection) return;
     this.model.edit((doc) => {
-      if (selection.type === "node") this.model.removeNode(selection.name);
+      if (selection.type === "node" && doc.nodes?.[selection.name]) this.model.removeNode(selection.name);
+      if (selection.type === "app") delete doc.apps![selection.name];
       if (selection.type === "network") this.model.removeNetwork(selection.name);
       if (selection.type === "link") doc.links!.splice(selection.index, 1);
       if (selection.type === "attachment") delete doc.nodes![selection.node].interfaces![selection.iface];

@@ -4,7 +4,7 @@
 // state. The core knows none of them; they add to the panel and follow selections through hooks.
 import type { Core } from "cytoscape";
 import { type ApiError, labApi, type Problem } from "../api";
-import { type AssignedAddresses, type AssignedPorts, type Gateways, createCanvas, elements, fitContainer, markProblems, runLayout, showEnds } from "../canvas";
+import { type AssignedAddresses, type AssignedPorts, type Gateways, type Instances, createCanvas, elements, fitContainer, markProblems, runLayout, showEnds } from "../canvas";
 import { ExerciseBox } from "../exercise";
 import { $ } from "../dom";
 import { LabJobs } from "../jobs";
@@ -19,7 +19,7 @@ import { SharePanel } from "../share";
 export interface Given {
   updated?: string; // when the document was stored
   assigned_ports?: AssignedPorts; assigned_addresses?: AssignedAddresses; gateways?: Gateways; spans?: Spans;
-  cni?: Record<string, CniResult>;
+  cni?: Record<string, CniResult>; instances?: Instances;
 }
 
 export class Editor {
@@ -46,6 +46,7 @@ export class Editor {
   gateways: Gateways = {}; // default routes `gateway: auto` gave hosts
   spans: Spans = {}; // where each node runs, when the lab spans lab hosts
   cni: Record<string, CniResult> = {}; // each CNI-networked container's chain result, from its last deploy
+  instances: Instances = {}; // the orchestrator's app instances -> the agent each is placed on
   ends = true; // interface names and addresses shown at the cable ends
   refused = ""; // why the last change was not saved (the canvas shows what is stored)
   stored = 0; // when the document shown was stored (ms): a newer one is read again
@@ -77,6 +78,7 @@ export class Editor {
     this.gateways = lab.gateways ?? {};
     this.spans = lab.spans ?? {};
     this.cni = lab.cni ?? {};
+    this.instances = lab.instances ?? {};
   }
 
   // Drawing ---------------------------------------------------------------------------
@@ -87,7 +89,7 @@ export class Editor {
     const selected = this.cy.$(":selected").map((e) => e.id());
     const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
     this.cy.elements().remove();
-    this.cy.add(elements(this.model.doc, this.ports, this.addresses, this.gateways));
+    this.cy.add(elements(this.model.doc, this.ports, this.addresses, this.gateways, this.instances));
     showEnds(this.cy, this.ends);
     this.cy.nodes().forEach((n) => {
       if (!n.isParent() && positions.has(n.id()) && !this.model.doc.nodes?.[n.data("name")]?.position) n.position(positions.get(n.id())!);
@@ -149,7 +151,7 @@ export class Editor {
     const typing = document.activeElement?.closest("input, textarea, select");
     if (!force && typing && panel.contains(typing)) return;
     panel.innerHTML = renderPanel(this.model.doc, this.selection, this.live, this.problems, this.conflicts, this.ports, this.addresses,
-      this.spans, this.cni, this.gateways);
+      this.spans, this.cni, this.gateways, this.instances);
     if (this.refused) panel.insertAdjacentHTML("afterbegin", `<div class="refused" role="alert"><b>Not saved:</b> ${esc(this.refused)}
       <span class="muted">(the diagram shows what is stored)</span></div>`);
     const selected = this.selection;
@@ -183,6 +185,7 @@ export class Editor {
       this.cy.elements().unselect();
       if (selection?.type === "node") this.cy.getElementById(`n:${selection.name}`).select();
       if (selection?.type === "network") this.cy.getElementById(`net:${selection.name}`).select();
+      if (selection?.type === "app") this.cy.getElementById(`app:${selection.name}`).select();
     }
     this.renderPanel();
   }

@@ -16,12 +16,19 @@ const NETWORKS: PaletteItem[] = [
   { kind: "overlay", network: true, label: "Overlay network", prefix: "ov", template: {} },
 ];
 
-/** The palette: every entry every registered kind offers, then the networks. */
+/** An app of the lab's orchestrator: a web server on a brokered port, each instance saying its name. */
+export const APP: PaletteItem = {
+  kind: "app", network: false, label: "App (orchestrator)", prefix: "web",
+  template: { instances: 2, image: "wirelab/node:busybox", mode: "host", ports: ["auto"],
+              command: "mkdir -p /www && echo $MESOS_TASK_ID > /www/index.html && exec httpd -f -p $PORT0 -h /www" },
+};
+
+/** The palette: every entry every registered kind offers, then the networks, then an app. */
 export function palette(): PaletteItem[] {
   const nodes = allKinds().flatMap((k) =>
     k.palette.map((p) => ({ kind: k.name, network: false, label: p.label, prefix: p.prefix, template: p.template })),
   );
-  return [...nodes, ...NETWORKS];
+  return [...nodes, ...NETWORKS, APP];
 }
 
 function fill(template: Record<string, unknown>, name: string): Record<string, unknown> {
@@ -33,6 +40,13 @@ function fill(template: Record<string, unknown>, name: string): Record<string, u
 export function addItem(model: LabModel, item: PaletteItem, position: { x: number; y: number }, host?: string): string {
   const name = model.freeName(item.prefix);
   model.edit((doc) => {
+    if (item.kind === "app") {
+      // the lab's hosts become the orchestrator's agents when it has none yet
+      const hosts = Object.entries(doc.nodes ?? {}).filter(([, n]) => kindOf(n).holds_containers).map(([h]) => h);
+      doc.orchestrator = doc.orchestrator ?? { agents: hosts };
+      doc.apps = { ...(doc.apps ?? {}), [name]: { ...item.template, position } as NonNullable<LabDocument["apps"]>[string] };
+      return;
+    }
     if (item.network) {
       const subnet = item.kind === "overlay" ? model.freeSubnet().replace("198.18.", "198.19.") : model.freeSubnet();
       model.networks()[name] = { kind: item.kind, subnet, position } as NetworkDocument;

@@ -2,6 +2,7 @@
 // lab (cables, impairments, restarts, captures), its NAT table, traces and consoles.
 import type { ApiError, Capture, Problem } from "../api";
 import { $, esc } from "../dom";
+import { appOf } from "../canvas";
 import { type Journey, type Stop, animate, clearJourney, journeyHtml, stops } from "../journey";
 import { type NatView, natHtml, type Selection } from "../panel";
 import { NodeConsole } from "../terminal";
@@ -134,12 +135,28 @@ export class Running {
     } else if (action === "capture" && ends.length) {
       const [node, iface] = ends[0].split(":");
       await this.capture(node, iface);
+    } else if (action === "scale" && selection && (selection.type === "app" || selection.type === "node")) {
+      await this.scale(selection.name);
     } else if (selection?.type === "node") {
       if (action === "console") this.openConsole(selection.name);
       else if (action === "nat") await this.readNat(selection.name);
       else if (action === "trace") await this.trace(selection.name);
       else if (action === "restart") await this.restart(selection.name);
     }
+  }
+
+  /** Scale an app (or an instance's app): saved at once, and deployed when the lab runs, as the
+   *  orchestrator's PUT does. */
+  private async scale(selected: string): Promise<void> {
+    const editor = this.editor;
+    const app = editor.model.doc.apps?.[selected] ? selected : appOf(editor.model.doc, selected);
+    const count = Number($<HTMLInputElement>("#scale-to").value);
+    if (!app || !Number.isInteger(count) || count < 0 || count > 50) return editor.message("an app runs 0 to 50 instances", "error");
+    editor.model.edit((doc) => { doc.apps![app].instances = count; });
+    editor.draw();
+    await editor.check(true);
+    if (editor.hasErrors() || editor.refused) return;
+    if (!this.idle) await this.lifecycle("deploy");
   }
 
   private restart(node: string): Promise<void> {
