@@ -213,8 +213,9 @@ export function elements(shown: LabDocument, assigned: AssignedPorts = {}, addre
     const mine = Object.keys(instances).filter((i) => appOf(doc, i) === name && doc.nodes?.[i]);
     const position = app.position ? { x: app.position.x, y: app.position.y } : undefined;
     const count = app.instances ?? 1;
+    const vips = Object.entries(app.labels ?? {}).filter(([k]) => /^VIP_\d+$/.test(k)).map(([, v]) => `VIP ${v}`);
     out.push({ group: "nodes", data: { id: `app:${name}`, name, kind: "app",
-                                       label: `${name} ×${count}\n${app.mode ?? "host"} · ${app.image}` },
+                                       label: [`${name} ×${count}`, `${app.mode ?? "host"} · ${app.image}`, ...vips].join("\n") },
                position, classes: "app" });
     for (const instance of mine) out.push({ group: "edges", data: { id: `app:${name}:${instance}`, source: `app:${name}`,
                                                                      target: `n:${instance}` }, classes: "app-instance" });
