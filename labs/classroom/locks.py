@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from topology.document import LabDoc
 from topology.exercise import ExerciseDoc
+from topology.orchestrator import vips
 from topology.problems import Problem, error, join_path
 
 from .exercises import rules_of, template_of
@@ -54,12 +55,20 @@ def _around_locked(rules: ExerciseDoc, template: LabDoc, doc: LabDoc) -> list[Pr
         if before is None or now is None or _without_position(before) != _without_position(now):
             what = "removed" if now is None else "changed" if before is not None else "added"
             out.append(error(join_path("networks", name), f"{name} joins a locked node: it cannot be {what}"))
-    if "services" not in rules.unlocked and _services(template) != _services(doc):
+    if "services" not in rules.unlocked and (_services(template), _vips(template)) != (
+        _services(doc),
+        _vips(doc),
+    ):
         message = (
             "services rewrite traffic in every host and router, locked ones too: this exercise keeps them"
         )
         out.append(error("services", message))
     return out
+
+
+def _vips(doc: LabDoc) -> dict:
+    """The services apps' VIP labels make."""
+    return {name: vips(app) for name, app in doc.apps.items() if vips(app)}
 
 
 def _cables_to(locked: set[str], template: LabDoc, doc: LabDoc) -> list[Problem]:

@@ -62,6 +62,7 @@ def test_a_teacher_makes_a_course_from_the_demo_and_students_join_with_its_code(
         "3. A service on a dynamic port",
         "4. One network across two hosts",
         "5. The primer, typed: host and bridge mode with the docker CLI",
+        "6. An orchestrator places an app",
     ]
     api = client_of(user)
     assert api.get(f"/api/courses/{course.id}/").status_code == 404  # not in it yet
@@ -224,7 +225,7 @@ def test_the_dashboard_previews_the_exercises_and_gives_the_whole_join_link(clie
     client.force_login(teacher)
     page = client.get(f"/courses/{course.id}/").content.decode()
     assert f'href="http://testserver/join/?code={course.join_code}"' in page
-    assert page.count("Try it yourself") == course.exercises.count() == 5
+    assert page.count("Try it yourself") == course.exercises.count() == 6
     assert "In <strong>host mode</strong>" in page  # the instructions, as students read them
     options = page[
         page.index('<select name="lab">') : page.index("</select>", page.index('<select name="lab">'))
@@ -540,13 +541,13 @@ def test_a_teacher_adds_an_exercise_from_a_file_or_a_lab_on_the_course_page(clie
     from labs.labfiles import import_lab
 
     client.force_login(teacher)
-    upload = SimpleUploadedFile("ex.yaml", EXERCISE.replace("2. Bridge mode", "6. Again").encode())
+    upload = SimpleUploadedFile("ex.yaml", EXERCISE.replace("2. Bridge mode", "7. Again").encode())
     page = client.post(f"/courses/{course.id}/exercises/new/", {"file": upload}, follow=True)
-    assert b"6. Again: publish a port with NAT added" in page.content
+    assert b"7. Again: publish a port with NAT added" in page.content
     plain, _ = import_lab(EXERCISE[: EXERCISE.index("exercise:")], teacher)
     page = client.post(f"/courses/{course.id}/exercises/new/", {"lab": plain.id}, follow=True)
     assert b"not added: exercise: an exercise file needs an `exercise:` section" in page.content
-    assert course.exercises.count() == 6
+    assert course.exercises.count() == 7
     client.force_login(user)
     assert client.post(f"/courses/{course.id}/exercises/new/", {"lab": plain.id}).status_code == 404
 

@@ -27,7 +27,7 @@ def deployed(op: Operation, attempt: Attempt) -> dict:
     return {r["title"]: (r["passed"], r["message"]) for r in attempt.results}
 
 
-@pytest.mark.parametrize("number", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 5, 6])
 def test_a_demo_exercise_s_solution_passes_and_its_start_fails(
     monitor, demo_course, student, labs_made, number
 ):

@@ -107,7 +107,7 @@ def test_bootstrap_creates_admin_once_and_loads_demos(settings, tmp_path):
     from labs.classroom.models import Course
 
     course = Course.objects.get()
-    assert course.exercises.count() == 5 and course.members.get().user.username == "admin"
+    assert course.exercises.count() == 6 and course.members.get().user.username == "admin"
     code, out, _ = run("bootstrap")
     assert "Created the admin account" not in out
     assert Lab.objects.count() == len(demos) and Course.objects.count() == 1
