@@ -152,6 +152,19 @@ def test_locks_hold_against_cables_networks_and_services(course):  # noqa: F811
     kept = "services rewrite traffic in every host and router, locked ones too: this exercise keeps them"
     assert problems(service) == [("services", kept)]
 
+    def vip(d):  # an app's VIP label is a service too
+        d["orchestrator"] = {"agents": ["h1"]}
+        d["apps"] = {
+            "site": {
+                "image": "wirelab/node:busybox",
+                "ports": ["auto"],
+                "labels": {"VIP_0": "198.18.0.200:80"},
+            }
+        }
+        return d
+
+    assert problems(vip) == [("services", kept)]
+
     def subnet(d):
         d["networks"]["lan"] = {**d["networks"]["lan"], "subnet": "198.18.9.0/24"}
         return d
