@@ -131,10 +131,14 @@ class Healer:
             return ""
         doc = lab_document(lab)
         if doc.orchestrator is None or not doc.apps:
+            self.health.pop(tag, None)  # its apps are gone, and what was found of them
+            self.unhealthy.pop(tag, None)
             return ""
         assignments = lab_assignments(lab)
         placement = assignments.instances
         infos = self._containers(tag)
+        if not infos:
+            return ""  # nothing of the lab here (being destroyed): nothing to heal
         states = {name: info.status for name, info in infos.items()}
         failing = self._check(tag, doc, assignments, infos)
         down = {a: why for a in doc.orchestrator.agents if (why := self._down(lab, a, states))}

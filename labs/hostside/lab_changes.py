@@ -31,12 +31,16 @@ class LabChanges:
         return self.locks.setdefault(lab.tag, threading.Lock())
 
     def converge(self, lab: Lab) -> None:
-        """Deploy the lab's edited document; refused unless the lab runs."""
-        lab.refresh_from_db()
-        if lab.status not in ("running", "degraded"):
-            raise Refused(409, f"lab {lab.slug} is {lab.status}: deploy it again, then run this")
-        op = self._waiting_turn(lambda: lifecycle.request_deploy(lab, lab.owner, enqueue=False))
-        self.carry_out(op)
+        """Deploy the lab's edited document; refused unless the lab runs (asked again after each
+        wait for another change: a destroy it waited for is never undone by a deploy)."""
+
+        def deploy() -> Operation:
+            lab.refresh_from_db()
+            if lab.status not in ("running", "degraded"):
+                raise Refused(409, f"lab {lab.slug} is {lab.status}: deploy it again, then run this")
+            return lifecycle.request_deploy(lab, lab.owner, enqueue=False)
+
+        self.carry_out(self._waiting_turn(deploy))
 
     def carry_out(self, op: Operation) -> None:
         if op.labhost == settings.WIRELAB_LABHOST:
