@@ -58,11 +58,16 @@ def check_quota(lab: Lab) -> None:
         raise LimitReached(
             f"you have {len(others)} labs running or starting and may have {limit}: destroy one first"
         )
-    nodes = sum(len(other.document.get("nodes", {})) for other in others) + len(lab.document.get("nodes", {}))
+    nodes = sum(_nodes_of(other) for other in others) + _nodes_of(lab)
     if nodes > settings.WIRELAB_QUOTA_NODES:
         raise LimitReached(
             f"your running labs would have {nodes} nodes and you may have {settings.WIRELAB_QUOTA_NODES}"
         )
+
+
+def _nodes_of(lab: Lab) -> int:
+    """The lab's nodes as it runs them: its document's, and its orchestrator's app instances."""
+    return len(lab.document.get("nodes", {})) + len((lab.assignments or {}).get("instances", {}))
 
 
 def check_in_flight(lab: Lab, user) -> None:

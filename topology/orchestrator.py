@@ -35,14 +35,6 @@ def instance_name(app: str, index: int) -> str:
     return f"{app}.{index}"
 
 
-def app_of(instance: str, doc: LabDoc) -> str | None:
-    """The app an instance name belongs to (None for any other node)."""
-    app, dot, index = instance.rpartition(".")
-    if dot and index.isdigit() and app in doc.apps and 1 <= int(index) <= doc.apps[app].instances:
-        return app
-    return None
-
-
 @dataclass
 class Agent:
     """One agent as the scheduler sees it while it places: what it runs and what it has left."""

@@ -38,6 +38,17 @@ def test_the_node_quota_counts_every_running_lab(user, settings):
         lifecycle.request_deploy(second, user, enqueue=False)
 
 
+def test_the_node_quota_counts_an_orchestrators_instances(user, settings):
+    settings.WIRELAB_QUOTA_NODES = 6
+    text = (
+        "name: apps\nnodes:\n  h1: {kind: host}\norchestrator: {agents: [h1]}\napps:\n"
+        "  web: {instances: 6, image: wirelab/node:busybox, ports: [auto]}\n"
+    )
+    lab, _ = import_lab(text, user)
+    with pytest.raises(lifecycle.LimitReached, match="7 nodes"):  # h1 and six instances
+        lifecycle.request_deploy(lab, user, enqueue=False)
+
+
 def test_staff_have_no_quota(admin_user, settings):
     settings.WIRELAB_QUOTA_RUNNING_LABS = 0
     lab, _ = import_lab(TWO.format(name="staff"), admin_user)
