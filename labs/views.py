@@ -55,7 +55,8 @@ def open_demo(request, slug: str):
 def lab_page(request, lab_id: int):
     lab = get_object_or_404(Lab, id=lab_id, owner=request.user)
     attempt = Attempt.objects.filter(lab=lab).select_related("exercise__course").first()
-    return render(request, "labs/lab.html", {"lab": lab, "attempt": attempt})
+    has_apps = bool((lab.document or {}).get("apps"))
+    return render(request, "labs/lab.html", {"lab": lab, "attempt": attempt, "has_apps": has_apps})
 
 
 @ensure_csrf_cookie

@@ -248,7 +248,7 @@ class HealthDoc(Strict):
         default=None, max_length=1000, description="command: run in the instance with sh -c"
     )
     interval: int = Field(default=10, ge=2, le=3600, description="seconds between checks")
-    timeout: int = Field(default=5, ge=1, le=60, description="seconds a check may take")
+    timeout: int = Field(default=5, ge=1, le=20, description="seconds a check may take")
     max_failures: int = Field(
         default=3, ge=0, le=100, description="failures in a row that restart the instance"
     )

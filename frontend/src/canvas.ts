@@ -295,6 +295,7 @@ const STYLE: StyleRule[] = [
   { selector: ".up", style: { "line-color": COLORS.ok } },
   { selector: ".down", style: { "line-color": COLORS.bad, "line-style": "dashed" } },  // not by colour alone
   { selector: "node.running", style: { "border-color": COLORS.ok, "border-width": 3 } },
+  { selector: "node.unhealthy", style: { "border-color": COLORS.warn, "border-width": 4, "border-style": "dashed" } },
   { selector: "node.failed, node.exited", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "dashed" } },
   { selector: ".problem", style: { "border-color": COLORS.bad, "border-width": 4, "border-style": "double", "line-color": COLORS.bad,
       "line-style": "dashed" } },

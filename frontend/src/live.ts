@@ -4,6 +4,7 @@ import type { Core } from "cytoscape";
 
 // The entities of a lab's live state, as the lab host's monitor sends them (worker/live/).
 export interface NodeLive { state: string; reason?: string; exit_code?: number | null }
+export interface HealthLive { healthy: boolean; cause?: string } // an app instance's health checks
 export interface LinkLive { oper?: string; cable?: "pulled" | "plugged"; addresses?: string[]; mtu?: number }
 export interface Listening { protocol: string; port: number; process: string }
 export interface RouteLive { to: string; via?: string; dev?: string }
@@ -19,6 +20,7 @@ export interface LiveState {
   seq: number;
   status: LabStatus;
   nodes: Record<string, NodeLive>; // by node
+  health: Record<string, HealthLive>; // by app instance with health checks
   links: Record<string, LinkLive>; // by node:iface
   ports: Record<string, { listening: Listening[] }>; // by node
   routes: Record<string, { routes: RouteLive[] }>; // by node
@@ -29,7 +31,7 @@ export interface LiveState {
 }
 
 export const emptyState = (): LiveState => ({
-  seq: 0, status: { status: "draft", reason: "" }, nodes: {}, links: {}, ports: {}, routes: {}, counters: {}, impairments: {}, published: [],
+  seq: 0, status: { status: "draft", reason: "" }, nodes: {}, health: {}, links: {}, ports: {}, routes: {}, counters: {}, impairments: {}, published: [],
 });
 
 export interface LiveOptions {
@@ -128,6 +130,7 @@ function apply(state: LiveState, event: LiveEvent): void {
   const key = `${event.node}:${event.iface}`;
   switch (event.type) {
     case "node.state": state.nodes[node] = as<NodeLive>(event); break;
+    case "node.health": state.health[node] = as<HealthLive>(event); break;
     case "port.state": state.ports[node] = as<{ listening: Listening[] }>(event); break;
     case "route.state": state.routes[node] = as<{ routes: RouteLive[] }>(event); break;
     case "counters": state.counters[key] = as<Counters>(event); break;
@@ -153,10 +156,11 @@ export function paint(cy: Core, state: LiveState): void {
   cy.batch(() => {
     cy.nodes().forEach((node) => {
       const live = running ? state.nodes[node.data("name")] : undefined;
-      const look = !live ? "" : live.state === "running" ? "running" : live.state === "exited" ? "exited" : "failed";
+      const sick = running && live?.state === "running" && state.health[node.data("name")]?.healthy === false;
+      const look = !live ? "" : sick ? "running unhealthy" : live.state === "running" ? "running" : live.state === "exited" ? "exited" : "failed";
       if (node.scratch("_look") === look) return;
       node.scratch("_look", look);
-      node.removeClass("running failed exited");
+      node.removeClass("running failed exited unhealthy");
       if (look) node.addClass(look);
     });
     cy.edges().forEach((edge) => {

@@ -304,10 +304,13 @@ function appPanel(doc: LabDocument, name: string, live: LiveState, problems: Pro
   instances: Instances): string {
   const app = doc.apps![name] as AppDocument;
   const rows = Object.entries(instances).filter(([i]) => appOf(doc, i) === name).sort().map(([instance, agent]) => {
-    const state = live.nodes[instance]?.state ?? "not deployed";
+    const health = live.nodes[instance]?.state === "running" ? live.health[instance] : undefined;
+    const state = !health ? live.nodes[instance]?.state ?? "not deployed"
+      : health.healthy ? "running, healthy" : `running, unhealthy: ${health.cause ?? ""}`;
     const ports = (app.ports ?? []).map((_, index) => assigned[`${instance}:${index}`]).filter((p) => p !== undefined);
     const shown = ports.length ? ` · ${app.mode === "bridge" ? "published" : "PORT0"} ${ports.join(", ")}` : "";
-    return `<li><b>${esc(instance)}</b> on ${esc(agent)}${esc(shown)} · <span class="state-${esc(state)}">${esc(state)}</span></li>`;
+    const look = health && !health.healthy ? "unhealthy" : live.nodes[instance]?.state ?? "";
+    return `<li><b>${esc(instance)}</b> on ${esc(agent)}${esc(shown)} · <span class="state-${esc(look)}">${esc(state)}</span></li>`;
   }).join("");
   const command = Array.isArray(app.command) ? JSON.stringify(app.command) : app.command ?? "";
   const ports = (app.ports ?? []).map((p) => (typeof p === "object" ? JSON.stringify(p) : String(p))).join(", ");

@@ -109,7 +109,7 @@ class LabDockerApi:
             (
                 "GET",
                 re.compile(r"^/networks$"),
-                lambda lab, call: Reply(200, shapes.networks(lab_document(lab), call.node)),
+                lambda lab, call: Reply(200, shapes.networks(lab_document(lab, instances=True), call.node)),
             ),
             ("GET", re.compile(r"^/networks/([^/]+)$"), self._network),
             ("POST", re.compile(r"^/networks/create$"), self._create_network),
@@ -136,7 +136,7 @@ class LabDockerApi:
 
     def _container(self, lab: Lab, call: Call, ref: str, verb: str | None) -> Reply | Pass:
         verb = verb or ""
-        name, info = self._find(lab, lab_document(lab), call.node, ref)
+        name, info = self._find(lab, lab_document(lab, instances=True), call.node, ref)
         answer = self.verbs.get((call.method, verb))
         if answer is not None:
             return answer(lab, call, name, info)
@@ -160,7 +160,7 @@ class LabDockerApi:
         }
 
     def _inspect(self, lab: Lab, call: Call, name: str, info: ContainerInfo) -> Pass:
-        node, assignments = lab_document(lab).nodes[name], lab_assignments(lab)
+        node, assignments = lab_document(lab, instances=True).nodes[name], lab_assignments(lab)
         return Pass("GET", f"/containers/{info.id}/json",
                     rewrite=lambda found: shapes.inspected(found, name, node, assignments))  # fmt: skip
 
@@ -214,7 +214,7 @@ class LabDockerApi:
         raise Refused(404, f"No such container: {ref}")
 
     def _list(self, lab: Lab, call: Call) -> Pass:
-        doc, assignments, show_all = lab_document(lab), lab_assignments(lab), call.flag("all")
+        doc, assignments, show_all = lab_document(lab, instances=True), lab_assignments(lab), call.flag("all")
         filters = json.dumps({"label": [f"wirelab.lab={lab.tag}", "wirelab.role=app"]})
 
         def view(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -254,6 +254,12 @@ class LabDockerApi:
             return Reply(201, {"Id": made, "Warnings": []})
 
     def _remove(self, lab: Lab, call: Call, name: str, info: ContainerInfo) -> Reply:
+        if name not in lab_document(lab).nodes:  # an instance of an app: the orchestrator keeps it
+            app = name.rpartition(".")[0]
+            how = f"scale the app (PUT http://marathon:8080/v2/apps/{app}) to end it"
+            raise Refused(
+                409, f"{name} is an instance of app /{app}, which the lab's orchestrator keeps running: {how}"
+            )
         if info.status == "running" and not call.flag("force"):
             raise Refused(409, f"You cannot remove a running container {info.id}. Stop the container before "
                           "attempting removal or force remove")  # fmt: skip
@@ -292,7 +298,7 @@ class LabDockerApi:
     # Networks and images -------------------------------------------------------------
 
     def _network(self, lab: Lab, call: Call, ref: str) -> Reply:
-        doc = lab_document(lab)
+        doc = lab_document(lab, instances=True)
         for network in shapes.networks(doc, call.node):
             if ref in (network["Name"], network["Id"]) or (len(ref) >= 3 and network["Id"].startswith(ref)):
                 ids = {
@@ -319,7 +325,7 @@ class LabDockerApi:
             return found
         if found.body.get("Scope") != "swarm":
             raise Refused(403, f"{name} is a pre-defined network and cannot be removed")
-        doc = lab_document(lab)
+        doc = lab_document(lab, instances=True)
         users = sorted(n for n, node in doc.nodes.items() if node.mode == f"overlay:{name}")
         if users:
             held = f"network {name} id {found.body['Id']} has active endpoints ({', '.join(users)})"
@@ -339,7 +345,7 @@ class LabDockerApi:
         return Reply(200, {"status": f"Status: Image is up to date for {with_tag(image)}"})
 
     def _info(self, lab: Lab, call: Call) -> Reply:
-        doc = lab_document(lab)
+        doc = lab_document(lab, instances=True)
         mine = [info for info in self.changes.containers(lab) if _on(doc, info.node, call.node)]
         running = sum(1 for info in mine if info.status == "running")
         return Reply(200, {
@@ -392,7 +398,7 @@ def _version(lab: Lab, call: Call) -> Pass:
 
 def _images(lab: Lab, call: Call) -> Pass:
     """The images this lab's containers run, as the engine lists them."""
-    used = {node.image for node in lab_document(lab).nodes.values() if node.image}
+    used = {node.image for node in lab_document(lab, instances=True).nodes.values() if node.image}
 
     def shown(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []

@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
@@ -28,6 +29,7 @@ from topology.addressing import Assignments, host_mode_port
 from topology.document import HealthDoc, LabDoc
 from topology.orchestrator import schedule
 from worker.health import Probe
+from worker.live.monitor import Publish
 from worker.runtime import NODE_ROLES, ContainerInfo
 
 from .. import controls
@@ -42,6 +44,9 @@ TICK = 2.0
 BACKOFF_FIRST, BACKOFF_MOST = 2.0, 300.0  # seconds between a lab's heals, doubling while they go on
 SETTLED = 60.0  # a lab healthy this long starts its backoff afresh
 PROBES = 8  # health checks made at once
+Key = tuple[str, int]  # an instance and the index of one of its checks
+Identity = tuple[str, int]  # a container and its process: a new start begins afresh
+PROBES_PER_LAB = 4  # under way for one lab: half the pool at most, so the others' checks go on
 
 
 def _stamp() -> str:
@@ -52,7 +57,7 @@ def _stamp() -> str:
 class Health:
     """What one health check of one instance found, as Marathon's healthCheckResults say it."""
 
-    identity: tuple[str, int]  # the container and its process: a new start begins afresh
+    identity: Identity
     started: float  # when this start was first seen (its grace counts from here)
     alive: bool | None = None
     failures: int = 0  # in a row
@@ -82,11 +87,15 @@ class Mending:
 class Healer:
     """`follow()` the namespaces that run (the monitor's map, for which labs are here); `run(stop)`."""
 
-    def __init__(self, changes: LabChanges, tick: float = TICK):
-        self.changes, self.tick = changes, tick
+    def __init__(self, changes: LabChanges, tick: float = TICK, publish: Publish | None = None):
+        self.changes, self.tick, self.publish = changes, tick, publish
+        self.told: dict[str, dict[str, tuple[bool, str]]] = {}  # lab -> instance -> health last published
         self.labs: set[str] = set()
         self.mending: dict[str, Mending] = {}
-        self.health: dict[str, dict[tuple[str, int], Health]] = {}  # lab -> (instance, check) -> found
+        self.health: dict[str, dict[Key, Health]] = {}  # lab -> (instance, check) -> found
+        self.running: dict[str, dict[Key, tuple[Future, Identity]]] = {}  # checks under way
+        self.queued: dict[str, dict[Key, tuple[Probe, Identity]]] = {}  # due, waiting for a slot
+        self.probing = threading.RLock()  # running and queued: turns and ended checks change them
         self.unhealthy: dict[str, set[str]] = {}  # lab -> instances its services leave out
         self.lock = threading.Lock()
         self.probes = ThreadPoolExecutor(max_workers=PROBES, thread_name_prefix="health")
@@ -120,6 +129,10 @@ class Healer:
                         connection.close()
                 self.mending = {t: m for t, m in self.mending.items() if t in labs}
                 self.health = {t: h for t, h in self.health.items() if t in labs}
+                with self.probing:
+                    self.running = {t: r for t, r in self.running.items() if t in labs}
+                    self.queued = {t: q for t, q in self.queued.items() if t in labs}
+                self.told = {t: h for t, h in self.told.items() if t in labs}
         finally:
             self.probes.shutdown(wait=False, cancel_futures=True)
             connection.close()
@@ -132,6 +145,10 @@ class Healer:
         doc = lab_document(lab)
         if doc.orchestrator is None or not doc.apps:
             self.health.pop(tag, None)  # its apps are gone, and what was found of them
+            with self.probing:
+                self.running.pop(tag, None)
+                self.queued.pop(tag, None)
+            self.told.pop(tag, None)
             self.unhealthy.pop(tag, None)
             return ""
         assignments = lab_assignments(lab)
@@ -205,9 +222,16 @@ class Healer:
     def _check(
         self, tag: str, doc: LabDoc, assignments: Assignments, infos: dict[str, ContainerInfo]
     ) -> dict[str, str]:
-        """Run the checks that are due; the instances to start anew, with why."""
+        """Take in the checks that ended, queue those that are due; the instances to start anew,
+        with why. Checks run in the pool while turns go on, a lab's at most PROBES_PER_LAB at once
+        and the next as soon as one ends (`_pump`), in the order they fell due: one that hangs
+        holds up nothing but its own lab's slot, and no instance waits behind the others."""
         now, found, placement = time.monotonic(), self.health.setdefault(tag, {}), assignments.instances
-        due: dict[tuple[str, int], Probe] = {}
+        with self.probing:
+            done = {k: v for k, v in self.running.setdefault(tag, {}).items() if v[0].done()}
+            for key in done:
+                del self.running[tag][key]
+        waiting = self.queued.setdefault(tag, {})
         for instance in placement:
             app = doc.apps.get(instance.rpartition(".")[0])
             info = infos.get(instance)
@@ -221,19 +245,24 @@ class Healer:
                     found[key] = Health(identity, now)
                 if now >= found[key].next_at:
                     found[key].next_at = now + check.interval
-                    due[key] = self._probe_of(doc, instance, check, assignments.ports)
+                    with self.probing:
+                        waiting.setdefault(
+                            key, (self._probe_of(doc, instance, check, assignments.ports), identity)
+                        )
         for key in [k for k in found if k[0] not in placement]:
             del found[key]
-        results = {
-            key: self.probes.submit(this_labhost().probe, tag, key[0], probe) for key, probe in due.items()
-        }
+        self._pump(tag)
         failing: dict[str, str] = {}
-        for key, future in results.items():
+        for key, (future, identity) in done.items():
             try:
-                passed, cause = future.result(timeout=due[key].timeout + 5)
-            except Exception as exc:  # the engine away, or the check stuck: a failure
+                passed, cause = future.result()
+            except Exception as exc:  # the engine away: a failure
                 passed, cause = False, f"could not be checked: {exc}"
-            check, health = doc.apps[key[0].rpartition(".")[0]].health[key[1]], found[key]
+            app = doc.apps.get(key[0].rpartition(".")[0])
+            health = found.get(key)
+            if app is None or key[1] >= len(app.health) or health is None or health.identity != identity:
+                continue  # the app changed, or the instance started anew, meanwhile
+            check = app.health[key[1]]
             stamp = _stamp()
             if passed:
                 health.alive, health.failures, health.last_success = True, 0, stamp
@@ -245,7 +274,40 @@ class Healer:
             if check.max_failures and health.failures >= check.max_failures:
                 failing[key[0]] = f"{health.failures} times in a row ({cause})"
         self._leave_out(tag, {i for (i, _), h in found.items() if h.alive is not True})
+        self._tell(tag, found)
         return failing
+
+    def _tell(self, tag: str, found: dict[Key, Health]) -> None:
+        """Publish each instance's health when it changed (`node.health`: the diagram shows it)."""
+        now: dict[str, tuple[bool, str]] = {}
+        for (instance, _), health in sorted(found.items()):
+            if health.alive is None:
+                continue
+            healthy, cause = now.get(instance, (True, ""))
+            now[instance] = (healthy and health.alive, cause or ("" if health.alive else health.cause or ""))
+        told = self.told.setdefault(tag, {})
+        events = [
+            {"type": "node.health", "node": instance, "healthy": healthy, "cause": cause}
+            for instance, (healthy, cause) in now.items()
+            if told.get(instance) != (healthy, cause)
+        ]
+        self.told[tag] = now
+        if events and self.publish is not None:
+            self.publish(tag, events)
+
+    def _pump(self, tag: str) -> None:
+        """Start the lab's queued checks while it has slots (again from each check's end)."""
+        with self.probing:
+            running, waiting = self.running.setdefault(tag, {}), self.queued.setdefault(tag, {})
+            while waiting and len(running) < PROBES_PER_LAB:
+                key = next(iter(waiting))
+                probe, identity = waiting.pop(key)
+                future = self.probes.submit(this_labhost().probe, tag, key[0], probe)
+                running[key] = (future, identity)
+                future.add_done_callback(partial(self._ended, tag))
+
+    def _ended(self, tag: str, _: Future) -> None:
+        self._pump(tag)
 
     @staticmethod
     def _probe_of(doc: LabDoc, instance: str, check: HealthDoc, ports: dict[str, int]) -> Probe:

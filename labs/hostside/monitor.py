@@ -43,7 +43,9 @@ class MonitorService:
         self.monitor = this_labhost().monitor(self.publish, tick=tick)
         docker = LabDockerApi()
         self.docker_api = EngineApi(docker, self.monitor.runtime.engine_socket)
-        self.healer = Healer(docker.changes)  # one change of a lab at a time from the three
+        self.healer = Healer(
+            docker.changes, publish=self.publish
+        )  # one change of a lab at a time from the three
         marathon = LabMarathonApi(docker.changes, self.healer)
         door = TcpDoor(API_ADDRESS, marathon_api.PORT, "wirelab_api")
         self.marathon_api = EngineApi(marathon, self.monitor.runtime.engine_socket, door)

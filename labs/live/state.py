@@ -95,6 +95,7 @@ def clear(lab_tag: str) -> None:
 
 SECTIONS = {
     "node.state": "nodes",
+    "node.health": "health",
     "port.state": "ports",
     "route.state": "routes",
     "counters": "counters",

@@ -1,11 +1,14 @@
 """The orchestrator demo in a browser: each app instance drawn on its agent with its brokered
-port, the app as one element, and a scale from the panel carried out on the running lab."""
+port, the app as one element, an unhealthy instance drawn so, and a scale from the panel carried
+out on the running lab."""
 
+import docker
 import pytest
 
 from labs.demos import demo
 from labs.models import Operation
 from tests.waiting import wait_for
+from worker.labels import container_name
 
 from .conftest import outside_the_browser_loop, screenshot
 from .test_editor import cy, tap
@@ -32,6 +35,19 @@ def test_the_app_is_drawn_on_its_agents_and_scales_from_the_panel(browser_page):
     label = cy(page, "return cy.getElementById('n:h1').data('label');")
     assert "h1:310" in label and "PORT0" in label, label  # the brokered port, on the agent
     screenshot(page, "orchestrator-deployed")
+
+    # an instance that fails its health check is drawn so, and says why in the panel
+    engine = docker.from_env()
+    try:
+        engine.containers.get(container_name(lab.tag, "web.3")).exec_run(["rm", "/www/index.html"])
+    finally:
+        engine.close()
+    page.wait_for_function(
+        "window.wirelab.cy.getElementById('n:web.3').hasClass('unhealthy')", timeout=60_000
+    )
+    tap(page, "n:web.3")
+    page.wait_for_selector("#panel ul.instances li:has-text('unhealthy: GET / on port')")
+    screenshot(page, "orchestrator-unhealthy")
 
     tap(page, "app:web")
     page.wait_for_selector("#panel h2:has-text('App web')")

@@ -8,7 +8,7 @@ import shlex
 import docker
 import pytest
 
-from labs.models import LabEvent
+from labs.models import LabEvent, Operation
 from labs.store.documents import lab_assignments, lab_document
 from tests.labs.live_helpers import apply, cable
 from tests.waiting import wait_for
@@ -72,6 +72,12 @@ def all_answer(run_in, tag, call, app: str, count: int) -> list[dict]:
 
     assert wait_for(ready, 90, f"{count} tasks of {app} answering"), tasks
     return tasks
+
+
+def settled(lab) -> None:
+    """Until no change of the lab is under way (the upkeep's own deploys among them)."""
+    busy = Operation.objects.filter(lab_id=lab.id, status__in=("queued", "running"))
+    assert wait_for(lambda: not busy.exists(), 90, "the lab's changes ended")
 
 
 def test_a_host_mode_app_posted_with_curl_scales_heals_and_goes(monitor, labs_up, user, run_in):
@@ -143,8 +149,18 @@ def test_a_host_mode_app_posted_with_curl_scales_heals_and_goes(monitor, labs_up
                      90, "web.2 moved off its agent")  # fmt: skip
     assert moved
     all_answer(run_in, lab.tag, call, "web", 2)
+    settled(lab)  # the upkeep's deploy ended: the lab takes controls again
     cable(lab.id, [[cut, "eth0"]], True)
-    # ...and so does one that stops
+    # ...as does one killed with the docker CLI on its agent, where `docker ps` lists it
+    agent = {t["id"]: t["host"] for t in call("GET", "/v2/tasks")[1]["tasks"]}["web.1"]
+    code, out = run_in(lab.tag, agent, "docker ps --format '{{.Names}}'")
+    assert code == 0 and "web.1" in out.split(), out
+    code, out = run_in(lab.tag, agent, "docker rm -f web.1 2>&1")
+    assert code != 0 and "is an instance of app /web" in out, out
+    assert run_in(lab.tag, agent, "docker kill web.1")[0] == 0
+    all_answer(run_in, lab.tag, call, "web", 2)
+    settled(lab)
+    # ...and an agent that stops
     stopped = {t["id"]: t["host"] for t in call("GET", "/v2/tasks")[1]["tasks"]}["web.1"]
     apply(lab.id, "node", node=stopped, action="stop")
     assert wait_for(lambda: {t["id"]: t["host"] for t in call("GET", "/v2/tasks")[1]["tasks"]}["web.1"] != stopped,
@@ -159,10 +175,10 @@ def test_a_host_mode_app_posted_with_curl_scales_heals_and_goes(monitor, labs_up
 
     # what is not served is named
     status, refused = call(
-        "POST", "/v2/apps", {**app, "id": "/checked", "healthChecks": [{"protocol": "HTTP"}]}
+        "POST", "/v2/apps", {**app, "id": "/checked", "readinessChecks": [{"protocol": "HTTP"}]}
     )
     assert status == 422 and refused["details"] == [
-        {"path": "/healthChecks", "errors": ["not served by this lab's orchestrator yet"]}
+        {"path": "/readinessChecks", "errors": ["not served by this lab's orchestrator yet"]}
     ]
     assert call("GET", "/v2/apps/nothing")[0] == 404
 

@@ -4,7 +4,7 @@
 from typing import Any
 
 PER_INTERFACE = ("link.state", "cable.state", "counters", "impairment")
-PER_NODE = ("node.state", "port.state", "route.state")
+PER_NODE = ("node.state", "port.state", "route.state", "node.health")
 
 
 def entity_key(event: dict[str, Any]) -> str:
