@@ -95,8 +95,7 @@ def killed_until_answering(engine, lab, client) -> float:
     start = time.perf_counter()
     container.kill()
     while (
-        client.exec_run(["sh", "-c", f"wget -qO- http://{host}:{port}/"]).output.decode().strip()
-        != "web.2"
+        client.exec_run(["sh", "-c", f"wget -qO- http://{host}:{port}/"]).output.decode().strip() != "web.2"
     ):
         if time.perf_counter() - start > 300:
             raise RuntimeError("web.2 did not come back within 300 s")
