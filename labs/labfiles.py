@@ -82,9 +82,11 @@ def duplicate_lab(lab: Lab, owner, name: str | None = None) -> Lab:
 
 
 def copy_of(doc: LabDoc, assignments: dict, owner) -> Lab:
-    """A new, undeployed lab of `owner` with this document and these addresses."""
+    """A new, undeployed lab of `owner` with this document and these addresses (and, when they
+    have none, the orchestrator's placement its save made, so the diagram shows its instances)."""
     copy, _ = save_document(doc, owner, labhost=settings.WIRELAB_LABHOST)
-    copy.assignments = assignments
+    placed = (copy.assignments or {}).get("instances")
+    copy.assignments = {**({"instances": placed} if placed else {}), **assignments}
     copy.save(update_fields=["assignments"])
     return copy
 

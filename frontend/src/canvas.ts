@@ -208,17 +208,15 @@ export function elements(shown: LabDocument, assigned: AssignedPorts = {}, addre
                                            classes: "service-backend" });
     }
   }
-  // an app of the orchestrator: one element, with a line to each of its instances on their agents
+  // an app of the orchestrator: one element (its instances are drawn on their agents, named after
+  // it; selecting it selects them: lines to them would cross their agents' labels)
   for (const [name, app] of Object.entries(doc.apps ?? {})) {
-    const mine = Object.keys(instances).filter((i) => appOf(doc, i) === name && doc.nodes?.[i]);
     const position = app.position ? { x: app.position.x, y: app.position.y } : undefined;
     const count = app.instances ?? 1;
     const vips = Object.entries(app.labels ?? {}).filter(([k]) => /^VIP_\d+$/.test(k)).map(([, v]) => `VIP ${v}`);
     out.push({ group: "nodes", data: { id: `app:${name}`, name, kind: "app",
                                        label: [`${name} ×${count}`, `${app.mode ?? "host"} · ${app.image}`, ...vips].join("\n") },
                position, classes: "app" });
-    for (const instance of mine) out.push({ group: "edges", data: { id: `app:${name}:${instance}`, source: `app:${name}`,
-                                                                     target: `n:${instance}` }, classes: "app-instance" });
   }
   (doc.links ?? []).forEach((link, index) => {
     const [a, b] = link.endpoints;
@@ -290,8 +288,6 @@ const STYLE: StyleRule[] = [
   { selector: "node.app", style: { shape: "round-rectangle", width: 34, height: 22, "background-color": "#d4efec",
       "border-width": 2, "border-color": "#2a7f76", "font-size": 10 } },
   { selector: "node.instance", style: { "background-color": "#eef8f7", "border-style": "double", "border-width": 3 } },
-  { selector: "edge.app-instance", style: { width: 1, "line-style": "dashed", "line-color": "#2a7f76", "target-arrow-shape": "triangle",
-      "target-arrow-color": "#2a7f76", "arrow-scale": 0.7 } },
   { selector: ".up", style: { "line-color": COLORS.ok } },
   { selector: ".down", style: { "line-color": COLORS.bad, "line-style": "dashed" } },  // not by colour alone
   { selector: "node.running", style: { "border-color": COLORS.ok, "border-width": 3 } },

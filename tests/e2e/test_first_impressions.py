@@ -233,6 +233,7 @@ def test_front_page_empty_account_and_a_demo_opened_from_it(browser_page):
         ("bgp-two-as", 6),
         ("cni", 10),
         ("load-balancing", 10),
+        ("orchestrator", 9),
     ):  # the others: fitted, no label crossed
         page.goto(f"{page.base}/")
         page.click(f"#demo-{demo}")

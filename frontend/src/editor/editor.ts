@@ -4,7 +4,7 @@
 // state. The core knows none of them; they add to the panel and follow selections through hooks.
 import type { Core } from "cytoscape";
 import { type ApiError, labApi, type Problem } from "../api";
-import { type AssignedAddresses, type AssignedPorts, type Gateways, type Instances, createCanvas, elements, fitContainer, markProblems, runLayout, showEnds } from "../canvas";
+import { type AssignedAddresses, type AssignedPorts, type Gateways, type Instances, appOf, createCanvas, elements, fitContainer, markProblems, runLayout, showEnds } from "../canvas";
 import { ExerciseBox } from "../exercise";
 import { $ } from "../dom";
 import { LabJobs } from "../jobs";
@@ -185,7 +185,11 @@ export class Editor {
       this.cy.elements().unselect();
       if (selection?.type === "node") this.cy.getElementById(`n:${selection.name}`).select();
       if (selection?.type === "network") this.cy.getElementById(`net:${selection.name}`).select();
-      if (selection?.type === "app") this.cy.getElementById(`app:${selection.name}`).select();
+      if (selection?.type === "app") { // the app and its instances on their agents
+        this.cy.getElementById(`app:${selection.name}`).select();
+        this.cy.nodes().filter((n) => appOf(this.model.doc, String(n.data("name") ?? "")) === selection.name
+          && n.id().startsWith("n:")).select();
+      }
     }
     this.renderPanel();
   }
