@@ -165,6 +165,7 @@ def run(rounds: int, user, service) -> dict:
         out["machine_docker_start_p50_s"] = round(statistics.median(restart), 2)
         return out
     finally:
+        type(lab).objects.filter(id=lab.id).update(status="stopped")  # the upkeep heals it no more
         destroy(lab.tag, lab.labhost)
         engine.close()
 

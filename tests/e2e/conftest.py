@@ -55,9 +55,9 @@ def server(transactional_db, tmp_path, settings):
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
     finally:
+        monitor.stop()  # first: its upkeep heals no lab taken down here
         for lab in Lab.objects.all():
             destroy(lab.tag, lab.labhost)
-        monitor.stop()
         for proc in processes:
             os.killpg(proc.pid, signal.SIGTERM)
         for proc in processes:
