@@ -11,7 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 from .exercise import ExerciseDoc
@@ -131,7 +131,16 @@ class PlacementDoc(Strict):
     labhost: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", description="the lab host to run on")
 
 
-class NodeDoc(Strict):
+class _Runs(Strict):
+    """What runs a container (a node, an app): ports and environment as people write them."""
+
+    @field_validator("ports", "env", mode="before", check_fields=False)
+    @classmethod
+    def _written(cls, value: Any, info: ValidationInfo) -> Any:
+        return parse_ports(value) if info.field_name == "ports" else env_as_text(value)
+
+
+class NodeDoc(_Runs):
     """A node: a host, router, switch or container (see `topology.kinds`)."""
 
     kind: str = Field(description="host, router, switch or container (`GET /api/kinds/` lists them)")
@@ -179,16 +188,6 @@ class NodeDoc(Strict):
         description="hosts: what the orchestrator's constraints match, as a Mesos agent's (rack: a)",
     )
     position: Position | None = Field(default=None, description="where the editor draws it")
-
-    @field_validator("ports", mode="before")
-    @classmethod
-    def _ports(cls, value: Any) -> Any:
-        return parse_ports(value)
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env(cls, value: Any) -> Any:
-        return env_as_text(value)
 
     @field_validator("interfaces", mode="before")
     @classmethod
@@ -257,7 +256,7 @@ class HealthDoc(Strict):
     )
 
 
-class AppDoc(Strict):
+class AppDoc(_Runs):
     """An app of the lab's orchestrator (Marathon's): `instances` containers of one kind, placed
     on its agents by the scheduler, each instance named APP.N."""
 
@@ -282,16 +281,6 @@ class AppDoc(Strict):
     )
     health: list[HealthDoc] = Field(default_factory=list, max_length=4, description="health checks")
     position: Position | None = Field(default=None, description="where the editor draws it")
-
-    @field_validator("ports", mode="before")
-    @classmethod
-    def _ports(cls, value: Any) -> Any:
-        return parse_ports(value)
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env(cls, value: Any) -> Any:
-        return env_as_text(value)
 
 
 class OrchestratorDoc(Strict):

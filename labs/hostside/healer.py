@@ -49,7 +49,8 @@ Identity = tuple[str, int]  # a container and its process: a new start begins af
 PROBES_PER_LAB = 4  # under way for one lab: half the pool at most, so the others' checks go on
 
 
-def _stamp() -> str:
+def stamp() -> str:
+    """Now, as Marathon writes times."""
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
 
@@ -263,12 +264,12 @@ class Healer:
             if app is None or key[1] >= len(app.health) or health is None or health.identity != identity:
                 continue  # the app changed, or the instance started anew, meanwhile
             check = app.health[key[1]]
-            stamp = _stamp()
+            when = stamp()
             if passed:
-                health.alive, health.failures, health.last_success = True, 0, stamp
-                health.first_success = health.first_success or stamp
+                health.alive, health.failures, health.last_success = True, 0, when
+                health.first_success = health.first_success or when
                 continue
-            health.alive, health.last_failure, health.cause = False, stamp, cause
+            health.alive, health.last_failure, health.cause = False, when, cause
             if now - health.started >= check.grace:
                 health.failures += 1
             if check.max_failures and health.failures >= check.max_failures:

@@ -12,7 +12,6 @@ words it: 422 with details naming the field.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +29,7 @@ from .. import controls, lifecycle
 from ..images import current_policy
 from ..models import Lab
 from ..store.documents import edit_document, lab_assignments, lab_document
-from .healer import Healer
+from .healer import Healer, stamp
 from .lab_changes import LabChanges
 
 PORT = 8080
@@ -147,7 +146,7 @@ class LabMarathonApi:
         name = _existing(doc, ref)
         for index in range(1, doc.apps[name].instances + 1):
             self._node_action(lab, instance_name(name, index), "restart")
-        version = _now()
+        version = stamp()
         return Reply(200, {"version": version, "deploymentId": version})
 
     def _kill_task(self, lab: Lab, call: Call, ref: str, task: str) -> Reply:
@@ -185,7 +184,7 @@ class LabMarathonApi:
             except Exception:
                 edit_document(lab, lambda data: data.__setitem__("apps", saved))
                 raise
-        return _now()
+        return stamp()
 
     def _node_action(self, lab: Lab, node: str, action: str) -> None:
         with self.changes.lock(lab):
@@ -302,7 +301,3 @@ def _deployments(lab: Lab, call: Call) -> Reply:
     shown = {"id": str(op.id), "version": op.created.isoformat(), "affectedApps": [], "steps": [],
              "currentActions": [{"action": op.kind}], "currentStep": 1, "totalSteps": 1}  # fmt: skip
     return Reply(200, [shown])
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
